@@ -1,0 +1,42 @@
+/**
+ * `npm run temporal`: a local Temporal dev server for development and the demo, persisted in a
+ * SQLite file under the data dir, with our search attributes registered. Ctrl-C stops it.
+ * `npm run temporal -- --install` only provisions the CLI binary (used by CI).
+ */
+import * as path from 'node:path';
+import { loadConfig } from '../src/config';
+import { resolveTemporalCli } from '../src/temporal/cli-binary';
+import { startDevServer } from '../src/temporal/dev-server';
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--install')) {
+    console.log(await resolveTemporalCli());
+    return;
+  }
+  const config = loadConfig();
+  const [host, port] = config.temporalAddress.split(':');
+  const dbFile = path.join(config.dataDir, 'temporal', 'dev-server.sqlite');
+  const logFile = path.join(config.dataDir, 'temporal', 'dev-server.log');
+  const server = await startDevServer({
+    ip: host,
+    port: Number(port ?? 7233),
+    uiPort: Number(process.env.TEMPORAL_UI_PORT ?? 8233),
+    dbFile,
+    logFile,
+    namespace: config.namespace,
+  });
+  console.log(`Temporal dev server (pid ${server.pid}) on ${server.address}`);
+  console.log(`  Web UI:      ${server.uiUrl}`);
+  console.log(`  persistence: ${dbFile}`);
+  console.log(`  log:         ${logFile}`);
+  console.log('Ctrl-C to stop.');
+  const stop = () => void server.stop().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  await new Promise(() => undefined);
+}
+
+main().catch((err: Error) => {
+  console.error(err.message);
+  process.exit(1);
+});

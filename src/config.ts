@@ -1,0 +1,96 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { formatIssues } from './validation';
+
+/**
+ * Everything the worker and the CLI read from the environment, parsed once with zod so a
+ * typo in an env var fails at startup with a message naming the variable, not deep inside a call.
+ */
+const boolFromEnv = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const hostPort = z
+  .string()
+  .regex(/^[^\s:/]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/, 'expected host:port, e.g. 127.0.0.1:7233');
+
+export const envSchema = z.object({
+  TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  MLOPS_TASK_QUEUE: z.string().min(1).default('mlops'),
+  MLOPS_DATA_DIR: z.string().min(1).default(path.join(process.cwd(), '.mlops')),
+  /** Colon-separated folders the worker may ingest from; empty means any readable path. */
+  MLOPS_INGEST_ALLOWED_ROOTS: z.string().default(''),
+  /** TLS for a remote or Temporal Cloud server. Certificate paths imply TLS. */
+  TEMPORAL_TLS: boolFromEnv.optional(),
+  TEMPORAL_TLS_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_KEY_PATH: z.string().optional(),
+  TEMPORAL_TLS_CA_PATH: z.string().optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  /** Temporal Cloud API key; implies TLS. */
+  TEMPORAL_API_KEY: z.string().optional(),
+});
+
+export interface TlsSettings {
+  clientCertPath?: string;
+  clientKeyPath?: string;
+  serverRootCaPath?: string;
+  serverNameOverride?: string;
+}
+
+export interface MlopsConfig {
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
+  dataDir: string;
+  ingestAllowedRoots: string[];
+  /** undefined: plain TCP. */
+  tls?: TlsSettings;
+  apiKey?: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): MlopsConfig {
+  const emptyToUndefined = Object.fromEntries(
+    Object.keys(envSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const parsed = envSchema.safeParse(emptyToUndefined);
+  if (!parsed.success) {
+    throw new ConfigError(`Invalid environment configuration:\n${formatIssues(parsed.error)}`);
+  }
+  const e = parsed.data;
+  if (Boolean(e.TEMPORAL_TLS_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_KEY_PATH)) {
+    throw new ConfigError(
+      'TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together (mTLS needs both the client certificate and its key)',
+    );
+  }
+  const wantsTls =
+    e.TEMPORAL_TLS ??
+    Boolean(e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_CA_PATH || e.TEMPORAL_API_KEY || e.TEMPORAL_TLS_SERVER_NAME);
+  return {
+    temporalAddress: e.TEMPORAL_ADDRESS,
+    namespace: e.TEMPORAL_NAMESPACE,
+    taskQueue: e.MLOPS_TASK_QUEUE,
+    dataDir: path.resolve(expandHome(e.MLOPS_DATA_DIR)),
+    ingestAllowedRoots: e.MLOPS_INGEST_ALLOWED_ROOTS.split(':')
+      .filter(Boolean)
+      .map((p) => path.resolve(expandHome(p))),
+    tls: wantsTls
+      ? {
+          clientCertPath: e.TEMPORAL_TLS_CERT_PATH,
+          clientKeyPath: e.TEMPORAL_TLS_KEY_PATH,
+          serverRootCaPath: e.TEMPORAL_TLS_CA_PATH,
+          serverNameOverride: e.TEMPORAL_TLS_SERVER_NAME,
+        }
+      : undefined,
+    apiKey: e.TEMPORAL_API_KEY,
+  };
+}
+
+function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p;
+}

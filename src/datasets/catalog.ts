@@ -1,0 +1,50 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { userError } from '../errors';
+import type { ArtifactStore } from '../store/artifact-store';
+import { datasetName } from '../store/names';
+import { parseInput } from '../validation';
+import type { DatasetManifest } from './manifest';
+
+/** Read side of the dataset store: published versions only (their folders exist only once complete). */
+export async function listDatasets(store: ArtifactStore): Promise<string[]> {
+  const entries = await fs.readdir(store.path('datasets'), { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+}
+
+export async function listVersions(store: ArtifactStore, dataset: string): Promise<DatasetManifest[]> {
+  parseInput(datasetName, dataset, 'dataset name');
+  const dir = path.join(store.datasetDir(dataset), 'versions');
+  const ids = await fs.readdir(dir).catch(() => [] as string[]);
+  const manifests = await Promise.all(
+    ids.map((id) => store.readJson<DatasetManifest>(path.join(dir, id, 'manifest.json'))),
+  );
+  return manifests
+    .filter((m): m is DatasetManifest => m !== undefined)
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.version.localeCompare(b.version));
+}
+
+/** `name`, `name@latest`, `name@<version id or unique prefix>`. */
+export function parseDatasetRef(ref: string): { dataset: string; version: string } {
+  const at = ref.indexOf('@');
+  const dataset = at < 0 ? ref : ref.slice(0, at);
+  const version = at < 0 ? 'latest' : ref.slice(at + 1);
+  parseInput(datasetName, dataset, 'dataset name');
+  if (!/^(latest|[0-9a-f]{1,16})$/.test(version)) {
+    throw userError('InvalidInput', `Version "${version}" must be "latest" or a version id (hex) or its prefix`);
+  }
+  return { dataset, version };
+}
+
+export async function resolveVersion(store: ArtifactStore, ref: string): Promise<DatasetManifest> {
+  const { dataset, version } = parseDatasetRef(ref);
+  const versions = await listVersions(store, dataset);
+  if (versions.length === 0) throw userError('DatasetNotFound', `Dataset "${dataset}" has no published versions`);
+  if (version === 'latest') return versions[versions.length - 1]!;
+  const matches = versions.filter((m) => m.version.startsWith(version));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) {
+    throw userError('DatasetNotFound', `Dataset "${dataset}" has no version ${version}; see \`mlops datasets show ${dataset}\``);
+  }
+  throw userError('InvalidInput', `Version prefix ${version} matches ${matches.length} versions of "${dataset}"; give more characters`);
+}

@@ -1,0 +1,243 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import {
+  acceptedSelect,
+  DUCKDB_TYPES,
+  duplicateKeyStatements,
+  quarantineSelect,
+  REASONS_COLUMN,
+  reasonsExpr,
+  stagingSelect,
+} from '../contract/compile';
+import { inferContract } from '../contract/infer';
+import type { Contract } from '../contract/schema';
+import { userError } from '../errors';
+import type { ArtifactStore } from '../store/artifact-store';
+import { canonicalJson, sha256, sha256File } from '../store/hash';
+import { queryRows } from '../sql/duckdb';
+import { quoteString } from '../sql/quote';
+import { type DatasetManifest, type DatasetVersionRef, type ReasonCount, refOf } from './manifest';
+import { profileTable } from './profile';
+import type { StagedSource } from './raw';
+import { CSV_REJECT_SCANS_TABLE, CSV_REJECTS_TABLE, readRelation } from './source';
+
+/**
+ * Turns staged raw files into a published dataset version: validate against the contract,
+ * split accepted/quarantined rows, snapshot to Parquet, profile, write the manifest, publish.
+ * Everything row-shaped happens in DuckDB; this file only sequences statements.
+ */
+export interface BuildVersionArgs {
+  conn: DuckDBConnection;
+  store: ArtifactStore;
+  dataset: string;
+  staged: StagedSource;
+  /** Omitted: a contract is inferred from the data and recorded in the manifest. */
+  contract?: Contract;
+  maxRejectedFraction: number;
+  now: Date;
+  progress?: (phase: string, details?: Record<string, number>) => void;
+}
+
+const STAGED = 'mlops_staged';
+const MALFORMED = 'mlops_malformed';
+const TOP_REASONS = 10;
+
+export function versionIdOf(staged: StagedSource, contract: Contract | undefined): string {
+  const { hash, format, csv } = staged.fingerprint;
+  return sha256(canonicalJson({ source: hash, format, csv: csv ?? null, contract: contract ?? null })).slice(0, 16);
+}
+
+export async function buildDatasetVersion(args: BuildVersionArgs): Promise<DatasetVersionRef> {
+  const { conn, store, dataset, staged } = args;
+  const progress = args.progress ?? (() => undefined);
+  const version = versionIdOf(staged, args.contract);
+  const finalDir = store.datasetVersionDir(dataset, version);
+  const manifestFile = path.join(finalDir, 'manifest.json');
+  const existing = await store.readJson<DatasetManifest>(manifestFile);
+  if (existing) return refOf(existing, manifestFile, true);
+
+  await assertNotEmpty(staged.files);
+  const { format, csv } = staged.fingerprint;
+  const contractInferred = !args.contract;
+  const contract = args.contract ?? (await inferContract(conn, staged.files, format, csv ?? {}));
+  const relation = readRelation(staged.files, format, csv ?? {});
+
+  progress('schema');
+  const sourceColumns = await describeColumns(conn, relation);
+  const sourceNames = matchColumns(contract, sourceColumns);
+  const used = new Set(sourceNames);
+  const droppedColumns = sourceColumns.filter((c) => !used.has(c));
+
+  progress('validate');
+  await conn.run(`DROP TABLE IF EXISTS ${STAGED}`);
+  await conn.run(
+    `CREATE TEMP TABLE ${STAGED} AS SELECT *, ${reasonsExpr(contract)} AS ${REASONS_COLUMN} ` +
+      `FROM (SELECT ${stagingSelect(contract, sourceNames)} FROM ${relation})`,
+  );
+  for (const statement of duplicateKeyStatements(contract, STAGED)) await conn.run(statement);
+  await collectMalformedLines(conn, format === 'csv');
+  const [counts] = await queryRows<{ total: number; rejected: number; malformed: number }>(
+    conn,
+    `SELECT (SELECT count(*) FROM ${STAGED}) AS total,
+            (SELECT count(*) FROM ${STAGED} WHERE len(${REASONS_COLUMN}) > 0) AS rejected,
+            (SELECT count(*) FROM ${MALFORMED}) AS malformed`,
+  );
+  const read = counts!.total + counts!.malformed;
+  const rejected = counts!.rejected + counts!.malformed;
+  if (read === 0) {
+    throw userError('EmptySource', `${describeSource(staged)} has a header but no data rows; nothing to ingest.`);
+  }
+  progress('quarantine', { read, rejected });
+  const topRejectReasons = await topReasons(conn);
+  let quarantine: DatasetManifest['quarantine'];
+  if (rejected > 0) {
+    const uri = store.quarantineFile(dataset, version);
+    await writeQuarantine(conn, contract, uri);
+    quarantine = { uri, rows: rejected };
+  }
+  const fraction = rejected / read;
+  if (fraction > args.maxRejectedFraction) {
+    const reasons = topRejectReasons.slice(0, 5).map((r) => `    ${r.count} × ${r.reason}`);
+    throw userError(
+      'ContractViolation',
+      `${rejected} of ${read} rows (${(fraction * 100).toFixed(1)}%) break the contract, more than the allowed ` +
+        `${(args.maxRejectedFraction * 100).toFixed(1)}%. No version was published.\n  Top reasons:\n${reasons.join('\n')}\n` +
+        `  Rejected rows with their reasons: ${quarantine?.uri}\n  Raw copy: ${staged.rawDir}\n` +
+        '  Fix the data, or the contract, or raise maxRejectedFraction if these rows are expected.',
+      { read, rejected, topRejectReasons, quarantineUri: quarantine?.uri, rawUri: staged.rawDir },
+    );
+  }
+
+  progress('snapshot', { read, rejected });
+  const tmp = await store.makeTempDir(`dataset-${dataset}-${version}`);
+  try {
+    const snapshotTmp = path.join(tmp, 'data.parquet');
+    await conn.run(
+      `COPY (SELECT ${acceptedSelect(contract)} FROM ${STAGED} WHERE len(${REASONS_COLUMN}) = 0) ` +
+        `TO ${quoteString(snapshotTmp)} (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    await conn.run(`DROP TABLE ${STAGED}`);
+
+    progress('profile', { rows: read - rejected });
+    const snapshotRelation = `read_parquet(${quoteString(snapshotTmp)})`;
+    const profile = await profileTable(conn, snapshotRelation, contract.columns);
+    const manifest: DatasetManifest = {
+      dataset,
+      version,
+      createdAt: args.now.toISOString(),
+      contract,
+      contractInferred,
+      schema: contract.columns.map((c) => ({ name: c.name, type: DUCKDB_TYPES[c.type] })),
+      droppedColumns,
+      rows: { read, accepted: read - rejected, rejected },
+      topRejectReasons,
+      source: staged.fingerprint,
+      snapshot: {
+        uri: path.join(finalDir, 'data.parquet'),
+        sha256: await sha256File(snapshotTmp),
+        bytes: (await fs.stat(snapshotTmp)).size,
+      },
+      ...(quarantine ? { quarantine } : {}),
+      raw: { uri: staged.rawDir, expiresAt: staged.expiresAt },
+      profile,
+    };
+    await store.writeJsonAtomic(path.join(tmp, 'manifest.json'), manifest);
+    progress('publish');
+    const published = await store.publishDir(tmp, finalDir);
+    const stored = published ? manifest : (await store.readJson<DatasetManifest>(manifestFile))!;
+    return refOf(stored, manifestFile, !published);
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function assertNotEmpty(files: readonly string[]): Promise<void> {
+  for (const f of files) {
+    if ((await fs.stat(f)).size > 0) return;
+  }
+  throw userError('EmptySource', `The source file${files.length > 1 ? 's are' : ' is'} empty (0 bytes); nothing to ingest.`);
+}
+
+function describeSource(staged: StagedSource): string {
+  const names = staged.fingerprint.files.map((f) => f.original);
+  return names.length === 1 ? names[0]! : `${names.length} source files`;
+}
+
+async function describeColumns(conn: DuckDBConnection, relation: string): Promise<string[]> {
+  try {
+    const rows = await queryRows<{ column_name: string }>(conn, `DESCRIBE SELECT * FROM ${relation}`);
+    return rows.map((r) => r.column_name);
+  } catch (err) {
+    throw userError('SourceReadError', `Cannot read the source: ${(err as Error).message}`);
+  }
+}
+
+/** Contract column → source column: exact name, else a unique case-insensitive match. */
+function matchColumns(contract: Contract, sourceColumns: readonly string[]): string[] {
+  const missing: string[] = [];
+  const matched = contract.columns.map((c) => {
+    if (sourceColumns.includes(c.name)) return c.name;
+    const folded = sourceColumns.filter((s) => s.toLowerCase() === c.name.toLowerCase());
+    if (folded.length === 1) return folded[0]!;
+    missing.push(c.name);
+    return '';
+  });
+  if (missing.length > 0) {
+    const single = sourceColumns.length === 1 ? sourceColumns[0]! : undefined;
+    const hint =
+      single && /[,;|\t]/.test(single)
+        ? ` The source was read as a single column named ${JSON.stringify(single)}: the delimiter is probably wrong; pass the right one (--delimiter).`
+        : '';
+    throw userError(
+      'SchemaMismatch',
+      `The source lacks contract column(s) ${missing.map((m) => JSON.stringify(m)).join(', ')}. ` +
+        `Source columns: ${sourceColumns.map((s) => JSON.stringify(s)).join(', ')}.${hint}`,
+      { missing, sourceColumns },
+    );
+  }
+  return matched;
+}
+
+/** Lines DuckDB's CSV reader could not parse (wrong column count, bad quoting) become quarantine rows too. */
+async function collectMalformedLines(conn: DuckDBConnection, isCsv: boolean): Promise<void> {
+  await conn.run(`DROP TABLE IF EXISTS ${MALFORMED}`);
+  if (!isCsv) {
+    await conn.run(`CREATE TEMP TABLE ${MALFORMED} (line BIGINT, reason VARCHAR, raw_line VARCHAR, error_message VARCHAR)`);
+    return;
+  }
+  // DuckDB records one reject per bad column; a line is one quarantined row.
+  await conn.run(
+    `CREATE TEMP TABLE ${MALFORMED} AS SELECT line, 'malformed CSV line: ' || lower(first(error_type ORDER BY column_idx)) AS reason, ` +
+      `first(csv_line) AS raw_line, string_agg(DISTINCT error_message, '; ') AS error_message ` +
+      `FROM ${CSV_REJECTS_TABLE} GROUP BY scan_id, file_id, line ORDER BY file_id, line`,
+  );
+  await conn.run(`DROP TABLE IF EXISTS ${CSV_REJECTS_TABLE}`);
+  await conn.run(`DROP TABLE IF EXISTS ${CSV_REJECT_SCANS_TABLE}`);
+}
+
+async function topReasons(conn: DuckDBConnection): Promise<ReasonCount[]> {
+  return queryRows<ReasonCount>(
+    conn,
+    `SELECT reason, count(*) AS count FROM (
+       SELECT unnest(${REASONS_COLUMN}) AS reason FROM ${STAGED} WHERE len(${REASONS_COLUMN}) > 0
+       UNION ALL SELECT reason FROM ${MALFORMED})
+     GROUP BY reason ORDER BY count DESC, reason LIMIT ${TOP_REASONS}`,
+  );
+}
+
+async function writeQuarantine(conn: DuckDBConnection, contract: Contract, uri: string): Promise<void> {
+  await fs.mkdir(path.dirname(uri), { recursive: true });
+  const tmp = `${uri}.${process.pid}.tmp`;
+  await conn.run(
+    `COPY (
+       SELECT ${quarantineSelect(contract)}, ${REASONS_COLUMN} AS _mlops_reasons,
+              array_to_string(${REASONS_COLUMN}, '; ') AS _mlops_reason, CAST(NULL AS VARCHAR) AS _mlops_raw_line
+       FROM ${STAGED} WHERE len(${REASONS_COLUMN}) > 0
+       UNION ALL BY NAME
+       SELECT [reason] AS _mlops_reasons, reason || ' (' || error_message || ')' AS _mlops_reason, raw_line AS _mlops_raw_line
+       FROM ${MALFORMED}
+     ) TO ${quoteString(tmp)} (FORMAT parquet)`,
+  );
+  await fs.rename(tmp, uri);
+}

@@ -1,0 +1,133 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { ColumnType } from '../contract/schema';
+import { queryRows } from '../sql/duckdb';
+import { quoteIdent } from '../sql/quote';
+
+/**
+ * Per-column statistics of a dataset version, computed in DuckDB over the snapshot. Drift checks
+ * later compare production data against these numbers, so they are exact (quantile_cont, count
+ * DISTINCT), not sketches.
+ */
+export const QUANTILE_LEVELS = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99] as const;
+export const HISTOGRAM_BINS = 20;
+export const TOP_VALUES = 10;
+
+export interface ColumnProfile {
+  name: string;
+  type: ColumnType;
+  count: number;
+  nulls: number;
+  distinct: number;
+  min?: number | string;
+  max?: number | string;
+  mean?: number;
+  std?: number;
+  /** quantile level → value (linear interpolation, like numpy's default). */
+  quantiles?: Record<string, number>;
+  /** Equal-width bins: counts[i] covers (edges[i], edges[i+1]], the first bin includes edges[0]. */
+  histogram?: { edges: number[]; counts: number[] };
+  top?: Array<{ value: string; count: number }>;
+}
+
+export type DatasetProfile = ColumnProfile[];
+
+const isNumeric = (t: ColumnType) => t === 'integer' || t === 'double';
+
+export async function profileTable(
+  conn: DuckDBConnection,
+  relation: string,
+  columns: ReadonlyArray<{ name: string; type: ColumnType }>,
+): Promise<DatasetProfile> {
+  const aggregates: string[] = ['count(*) AS n'];
+  columns.forEach((c, i) => {
+    const col = quoteIdent(c.name);
+    aggregates.push(`count(${col}) AS c${i}_count`, `count(DISTINCT ${col}) AS c${i}_distinct`);
+    if (isNumeric(c.type)) {
+      const x = `CAST(${col} AS DOUBLE)`;
+      const levels = QUANTILE_LEVELS.join(', ');
+      aggregates.push(
+        `min(${x}) AS c${i}_min`,
+        `max(${x}) AS c${i}_max`,
+        `avg(${x}) AS c${i}_mean`,
+        `stddev_samp(${x}) AS c${i}_std`,
+        `quantile_cont(${x}, [${levels}]) AS c${i}_q`,
+      );
+    } else {
+      aggregates.push(`CAST(min(${col}) AS VARCHAR) AS c${i}_min`, `CAST(max(${col}) AS VARCHAR) AS c${i}_max`);
+    }
+  });
+  const [stats] = await queryRows(conn, `SELECT ${aggregates.join(', ')} FROM ${relation}`);
+  if (!stats) throw new Error('profile query returned no row');
+  const n = stats.n as number;
+
+  const profile: DatasetProfile = columns.map((c, i) => {
+    const count = stats[`c${i}_count`] as number;
+    const p: ColumnProfile = {
+      name: c.name,
+      type: c.type,
+      count,
+      nulls: n - count,
+      distinct: stats[`c${i}_distinct`] as number,
+    };
+    if (count > 0) {
+      p.min = stats[`c${i}_min`] as number | string;
+      p.max = stats[`c${i}_max`] as number | string;
+    }
+    if (isNumeric(c.type) && count > 0) {
+      p.mean = stats[`c${i}_mean`] as number;
+      const std = stats[`c${i}_std`];
+      if (typeof std === 'number') p.std = std;
+      const q = stats[`c${i}_q`] as number[];
+      p.quantiles = Object.fromEntries(QUANTILE_LEVELS.map((level, j) => [String(level), q[j]!]));
+    }
+    return p;
+  });
+
+  await addHistograms(conn, relation, profile);
+  await addTopValues(conn, relation, profile);
+  return profile;
+}
+
+function equalWidthEdges(min: number, max: number, bins: number): number[] {
+  if (min === max) return [min, max];
+  const width = (max - min) / bins;
+  return Array.from({ length: bins + 1 }, (_, i) => (i === bins ? max : min + i * width));
+}
+
+async function addHistograms(conn: DuckDBConnection, relation: string, profile: DatasetProfile): Promise<void> {
+  const numeric = profile.filter((p) => isNumeric(p.type) && typeof p.min === 'number');
+  if (numeric.length === 0) return;
+  const edgesByColumn = numeric.map((p) => equalWidthEdges(p.min as number, p.max as number, HISTOGRAM_BINS));
+  // histogram(x, boundaries) counts x into (b[i-1], b[i]]; the upper edges are the boundaries.
+  const selects = numeric.map((p, i) => {
+    const upper = edgesByColumn[i]!.slice(1).map((e) => `CAST(${JSON.stringify(e)} AS DOUBLE)`);
+    return `histogram(CAST(${quoteIdent(p.name)} AS DOUBLE), [${upper.join(', ')}]) AS h${i}`;
+  });
+  const [row] = await queryRows(conn, `SELECT ${selects.join(', ')} FROM ${relation}`);
+  numeric.forEach((p, i) => {
+    const edges = edgesByColumn[i]!;
+    const entries = (row?.[`h${i}`] ?? []) as Array<{ key: number | null; value: number }>;
+    const counts = edges.slice(1).map((upper) => entries.find((e) => e.key === upper)?.value ?? 0);
+    p.histogram = { edges, counts };
+  });
+}
+
+async function addTopValues(conn: DuckDBConnection, relation: string, profile: DatasetProfile): Promise<void> {
+  const categorical = profile.filter((p) => !isNumeric(p.type) && p.count > 0);
+  if (categorical.length === 0) return;
+  const parts = categorical.map(
+    (p, i) =>
+      `SELECT ${i} AS col, CAST(${quoteIdent(p.name)} AS VARCHAR) AS value, count(*) AS n FROM ${relation} ` +
+      `WHERE ${quoteIdent(p.name)} IS NOT NULL GROUP BY ALL ORDER BY n DESC, value LIMIT ${TOP_VALUES}`,
+  );
+  const rows = await queryRows<{ col: number; value: string; n: number }>(
+    conn,
+    parts.map((p) => `(${p})`).join(' UNION ALL '),
+  );
+  categorical.forEach((p, i) => {
+    p.top = rows
+      .filter((r) => r.col === i)
+      .sort((a, b) => b.n - a.n || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0))
+      .map((r) => ({ value: r.value, count: r.n }));
+  });
+}

@@ -1,0 +1,132 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { userError } from '../errors';
+import type { ArtifactStore } from '../store/artifact-store';
+import { sha256, sha256File } from '../store/hash';
+import { queryRows } from '../sql/duckdb';
+import { quoteString } from '../sql/quote';
+import type { SourceFingerprint } from './manifest';
+import { type CsvOptions, detectFormat, type SourceFormat } from './source';
+
+/**
+ * Raw retention: before validation, the input files are copied into raw/<dataset>/<source hash>/
+ * with an expiry. Validation reads the copy, so what was validated is exactly what is kept, and
+ * the copy stays for inspection even when the contract rejects the data.
+ */
+export interface RawRetentionRecord {
+  dataset: string;
+  sourceHash: string;
+  files: string[];
+  copiedAt: string;
+  expiresAt: string;
+}
+
+export interface StagedSource {
+  fingerprint: SourceFingerprint;
+  rawDir: string;
+  /** Raw copies, in source path order. */
+  files: string[];
+  expiresAt: string;
+}
+
+export const RETENTION_FILE = 'retention.json';
+const GLOB_CHARS = /[*?[{]/;
+
+export async function resolveSourceFiles(
+  conn: DuckDBConnection,
+  source: string,
+  allowedRoots: readonly string[],
+): Promise<string[]> {
+  const absolute = path.resolve(source);
+  let files: string[];
+  if (GLOB_CHARS.test(absolute)) {
+    const rows = await queryRows<{ file: string }>(conn, `SELECT file FROM glob(${quoteString(absolute)}) ORDER BY file`);
+    files = rows.map((r) => r.file);
+    if (files.length === 0) throw userError('SourceNotFound', `No files match ${source}`);
+  } else {
+    files = [absolute];
+  }
+  for (const file of files) {
+    const real = await fs.realpath(file).catch(() => {
+      throw userError('SourceNotFound', `Source file ${file} does not exist or is not readable`);
+    });
+    if (allowedRoots.length && !allowedRoots.some((root) => real === root || real.startsWith(root + path.sep))) {
+      throw userError(
+        'InvalidInput',
+        `Source ${file} is outside the folders this worker may read (MLOPS_INGEST_ALLOWED_ROOTS=${allowedRoots.join(':')})`,
+      );
+    }
+    const stat = await fs.stat(real);
+    if (!stat.isFile()) throw userError('InvalidInput', `Source ${file} is not a regular file`);
+  }
+  return files;
+}
+
+function formatOf(files: readonly string[], requested?: SourceFormat): SourceFormat {
+  if (requested) return requested;
+  const formats = new Set(files.map(detectFormat));
+  const [only] = formats;
+  if (formats.size !== 1 || only === undefined) {
+    throw userError(
+      'InvalidInput',
+      `Cannot tell the format of ${files.join(', ')} from the file extension(s); ` +
+        'use .csv/.tsv, .parquet or .json/.ndjson/.jsonl (optionally .gz), or pass the format explicitly.',
+    );
+  }
+  return only;
+}
+
+/** Keeps the suffix DuckDB needs to recognise the format and compression; drops the user's file name. */
+function rawCopyName(index: number, original: string): string {
+  const suffix = /(\.(csv|tsv|txt|parquet|json|ndjson|jsonl))?(\.(gz|zst))?$/i.exec(path.basename(original))?.[0] ?? '';
+  return `part-${String(index).padStart(4, '0')}${suffix.toLowerCase()}`;
+}
+
+export async function stageRawSource(args: {
+  conn: DuckDBConnection;
+  store: ArtifactStore;
+  dataset: string;
+  source: string;
+  format?: SourceFormat;
+  csv?: CsvOptions;
+  retentionDays: number;
+  allowedRoots: readonly string[];
+  now: Date;
+}): Promise<StagedSource> {
+  const originals = await resolveSourceFiles(args.conn, args.source, args.allowedRoots);
+  const format = formatOf(originals, args.format);
+  const files = [];
+  for (const original of originals) {
+    const stat = await fs.stat(original);
+    files.push({ original, size: stat.size, sha256: await sha256File(original) });
+  }
+  const hash = sha256(files.map((f) => f.sha256).join('\n'));
+  const fingerprint: SourceFingerprint = { format, ...(args.csv ? { csv: args.csv } : {}), hash, files };
+
+  const rawDir = args.store.rawDir(args.dataset, hash.slice(0, 16));
+  const copies = originals.map((o, i) => path.join(rawDir, rawCopyName(i, o)));
+  const expiresAt = new Date(args.now.getTime() + args.retentionDays * 86_400_000).toISOString();
+  const recordFile = path.join(rawDir, RETENTION_FILE);
+  const existing = await args.store.readJson<RawRetentionRecord>(recordFile);
+  if (!existing) {
+    const tmp = await args.store.makeTempDir(`raw-${args.dataset}`);
+    for (const [i, original] of originals.entries()) {
+      await fs.copyFile(original, path.join(tmp, path.basename(copies[i]!)), fs.constants.COPYFILE_FICLONE);
+    }
+    const record: RawRetentionRecord = {
+      dataset: args.dataset,
+      sourceHash: hash,
+      files: copies.map((c) => path.basename(c)),
+      copiedAt: args.now.toISOString(),
+      expiresAt,
+    };
+    await fs.writeFile(path.join(tmp, RETENTION_FILE), `${JSON.stringify(record, null, 2)}\n`);
+    await args.store.publishDir(tmp, rawDir);
+  } else if (existing.expiresAt < expiresAt) {
+    // The same bytes ingested again: keep them as long as the longest request asks.
+    await args.store.writeJsonAtomic(recordFile, { ...existing, expiresAt });
+  }
+  const record = (await args.store.readJson<RawRetentionRecord>(recordFile))!;
+  return { fingerprint, rawDir, files: copies, expiresAt: record.expiresAt };
+}

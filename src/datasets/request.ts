@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { contractSchema } from '../contract/schema';
+import { datasetName } from '../store/names';
+import { csvOptionsSchema, SOURCE_FORMATS } from './source';
+
+/** What a user asks `ingestDataset` to do; validated by the client and again at activity entry. */
+export const ingestRequestSchema = z
+  .object({
+    dataset: datasetName,
+    /** A local path or glob, as the worker sees it. */
+    source: z.string().min(1, 'source path must not be empty'),
+    contract: contractSchema.optional(),
+    format: z.enum(SOURCE_FORMATS).optional(),
+    csv: csvOptionsSchema.optional(),
+    retentionDays: z.number().int().min(0).max(36_500).default(30),
+    maxRejectedFraction: z.number().min(0).max(1).default(0.05),
+  })
+  .strict();
+
+export type IngestRequest = z.infer<typeof ingestRequestSchema>;
+export type IngestRequestInput = z.input<typeof ingestRequestSchema>;
+
+export const retentionSweepRequestSchema = z
+  .object({
+    /** Treat this instant as now (ISO 8601); default: the workflow's current time. */
+    asOf: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict();
+export type RetentionSweepRequest = z.infer<typeof retentionSweepRequestSchema>;

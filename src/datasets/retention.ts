@@ -1,0 +1,76 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { ArtifactStore } from '../store/artifact-store';
+import { RETENTION_FILE, type RawRetentionRecord } from './raw';
+
+/**
+ * Deletes raw copies whose retention has expired, and only those. The report of what was deleted
+ * is written before deleting and merged on retry, so a crash mid-sweep still leaves a full record.
+ */
+export interface SweptRawCopy {
+  dataset: string;
+  sourceHash: string;
+  expiresAt: string;
+  bytes: number;
+  uri: string;
+}
+
+export interface SweepReport {
+  sweepId: string;
+  asOf: string;
+  deleted: SweptRawCopy[];
+  kept: number;
+  reportUri: string;
+}
+
+async function listRetentionRecords(store: ArtifactStore): Promise<Array<{ dir: string; record: RawRetentionRecord }>> {
+  const rawRoot = store.path('raw');
+  const out: Array<{ dir: string; record: RawRetentionRecord }> = [];
+  const datasets = await fs.readdir(rawRoot, { withFileTypes: true }).catch(() => []);
+  for (const d of datasets.filter((e) => e.isDirectory())) {
+    const copies = await fs.readdir(path.join(rawRoot, d.name), { withFileTypes: true });
+    for (const c of copies.filter((e) => e.isDirectory())) {
+      const dir = path.join(rawRoot, d.name, c.name);
+      const record = await store.readJson<RawRetentionRecord>(path.join(dir, RETENTION_FILE));
+      if (record) out.push({ dir, record });
+    }
+  }
+  return out;
+}
+
+async function folderBytes(dir: string): Promise<number> {
+  const entries = await fs.readdir(dir, { withFileTypes: true });
+  let total = 0;
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    total += e.isDirectory() ? await folderBytes(p) : (await fs.stat(p)).size;
+  }
+  return total;
+}
+
+export async function sweepExpiredRaw(store: ArtifactStore, sweepId: string, asOf: Date): Promise<SweepReport> {
+  const reportUri = store.path('reports', 'retention', `${sweepId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
+  const previous = await store.readJson<SweepReport>(reportUri);
+  const records = await listRetentionRecords(store);
+  const expired = records.filter((r) => Date.parse(r.record.expiresAt) <= asOf.getTime());
+  const deleted = new Map((previous?.deleted ?? []).map((d) => [d.uri, d]));
+  for (const { dir, record } of expired) {
+    deleted.set(dir, {
+      dataset: record.dataset,
+      sourceHash: record.sourceHash,
+      expiresAt: record.expiresAt,
+      bytes: await folderBytes(dir),
+      uri: dir,
+    });
+  }
+  const report: SweepReport = {
+    sweepId,
+    asOf: asOf.toISOString(),
+    deleted: [...deleted.values()],
+    kept: records.length - expired.length,
+    reportUri,
+  };
+  await store.writeJsonAtomic(reportUri, report);
+  for (const { dir } of expired) await fs.rm(dir, { recursive: true, force: true });
+  return report;
+}

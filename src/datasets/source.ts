@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { quoteString } from '../sql/quote';
+
+/** How raw files are read. CSV options override DuckDB's sniffer when it guesses wrong. */
+export const SOURCE_FORMATS = ['csv', 'parquet', 'json'] as const;
+export type SourceFormat = (typeof SOURCE_FORMATS)[number];
+
+export const csvOptionsSchema = z
+  .object({
+    delimiter: z.string().min(1).max(4).optional(),
+    header: z.boolean().optional(),
+    quote: z.string().max(1).optional(),
+  })
+  .strict();
+export type CsvOptions = z.infer<typeof csvOptionsSchema>;
+
+export function detectFormat(file: string): SourceFormat | undefined {
+  const name = file.toLowerCase().replace(/\.(gz|zst)$/, '');
+  if (/\.(csv|tsv|txt)$/.test(name)) return 'csv';
+  if (/\.parquet$/.test(name)) return 'parquet';
+  if (/\.(json|ndjson|jsonl)$/.test(name)) return 'json';
+  return undefined;
+}
+
+export const CSV_REJECTS_TABLE = 'mlops_rejects';
+export const CSV_REJECT_SCANS_TABLE = 'mlops_reject_scans';
+
+/**
+ * The table function that reads the files. CSV is read as text (all_varchar) so that a bad value
+ * becomes a per-row contract violation instead of failing the whole read, and malformed lines are
+ * collected in DuckDB's reject tables rather than aborting. `sniff-types` lets DuckDB detect column
+ * types instead (contract inference).
+ */
+export function readRelation(
+  files: readonly string[],
+  format: SourceFormat,
+  csv: CsvOptions = {},
+  mode: 'validate' | 'sniff-types' = 'validate',
+): string {
+  const list = `[${files.map(quoteString).join(', ')}]`;
+  switch (format) {
+    case 'csv': {
+      const opts =
+        mode === 'validate'
+          ? ['all_varchar = true', 'store_rejects = true', `rejects_table = '${CSV_REJECTS_TABLE}'`, `rejects_scan = '${CSV_REJECT_SCANS_TABLE}'`]
+          : ['ignore_errors = true'];
+      // Multi-file CSV is read positionally against the first file's header: DuckDB's reject
+      // tables do not combine with union_by_name, and parts of one dataset share a layout.
+      if (csv.delimiter !== undefined) opts.push(`delim = ${quoteString(csv.delimiter)}`);
+      if (csv.header !== undefined) opts.push(`header = ${csv.header}`);
+      if (csv.quote !== undefined) opts.push(`quote = ${quoteString(csv.quote)}`);
+      return `read_csv(${[list, ...opts].join(', ')})`;
+    }
+    case 'parquet':
+      return `read_parquet(${list}${files.length > 1 ? ', union_by_name = true' : ''})`;
+    case 'json':
+      return `read_json(${list}, format = 'auto'${files.length > 1 ? ', union_by_name = true' : ''})`;
+  }
+}

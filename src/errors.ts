@@ -1,0 +1,26 @@
+import { ApplicationFailure } from '@temporalio/common';
+
+/**
+ * Errors a user can cause and fix. They are non-retryable ApplicationFailures with a stable
+ * `type`, so a workflow fails fast with a message that says what to change instead of retrying
+ * the same bad input until a timeout.
+ */
+export const USER_ERROR_TYPES = [
+  'ContractViolation',
+  'SchemaMismatch',
+  'InvalidContract',
+  'InvalidInput',
+  'EmptySource',
+  'SourceNotFound',
+  'SourceReadError',
+  'DatasetNotFound',
+] as const;
+export type UserErrorType = (typeof USER_ERROR_TYPES)[number];
+
+export function userError(type: UserErrorType, message: string, details?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: true, details: details === undefined ? [] : [details] });
+}
+
+export function isUserError(err: unknown, type?: UserErrorType): err is ApplicationFailure {
+  return err instanceof ApplicationFailure && err.nonRetryable === true && (type === undefined || err.type === type);
+}

@@ -1,0 +1,25 @@
+/**
+ * The only way user-supplied names and values enter SQL text. DuckDB follows the SQL standard:
+ * identifiers in double quotes with embedded quotes doubled, strings in single quotes likewise.
+ * NUL cannot be represented in either, so it is refused rather than silently truncated.
+ */
+export function quoteIdent(name: string): string {
+  if (name.length === 0) throw new Error('SQL identifier must not be empty');
+  if (name.includes('\0')) throw new Error('SQL identifier must not contain NUL');
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+export function quoteString(value: string): string {
+  if (value.includes('\0')) throw new Error('SQL string must not contain NUL');
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** A finite number as a SQL literal; DOUBLE cast keeps huge/small magnitudes exact. */
+export function numberLiteral(value: number): string {
+  if (!Number.isFinite(value)) throw new Error(`SQL number literal must be finite, got ${value}`);
+  return `CAST(${JSON.stringify(value)} AS DOUBLE)`;
+}
+
+export function stringList(values: readonly string[]): string {
+  return values.map(quoteString).join(', ');
+}

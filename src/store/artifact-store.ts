@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+
+/**
+ * The artifact store: one root folder laid out like an object-store bucket, so that
+ * `<root>/<key>` maps 1:1 to `s3://bucket/prefix/<key>`. Every key is built here from validated
+ * names; every write goes to a private temp path first and is renamed into place, so a reader
+ * (or a retried activity) never sees half of an artifact.
+ */
+export class ArtifactStore {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  /** Absolute path for a store key; refuses anything that would resolve outside the root. */
+  path(...segments: string[]): string {
+    const p = path.resolve(this.root, ...segments);
+    if (p !== this.root && !p.startsWith(this.root + path.sep)) {
+      throw new Error(`Path ${segments.join('/')} escapes the artifact store`);
+    }
+    return p;
+  }
+
+  datasetDir(dataset: string): string {
+    return this.path('datasets', dataset);
+  }
+  datasetVersionDir(dataset: string, version: string): string {
+    return this.path('datasets', dataset, 'versions', version);
+  }
+  quarantineFile(dataset: string, version: string): string {
+    return this.path('datasets', dataset, 'quarantine', `${version}.parquet`);
+  }
+  rawDir(dataset: string, sourceHash: string): string {
+    return this.path('raw', dataset, sourceHash);
+  }
+  tmpDir(): string {
+    return this.path('.tmp');
+  }
+
+  /** A fresh private folder inside the store (same filesystem, so rename is atomic). */
+  async makeTempDir(label: string): Promise<string> {
+    const dir = this.path('.tmp', `${label}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    await fs.mkdir(dir, { recursive: true });
+    return dir;
+  }
+
+  async writeJsonAtomic(file: string, value: unknown): Promise<void> {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await fs.writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
+    await fs.rename(tmp, file);
+  }
+
+  async readJson<T>(file: string): Promise<T | undefined> {
+    try {
+      return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Publishes a finished folder under its final name. Returns false when another attempt
+   * published the same content-addressed folder first (then ours is discarded).
+   */
+  async publishDir(tmp: string, final: string): Promise<boolean> {
+    await fs.mkdir(path.dirname(final), { recursive: true });
+    try {
+      await fs.rename(tmp, final);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') {
+        await fs.rm(tmp, { recursive: true, force: true });
+        return false;
+      }
+      throw err;
+    }
+  }
+}
+
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

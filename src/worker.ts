@@ -1,0 +1,58 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { DuckDBInstance } from '@duckdb/node-api';
+import { type NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { loadConfig, type MlopsConfig } from './config';
+import { openDuckDb } from './sql/duckdb';
+import { ArtifactStore } from './store/artifact-store';
+import { connectWorker } from './temporal/connection';
+
+export interface WorkerOptions {
+  config: MlopsConfig;
+  connection: NativeConnection;
+  /** Default: config.taskQueue. Tests give each file its own queue. */
+  taskQueue?: string;
+  duckdb?: DuckDBInstance;
+}
+
+/** Source (.ts under tsx/vitest) or compiled (.js) entry of the workflow bundle. */
+function workflowsPath(): string {
+  const ts = path.join(__dirname, 'workflows', 'index.ts');
+  return fs.existsSync(ts) ? ts : path.join(__dirname, 'workflows', 'index.js');
+}
+
+/** A worker polling our task queue with every workflow and activity registered. */
+export async function createWorker(options: WorkerOptions): Promise<Worker> {
+  const { config } = options;
+  const store = new ArtifactStore(config.dataDir);
+  const duckdb = options.duckdb ?? (await openDuckDb({ spillDir: path.join(store.tmpDir(), 'duckdb-spill') }));
+  return Worker.create({
+    connection: options.connection,
+    namespace: config.namespace,
+    taskQueue: options.taskQueue ?? config.taskQueue,
+    workflowsPath: workflowsPath(),
+    activities: createActivities({ store, duckdb, ingestAllowedRoots: config.ingestAllowedRoots }),
+  });
+}
+
+export async function runWorker(config = loadConfig()): Promise<void> {
+  const connection = await connectWorker(config);
+  try {
+    const worker = await createWorker({ config, connection });
+    console.log(
+      `mlops worker polling task queue "${config.taskQueue}" on ${config.temporalAddress} (namespace ${config.namespace}); data dir ${config.dataDir}`,
+    );
+    // The SDK shuts the worker down gracefully on SIGINT/SIGTERM; run() returns after that.
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  runWorker().catch((err: Error) => {
+    console.error(err.message);
+    process.exit(1);
+  });
+}

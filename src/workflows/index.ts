@@ -1,0 +1,2 @@
+export { ingestDataset } from './ingest';
+export { retentionSweep } from './retention';

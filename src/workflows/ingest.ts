@@ -1,0 +1,31 @@
+import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { DatasetVersionRef } from '../datasets/manifest';
+import type { IngestRequest } from '../datasets/request';
+import { MlopsDataset, MlopsStage } from '../temporal/search-attributes';
+
+const { stageRawSource } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { maximumAttempts: 5 },
+});
+
+const { buildDatasetVersion } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { maximumAttempts: 5 },
+});
+
+/**
+ * Raw file(s) → an immutable, versioned dataset. User errors (contract, schema, empty source)
+ * are non-retryable and fail the workflow with their message; anything else is retried, which is
+ * safe because both steps are idempotent.
+ */
+export async function ingestDataset(request: IngestRequest): Promise<DatasetVersionRef> {
+  upsertSearchAttributes([
+    { key: MlopsDataset, value: request.dataset },
+    { key: MlopsStage, value: 'ingest' },
+  ]);
+  const staged = await stageRawSource(request);
+  return buildDatasetVersion({ request, staged });
+}

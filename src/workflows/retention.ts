@@ -1,0 +1,18 @@
+import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { SweepReport } from '../datasets/retention';
+import type { RetentionSweepRequest } from '../datasets/request';
+import { MlopsStage } from '../temporal/search-attributes';
+
+const { sweepExpiredRaw } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  retry: { maximumAttempts: 5 },
+});
+
+/** Deletes expired raw copies; the result (kept in history) and a report file say what went. */
+export async function retentionSweep(request: RetentionSweepRequest = {}): Promise<SweepReport> {
+  upsertSearchAttributes([{ key: MlopsStage, value: 'retention' }]);
+  // Workflow time is deterministic (it is the time of the workflow task), so replays agree.
+  const asOf = request.asOf ?? new Date().toISOString();
+  return sweepExpiredRaw({ sweepId: workflowInfo().workflowId, asOf });
+}

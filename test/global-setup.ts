@@ -1,0 +1,22 @@
+import type { TestProject } from 'vitest/node';
+import { startDevServer } from '../src/temporal/dev-server';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+  }
+}
+
+/**
+ * One real Temporal dev server for the whole run, on free ports, stopped by pid at the end.
+ * TEMPORAL_ADDRESS set → the tests use that server instead (it must have our search attributes).
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  if (process.env.TEMPORAL_ADDRESS) {
+    project.provide('temporalAddress', process.env.TEMPORAL_ADDRESS);
+    return async () => undefined;
+  }
+  const server = await startDevServer({ headless: true });
+  project.provide('temporalAddress', server.address);
+  return () => server.stop();
+}

@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { loadConfig, type MlopsConfig } from '../../src/config';
+import { openDuckDb } from '../../src/sql/duckdb';
+import { ArtifactStore } from '../../src/store/artifact-store';
+import { createWorker } from '../../src/worker';
+
+export interface TestEnv {
+  config: MlopsConfig;
+  client: Client;
+  store: ArtifactStore;
+  /** Scratch folder for input files, outside the artifact store. */
+  inputDir: string;
+  shutdown(): Promise<void>;
+}
+
+/** A real worker on its own task queue and data dir, against the run's Temporal server. One per test file. */
+export async function startTestEnv(label: string): Promise<TestEnv> {
+  const address = inject('temporalAddress');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), `mlops-${label}-`));
+  const config = loadConfig({
+    TEMPORAL_ADDRESS: address,
+    MLOPS_DATA_DIR: path.join(root, 'store'),
+    MLOPS_TASK_QUEUE: `test-${label}-${randomBytes(4).toString('hex')}`,
+  });
+  const inputDir = path.join(root, 'inputs');
+  fs.mkdirSync(inputDir, { recursive: true });
+  const workerConnection = await NativeConnection.connect({ address });
+  const duckdb = await openDuckDb({ threads: 2 });
+  const worker = await createWorker({ config, connection: workerConnection, duckdb });
+  const running = worker.run();
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: config.namespace });
+  return {
+    config,
+    client,
+    store: new ArtifactStore(config.dataDir),
+    inputDir,
+    async shutdown() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await workerConnection.close();
+      duckdb.closeSync();
+      fs.rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
