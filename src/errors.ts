@@ -24,3 +24,13 @@ export function userError(type: UserErrorType, message: string, details?: unknow
 export function isUserError(err: unknown, type?: UserErrorType): err is ApplicationFailure {
   return err instanceof ApplicationFailure && err.nonRetryable === true && (type === undefined || err.type === type);
 }
+
+/** The ApplicationFailure at the root of a failure chain (WorkflowFailedError → ActivityFailure → …). */
+export function rootApplicationFailure(err: unknown): ApplicationFailure | undefined {
+  let current: unknown = err;
+  while (current instanceof Error) {
+    if (current instanceof ApplicationFailure) return current;
+    current = current.cause;
+  }
+  return undefined;
+}

@@ -16,6 +16,9 @@ export interface WorkerOptions {
   duckdb?: DuckDBInstance;
 }
 
+/** Longer than any activity's start-to-close timeout, so no live attempt loses its temp folder. */
+const STALE_TEMP_MS = 24 * 3600 * 1000;
+
 /** Source (.ts under tsx/vitest) or compiled (.js) entry of the workflow bundle. */
 function workflowsPath(): string {
   const ts = path.join(__dirname, 'workflows', 'index.ts');
@@ -26,6 +29,7 @@ function workflowsPath(): string {
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const { config } = options;
   const store = new ArtifactStore(config.dataDir);
+  await store.removeStaleTemp(STALE_TEMP_MS);
   const duckdb = options.duckdb ?? (await openDuckDb({ spillDir: path.join(store.tmpDir(), 'duckdb-spill') }));
   return Worker.create({
     connection: options.connection,

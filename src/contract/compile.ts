@@ -60,7 +60,8 @@ export function columnChecks(column: ContractColumn, ref: string): string[] {
   if (column.type === 'double') {
     checks.push(`CASE WHEN NOT isfinite(${typed}) THEN ${reason(column, 'NaN or Infinity')} END`);
   }
-  // NaN compares greater than every number in DuckDB; NaN/Infinity are reported once, not also as out of range.
+  // NaN compares greater than every number in DuckDB; NaN/Infinity are reported once, not also as
+  // out of range or not allowed.
   const comparable = column.type === 'double' ? `isfinite(${typed}) AND ` : '';
   if (column.min !== undefined) {
     checks.push(`CASE WHEN ${comparable}${typed} < ${numberLiteral(column.min)} THEN ${reason(column, `below min ${column.min}`)} END`);
@@ -70,7 +71,7 @@ export function columnChecks(column: ContractColumn, ref: string): string[] {
   }
   if (column.allowed) {
     const list = column.allowed.map((v) => sqlValue(column, v)).join(', ');
-    checks.push(`CASE WHEN ${typed} NOT IN (${list}) THEN ${reason(column, 'value not in allowed set')} END`);
+    checks.push(`CASE WHEN ${comparable}${typed} NOT IN (${list}) THEN ${reason(column, 'value not in allowed set')} END`);
   }
   if (column.pattern !== undefined) {
     checks.push(
@@ -89,12 +90,16 @@ function keyLabel(contract: Contract): string {
   return `key (${contract.key.join(', ')})`;
 }
 
+/**
+ * Key columns must be present even when the column itself is declared nullable. Non-nullable key
+ * columns already report a missing value, and invalid values report their type, so this check
+ * covers only the nullable ones (one reason per problem, not two).
+ */
 function keyNullCheck(contract: Contract): string[] {
-  if (contract.key.length === 0) return [];
-  const anyNull = keyColumns(contract)
-    .map(({ column, ref }) => `${typedExpr(column, ref)} IS NULL`)
-    .join(' OR ');
-  return [`CASE WHEN ${anyNull} THEN ${quoteString(`${keyLabel(contract)}: missing or invalid key value`)} END`];
+  const nullableKeys = keyColumns(contract).filter(({ column }) => column.nullable);
+  if (nullableKeys.length === 0) return [];
+  const anyNull = nullableKeys.map(({ ref }) => `${ref} IS NULL`).join(' OR ');
+  return [`CASE WHEN ${anyNull} THEN ${quoteString(`${keyLabel(contract)}: missing key value`)} END`];
 }
 
 /**

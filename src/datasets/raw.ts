@@ -63,7 +63,7 @@ export async function resolveSourceFiles(
   return files;
 }
 
-function formatOf(files: readonly string[], requested?: SourceFormat): SourceFormat {
+export function formatOf(files: readonly string[], requested?: SourceFormat): SourceFormat {
   if (requested) return requested;
   const formats = new Set(files.map(detectFormat));
   const [only] = formats;

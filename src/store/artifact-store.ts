@@ -47,6 +47,25 @@ export class ArtifactStore {
     return dir;
   }
 
+  /**
+   * Removes private temp folders left by attempts that died (kill -9, power loss). Only old ones:
+   * a younger folder may belong to an attempt that is still running on another worker.
+   */
+  async removeStaleTemp(olderThanMs: number, now = Date.now()): Promise<string[]> {
+    const entries = await fs.readdir(this.tmpDir()).catch(() => [] as string[]);
+    const removed: string[] = [];
+    for (const name of entries) {
+      if (name === 'duckdb-spill') continue;
+      const p = path.join(this.tmpDir(), name);
+      const stat = await fs.stat(p).catch(() => undefined);
+      if (stat && now - stat.mtimeMs > olderThanMs) {
+        await fs.rm(p, { recursive: true, force: true });
+        removed.push(p);
+      }
+    }
+    return removed;
+  }
+
   async writeJsonAtomic(file: string, value: unknown): Promise<void> {
     await fs.mkdir(path.dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;

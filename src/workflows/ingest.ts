@@ -6,13 +6,13 @@ import { MlopsDataset, MlopsStage } from '../temporal/search-attributes';
 
 const { stageRawSource } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '20 seconds',
   retry: { maximumAttempts: 5 },
 });
 
 const { buildDatasetVersion } = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '20 seconds',
   retry: { maximumAttempts: 5 },
 });
 

@@ -1,16 +1,6 @@
 import * as fs from 'node:fs';
-
-/** Deterministic pseudo-random numbers (mulberry32), so test data is the same on every run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import type { ContractInput } from '../../src/contract/schema';
+import { rng } from '../../src/synthetic/rng';
 
 export interface PersonRow {
   id: number;
@@ -52,7 +42,7 @@ export function writePeopleCsv(file: string, rows: PersonRow[]): void {
   );
 }
 
-export const peopleContract = {
+export const peopleContract: ContractInput = {
   columns: [
     { name: 'id', type: 'integer', nullable: false },
     { name: 'age', type: 'double', nullable: false, min: 0, max: 120 },
@@ -62,7 +52,7 @@ export const peopleContract = {
   ],
   key: ['id'],
   label: 'active',
-} as const;
+};
 
 /** Independent reference statistics, computed the textbook way in plain JS. */
 export function stats(values: number[]) {

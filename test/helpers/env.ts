@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { loadConfig, type MlopsConfig } from '../../src/config';
 import { openDuckDb } from '../../src/sql/duckdb';
@@ -19,9 +19,16 @@ export interface TestEnv {
   shutdown(): Promise<void>;
 }
 
+let runtimeInstalled = false;
+
 /** A real worker on its own task queue and data dir, against the run's Temporal server. One per test file. */
 export async function startTestEnv(label: string): Promise<TestEnv> {
   const address = inject('temporalAddress');
+  if (!runtimeInstalled) {
+    // Failing activities are expected in tests; their WARN logs would bury the test report.
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    runtimeInstalled = true;
+  }
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `mlops-${label}-`));
   const config = loadConfig({
     TEMPORAL_ADDRESS: address,

@@ -1,0 +1,13 @@
+# The temporal-mlops worker. Build: docker build -t temporal-mlops-worker .
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY tsconfig.json ./
+COPY bin ./bin
+COPY src ./src
+ENV MLOPS_DATA_DIR=/data
+VOLUME ["/data"]
+USER node
+CMD ["node", "-r", "tsx/cjs", "src/worker.ts"]

@@ -1,0 +1,149 @@
+import * as fs from 'node:fs';
+import type { Command } from 'commander';
+import { startIngest } from '../../client/ingest';
+import { listDatasets, listVersions, resolveVersion } from '../../datasets/catalog';
+import type { DatasetManifest } from '../../datasets/manifest';
+import type { IngestRequestInput } from '../../datasets/request';
+import { SOURCE_FORMATS, type SourceFormat } from '../../datasets/source';
+import { userError } from '../../errors';
+import type { CliContext } from '../context';
+import { formatNumber, printJson, printTable } from '../output';
+
+function readJsonFile(file: string, what: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw userError('InvalidInput', `Cannot read ${what} ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw userError('InvalidInput', `${what} ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function numberOption(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw userError('InvalidInput', `${name} must be a number, got "${value}"`);
+  return n;
+}
+
+export function registerDatasetCommands(program: Command, ctx: () => CliContext): void {
+  program
+    .command('ingest')
+    .description('Ingest a file (or glob) into a new dataset version: validate, quarantine, snapshot, profile')
+    .argument('<dataset>', 'dataset name')
+    .argument('<path>', 'CSV, Parquet or NDJSON/JSON file, or a glob such as "data/*.csv"')
+    .option('--contract <file>', 'contract JSON (default: infer one from the data)')
+    .option('--retention-days <n>', 'keep the raw copy this many days', '30')
+    .option('--max-rejected-fraction <x>', 'fail if more than this share of rows breaks the contract', '0.05')
+    .option('--format <format>', `source format (${SOURCE_FORMATS.join('|')}); default: from the extension`)
+    .option('--delimiter <char>', 'CSV delimiter (default: sniffed)')
+    .option('--no-header', 'CSV has no header row')
+    .option('--no-wait', 'start the workflow and return its id without waiting')
+    .option('--json', 'print the result as JSON')
+    .action(async (dataset: string, source: string, opts) => {
+      const request: IngestRequestInput = {
+        dataset,
+        source,
+        retentionDays: numberOption(opts.retentionDays, '--retention-days'),
+        maxRejectedFraction: numberOption(opts.maxRejectedFraction, '--max-rejected-fraction'),
+      };
+      if (opts.contract) request.contract = readJsonFile(opts.contract, 'contract') as IngestRequestInput['contract'];
+      if (opts.format) {
+        if (!SOURCE_FORMATS.includes(opts.format)) {
+          throw userError('InvalidInput', `--format must be one of ${SOURCE_FORMATS.join(', ')}`);
+        }
+        request.format = opts.format as SourceFormat;
+      }
+      if (opts.delimiter !== undefined || opts.header === false) {
+        request.csv = { ...(opts.delimiter !== undefined ? { delimiter: opts.delimiter } : {}), ...(opts.header === false ? { header: false } : {}) };
+      }
+      const c = ctx();
+      const handle = await startIngest(await c.temporal(), c.config, request);
+      if (!opts.wait) {
+        if (opts.json) printJson({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId });
+        else console.log(`started ${handle.workflowId}`);
+        return;
+      }
+      if (!opts.json) console.error(`ingesting (workflow ${handle.workflowId}) …`);
+      const ref = await handle.result();
+      if (opts.json) return printJson(ref);
+      console.log(`${ref.reused ? 'already published' : 'published'} ${ref.dataset}@${ref.version}`);
+      console.log(`  rows: ${ref.rows.read} read, ${ref.rows.accepted} accepted, ${ref.rows.rejected} quarantined`);
+      console.log(`  snapshot:   ${ref.snapshotUri}`);
+      if (ref.quarantineUri) console.log(`  quarantine: ${ref.quarantineUri}`);
+    });
+
+  const datasets = program.command('datasets').description('Inspect published dataset versions');
+  datasets
+    .command('list')
+    .description('Every dataset with its latest version')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => {
+      const { store } = ctx();
+      const rows = [];
+      for (const name of await listDatasets(store)) {
+        const versions = await listVersions(store, name);
+        const latest = versions[versions.length - 1];
+        rows.push({ dataset: name, versions: versions.length, latest: latest?.version, rows: latest?.rows.accepted, created: latest?.createdAt });
+      }
+      if (opts.json) printJson(rows);
+      else printTable(rows);
+    });
+
+  datasets
+    .command('show')
+    .description('Versions of a dataset, or one version (name@version, name@latest) with its profile')
+    .argument('<ref>', 'dataset or dataset@version')
+    .option('--json', 'print as JSON')
+    .action(async (ref: string, opts) => {
+      const { store } = ctx();
+      if (!ref.includes('@')) {
+        const versions = await listVersions(store, ref);
+        if (versions.length === 0) throw userError('DatasetNotFound', `Dataset "${ref}" has no published versions`);
+        const rows = versions.map((m) => ({
+          version: m.version,
+          created: m.createdAt,
+          rows: m.rows.accepted,
+          quarantined: m.rows.rejected,
+          contract: m.contractInferred ? 'inferred' : 'given',
+          rawExpires: m.raw.expiresAt,
+        }));
+        return opts.json ? printJson(versions) : printTable(rows);
+      }
+      const manifest = await resolveVersion(store, ref);
+      if (opts.json) return printJson(manifest);
+      printManifest(manifest);
+    });
+}
+
+function printManifest(m: DatasetManifest): void {
+  console.log(`${m.dataset}@${m.version}  created ${m.createdAt}`);
+  console.log(`  rows: ${m.rows.read} read, ${m.rows.accepted} accepted, ${m.rows.rejected} quarantined`);
+  console.log(`  snapshot:   ${m.snapshot.uri} (${m.snapshot.bytes} bytes, sha256 ${m.snapshot.sha256.slice(0, 12)}…)`);
+  if (m.quarantine) console.log(`  quarantine: ${m.quarantine.uri}`);
+  console.log(`  raw copy:   ${m.raw.uri} (expires ${m.raw.expiresAt})`);
+  console.log(`  source:     ${m.source.files.map((f) => f.original).join(', ')}`);
+  if (m.droppedColumns.length) console.log(`  dropped columns (not in contract): ${m.droppedColumns.join(', ')}`);
+  if (m.topRejectReasons.length) {
+    console.log('  top reject reasons:');
+    for (const r of m.topRejectReasons) console.log(`    ${r.count} × ${r.reason}`);
+  }
+  console.log('');
+  printTable(
+    m.profile.map((p) => ({
+      column: p.name,
+      type: p.type,
+      nulls: p.nulls,
+      distinct: p.distinct,
+      min: p.min,
+      median: p.quantiles?.['0.5'],
+      max: p.max,
+      mean: p.mean,
+      std: p.std,
+      top: p.top?.slice(0, 3).map((t) => `${t.value} (${formatNumber(t.count)})`).join(', '),
+    })),
+  );
+}

@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { scheduleRetentionSweep } from '../../client/schedules';
+import { retentionSweepRequestSchema } from '../../datasets/request';
+import { MlopsStage } from '../../temporal/search-attributes';
+import { parseInput } from '../../validation';
+import type { retentionSweep } from '../../workflows';
+import type { CliContext } from '../context';
+import { printJson, printTable } from '../output';
+
+export function registerRetentionCommands(program: Command, ctx: () => CliContext): void {
+  program
+    .command('retention')
+    .description('Raw-data retention')
+    .command('sweep')
+    .description('Delete raw copies whose retention has expired, now')
+    .option('--as-of <iso-time>', 'treat this instant as now (e.g. to preview a future sweep on a copy of the store)')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => {
+      const request = parseInput(retentionSweepRequestSchema, opts.asOf ? { asOf: opts.asOf } : {}, 'sweep request');
+      const c = ctx();
+      const client = await c.temporal();
+      const report = await client.workflow.execute<typeof retentionSweep>('retentionSweep', {
+        taskQueue: c.config.taskQueue,
+        workflowId: `retention-sweep-manual-${new Date().toISOString()}`,
+        args: [request],
+        typedSearchAttributes: [{ key: MlopsStage, value: 'retention' }],
+      });
+      if (opts.json) return printJson(report);
+      console.log(`deleted ${report.deleted.length} expired raw copies, kept ${report.kept}; report: ${report.reportUri}`);
+      if (report.deleted.length) printTable(report.deleted, ['dataset', 'sourceHash', 'expiresAt', 'bytes']);
+    });
+
+  program
+    .command('schedule')
+    .description('Temporal Schedules for recurring work (visible in the Web UI under Schedules)')
+    .command('retention')
+    .description('Run the retention sweep on an interval')
+    .requiredOption('--every <interval>', 'e.g. 12h, 1d, 7d')
+    .action(async (opts) => {
+      const c = ctx();
+      const id = await scheduleRetentionSweep(await c.temporal(), c.config, opts.every);
+      console.log(`schedule ${id}: retention sweep every ${opts.every}`);
+    });
+}

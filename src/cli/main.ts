@@ -1,0 +1,47 @@
+import { Command, CommanderError } from 'commander';
+import { registerContractCommands } from './commands/contract';
+import { registerDatasetCommands } from './commands/datasets';
+import { registerRetentionCommands } from './commands/retention';
+import { CliContext } from './context';
+import { describeError } from './errors';
+
+/**
+ * `mlops`: the client-script entry point. Commands start and steer workflows on the Temporal
+ * server named by TEMPORAL_ADDRESS; read commands look at the artifact store (MLOPS_DATA_DIR).
+ */
+export function buildProgram(ctx: () => CliContext): Command {
+  const program = new Command('mlops')
+    .description('temporal-mlops: the MLOps loop as durable Temporal workflows')
+    .showHelpAfterError()
+    .exitOverride();
+  registerDatasetCommands(program, ctx);
+  registerContractCommands(program, ctx);
+  registerRetentionCommands(program, ctx);
+  program
+    .command('worker')
+    .description('Run a worker: polls MLOPS_TASK_QUEUE and executes workflows and activities')
+    .action(async () => {
+      const { runWorker } = await import('../worker');
+      await runWorker(ctx().config);
+    });
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let context: CliContext | undefined;
+  const ctx = () => (context ??= new CliContext());
+  try {
+    await buildProgram(ctx).parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    process.stderr.write(`mlops: ${describeError(err)}\n`);
+    return 1;
+  } finally {
+    await context?.close();
+  }
+}
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+});

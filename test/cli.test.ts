@@ -1,0 +1,96 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Contract } from '../src/contract/schema';
+import type { DatasetManifest, DatasetVersionRef } from '../src/datasets/manifest';
+import { people, writePeopleCsv } from './helpers/data';
+import { type TestEnv, startTestEnv } from './helpers/env';
+
+let env: TestEnv;
+beforeAll(async () => {
+  env = await startTestEnv('cli');
+});
+afterAll(async () => {
+  await env?.shutdown();
+});
+
+const BIN = path.resolve(__dirname, '..', 'bin', 'mlops.cjs');
+
+/** Runs the real `mlops` command as a user would, against the test's server, queue and store. */
+function mlops(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: env.config.temporalAddress,
+        MLOPS_DATA_DIR: env.config.dataDir,
+        MLOPS_TASK_QUEUE: env.config.taskQueue,
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe('mlops CLI', () => {
+  it('infers a contract, ingests with it, and shows the result', async () => {
+    const data = path.join(env.inputDir, 'people.csv');
+    writePeopleCsv(data, people(300, 4));
+    const contractFile = path.join(env.inputDir, 'contract.json');
+
+    const infer = await mlops('contract', 'infer', data, '--key', 'id', '--label', 'active', '--out', contractFile);
+    expect(infer.code, infer.stderr).toBe(0);
+    const contract = JSON.parse(fs.readFileSync(contractFile, 'utf8')) as Contract;
+    expect(contract.key).toEqual(['id']);
+    expect(contract.label).toBe('active');
+    expect(contract.columns.find((c) => c.name === 'city')!.allowed).toHaveLength(5);
+
+    const run = await mlops('ingest', 'people', data, '--contract', contractFile, '--retention-days', '3', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const ref = JSON.parse(run.stdout) as DatasetVersionRef;
+    expect(ref.rows).toEqual({ read: 300, accepted: 300, rejected: 0 });
+
+    const list = await mlops('datasets', 'list', '--json');
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ dataset: 'people', versions: 1, latest: ref.version, rows: 300 })]);
+
+    const show = await mlops('datasets', 'show', `people@${ref.version.slice(0, 6)}`, '--json');
+    const manifest = JSON.parse(show.stdout) as DatasetManifest;
+    expect(manifest.version).toBe(ref.version);
+    expect(manifest.contractInferred).toBe(false);
+
+    const text = await mlops('datasets', 'show', 'people@latest');
+    expect(text.stdout).toContain(`people@${ref.version}`);
+    expect(text.stdout).toMatch(/city\s+string/);
+  });
+
+  it('fails with exit code 1 and an actionable message', async () => {
+    const missing = await mlops('datasets', 'show', 'nothing-here');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('Dataset "nothing-here" has no published versions');
+
+    const badJson = path.join(env.inputDir, 'bad.json');
+    fs.writeFileSync(badJson, '{ not json');
+    const bad = await mlops('ingest', 'x', badJson, '--contract', badJson);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/contract .*bad\.json is not valid JSON/);
+
+    const traversal = await mlops('ingest', '../../etc', badJson);
+    expect(traversal.code).toBe(1);
+    expect(traversal.stderr).toContain('Invalid ingest request');
+
+    const usage = await mlops('ingest');
+    expect(usage.code).toBe(1);
+    expect(usage.stderr).toContain("missing required argument 'dataset'");
+  });
+
+  it('runs a retention sweep through a workflow', async () => {
+    const future = new Date(Date.now() + 10 * 86_400_000).toISOString();
+    const sweep = await mlops('retention', 'sweep', '--as-of', future, '--json');
+    expect(sweep.code, sweep.stderr).toBe(0);
+    expect(JSON.parse(sweep.stdout).deleted).toEqual([expect.objectContaining({ dataset: 'people' })]);
+  });
+});

@@ -1,0 +1,78 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { SEARCH_ATTRIBUTE_FLAGS } from '../src/temporal/search-attributes';
+
+/**
+ * No Docker engine runs on CI, so docker-compose.yml is checked as configuration: with
+ * `docker compose config` where the compose plugin exists, and always against the structure and
+ * cross-references the stack depends on.
+ */
+const ROOT = path.resolve(__dirname, '..');
+const text = fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8');
+
+const service = z
+  .object({
+    image: z.string().optional(),
+    build: z.union([z.string(), z.object({ context: z.string() }).passthrough()]).optional(),
+    depends_on: z
+      .record(z.string(), z.object({ condition: z.enum(['service_started', 'service_healthy', 'service_completed_successfully']) }))
+      .optional(),
+    environment: z.record(z.string(), z.string()).optional(),
+    ports: z.array(z.string().regex(/^\d+:\d+$/)).optional(),
+    volumes: z.array(z.string().regex(/^[^:]+:\/[^:]*(:ro)?$/)).optional(),
+    healthcheck: z.object({ test: z.array(z.string()).min(2) }).passthrough().optional(),
+  })
+  .passthrough()
+  .refine((s) => s.image || s.build, 'a service needs an image or a build');
+const composeSchema = z.object({
+  name: z.string(),
+  services: z.record(z.string(), service),
+  volumes: z.record(z.string(), z.null()).optional(),
+});
+
+describe('docker-compose.yml', () => {
+  const compose = composeSchema.parse(parse(text));
+  const services = compose.services;
+
+  it('passes `docker compose config` where the compose plugin exists', () => {
+    const probe = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' });
+    if (probe.status !== 0) return; // no compose plugin here: the structural checks below still run
+    const result = spawnSync('docker', ['compose', '-f', 'docker-compose.yml', 'config', '-q'], { cwd: ROOT, encoding: 'utf8' });
+    expect(result.status, result.stderr).toBe(0);
+  });
+
+  it('references only services and volumes it defines', () => {
+    for (const [name, s] of Object.entries(services)) {
+      for (const [dep, { condition }] of Object.entries(s.depends_on ?? {})) {
+        expect(services[dep], `${name} depends on unknown ${dep}`).toBeDefined();
+        if (condition === 'service_healthy') expect(services[dep]!.healthcheck, `${dep} needs a healthcheck`).toBeDefined();
+      }
+      for (const volume of s.volumes ?? []) {
+        const source = volume.split(':')[0]!;
+        if (!source.startsWith('.') && !source.startsWith('/')) expect(compose.volumes, `volume ${source}`).toHaveProperty(source);
+      }
+    }
+  });
+
+  it('runs Temporal on PostgreSQL with the Web UI and our search attributes', () => {
+    expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
+    expect(services['temporal-ui']!.environment!.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    const setup = JSON.stringify(services['temporal-setup']!.command);
+    for (const flag of SEARCH_ATTRIBUTE_FLAGS) expect(setup).toContain(flag);
+  });
+
+  it('builds the worker from this repo and keeps its data on a volume', () => {
+    const worker = services.worker!;
+    expect(worker.build).toBe('.');
+    expect(fs.existsSync(path.join(ROOT, 'Dockerfile'))).toBe(true);
+    expect(worker.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233', MLOPS_DATA_DIR: '/data' });
+    expect(worker.volumes).toContain('mlops-data:/data');
+    const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^FROM node:20/m);
+    expect(dockerfile).toContain('src/worker.ts');
+  });
+});

@@ -1,0 +1,82 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest } from '../src/client/ingest';
+import { RETENTION_SCHEDULE_ID, scheduleRetentionSweep } from '../src/client/schedules';
+import type { DatasetManifest } from '../src/datasets/manifest';
+import type { SweepReport } from '../src/datasets/retention';
+import { people, peopleContract, writePeopleCsv } from './helpers/data';
+import { type TestEnv, startTestEnv } from './helpers/env';
+
+let env: TestEnv;
+beforeAll(async () => {
+  env = await startTestEnv('retention');
+});
+afterAll(async () => {
+  await env?.shutdown();
+});
+
+const DAY = 86_400_000;
+
+async function sweep(asOf: Date, id: string): Promise<SweepReport> {
+  return env.client.workflow.execute('retentionSweep', {
+    taskQueue: env.config.taskQueue,
+    workflowId: id,
+    args: [{ asOf: asOf.toISOString() }],
+  });
+}
+
+describe('retentionSweep', () => {
+  it('deletes exactly the expired raw copies and records what it deleted', async () => {
+    const retention = { short: 1, medium: 10, long: 100 } as const;
+    const manifests: Record<string, DatasetManifest> = {};
+    for (const [name, days] of Object.entries(retention)) {
+      const file = path.join(env.inputDir, `${name}.csv`);
+      writePeopleCsv(file, people(30, days));
+      const ref = await ingest(env.client, env.config, { dataset: `raw-${name}`, source: file, contract: peopleContract, retentionDays: days });
+      manifests[name] = JSON.parse(fs.readFileSync(ref.manifestUri, 'utf8')) as DatasetManifest;
+    }
+    const now = Date.parse(manifests.long!.createdAt);
+
+    const nothingYet = await sweep(new Date(now + 0.5 * DAY), 'sweep-early');
+    expect(nothingYet.deleted).toEqual([]);
+    expect(nothingYet.kept).toBe(3);
+
+    const report = await sweep(new Date(now + 11 * DAY), 'sweep-day-11');
+    expect(report.deleted.map((d) => d.dataset).sort()).toEqual(['raw-medium', 'raw-short']);
+    expect(report.kept).toBe(1);
+    expect(report.deleted.every((d) => d.bytes > 0)).toBe(true);
+    expect(fs.existsSync(manifests.short!.raw.uri)).toBe(false);
+    expect(fs.existsSync(manifests.medium!.raw.uri)).toBe(false);
+    expect(fs.existsSync(manifests.long!.raw.uri)).toBe(true);
+    // The published snapshots are not raw data: they stay.
+    expect(fs.existsSync(manifests.short!.snapshot.uri)).toBe(true);
+    const recorded = JSON.parse(fs.readFileSync(report.reportUri, 'utf8')) as SweepReport;
+    expect(recorded.deleted).toHaveLength(2);
+  });
+
+  it('re-ingesting the same bytes extends, never shortens, the retention', async () => {
+    const file = path.join(env.inputDir, 'extend.csv');
+    writePeopleCsv(file, people(20, 99));
+    const first = await ingest(env.client, env.config, { dataset: 'raw-extend', source: file, contract: peopleContract, retentionDays: 20 });
+    await ingest(env.client, env.config, { dataset: 'raw-extend', source: file, contract: peopleContract, retentionDays: 2 });
+    const record = JSON.parse(fs.readFileSync(path.join(path.dirname(first.manifestUri), 'manifest.json'), 'utf8')) as DatasetManifest;
+    const retention = JSON.parse(fs.readFileSync(path.join(record.raw.uri, 'retention.json'), 'utf8')) as { expiresAt: string };
+    expect((Date.parse(retention.expiresAt) - Date.parse(record.createdAt)) / DAY).toBeCloseTo(20, 1);
+  });
+
+  it('creates a Temporal Schedule for the sweep, and updates it when asked again', async () => {
+    await scheduleRetentionSweep(env.client, env.config, '1d');
+    await scheduleRetentionSweep(env.client, env.config, '12h');
+    const handle = env.client.schedule.getHandle(RETENTION_SCHEDULE_ID);
+    try {
+      const description = await handle.describe();
+      expect(description.spec.intervals?.[0]?.every).toBe(12 * 3600 * 1000);
+      expect(description.action.type).toBe('startWorkflow');
+      if (description.action.type === 'startWorkflow') expect(description.action.workflowType).toBe('retentionSweep');
+    } finally {
+      await handle.delete();
+    }
+    await expect(scheduleRetentionSweep(env.client, env.config, 'daily')).rejects.toThrow(/interval must look like/);
+  });
+});
