@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { acceptedSelect, reasonsExpr, stagingSelect } from '../src/contract/compile';
+import { acceptedSelect, REASONS_COLUMN, stagingQuery } from '../src/contract/compile';
 import { parseContract } from '../src/contract/schema';
 import { openDuckDb, queryRows } from '../src/sql/duckdb';
 import { quoteIdent, quoteString } from '../src/sql/quote';
@@ -65,9 +65,10 @@ describe('SQL quoting', () => {
     const conn = await db.connect();
     const values = cases.map(([v]) => `(${v.map((x) => (x === null ? 'NULL' : quoteString(x))).join(', ')})`).join(', ');
     await conn.run(`CREATE TABLE src AS SELECT * FROM (VALUES ${values}) v(${contract.columns.map((c) => quoteIdent(c.name)).join(', ')})`);
-    const staged = `SELECT *, ${reasonsExpr(contract)} AS r FROM (SELECT ${stagingSelect(contract, contract.columns.map((c) => c.name))} FROM src)`;
-    const rows = await queryRows<{ r: string[] }>(conn, staged);
-    expect(rows.map((r) => r.r)).toEqual(cases.map(([, reasons]) => reasons));
+    const staged = stagingQuery(contract, contract.columns.map((c) => c.name), 'src');
+    const rows = await queryRows<Record<string, string[]>>(conn, staged);
+    expect(rows.map((r) => r[REASONS_COLUMN])).toEqual(cases.map(([, reasons]) => reasons));
+    expect(rows.map((r) => r._mlops_raw)).toEqual(cases.map(([values, reasons]) => (reasons.length ? values : null)));
     const [typed] = await queryRows(conn, `SELECT ${acceptedSelect(contract)} FROM (${staged}) LIMIT 1`);
     expect(typed).toEqual({ n: 3, d: 0.5, "s'": 'abc', day: '2024-01-31T00:00:00.000Z' });
     db.closeSync();

@@ -6,10 +6,14 @@ import { numberLiteral, quoteIdent, quoteString } from '../sql/quote';
  * CASE expression yielding a reason string or NULL, collected per row into a list. No row ever
  * passes through JavaScript.
  *
- * Inside the generated SQL, source columns are addressed by position (`_mlops_c<i>`), so a hostile
- * column name appears only inside quoteIdent/quoteString, never as raw SQL text.
+ * Inside the generated SQL, columns are addressed by position (`_mlops_r<i>` raw, `_mlops_c<i>`
+ * typed), so a hostile column name appears only inside quoteIdent/quoteString, never as raw SQL.
+ *
+ * The staging table keeps each value once, already typed, plus the raw text of rejected rows only
+ * (for the quarantine file): values are cast once, and accepted rows carry no text copies.
  */
 export const REASONS_COLUMN = '_mlops_reasons';
+export const RAW_VALUES_COLUMN = '_mlops_raw';
 
 export const DUCKDB_TYPES: Record<ColumnType, string> = {
   integer: 'BIGINT',
@@ -20,8 +24,12 @@ export const DUCKDB_TYPES: Record<ColumnType, string> = {
   timestamp: 'TIMESTAMP',
 };
 
-export function internalName(index: number): string {
+export function typedName(index: number): string {
   return `_mlops_c${index}`;
+}
+
+function rawName(index: number): string {
+  return `_mlops_r${index}`;
 }
 
 /** The value cast to the contract type; NULL when the cast fails. */
@@ -29,61 +37,48 @@ export function typedExpr(column: ContractColumn, ref: string): string {
   return `TRY_CAST(${ref} AS ${DUCKDB_TYPES[column.type]})`;
 }
 
+/** One contract check: a SQL condition that is true when the row breaks it, and the reason text. */
+export interface Check {
+  when: string;
+  reason: string;
+}
+
 /** True when a present value is not of the declared type. */
-function typeInvalidExpr(column: ContractColumn, ref: string): string {
-  const typed = typedExpr(column, ref);
-  if (column.type === 'string') return 'false';
+function typeInvalid(column: ContractColumn, raw: string, typed: string): string {
   if (column.type === 'integer') {
     // TRY_CAST('3.5' AS BIGINT) rounds to 4; an integer column must not silently round.
-    return `(${typed} IS NULL OR TRY_CAST(${ref} AS DOUBLE) <> ${typed})`;
+    return `(${typed} IS NULL OR TRY_CAST(${raw} AS DOUBLE) <> ${typed})`;
   }
   return `${typed} IS NULL`;
 }
 
-function reason(column: ContractColumn, text: string): string {
-  return quoteString(`${column.name}: ${text}`);
-}
-
-function sqlValue(column: ContractColumn, v: string | number): string {
+function sqlValue(v: string | number): string {
   return typeof v === 'number' ? numberLiteral(v) : quoteString(v);
 }
 
-export function columnChecks(column: ContractColumn, ref: string): string[] {
-  const typed = typedExpr(column, ref);
-  const checks: string[] = [];
-  if (!column.nullable) checks.push(`CASE WHEN ${ref} IS NULL THEN ${reason(column, 'missing value (not nullable)')} END`);
-  if (column.type !== 'string') {
-    checks.push(
-      `CASE WHEN ${ref} IS NOT NULL AND ${typeInvalidExpr(column, ref)} THEN ${reason(column, `not a valid ${column.type}`)} END`,
-    );
-  }
-  if (column.type === 'double') {
-    checks.push(`CASE WHEN NOT isfinite(${typed}) THEN ${reason(column, 'NaN or Infinity')} END`);
-  }
+/** Checks of one column, over its raw value and its typed value (column references). */
+export function columnChecks(column: ContractColumn, raw: string, typed: string): Check[] {
+  const checks: Check[] = [];
+  const add = (when: string, text: string) => checks.push({ when, reason: `${column.name}: ${text}` });
+  if (!column.nullable) add(`${raw} IS NULL`, 'missing value (not nullable)');
+  if (column.type !== 'string') add(`${raw} IS NOT NULL AND ${typeInvalid(column, raw, typed)}`, `not a valid ${column.type}`);
+  if (column.type === 'double') add(`NOT isfinite(${typed})`, 'NaN or Infinity');
   // NaN compares greater than every number in DuckDB; NaN/Infinity are reported once, not also as
   // out of range or not allowed.
   const comparable = column.type === 'double' ? `isfinite(${typed}) AND ` : '';
-  if (column.min !== undefined) {
-    checks.push(`CASE WHEN ${comparable}${typed} < ${numberLiteral(column.min)} THEN ${reason(column, `below min ${column.min}`)} END`);
-  }
-  if (column.max !== undefined) {
-    checks.push(`CASE WHEN ${comparable}${typed} > ${numberLiteral(column.max)} THEN ${reason(column, `above max ${column.max}`)} END`);
-  }
+  if (column.min !== undefined) add(`${comparable}${typed} < ${numberLiteral(column.min)}`, `below min ${column.min}`);
+  if (column.max !== undefined) add(`${comparable}${typed} > ${numberLiteral(column.max)}`, `above max ${column.max}`);
   if (column.allowed) {
-    const list = column.allowed.map((v) => sqlValue(column, v)).join(', ');
-    checks.push(`CASE WHEN ${comparable}${typed} NOT IN (${list}) THEN ${reason(column, 'value not in allowed set')} END`);
+    add(`${comparable}${typed} NOT IN (${column.allowed.map(sqlValue).join(', ')})`, 'value not in allowed set');
   }
   if (column.pattern !== undefined) {
-    checks.push(
-      `CASE WHEN NOT regexp_full_match(${typed}, ${quoteString(column.pattern)}) THEN ${reason(column, 'does not match pattern')} END`,
-    );
+    add(`NOT regexp_full_match(${typed}, ${quoteString(column.pattern)})`, 'does not match pattern');
   }
   return checks;
 }
 
-function keyColumns(contract: Contract): Array<{ column: ContractColumn; ref: string }> {
-  const byName = new Map(contract.columns.map((c, i) => [c.name, { column: c, ref: internalName(i) }]));
-  return contract.key.map((k) => byName.get(k)!);
+function keyIndexes(contract: Contract): number[] {
+  return contract.key.map((k) => contract.columns.findIndex((c) => c.name === k));
 }
 
 function keyLabel(contract: Contract): string {
@@ -95,11 +90,11 @@ function keyLabel(contract: Contract): string {
  * columns already report a missing value, and invalid values report their type, so this check
  * covers only the nullable ones (one reason per problem, not two).
  */
-function keyNullCheck(contract: Contract): string[] {
-  const nullableKeys = keyColumns(contract).filter(({ column }) => column.nullable);
+function keyNullCheck(contract: Contract): Check[] {
+  const nullableKeys = keyIndexes(contract).filter((i) => contract.columns[i]!.nullable);
   if (nullableKeys.length === 0) return [];
-  const anyNull = nullableKeys.map(({ ref }) => `${ref} IS NULL`).join(' OR ');
-  return [`CASE WHEN ${anyNull} THEN ${quoteString(`${keyLabel(contract)}: missing key value`)} END`];
+  const anyNull = nullableKeys.map((i) => `${rawName(i)} IS NULL`).join(' OR ');
+  return [{ when: anyNull, reason: `${keyLabel(contract)}: missing key value` }];
 }
 
 /**
@@ -110,43 +105,63 @@ function keyNullCheck(contract: Contract): string[] {
  */
 export function duplicateKeyStatements(contract: Contract, table: string): string[] {
   if (contract.key.length === 0) return [];
-  const keys = keyColumns(contract);
-  const typedKeys = keys.map(({ column, ref }, i) => `${typedExpr(column, ref)} AS k${i}`).join(', ');
-  const notNull = keys.map(({ column, ref }) => `${typedExpr(column, ref)} IS NOT NULL`).join(' AND ');
-  const match = keys.map(({ column, ref }, i) => `${typedExpr(column, `${table}.${ref}`)} = d.k${i}`).join(' AND ');
+  const keys = keyIndexes(contract).map(typedName);
   const reasonText = quoteString(`${keyLabel(contract)}: duplicate key`);
   return [
-    `CREATE OR REPLACE TEMP TABLE mlops_duplicate_keys AS SELECT ${typedKeys} FROM ${table} WHERE ${notNull} GROUP BY ALL HAVING count(*) > 1`,
-    `UPDATE ${table} SET ${REASONS_COLUMN} = list_append(${table}.${REASONS_COLUMN}, ${reasonText}) FROM mlops_duplicate_keys d WHERE ${match}`,
+    `CREATE OR REPLACE TEMP TABLE mlops_duplicate_keys AS SELECT ${keys.join(', ')} FROM ${table} ` +
+      `WHERE ${keys.map((k) => `${k} IS NOT NULL`).join(' AND ')} GROUP BY ALL HAVING count(*) > 1`,
+    `UPDATE ${table} SET ${REASONS_COLUMN} = list_append(${table}.${REASONS_COLUMN}, ${reasonText}), ` +
+      `${RAW_VALUES_COLUMN} = coalesce(${table}.${RAW_VALUES_COLUMN}, ${typedAsTextList(contract, table)}) ` +
+      `FROM mlops_duplicate_keys d WHERE ${keys.map((k) => `${table}.${k} = d.${k}`).join(' AND ')}`,
     'DROP TABLE mlops_duplicate_keys',
   ];
 }
 
-/**
- * SELECT list over the raw source relation producing the staging table: each contract column as
- * its raw value under its positional name, plus the list of reasons the row breaks the contract.
- * `sourceNames[i]` is the name of the source column that feeds contract column i.
- */
-export function stagingSelect(contract: Contract, sourceNames: readonly string[]): string {
-  const rawCols = contract.columns.map((_, i) => `${quoteIdent(sourceNames[i]!)} AS ${internalName(i)}`);
-  return rawCols.join(', ');
+function typedAsTextList(contract: Contract, table: string): string {
+  return `[${contract.columns.map((_, i) => `CAST(${table}.${typedName(i)} AS VARCHAR)`).join(', ')}]`;
 }
 
-export function reasonsExpr(contract: Contract): string {
+/**
+ * The row's reasons. Most rows break nothing, so one cheap OR over all conditions decides first,
+ * and only breaking rows build the list of reason strings.
+ */
+function reasonsExpr(contract: Contract): string {
   const checks = [
-    ...contract.columns.flatMap((c, i) => columnChecks(c, internalName(i))),
+    ...contract.columns.flatMap((c, i) => columnChecks(c, rawName(i), typedName(i))),
     ...keyNullCheck(contract),
   ];
   if (checks.length === 0) return `CAST([] AS VARCHAR[])`;
-  return `list_filter([${checks.join(', ')}], r -> r IS NOT NULL)`;
+  const any = checks.map((c) => `(${c.when})`).join(' OR ');
+  const list = checks.map((c) => `CASE WHEN ${c.when} THEN ${quoteString(c.reason)} END`).join(', ');
+  return `CASE WHEN ${any} THEN list_filter([${list}], r -> r IS NOT NULL) ELSE CAST([] AS VARCHAR[]) END`;
+}
+
+/**
+ * The staging query over the source relation: typed values (`_mlops_c<i>`), the list of reasons
+ * the row breaks the contract, and the raw values as text for rejected rows only.
+ * `sourceNames[i]` is the source column that feeds contract column i.
+ */
+export function stagingQuery(contract: Contract, sourceNames: readonly string[], relation: string): string {
+  const raw = contract.columns.map((_, i) => rawName(i));
+  const typed = contract.columns.map((_, i) => typedName(i));
+  const rawFromSource = contract.columns.map((_, i) => `${quoteIdent(sourceNames[i]!)} AS ${raw[i]}`);
+  const castOnce = contract.columns.map((c, i) => `${typedExpr(c, raw[i]!)} AS ${typed[i]}`);
+  // The THEN branch is evaluated only for rejected rows, so accepted rows never build the list.
+  const rawText = `[${raw.map((r) => `CAST(${r} AS VARCHAR)`).join(', ')}]`;
+  return (
+    `SELECT ${typed.join(', ')}, ${REASONS_COLUMN}, ` +
+    `CASE WHEN len(${REASONS_COLUMN}) > 0 THEN ${rawText} END AS ${RAW_VALUES_COLUMN} ` +
+    `FROM (SELECT *, ${reasonsExpr(contract)} AS ${REASONS_COLUMN} ` +
+    `FROM (SELECT ${[...raw, ...castOnce].join(', ')} FROM (SELECT ${rawFromSource.join(', ')} FROM ${relation})))`
+  );
 }
 
 /** Typed output columns under their contract names, for accepted rows. */
 export function acceptedSelect(contract: Contract): string {
-  return contract.columns.map((c, i) => `${typedExpr(c, internalName(i))} AS ${quoteIdent(c.name)}`).join(', ');
+  return contract.columns.map((c, i) => `${typedName(i)} AS ${quoteIdent(c.name)}`).join(', ');
 }
 
 /** Raw values as text under their contract names, for the quarantine file. */
 export function quarantineSelect(contract: Contract): string {
-  return contract.columns.map((c, i) => `CAST(${internalName(i)} AS VARCHAR) AS ${quoteIdent(c.name)}`).join(', ');
+  return contract.columns.map((c, i) => `${RAW_VALUES_COLUMN}[${i + 1}] AS ${quoteIdent(c.name)}`).join(', ');
 }

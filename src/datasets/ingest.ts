@@ -7,8 +7,7 @@ import {
   duplicateKeyStatements,
   quarantineSelect,
   REASONS_COLUMN,
-  reasonsExpr,
-  stagingSelect,
+  stagingQuery,
 } from '../contract/compile';
 import { inferContract } from '../contract/infer';
 import type { Contract } from '../contract/schema';
@@ -71,10 +70,7 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
 
   progress('validate');
   await conn.run(`DROP TABLE IF EXISTS ${STAGED}`);
-  await conn.run(
-    `CREATE TEMP TABLE ${STAGED} AS SELECT *, ${reasonsExpr(contract)} AS ${REASONS_COLUMN} ` +
-      `FROM (SELECT ${stagingSelect(contract, sourceNames)} FROM ${relation})`,
-  );
+  await conn.run(`CREATE TEMP TABLE ${STAGED} AS ${stagingQuery(contract, sourceNames, relation)}`);
   for (const statement of duplicateKeyStatements(contract, STAGED)) await conn.run(statement);
   await collectMalformedLines(conn, format === 'csv');
   const [counts] = await queryRows<{ total: number; rejected: number; malformed: number }>(
@@ -113,15 +109,17 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
   const tmp = await store.makeTempDir(`dataset-${dataset}-${version}`);
   try {
     const snapshotTmp = path.join(tmp, 'data.parquet');
-    await conn.run(
-      `COPY (SELECT ${acceptedSelect(contract)} FROM ${STAGED} WHERE len(${REASONS_COLUMN}) = 0) ` +
-        `TO ${quoteString(snapshotTmp)} (FORMAT parquet, COMPRESSION zstd)`,
-    );
-    await conn.run(`DROP TABLE ${STAGED}`);
+    const accepted = `FROM ${STAGED} WHERE len(${REASONS_COLUMN}) = 0`;
+    await conn.run(`COPY (SELECT ${acceptedSelect(contract)} ${accepted}) TO ${quoteString(snapshotTmp)} (FORMAT parquet)`);
 
     progress('profile', { rows: read - rejected });
-    const snapshotRelation = `read_parquet(${quoteString(snapshotTmp)})`;
-    const profile = await profileTable(conn, snapshotRelation, contract.columns);
+    const profile = await profileTable(
+      conn,
+      { relation: `(SELECT ${acceptedSelect(contract)}, rowid AS _mlops_row ${accepted})`, rowNumber: '_mlops_row' },
+      contract.columns,
+      read - rejected,
+    );
+    await conn.run(`DROP TABLE ${STAGED}`);
     const manifest: DatasetManifest = {
       dataset,
       version,

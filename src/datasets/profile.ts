@@ -4,11 +4,15 @@ import { queryRows } from '../sql/duckdb';
 import { quoteIdent } from '../sql/quote';
 
 /**
- * Per-column statistics of a dataset version, computed in DuckDB over the snapshot. Drift checks
- * later compare production data against these numbers, so they are exact (quantile_cont, count
- * DISTINCT), not sketches.
+ * Per-column statistics of a dataset version, computed in DuckDB. Counts, nulls, min, max, mean,
+ * std, histograms and top values are always exact. Up to EXACT_PROFILE_MAX_ROWS rows, quantiles and
+ * distinct counts are exact too; above that, quantiles are computed exactly on a deterministic
+ * systematic sample of about QUANTILE_SAMPLE_ROWS rows and numeric distinct counts by HyperLogLog,
+ * which costs a fraction of a full sort, and the column says so (`approximate`).
  */
 export const QUANTILE_LEVELS = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99] as const;
+export const EXACT_PROFILE_MAX_ROWS = 250_000;
+export const QUANTILE_SAMPLE_ROWS = 100_000;
 export const HISTOGRAM_BINS = 20;
 export const TOP_VALUES = 10;
 
@@ -27,48 +31,50 @@ export interface ColumnProfile {
   /** Equal-width bins: counts[i] covers (edges[i], edges[i+1]], the first bin includes edges[0]. */
   histogram?: { edges: number[]; counts: number[] };
   top?: Array<{ value: string; count: number }>;
+  /** Present when quantiles and distinct were estimated by sketches (large datasets). */
+  approximate?: true;
 }
 
 export type DatasetProfile = ColumnProfile[];
 
 const isNumeric = (t: ColumnType) => t === 'integer' || t === 'double';
 
+/** What to profile: a relation, and optionally an expression in it numbering rows 0…n-1 (for sampling). */
+export interface ProfileSource {
+  relation: string;
+  rowNumber?: string;
+}
+
 export async function profileTable(
   conn: DuckDBConnection,
-  relation: string,
+  source: ProfileSource,
   columns: ReadonlyArray<{ name: string; type: ColumnType }>,
+  rows: number,
 ): Promise<DatasetProfile> {
+  const exact = rows <= EXACT_PROFILE_MAX_ROWS;
+  const levels = `[${QUANTILE_LEVELS.join(', ')}]`;
   const aggregates: string[] = ['count(*) AS n'];
   columns.forEach((c, i) => {
     const col = quoteIdent(c.name);
-    aggregates.push(`count(${col}) AS c${i}_count`, `count(DISTINCT ${col}) AS c${i}_distinct`);
+    // Categorical columns have few distinct values, so their exact count is cheap at any size.
+    const distinct = exact || !isNumeric(c.type) ? `count(DISTINCT ${col})` : `approx_count_distinct(${col})`;
+    aggregates.push(`count(${col}) AS c${i}_count`, `${distinct} AS c${i}_distinct`);
     if (isNumeric(c.type)) {
       const x = `CAST(${col} AS DOUBLE)`;
-      const levels = QUANTILE_LEVELS.join(', ');
-      aggregates.push(
-        `min(${x}) AS c${i}_min`,
-        `max(${x}) AS c${i}_max`,
-        `avg(${x}) AS c${i}_mean`,
-        `stddev_samp(${x}) AS c${i}_std`,
-        `quantile_cont(${x}, [${levels}]) AS c${i}_q`,
-      );
+      aggregates.push(`min(${x}) AS c${i}_min`, `max(${x}) AS c${i}_max`, `avg(${x}) AS c${i}_mean`, `stddev_samp(${x}) AS c${i}_std`);
+      if (exact) aggregates.push(`quantile_cont(${x}, ${levels}) AS c${i}_q`);
+      else if (!source.rowNumber) aggregates.push(`approx_quantile(${x}, ${levels}) AS c${i}_q`);
     } else {
       aggregates.push(`CAST(min(${col}) AS VARCHAR) AS c${i}_min`, `CAST(max(${col}) AS VARCHAR) AS c${i}_max`);
     }
   });
-  const [stats] = await queryRows(conn, `SELECT ${aggregates.join(', ')} FROM ${relation}`);
+  const [stats] = await queryRows(conn, `SELECT ${aggregates.join(', ')} FROM ${source.relation}`);
   if (!stats) throw new Error('profile query returned no row');
   const n = stats.n as number;
 
   const profile: DatasetProfile = columns.map((c, i) => {
     const count = stats[`c${i}_count`] as number;
-    const p: ColumnProfile = {
-      name: c.name,
-      type: c.type,
-      count,
-      nulls: n - count,
-      distinct: stats[`c${i}_distinct`] as number,
-    };
+    const p: ColumnProfile = { name: c.name, type: c.type, count, nulls: n - count, distinct: stats[`c${i}_distinct`] as number };
     if (count > 0) {
       p.min = stats[`c${i}_min`] as number | string;
       p.max = stats[`c${i}_max`] as number | string;
@@ -77,15 +83,24 @@ export async function profileTable(
       p.mean = stats[`c${i}_mean`] as number;
       const std = stats[`c${i}_std`];
       if (typeof std === 'number') p.std = std;
-      const q = stats[`c${i}_q`] as number[];
-      p.quantiles = Object.fromEntries(QUANTILE_LEVELS.map((level, j) => [String(level), q[j]!]));
+      const q = stats[`c${i}_q`] as number[] | undefined;
+      if (q) p.quantiles = quantileRecord(q);
+      if (!exact) p.approximate = true;
     }
     return p;
   });
 
-  await addHistograms(conn, relation, profile);
-  await addTopValues(conn, relation, profile);
+  if (!exact && source.rowNumber) {
+    const every = Math.ceil(rows / QUANTILE_SAMPLE_ROWS);
+    await addSampledQuantiles(conn, { relation: source.relation, rowNumber: source.rowNumber }, profile, every);
+  }
+  await addHistograms(conn, source.relation, profile);
+  await addTopValues(conn, source.relation, profile);
   return profile;
+}
+
+function quantileRecord(values: readonly number[]): Record<string, number> {
+  return Object.fromEntries(QUANTILE_LEVELS.map((level, j) => [String(level), values[j]!]));
 }
 
 function equalWidthEdges(min: number, max: number, bins: number): number[] {
@@ -94,6 +109,7 @@ function equalWidthEdges(min: number, max: number, bins: number): number[] {
   return Array.from({ length: bins + 1 }, (_, i) => (i === bins ? max : min + i * width));
 }
 
+/** Equal-width histograms over [min, max]: a second pass, since the edges need the first's min/max. */
 async function addHistograms(conn: DuckDBConnection, relation: string, profile: DatasetProfile): Promise<void> {
   const numeric = profile.filter((p) => isNumeric(p.type) && typeof p.min === 'number');
   if (numeric.length === 0) return;
@@ -109,6 +125,27 @@ async function addHistograms(conn: DuckDBConnection, relation: string, profile: 
     const entries = (row?.[`h${i}`] ?? []) as Array<{ key: number | null; value: number }>;
     const counts = edges.slice(1).map((upper) => entries.find((e) => e.key === upper)?.value ?? 0);
     p.histogram = { edges, counts };
+  });
+}
+
+/** Exact quantiles of a systematic sample (every k-th row): deterministic, and a small sort. */
+async function addSampledQuantiles(
+  conn: DuckDBConnection,
+  source: Required<ProfileSource>,
+  profile: DatasetProfile,
+  every: number,
+): Promise<void> {
+  const numeric = profile.filter((p) => isNumeric(p.type) && p.count > 0);
+  if (numeric.length === 0) return;
+  const levels = `[${QUANTILE_LEVELS.join(', ')}]`;
+  const selects = numeric.map((p, i) => `quantile_cont(CAST(${quoteIdent(p.name)} AS DOUBLE), ${levels}) AS q${i}`);
+  const [row] = await queryRows(
+    conn,
+    `SELECT ${selects.join(', ')} FROM ${source.relation} WHERE ${source.rowNumber} % ${every} = 0`,
+  );
+  numeric.forEach((p, i) => {
+    const q = row?.[`q${i}`] as number[] | null | undefined;
+    if (q) p.quantiles = quantileRecord(q);
   });
 }
 

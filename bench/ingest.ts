@@ -1,0 +1,122 @@
+/**
+ * `npm run bench:ingest [-- --rows 1000000,10000000]`
+ *
+ * Ingestion activity (validate + quarantine + snapshot + profile, i.e. buildDatasetVersion) vs
+ * DuckDB's bare `COPY (SELECT * FROM read_csv(...)) TO parquet` on the same CSV, in the same
+ * process and run, alternating. Prints rows/s and the ratio ours/raw (target ≥ 0.5). The raw copy
+ * and hashing step (stageRawSource) is timed separately: it is I/O, not validation.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { formatTable } from '../src/cli/output';
+import { type ContractInput, parseContract } from '../src/contract/schema';
+import { buildDatasetVersion } from '../src/datasets/ingest';
+import { stageRawSource, type StagedSource } from '../src/datasets/raw';
+import { openDuckDb } from '../src/sql/duckdb';
+import { quoteString } from '../src/sql/quote';
+import { ArtifactStore } from '../src/store/artifact-store';
+
+const OUT = path.join(__dirname, 'out', 'ingest');
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 2);
+
+function argRows(): number[] {
+  const i = process.argv.indexOf('--rows');
+  const spec = i >= 0 ? process.argv[i + 1]! : '1000000,10000000';
+  return spec.split(',').map(Number);
+}
+
+/** 20 columns: a key, 12 doubles, 4 integers, 3 categoricals; ~1% nulls and ~0.5% contract breaks. */
+async function generateCsv(conn: DuckDBConnection, rows: number, file: string): Promise<void> {
+  const doubles = Array.from({ length: 12 }, (_, j) =>
+    `CASE WHEN hash(i, ${j}) % 100 = 0 THEN NULL ELSE round(((hash(i, ${j}) % 100000) / 1000.0) - 20, 3) END AS d${j}`,
+  );
+  const ints = Array.from({ length: 4 }, (_, j) => `(hash(i, ${j + 100}) % 1000)::BIGINT AS n${j}`);
+  const cats = Array.from({ length: 3 }, (_, j) => `'c' || (hash(i, ${j + 200}) % ${5 + j * 10}) AS s${j}`);
+  await conn.run(
+    `COPY (SELECT i AS id, ${[...doubles, ...ints, ...cats].join(', ')} FROM range(${rows}) t(i)) ` +
+      `TO ${quoteString(file)} (HEADER)`,
+  );
+}
+
+const contract: ContractInput = {
+  columns: [
+    { name: 'id', type: 'integer', nullable: false },
+    ...Array.from({ length: 12 }, (_, j) => ({ name: `d${j}`, type: 'double' as const, min: -20, max: 79.95 })),
+    ...Array.from({ length: 4 }, (_, j) => ({ name: `n${j}`, type: 'integer' as const, nullable: false, min: 0 })),
+    ...Array.from({ length: 3 }, (_, j) => ({
+      name: `s${j}`,
+      type: 'string' as const,
+      allowed: Array.from({ length: 5 + j * 10 }, (_, k) => `c${k}`),
+    })),
+  ],
+  key: ['id'],
+};
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const start = process.hrtime.bigint();
+  const value = await fn();
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6, value };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  fs.mkdirSync(OUT, { recursive: true });
+  const duckdb = await openDuckDb({ spillDir: path.join(OUT, 'spill') });
+  const conn = await duckdb.connect();
+  const parsed = parseContract(contract);
+  const results: Array<Record<string, unknown>> = [];
+
+  for (const rows of argRows()) {
+    const csv = path.join(OUT, `bench-${rows}.csv`);
+    if (!fs.existsSync(csv)) {
+      process.stderr.write(`generating ${rows} rows × 20 columns … `);
+      const g = await timed(() => generateCsv(conn, rows, csv));
+      process.stderr.write(`${(g.ms / 1000).toFixed(1)} s, ${(fs.statSync(csv).size / 1e6).toFixed(0)} MB\n`);
+    }
+    const storeRoot = path.join(OUT, `store-${rows}`);
+    fs.rmSync(storeRoot, { recursive: true, force: true });
+    const store = new ArtifactStore(storeRoot);
+    const stage = await timed(() =>
+      stageRawSource({ conn, store, dataset: 'bench', source: csv, retentionDays: 1, allowedRoots: [], now: new Date() }),
+    );
+
+    const rawMs: number[] = [];
+    const oursMs: number[] = [];
+    let accepted = 0;
+    for (let r = 0; r < REPEATS; r++) {
+      const target = path.join(OUT, 'raw.parquet');
+      rawMs.push((await timed(() => conn.run(`COPY (SELECT * FROM read_csv(${quoteString(csv)})) TO ${quoteString(target)} (FORMAT parquet)`))).ms);
+      fs.rmSync(target);
+      // A fresh version id each repeat (the store would otherwise return the published one).
+      const staged: StagedSource = { ...stage.value, fingerprint: { ...stage.value.fingerprint, hash: `${stage.value.fingerprint.hash}-${r}` } };
+      const ours = await timed(() =>
+        buildDatasetVersion({ conn, store, dataset: 'bench', staged, contract: parsed, maxRejectedFraction: 0.05, now: new Date() }),
+      );
+      oursMs.push(ours.ms);
+      accepted = ours.value.rows.accepted;
+    }
+    const raw = median(rawMs);
+    const ours = median(oursMs);
+    results.push({
+      rows,
+      accepted,
+      'raw copy+sha256 s': (stage.ms / 1000).toFixed(1),
+      'duckdb COPY s': (raw / 1000).toFixed(2),
+      'ingest activity s': (ours / 1000).toFixed(2),
+      'duckdb rows/s': Math.round(rows / (raw / 1000)),
+      'ingest rows/s': Math.round(rows / (ours / 1000)),
+      'ratio (≥0.5)': (raw / ours).toFixed(2),
+    });
+    console.log(formatTable(results.slice(-1)));
+    fs.rmSync(storeRoot, { recursive: true, force: true });
+  }
+  console.log(`\nIngestion benchmark (median of ${REPEATS}; ratio = duckdb COPY time / ingest activity time)\n${formatTable(results)}`);
+  duckdb.closeSync();
+}
+
+main().catch((err: Error) => {
+  console.error(err);
+  process.exit(1);
+});
