@@ -67,7 +67,7 @@ describe('SQL quoting', () => {
     await conn.run(`CREATE TABLE src AS SELECT * FROM (VALUES ${values}) v(${contract.columns.map((c) => quoteIdent(c.name)).join(', ')})`);
     const staged = stagingQuery(contract, contract.columns.map((c) => c.name), 'src');
     const rows = await queryRows<Record<string, string[]>>(conn, staged);
-    expect(rows.map((r) => r[REASONS_COLUMN])).toEqual(cases.map(([, reasons]) => reasons));
+    expect(rows.map((r) => r[REASONS_COLUMN] ?? [])).toEqual(cases.map(([, reasons]) => reasons));
     expect(rows.map((r) => r._mlops_raw)).toEqual(cases.map(([values, reasons]) => (reasons.length ? values : null)));
     const [typed] = await queryRows(conn, `SELECT ${acceptedSelect(contract)} FROM (${staged}) LIMIT 1`);
     expect(typed).toEqual({ n: 3, d: 0.5, "s'": 'abc', day: '2024-01-31T00:00:00.000Z' });

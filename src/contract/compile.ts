@@ -14,6 +14,9 @@ import { numberLiteral, quoteIdent, quoteString } from '../sql/quote';
  */
 export const REASONS_COLUMN = '_mlops_reasons';
 export const RAW_VALUES_COLUMN = '_mlops_raw';
+/** Accepted rows have no reasons list at all (NULL costs a validity bit; an empty list costs more). */
+export const IS_ACCEPTED = `${REASONS_COLUMN} IS NULL`;
+export const IS_REJECTED = `${REASONS_COLUMN} IS NOT NULL`;
 
 export const DUCKDB_TYPES: Record<ColumnType, string> = {
   integer: 'BIGINT',
@@ -110,7 +113,7 @@ export function duplicateKeyStatements(contract: Contract, table: string): strin
   return [
     `CREATE OR REPLACE TEMP TABLE mlops_duplicate_keys AS SELECT ${keys.join(', ')} FROM ${table} ` +
       `WHERE ${keys.map((k) => `${k} IS NOT NULL`).join(' AND ')} GROUP BY ALL HAVING count(*) > 1`,
-    `UPDATE ${table} SET ${REASONS_COLUMN} = list_append(${table}.${REASONS_COLUMN}, ${reasonText}), ` +
+    `UPDATE ${table} SET ${REASONS_COLUMN} = list_append(coalesce(${table}.${REASONS_COLUMN}, CAST([] AS VARCHAR[])), ${reasonText}), ` +
       `${RAW_VALUES_COLUMN} = coalesce(${table}.${RAW_VALUES_COLUMN}, ${typedAsTextList(contract, table)}) ` +
       `FROM mlops_duplicate_keys d WHERE ${keys.map((k) => `${table}.${k} = d.${k}`).join(' AND ')}`,
     'DROP TABLE mlops_duplicate_keys',
@@ -130,10 +133,10 @@ function reasonsExpr(contract: Contract): string {
     ...contract.columns.flatMap((c, i) => columnChecks(c, rawName(i), typedName(i))),
     ...keyNullCheck(contract),
   ];
-  if (checks.length === 0) return `CAST([] AS VARCHAR[])`;
+  if (checks.length === 0) return `CAST(NULL AS VARCHAR[])`;
   const any = checks.map((c) => `(${c.when})`).join(' OR ');
   const list = checks.map((c) => `CASE WHEN ${c.when} THEN ${quoteString(c.reason)} END`).join(', ');
-  return `CASE WHEN ${any} THEN list_filter([${list}], r -> r IS NOT NULL) ELSE CAST([] AS VARCHAR[]) END`;
+  return `CASE WHEN ${any} THEN list_filter([${list}], r -> r IS NOT NULL) END`;
 }
 
 /**
@@ -150,7 +153,7 @@ export function stagingQuery(contract: Contract, sourceNames: readonly string[],
   const rawText = `[${raw.map((r) => `CAST(${r} AS VARCHAR)`).join(', ')}]`;
   return (
     `SELECT ${typed.join(', ')}, ${REASONS_COLUMN}, ` +
-    `CASE WHEN len(${REASONS_COLUMN}) > 0 THEN ${rawText} END AS ${RAW_VALUES_COLUMN} ` +
+    `CASE WHEN ${IS_REJECTED} THEN ${rawText} END AS ${RAW_VALUES_COLUMN} ` +
     `FROM (SELECT *, ${reasonsExpr(contract)} AS ${REASONS_COLUMN} ` +
     `FROM (SELECT ${[...raw, ...castOnce].join(', ')} FROM (SELECT ${rawFromSource.join(', ')} FROM ${relation})))`
   );

@@ -5,6 +5,8 @@ import {
   acceptedSelect,
   DUCKDB_TYPES,
   duplicateKeyStatements,
+  IS_ACCEPTED,
+  IS_REJECTED,
   quarantineSelect,
   REASONS_COLUMN,
   stagingQuery,
@@ -76,7 +78,7 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
   const [counts] = await queryRows<{ total: number; rejected: number; malformed: number }>(
     conn,
     `SELECT (SELECT count(*) FROM ${STAGED}) AS total,
-            (SELECT count(*) FROM ${STAGED} WHERE len(${REASONS_COLUMN}) > 0) AS rejected,
+            (SELECT count(*) FROM ${STAGED} WHERE ${IS_REJECTED}) AS rejected,
             (SELECT count(*) FROM ${MALFORMED}) AS malformed`,
   );
   const read = counts!.total + counts!.malformed;
@@ -109,7 +111,7 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
   const tmp = await store.makeTempDir(`dataset-${dataset}-${version}`);
   try {
     const snapshotTmp = path.join(tmp, 'data.parquet');
-    const accepted = `FROM ${STAGED} WHERE len(${REASONS_COLUMN}) = 0`;
+    const accepted = `FROM ${STAGED} WHERE ${IS_ACCEPTED}`;
     await conn.run(`COPY (SELECT ${acceptedSelect(contract)} ${accepted}) TO ${quoteString(snapshotTmp)} (FORMAT parquet)`);
 
     progress('profile', { rows: read - rejected });
@@ -218,7 +220,7 @@ async function topReasons(conn: DuckDBConnection): Promise<ReasonCount[]> {
   return queryRows<ReasonCount>(
     conn,
     `SELECT reason, count(*) AS count FROM (
-       SELECT unnest(${REASONS_COLUMN}) AS reason FROM ${STAGED} WHERE len(${REASONS_COLUMN}) > 0
+       SELECT unnest(${REASONS_COLUMN}) AS reason FROM ${STAGED} WHERE ${IS_REJECTED}
        UNION ALL SELECT reason FROM ${MALFORMED})
      GROUP BY reason ORDER BY count DESC, reason LIMIT ${TOP_REASONS}`,
   );
@@ -231,7 +233,7 @@ async function writeQuarantine(conn: DuckDBConnection, contract: Contract, uri: 
     `COPY (
        SELECT ${quarantineSelect(contract)}, ${REASONS_COLUMN} AS _mlops_reasons,
               array_to_string(${REASONS_COLUMN}, '; ') AS _mlops_reason, CAST(NULL AS VARCHAR) AS _mlops_raw_line
-       FROM ${STAGED} WHERE len(${REASONS_COLUMN}) > 0
+       FROM ${STAGED} WHERE ${IS_REJECTED}
        UNION ALL BY NAME
        SELECT [reason] AS _mlops_reasons, reason || ' (' || error_message || ')' AS _mlops_reason, raw_line AS _mlops_raw_line
        FROM ${MALFORMED}
