@@ -1,0 +1,57 @@
+import { accuracy, brier, confusion, f1, logLoss, multiclassLogLoss, precision, recall, rocAuc } from './classification';
+import { mae, r2, rmse } from './regression';
+
+export * from './classification';
+export * from './regression';
+
+export interface BinaryMetrics {
+  accuracy: number;
+  precision: number;
+  recall: number;
+  f1: number;
+  rocAuc: number;
+  logLoss: number;
+  brier: number;
+}
+
+/** All binary metrics from true labels (0/1) and positive-class probabilities, at a 0.5 threshold. */
+export function binaryMetrics(actual: ArrayLike<number>, probability: ArrayLike<number>, threshold = 0.5): BinaryMetrics {
+  const predicted = Array.from(probability, (p) => (p >= threshold ? 1 : 0));
+  const c = confusion(actual, predicted);
+  return {
+    accuracy: accuracy(actual, predicted),
+    precision: precision(c),
+    recall: recall(c),
+    f1: f1(c),
+    rocAuc: rocAuc(actual, probability),
+    logLoss: logLoss(actual, probability),
+    brier: brier(actual, probability),
+  };
+}
+
+export interface MulticlassMetrics {
+  accuracy: number;
+  macroF1: number;
+  logLoss: number;
+}
+
+export function multiclassMetrics(actual: ArrayLike<number>, probabilities: ArrayLike<number>, classes: number): MulticlassMetrics {
+  const predicted = Array.from({ length: actual.length }, (_, i) => {
+    let best = 0;
+    for (let k = 1; k < classes; k++) if (probabilities[i * classes + k]! > probabilities[i * classes + best]!) best = k;
+    return best;
+  });
+  let f1Sum = 0;
+  for (let k = 0; k < classes; k++) f1Sum += f1(confusion(actual, predicted, k));
+  return { accuracy: accuracy(actual, predicted), macroF1: f1Sum / classes, logLoss: multiclassLogLoss(actual, probabilities, classes) };
+}
+
+export interface RegressionMetrics {
+  rmse: number;
+  mae: number;
+  r2: number;
+}
+
+export function regressionMetrics(actual: ArrayLike<number>, predicted: ArrayLike<number>): RegressionMetrics {
+  return { rmse: rmse(actual, predicted), mae: mae(actual, predicted), r2: r2(actual, predicted) };
+}
