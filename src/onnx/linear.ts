@@ -1,0 +1,45 @@
+import type { onnx } from 'onnx-proto';
+import type { LinearModel } from '../training/linear';
+import { encodedWidth } from '../training/encode';
+import { encodeModel, floatTensor, node, TensorType, valueInfo } from './builder';
+import { linearPreprocessing } from './preprocess';
+
+/**
+ * A linear model as a self-contained ONNX graph: raw columns in; `probabilities` [N, C] and
+ * `label` [N] (class index) out for classifiers, `prediction` [N, 1] for regression.
+ */
+export function exportLinear(model: LinearModel, metadata: Record<string, string>): Uint8Array {
+  const pre = linearPreprocessing(model.features);
+  const d = encodedWidth(model.features);
+  const k = model.outputs;
+  const nodes: onnx.INodeProto[] = [...pre.nodes];
+  const initializers = [...pre.initializers, floatTensor('W', [d, k], model.weights), floatTensor('B', [k], model.bias)];
+  nodes.push(node('MatMul', [pre.output, 'W'], ['xw']), node('Add', ['xw', 'B'], ['logits']));
+  let outputs: onnx.IValueInfoProto[];
+  if (model.task === 'regression') {
+    nodes.push(node('Identity', ['logits'], ['prediction']));
+    outputs = [valueInfo('prediction', TensorType.FLOAT, ['N', 1])];
+  } else {
+    const classes = model.task === 'binary' ? 2 : k;
+    if (model.task === 'binary') {
+      initializers.push(floatTensor('one', [1], [1]));
+      nodes.push(
+        node('Sigmoid', ['logits'], ['p1']),
+        node('Sub', ['one', 'p1'], ['p0']),
+        node('Concat', ['p0', 'p1'], ['probabilities'], { axis: 1 }),
+      );
+    } else {
+      nodes.push(node('Softmax', ['logits'], ['probabilities'], { axis: 1 }));
+    }
+    nodes.push(node('ArgMax', ['probabilities'], ['label'], { axis: 1, keepdims: 0 }));
+    outputs = [valueInfo('label', TensorType.INT64, ['N']), valueInfo('probabilities', TensorType.FLOAT, ['N', classes])];
+  }
+  return encodeModel({
+    name: `${model.kind}_${model.task}`,
+    nodes,
+    initializers,
+    inputs: pre.inputs,
+    outputs,
+    metadata: { ...metadata, classes: JSON.stringify(model.classes), features: JSON.stringify(model.features.map((f) => f.name)) },
+  });
+}
