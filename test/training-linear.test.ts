@@ -1,68 +1,28 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { parseContract } from '../src/contract/schema';
 import { binaryMetrics, multiclassMetrics, regressionMetrics } from '../src/metrics';
 import { exportLinear } from '../src/onnx/linear';
-import { feedsFromSplit, loadSession } from '../src/onnx/runtime';
 import { prepareTrainingData } from '../src/training/data';
 import { predictLinear, trainLogistic, trainRidge } from '../src/training/linear';
 import { openDuckDb } from '../src/sql/duckdb';
+import { contractFor, maxAbsDiff, onnxOutputs, syntheticDir, writeSyntheticProblems } from './helpers/training';
 import { quoteString } from '../src/sql/quote';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
-/**
- * Synthetic problems with known structure: two numeric features (one with missing values), one
- * categorical with an effect per level, and a label drawn from the true model.
- */
 let db: DuckDBInstance;
 let conn: DuckDBConnection;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-linear-'));
+const dir = syntheticDir();
 
 beforeAll(async () => {
   db = await openDuckDb();
   conn = await db.connect();
-  const base = `SELECT i AS id,
-      ((hash(i, 1) % 10000) / 10000.0) * 4 - 2 AS x1,
-      CASE WHEN hash(i, 2) % 10 = 0 THEN NULL ELSE ((hash(i, 3) % 10000) / 10000.0) * 4 - 2 END AS x2,
-      ['red', 'green', 'blue'][(1 + hash(i, 4) % 3)::INTEGER] AS color,
-      (hash(i, 5) % 1000000) / 1000000.0 AS u
-    FROM range(6000) t(i)`;
-  // Binary: logit = 2·x1 − 1.5·x2 + color effect; multiclass: argmax of three such scores; regression: linear + noise.
-  await conn.run(`COPY (SELECT id, x1, x2, color,
-      u < 1 / (1 + exp(-(2 * x1 - 1.5 * coalesce(x2, 0) + CASE color WHEN 'red' THEN 1 WHEN 'blue' THEN -1 ELSE 0 END))) AS y
-    FROM (${base})) TO ${quoteString(path.join(dir, 'binary.parquet'))} (FORMAT parquet)`);
-  await conn.run(`COPY (SELECT id, x1, x2, color,
-      CASE WHEN x1 > 0.7 THEN 'high' WHEN x1 < -0.7 THEN 'low' ELSE 'mid' END AS y
-    FROM (${base})) TO ${quoteString(path.join(dir, 'multi.parquet'))} (FORMAT parquet)`);
-  await conn.run(`COPY (SELECT id, x1, x2, color,
-      3 * x1 - 2 * coalesce(x2, 0) + CASE color WHEN 'red' THEN 5 ELSE 0 END + (u - 0.5) * 0.2 AS y
-    FROM (${base})) TO ${quoteString(path.join(dir, 'reg.parquet'))} (FORMAT parquet)`);
+  await writeSyntheticProblems(conn, dir);
 });
 afterAll(() => {
   db?.closeSync();
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-function contractFor(labelType: 'boolean' | 'string' | 'double') {
-  return parseContract({
-    columns: [
-      { name: 'id', type: 'integer' },
-      { name: 'x1', type: 'double' },
-      { name: 'x2', type: 'double' },
-      { name: 'color', type: 'string' },
-      { name: 'y', type: labelType },
-    ],
-    key: ['id'],
-    label: 'y',
-  });
-}
-
-async function onnxOutputs(bytes: Uint8Array, split: Awaited<ReturnType<typeof prepareTrainingData>>['test'], features: Parameters<typeof feedsFromSplit>[1]) {
-  const session = await loadSession(bytes);
-  return session.run(feedsFromSplit(split, features));
-}
 
 describe('logistic regression', () => {
   it('learns a binary problem and its ONNX model predicts the same probabilities', async () => {
@@ -81,10 +41,7 @@ describe('logistic regression', () => {
     expect(model.weights[1]).toBeLessThan(0);
 
     const out = await onnxOutputs(exportLinear(model, {}), data.test, data.features);
-    const probabilities = out.probabilities!.data as Float32Array;
-    let maxDiff = 0;
-    for (let i = 0; i < ours.length; i++) maxDiff = Math.max(maxDiff, Math.abs(probabilities[i]! - ours[i]!));
-    expect(maxDiff).toBeLessThan(1e-5);
+    expect(maxAbsDiff(out.probabilities!.data as Float32Array, ours)).toBeLessThan(1e-5);
     const labels = out.label!.data as BigInt64Array;
     for (let i = 0; i < data.test.rows; i++) expect(Number(labels[i])).toBe(ours[i * 2 + 1]! > ours[i * 2]! ? 1 : 0);
   });
@@ -97,8 +54,7 @@ describe('logistic regression', () => {
     const ours = predictLinear(model, data.test);
     expect(multiclassMetrics(data.test.label, ours, 3).accuracy).toBeGreaterThan(0.8);
     const out = await onnxOutputs(exportLinear(model, {}), data.test, data.features);
-    const probabilities = out.probabilities!.data as Float32Array;
-    for (let i = 0; i < ours.length; i++) expect(Math.abs(probabilities[i]! - ours[i]!)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(out.probabilities!.data as Float32Array, ours)).toBeLessThan(1e-5);
   });
 });
 

@@ -1,0 +1,114 @@
+import type { onnx } from 'onnx-proto';
+import type { GbdtModel } from '../training/gbdt';
+import { encodeModel, ML_DOMAIN, node, TensorType, valueInfo } from './builder';
+import { rawInputs } from './preprocess';
+
+/**
+ * A gradient-boosted tree model as a self-contained ONNX graph. Raw columns in; numerics pass
+ * through (NaN follows each node's learned missing direction), categoricals become their category
+ * index through a LabelEncoder (unknown → NaN, i.e. treated as missing, as in training). Then
+ * ai.onnx.ml TreeEnsembleClassifier (binary, logistic) or TreeEnsembleRegressor.
+ */
+function treePreprocessing(model: GbdtModel): { nodes: onnx.INodeProto[]; output: string } {
+  const nodes: onnx.INodeProto[] = [];
+  const parts = model.features.map((f, i) => {
+    if (f.kind === 'numeric') return f.name;
+    nodes.push(
+      node(
+        'LabelEncoder',
+        [f.name],
+        [`f${i}`],
+        {
+          keys_strings: f.categories,
+          values_floats: { floats: f.categories.map((_, k) => k) },
+          default_float: { float: Number.NaN },
+        },
+        ML_DOMAIN,
+      ),
+    );
+    return `f${i}`;
+  });
+  nodes.push(node('Concat', parts, ['features'], { axis: 1 }));
+  return { nodes, output: 'features' };
+}
+
+function ensembleAttributes(model: GbdtModel, leafPrefix: 'target' | 'class') {
+  const a = {
+    nodes_treeids: [] as number[],
+    nodes_nodeids: [] as number[],
+    nodes_featureids: [] as number[],
+    nodes_modes: [] as string[],
+    nodes_values: [] as number[],
+    nodes_truenodeids: [] as number[],
+    nodes_falsenodeids: [] as number[],
+    nodes_missing_value_tracks_true: [] as number[],
+    leafTree: [] as number[],
+    leafNode: [] as number[],
+    leafWeight: [] as number[],
+  };
+  model.trees.forEach((tree, t) => {
+    tree.forEach((n, id) => {
+      a.nodes_treeids.push(t);
+      a.nodes_nodeids.push(id);
+      if (n.leaf) {
+        a.nodes_featureids.push(0);
+        a.nodes_modes.push('LEAF');
+        a.nodes_values.push(0);
+        a.nodes_truenodeids.push(0);
+        a.nodes_falsenodeids.push(0);
+        a.nodes_missing_value_tracks_true.push(0);
+        a.leafTree.push(t);
+        a.leafNode.push(id);
+        a.leafWeight.push(n.value);
+      } else {
+        a.nodes_featureids.push(n.feature);
+        a.nodes_modes.push('BRANCH_LEQ');
+        a.nodes_values.push(n.threshold);
+        a.nodes_truenodeids.push(n.left);
+        a.nodes_falsenodeids.push(n.right);
+        a.nodes_missing_value_tracks_true.push(n.missingLeft ? 1 : 0);
+      }
+    });
+  });
+  return {
+    nodes_treeids: { ints: a.nodes_treeids },
+    nodes_nodeids: { ints: a.nodes_nodeids },
+    nodes_featureids: { ints: a.nodes_featureids },
+    nodes_modes: a.nodes_modes,
+    nodes_values: { floats: a.nodes_values },
+    nodes_truenodeids: { ints: a.nodes_truenodeids },
+    nodes_falsenodeids: { ints: a.nodes_falsenodeids },
+    nodes_missing_value_tracks_true: { ints: a.nodes_missing_value_tracks_true },
+    [`${leafPrefix}_treeids`]: { ints: a.leafTree },
+    [`${leafPrefix}_nodeids`]: { ints: a.leafNode },
+    [`${leafPrefix}_ids`]: { ints: a.leafTree.map(() => 0) },
+    [`${leafPrefix}_weights`]: { floats: a.leafWeight },
+    base_values: { floats: [model.baseScore] },
+  };
+}
+
+export function exportGbdt(model: GbdtModel, metadata: Record<string, string>): Uint8Array {
+  const pre = treePreprocessing(model);
+  const nodes = [...pre.nodes];
+  let outputs: onnx.IValueInfoProto[];
+  if (model.task === 'regression') {
+    nodes.push(
+      node('TreeEnsembleRegressor', [pre.output], ['prediction'], { ...ensembleAttributes(model, 'target'), n_targets: 1, aggregate_function: 'SUM', post_transform: 'NONE' }, ML_DOMAIN),
+    );
+    outputs = [valueInfo('prediction', TensorType.FLOAT, ['N', 1])];
+  } else {
+    // One score column; ONNX Runtime turns a 2-class LOGISTIC ensemble into [1 - p, p].
+    nodes.push(
+      node('TreeEnsembleClassifier', [pre.output], ['label', 'probabilities'], { ...ensembleAttributes(model, 'class'), classlabels_int64s: { ints: [0, 1] }, post_transform: 'LOGISTIC' }, ML_DOMAIN),
+    );
+    outputs = [valueInfo('label', TensorType.INT64, ['N']), valueInfo('probabilities', TensorType.FLOAT, ['N', 2])];
+  }
+  return encodeModel({
+    name: `gbdt_${model.task}`,
+    nodes,
+    initializers: [],
+    inputs: rawInputs(model.features),
+    outputs,
+    metadata: { ...metadata, classes: JSON.stringify(model.classes), features: JSON.stringify(model.features.map((f) => f.name)) },
+  });
+}

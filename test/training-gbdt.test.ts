@@ -1,0 +1,59 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { binaryMetrics, regressionMetrics } from '../src/metrics';
+import { exportGbdt } from '../src/onnx/trees';
+import { openDuckDb } from '../src/sql/duckdb';
+import { prepareTrainingData } from '../src/training/data';
+import { DEFAULT_GBDT_PARAMS, predictGbdt, trainGbdt } from '../src/training/gbdt';
+import { contractFor, maxAbsDiff, onnxOutputs, syntheticDir, writeSyntheticProblems } from './helpers/training';
+
+let db: DuckDBInstance;
+let conn: DuckDBConnection;
+const dir = syntheticDir();
+
+beforeAll(async () => {
+  db = await openDuckDb();
+  conn = await db.connect();
+  await writeSyntheticProblems(conn, dir);
+});
+afterAll(() => {
+  db?.closeSync();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const params = { ...DEFAULT_GBDT_PARAMS, nEstimators: 60 };
+
+describe('gradient-boosted trees', () => {
+  it('learn a binary problem, and the ONNX TreeEnsembleClassifier routes every row the same way', async () => {
+    const data = await prepareTrainingData(conn, { snapshotUri: path.join(dir, 'binary.parquet'), contract: contractFor('boolean'), seed: 7 });
+    const model = trainGbdt(data.train, data.features, data.classes, 'binary', params);
+    const ours = predictGbdt(model, data.test);
+    const positive = Array.from({ length: data.test.rows }, (_, i) => ours[i * 2 + 1]!);
+    expect(binaryMetrics(data.test.label, positive).rocAuc).toBeGreaterThan(0.83);
+    // Missing x2 and the categorical column are used by the trees, not ignored.
+    const usedFeatures = new Set(model.trees.flatMap((t) => t.flatMap((n) => (n.leaf ? [] : [n.feature]))));
+    expect([...usedFeatures].sort()).toEqual([0, 1, 2]);
+
+    const out = await onnxOutputs(exportGbdt(model, {}), data.test, data.features);
+    expect(maxAbsDiff(out.probabilities!.data as Float32Array, ours)).toBeLessThan(1e-5);
+  });
+
+  it('learn a regression problem with ONNX TreeEnsembleRegressor parity', async () => {
+    const data = await prepareTrainingData(conn, { snapshotUri: path.join(dir, 'reg.parquet'), contract: contractFor('double'), seed: 2 });
+    const model = trainGbdt(data.train, data.features, data.classes, 'regression', params);
+    const ours = predictGbdt(model, data.test);
+    expect(regressionMetrics(data.test.label, ours).r2).toBeGreaterThan(0.85);
+    const out = await onnxOutputs(exportGbdt(model, {}), data.test, data.features);
+    const predictions = out.prediction!.data as Float32Array;
+    for (let i = 0; i < ours.length; i++) expect(Math.abs(predictions[i]! - ours[i]!)).toBeLessThan(1e-5 * Math.max(1, Math.abs(ours[i]!)));
+  });
+
+  it('is deterministic', async () => {
+    const data = await prepareTrainingData(conn, { snapshotUri: path.join(dir, 'binary.parquet'), contract: contractFor('boolean'), seed: 7 });
+    const a = trainGbdt(data.train, data.features, data.classes, 'binary', { ...params, nEstimators: 10 });
+    const b = trainGbdt(data.train, data.features, data.classes, 'binary', { ...params, nEstimators: 10 });
+    expect(JSON.stringify(a.trees)).toBe(JSON.stringify(b.trees));
+  });
+});
