@@ -85,10 +85,10 @@ async function main(): Promise<void> {
   // Expected contract violations are part of the story; keep the worker's own log to errors.
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const workerConnection = await NativeConnection.connect({ address });
-  const worker = await createWorker({ config, connection: workerConnection });
-  const running = worker.run();
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: config.namespace });
+  const worker = await createWorker({ config, connection: workerConnection, client });
+  const running = worker.run();
   console.log(`Worker polling "${config.taskQueue}"; artifact store ${config.dataDir}\n`);
 
   const inputDir = path.join(config.dataDir, 'demo-inputs');

@@ -6,7 +6,8 @@ import { createActivities } from './activities';
 import { loadConfig, type MlopsConfig } from './config';
 import { openDuckDb } from './sql/duckdb';
 import { ArtifactStore } from './store/artifact-store';
-import { connectWorker } from './temporal/connection';
+import { connectClient, connectWorker } from './temporal/connection';
+import type { Client } from '@temporalio/client';
 
 export interface WorkerOptions {
   config: MlopsConfig;
@@ -14,6 +15,8 @@ export interface WorkerOptions {
   /** Default: config.taskQueue. Tests give each file its own queue. */
   taskQueue?: string;
   duckdb?: DuckDBInstance;
+  /** Client for activities that message other workflows; default: a new connection from config. */
+  client?: Client;
 }
 
 /** Longer than any activity's start-to-close timeout, so no live attempt loses its temp folder. */
@@ -36,20 +39,28 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     namespace: config.namespace,
     taskQueue: options.taskQueue ?? config.taskQueue,
     workflowsPath: workflowsPath(),
-    activities: createActivities({ store, duckdb, ingestAllowedRoots: config.ingestAllowedRoots }),
+    activities: createActivities({
+      store,
+      duckdb,
+      ingestAllowedRoots: config.ingestAllowedRoots,
+      client: options.client ?? (await connectClient(config)),
+      taskQueue: options.taskQueue ?? config.taskQueue,
+    }),
   });
 }
 
 export async function runWorker(config = loadConfig()): Promise<void> {
   const connection = await connectWorker(config);
+  const client = await connectClient(config);
   try {
-    const worker = await createWorker({ config, connection });
+    const worker = await createWorker({ config, connection, client });
     console.log(
       `mlops worker polling task queue "${config.taskQueue}" on ${config.temporalAddress} (namespace ${config.namespace}); data dir ${config.dataDir}`,
     );
     // The SDK shuts the worker down gracefully on SIGINT/SIGTERM; run() returns after that.
     await worker.run();
   } finally {
+    await client.connection.close();
     await connection.close();
   }
 }

@@ -1,12 +1,17 @@
 import type { DuckDBInstance } from '@duckdb/node-api';
+import type { Client } from '@temporalio/client';
 import type { ArtifactStore } from '../store/artifact-store';
 import { createDatasetActivities } from './datasets';
 import { createRetentionActivities } from './retention';
+import { createTrainingActivities } from './training';
 
 export interface ActivityDeps {
   store: ArtifactStore;
   duckdb: DuckDBInstance;
   ingestAllowedRoots: readonly string[];
+  /** For activities that talk to other workflows (e.g. registering a model version). */
+  client: Client;
+  taskQueue: string;
 }
 
 /** Every activity, built from injected dependencies so tests and workers choose their own store. */
@@ -14,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createDatasetActivities(deps),
     ...createRetentionActivities(deps),
+    ...createTrainingActivities(deps),
   };
 }
 

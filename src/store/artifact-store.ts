@@ -33,6 +33,9 @@ export class ArtifactStore {
   quarantineFile(dataset: string, version: string): string {
     return this.path('datasets', dataset, 'quarantine', `${version}.parquet`);
   }
+  modelVersionDir(model: string, version: string): string {
+    return this.path('models', model, 'versions', version);
+  }
   rawDir(dataset: string, sourceHash: string): string {
     return this.path('raw', dataset, sourceHash);
   }

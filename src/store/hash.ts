@@ -7,8 +7,8 @@ export async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+export function sha256(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
 }
 
 /** JSON with object keys sorted at every level, so equal values hash equally. */

@@ -39,10 +39,10 @@ export async function startTestEnv(label: string): Promise<TestEnv> {
   fs.mkdirSync(inputDir, { recursive: true });
   const workerConnection = await NativeConnection.connect({ address });
   const duckdb = await openDuckDb({ threads: 2 });
-  const worker = await createWorker({ config, connection: workerConnection, duckdb });
-  const running = worker.run();
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: config.namespace });
+  const worker = await createWorker({ config, connection: workerConnection, duckdb, client });
+  const running = worker.run();
   return {
     config,
     client,

@@ -13,3 +13,13 @@ export async function rootFailure(promise: Promise<unknown>): Promise<Applicatio
   }
   throw new Error('expected the workflow to fail, but it completed');
 }
+
+/** The message of the failure at the root of a rejected promise (e.g. an update refused by its validator). */
+export async function rejectionMessage(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    return (rootApplicationFailure(err) ?? (err as Error)).message;
+  }
+  throw new Error('expected a rejection, but the call succeeded');
+}

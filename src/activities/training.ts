@@ -1,0 +1,69 @@
+import * as path from 'node:path';
+import type { DuckDBInstance } from '@duckdb/node-api';
+import { type Client, WithStartWorkflowOperation, WorkflowIdConflictPolicy } from '@temporalio/client';
+import { resolveVersion } from '../datasets/catalog';
+import type { DatasetManifest } from '../datasets/manifest';
+import { userError } from '../errors';
+import type { ModelVersionSummary } from '../models/card';
+import type { ArtifactStore } from '../store/artifact-store';
+import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { type TrainRequest, trainRequestSchema } from '../training/request';
+import { trainModelVersion } from '../training/train';
+import { parseInput } from '../validation';
+import { type RegisterVersionInput, type RegistryVersion, registerVersionUpdate, registryWorkflowId } from '../workflows/messages';
+import type { modelRegistry } from '../workflows/registry';
+import { withDuckDbActivity } from './progress';
+
+export interface TrainingActivityDeps {
+  store: ArtifactStore;
+  duckdb: DuckDBInstance;
+  client: Client;
+  taskQueue: string;
+}
+
+export function createTrainingActivities(deps: TrainingActivityDeps) {
+  return {
+    /** "latest" or a prefix → one concrete version, fixed for the rest of the workflow. */
+    async resolveDatasetVersion(input: { dataset: string; version: string }): Promise<{ version: string; manifestUri: string }> {
+      const manifest = await resolveVersion(deps.store, `${input.dataset}@${input.version}`);
+      return {
+        version: manifest.version,
+        manifestUri: path.join(deps.store.datasetVersionDir(manifest.dataset, manifest.version), 'manifest.json'),
+      };
+    },
+
+    async trainModelVersion(input: { request: TrainRequest; manifestUri: string }): Promise<{ summary: ModelVersionSummary; reused: boolean }> {
+      const request = parseInput(trainRequestSchema, input.request, 'train request');
+      const manifest = await deps.store.readJson<DatasetManifest>(input.manifestUri);
+      if (!manifest) throw userError('DatasetNotFound', `No dataset manifest at ${input.manifestUri}`);
+      return withDuckDbActivity(deps.duckdb, (conn, progress) =>
+        trainModelVersion({
+          conn,
+          store: deps.store,
+          request: { ...request, datasetVersion: manifest.version },
+          manifest,
+          manifestUri: input.manifestUri,
+          now: new Date(),
+          progress,
+        }),
+      );
+    },
+
+    /** Registers a version in the model's registry workflow, starting the registry if it is not running. */
+    async registerModelVersion(input: RegisterVersionInput): Promise<RegistryVersion> {
+      const model = input.summary.model;
+      const startWorkflowOperation = new WithStartWorkflowOperation<typeof modelRegistry>('modelRegistry', {
+        workflowId: registryWorkflowId(model),
+        taskQueue: deps.taskQueue,
+        args: [{ model }],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        typedSearchAttributes: [
+          { key: MlopsModel, value: model },
+          { key: MlopsStage, value: 'registry' },
+        ],
+        staticSummary: `Registry of model ${model}: versions, aliases, decisions`,
+      });
+      return deps.client.workflow.executeUpdateWithStart(registerVersionUpdate, { args: [input], startWorkflowOperation });
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { type Client, WorkflowIdConflictPolicy } from '@temporalio/client';
+import type { MlopsConfig } from '../config';
+import { canonicalJson, sha256 } from '../store/hash';
+import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { resolveTrainerParams, type TrainRequest, type TrainRequestInput, trainRequestSchema } from '../training/request';
+import { parseInput } from '../validation';
+import { type RegistryState, registryStateQuery, registryWorkflowId } from '../workflows/messages';
+import type { trainModel } from '../workflows';
+
+/** `train:<model>:<run>`; the run defaults to a hash of the request, so the same request is one run. */
+export function trainWorkflowId(request: TrainRequest, run?: string): string {
+  return `train:${request.model}:${run ?? sha256(canonicalJson(request)).slice(0, 8)}`;
+}
+
+export async function startTraining(client: Client, config: MlopsConfig, input: TrainRequestInput, run?: string) {
+  const request = parseInput(trainRequestSchema, input, 'train request');
+  resolveTrainerParams(request.trainer.kind, request.trainer.params);
+  return client.workflow.start<typeof trainModel>('trainModel', {
+    taskQueue: config.taskQueue,
+    workflowId: trainWorkflowId(request, run),
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    args: [request],
+    typedSearchAttributes: [
+      { key: MlopsModel, value: request.model },
+      { key: MlopsDataset, value: request.dataset },
+      { key: MlopsStage, value: 'train' },
+    ],
+    staticSummary: `Train ${request.model} (${request.trainer.kind}) on ${request.dataset}@${request.datasetVersion}`,
+  });
+}
+
+export async function registryState(client: Client, model: string): Promise<RegistryState> {
+  return client.workflow.getHandle(registryWorkflowId(model)).query(registryStateQuery);
+}
+
+/** Names of the models that have a registry, from Temporal visibility. */
+export async function listModels(client: Client): Promise<string[]> {
+  const names: string[] = [];
+  for await (const wf of client.workflow.list({ query: `WorkflowType = "modelRegistry" AND ExecutionStatus = "Running"` })) {
+    names.push(wf.workflowId.replace(/^registry:/, ''));
+  }
+  return [...new Set(names)].sort();
+}

@@ -1,0 +1,63 @@
+import type { ColumnProfile } from '../datasets/profile';
+import type { FeatureSpec, Task } from '../training/data';
+
+/** How a model version is trained; the built-in trainers (external commands come with their own kind). */
+export type TrainerKind = 'logistic' | 'linear' | 'gbdt';
+
+export interface TrainerConfig {
+  kind: TrainerKind;
+  params: Record<string, number>;
+}
+
+export type Metrics = Record<string, number>;
+
+/** The model card: everything needed to know what a model version is, where it came from, and how good it was. */
+export interface ModelCard {
+  model: string;
+  version: string;
+  createdAt: string;
+  task: Task;
+  trainer: TrainerConfig;
+  seed: number;
+  label: string;
+  classes: string[];
+  features: FeatureSpec[];
+  dataset: { name: string; version: string; manifestUri: string };
+  split: { train: number; validation: number; test: number };
+  /** Computed by running the ONNX file through ONNX Runtime on the holdout splits. */
+  metrics: { validation: Metrics; test: Metrics };
+  /** The training dataset's profile of the feature columns (the drift baseline). */
+  trainingProfile: ColumnProfile[];
+  /** Quantiles of the model's output on the test split (positive-class probability or value). */
+  expectedPredictionRange: { min: number; p01: number; p50: number; p99: number; max: number };
+  onnx: { uri: string; sha256: string; bytes: number; inputs: Array<{ name: string; type: string }>; outputs: string[] };
+}
+
+/** What crosses Temporal and what the registry keeps per version: the card without the bulky parts. */
+export interface ModelVersionSummary {
+  model: string;
+  version: string;
+  createdAt: string;
+  task: Task;
+  trainer: TrainerConfig;
+  dataset: { name: string; version: string };
+  metrics: { validation: Metrics; test: Metrics };
+  cardUri: string;
+  onnxUri: string;
+  onnxSha256: string;
+}
+
+export function summaryOf(card: ModelCard, cardUri: string): ModelVersionSummary {
+  return {
+    model: card.model,
+    version: card.version,
+    createdAt: card.createdAt,
+    task: card.task,
+    trainer: card.trainer,
+    dataset: { name: card.dataset.name, version: card.dataset.version },
+    metrics: card.metrics,
+    cardUri,
+    onnxUri: card.onnx.uri,
+    onnxSha256: card.onnx.sha256,
+  };
+}

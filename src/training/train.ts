@@ -1,0 +1,161 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DatasetManifest } from '../datasets/manifest';
+import { userError } from '../errors';
+import { binaryMetrics, multiclassMetrics, regressionMetrics } from '../metrics';
+import type { Metrics, ModelCard, ModelVersionSummary, TrainerConfig } from '../models/card';
+import { summaryOf } from '../models/card';
+import { exportLinear } from '../onnx/linear';
+import { feedsFromSplit, loadSession } from '../onnx/runtime';
+import { exportGbdt } from '../onnx/trees';
+import type { ArtifactStore } from '../store/artifact-store';
+import { canonicalJson, sha256 } from '../store/hash';
+import { type PreparedData, prepareTrainingData, type SplitData, type Task } from './data';
+import { type GbdtParams, trainGbdt } from './gbdt';
+import { type LogisticParams, type RidgeParams, trainLogistic, trainRidge } from './linear';
+import { resolveTrainerParams, type TrainRequest } from './request';
+
+/**
+ * Dataset version + trainer config → a published model version: ONNX file and model card in
+ * models/<model>/versions/<id>/. The id hashes everything that determines the model, so a retried
+ * activity finds its finished version instead of training twice. Holdout metrics come from running
+ * the exported file through ONNX Runtime, never from the trainer's own view of itself.
+ */
+export interface TrainArgs {
+  conn: DuckDBConnection;
+  store: ArtifactStore;
+  request: TrainRequest & { datasetVersion: string };
+  manifest: DatasetManifest;
+  manifestUri: string;
+  now: Date;
+  progress?: (phase: string, details?: Record<string, number>) => void;
+}
+
+export function modelVersionId(request: TrainRequest, trainer: TrainerConfig): string {
+  const { model, dataset, datasetVersion, seed, label, features } = request;
+  return sha256(canonicalJson({ model, dataset, datasetVersion, trainer, seed, label: label ?? null, features: features ?? null })).slice(0, 16);
+}
+
+export async function trainModelVersion(args: TrainArgs): Promise<{ summary: ModelVersionSummary; reused: boolean }> {
+  const { conn, store, request, manifest } = args;
+  const progress = args.progress ?? (() => undefined);
+  const trainer: TrainerConfig = {
+    kind: request.trainer.kind,
+    params: resolveTrainerParams(request.trainer.kind, request.trainer.params),
+  };
+  const version = modelVersionId(request, trainer);
+  const finalDir = store.modelVersionDir(request.model, version);
+  const cardFile = path.join(finalDir, 'card.json');
+  const existing = await store.readJson<ModelCard>(cardFile);
+  if (existing) return { summary: summaryOf(existing, cardFile), reused: true };
+
+  progress('prepare');
+  const data = await prepareTrainingData(conn, {
+    snapshotUri: manifest.snapshot.uri,
+    contract: manifest.contract,
+    label: request.label,
+    features: request.features,
+    seed: request.seed,
+    task: trainer.kind === 'linear' ? 'regression' : undefined,
+  });
+  progress('train', { rows: data.train.rows });
+  const onnxBytes = fit(trainer, data, { model: request.model, version });
+
+  progress('evaluate');
+  const tmp = await store.makeTempDir(`model-${request.model}-${version}`);
+  try {
+    const onnxTmp = path.join(tmp, 'model.onnx');
+    await fs.writeFile(onnxTmp, onnxBytes);
+    const session = await loadSession(onnxTmp);
+    const validation = await scoreSplit(session, data, data.validation);
+    const test = await scoreSplit(session, data, data.test);
+    const label = request.label ?? manifest.contract.label!;
+    const card: ModelCard = {
+      model: request.model,
+      version,
+      createdAt: args.now.toISOString(),
+      task: data.task,
+      trainer,
+      seed: request.seed,
+      label,
+      classes: data.classes,
+      features: data.features,
+      dataset: { name: manifest.dataset, version: manifest.version, manifestUri: args.manifestUri },
+      split: { train: data.train.rows, validation: data.validation.rows, test: data.test.rows },
+      metrics: {
+        validation: metricsOf(data.task, data.validation.label, validation, data.classes.length),
+        test: metricsOf(data.task, data.test.label, test, data.classes.length),
+      },
+      trainingProfile: manifest.profile.filter((p) => data.features.some((f) => f.name === p.name)),
+      expectedPredictionRange: rangeOf(outputValues(data.task, test, data.classes.length)),
+      onnx: {
+        uri: path.join(finalDir, 'model.onnx'),
+        sha256: sha256(onnxBytes),
+        bytes: onnxBytes.length,
+        inputs: data.features.map((f) => ({ name: f.name, type: f.kind === 'numeric' ? 'float' : 'string' })),
+        outputs: [...session.outputNames],
+      },
+    };
+    await session.release();
+    await store.writeJsonAtomic(path.join(tmp, 'card.json'), card);
+    progress('publish');
+    const published = await store.publishDir(tmp, finalDir);
+    const stored = published ? card : (await store.readJson<ModelCard>(cardFile))!;
+    return { summary: summaryOf(stored, cardFile), reused: !published };
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+function fit(trainer: TrainerConfig, data: PreparedData, ids: { model: string; version: string }): Uint8Array {
+  const metadata = { model: ids.model, version: ids.version, trainer: trainer.kind };
+  const p = trainer.params;
+  switch (trainer.kind) {
+    case 'logistic': {
+      if (data.task === 'regression') {
+        throw userError('InvalidInput', 'The logistic trainer needs a categorical label; use --trainer linear or gbdt for a numeric target');
+      }
+      return exportLinear(trainLogistic(data.train, data.features, data.classes, data.task, p as unknown as LogisticParams), metadata);
+    }
+    case 'linear':
+      return exportLinear(trainRidge(data.train, data.features, p as unknown as RidgeParams), metadata);
+    case 'gbdt': {
+      if (data.task === 'multiclass') {
+        throw userError('InvalidInput', 'The gbdt trainer supports binary classification and regression; use logistic for multiclass labels');
+      }
+      return exportGbdt(trainGbdt(data.train, data.features, data.classes, data.task, p as unknown as GbdtParams), metadata);
+    }
+  }
+}
+
+/** Model outputs on a split through ONNX Runtime: probabilities (N × C) or predictions (N). */
+async function scoreSplit(
+  session: Awaited<ReturnType<typeof loadSession>>,
+  data: PreparedData,
+  split: SplitData,
+): Promise<Float32Array> {
+  const out = await session.run(feedsFromSplit(split, data.features));
+  const tensor = data.task === 'regression' ? out.prediction : out.probabilities;
+  if (!tensor) throw new Error(`model did not produce ${data.task === 'regression' ? 'prediction' : 'probabilities'}`);
+  return tensor.data as Float32Array;
+}
+
+function outputValues(task: Task, outputs: Float32Array, classes: number): Float64Array {
+  if (task === 'regression') return Float64Array.from(outputs);
+  if (task === 'binary') return Float64Array.from({ length: outputs.length / 2 }, (_, i) => outputs[i * 2 + 1]!);
+  // Multiclass: the winning class's probability.
+  return Float64Array.from({ length: outputs.length / classes }, (_, i) => Math.max(...outputs.subarray(i * classes, (i + 1) * classes)));
+}
+
+export function metricsOf(task: Task, label: Float64Array, outputs: Float32Array, classes: number): Metrics {
+  if (task === 'regression') return { ...regressionMetrics(label, outputs) };
+  if (task === 'binary') return { ...binaryMetrics(label, outputValues(task, outputs, classes)) };
+  return { ...multiclassMetrics(label, outputs, classes) };
+}
+
+function rangeOf(values: Float64Array): ModelCard['expectedPredictionRange'] {
+  const sorted = Float64Array.from(values).sort();
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1)))]!;
+  return { min: sorted[0]!, p01: at(0.01), p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1]! };
+}

@@ -1,0 +1,73 @@
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { ModelVersionSummary } from '../models/card';
+
+/**
+ * Messages of the per-model registry workflow (`registry:<model>`), shared by the workflow and its
+ * clients. All changes to a model's registry are updates, so each is validated, serialized with
+ * the others and recorded in the workflow's history.
+ */
+export function registryWorkflowId(model: string): string {
+  return `registry:${model}`;
+}
+
+export const ALIASES = ['production', 'candidate'] as const;
+export type Alias = (typeof ALIASES)[number];
+
+export interface RegistryVersion extends ModelVersionSummary {
+  registeredAt: string;
+  status: 'active' | 'archived';
+}
+
+export interface Decision {
+  at: string;
+  action: 'register' | 'set-alias' | 'rollback' | 'archive';
+  version: string;
+  alias?: Alias;
+  previous?: string;
+  by: string;
+  reason: string;
+  evidenceUri?: string;
+}
+
+export interface RegistryState {
+  model: string;
+  versions: RegistryVersion[];
+  aliases: Partial<Record<Alias, string>>;
+  /** Versions that were production, oldest first; rollback returns to the one before the current. */
+  productionHistory: string[];
+  /** The most recent decisions (older ones stay in earlier runs' histories). */
+  decisions: Decision[];
+}
+
+export interface RegisterVersionInput {
+  summary: ModelVersionSummary;
+  /** Also point the `candidate` alias at it. */
+  asCandidate: boolean;
+  by: string;
+}
+
+export interface SetAliasInput {
+  alias: Alias;
+  version: string;
+  by: string;
+  reason: string;
+  evidenceUri?: string;
+}
+
+export interface RollbackInput {
+  by: string;
+  reason: string;
+}
+
+export interface ArchiveInput {
+  version: string;
+  by: string;
+  reason: string;
+}
+
+export const registerVersionUpdate = defineUpdate<RegistryVersion, [RegisterVersionInput]>('registerVersion');
+export const setAliasUpdate = defineUpdate<RegistryState, [SetAliasInput]>('setAlias');
+export const rollbackUpdate = defineUpdate<RegistryState, [RollbackInput]>('rollback');
+export const archiveUpdate = defineUpdate<RegistryState, [ArchiveInput]>('archive');
+export const registryStateQuery = defineQuery<RegistryState>('state');
+export const registryVersionQuery = defineQuery<RegistryVersion | undefined, [string]>('version');

@@ -1,0 +1,146 @@
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import {
+  ALIASES,
+  archiveUpdate,
+  type Decision,
+  registerVersionUpdate,
+  registryStateQuery,
+  registryVersionQuery,
+  type RegistryState,
+  rollbackUpdate,
+  setAliasUpdate,
+} from './messages';
+
+/** Decisions kept in the carried state; earlier ones remain in the histories of earlier runs. */
+const KEPT_DECISIONS = 200;
+/** Continue as new well before Temporal's history limits, carrying the state. */
+const MAX_HISTORY_EVENTS = 2000;
+
+function requireText(value: unknown, what: string): void {
+  if (typeof value !== 'string' || value.trim().length === 0) throw new Error(`${what} must be a non-empty text`);
+}
+
+/**
+ * The model registry: one long-running entity workflow per model name. It owns the list of
+ * versions, the `production`/`candidate` aliases and the decision log; every change is an update
+ * with a validator that refuses bad input with a message, before anything is recorded.
+ */
+export async function modelRegistry(input: { model: string; state?: RegistryState }): Promise<void> {
+  const state: RegistryState = input.state ?? {
+    model: input.model,
+    versions: [],
+    aliases: {},
+    productionHistory: [],
+    decisions: [],
+  };
+  upsertSearchAttributes([
+    { key: MlopsModel, value: state.model },
+    { key: MlopsStage, value: 'registry' },
+  ]);
+  const find = (version: string) => state.versions.find((v) => v.version === version);
+  const record = (d: Omit<Decision, 'at'>) => {
+    state.decisions.push({ at: new Date().toISOString(), ...d });
+    if (state.decisions.length > KEPT_DECISIONS) state.decisions.splice(0, state.decisions.length - KEPT_DECISIONS);
+  };
+
+  setHandler(registryStateQuery, () => state);
+  setHandler(registryVersionQuery, (version) => find(version));
+
+  setHandler(
+    registerVersionUpdate,
+    ({ summary, asCandidate, by }) => {
+      const existing = find(summary.version);
+      // Registering the same version again (a retried activity) changes nothing.
+      if (existing) return existing;
+      const registered = { ...summary, registeredAt: new Date().toISOString(), status: 'active' as const };
+      state.versions.push(registered);
+      record({ action: 'register', version: summary.version, by, reason: `trained by ${summary.trainer.kind} on ${summary.dataset.name}@${summary.dataset.version}` });
+      if (asCandidate) {
+        record({ action: 'set-alias', alias: 'candidate', version: summary.version, previous: state.aliases.candidate, by, reason: 'newly trained' });
+        state.aliases.candidate = summary.version;
+      }
+      return registered;
+    },
+    {
+      validator: ({ summary, by }) => {
+        if (summary?.model !== state.model) throw new Error(`version belongs to model "${summary?.model}", not "${state.model}"`);
+        if (!/^[0-9a-f]{16}$/.test(summary.version)) throw new Error(`"${summary.version}" is not a version id`);
+        requireText(by, 'by');
+      },
+    },
+  );
+
+  setHandler(
+    setAliasUpdate,
+    ({ alias, version, by, reason, evidenceUri }) => {
+      const previous = state.aliases[alias];
+      if (previous === version) return state;
+      state.aliases[alias] = version;
+      if (alias === 'production') {
+        state.productionHistory.push(version);
+        if (state.aliases.candidate === version) delete state.aliases.candidate;
+      }
+      record({ action: 'set-alias', alias, version, previous, by, reason, evidenceUri });
+      return state;
+    },
+    {
+      validator: ({ alias, version, by, reason }) => {
+        if (!ALIASES.includes(alias)) throw new Error(`alias must be one of ${ALIASES.join(', ')}`);
+        const v = find(version);
+        if (!v) throw new Error(`model "${state.model}" has no version "${version}"`);
+        if (v.status === 'archived') throw new Error(`version ${version} is archived`);
+        requireText(by, 'by');
+        requireText(reason, 'reason');
+      },
+    },
+  );
+
+  setHandler(
+    rollbackUpdate,
+    ({ by, reason }) => {
+      const current = state.productionHistory.pop()!;
+      const previous = state.productionHistory[state.productionHistory.length - 1]!;
+      state.aliases.production = previous;
+      record({ action: 'rollback', alias: 'production', version: previous, previous: current, by, reason });
+      return state;
+    },
+    {
+      validator: ({ by, reason }) => {
+        if (state.productionHistory.length < 2) throw new Error(`model "${state.model}" has no earlier production version to roll back to`);
+        requireText(by, 'by');
+        requireText(reason, 'reason');
+      },
+    },
+  );
+
+  setHandler(
+    archiveUpdate,
+    ({ version, by, reason }) => {
+      find(version)!.status = 'archived';
+      if (state.aliases.candidate === version) delete state.aliases.candidate;
+      record({ action: 'archive', version, by, reason });
+      return state;
+    },
+    {
+      validator: ({ version, by, reason }) => {
+        const v = find(version);
+        if (!v) throw new Error(`model "${state.model}" has no version "${version}"`);
+        if (state.aliases.production === version) throw new Error(`version ${version} is production; promote or roll back first`);
+        requireText(by, 'by');
+        requireText(reason, 'reason');
+      },
+    },
+  );
+
+  await condition(() => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS);
+  await condition(allHandlersFinished);
+  await continueAsNew<typeof modelRegistry>({ model: state.model, state });
+}

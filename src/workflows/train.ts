@@ -1,0 +1,33 @@
+import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { ModelVersionSummary } from '../models/card';
+import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import type { TrainRequest } from '../training/request';
+
+const { resolveDatasetVersion, registerModelVersion } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumAttempts: 10 },
+});
+
+const { trainModelVersion } = proxyActivities<Activities>({
+  startToCloseTimeout: '4 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { maximumAttempts: 5 },
+});
+
+/**
+ * Dataset version + trainer config → a model version registered as `candidate` in the model's
+ * registry. Training is idempotent (content-addressed version id) and registration is too, so a
+ * crash anywhere ends with exactly one registered version.
+ */
+export async function trainModel(request: TrainRequest): Promise<{ summary: ModelVersionSummary; reused: boolean }> {
+  upsertSearchAttributes([
+    { key: MlopsModel, value: request.model },
+    { key: MlopsDataset, value: request.dataset },
+    { key: MlopsStage, value: 'train' },
+  ]);
+  const dataset = await resolveDatasetVersion({ dataset: request.dataset, version: request.datasetVersion });
+  const result = await trainModelVersion({ request: { ...request, datasetVersion: dataset.version }, manifestUri: dataset.manifestUri });
+  await registerModelVersion({ summary: result.summary, asCandidate: true, by: `workflow ${workflowInfo().workflowId}` });
+  return result;
+}

@@ -1,0 +1,111 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest } from '../src/client/ingest';
+import { registryState, startTraining } from '../src/client/train';
+import type { ModelCard } from '../src/models/card';
+import { openDuckDb } from '../src/sql/duckdb';
+import { quoteString } from '../src/sql/quote';
+import { registryWorkflowId, rollbackUpdate, type SetAliasInput, setAliasUpdate } from '../src/workflows/messages';
+import { type TestEnv, startTestEnv } from './helpers/env';
+import { rejectionMessage, rootFailure } from './helpers/failures';
+
+let env: TestEnv;
+beforeAll(async () => {
+  env = await startTestEnv('train');
+  const db = await openDuckDb();
+  const conn = await db.connect();
+  await conn.run(
+    `COPY (SELECT i AS id, ((hash(i, 1) % 10000) / 10000.0) * 4 - 2 AS x1,
+             CASE WHEN hash(i, 2) % 10 = 0 THEN NULL ELSE ((hash(i, 3) % 10000) / 10000.0) * 4 - 2 END AS x2,
+             ['red', 'green', 'blue'][(1 + hash(i, 4) % 3)::INTEGER] AS color,
+             (hash(i, 5) % 1000000) / 1000000.0 < 1 / (1 + exp(-(2 * x1 - 1.5 * coalesce(x2, 0)))) AS churned
+           FROM range(4000) t(i))
+     TO ${quoteString(path.join(env.inputDir, 'churn.csv'))} (HEADER)`,
+  );
+  db.closeSync();
+  await ingest(env.client, env.config, {
+    dataset: 'churn',
+    source: path.join(env.inputDir, 'churn.csv'),
+    contract: {
+      columns: [
+        { name: 'id', type: 'integer', nullable: false },
+        { name: 'x1', type: 'double' },
+        { name: 'x2', type: 'double' },
+        { name: 'color', type: 'string' },
+        { name: 'churned', type: 'boolean', nullable: false },
+      ],
+      key: ['id'],
+      label: 'churned',
+    },
+  });
+});
+afterAll(async () => {
+  await env?.shutdown();
+});
+
+describe('trainModel workflow', () => {
+  it('trains, writes an ONNX model with its card, and registers it as candidate', async () => {
+    const handle = await startTraining(env.client, env.config, { model: 'churn', dataset: 'churn', trainer: { kind: 'logistic', params: {} } });
+    expect(handle.workflowId).toMatch(/^train:churn:[0-9a-f]{8}$/);
+    const { summary, reused } = await handle.result();
+    expect(reused).toBe(false);
+    expect(summary.metrics.test.rocAuc).toBeGreaterThan(0.8);
+    const card = JSON.parse(fs.readFileSync(summary.cardUri, 'utf8')) as ModelCard;
+    expect(card.features.map((f) => f.name)).toEqual(['x1', 'x2', 'color']);
+    expect(card.onnx.inputs).toEqual([
+      { name: 'x1', type: 'float' },
+      { name: 'x2', type: 'float' },
+      { name: 'color', type: 'string' },
+    ]);
+    expect(card.trainingProfile.map((p) => p.name)).toEqual(['x1', 'x2', 'color']);
+    expect(card.expectedPredictionRange.min).toBeLessThanOrEqual(card.expectedPredictionRange.p50);
+    expect(fs.statSync(summary.onnxUri).size).toBe(card.onnx.bytes);
+
+    const state = await registryState(env.client, 'churn');
+    expect(state.versions.map((v) => v.version)).toEqual([summary.version]);
+    expect(state.aliases.candidate).toBe(summary.version);
+  });
+
+  it('trains gbdt next to it; the same request again registers nothing new', async () => {
+    const gbdt = await (await startTraining(env.client, env.config, { model: 'churn', dataset: 'churn', trainer: { kind: 'gbdt', params: { nEstimators: 30 } } })).result();
+    expect(gbdt.summary.metrics.test.rocAuc).toBeGreaterThan(0.8);
+    const again = await (await startTraining(env.client, env.config, { model: 'churn', dataset: 'churn', trainer: { kind: 'gbdt', params: { nEstimators: 30 } } })).result();
+    expect(again.reused).toBe(true);
+    expect(again.summary.version).toBe(gbdt.summary.version);
+    const state = await registryState(env.client, 'churn');
+    expect(state.versions).toHaveLength(2);
+    expect(state.aliases.candidate).toBe(gbdt.summary.version);
+    expect(state.decisions.filter((d) => d.action === 'register')).toHaveLength(2);
+  });
+
+  it('refuses bad trainer input with clear errors', async () => {
+    await expect(startTraining(env.client, env.config, { model: 'churn', dataset: 'churn', trainer: { kind: 'gbdt', params: { depth: 3 } } })).rejects.toThrow(
+      /Invalid gbdt parameters[\s\S]*depth/,
+    );
+    const linear = await rootFailure(
+      (await startTraining(env.client, env.config, { model: 'churn', dataset: 'churn', trainer: { kind: 'linear', params: {} } }, 'linear-on-bool')).result(),
+    );
+    expect(linear.message).toMatch(/Regression needs a numeric label/);
+    const missing = await rootFailure((await startTraining(env.client, env.config, { model: 'x', dataset: 'nope' }, 'missing')).result());
+    expect(missing.type).toBe('DatasetNotFound');
+    await expect(startTraining(env.client, env.config, { model: '../x', dataset: 'churn' })).rejects.toThrow(/model name/);
+  });
+});
+
+describe('registry updates', () => {
+  it('validate their input and keep one production with a decision log', async () => {
+    const registry = env.client.workflow.getHandle(registryWorkflowId('churn'));
+    const [first, second] = (await registryState(env.client, 'churn')).versions.map((v) => v.version);
+    const refused = (input: SetAliasInput) => rejectionMessage(registry.executeUpdate(setAliasUpdate, { args: [input] }));
+    expect(await refused({ alias: 'production', version: 'ffffffffffffffff', by: 'ana', reason: 'x' })).toMatch(/no version "ffffffffffffffff"/);
+    expect(await refused({ alias: 'production', version: first!, by: 'ana', reason: ' ' })).toMatch(/reason must be a non-empty text/);
+    expect(await rejectionMessage(registry.executeUpdate(rollbackUpdate, { args: [{ by: 'ana', reason: 'oops' }] }))).toMatch(/no earlier production version/);
+
+    await registry.executeUpdate(setAliasUpdate, { args: [{ alias: 'production', version: first!, by: 'ana', reason: 'first model' }] });
+    await registry.executeUpdate(setAliasUpdate, { args: [{ alias: 'production', version: second!, by: 'ana', reason: 'better AUC' }] });
+    const rolledBack = await registry.executeUpdate(rollbackUpdate, { args: [{ by: 'bo', reason: 'latency regression' }] });
+    expect(rolledBack.aliases.production).toBe(first);
+    expect(rolledBack.decisions.slice(-1)[0]).toMatchObject({ action: 'rollback', version: first, previous: second, by: 'bo', reason: 'latency regression' });
+  });
+});
