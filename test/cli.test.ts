@@ -67,6 +67,22 @@ describe('mlops CLI', () => {
     expect(text.stdout).toMatch(/city\s+string/);
   });
 
+  it('trains a model on the ingested dataset and shows the registry', async () => {
+    const train = await mlops('train', 'people-model', '--dataset', 'people@latest', '--trainer', 'gbdt', '--params', '{"nEstimators": 20}', '--json');
+    expect(train.code, train.stderr).toBe(0);
+    const summary = JSON.parse(train.stdout) as { version: string; trainer: { kind: string; params: Record<string, number> } };
+    expect(summary.trainer).toMatchObject({ kind: 'gbdt', params: { nEstimators: 20, maxDepth: 6 } });
+
+    const list = await mlops('models', 'list', '--json');
+    expect(JSON.parse(list.stdout)).toEqual([{ model: 'people-model', versions: 1, production: '-', candidate: summary.version }]);
+    const show = await mlops('models', 'show', 'people-model');
+    expect(show.stdout).toMatch(new RegExp(`${summary.version}\\s+candidate\\s+gbdt`));
+
+    const badParams = await mlops('train', 'people-model', '--dataset', 'people', '--params', '{"C": "high"}');
+    expect(badParams.code).toBe(1);
+    expect(badParams.stderr).toContain('Invalid train request');
+  });
+
   it('fails with exit code 1 and an actionable message', async () => {
     const missing = await mlops('datasets', 'show', 'nothing-here');
     expect(missing.code).toBe(1);

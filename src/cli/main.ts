@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerContractCommands } from './commands/contract';
 import { registerDatasetCommands } from './commands/datasets';
+import { registerModelCommands } from './commands/models';
 import { registerRetentionCommands } from './commands/retention';
 import { CliContext } from './context';
 import { describeError } from './errors';
@@ -15,6 +16,7 @@ export function buildProgram(ctx: () => CliContext): Command {
     .showHelpAfterError()
     .exitOverride();
   registerDatasetCommands(program, ctx);
+  registerModelCommands(program, ctx);
   registerContractCommands(program, ctx);
   registerRetentionCommands(program, ctx);
   program

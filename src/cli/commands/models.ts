@@ -1,0 +1,109 @@
+import type { Command } from 'commander';
+import { listModels, registryState, startTraining } from '../../client/train';
+import { parseDatasetRef } from '../../datasets/catalog';
+import { userError } from '../../errors';
+import { TRAINER_KINDS, type TrainRequestInput } from '../../training/request';
+import type { CliContext } from '../context';
+import { formatNumber, printJson, printTable } from '../output';
+
+function parseParams(text: string | undefined): Record<string, number> {
+  if (!text) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw userError('InvalidInput', `--params must be a JSON object such as '{"C": 0.5}': ${(err as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw userError('InvalidInput', '--params must be a JSON object');
+  return parsed as Record<string, number>;
+}
+
+/** The headline metric of a version, for tables. */
+function headline(metrics: Record<string, number>): string {
+  const key = ['rocAuc', 'accuracy', 'r2'].find((k) => k in metrics);
+  return key ? `${key} ${formatNumber(metrics[key]!)}` : '';
+}
+
+export function registerModelCommands(program: Command, ctx: () => CliContext): void {
+  program
+    .command('train')
+    .description('Train a model version on a dataset version and register it as candidate')
+    .argument('<model>', 'model name')
+    .requiredOption('--dataset <ref>', 'dataset or dataset@version (default version: latest)')
+    .option('--trainer <kind>', `built-in trainer (${TRAINER_KINDS.join('|')})`, 'logistic')
+    .option('--params <json>', 'trainer parameters as JSON, e.g. \'{"nEstimators": 200}\'')
+    .option('--seed <n>', 'split and training seed', '42')
+    .option('--label <column>', 'label column (default: the contract\'s)')
+    .option('--features <columns>', 'comma-separated feature columns (default: the contract\'s)')
+    .option('--run <id>', 'run id for the workflow id train:<model>:<run> (default: a hash of the request)')
+    .option('--no-wait', 'start the workflow and return its id without waiting')
+    .option('--json', 'print the result as JSON')
+    .action(async (model: string, opts) => {
+      const { dataset, version } = parseDatasetRef(opts.dataset);
+      if (!TRAINER_KINDS.includes(opts.trainer)) {
+        throw userError('InvalidInput', `--trainer must be one of ${TRAINER_KINDS.join(', ')}`);
+      }
+      const request: TrainRequestInput = {
+        model,
+        dataset,
+        datasetVersion: version,
+        trainer: { kind: opts.trainer, params: parseParams(opts.params) },
+        seed: Number(opts.seed),
+        ...(opts.label ? { label: opts.label } : {}),
+        ...(opts.features ? { features: String(opts.features).split(',').map((f) => f.trim()) } : {}),
+      };
+      const c = ctx();
+      const handle = await startTraining(await c.temporal(), c.config, request, opts.run);
+      if (!opts.wait) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`started ${handle.workflowId}`);
+      if (!opts.json) console.error(`training (workflow ${handle.workflowId}) …`);
+      const { summary, reused } = await handle.result();
+      if (opts.json) return printJson({ ...summary, reused });
+      console.log(`${reused ? 'already trained' : 'trained'} ${summary.model}@${summary.version} (${summary.trainer.kind}) — registered as candidate`);
+      console.log(`  test:       ${Object.entries(summary.metrics.test).map(([k, v]) => `${k} ${formatNumber(v)}`).join(', ')}`);
+      console.log(`  model card: ${summary.cardUri}`);
+    });
+
+  const models = program.command('models').description('Registered models and their versions');
+  models
+    .command('list')
+    .description('Every model with a registry, its production and candidate versions')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => {
+      const client = await ctx().temporal();
+      const rows = [];
+      for (const name of await listModels(client)) {
+        const state = await registryState(client, name);
+        rows.push({ model: name, versions: state.versions.length, production: state.aliases.production ?? '-', candidate: state.aliases.candidate ?? '-' });
+      }
+      if (opts.json) printJson(rows);
+      else printTable(rows);
+    });
+
+  models
+    .command('show')
+    .description('A model\'s versions with their metrics, aliases and recent decisions')
+    .argument('<model>', 'model name')
+    .option('--json', 'print as JSON')
+    .action(async (model: string, opts) => {
+      const state = await registryState(await ctx().temporal(), model).catch((err: Error) => {
+        throw userError('InvalidInput', `Model "${model}" has no registry (${err.message}); train it first with \`mlops train ${model} --dataset …\``);
+      });
+      if (opts.json) return printJson(state);
+      const aliasOf = (v: string) => Object.entries(state.aliases).filter(([, id]) => id === v).map(([a]) => a).join(',');
+      printTable(
+        state.versions.map((v) => ({
+          version: v.version,
+          alias: aliasOf(v.version),
+          trainer: v.trainer.kind,
+          dataset: `${v.dataset.name}@${v.dataset.version.slice(0, 8)}`,
+          test: headline(v.metrics.test),
+          status: v.status,
+          registered: v.registeredAt,
+        })),
+      );
+      if (state.decisions.length) {
+        console.log('\nrecent decisions');
+        printTable(state.decisions.slice(-10).map((d) => ({ at: d.at, action: d.action, alias: d.alias ?? '', version: d.version, by: d.by, reason: d.reason })));
+      }
+    });
+}
