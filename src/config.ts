@@ -22,6 +22,8 @@ export const envSchema = z.object({
   MLOPS_DATA_DIR: z.string().min(1).default(path.join(process.cwd(), '.mlops')),
   /** Colon-separated folders the worker may ingest from; empty means any readable path. */
   MLOPS_INGEST_ALLOWED_ROOTS: z.string().default(''),
+  /** Colon-separated executables external trainer commands may run, or "*"; empty: none. */
+  MLOPS_TRAINER_COMMANDS: z.string().default(''),
   /** TLS for a remote or Temporal Cloud server. Certificate paths imply TLS. */
   TEMPORAL_TLS: boolFromEnv.optional(),
   TEMPORAL_TLS_CERT_PATH: z.string().optional(),
@@ -45,6 +47,7 @@ export interface MlopsConfig {
   taskQueue: string;
   dataDir: string;
   ingestAllowedRoots: string[];
+  trainerCommands: string[];
   /** undefined: plain TCP. */
   tls?: TlsSettings;
   apiKey?: string;
@@ -79,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MlopsConfig {
     ingestAllowedRoots: e.MLOPS_INGEST_ALLOWED_ROOTS.split(':')
       .filter(Boolean)
       .map((p) => path.resolve(expandHome(p))),
+    trainerCommands: e.MLOPS_TRAINER_COMMANDS.split(':').filter(Boolean),
     tls: wantsTls
       ? {
           clientCertPath: e.TEMPORAL_TLS_CERT_PATH,

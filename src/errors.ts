@@ -14,6 +14,9 @@ export const USER_ERROR_TYPES = [
   'SourceNotFound',
   'SourceReadError',
   'DatasetNotFound',
+  'ModelLoadError',
+  'TrainerFailed',
+  'TrainerTimeout',
 ] as const;
 export type UserErrorType = (typeof USER_ERROR_TYPES)[number];
 

@@ -45,6 +45,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       ingestAllowedRoots: config.ingestAllowedRoots,
       client: options.client ?? (await connectClient(config)),
       taskQueue: options.taskQueue ?? config.taskQueue,
+      trainerCommands: config.trainerCommands,
     }),
   });
 }

@@ -1,9 +1,12 @@
 import type { TestProject } from 'vitest/node';
 import { startDevServer } from '../src/temporal/dev-server';
+import { ensureSklearnPython } from './helpers/python-env';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
+    /** Python with scikit-learn and skl2onnx, for the external-trainer tests. */
+    sklearnPython: string;
   }
 }
 
@@ -12,6 +15,7 @@ declare module 'vitest' {
  * TEMPORAL_ADDRESS set → the tests use that server instead (it must have our search attributes).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  project.provide('sklearnPython', ensureSklearnPython());
   if (process.env.TEMPORAL_ADDRESS) {
     project.provide('temporalAddress', process.env.TEMPORAL_ADDRESS);
     return async () => undefined;

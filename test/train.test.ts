@@ -1,44 +1,17 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../src/client/ingest';
 import { registryState, startTraining } from '../src/client/train';
 import type { ModelCard } from '../src/models/card';
-import { openDuckDb } from '../src/sql/duckdb';
-import { quoteString } from '../src/sql/quote';
 import { registryWorkflowId, rollbackUpdate, type SetAliasInput, setAliasUpdate } from '../src/workflows/messages';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { rejectionMessage, rootFailure } from './helpers/failures';
+import { ingestChurn } from './helpers/training';
 
 let env: TestEnv;
 beforeAll(async () => {
   env = await startTestEnv('train');
-  const db = await openDuckDb();
-  const conn = await db.connect();
-  await conn.run(
-    `COPY (SELECT i AS id, ((hash(i, 1) % 10000) / 10000.0) * 4 - 2 AS x1,
-             CASE WHEN hash(i, 2) % 10 = 0 THEN NULL ELSE ((hash(i, 3) % 10000) / 10000.0) * 4 - 2 END AS x2,
-             ['red', 'green', 'blue'][(1 + hash(i, 4) % 3)::INTEGER] AS color,
-             (hash(i, 5) % 1000000) / 1000000.0 < 1 / (1 + exp(-(2 * x1 - 1.5 * coalesce(x2, 0)))) AS churned
-           FROM range(4000) t(i))
-     TO ${quoteString(path.join(env.inputDir, 'churn.csv'))} (HEADER)`,
-  );
-  db.closeSync();
-  await ingest(env.client, env.config, {
-    dataset: 'churn',
-    source: path.join(env.inputDir, 'churn.csv'),
-    contract: {
-      columns: [
-        { name: 'id', type: 'integer', nullable: false },
-        { name: 'x1', type: 'double' },
-        { name: 'x2', type: 'double' },
-        { name: 'color', type: 'string' },
-        { name: 'churned', type: 'boolean', nullable: false },
-      ],
-      key: ['id'],
-      label: 'churned',
-    },
-  });
+  await ingestChurn(env);
 });
 afterAll(async () => {
   await env?.shutdown();

@@ -12,6 +12,7 @@ export interface ActivityDeps {
   /** For activities that talk to other workflows (e.g. registering a model version). */
   client: Client;
   taskQueue: string;
+  trainerCommands: readonly string[];
 }
 
 /** Every activity, built from injected dependencies so tests and workers choose their own store. */

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
+import { Context } from '@temporalio/activity';
 import { type Client, WithStartWorkflowOperation, WorkflowIdConflictPolicy } from '@temporalio/client';
 import { resolveVersion } from '../datasets/catalog';
 import type { DatasetManifest } from '../datasets/manifest';
@@ -19,6 +20,7 @@ export interface TrainingActivityDeps {
   duckdb: DuckDBInstance;
   client: Client;
   taskQueue: string;
+  trainerCommands: readonly string[];
 }
 
 export function createTrainingActivities(deps: TrainingActivityDeps) {
@@ -44,6 +46,8 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
           manifest,
           manifestUri: input.manifestUri,
           now: new Date(),
+          allowedCommands: deps.trainerCommands,
+          signal: Context.current().cancellationSignal,
           progress,
         }),
       );

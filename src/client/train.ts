@@ -2,7 +2,7 @@ import { type Client, WorkflowIdConflictPolicy } from '@temporalio/client';
 import type { MlopsConfig } from '../config';
 import { canonicalJson, sha256 } from '../store/hash';
 import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
-import { resolveTrainerParams, type TrainRequest, type TrainRequestInput, trainRequestSchema } from '../training/request';
+import { resolveTrainer, type TrainRequest, type TrainRequestInput, trainRequestSchema } from '../training/request';
 import { parseInput } from '../validation';
 import { type RegistryState, registryStateQuery, registryWorkflowId } from '../workflows/messages';
 import type { trainModel } from '../workflows';
@@ -14,7 +14,7 @@ export function trainWorkflowId(request: TrainRequest, run?: string): string {
 
 export async function startTraining(client: Client, config: MlopsConfig, input: TrainRequestInput, run?: string) {
   const request = parseInput(trainRequestSchema, input, 'train request');
-  resolveTrainerParams(request.trainer.kind, request.trainer.params);
+  resolveTrainer(request.trainer);
   return client.workflow.start<typeof trainModel>('trainModel', {
     taskQueue: config.taskQueue,
     workflowId: trainWorkflowId(request, run),

@@ -1,13 +1,9 @@
 import type { ColumnProfile } from '../datasets/profile';
 import type { FeatureSpec, Task } from '../training/data';
 
-/** How a model version is trained; the built-in trainers (external commands come with their own kind). */
-export type TrainerKind = 'logistic' | 'linear' | 'gbdt';
+import type { TrainerConfig } from '../training/request';
 
-export interface TrainerConfig {
-  kind: TrainerKind;
-  params: Record<string, number>;
-}
+export type { TrainerConfig };
 
 export type Metrics = Record<string, number>;
 

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Contract, ContractColumn } from '../contract/schema';
 import { featureColumns } from '../contract/schema';
@@ -26,6 +27,7 @@ export interface SplitData {
 
 export interface PreparedData {
   task: Task;
+  label: string;
   features: FeatureSpec[];
   /** Class names in index order (classification only). */
   classes: string[];
@@ -47,6 +49,8 @@ export interface PrepareOptions {
   features?: string[];
   seed: number;
   task?: Task;
+  /** Also write train.parquet and validation.parquet (raw feature columns + label) here, for external trainers. */
+  exportDir?: string;
 }
 
 function column(contract: Contract, name: string): ContractColumn {
@@ -96,8 +100,15 @@ export async function prepareTrainingData(conn: DuckDBConnection, options: Prepa
   if (splits.test.rows === 0 || splits.validation.rows === 0) {
     throw userError('InvalidInput', 'Too few rows for a validation and a test split; ingest more data');
   }
+  if (options.exportDir) {
+    const columns = [...features.map((f) => quoteIdent(f.name)), quoteIdent(labelName)].join(', ');
+    for (const split of ['train', 'validation'] as const) {
+      const file = path.join(options.exportDir, `${split}.parquet`);
+      await conn.run(`COPY (SELECT ${columns} FROM mlops_split WHERE _mlops_split = '${split}') TO ${quoteString(file)} (FORMAT parquet)`);
+    }
+  }
   await conn.run('DROP TABLE mlops_split');
-  return { task, features, classes, ...splits };
+  return { task, label: labelName, features, classes, ...splits };
 }
 
 function stringList(values: readonly string[]): string {

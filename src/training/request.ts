@@ -28,14 +28,29 @@ const gbdtParams = z
   .strict();
 
 export const TRAINER_PARAMS = { logistic: logisticParams, linear: linearParams, gbdt: gbdtParams } as const;
-export const TRAINER_KINDS = ['logistic', 'linear', 'gbdt'] as const;
+export const TRAINER_KINDS = ['logistic', 'linear', 'gbdt', 'command'] as const;
 
-export const trainerConfigSchema = z
-  .object({
-    kind: z.enum(TRAINER_KINDS),
-    params: z.record(z.string(), z.number()).default({}),
-  })
-  .strict();
+export const BUILT_IN_TRAINERS = ['logistic', 'linear', 'gbdt'] as const;
+
+export const trainerConfigSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.enum(BUILT_IN_TRAINERS),
+      params: z.record(z.string(), z.number()).default({}),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('command'),
+      /** argv: executable then arguments; run in a folder with train/validation Parquet and spec.json. */
+      command: z.array(z.string().min(1)).min(1, 'command needs at least the executable'),
+      timeoutSeconds: z.number().int().min(1).max(7 * 86_400).default(3600),
+      /** Passed through to the command in spec.json. */
+      params: z.record(z.string(), z.number()).default({}),
+    })
+    .strict(),
+]);
+export type TrainerConfig = z.infer<typeof trainerConfigSchema>;
 
 export const trainRequestSchema = z
   .object({
@@ -54,8 +69,9 @@ export type TrainRequest = z.infer<typeof trainRequestSchema>;
 export type TrainRequestInput = z.input<typeof trainRequestSchema>;
 
 /** The trainer's parameters with defaults filled in; names what is wrong when they are not valid. */
-export function resolveTrainerParams(kind: (typeof TRAINER_KINDS)[number], params: Record<string, number>) {
-  const parsed = TRAINER_PARAMS[kind].safeParse(params);
-  if (!parsed.success) throw userError('InvalidInput', `Invalid ${kind} parameters:\n${formatIssues(parsed.error)}`);
-  return parsed.data as Record<string, number>;
+export function resolveTrainer(trainer: TrainerConfig): TrainerConfig {
+  if (trainer.kind === 'command') return trainer;
+  const parsed = TRAINER_PARAMS[trainer.kind].safeParse(trainer.params);
+  if (!parsed.success) throw userError('InvalidInput', `Invalid ${trainer.kind} parameters:\n${formatIssues(parsed.error)}`);
+  return { kind: trainer.kind, params: parsed.data as Record<string, number> };
 }

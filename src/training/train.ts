@@ -14,7 +14,9 @@ import { canonicalJson, sha256 } from '../store/hash';
 import { type PreparedData, prepareTrainingData, type SplitData, type Task } from './data';
 import { type GbdtParams, trainGbdt } from './gbdt';
 import { type LogisticParams, type RidgeParams, trainLogistic, trainRidge } from './linear';
-import { resolveTrainerParams, type TrainRequest } from './request';
+import { runExternalTrainer } from './external';
+import { resolveTrainer, type TrainRequest } from './request';
+import { normalizeExternalModel } from '../onnx/external';
 
 /**
  * Dataset version + trainer config → a published model version: ONNX file and model card in
@@ -29,6 +31,9 @@ export interface TrainArgs {
   manifest: DatasetManifest;
   manifestUri: string;
   now: Date;
+  /** Executables external trainer commands may start ('*': any); empty: command trainers are off. */
+  allowedCommands: readonly string[];
+  signal?: AbortSignal;
   progress?: (phase: string, details?: Record<string, number>) => void;
 }
 
@@ -40,34 +45,43 @@ export function modelVersionId(request: TrainRequest, trainer: TrainerConfig): s
 export async function trainModelVersion(args: TrainArgs): Promise<{ summary: ModelVersionSummary; reused: boolean }> {
   const { conn, store, request, manifest } = args;
   const progress = args.progress ?? (() => undefined);
-  const trainer: TrainerConfig = {
-    kind: request.trainer.kind,
-    params: resolveTrainerParams(request.trainer.kind, request.trainer.params),
-  };
+  const trainer = resolveTrainer(request.trainer);
+  if (trainer.kind === 'command') assertCommandAllowed(trainer.command, args.allowedCommands);
   const version = modelVersionId(request, trainer);
   const finalDir = store.modelVersionDir(request.model, version);
   const cardFile = path.join(finalDir, 'card.json');
   const existing = await store.readJson<ModelCard>(cardFile);
   if (existing) return { summary: summaryOf(existing, cardFile), reused: true };
 
-  progress('prepare');
-  const data = await prepareTrainingData(conn, {
-    snapshotUri: manifest.snapshot.uri,
-    contract: manifest.contract,
-    label: request.label,
-    features: request.features,
-    seed: request.seed,
-    task: trainer.kind === 'linear' ? 'regression' : undefined,
-  });
-  progress('train', { rows: data.train.rows });
-  const onnxBytes = fit(trainer, data, { model: request.model, version });
-
-  progress('evaluate');
   const tmp = await store.makeTempDir(`model-${request.model}-${version}`);
   try {
+    progress('prepare');
+    const workDir = trainer.kind === 'command' ? path.join(tmp, 'work') : undefined;
+    if (workDir) await fs.mkdir(workDir);
+    const data = await prepareTrainingData(conn, {
+      snapshotUri: manifest.snapshot.uri,
+      contract: manifest.contract,
+      label: request.label,
+      features: request.features,
+      seed: request.seed,
+      task: trainer.kind === 'linear' ? 'regression' : undefined,
+      exportDir: workDir,
+    });
+    progress('train', { rows: data.train.rows });
+    const onnxBytes =
+      trainer.kind === 'command'
+        ? await fitExternal(trainer, data, request.seed, workDir!, args)
+        : fit(trainer, data, { model: request.model, version });
+    if (workDir) {
+      await fs.rename(path.join(workDir, 'trainer.log'), path.join(tmp, 'trainer.log'));
+      await fs.rm(workDir, { recursive: true, force: true });
+    }
+    progress('evaluate');
     const onnxTmp = path.join(tmp, 'model.onnx');
     await fs.writeFile(onnxTmp, onnxBytes);
-    const session = await loadSession(onnxTmp);
+    const session = await loadSession(onnxTmp).catch((err: Error) => {
+      throw userError('ModelLoadError', `ONNX Runtime cannot load the trained model: ${err.message}`);
+    });
     const validation = await scoreSplit(session, data, data.validation);
     const test = await scoreSplit(session, data, data.test);
     const label = request.label ?? manifest.contract.label!;
@@ -108,7 +122,38 @@ export async function trainModelVersion(args: TrainArgs): Promise<{ summary: Mod
   }
 }
 
-function fit(trainer: TrainerConfig, data: PreparedData, ids: { model: string; version: string }): Uint8Array {
+function assertCommandAllowed(command: readonly string[], allowed: readonly string[]): void {
+  const executable = command[0]!;
+  if (allowed.includes('*') || allowed.includes(executable) || allowed.includes(path.basename(executable))) return;
+  throw userError(
+    'InvalidInput',
+    allowed.length === 0
+      ? 'External trainer commands are disabled on this worker; set MLOPS_TRAINER_COMMANDS to the executables it may run (e.g. "python3"), or "*"'
+      : `Trainer executable "${executable}" is not allowed on this worker (MLOPS_TRAINER_COMMANDS=${allowed.join(':')})`,
+  );
+}
+
+async function fitExternal(
+  trainer: Extract<TrainerConfig, { kind: 'command' }>,
+  data: PreparedData,
+  seed: number,
+  workDir: string,
+  args: TrainArgs,
+): Promise<Uint8Array> {
+  const spec = { task: data.task, label: data.label, classes: data.classes, features: data.features, seed, params: trainer.params };
+  await fs.writeFile(path.join(workDir, 'spec.json'), `${JSON.stringify(spec, null, 2)}\n`);
+  await runExternalTrainer({
+    dir: workDir,
+    command: trainer.command,
+    timeoutMs: trainer.timeoutSeconds * 1000,
+    signal: args.signal,
+    onTick: (seconds) => args.progress?.('external-trainer', { seconds }),
+  });
+  const bytes = await fs.readFile(path.join(workDir, 'model.onnx'));
+  return normalizeExternalModel(bytes, data.task, data.features);
+}
+
+function fit(trainer: Exclude<TrainerConfig, { kind: 'command' }>, data: PreparedData, ids: { model: string; version: string }): Uint8Array {
   const metadata = { model: ids.model, version: ids.version, trainer: trainer.kind };
   const p = trainer.params;
   switch (trainer.kind) {

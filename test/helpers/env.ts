@@ -22,7 +22,7 @@ export interface TestEnv {
 let runtimeInstalled = false;
 
 /** A real worker on its own task queue and data dir, against the run's Temporal server. One per test file. */
-export async function startTestEnv(label: string): Promise<TestEnv> {
+export async function startTestEnv(label: string, env: Record<string, string> = {}): Promise<TestEnv> {
   const address = inject('temporalAddress');
   if (!runtimeInstalled) {
     // Failing activities are expected in tests; their WARN logs would bury the test report.
@@ -34,6 +34,7 @@ export async function startTestEnv(label: string): Promise<TestEnv> {
     TEMPORAL_ADDRESS: address,
     MLOPS_DATA_DIR: path.join(root, 'store'),
     MLOPS_TASK_QUEUE: `test-${label}-${randomBytes(4).toString('hex')}`,
+    ...env,
   });
   const inputDir = path.join(root, 'inputs');
   fs.mkdirSync(inputDir, { recursive: true });

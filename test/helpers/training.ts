@@ -6,6 +6,10 @@ import { parseContract } from '../../src/contract/schema';
 import type { FeatureSpec, SplitData } from '../../src/training/data';
 import { feedsFromSplit, loadSession } from '../../src/onnx/runtime';
 import { quoteString } from '../../src/sql/quote';
+import { openDuckDb } from '../../src/sql/duckdb';
+import { ingest } from '../../src/client/ingest';
+import type { DatasetVersionRef } from '../../src/datasets/manifest';
+import type { TestEnv } from './env';
 
 /**
  * Synthetic problems with known structure, as Parquet snapshots: two numeric features (one with
@@ -58,4 +62,35 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
+}
+
+/** Ingests a binary "churn" dataset (4000 rows: x1, x2 with gaps, color; label churned) through the real workflow. */
+export async function ingestChurn(env: TestEnv, rows = 4000): Promise<DatasetVersionRef> {
+  const db = await openDuckDb();
+  const conn = await db.connect();
+  const file = path.join(env.inputDir, `churn-${rows}.csv`);
+  await conn.run(
+    `COPY (SELECT i AS id, ((hash(i, 1) % 10000) / 10000.0) * 4 - 2 AS x1,
+             CASE WHEN hash(i, 2) % 10 = 0 THEN NULL ELSE ((hash(i, 3) % 10000) / 10000.0) * 4 - 2 END AS x2,
+             ['red', 'green', 'blue'][(1 + hash(i, 4) % 3)::INTEGER] AS color,
+             (hash(i, 5) % 1000000) / 1000000.0 < 1 / (1 + exp(-(2 * x1 - 1.5 * coalesce(x2, 0)))) AS churned
+           FROM range(${rows}) t(i))
+     TO ${quoteString(file)} (HEADER)`,
+  );
+  db.closeSync();
+  return ingest(env.client, env.config, {
+    dataset: 'churn',
+    source: file,
+    contract: {
+      columns: [
+        { name: 'id', type: 'integer', nullable: false },
+        { name: 'x1', type: 'double' },
+        { name: 'x2', type: 'double' },
+        { name: 'color', type: 'string' },
+        { name: 'churned', type: 'boolean', nullable: false },
+      ],
+      key: ['id'],
+      label: 'churned',
+    },
+  });
 }
