@@ -3,10 +3,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startIngest } from '../src/client/ingest';
+import { registryState, startTraining } from '../src/client/train';
 import { listVersions } from '../src/datasets/catalog';
 import { openDuckDb } from '../src/sql/duckdb';
 import { quoteString } from '../src/sql/quote';
 import { type TestEnv, startTestEnv } from './helpers/env';
+import { ingestChurn } from './helpers/training';
 import { spawnWorker, stopWorker } from './helpers/worker-process';
 
 let env: TestEnv;
@@ -73,4 +75,37 @@ describe('a worker killed mid-ingest', () => {
       await stopWorker(second.child);
     }
   }, 180_000);
+});
+
+describe('a worker killed mid-training', () => {
+  it('ends with exactly one registered version', async () => {
+    await ingestChurn(env, 30_000);
+    const taskQueue = `crash-train-${randomBytes(4).toString('hex')}`;
+    const config = { ...env.config, taskQueue };
+    const first = spawnWorker(config, taskQueue);
+    const handle = await startTraining(env.client, config, {
+      model: 'crash-model',
+      dataset: 'churn',
+      trainer: { kind: 'gbdt', params: { nEstimators: 400 } },
+    });
+    const tmpRoot = env.store.tmpDir();
+    const training = () => fs.existsSync(tmpRoot) && fs.readdirSync(tmpRoot).some((d) => d.startsWith('model-crash-model-'));
+    const deadline = Date.now() + 90_000;
+    while (!training() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(training(), `worker output:\n${first.output()}`).toBe(true);
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+    expect(fs.existsSync(env.store.path('models', 'crash-model', 'versions'))).toBe(false);
+
+    const second = spawnWorker(config, taskQueue);
+    try {
+      const { summary } = await handle.result();
+      expect(fs.readdirSync(env.store.path('models', 'crash-model', 'versions'))).toEqual([summary.version]);
+      const state = await registryState(env.client, 'crash-model');
+      expect(state.versions.map((v) => v.version)).toEqual([summary.version]);
+      expect(state.decisions.filter((d) => d.action === 'register')).toHaveLength(1);
+    } finally {
+      await stopWorker(second.child);
+    }
+  }, 240_000);
 });

@@ -1,6 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { startDevServer } from '../src/temporal/dev-server';
-import { ensureSklearnPython } from './helpers/python-env';
+import { ensureSklearnPython } from '../scripts/python-env';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { temporalCacheDir } from '../../src/temporal/cli-binary';
+import { temporalCacheDir } from '../src/temporal/cli-binary';
 
-const REQUIREMENTS = path.resolve(__dirname, '..', '..', 'examples', 'sklearn-trainer', 'requirements.txt');
+const REQUIREMENTS = path.resolve(__dirname, '..', 'examples', 'sklearn-trainer', 'requirements.txt');
 
 /**
  * A Python virtualenv with the example trainer's requirements, built once per requirements file
