@@ -48,7 +48,10 @@ export interface GbdtModel {
 const MISSING_BIN = 0;
 
 interface Binned {
+  /** Per feature, the bin of every row (used to partition rows at a split). */
   bins: Uint8Array[];
+  /** The same bins row by row (N × F), for building histograms in one pass. */
+  rowMajor: Uint8Array;
   /** thresholds[f][b] = largest value in bin b (b ≥ 1), as float32. */
   thresholds: Float64Array[];
   binCount: number[];
@@ -65,14 +68,17 @@ function binFeatures(split: SplitData, features: readonly FeatureSpec[], maxBins
   const thresholds: Float64Array[] = [];
   const binCount: number[] = [];
   for (let f = 0; f < features.length; f++) {
-    const values: number[] = [];
+    const all = new Float64Array(split.rows);
+    let count = 0;
     for (let i = 0; i < split.rows; i++) {
       const v = featureValue(split, f, i);
-      if (!Number.isNaN(v)) values.push(Math.fround(v));
+      if (!Number.isNaN(v)) all[count++] = Math.fround(v);
     }
-    values.sort((a, b) => a - b);
+    const values = all.subarray(0, count).sort();
     const distinct: number[] = [];
-    for (const v of values) if (distinct.length === 0 || distinct[distinct.length - 1] !== v) distinct.push(v);
+    for (let i = 0; i < values.length && distinct.length < maxBins; i++) {
+      if (distinct.length === 0 || distinct[distinct.length - 1] !== values[i]) distinct.push(values[i]!);
+    }
     // Upper edges: every distinct value when few, else the values at evenly spaced ranks.
     let edges: number[];
     if (distinct.length <= maxBins - 1) edges = distinct;
@@ -82,7 +88,7 @@ function binFeatures(split: SplitData, features: readonly FeatureSpec[], maxBins
         const v = values[Math.min(values.length - 1, Math.floor((b * values.length) / (maxBins - 1)) - 1)]!;
         if (edges.length === 0 || edges[edges.length - 1]! < v) edges.push(v);
       }
-      if (edges[edges.length - 1]! < distinct[distinct.length - 1]!) edges.push(distinct[distinct.length - 1]!);
+      if (edges[edges.length - 1]! < values[values.length - 1]!) edges.push(values[values.length - 1]!);
     }
     const t = Float64Array.from([Number.NaN, ...edges]);
     const column = new Uint8Array(split.rows);
@@ -94,7 +100,11 @@ function binFeatures(split: SplitData, features: readonly FeatureSpec[], maxBins
     thresholds.push(t);
     binCount.push(t.length);
   }
-  return { bins, thresholds, binCount };
+  const rowMajor = new Uint8Array(split.rows * bins.length);
+  bins.forEach((column, f) => {
+    for (let i = 0; i < split.rows; i++) rowMajor[i * bins.length + f] = column[i]!;
+  });
+  return { bins, rowMajor, thresholds, binCount };
 }
 
 /** Smallest bin b ≥ 1 with value ≤ thresholds[b] (values above every edge go to the last bin). */
@@ -152,59 +162,62 @@ export function trainGbdt(
   return { kind: 'gbdt', task, features, classes, baseScore: Math.fround(baseScore), trees };
 }
 
-interface Histogram {
-  g: Float64Array;
-  h: Float64Array;
-  c: Uint32Array;
-}
+/**
+ * A node's histograms: for every feature and bin, [gradient sum, hessian sum, count], flat and
+ * interleaved (index ((feature << 8) + bin) * 3), so one pass over the node's rows in row-major
+ * bin order touches each row's memory once.
+ */
+type Histogram = Float64Array;
+const BIN_SLOTS = 256;
 
-function buildHistograms(binned: Binned, rows: Uint32Array, grad: Float64Array, hess: Float64Array): Histogram[] {
-  return binned.bins.map((column, f) => {
-    const size = binned.binCount[f]!;
-    const hist = { g: new Float64Array(size), h: new Float64Array(size), c: new Uint32Array(size) };
-    for (let k = 0; k < rows.length; k++) {
-      const i = rows[k]!;
-      const b = column[i]!;
-      hist.g[b]! += grad[i]!;
-      hist.h[b]! += hess[i]!;
-      hist.c[b]!++;
+function buildHistograms(binned: Binned, rows: Uint32Array, grad: Float64Array, hess: Float64Array): Histogram {
+  const features = binned.bins.length;
+  const hist = new Float64Array(features * BIN_SLOTS * 3);
+  const rowMajor = binned.rowMajor;
+  for (let k = 0; k < rows.length; k++) {
+    const i = rows[k]!;
+    const gi = grad[i]!;
+    const hi = hess[i]!;
+    const base = i * features;
+    for (let f = 0; f < features; f++) {
+      const idx = ((f << 8) + rowMajor[base + f]!) * 3;
+      hist[idx]! += gi;
+      hist[idx + 1]! += hi;
+      hist[idx + 2]! += 1;
     }
-    return hist;
-  });
+  }
+  return hist;
 }
 
-function subtract(parent: Histogram[], child: Histogram[]): Histogram[] {
-  return parent.map((p, f) => {
-    const c = child[f]!;
-    return {
-      g: p.g.map((v, b) => v - c.g[b]!),
-      h: p.h.map((v, b) => v - c.h[b]!),
-      c: p.c.map((v, b) => v - c.c[b]!),
-    };
-  });
+function subtract(parent: Histogram, child: Histogram): Histogram {
+  const out = new Float64Array(parent.length);
+  for (let j = 0; j < out.length; j++) out[j] = parent[j]! - child[j]!;
+  return out;
 }
 
-function bestSplit(hists: Histogram[], params: GbdtParams): Split | undefined {
+function bestSplit(hist: Histogram, binCount: readonly number[], params: GbdtParams): Split | undefined {
   let best: Split | undefined;
-  for (let f = 0; f < hists.length; f++) {
-    const { g, h, c } = hists[f]!;
+  for (let f = 0; f < binCount.length; f++) {
+    const bins = binCount[f]!;
+    const at = (b: number) => ((f << 8) + b) * 3;
     let gTotal = 0;
     let hTotal = 0;
     let cTotal = 0;
-    for (let b = 0; b < g.length; b++) {
-      gTotal += g[b]!;
-      hTotal += h[b]!;
-      cTotal += c[b]!;
+    for (let b = 0; b < bins; b++) {
+      gTotal += hist[at(b)]!;
+      hTotal += hist[at(b) + 1]!;
+      cTotal += hist[at(b) + 2]!;
     }
     const parentScore = (gTotal * gTotal) / (hTotal + params.l2);
+    const missingCount = hist[at(MISSING_BIN) + 2]!;
     for (const missingLeft of [false, true]) {
-      let gl = missingLeft ? g[MISSING_BIN]! : 0;
-      let hl = missingLeft ? h[MISSING_BIN]! : 0;
-      let cl = missingLeft ? c[MISSING_BIN]! : 0;
-      for (let b = 1; b < g.length - 1; b++) {
-        gl += g[b]!;
-        hl += h[b]!;
-        cl += c[b]!;
+      let gl = missingLeft ? hist[at(MISSING_BIN)]! : 0;
+      let hl = missingLeft ? hist[at(MISSING_BIN) + 1]! : 0;
+      let cl = missingLeft ? missingCount : 0;
+      for (let b = 1; b < bins - 1; b++) {
+        gl += hist[at(b)]!;
+        hl += hist[at(b) + 1]!;
+        cl += hist[at(b) + 2]!;
         const cr = cTotal - cl;
         if (cl < params.minSamplesLeaf) continue;
         if (cr < params.minSamplesLeaf) break;
@@ -213,16 +226,31 @@ function bestSplit(hists: Histogram[], params: GbdtParams): Split | undefined {
         const gain = (gl * gl) / (hl + params.l2) + (gr * gr) / (hr + params.l2) - parentScore;
         if (gain > 1e-12 && (!best || gain > best.gain)) best = { gain, feature: f, bin: b, missingLeft };
       }
-      if (c[MISSING_BIN] === 0) break; // no missing values: both directions are the same split
+      if (missingCount === 0) break; // no missing values: both directions are the same split
     }
   }
   return best;
 }
 
+/** Splits a node's rows (kept in ascending order, which keeps memory access sequential). */
+function partition(rows: Uint32Array, column: Uint8Array, s: Split): [Uint32Array, Uint32Array] {
+  const left = new Uint32Array(rows.length);
+  const right = new Uint32Array(rows.length);
+  let l = 0;
+  let r = 0;
+  for (let k = 0; k < rows.length; k++) {
+    const i = rows[k]!;
+    const b = column[i]!;
+    if (b === MISSING_BIN ? s.missingLeft : b <= s.bin) left[l++] = i;
+    else right[r++] = i;
+  }
+  return [left.subarray(0, l), right.subarray(0, r)];
+}
+
 interface Pending {
   node: number;
   rows: Uint32Array;
-  hists: Histogram[];
+  hists: Histogram;
   depth: number;
   split?: Split;
 }
@@ -249,7 +277,7 @@ function growTree(binned: Binned, grad: Float64Array, hess: Float64Array, n: num
     for (const i of p.rows) leafValueOfRow[i] = value;
   };
   // Best-first growth (largest gain first) up to maxLeaves, as LightGBM does.
-  for (const p of open) p.split = p.depth < params.maxDepth ? bestSplit(p.hists, params) : undefined;
+  for (const p of open) p.split = p.depth < params.maxDepth ? bestSplit(p.hists, binned.binCount, params) : undefined;
   while (open.length > 0) {
     let bestIndex = -1;
     for (let k = 0; k < open.length; k++) {
@@ -259,13 +287,7 @@ function growTree(binned: Binned, grad: Float64Array, hess: Float64Array, n: num
     if (bestIndex < 0 || leaves >= params.maxLeaves) break;
     const p = open.splice(bestIndex, 1)[0]!;
     const s = p.split!;
-    const column = binned.bins[s.feature]!;
-    const goesLeft = (i: number) => {
-      const b = column[i]!;
-      return b === MISSING_BIN ? s.missingLeft : b <= s.bin;
-    };
-    const leftRows = p.rows.filter(goesLeft);
-    const rightRows = p.rows.filter((i) => !goesLeft(i));
+    const [leftRows, rightRows] = partition(p.rows, binned.bins[s.feature]!, s);
     const smallerIsLeft = leftRows.length <= rightRows.length;
     const smallHists = buildHistograms(binned, smallerIsLeft ? leftRows : rightRows, grad, hess);
     const largeHists = subtract(p.hists, smallHists);
@@ -286,7 +308,7 @@ function growTree(binned: Binned, grad: Float64Array, hess: Float64Array, n: num
       [right, rightRows, smallerIsLeft ? largeHists : smallHists],
     ] as const) {
       const child: Pending = { node, rows, hists, depth: p.depth + 1 };
-      child.split = child.depth < params.maxDepth ? bestSplit(hists, params) : undefined;
+      child.split = child.depth < params.maxDepth ? bestSplit(hists, binned.binCount, params) : undefined;
       open.push(child);
     }
   }
