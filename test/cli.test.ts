@@ -79,6 +79,10 @@ describe('mlops CLI', () => {
     const show = await mlops('models', 'show', 'people-model');
     expect(show.stdout).toMatch(new RegExp(`${summary.version}\\s+candidate\\s+gbdt`));
 
+    const noCommand = await mlops('train', 'people-model', '--dataset', 'people', '--trainer', 'command');
+    expect(noCommand.code).toBe(1);
+    expect(noCommand.stderr).toContain('--trainer command needs --command');
+
     const badParams = await mlops('train', 'people-model', '--dataset', 'people', '--params', '{"C": "high"}');
     expect(badParams.code).toBe(1);
     expect(badParams.stderr).toContain('Invalid train request');

@@ -18,6 +18,17 @@ function parseParams(text: string | undefined): Record<string, number> {
   return parsed as Record<string, number>;
 }
 
+function parseCommand(text: string | undefined): string[] {
+  if (!text) throw userError('InvalidInput', '--trainer command needs --command \'["executable", "arg", …]\'');
+  try {
+    const argv = JSON.parse(text) as unknown;
+    if (Array.isArray(argv) && argv.every((a) => typeof a === 'string')) return argv;
+  } catch {
+    // not JSON: fall through to whitespace splitting
+  }
+  return text.split(/\s+/).filter(Boolean);
+}
+
 /** The headline metric of a version, for tables. */
 function headline(metrics: Record<string, number>): string {
   const key = ['rocAuc', 'accuracy', 'r2'].find((k) => k in metrics);
@@ -30,8 +41,10 @@ export function registerModelCommands(program: Command, ctx: () => CliContext): 
     .description('Train a model version on a dataset version and register it as candidate')
     .argument('<model>', 'model name')
     .requiredOption('--dataset <ref>', 'dataset or dataset@version (default version: latest)')
-    .option('--trainer <kind>', `built-in trainer (${TRAINER_KINDS.join('|')})`, 'logistic')
+    .option('--trainer <kind>', `trainer (${TRAINER_KINDS.join('|')}); command runs an external trainer`, 'logistic')
     .option('--params <json>', 'trainer parameters as JSON, e.g. \'{"nEstimators": 200}\'')
+    .option('--command <argv>', 'with --trainer command: the command as a JSON array, e.g. \'["python3", "train.py"]\'')
+    .option('--timeout-seconds <n>', 'with --trainer command: stop the command after this long', '3600')
     .option('--seed <n>', 'split and training seed', '42')
     .option('--label <column>', 'label column (default: the contract\'s)')
     .option('--features <columns>', 'comma-separated feature columns (default: the contract\'s)')
@@ -47,7 +60,10 @@ export function registerModelCommands(program: Command, ctx: () => CliContext): 
         model,
         dataset,
         datasetVersion: version,
-        trainer: { kind: opts.trainer, params: parseParams(opts.params) },
+        trainer:
+          opts.trainer === 'command'
+            ? { kind: 'command', command: parseCommand(opts.command), timeoutSeconds: Number(opts.timeoutSeconds), params: parseParams(opts.params) }
+            : { kind: opts.trainer, params: parseParams(opts.params) },
         seed: Number(opts.seed),
         ...(opts.label ? { label: opts.label } : {}),
         ...(opts.features ? { features: String(opts.features).split(',').map((f) => f.trim()) } : {}),
