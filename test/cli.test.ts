@@ -73,9 +73,15 @@ describe('mlops CLI', () => {
     const summary = JSON.parse(train.stdout) as { version: string; trainer: { kind: string; params: Record<string, number> } };
     expect(summary.trainer).toMatchObject({ kind: 'gbdt', params: { nEstimators: 20, maxDepth: 6 } });
 
-    const list = await mlops('models', 'list', '--json');
-    // Other test files share the Temporal namespace, so other models may be listed too.
-    expect(JSON.parse(list.stdout)).toContainEqual({ model: 'people-model', versions: 1, production: '-', candidate: summary.version });
+    // `models list` reads Temporal visibility, which is eventually consistent: allow it a moment.
+    // Other test files share the namespace, so other models may be listed too.
+    const expected = { model: 'people-model', versions: 1, production: '-', candidate: summary.version };
+    let listed: unknown[] = [];
+    for (let attempt = 0; attempt < 20 && !listed.some((m) => JSON.stringify(m) === JSON.stringify(expected)); attempt++) {
+      if (attempt) await new Promise((r) => setTimeout(r, 500));
+      listed = JSON.parse((await mlops('models', 'list', '--json')).stdout) as unknown[];
+    }
+    expect(listed).toContainEqual(expected);
     const show = await mlops('models', 'show', 'people-model');
     expect(show.stdout).toMatch(new RegExp(`${summary.version}\\s+candidate\\s+gbdt`));
 

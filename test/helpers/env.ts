@@ -50,6 +50,11 @@ export async function startTestEnv(label: string, env: Record<string, string> = 
     store: new ArtifactStore(config.dataDir),
     inputDir,
     async shutdown() {
+      // Long-running workflows (registries) of this file would outlive its worker; end them so
+      // that other files listing the shared namespace only meet workflows someone serves.
+      for await (const wf of client.workflow.list({ query: `TaskQueue = "${config.taskQueue}" AND ExecutionStatus = "Running"` })) {
+        await client.workflow.getHandle(wf.workflowId, wf.runId).terminate('test file finished').catch(() => undefined);
+      }
       worker.shutdown();
       await running;
       await connection.close();

@@ -18,6 +18,16 @@ function parseParams(text: string | undefined): Record<string, number> {
   return parsed as Record<string, number>;
 }
 
+const QUERY_TIMEOUT_MS = 5000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 function parseCommand(text: string | undefined): string[] {
   if (!text) throw userError('InvalidInput', '--trainer command needs --command \'["executable", "arg", …]\'');
   try {
@@ -86,11 +96,15 @@ export function registerModelCommands(program: Command, ctx: () => CliContext): 
     .option('--json', 'print as JSON')
     .action(async (opts) => {
       const client = await ctx().temporal();
-      const rows = [];
-      for (const name of await listModels(client)) {
-        const state = await registryState(client, name);
-        rows.push({ model: name, versions: state.versions.length, production: state.aliases.production ?? '-', candidate: state.aliases.candidate ?? '-' });
-      }
+      // One registry that does not answer (no worker polling its queue) must not hide the others.
+      const rows = await Promise.all(
+        (await listModels(client)).map(async (name) => {
+          const state = await withTimeout(registryState(client, name), QUERY_TIMEOUT_MS).catch(() => undefined);
+          return state
+            ? { model: name, versions: state.versions.length, production: state.aliases.production ?? '-', candidate: state.aliases.candidate ?? '-' }
+            : { model: name, versions: '?', production: '?', candidate: '(registry did not answer; is a worker running?)' };
+        }),
+      );
       if (opts.json) printJson(rows);
       else printTable(rows);
     });
