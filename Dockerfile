@@ -8,6 +8,8 @@ COPY tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
 ENV MLOPS_DATA_DIR=/data
+# Owned by the unprivileged user before VOLUME, so a fresh named volume is writable by the worker.
+RUN mkdir -p /data && chown node:node /data
 VOLUME ["/data"]
 USER node
 CMD ["node", "-r", "tsx/cjs", "src/worker.ts"]

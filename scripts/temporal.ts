@@ -14,7 +14,8 @@ async function main(): Promise<void> {
     return;
   }
   const config = loadConfig();
-  const [host, port] = config.temporalAddress.split(':');
+  // host, host:port or [v6]:port (as config.ts accepts them).
+  const [, host, port] = /^\[?(.*?)\]?(?::(\d+))?$/.exec(config.temporalAddress)!;
   const dbFile = path.join(config.dataDir, 'temporal', 'dev-server.sqlite');
   const logFile = path.join(config.dataDir, 'temporal', 'dev-server.log');
   const server = await startDevServer({

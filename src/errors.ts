@@ -24,9 +24,6 @@ export function userError(type: UserErrorType, message: string, details?: unknow
   return ApplicationFailure.create({ type, message, nonRetryable: true, details: details === undefined ? [] : [details] });
 }
 
-export function isUserError(err: unknown, type?: UserErrorType): err is ApplicationFailure {
-  return err instanceof ApplicationFailure && err.nonRetryable === true && (type === undefined || err.type === type);
-}
 
 /** The ApplicationFailure at the root of a failure chain (WorkflowFailedError → ActivityFailure → …). */
 export function rootApplicationFailure(err: unknown): ApplicationFailure | undefined {

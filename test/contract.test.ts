@@ -28,6 +28,8 @@ describe('contract schema', () => {
     expect(() => parseContract({ columns: [{ name: 'a', type: 'double', maximum: 3 }] })).toThrow(/maximum/);
     expect(() => parseContract({ columns: [] })).toThrow(/at least one column/);
     expect(() => parseContract({ columns: [{ name: 'a', type: 'double', max: Number.NaN }] })).toThrow(/columns\.0\.max/);
+    expect(() => parseContract({ columns: [{ name: 's', type: 'string', pattern: '(' }] })).toThrow(/pattern is not a valid regular expression/);
+    expect(() => parseContract({ columns: [{ name: 'd', type: 'date', allowed: [1] }] })).toThrow(/allowed values apply to string, numeric and boolean/);
   });
 });
 
@@ -57,6 +59,7 @@ describe('SQL quoting', () => {
     const cases: Array<[Array<string | null>, string[]]> = [
       [['3', '0.5', 'abc', '2024-01-31'], []],
       [['3.5', '0.5', 'abc', null], ['n: not a valid integer']],
+      [['0x10', '0.5', 'abc', null], ['n: not a valid integer']],
       [[null, '1.5', 'x', null], ['n: missing value (not nullable)']],
       [['11', '2.5', 'ABC', '2024-02-30'], ['n: above max 10', 'd: value not in allowed set', "s': value not in allowed set", "s': does not match pattern", 'day: not a valid date']],
       [['-1', 'nan', null, null], ['n: below min 0', 'd: NaN or Infinity']],

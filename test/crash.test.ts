@@ -68,9 +68,13 @@ describe('a worker killed mid-ingest', () => {
       expect(versions.map((v) => v.version)).toEqual([ref.version]);
       expect(fs.readdirSync(env.store.path('datasets', 'big', 'versions'))).toEqual([ref.version]);
       expect(fs.readdirSync(path.dirname(ref.manifestUri)).sort()).toEqual(['data.parquet', 'manifest.json']);
+      // Temporal records one started event per activity, carrying the attempt that finished it.
       const history = await handle.fetchHistory();
-      const attempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes).length ?? 0;
-      expect(attempts).toBeGreaterThanOrEqual(2);
+      const buildScheduled = history.events?.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'buildDatasetVersion');
+      const buildStarted = history.events?.find(
+        (e) => e.activityTaskStartedEventAttributes && String(e.activityTaskStartedEventAttributes.scheduledEventId) === String(buildScheduled?.eventId),
+      );
+      expect(buildStarted?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThanOrEqual(2);
     } finally {
       await stopWorker(second.child);
     }

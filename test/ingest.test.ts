@@ -141,6 +141,14 @@ describe('contract violations', () => {
     expect(quarantined.filter((r) => r.city === 'Atlantis').every((r) => r._mlops_reason === 'city: value not in allowed set')).toBe(true);
   });
 
+  it('a stricter request does not reuse a version published under a looser threshold', async () => {
+    const failure = await rootFailure(
+      ingest(env.client, env.config, { dataset: 'people-bad', source: input('bad10.csv'), contract: peopleContract, maxRejectedFraction: 0.05 }),
+    );
+    expect(failure.type).toBe('ContractViolation');
+    expect(failure.message).toContain('20 of 200 rows (10.0%)');
+  });
+
   it('fails with ContractViolation over the threshold and publishes nothing', async () => {
     const failure = await rootFailure(
       ingest(env.client, env.config, { dataset: 'people-strict', source: input('bad10.csv'), contract: peopleContract }),
@@ -264,22 +272,27 @@ describe('bad input gets a clear error', () => {
 
   it('hostile column names are data, not SQL', async () => {
     const hostile = ['a"b', "it's", 'x; DROP TABLE t; --', 'ünï 名前', 'sp ace'];
-    const rows = Array.from({ length: 30 }, (_, i) => [i, `v${i}`, i * 2, i % 3, 'ok']);
+    const rows = Array.from({ length: 30 }, (_, i) => [i, i % 10 === 0 ? `bad!${i}` : `v${i}`, i * 2, i % 3, 'ok']);
     fs.writeFileSync(input('hostile.csv'), toCsv(hostile, rows));
     const contract = {
       columns: [
         { name: hostile[0]!, type: 'integer' as const },
         { name: hostile[1]!, type: 'string' as const, pattern: '^v[0-9]+$' },
         { name: hostile[2]!, type: 'double' as const, max: 40 },
-        { name: hostile[3]!, type: 'integer' as const, allowed: [0, 1, 2] },
+        { name: hostile[3]!, type: 'integer' as const, allowed: [0, 1] },
         { name: hostile[4]!, type: 'string' as const },
       ],
       key: [hostile[0]!],
     };
-    const ref = await ingest(env.client, env.config, { dataset: 'hostile', source: input('hostile.csv'), contract, maxRejectedFraction: 0.5 });
-    expect(ref.rows).toEqual({ read: 30, accepted: 21, rejected: 9 });
+    const ref = await ingest(env.client, env.config, { dataset: 'hostile', source: input('hostile.csv'), contract, maxRejectedFraction: 0.7 });
+    // above max: i = 21…29; pattern: i = 0, 10, 20; not allowed (i % 3 = 2): 10 rows; 18 rows in all.
+    expect(ref.rows).toEqual({ read: 30, accepted: 12, rejected: 18 });
     const manifest = readManifest(ref.manifestUri);
-    expect(manifest.topRejectReasons).toEqual([{ reason: 'x; DROP TABLE t; --: above max 40', count: 9 }]);
+    expect(manifest.topRejectReasons).toEqual([
+      { reason: 'ünï 名前: value not in allowed set', count: 10 },
+      { reason: 'x; DROP TABLE t; --: above max 40', count: 9 },
+      { reason: "it's: does not match pattern", count: 3 },
+    ]);
     const snapshot = await readParquet(ref.snapshotUri);
     expect(Object.keys(snapshot[0]!)).toEqual(hostile);
   });
@@ -298,6 +311,19 @@ describe('bad input gets a clear error', () => {
       }),
     ).rejects.toThrow(/min \(5\) is greater than max \(1\)[\s\S]*key refers to unknown column "zzz"/);
     expect(fs.existsSync(env.store.path('datasets', 'ok'))).toBe(false);
+  });
+
+  it('names are checked again at activity entry, for clients that skip the client-side checks', async () => {
+    const failure = await rootFailure(
+      env.client.workflow.execute('ingestDataset', {
+        taskQueue: env.config.taskQueue,
+        workflowId: 'ingest-raw-bad-name',
+        args: [{ dataset: '../../etc', source: input('tiny.csv'), retentionDays: 1, maxRejectedFraction: 0.05 }],
+      }),
+    );
+    expect(failure.type).toBe('InvalidInput');
+    expect(failure.message).toMatch(/dataset name must be/);
+    expect(fs.existsSync(path.join(env.config.dataDir, '..', 'etc'))).toBe(false);
   });
 
   it('a missing source file is a clear, non-retryable error', async () => {

@@ -58,8 +58,9 @@ describe('retentionSweep', () => {
   it('re-ingesting the same bytes extends, never shortens, the retention', async () => {
     const file = path.join(env.inputDir, 'extend.csv');
     writePeopleCsv(file, people(20, 99));
-    const first = await ingest(env.client, env.config, { dataset: 'raw-extend', source: file, contract: peopleContract, retentionDays: 20 });
-    await ingest(env.client, env.config, { dataset: 'raw-extend', source: file, contract: peopleContract, retentionDays: 2 });
+    const first = await ingest(env.client, env.config, { dataset: 'raw-extend', source: file, contract: peopleContract, retentionDays: 2 });
+    await ingest(env.client, env.config, { dataset: 'raw-extend', source: file, contract: peopleContract, retentionDays: 20 });
+    await ingest(env.client, env.config, { dataset: 'raw-extend', source: file, contract: peopleContract, retentionDays: 1 });
     const record = JSON.parse(fs.readFileSync(path.join(path.dirname(first.manifestUri), 'manifest.json'), 'utf8')) as DatasetManifest;
     const retention = JSON.parse(fs.readFileSync(path.join(record.raw.uri, 'retention.json'), 'utf8')) as { expiresAt: string };
     expect((Date.parse(retention.expiresAt) - Date.parse(record.createdAt)) / DAY).toBeCloseTo(20, 1);

@@ -35,8 +35,15 @@ function rawName(index: number): string {
   return `_mlops_r${index}`;
 }
 
-/** The value cast to the contract type; NULL when the cast fails. */
+/**
+ * The value cast to the contract type; NULL when it is not a valid value of that type. Integers
+ * must be integral as written: TRY_CAST('3.5' AS BIGINT) rounds to 4 and '0x10' reads as 16, so
+ * the value must also equal its DOUBLE reading (NULL for hex).
+ */
 export function typedExpr(column: ContractColumn, ref: string): string {
+  if (column.type === 'integer') {
+    return `CASE WHEN TRY_CAST(${ref} AS DOUBLE) = TRY_CAST(${ref} AS BIGINT) THEN TRY_CAST(${ref} AS BIGINT) END`;
+  }
   return `TRY_CAST(${ref} AS ${DUCKDB_TYPES[column.type]})`;
 }
 
@@ -44,15 +51,6 @@ export function typedExpr(column: ContractColumn, ref: string): string {
 export interface Check {
   when: string;
   reason: string;
-}
-
-/** True when a present value is not of the declared type. */
-function typeInvalid(column: ContractColumn, raw: string, typed: string): string {
-  if (column.type === 'integer') {
-    // TRY_CAST('3.5' AS BIGINT) rounds to 4; an integer column must not silently round.
-    return `(${typed} IS NULL OR TRY_CAST(${raw} AS DOUBLE) <> ${typed})`;
-  }
-  return `${typed} IS NULL`;
 }
 
 function sqlValue(v: string | number): string {
@@ -64,7 +62,7 @@ export function columnChecks(column: ContractColumn, raw: string, typed: string)
   const checks: Check[] = [];
   const add = (when: string, text: string) => checks.push({ when, reason: `${column.name}: ${text}` });
   if (!column.nullable) add(`${raw} IS NULL`, 'missing value (not nullable)');
-  if (column.type !== 'string') add(`${raw} IS NOT NULL AND ${typeInvalid(column, raw, typed)}`, `not a valid ${column.type}`);
+  if (column.type !== 'string') add(`${raw} IS NOT NULL AND ${typed} IS NULL`, `not a valid ${column.type}`);
   if (column.type === 'double') add(`NOT isfinite(${typed})`, 'NaN or Infinity');
   // NaN compares greater than every number in DuckDB; NaN/Infinity are reported once, not also as
   // out of range or not allowed.

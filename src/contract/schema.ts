@@ -43,6 +43,16 @@ export const columnSchema = z
     if (c.allowed && c.type === 'string' && c.allowed.some((v) => typeof v !== 'string')) {
       ctx.addIssue({ code: 'custom', message: `column "${c.name}": allowed values of a string column must be strings` });
     }
+    if (c.allowed && (c.type === 'date' || c.type === 'timestamp')) {
+      ctx.addIssue({ code: 'custom', message: `column "${c.name}": allowed values apply to string, numeric and boolean columns; use min/max on a numeric column instead` });
+    }
+    if (c.pattern !== undefined) {
+      try {
+        new RegExp(c.pattern);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `column "${c.name}": pattern is not a valid regular expression (${(err as Error).message})` });
+      }
+    }
     if (c.allowed && numeric && c.allowed.some((v) => typeof v !== 'number')) {
       ctx.addIssue({ code: 'custom', message: `column "${c.name}": allowed values of a numeric column must be numbers` });
     }

@@ -6,10 +6,18 @@ import { datasetName } from '../store/names';
 import { parseInput } from '../validation';
 import type { DatasetManifest } from './manifest';
 
-/** Read side of the dataset store: published versions only (their folders exist only once complete). */
+/**
+ * Read side of the dataset store: published versions only (their folders exist only once complete).
+ * A dataset whose ingests all failed has only a quarantine folder and is not listed.
+ */
 export async function listDatasets(store: ArtifactStore): Promise<string[]> {
   const entries = await fs.readdir(store.path('datasets'), { withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const names = [];
+  for (const e of entries.filter((d) => d.isDirectory())) {
+    const versions = await fs.readdir(path.join(store.datasetDir(e.name), 'versions')).catch(() => []);
+    if (versions.length > 0) names.push(e.name);
+  }
+  return names.sort();
 }
 
 export async function listVersions(store: ArtifactStore, dataset: string): Promise<DatasetManifest[]> {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -56,7 +57,14 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
   const finalDir = store.datasetVersionDir(dataset, version);
   const manifestFile = path.join(finalDir, 'manifest.json');
   const existing = await store.readJson<DatasetManifest>(manifestFile);
-  if (existing) return refOf(existing, manifestFile, true);
+  if (existing) {
+    // The same data was accepted before, perhaps under a looser threshold than this request's.
+    assertWithinThreshold(existing.rows.read, existing.rows.rejected, args.maxRejectedFraction, existing.topRejectReasons, {
+      quarantineUri: existing.quarantine?.uri,
+      rawUri: existing.raw.uri,
+    });
+    return refOf(existing, manifestFile, true);
+  }
 
   await assertNotEmpty(staged.files);
   const { format, csv } = staged.fingerprint;
@@ -72,7 +80,9 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
 
   progress('validate');
   await conn.run(`DROP TABLE IF EXISTS ${STAGED}`);
-  await conn.run(`CREATE TEMP TABLE ${STAGED} AS ${stagingQuery(contract, sourceNames, relation)}`);
+  await conn.run(`CREATE TEMP TABLE ${STAGED} AS ${stagingQuery(contract, sourceNames, relation)}`).catch((err: Error) => {
+    throw asSourceError(err);
+  });
   for (const statement of duplicateKeyStatements(contract, STAGED)) await conn.run(statement);
   await collectMalformedLines(conn, format === 'csv');
   const [counts] = await queryRows<{ total: number; rejected: number; malformed: number }>(
@@ -84,7 +94,8 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
   const read = counts!.total + counts!.malformed;
   const rejected = counts!.rejected + counts!.malformed;
   if (read === 0) {
-    throw userError('EmptySource', `${describeSource(staged)} has a header but no data rows; nothing to ingest.`);
+    const what = format === 'csv' ? 'has a header but no data rows' : 'has no rows';
+    throw userError('EmptySource', `${describeSource(staged)} ${what}; nothing to ingest.`);
   }
   progress('quarantine', { read, rejected });
   const topRejectReasons = await topReasons(conn);
@@ -94,18 +105,7 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
     await writeQuarantine(conn, contract, uri);
     quarantine = { uri, rows: rejected };
   }
-  const fraction = rejected / read;
-  if (fraction > args.maxRejectedFraction) {
-    const reasons = topRejectReasons.slice(0, 5).map((r) => `    ${r.count} × ${r.reason}`);
-    throw userError(
-      'ContractViolation',
-      `${rejected} of ${read} rows (${(fraction * 100).toFixed(1)}%) break the contract, more than the allowed ` +
-        `${(args.maxRejectedFraction * 100).toFixed(1)}%. No version was published.\n  Top reasons:\n${reasons.join('\n')}\n` +
-        `  Rejected rows with their reasons: ${quarantine?.uri}\n  Raw copy: ${staged.rawDir}\n` +
-        '  Fix the data, or the contract, or raise maxRejectedFraction if these rows are expected.',
-      { read, rejected, topRejectReasons, quarantineUri: quarantine?.uri, rawUri: staged.rawDir },
-    );
-  }
+  assertWithinThreshold(read, rejected, args.maxRejectedFraction, topRejectReasons, { quarantineUri: quarantine?.uri, rawUri: staged.rawDir });
 
   progress('snapshot', { read, rejected });
   const tmp = await store.makeTempDir(`dataset-${dataset}-${version}`);
@@ -150,6 +150,33 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
+}
+
+function assertWithinThreshold(
+  read: number,
+  rejected: number,
+  maxRejectedFraction: number,
+  topRejectReasons: ReasonCount[],
+  where: { quarantineUri?: string; rawUri: string },
+): void {
+  const fraction = rejected / read;
+  if (fraction <= maxRejectedFraction) return;
+  const reasons = topRejectReasons.slice(0, 5).map((r) => `    ${r.count} × ${r.reason}`);
+  throw userError(
+    'ContractViolation',
+    `${rejected} of ${read} rows (${(fraction * 100).toFixed(1)}%) break the contract, more than the allowed ` +
+      `${(maxRejectedFraction * 100).toFixed(1)}%. No version was published.\n  Top reasons:\n${reasons.join('\n')}\n` +
+      `  Rejected rows with their reasons: ${where.quarantineUri}\n  Raw copy: ${where.rawUri}\n` +
+      '  Fix the data, or the contract, or raise maxRejectedFraction if these rows are expected.',
+    { read, rejected, topRejectReasons, ...where },
+  );
+}
+
+/** DuckDB errors that mean "this input cannot be read as declared": retrying will not help. */
+function asSourceError(err: Error): Error {
+  return /^(Invalid Input|Conversion|Binder|Parser) Error/.test(err.message)
+    ? userError('SourceReadError', `Cannot read the source as the contract declares it: ${err.message}`)
+    : err;
 }
 
 async function assertNotEmpty(files: readonly string[]): Promise<void> {
@@ -228,7 +255,7 @@ async function topReasons(conn: DuckDBConnection): Promise<ReasonCount[]> {
 
 async function writeQuarantine(conn: DuckDBConnection, contract: Contract, uri: string): Promise<void> {
   await fs.mkdir(path.dirname(uri), { recursive: true });
-  const tmp = `${uri}.${process.pid}.tmp`;
+  const tmp = `${uri}.${randomBytes(6).toString('hex')}.tmp`;
   await conn.run(
     `COPY (
        SELECT ${quarantineSelect(contract)}, ${REASONS_COLUMN} AS _mlops_reasons,

@@ -39,7 +39,7 @@ export type DatasetProfile = ColumnProfile[];
 
 const isNumeric = (t: ColumnType) => t === 'integer' || t === 'double';
 
-/** What to profile: a relation, and optionally an expression in it numbering rows 0…n-1 (for sampling). */
+/** What to profile: a relation, and optionally a non-negative row number in it (gaps allowed) for sampling. */
 export interface ProfileSource {
   relation: string;
   rowNumber?: string;

@@ -96,37 +96,39 @@ export async function stageRawSource(args: {
 }): Promise<StagedSource> {
   const originals = await resolveSourceFiles(args.conn, args.source, args.allowedRoots);
   const format = formatOf(originals, args.format);
-  const files = [];
-  for (const original of originals) {
-    const stat = await fs.stat(original);
-    files.push({ original, size: stat.size, sha256: await sha256File(original) });
-  }
-  const hash = sha256(files.map((f) => f.sha256).join('\n'));
-  const fingerprint: SourceFingerprint = { format, ...(args.csv ? { csv: args.csv } : {}), hash, files };
-
-  const rawDir = args.store.rawDir(args.dataset, hash.slice(0, 16));
-  const copies = originals.map((o, i) => path.join(rawDir, rawCopyName(i, o)));
-  const expiresAt = new Date(args.now.getTime() + args.retentionDays * 86_400_000).toISOString();
-  const recordFile = path.join(rawDir, RETENTION_FILE);
-  const existing = await args.store.readJson<RawRetentionRecord>(recordFile);
-  if (!existing) {
-    const tmp = await args.store.makeTempDir(`raw-${args.dataset}`);
+  // Copy first, then hash the copies: the id describes exactly the bytes that are kept and
+  // validated, even if the original is still being written to.
+  const tmp = await args.store.makeTempDir(`raw-${args.dataset}`);
+  try {
+    const names = originals.map((o, i) => rawCopyName(i, o));
+    const files = [];
     for (const [i, original] of originals.entries()) {
-      await fs.copyFile(original, path.join(tmp, path.basename(copies[i]!)), fs.constants.COPYFILE_FICLONE);
+      const copy = path.join(tmp, names[i]!);
+      await fs.copyFile(original, copy, fs.constants.COPYFILE_FICLONE);
+      files.push({ original, size: (await fs.stat(copy)).size, sha256: await sha256File(copy) });
     }
-    const record: RawRetentionRecord = {
-      dataset: args.dataset,
-      sourceHash: hash,
-      files: copies.map((c) => path.basename(c)),
-      copiedAt: args.now.toISOString(),
-      expiresAt,
-    };
-    await fs.writeFile(path.join(tmp, RETENTION_FILE), `${JSON.stringify(record, null, 2)}\n`);
-    await args.store.publishDir(tmp, rawDir);
-  } else if (existing.expiresAt < expiresAt) {
-    // The same bytes ingested again: keep them as long as the longest request asks.
-    await args.store.writeJsonAtomic(recordFile, { ...existing, expiresAt });
+    const hash = sha256(files.map((f) => f.sha256).join('\n'));
+    const fingerprint: SourceFingerprint = { format, ...(args.csv ? { csv: args.csv } : {}), hash, files };
+    const rawDir = args.store.rawDir(args.dataset, hash.slice(0, 16));
+    const recordFile = path.join(rawDir, RETENTION_FILE);
+    const expiresAt = new Date(args.now.getTime() + args.retentionDays * 86_400_000).toISOString();
+
+    let record = await args.store.readJson<RawRetentionRecord>(recordFile);
+    if (record && record.expiresAt < expiresAt) {
+      // The same bytes ingested again: keep them as long as the longest request asks.
+      record = { ...record, expiresAt };
+      await args.store.writeJsonAtomic(recordFile, record);
+    }
+    if (!record) {
+      record = { dataset: args.dataset, sourceHash: hash, files: names, copiedAt: args.now.toISOString(), expiresAt };
+      await fs.writeFile(path.join(tmp, RETENTION_FILE), `${JSON.stringify(record, null, 2)}\n`);
+      // A folder without a record is a leftover of an interrupted write or sweep: replace it.
+      await args.store.discardDir(rawDir);
+      if (!(await args.store.publishDir(tmp, rawDir))) record = (await args.store.readJson<RawRetentionRecord>(recordFile))!;
+    }
+    // The stored copy keeps the names it was first written with.
+    return { fingerprint, rawDir, files: record.files.map((f) => path.join(rawDir, f)), expiresAt: record.expiresAt };
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
   }
-  const record = (await args.store.readJson<RawRetentionRecord>(recordFile))!;
-  return { fingerprint, rawDir, files: copies, expiresAt: record.expiresAt };
 }

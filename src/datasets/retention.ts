@@ -7,6 +7,9 @@ import { RETENTION_FILE, type RawRetentionRecord } from './raw';
  * Deletes raw copies whose retention has expired, and only those. The report of what was deleted
  * is written before deleting and merged on retry, so a crash mid-sweep still leaves a full record.
  */
+/** Longer than an ingestion's longest activity timeout, so a sweep never pulls data from under it. */
+export const IN_USE_GRACE_MS = 3 * 3600 * 1000;
+
 export interface SweptRawCopy {
   dataset: string;
   sourceHash: string;
@@ -52,7 +55,10 @@ export async function sweepExpiredRaw(store: ArtifactStore, sweepId: string, asO
   const reportUri = store.path('reports', 'retention', `${sweepId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
   const previous = await store.readJson<SweepReport>(reportUri);
   const records = await listRetentionRecords(store);
-  const expired = records.filter((r) => Date.parse(r.record.expiresAt) <= asOf.getTime());
+  // A copy younger than the grace period may still be read by an ingest in progress (or its retry).
+  const expired = records.filter(
+    (r) => Date.parse(r.record.expiresAt) <= asOf.getTime() && Date.parse(r.record.copiedAt) + IN_USE_GRACE_MS <= asOf.getTime(),
+  );
   const deleted = new Map((previous?.deleted ?? []).map((d) => [d.uri, d]));
   for (const { dir, record } of expired) {
     deleted.set(dir, {
@@ -71,6 +77,6 @@ export async function sweepExpiredRaw(store: ArtifactStore, sweepId: string, asO
     reportUri,
   };
   await store.writeJsonAtomic(reportUri, report);
-  for (const { dir } of expired) await fs.rm(dir, { recursive: true, force: true });
+  for (const { dir } of expired) await store.discardDir(dir);
   return report;
 }

@@ -86,6 +86,22 @@ export class ArtifactStore {
   }
 
   /**
+   * Removes a folder by first renaming it into .tmp (one atomic step): a crash mid-delete leaves
+   * debris only in .tmp, never a half-deleted folder at its published path.
+   */
+  async discardDir(dir: string): Promise<void> {
+    const trash = this.path('.tmp', `trash-${process.pid}-${randomBytes(4).toString('hex')}`);
+    await fs.mkdir(this.tmpDir(), { recursive: true });
+    try {
+      await fs.rename(dir, trash);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    await fs.rm(trash, { recursive: true, force: true });
+  }
+
+  /**
    * Publishes a finished folder under its final name. Returns false when another attempt
    * published the same content-addressed folder first (then ours is discarded).
    */
@@ -102,14 +118,5 @@ export class ArtifactStore {
       }
       throw err;
     }
-  }
-}
-
-export async function exists(p: string): Promise<boolean> {
-  try {
-    await fs.access(p);
-    return true;
-  } catch {
-    return false;
   }
 }

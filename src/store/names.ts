@@ -17,6 +17,3 @@ export const resourceName = (what: string) =>
 
 export const datasetName = resourceName('dataset');
 export const modelName = resourceName('model');
-
-/** Content-hash ids: what the store itself creates; validated when they come back from users. */
-export const versionId = z.string().regex(/^[0-9a-f]{16}$/, 'version id must be 16 lowercase hex characters');

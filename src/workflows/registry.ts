@@ -115,6 +115,8 @@ export async function modelRegistry(input: { model: string; state?: RegistryStat
     {
       validator: ({ by, reason }) => {
         if (state.productionHistory.length < 2) throw new Error(`model "${state.model}" has no earlier production version to roll back to`);
+        const previous = state.productionHistory[state.productionHistory.length - 2]!;
+        if (find(previous)?.status === 'archived') throw new Error(`the previous production version ${previous} is archived; set production explicitly`);
         requireText(by, 'by');
         requireText(reason, 'reason');
       },
