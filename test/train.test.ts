@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingest } from '../src/client/ingest';
 import { registryState, startTraining } from '../src/client/train';
 import type { ModelCard } from '../src/models/card';
 import { registryWorkflowId, rollbackUpdate, type SetAliasInput, setAliasUpdate } from '../src/workflows/messages';

@@ -1,33 +1,18 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { describe, expect, it } from 'vitest';
 import { binaryMetrics, regressionMetrics } from '../src/metrics';
 import { exportGbdt } from '../src/onnx/trees';
-import { openDuckDb } from '../src/sql/duckdb';
 import { prepareTrainingData } from '../src/training/data';
 import { DEFAULT_GBDT_PARAMS, predictGbdt, trainGbdt } from '../src/training/gbdt';
-import { contractFor, maxAbsDiff, onnxOutputs, syntheticDir, writeSyntheticProblems } from './helpers/training';
+import { contractFor, maxAbsDiff, onnxOutputs, useSyntheticProblems } from './helpers/training';
 
-let db: DuckDBInstance;
-let conn: DuckDBConnection;
-const dir = syntheticDir();
-
-beforeAll(async () => {
-  db = await openDuckDb();
-  conn = await db.connect();
-  await writeSyntheticProblems(conn, dir);
-});
-afterAll(() => {
-  db?.closeSync();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const problems = useSyntheticProblems();
+const conn = () => problems.conn();
 
 const params = { ...DEFAULT_GBDT_PARAMS, nEstimators: 60 };
 
 describe('gradient-boosted trees', () => {
   it('learn a binary problem, and the ONNX TreeEnsembleClassifier routes every row the same way', async () => {
-    const data = await prepareTrainingData(conn, { snapshotUri: path.join(dir, 'binary.parquet'), contract: contractFor('boolean'), seed: 7 });
+    const data = await prepareTrainingData(conn(), { snapshotUri: problems.file('binary'), contract: contractFor('boolean'), seed: 7 });
     const model = trainGbdt(data.train, data.features, data.classes, 'binary', params);
     const ours = predictGbdt(model, data.test);
     const positive = Array.from({ length: data.test.rows }, (_, i) => ours[i * 2 + 1]!);
@@ -41,7 +26,7 @@ describe('gradient-boosted trees', () => {
   });
 
   it('learn a regression problem with ONNX TreeEnsembleRegressor parity', async () => {
-    const data = await prepareTrainingData(conn, { snapshotUri: path.join(dir, 'reg.parquet'), contract: contractFor('double'), seed: 2 });
+    const data = await prepareTrainingData(conn(), { snapshotUri: problems.file('reg'), contract: contractFor('double'), seed: 2 });
     const model = trainGbdt(data.train, data.features, data.classes, 'regression', params);
     const ours = predictGbdt(model, data.test);
     expect(regressionMetrics(data.test.label, ours).r2).toBeGreaterThan(0.85);
@@ -51,7 +36,7 @@ describe('gradient-boosted trees', () => {
   });
 
   it('is deterministic', async () => {
-    const data = await prepareTrainingData(conn, { snapshotUri: path.join(dir, 'binary.parquet'), contract: contractFor('boolean'), seed: 7 });
+    const data = await prepareTrainingData(conn(), { snapshotUri: problems.file('binary'), contract: contractFor('boolean'), seed: 7 });
     const a = trainGbdt(data.train, data.features, data.classes, 'binary', { ...params, nEstimators: 10 });
     const b = trainGbdt(data.train, data.features, data.classes, 'binary', { ...params, nEstimators: 10 });
     expect(JSON.stringify(a.trees)).toBe(JSON.stringify(b.trees));

@@ -1,32 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { describe, expect, it } from 'vitest';
 import { binaryMetrics, multiclassMetrics, regressionMetrics } from '../src/metrics';
 import { exportLinear } from '../src/onnx/linear';
 import { prepareTrainingData } from '../src/training/data';
 import { predictLinear, trainLogistic, trainRidge } from '../src/training/linear';
-import { openDuckDb } from '../src/sql/duckdb';
-import { contractFor, maxAbsDiff, onnxOutputs, syntheticDir, writeSyntheticProblems } from './helpers/training';
+import { contractFor, maxAbsDiff, onnxOutputs, useSyntheticProblems } from './helpers/training';
 import { quoteString } from '../src/sql/quote';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-let db: DuckDBInstance;
-let conn: DuckDBConnection;
-const dir = syntheticDir();
-
-beforeAll(async () => {
-  db = await openDuckDb();
-  conn = await db.connect();
-  await writeSyntheticProblems(conn, dir);
-});
-afterAll(() => {
-  db?.closeSync();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const problems = useSyntheticProblems();
+const conn = () => problems.conn();
 
 describe('logistic regression', () => {
   it('learns a binary problem and its ONNX model predicts the same probabilities', async () => {
-    const data = await prepareTrainingData(conn, { snapshotUri: path.join(dir, 'binary.parquet'), contract: contractFor('boolean'), seed: 7 });
+    const data = await prepareTrainingData(conn(), { snapshotUri: problems.file('binary'), contract: contractFor('boolean'), seed: 7 });
     expect(data.task).toBe('binary');
     expect(data.classes).toEqual(['false', 'true']);
     expect(data.features.map((f) => f.name)).toEqual(['x1', 'x2', 'color']);
@@ -47,7 +33,7 @@ describe('logistic regression', () => {
   });
 
   it('learns a multiclass problem (softmax) with ONNX parity', async () => {
-    const data = await prepareTrainingData(conn, { snapshotUri: path.join(dir, 'multi.parquet'), contract: contractFor('string'), seed: 3 });
+    const data = await prepareTrainingData(conn(), { snapshotUri: problems.file('multi'), contract: contractFor('string'), seed: 3 });
     expect(data.task).toBe('multiclass');
     expect(data.classes).toEqual(['high', 'low', 'mid']);
     const model = trainLogistic(data.train, data.features, data.classes, 'multiclass', { C: 10, maxIterations: 300, tolerance: 1e-6 });
@@ -60,7 +46,7 @@ describe('logistic regression', () => {
 
 describe('ridge regression', () => {
   it('recovers a linear target and its ONNX model predicts the same values', async () => {
-    const data = await prepareTrainingData(conn, { snapshotUri: path.join(dir, 'reg.parquet'), contract: contractFor('double'), seed: 1 });
+    const data = await prepareTrainingData(conn(), { snapshotUri: problems.file('reg'), contract: contractFor('double'), seed: 1 });
     expect(data.task).toBe('regression');
     const model = trainRidge(data.train, data.features, { alpha: 1 });
     const ours = predictLinear(model, data.test);
@@ -75,15 +61,15 @@ describe('ridge regression', () => {
 
 describe('training data checks', () => {
   it('refuses a constant label and too few rows with clear errors', async () => {
-    await conn.run(`COPY (SELECT i AS id, i * 1.0 AS x1, 0.5 AS x2, 'red' AS color, true AS y FROM range(100) t(i))
-      TO ${quoteString(path.join(dir, 'constant.parquet'))} (FORMAT parquet)`);
+    await conn().run(`COPY (SELECT i AS id, i * 1.0 AS x1, 0.5 AS x2, 'red' AS color, true AS y FROM range(100) t(i))
+      TO ${quoteString(path.join(problems.dir, 'constant.parquet'))} (FORMAT parquet)`);
     await expect(
-      prepareTrainingData(conn, { snapshotUri: path.join(dir, 'constant.parquet'), contract: contractFor('boolean'), seed: 1 }),
+      prepareTrainingData(conn(), { snapshotUri: problems.file('constant'), contract: contractFor('boolean'), seed: 1 }),
     ).rejects.toThrow(/constant in the training data/);
-    await conn.run(`COPY (SELECT i AS id, i * 1.0 AS x1, 0.5 AS x2, 'red' AS color, i % 2 = 0 AS y FROM range(10) t(i))
-      TO ${quoteString(path.join(dir, 'tiny.parquet'))} (FORMAT parquet)`);
+    await conn().run(`COPY (SELECT i AS id, i * 1.0 AS x1, 0.5 AS x2, 'red' AS color, i % 2 = 0 AS y FROM range(10) t(i))
+      TO ${quoteString(path.join(problems.dir, 'tiny.parquet'))} (FORMAT parquet)`);
     await expect(
-      prepareTrainingData(conn, { snapshotUri: path.join(dir, 'tiny.parquet'), contract: contractFor('boolean'), seed: 1 }),
+      prepareTrainingData(conn(), { snapshotUri: problems.file('tiny'), contract: contractFor('boolean'), seed: 1 }),
     ).rejects.toThrow(/training rows/);
   });
 });

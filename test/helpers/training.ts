@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, beforeAll } from 'vitest';
 import { parseContract } from '../../src/contract/schema';
 import type { FeatureSpec, SplitData } from '../../src/training/data';
 import { feedsFromSplit, loadSession } from '../../src/onnx/runtime';
@@ -17,6 +18,26 @@ import type { TestEnv } from './env';
  */
 export function syntheticDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-train-'));
+}
+
+/**
+ * Writes the synthetic problems before the file's tests and removes them after; `conn()` is a
+ * DuckDB connection for the tests, `file(name)` a problem's Parquet path.
+ */
+export function useSyntheticProblems(): { conn: () => DuckDBConnection; file: (name: string) => string; dir: string } {
+  const dir = syntheticDir();
+  let db: DuckDBInstance | undefined;
+  let conn: DuckDBConnection | undefined;
+  beforeAll(async () => {
+    db = await openDuckDb();
+    conn = await db.connect();
+    await writeSyntheticProblems(conn, dir);
+  });
+  afterAll(() => {
+    db?.closeSync();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return { conn: () => conn!, file: (name) => path.join(dir, `${name}.parquet`), dir };
 }
 
 export async function writeSyntheticProblems(conn: DuckDBConnection, dir: string, rows = 6000): Promise<void> {
