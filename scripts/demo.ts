@@ -2,7 +2,8 @@
  * `npm run demo`: the main job on an embedded default. Starts (or reuses) a Temporal dev server
  * and a worker, generates a synthetic churn dataset for three days, and ingests each day through
  * the durable ingestion workflow: a clean day, a day with a few bad rows (quarantined), and a
- * broken day that the contract refuses. Ends with a summary and Web UI links.
+ * broken day that the contract refuses. Then trains two models on the latest version and
+ * registers them as candidates. Ends with a summary and Web UI links.
  *
  *   npm run demo                 run and exit
  *   npm run demo -- --keep-open  keep the server, worker and Web UI up afterwards
@@ -12,6 +13,7 @@ import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { ingest } from '../src/client/ingest';
+import { registryState, startTraining } from '../src/client/train';
 import { formatTable } from '../src/cli/output';
 import { describeError } from '../src/cli/errors';
 import { loadConfig, type MlopsConfig } from '../src/config';
@@ -23,6 +25,7 @@ import { ArtifactStore } from '../src/store/artifact-store';
 import { generateChurnDay } from '../src/synthetic/churn';
 
 const DATASET = 'churn';
+const MODEL = 'churn';
 
 const contract: ContractInput = {
   description: 'Daily customer snapshot for churn prediction',
@@ -122,9 +125,33 @@ async function main(): Promise<void> {
   console.log(`\nIngestion outcomes\n${formatTable(outcomes)}\n`);
   const versionRows = versions.map((v) => ({ version: v.version, created: v.createdAt, rows: v.rows.accepted, quarantined: v.rows.rejected, rawExpires: v.raw.expiresAt }));
   console.log(`Published versions of "${DATASET}"\n${formatTable(versionRows)}\n`);
+  const trainers: Array<{ kind: 'logistic' | 'gbdt'; params: Record<string, number> }> = [
+    { kind: 'logistic', params: {} },
+    { kind: 'gbdt', params: { nEstimators: 100 } },
+  ];
+  for (const trainer of trainers) {
+    console.log(`▶ train model "${MODEL}" with ${trainer.kind} on ${DATASET}@latest`);
+    const { summary, reused } = await (await startTraining(client, config, { model: MODEL, dataset: DATASET, trainer })).result();
+    const m = summary.metrics.test;
+    console.log(
+      `  ${reused ? 'already trained' : 'trained'} ${MODEL}@${summary.version}: test ROC AUC ${m.rocAuc?.toFixed(3)}, ` +
+        `accuracy ${m.accuracy?.toFixed(3)}, log loss ${m.logLoss?.toFixed(3)} — registered as candidate`,
+    );
+  }
+  const registry = await registryState(client, MODEL);
+  const modelRows = registry.versions.map((v) => ({
+    version: v.version,
+    trainer: v.trainer.kind,
+    'test AUC': v.metrics.test.rocAuc?.toFixed(3),
+    alias: Object.entries(registry.aliases).filter(([, id]) => id === v.version).map(([a]) => a).join(','),
+  }));
+  console.log(`\nRegistry of model "${MODEL}" (registry:${MODEL})\n${formatTable(modelRows)}\n`);
+
   const query = encodeURIComponent(`MlopsDataset="${DATASET}"`);
+  const modelQuery = encodeURIComponent(`MlopsModel="${MODEL}"`);
   console.log('Web UI:');
   console.log(`  all ingestion runs of "${DATASET}": ${uiUrl}/namespaces/${config.namespace}/workflows?query=${query}`);
+  console.log(`  training runs and registry of "${MODEL}": ${uiUrl}/namespaces/${config.namespace}/workflows?query=${modelQuery}`);
   console.log(`  inspect versions:  npx mlops datasets show ${DATASET}    (MLOPS_DATA_DIR=${config.dataDir})`);
 
   if (keepOpen) {

@@ -155,6 +155,7 @@ async function fitExternal(
 
 function fit(trainer: Exclude<TrainerConfig, { kind: 'command' }>, data: PreparedData, ids: { model: string; version: string }): Uint8Array {
   const metadata = { model: ids.model, version: ids.version, trainer: trainer.kind };
+  // resolveTrainer validated the parameters against the trainer's schema and filled in defaults.
   const p = trainer.params;
   switch (trainer.kind) {
     case 'logistic': {
