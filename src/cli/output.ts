@@ -22,3 +22,9 @@ export function formatNumber(v: number): string {
 export function printTable(rows: ReadonlyArray<object>, columns?: string[]): void {
   process.stdout.write(`${formatTable(rows, columns)}\n`);
 }
+
+/** What every list command does: rows as JSON with --json, else as a table. */
+export function printRows(rows: ReadonlyArray<object>, json: boolean | undefined): void {
+  if (json) printJson(rows);
+  else printTable(rows);
+}

@@ -6,6 +6,7 @@ import type { FeatureSpec, SplitData } from '../training/data';
  * we export takes ([N, 1] float for numerics, [N, 1] string for categoricals).
  */
 export async function loadSession(model: Uint8Array | string): Promise<ort.InferenceSession> {
+  // Two calls because the overloads (path vs bytes) do not accept the union.
   return typeof model === 'string' ? ort.InferenceSession.create(model) : ort.InferenceSession.create(model);
 }
 
@@ -22,11 +23,4 @@ export function feedsFromSplit(split: SplitData, features: readonly FeatureSpec[
     }
   });
   return feeds;
-}
-
-export async function runModel(
-  session: ort.InferenceSession,
-  feeds: Record<string, ort.Tensor>,
-): Promise<Record<string, ort.Tensor>> {
-  return session.run(feeds);
 }

@@ -82,8 +82,18 @@ export async function trainModelVersion(args: TrainArgs): Promise<{ summary: Mod
     const session = await loadSession(onnxTmp).catch((err: Error) => {
       throw userError('ModelLoadError', `ONNX Runtime cannot load the trained model: ${err.message}`);
     });
-    const validation = await scoreSplit(session, data, data.validation);
-    const test = await scoreSplit(session, data, data.test);
+    const { validation, test, outputNames } = await (async () => {
+      try {
+        return {
+          validation: await scoreSplit(session, data, data.validation),
+          test: await scoreSplit(session, data, data.test),
+          outputNames: [...session.outputNames],
+        };
+      } finally {
+        // Native memory: release now, also when scoring fails, rather than whenever GC runs.
+        await session.release();
+      }
+    })();
     const label = request.label ?? manifest.contract.label!;
     const card: ModelCard = {
       model: request.model,
@@ -108,10 +118,9 @@ export async function trainModelVersion(args: TrainArgs): Promise<{ summary: Mod
         sha256: sha256(onnxBytes),
         bytes: onnxBytes.length,
         inputs: data.features.map((f) => ({ name: f.name, type: f.kind === 'numeric' ? 'float' : 'string' })),
-        outputs: [...session.outputNames],
+        outputs: outputNames,
       },
     };
-    await session.release();
     await store.writeJsonAtomic(path.join(tmp, 'card.json'), card);
     progress('publish');
     const published = await store.publishDir(tmp, finalDir);

@@ -7,7 +7,7 @@ import type { IngestRequestInput } from '../../datasets/request';
 import { SOURCE_FORMATS, type SourceFormat } from '../../datasets/source';
 import { userError } from '../../errors';
 import type { CliContext } from '../context';
-import { formatNumber, printJson, printTable } from '../output';
+import { formatNumber, printJson, printRows, printTable } from '../output';
 
 function readJsonFile(file: string, what: string): unknown {
   let text: string;
@@ -89,8 +89,7 @@ export function registerDatasetCommands(program: Command, ctx: () => CliContext)
         const latest = versions[versions.length - 1];
         rows.push({ dataset: name, versions: versions.length, latest: latest?.version, rows: latest?.rows.accepted, created: latest?.createdAt });
       }
-      if (opts.json) printJson(rows);
-      else printTable(rows);
+      printRows(rows, opts.json);
     });
 
   datasets

@@ -4,7 +4,7 @@ import { parseDatasetRef } from '../../datasets/catalog';
 import { userError } from '../../errors';
 import { TRAINER_KINDS, type TrainRequestInput } from '../../training/request';
 import type { CliContext } from '../context';
-import { formatNumber, printJson, printTable } from '../output';
+import { formatNumber, printJson, printRows, printTable } from '../output';
 
 function parseParams(text: string | undefined): Record<string, number> {
   if (!text) return {};
@@ -105,8 +105,7 @@ export function registerModelCommands(program: Command, ctx: () => CliContext): 
             : { model: name, versions: '?', production: '?', candidate: '(registry did not answer; is a worker running?)' };
         }),
       );
-      if (opts.json) printJson(rows);
-      else printTable(rows);
+      printRows(rows, opts.json);
     });
 
   models
