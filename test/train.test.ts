@@ -59,6 +59,19 @@ describe('trainModel workflow', () => {
       (await startTraining(env.client, env.config, { model: 'churn', dataset: 'churn', trainer: { kind: 'linear', params: {} } }, 'linear-on-bool')).result(),
     );
     expect(linear.message).toMatch(/Regression needs a numeric label/);
+    // Raised inside the training thread: the failure keeps its type and message.
+    const logistic = await rootFailure(
+      (
+        await startTraining(
+          env.client,
+          env.config,
+          { model: 'churn-x1', dataset: 'churn', label: 'x1', features: ['x2', 'color'], trainer: { kind: 'logistic', params: {} } },
+          'logistic-on-double',
+        )
+      ).result(),
+    );
+    expect(logistic.type).toBe('InvalidInput');
+    expect(logistic.message).toMatch(/logistic trainer needs a categorical label/);
     const missing = await rootFailure((await startTraining(env.client, env.config, { model: 'x', dataset: 'nope' }, 'missing')).result());
     expect(missing.type).toBe('DatasetNotFound');
     await expect(startTraining(env.client, env.config, { model: '../x', dataset: 'churn' })).rejects.toThrow(/model name/);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { binaryMetrics, regressionMetrics } from '../src/metrics';
 import { exportGbdt } from '../src/onnx/trees';
 import { prepareTrainingData } from '../src/training/data';
+import { fitInThread } from '../src/training/fit';
 import { DEFAULT_GBDT_PARAMS, predictGbdt, trainGbdt } from '../src/training/gbdt';
 import { contractFor, maxAbsDiff, onnxOutputs, useSyntheticProblems } from './helpers/training';
 
@@ -40,5 +41,41 @@ describe('gradient-boosted trees', () => {
     const a = trainGbdt(data.train, data.features, data.classes, 'binary', { ...params, nEstimators: 10 });
     const b = trainGbdt(data.train, data.features, data.classes, 'binary', { ...params, nEstimators: 10 });
     expect(JSON.stringify(a.trees)).toBe(JSON.stringify(b.trees));
+  });
+
+  it('grows the same trees on one thread as on several (the model does not depend on the machine)', async () => {
+    const data = await prepareTrainingData(conn(), { snapshotUri: problems.file('binary'), contract: contractFor('boolean'), seed: 7 });
+    const alone = trainGbdt(data.train, data.features, data.classes, 'binary', { ...params, nEstimators: 10 }, { threads: 1 });
+    // Three threads over three features: each helper gets one feature's histograms and a third of the rows.
+    const shared = trainGbdt(data.train, data.features, data.classes, 'binary', { ...params, nEstimators: 10 }, { threads: 3 });
+    expect(alone.trees.length).toBe(10);
+    expect(JSON.stringify(shared.trees)).toBe(JSON.stringify(alone.trees));
+    const reg = await prepareTrainingData(conn(), { snapshotUri: problems.file('reg'), contract: contractFor('double'), seed: 2 });
+    const regAlone = trainGbdt(reg.train, reg.features, reg.classes, 'regression', { ...params, nEstimators: 5 }, { threads: 1 });
+    const regShared = trainGbdt(reg.train, reg.features, reg.classes, 'regression', { ...params, nEstimators: 5 }, { threads: 2 });
+    expect(JSON.stringify(regShared.trees)).toBe(JSON.stringify(regAlone.trees));
+  });
+
+  it('fits on a worker thread: the calling thread keeps running (heartbeats), and cancelling ends the fit', async () => {
+    const data = await prepareTrainingData(conn(), { snapshotUri: problems.file('binary'), contract: contractFor('boolean'), seed: 7 });
+    const request = { trainer: { kind: 'gbdt' as const, params: { ...params, nEstimators: 150 } }, data, ids: { model: 'm', version: 'v' } };
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 10);
+    const started = Date.now();
+    try {
+      const onnx = await fitInThread(request);
+      const elapsed = Date.now() - started;
+      expect(onnx.byteLength).toBeGreaterThan(1000);
+      // A fit on this thread would let no tick through until it finished.
+      expect(ticks).toBeGreaterThan(elapsed / 10 / 3);
+    } finally {
+      clearInterval(ticker);
+    }
+    const abort = new AbortController();
+    const cancelled = fitInThread({ ...request, trainer: { kind: 'gbdt', params: { ...params, nEstimators: 5000 } } }, abort.signal);
+    setTimeout(() => abort.abort(new Error('cancelled by the test')), 200);
+    const before = Date.now();
+    await expect(cancelled).rejects.toThrow('cancelled by the test');
+    expect(Date.now() - before).toBeLessThan(2000);
   });
 });

@@ -1,4 +1,5 @@
 import type { FeatureSpec, SplitData } from './data';
+import { type GbdtBuffers, GbdtThreads } from './gbdt-threads';
 
 /**
  * Histogram-based gradient-boosted trees (the LightGBM / scikit-learn HistGradientBoosting
@@ -48,10 +49,6 @@ export interface GbdtModel {
 const MISSING_BIN = 0;
 
 interface Binned {
-  /** Per feature, the bin of every row (used to partition rows at a split). */
-  bins: Uint8Array[];
-  /** The same bins row by row (N × F), for building histograms in one pass. */
-  rowMajor: Uint8Array;
   /** thresholds[f][b] = largest value in bin b (b ≥ 1), as float32. */
   thresholds: Float64Array[];
   binCount: number[];
@@ -59,52 +56,65 @@ interface Binned {
 
 /** Feature values as doubles: numerics as they are, categorical codes as numbers, missing as NaN. */
 function featureValue(split: SplitData, f: number, i: number): number {
-  const v = split.columns[f]![i]!;
-  return split.columns[f] instanceof Int32Array ? (v < 0 ? Number.NaN : v) : v;
+  const column = split.columns[f]!;
+  const v = column[i]!;
+  return column instanceof Int32Array && v < 0 ? Number.NaN : v;
 }
 
-function binFeatures(split: SplitData, features: readonly FeatureSpec[], maxBins: number): Binned {
-  const bins: Uint8Array[] = [];
+/** Bin edges come from at most this many values per feature (evenly spaced rows), as scikit-learn does. */
+const BINNING_SAMPLE = 200_000;
+
+/** Bins every feature into the threads' row-major and column-major bin tables. */
+function binFeatures(split: SplitData, features: readonly FeatureSpec[], maxBins: number, buffers: GbdtBuffers): Binned {
+  const { rowMajor, columnMajor } = buffers;
   const thresholds: Float64Array[] = [];
   const binCount: number[] = [];
+  const n = split.rows;
+  const values32 = new Float64Array(n);
   for (let f = 0; f < features.length; f++) {
-    const all = new Float64Array(split.rows);
-    let count = 0;
-    for (let i = 0; i < split.rows; i++) {
-      const v = featureValue(split, f, i);
-      if (!Number.isNaN(v)) all[count++] = Math.fround(v);
+    // Float32 values (NaN = missing), as the ONNX tree ensemble will compare them.
+    for (let i = 0; i < n; i++) values32[i] = Math.fround(featureValue(split, f, i));
+    const t = binEdges(values32, maxBins);
+    const column = columnMajor.subarray(f * n, (f + 1) * n);
+    for (let i = 0; i < n; i++) {
+      const v = values32[i]!;
+      const b = Number.isNaN(v) ? MISSING_BIN : binOf(t, v);
+      column[i] = b;
+      rowMajor[i * features.length + f] = b;
     }
-    const values = all.subarray(0, count).sort();
-    const distinct: number[] = [];
-    for (let i = 0; i < values.length && distinct.length < maxBins; i++) {
-      if (distinct.length === 0 || distinct[distinct.length - 1] !== values[i]) distinct.push(values[i]!);
-    }
-    // Upper edges: every distinct value when few, else the values at evenly spaced ranks.
-    let edges: number[];
-    if (distinct.length <= maxBins - 1) edges = distinct;
-    else {
-      edges = [];
-      for (let b = 1; b < maxBins; b++) {
-        const v = values[Math.min(values.length - 1, Math.floor((b * values.length) / (maxBins - 1)) - 1)]!;
-        if (edges.length === 0 || edges[edges.length - 1]! < v) edges.push(v);
-      }
-      if (edges[edges.length - 1]! < values[values.length - 1]!) edges.push(values[values.length - 1]!);
-    }
-    const t = Float64Array.from([Number.NaN, ...edges]);
-    const column = new Uint8Array(split.rows);
-    for (let i = 0; i < split.rows; i++) {
-      const v = featureValue(split, f, i);
-      column[i] = Number.isNaN(v) ? MISSING_BIN : binOf(t, Math.fround(v));
-    }
-    bins.push(column);
     thresholds.push(t);
     binCount.push(t.length);
   }
-  const rowMajor = new Uint8Array(split.rows * bins.length);
-  bins.forEach((column, f) => {
-    for (let i = 0; i < split.rows; i++) rowMajor[i * bins.length + f] = column[i]!;
-  });
-  return { bins, rowMajor, thresholds, binCount };
+  return { thresholds, binCount };
+}
+
+/** [NaN, upper edge of bin 1, …]: every distinct value when few, else values at evenly spaced ranks. */
+function binEdges(values32: Float64Array, maxBins: number): Float64Array {
+  let count = 0;
+  for (let i = 0; i < values32.length; i++) if (!Number.isNaN(values32[i]!)) count++;
+  const stride = Math.max(1, count / BINNING_SAMPLE);
+  const values = new Float64Array(Math.min(count, BINNING_SAMPLE));
+  for (let i = 0, seen = 0, taken = 0; i < values32.length && taken < values.length; i++) {
+    const v = values32[i]!;
+    if (Number.isNaN(v)) continue;
+    if (seen++ >= taken * stride) values[taken++] = v;
+  }
+  values.sort();
+  const distinct: number[] = [];
+  for (let i = 0; i < values.length && distinct.length < maxBins; i++) {
+    if (distinct.length === 0 || distinct[distinct.length - 1] !== values[i]) distinct.push(values[i]!);
+  }
+  let edges: number[];
+  if (distinct.length <= maxBins - 1) edges = distinct;
+  else {
+    edges = [];
+    for (let b = 1; b < maxBins; b++) {
+      const v = values[Math.min(values.length - 1, Math.floor((b * values.length) / (maxBins - 1)) - 1)]!;
+      if (edges.length === 0 || edges[edges.length - 1]! < v) edges.push(v);
+    }
+    if (edges[edges.length - 1]! < values[values.length - 1]!) edges.push(values[values.length - 1]!);
+  }
+  return Float64Array.from([Number.NaN, ...edges]);
 }
 
 /** Smallest bin b ≥ 1 with value ≤ thresholds[b] (values above every edge go to the last bin). */
@@ -124,6 +134,16 @@ interface Split {
   feature: number;
   bin: number;
   missingLeft: boolean;
+  /** Gradient and hessian sums of the left side and of the whole node. */
+  gl: number;
+  hl: number;
+  gTotal: number;
+  hTotal: number;
+}
+
+export interface GbdtRunOptions {
+  /** Threads for histograms and gradients (default: by problem size and cores). The model is the same for any count. */
+  threads?: number;
 }
 
 export function trainGbdt(
@@ -132,67 +152,48 @@ export function trainGbdt(
   classes: string[],
   task: 'binary' | 'regression',
   params: GbdtParams,
+  options: GbdtRunOptions = {},
 ): GbdtModel {
   const n = split.rows;
-  const binned = binFeatures(split, features, params.maxBins);
-  const y = split.label;
-  let mean = 0;
-  for (let i = 0; i < n; i++) mean += y[i]!;
-  mean /= n;
-  const baseScore = task === 'binary' ? Math.log(Math.max(mean, 1e-12) / Math.max(1 - mean, 1e-12)) : mean;
-  const score = new Float64Array(n).fill(baseScore);
-  const grad = new Float64Array(n);
-  const hess = new Float64Array(n);
-  const trees: TreeNode[][] = [];
-  for (let t = 0; t < params.nEstimators; t++) {
-    for (let i = 0; i < n; i++) {
-      if (task === 'binary') {
-        const p = 1 / (1 + Math.exp(-score[i]!));
-        grad[i] = p - y[i]!;
-        hess[i] = Math.max(p * (1 - p), 1e-16);
-      } else {
-        grad[i] = score[i]! - y[i]!;
-        hess[i] = 1;
-      }
+  const threads = new GbdtThreads(n, features.length, options.threads);
+  try {
+    const { score, label } = threads.buffers;
+    const binned = binFeatures(split, features, params.maxBins, threads.buffers);
+    label.set(split.label);
+    let mean = 0;
+    for (let i = 0; i < n; i++) mean += label[i]!;
+    mean /= n;
+    const baseScore = task === 'binary' ? Math.log(Math.max(mean, 1e-12) / Math.max(1 - mean, 1e-12)) : mean;
+    score.fill(baseScore);
+    const trees: TreeNode[][] = [];
+    const grower = new TreeGrower(binned, threads, n, params);
+    for (let t = 0; t < params.nEstimators; t++) {
+      threads.gradients(task);
+      trees.push(grower.grow());
     }
-    const tree = growTree(binned, grad, hess, n, params);
-    trees.push(tree.nodes);
-    for (let i = 0; i < n; i++) score[i]! += tree.leafValueOfRow[i]!;
+    return { kind: 'gbdt', task, features, classes, baseScore: Math.fround(baseScore), trees };
+  } finally {
+    threads.close();
   }
-  return { kind: 'gbdt', task, features, classes, baseScore: Math.fround(baseScore), trees };
 }
 
-/**
- * A node's histograms: for every feature and bin, [gradient sum, hessian sum, count], flat and
- * interleaved (index ((feature << 8) + bin) * 3), so one pass over the node's rows in row-major
- * bin order touches each row's memory once.
- */
 type Histogram = Float64Array;
-const BIN_SLOTS = 256;
-
-function buildHistograms(binned: Binned, rows: Uint32Array, grad: Float64Array, hess: Float64Array): Histogram {
-  const features = binned.bins.length;
-  const hist = new Float64Array(features * BIN_SLOTS * 3);
-  const rowMajor = binned.rowMajor;
-  for (let k = 0; k < rows.length; k++) {
-    const i = rows[k]!;
-    const gi = grad[i]!;
-    const hi = hess[i]!;
-    const base = i * features;
-    for (let f = 0; f < features; f++) {
-      const idx = ((f << 8) + rowMajor[base + f]!) * 3;
-      hist[idx]! += gi;
-      hist[idx + 1]! += hi;
-      hist[idx + 2]! += 1;
-    }
-  }
-  return hist;
-}
 
 function subtract(parent: Histogram, child: Histogram): Histogram {
   const out = new Float64Array(parent.length);
   for (let j = 0; j < out.length; j++) out[j] = parent[j]! - child[j]!;
   return out;
+}
+
+/** Gradient and hessian sums over all bins of the first feature, i.e. over the node's rows. */
+function totals(hist: Histogram, bins: number): [number, number] {
+  let g = 0;
+  let h = 0;
+  for (let b = 0; b < bins; b++) {
+    g += hist[b * 3]!;
+    h += hist[b * 3 + 1]!;
+  }
+  return [g, h];
 }
 
 function bestSplit(hist: Histogram, binCount: readonly number[], params: GbdtParams): Split | undefined {
@@ -224,7 +225,7 @@ function bestSplit(hist: Histogram, binCount: readonly number[], params: GbdtPar
         const gr = gTotal - gl;
         const hr = hTotal - hl;
         const gain = (gl * gl) / (hl + params.l2) + (gr * gr) / (hr + params.l2) - parentScore;
-        if (gain > 1e-12 && (!best || gain > best.gain)) best = { gain, feature: f, bin: b, missingLeft };
+        if (gain > 1e-12 && (!best || gain > best.gain)) best = { gain, feature: f, bin: b, missingLeft, gl, hl, gTotal, hTotal };
       }
       if (missingCount === 0) break; // no missing values: both directions are the same split
     }
@@ -232,88 +233,87 @@ function bestSplit(hist: Histogram, binCount: readonly number[], params: GbdtPar
   return best;
 }
 
-/** Splits a node's rows (kept in ascending order, which keeps memory access sequential). */
-function partition(rows: Uint32Array, column: Uint8Array, s: Split): [Uint32Array, Uint32Array] {
-  const left = new Uint32Array(rows.length);
-  const right = new Uint32Array(rows.length);
-  let l = 0;
-  let r = 0;
-  for (let k = 0; k < rows.length; k++) {
-    const i = rows[k]!;
-    const b = column[i]!;
-    if (b === MISSING_BIN ? s.missingLeft : b <= s.bin) left[l++] = i;
-    else right[r++] = i;
-  }
-  return [left.subarray(0, l), right.subarray(0, r)];
-}
-
+/** A node waiting to be split or to become a leaf: its rows are order[start, end). */
 interface Pending {
   node: number;
-  rows: Uint32Array;
-  hists: Histogram;
+  start: number;
+  end: number;
+  hists: Histogram | undefined;
   depth: number;
+  /** Gradient and hessian sums of the node's rows (its leaf value needs no pass over them). */
+  g: number;
+  h: number;
   split?: Split;
 }
 
-function growTree(binned: Binned, grad: Float64Array, hess: Float64Array, n: number, params: GbdtParams) {
-  const nodes: TreeNode[] = [];
-  const leafValueOfRow = new Float64Array(n);
-  const leafValue = (rows: Uint32Array) => {
-    let g = 0;
-    let h = 0;
-    for (const i of rows) {
-      g += grad[i]!;
-      h += hess[i]!;
-    }
-    return Math.fround((-g / (h + params.l2)) * params.learningRate);
-  };
-  const all = Uint32Array.from({ length: n }, (_, i) => i);
-  const open: Pending[] = [{ node: 0, rows: all, hists: buildHistograms(binned, all, grad, hess), depth: 0 }];
-  nodes.push({ leaf: true, value: 0 });
-  let leaves = 1;
-  const finish = (p: Pending) => {
-    const value = leafValue(p.rows);
-    nodes[p.node] = { leaf: true, value };
-    for (const i of p.rows) leafValueOfRow[i] = value;
-  };
-  // Best-first growth (largest gain first) up to maxLeaves, as LightGBM does.
-  for (const p of open) p.split = p.depth < params.maxDepth ? bestSplit(p.hists, binned.binCount, params) : undefined;
-  while (open.length > 0) {
-    let bestIndex = -1;
-    for (let k = 0; k < open.length; k++) {
-      const s = open[k]!.split;
-      if (s && (bestIndex < 0 || s.gain > open[bestIndex]!.split!.gain)) bestIndex = k;
-    }
-    if (bestIndex < 0 || leaves >= params.maxLeaves) break;
-    const p = open.splice(bestIndex, 1)[0]!;
-    const s = p.split!;
-    const [leftRows, rightRows] = partition(p.rows, binned.bins[s.feature]!, s);
-    const smallerIsLeft = leftRows.length <= rightRows.length;
-    const smallHists = buildHistograms(binned, smallerIsLeft ? leftRows : rightRows, grad, hess);
-    const largeHists = subtract(p.hists, smallHists);
-    const left = nodes.length;
-    const right = left + 1;
-    nodes.push({ leaf: true, value: 0 }, { leaf: true, value: 0 });
-    nodes[p.node] = {
-      leaf: false,
-      feature: s.feature,
-      threshold: binned.thresholds[s.feature]![s.bin]!,
-      missingLeft: s.missingLeft,
-      left,
-      right,
-    };
-    leaves++;
-    for (const [node, rows, hists] of [
-      [left, leftRows, smallerIsLeft ? smallHists : largeHists],
-      [right, rightRows, smallerIsLeft ? largeHists : smallHists],
-    ] as const) {
-      const child: Pending = { node, rows, hists, depth: p.depth + 1 };
-      child.split = child.depth < params.maxDepth ? bestSplit(hists, binned.binCount, params) : undefined;
-      open.push(child);
-    }
+class TreeGrower {
+  private readonly order: Uint32Array;
+
+  constructor(
+    private readonly binned: Binned,
+    private readonly threads: GbdtThreads,
+    private readonly n: number,
+    private readonly params: GbdtParams,
+  ) {
+    this.order = threads.buffers.order;
   }
-  for (const p of open) finish(p);
-  return { nodes, leafValueOfRow };
+
+  /** Grows one tree on the current gradients and adds its leaf values to the scores. */
+  grow(): TreeNode[] {
+    const { order, params, binned } = this;
+    for (let i = 0; i < this.n; i++) order[i] = i;
+    const nodes: TreeNode[] = [{ leaf: true, value: 0 }];
+    const hists = this.threads.histograms(0, this.n, true);
+    const [g, h] = totals(hists, this.binned.binCount[0] ?? 0);
+    const root: Pending = { node: 0, start: 0, end: this.n, hists, depth: 0, g, h };
+    root.split = this.splitOf(root);
+    const open: Pending[] = [root];
+    let leaves = 1;
+    // Best-first growth (largest gain first) up to maxLeaves, as LightGBM does.
+    for (;;) {
+      let bestIndex = -1;
+      for (let k = 0; k < open.length; k++) {
+        const s = open[k]!.split;
+        if (s && (bestIndex < 0 || s.gain > open[bestIndex]!.split!.gain)) bestIndex = k;
+      }
+      if (bestIndex < 0 || leaves >= params.maxLeaves) break;
+      const p = open.splice(bestIndex, 1)[0]!;
+      const s = p.split!;
+      const mid = this.threads.partition(p.start, p.end, s.feature, s.bin, s.missingLeft);
+      const left = nodes.length;
+      const right = left + 1;
+      nodes.push({ leaf: true, value: 0 }, { leaf: true, value: 0 });
+      nodes[p.node] = { leaf: false, feature: s.feature, threshold: binned.thresholds[s.feature]![s.bin]!, missingLeft: s.missingLeft, left, right };
+      leaves++;
+      const children: [Pending, Pending] = [
+        { node: left, start: p.start, end: mid, hists: undefined, depth: p.depth + 1, g: s.gl, h: s.hl },
+        { node: right, start: mid, end: p.end, hists: undefined, depth: p.depth + 1, g: s.gTotal - s.gl, h: s.hTotal - s.hl },
+      ];
+      // Children that can never split need no histograms (after the last split, or at the depth limit).
+      if (leaves < params.maxLeaves && p.depth + 1 < params.maxDepth) {
+        const [small, large] = mid - p.start <= p.end - mid ? children : [children[1], children[0]];
+        small.hists = this.threads.histograms(small.start, small.end);
+        large.hists = subtract(p.hists!, small.hists);
+        for (const child of children) child.split = this.splitOf(child);
+      }
+      open.push(...children);
+    }
+    for (const p of open) this.finish(p, nodes);
+    return nodes;
+  }
+
+  private splitOf(p: Pending): Split | undefined {
+    return p.hists && p.depth < this.params.maxDepth ? bestSplit(p.hists, this.binned.binCount, this.params) : undefined;
+  }
+
+  /** Makes the node a leaf and adds its value to its rows' scores. */
+  private finish(p: Pending, nodes: TreeNode[]): void {
+    const { order } = this;
+    const { score } = this.threads.buffers;
+    const value = Math.fround((-p.g / (p.h + this.params.l2)) * this.params.learningRate);
+    nodes[p.node] = { leaf: true, value };
+    for (let k = p.start; k < p.end; k++) score[order[k]!]! += value;
+  }
 }
 
 /** Raw scores by walking the trees with float32 feature values, as ONNX Runtime does. */

@@ -6,14 +6,11 @@ import { userError } from '../errors';
 import { binaryMetrics, multiclassMetrics, regressionMetrics } from '../metrics';
 import type { Metrics, ModelCard, ModelVersionSummary, TrainerConfig } from '../models/card';
 import { summaryOf } from '../models/card';
-import { exportLinear } from '../onnx/linear';
 import { feedsFromSplit, loadSession } from '../onnx/runtime';
-import { exportGbdt } from '../onnx/trees';
 import type { ArtifactStore } from '../store/artifact-store';
 import { canonicalJson, sha256 } from '../store/hash';
 import { type PreparedData, prepareTrainingData, type SplitData, type Task } from './data';
-import { type GbdtParams, trainGbdt } from './gbdt';
-import { type LogisticParams, type RidgeParams, trainLogistic, trainRidge } from './linear';
+import { fitInThread } from './fit';
 import { runExternalTrainer } from './external';
 import { resolveTrainer, type TrainRequest } from './request';
 import { normalizeExternalModel } from '../onnx/external';
@@ -71,7 +68,7 @@ export async function trainModelVersion(args: TrainArgs): Promise<{ summary: Mod
     const onnxBytes =
       trainer.kind === 'command'
         ? await fitExternal(trainer, data, request.seed, workDir!, args)
-        : fit(trainer, data, { model: request.model, version });
+        : await fitInThread({ trainer, data: { task: data.task, features: data.features, classes: data.classes, train: data.train }, ids: { model: request.model, version } }, args.signal);
     if (workDir) {
       await fs.rename(path.join(workDir, 'trainer.log'), path.join(tmp, 'trainer.log'));
       await fs.rm(workDir, { recursive: true, force: true });
@@ -160,28 +157,6 @@ async function fitExternal(
   });
   const bytes = await fs.readFile(path.join(workDir, 'model.onnx'));
   return normalizeExternalModel(bytes, data.task, data.features);
-}
-
-function fit(trainer: Exclude<TrainerConfig, { kind: 'command' }>, data: PreparedData, ids: { model: string; version: string }): Uint8Array {
-  const metadata = { model: ids.model, version: ids.version, trainer: trainer.kind };
-  // resolveTrainer validated the parameters against the trainer's schema and filled in defaults.
-  const p = trainer.params;
-  switch (trainer.kind) {
-    case 'logistic': {
-      if (data.task === 'regression') {
-        throw userError('InvalidInput', 'The logistic trainer needs a categorical label; use --trainer linear or gbdt for a numeric target');
-      }
-      return exportLinear(trainLogistic(data.train, data.features, data.classes, data.task, p as unknown as LogisticParams), metadata);
-    }
-    case 'linear':
-      return exportLinear(trainRidge(data.train, data.features, p as unknown as RidgeParams), metadata);
-    case 'gbdt': {
-      if (data.task === 'multiclass') {
-        throw userError('InvalidInput', 'The gbdt trainer supports binary classification and regression; use logistic for multiclass labels');
-      }
-      return exportGbdt(trainGbdt(data.train, data.features, data.classes, data.task, p as unknown as GbdtParams), metadata);
-    }
-  }
 }
 
 /** Model outputs on a split through ONNX Runtime: probabilities (N × C) or predictions (N). */
