@@ -17,6 +17,7 @@ export const USER_ERROR_TYPES = [
   'ModelLoadError',
   'TrainerFailed',
   'TrainerTimeout',
+  'RegistryRefused',
 ] as const;
 export type UserErrorType = (typeof USER_ERROR_TYPES)[number];
 

@@ -2,6 +2,7 @@ import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Client } from '@temporalio/client';
 import type { ArtifactStore } from '../store/artifact-store';
 import { createDatasetActivities } from './datasets';
+import { createEvaluationActivities } from './evaluation';
 import { createRetentionActivities } from './retention';
 import { createTrainingActivities } from './training';
 
@@ -21,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDatasetActivities(deps),
     ...createRetentionActivities(deps),
     ...createTrainingActivities(deps),
+    ...createEvaluationActivities(deps),
   };
 }
 

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { Context } from '@temporalio/activity';
-import { type Client, WithStartWorkflowOperation, WorkflowIdConflictPolicy } from '@temporalio/client';
+import { type Client, WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowUpdateFailedError } from '@temporalio/client';
 import { resolveVersion } from '../datasets/catalog';
 import type { DatasetManifest } from '../datasets/manifest';
 import { userError } from '../errors';
@@ -11,7 +11,18 @@ import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
 import { type TrainRequest, trainRequestSchema } from '../training/request';
 import { trainModelVersion } from '../training/train';
 import { parseInput } from '../validation';
-import { type RegisterVersionInput, type RegistryVersion, registerVersionUpdate, registryWorkflowId } from '../workflows/messages';
+import {
+  type RegisterVersionInput,
+  type RegistryState,
+  type RegistryVersion,
+  type RejectInput,
+  registerVersionUpdate,
+  registryStateQuery,
+  registryWorkflowId,
+  rejectVersionUpdate,
+  type SetAliasInput,
+  setAliasUpdate,
+} from '../workflows/messages';
 import type { modelRegistry } from '../workflows/registry';
 import { withDuckDbActivity } from './progress';
 
@@ -53,6 +64,24 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       );
     },
 
+    /** The registry's current state (versions, aliases, decisions). */
+    async readRegistry(input: { model: string }): Promise<RegistryState> {
+      return deps.client.workflow.getHandle(registryWorkflowId(input.model)).query(registryStateQuery).catch((err: Error) => {
+        throw userError('RegistryRefused', `Model "${input.model}" has no registry (train a version first): ${err.message}`);
+      });
+    },
+
+    /** Sets an alias; a refusal by the registry's validator (e.g. production changed meanwhile) comes back as RegistryRefused. */
+    async setRegistryAlias(input: SetAliasInput & { model: string }): Promise<RegistryState> {
+      const { model, ...update } = input;
+      return refusalsAsFailures(deps.client.workflow.getHandle(registryWorkflowId(model)).executeUpdate(setAliasUpdate, { args: [update] }));
+    },
+
+    async rejectRegistryVersion(input: RejectInput & { model: string }): Promise<RegistryState> {
+      const { model, ...update } = input;
+      return refusalsAsFailures(deps.client.workflow.getHandle(registryWorkflowId(model)).executeUpdate(rejectVersionUpdate, { args: [update] }));
+    },
+
     /** Registers a version in the model's registry workflow, starting the registry if it is not running. */
     async registerModelVersion(input: RegisterVersionInput): Promise<RegistryVersion> {
       const model = input.summary.model;
@@ -70,4 +99,16 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       return deps.client.workflow.executeUpdateWithStart(registerVersionUpdate, { args: [input], startWorkflowOperation });
     },
   };
+}
+
+/** An update the registry's validator refused is an answer, not a transient error: do not retry it. */
+async function refusalsAsFailures<T>(update: Promise<T>): Promise<T> {
+  try {
+    return await update;
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw userError('RegistryRefused', (err.cause as Error | undefined)?.message ?? err.message);
+    }
+    throw err;
+  }
 }

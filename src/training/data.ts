@@ -59,6 +59,20 @@ function column(contract: Contract, name: string): ContractColumn {
   return c;
 }
 
+/**
+ * A row's place in [0, 1) for the train/validation/test split: a hash of the key (stable under row
+ * reordering) or else the file row number (read_parquet with file_row_number), salted by the seed.
+ */
+export function splitHash(contract: Contract, seed: number): string {
+  const rowId = contract.key.length ? contract.key.map(quoteIdent).join(', ') : 'file_row_number';
+  return `((hash(${rowId}, ${Math.trunc(seed)}) % 1000000) / 1000000.0)`;
+}
+
+/** Rows of a model's training dataset version it never saw during training or model selection. */
+export function testSplitFilter(contract: Contract, seed: number): string {
+  return `${splitHash(contract, seed)} >= ${SPLIT_FRACTIONS.train + SPLIT_FRACTIONS.validation}`;
+}
+
 export async function prepareTrainingData(conn: DuckDBConnection, options: PrepareOptions): Promise<PreparedData> {
   const { contract, seed } = options;
   const labelName = options.label ?? contract.label;
@@ -73,13 +87,11 @@ export async function prepareTrainingData(conn: DuckDBConnection, options: Prepa
     }
   }
 
-  // Split by a hash of the key (stable under row reordering) or else the file row number, salted by the seed.
-  const rowId = contract.key.length ? contract.key.map(quoteIdent).join(', ') : 'file_row_number';
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE mlops_split AS SELECT *, CASE
        WHEN h < ${SPLIT_FRACTIONS.train} THEN 'train'
        WHEN h < ${SPLIT_FRACTIONS.train + SPLIT_FRACTIONS.validation} THEN 'validation' ELSE 'test' END AS _mlops_split
-     FROM (SELECT *, (hash(${rowId}, ${Math.trunc(seed)}) % 1000000) / 1000000.0 AS h
+     FROM (SELECT *, ${splitHash(contract, seed)} AS h
            FROM read_parquet(${quoteString(options.snapshotUri)}, file_row_number = true))
      WHERE ${quoteIdent(labelName)} IS NOT NULL`,
   );

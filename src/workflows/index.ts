@@ -2,3 +2,5 @@ export { ingestDataset } from './ingest';
 export { retentionSweep } from './retention';
 export { modelRegistry } from './registry';
 export { trainModel } from './train';
+export { promoteModel } from './promote';
+export { trainAndPromote } from './pipeline';

@@ -20,7 +20,7 @@ export interface RegistryVersion extends ModelVersionSummary {
 
 export interface Decision {
   at: string;
-  action: 'register' | 'set-alias' | 'rollback' | 'archive';
+  action: 'register' | 'set-alias' | 'rollback' | 'archive' | 'reject';
   version: string;
   alias?: Alias;
   previous?: string;
@@ -52,6 +52,20 @@ export interface SetAliasInput {
   by: string;
   reason: string;
   evidenceUri?: string;
+  /**
+   * Compare-and-set: refuse unless the alias still points here (null: points nowhere). A promotion
+   * passes the production version it was evaluated against, so it never replaces a version it
+   * was not compared with.
+   */
+  expectedCurrent?: string | null;
+}
+
+/** A candidate that will not be promoted: recorded, and the `candidate` alias released if it points to it. */
+export interface RejectInput {
+  version: string;
+  by: string;
+  reason: string;
+  evidenceUri?: string;
 }
 
 export interface RollbackInput {
@@ -69,5 +83,6 @@ export const registerVersionUpdate = defineUpdate<RegistryVersion, [RegisterVers
 export const setAliasUpdate = defineUpdate<RegistryState, [SetAliasInput]>('setAlias');
 export const rollbackUpdate = defineUpdate<RegistryState, [RollbackInput]>('rollback');
 export const archiveUpdate = defineUpdate<RegistryState, [ArchiveInput]>('archive');
+export const rejectVersionUpdate = defineUpdate<RegistryState, [RejectInput]>('rejectVersion');
 export const registryStateQuery = defineQuery<RegistryState>('state');
 export const registryVersionQuery = defineQuery<RegistryVersion | undefined, [string]>('version');

@@ -15,6 +15,8 @@ import {
   registryStateQuery,
   registryVersionQuery,
   type RegistryState,
+  rejectVersionUpdate,
+  type SetAliasInput,
   rollbackUpdate,
   setAliasUpdate,
 } from './messages';
@@ -23,6 +25,9 @@ import {
 const KEPT_DECISIONS = 200;
 /** Continue as new well before Temporal's history limits, carrying the state. */
 const MAX_HISTORY_EVENTS = 2000;
+
+/** The start of the message a compare-and-set alias update fails with; clients look for it. */
+export const ALIAS_CHANGED = 'alias changed';
 
 function requireText(value: unknown, what: string): void {
   if (typeof value !== 'string' || value.trim().length === 0) throw new Error(`${what} must be a non-empty text`);
@@ -92,8 +97,11 @@ export async function modelRegistry(input: { model: string; state?: RegistryStat
       return state;
     },
     {
-      validator: ({ alias, version, by, reason }) => {
+      validator: ({ alias, version, by, reason, expectedCurrent }: SetAliasInput) => {
         if (!ALIASES.includes(alias)) throw new Error(`alias must be one of ${ALIASES.join(', ')}`);
+        if (expectedCurrent !== undefined && (state.aliases[alias] ?? null) !== expectedCurrent) {
+          throw new Error(`${ALIAS_CHANGED}: ${alias} is ${state.aliases[alias] ?? 'unset'} now, not ${expectedCurrent ?? 'unset'} as expected`);
+        }
         const v = find(version);
         if (!v) throw new Error(`model "${state.model}" has no version "${version}"`);
         if (v.status === 'archived') throw new Error(`version ${version} is archived`);
@@ -136,6 +144,23 @@ export async function modelRegistry(input: { model: string; state?: RegistryStat
         const v = find(version);
         if (!v) throw new Error(`model "${state.model}" has no version "${version}"`);
         if (state.aliases.production === version) throw new Error(`version ${version} is production; promote or roll back first`);
+        requireText(by, 'by');
+        requireText(reason, 'reason');
+      },
+    },
+  );
+
+  setHandler(
+    rejectVersionUpdate,
+    ({ version, by, reason, evidenceUri }) => {
+      if (state.aliases.candidate === version) delete state.aliases.candidate;
+      record({ action: 'reject', version, by, reason, evidenceUri });
+      return state;
+    },
+    {
+      validator: ({ version, by, reason }) => {
+        if (!find(version)) throw new Error(`model "${state.model}" has no version "${version}"`);
+        if (state.aliases.production === version) throw new Error(`version ${version} is production; roll back instead`);
         requireText(by, 'by');
         requireText(reason, 'reason');
       },

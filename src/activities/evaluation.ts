@@ -1,0 +1,137 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { DuckDBInstance } from '@duckdb/node-api';
+import { resolveVersion } from '../datasets/catalog';
+import { userError } from '../errors';
+import { defaultPrimaryMetric, evaluateGates, type GateResult } from '../evaluation/gates';
+import { type EvaluationReport, renderMarkdown } from '../evaluation/report';
+import { type EvaluationOptions, evaluationOptionsSchema } from '../evaluation/request';
+import { shadowEvaluate } from '../evaluation/shadow';
+import type { ModelCard, ModelVersionSummary } from '../models/card';
+import { loadSession } from '../onnx/runtime';
+import type { ArtifactStore } from '../store/artifact-store';
+import { canonicalJson, sha256, sha256File } from '../store/hash';
+import { parseInput } from '../validation';
+import { withDuckDbActivity } from './progress';
+
+export interface EvaluationActivityDeps {
+  store: ArtifactStore;
+  duckdb: DuckDBInstance;
+}
+
+export interface EvaluateInput {
+  candidate: ModelVersionSummary;
+  baseline?: ModelVersionSummary;
+  options: EvaluationOptions;
+}
+
+/** What the workflow gets back: a reference to the report and the verdict, never the rows. */
+export interface EvaluationOutcome {
+  reportId: string;
+  reportUri: string;
+  markdownUri: string;
+  dataset: { name: string; version: string };
+  rows: number;
+  passed: boolean;
+  gates: GateResult[];
+  primaryMetric: string;
+  candidateValue: number;
+  baselineValue?: number;
+}
+
+/**
+ * A model version's files are what the registry says they are, and ONNX Runtime loads them.
+ * Checked before a version is evaluated and again right before it becomes production.
+ */
+export async function checkModelLoads(summary: ModelVersionSummary): Promise<void> {
+  const where = `${summary.model}@${summary.version}`;
+  const actual = await sha256File(summary.onnxUri).catch((err: NodeJS.ErrnoException) => {
+    throw userError('ModelLoadError', `Model ${where}: cannot read ${summary.onnxUri} (${err.code ?? err.message})`);
+  });
+  if (actual !== summary.onnxSha256) {
+    throw userError('ModelLoadError', `Model ${where}: ${summary.onnxUri} changed after registration (sha256 ${actual.slice(0, 12)}…, registered ${summary.onnxSha256.slice(0, 12)}…)`);
+  }
+  const session = await loadSession(summary.onnxUri).catch((err: Error) => {
+    throw userError('ModelLoadError', `Model ${where}: ONNX Runtime cannot load it: ${err.message}`);
+  });
+  await session.release();
+}
+
+export function createEvaluationActivities(deps: EvaluationActivityDeps) {
+  const { store } = deps;
+  const readCard = async (summary: ModelVersionSummary) => {
+    const card = await store.readJson<ModelCard>(summary.cardUri);
+    if (!card) throw userError('ModelLoadError', `Model ${summary.model}@${summary.version} has no card at ${summary.cardUri}`);
+    return card;
+  };
+
+  return {
+    checkModelLoads,
+
+    /** Shadow evaluation + gates → a stored report (JSON and Markdown). Idempotent: a retry finds the report. */
+    async evaluateCandidate(input: EvaluateInput): Promise<EvaluationOutcome> {
+      const options = parseInput(evaluationOptionsSchema, input.options, 'evaluation options');
+      const { candidate, baseline } = input;
+      await checkModelLoads(candidate);
+      if (baseline) await checkModelLoads(baseline);
+      const manifest = await resolveVersion(store, `${options.dataset ?? candidate.dataset.name}@${options.datasetVersion}`);
+      const id = sha256(canonicalJson({ candidate: candidate.version, baseline: baseline?.version ?? null, dataset: manifest.dataset, version: manifest.version, options })).slice(0, 16);
+      const dir = store.path('reports', 'evaluations', candidate.model);
+      const reportUri = path.join(dir, `${id}.json`);
+      const markdownUri = path.join(dir, `${id}.md`);
+      const existing = await store.readJson<EvaluationReport>(reportUri);
+      const report =
+        existing ??
+        (await withDuckDbActivity(deps.duckdb, async (conn, progress) => {
+          const [candidateCard, baselineCard] = await Promise.all([readCard(candidate), baseline ? readCard(baseline) : undefined]);
+          const result = await shadowEvaluate({
+            conn,
+            dataset: { name: manifest.dataset, version: manifest.version, snapshotUri: manifest.snapshot.uri, contract: manifest.contract },
+            candidate: candidateCard,
+            baseline: baselineCard,
+            sliceColumns: options.sliceColumns,
+            batchSize: options.batchSize,
+            onBatch: (rows) => progress('score', { rows }),
+          });
+          const primaryMetric = options.gates.primaryMetric ?? defaultPrimaryMetric(result.task);
+          const gates = evaluateGates(options.gates, {
+            task: result.task,
+            candidate: result.candidate.metrics,
+            baseline: result.baseline?.metrics,
+            slices: result.slices,
+            latency: { candidate: result.candidate.latency, baseline: result.baseline?.latency },
+          });
+          const full: EvaluationReport = {
+            id,
+            model: candidate.model,
+            createdAt: new Date().toISOString(),
+            dataset: { name: manifest.dataset, version: manifest.version },
+            primaryMetric,
+            gatesConfig: options.gates,
+            gates,
+            passed: gates.every((g) => g.passed),
+            ...result,
+          };
+          // Markdown first: the JSON is the "done" marker a retry looks for.
+          await fs.mkdir(dir, { recursive: true });
+          const tmp = `${markdownUri}.${process.pid}.tmp`;
+          await fs.writeFile(tmp, renderMarkdown(full));
+          await fs.rename(tmp, markdownUri);
+          await store.writeJsonAtomic(reportUri, full);
+          return full;
+        }));
+      return {
+        reportId: report.id,
+        reportUri,
+        markdownUri,
+        dataset: report.dataset,
+        rows: report.rows,
+        passed: report.passed,
+        gates: report.gates,
+        primaryMetric: report.primaryMetric,
+        candidateValue: report.candidate.metrics[report.primaryMetric] ?? Number.NaN,
+        ...(report.baseline ? { baselineValue: report.baseline.metrics[report.primaryMetric] } : {}),
+      };
+    },
+  };
+}

@@ -1,0 +1,104 @@
+import { type Client, WorkflowIdConflictPolicy, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { MlopsConfig } from '../config';
+import type { IngestRequestInput } from '../datasets/request';
+import { userError } from '../errors';
+import { type PromoteRequestInput, promoteRequestSchema } from '../evaluation/request';
+import { canonicalJson, sha256 } from '../store/hash';
+import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { resolveTrainer, type TrainRequestInput, trainRequestSchema } from '../training/request';
+import { parseInput } from '../validation';
+import type { promoteModel, trainAndPromote } from '../workflows';
+import { rollbackUpdate, type RegistryState, registryWorkflowId } from '../workflows/messages';
+import { approveUpdate, type PromotionStatus, promoteWorkflowId, rejectUpdate } from '../workflows/promote-messages';
+import { normalizeIngestRequest } from './ingest';
+import { registryState } from './train';
+
+/** Starts promoteModel for the given version, or for the registry's current candidate. */
+export async function startPromotion(client: Client, config: MlopsConfig, input: PromoteRequestInput) {
+  const request = parseInput(promoteRequestSchema, input, 'promotion request');
+  const candidateVersion = request.candidateVersion ?? (await registryState(client, request.model)).aliases.candidate;
+  if (!candidateVersion) throw userError('InvalidInput', `Model "${request.model}" has no candidate; train one or pass the version`);
+  return client.workflow.start<typeof promoteModel>('promoteModel', {
+    taskQueue: config.taskQueue,
+    workflowId: promoteWorkflowId(request.model, candidateVersion),
+    // A promotion of this version already running: attach to it rather than evaluate twice.
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    args: [{ ...request, candidateVersion }],
+    typedSearchAttributes: [
+      { key: MlopsModel, value: request.model },
+      { key: MlopsStage, value: 'promote' },
+    ],
+    staticSummary: `Promote ${request.model}@${candidateVersion} (${request.policy}) after a shadow evaluation against production`,
+  });
+}
+
+/** approve / reject sent to a waiting promotion; a refusal by its validator becomes a clear error. */
+export async function reviewPromotion(client: Client, decision: 'approve' | 'reject', input: { model: string; version: string; by: string; reason: string }): Promise<PromotionStatus> {
+  const handle = client.workflow.getHandle(promoteWorkflowId(input.model, input.version));
+  try {
+    return await handle.executeUpdate(decision === 'approve' ? approveUpdate : rejectUpdate, { args: [{ version: input.version, by: input.by, reason: input.reason }] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw userError('InvalidInput', `${decision} refused: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+    if ((err as Error).name === 'WorkflowNotFoundError') throw userError('InvalidInput', `No promotion of ${input.model}@${input.version} is running`);
+    throw err;
+  }
+}
+
+export async function rollbackProduction(client: Client, input: { model: string; by: string; reason: string }): Promise<RegistryState> {
+  try {
+    return await client.workflow.getHandle(registryWorkflowId(input.model)).executeUpdate(rollbackUpdate, { args: [{ by: input.by, reason: input.reason }] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw userError('InvalidInput', `rollback refused: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+    throw err;
+  }
+}
+
+export interface PendingItem {
+  workflowId: string;
+  type: string;
+  model?: string;
+  stage?: string;
+  startedAt: string;
+}
+
+/** Everything that waits for a person: running workflows with MlopsNeedsAttention = true (a visibility query). */
+export async function listPending(client: Client): Promise<PendingItem[]> {
+  const items: PendingItem[] = [];
+  for await (const wf of client.workflow.list({ query: `MlopsNeedsAttention = true AND ExecutionStatus = "Running"` })) {
+    const attrs = wf.searchAttributes as Record<string, unknown[] | undefined>;
+    items.push({
+      workflowId: wf.workflowId,
+      type: wf.type,
+      model: attrs.MlopsModel?.[0] as string | undefined,
+      stage: attrs.MlopsStage?.[0] as string | undefined,
+      startedAt: wf.startTime.toISOString(),
+    });
+  }
+  return items.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+}
+
+export interface PipelineInput {
+  ingest?: IngestRequestInput;
+  train: TrainRequestInput;
+  promote: Omit<PromoteRequestInput, 'model' | 'candidateVersion'>;
+}
+
+/** Starts trainAndPromote (`pipeline:<model>:<hash8>` unless a run id is given). */
+export async function startPipeline(client: Client, config: MlopsConfig, input: PipelineInput, run?: string) {
+  const train = parseInput(trainRequestSchema, input.train, 'train request');
+  resolveTrainer(train.trainer);
+  const { model: _m, candidateVersion: _c, ...promote } = parseInput(promoteRequestSchema, { ...input.promote, model: train.model }, 'promotion options');
+  const ingest = input.ingest ? normalizeIngestRequest(input.ingest) : undefined;
+  const args = { ...(ingest ? { ingest } : {}), train, promote };
+  return client.workflow.start<typeof trainAndPromote>('trainAndPromote', {
+    taskQueue: config.taskQueue,
+    workflowId: `pipeline:${train.model}:${run ?? sha256(canonicalJson(args)).slice(0, 8)}`,
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    args: [args],
+    typedSearchAttributes: [
+      { key: MlopsModel, value: train.model },
+      { key: MlopsStage, value: 'pipeline' },
+    ],
+    staticSummary: `Ingest → train → shadow → promote for model ${train.model}`,
+  });
+}

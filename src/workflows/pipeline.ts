@@ -1,0 +1,52 @@
+import { executeChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { DatasetVersionRef } from '../datasets/manifest';
+import type { IngestRequest } from '../datasets/request';
+import type { PromoteRequest } from '../evaluation/request';
+import type { ModelVersionSummary } from '../models/card';
+import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import type { TrainRequest } from '../training/request';
+import { ingestDataset } from './ingest';
+import { promoteModel } from './promote';
+import { type PromotionStatus, promoteWorkflowId } from './promote-messages';
+import { trainModel } from './train';
+
+export interface TrainAndPromoteInput {
+  /** New raw data to ingest first; its version is what the model trains on. */
+  ingest?: IngestRequest;
+  train: TrainRequest;
+  promote: Omit<PromoteRequest, 'model' | 'candidateVersion'>;
+}
+
+export interface TrainAndPromoteResult {
+  dataset?: DatasetVersionRef;
+  trained: { summary: ModelVersionSummary; reused: boolean };
+  promotion: PromotionStatus;
+}
+
+/**
+ * The end-to-end pipeline: ingest → train → shadow evaluation and promotion, each a child
+ * workflow with its own history in the Web UI. The promotion child keeps the id
+ * promote:<model>:<version>, so `mlops approve` finds it like any other promotion.
+ */
+export async function trainAndPromote(input: TrainAndPromoteInput): Promise<TrainAndPromoteResult> {
+  const { model } = input.train;
+  const id = workflowInfo().workflowId;
+  upsertSearchAttributes([
+    { key: MlopsModel, value: model },
+    { key: MlopsDataset, value: input.ingest?.dataset ?? input.train.dataset },
+    { key: MlopsStage, value: 'pipeline' },
+  ]);
+  let train = input.train;
+  let dataset: DatasetVersionRef | undefined;
+  if (input.ingest) {
+    dataset = await executeChild(ingestDataset, { args: [input.ingest], workflowId: `${id}/ingest` });
+    train = { ...train, dataset: dataset.dataset, datasetVersion: dataset.version };
+  }
+  const trained = await executeChild(trainModel, { args: [train], workflowId: `${id}/train` });
+  const version = trained.summary.version;
+  const promotion = await executeChild(promoteModel, {
+    args: [{ ...input.promote, model, candidateVersion: version }],
+    workflowId: promoteWorkflowId(model, version),
+  });
+  return { ...(dataset ? { dataset } : {}), trained, promotion };
+}

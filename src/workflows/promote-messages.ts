@@ -1,0 +1,32 @@
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { GateResult } from '../evaluation/gates';
+
+/** Messages of the `promoteModel` workflow (`promote:<model>:<version>`), shared with clients. */
+export function promoteWorkflowId(model: string, version: string): string {
+  return `promote:${model}:${version}`;
+}
+
+export interface ReviewInput {
+  /** The candidate version being reviewed (guards against approving the wrong one). */
+  version: string;
+  by: string;
+  reason: string;
+}
+
+export type PromotionPhase = 'evaluating' | 'waiting-for-review' | 'promoting' | 'promoted' | 'rejected';
+
+export interface PromotionStatus {
+  model: string;
+  candidate: string;
+  baseline?: string;
+  phase: PromotionPhase;
+  /** The latest evaluation's verdict; the full report is at reportUri. */
+  evaluation?: { reportUri: string; markdownUri: string; passed: boolean; gates: GateResult[]; primaryMetric: string; candidateValue: number; baselineValue?: number };
+  waitingSince?: string;
+  escalatedAt?: string;
+  decision?: { outcome: 'promoted' | 'rejected'; by: string; reason: string; at: string };
+}
+
+export const approveUpdate = defineUpdate<PromotionStatus, [ReviewInput]>('approve');
+export const rejectUpdate = defineUpdate<PromotionStatus, [ReviewInput]>('reject');
+export const promotionStatusQuery = defineQuery<PromotionStatus>('status');

@@ -1,0 +1,177 @@
+import {
+  ApplicationFailure,
+  condition,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { EvaluationOutcome } from '../activities/evaluation';
+import type { PromoteRequest } from '../evaluation/request';
+import type { ModelVersionSummary } from '../models/card';
+import { MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
+import type { RegistryState } from './messages';
+import { approveUpdate, type PromotionStatus, promotionStatusQuery, type ReviewInput, rejectUpdate } from './promote-messages';
+import { ALIAS_CHANGED } from './registry';
+
+const { readRegistry, setRegistryAlias, rejectRegistryVersion, checkModelLoads } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumAttempts: 10 },
+});
+
+const { evaluateCandidate } = proxyActivities<Activities>({
+  startToCloseTimeout: '4 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { maximumAttempts: 5 },
+});
+
+/** Production may change under a running promotion (another one finished first); re-evaluate this often at most. */
+const MAX_EVALUATIONS = 3;
+
+function requireText(value: unknown, what: string): void {
+  if (typeof value !== 'string' || value.trim().length === 0) throw new Error(`${what} must be a non-empty text`);
+}
+
+/** The ApplicationFailure of this type in an activity failure's cause chain, if any. */
+function failureOfType(err: unknown, type: string): ApplicationFailure | undefined {
+  let current: unknown = err;
+  while (current instanceof Error) {
+    if (current instanceof ApplicationFailure && current.type === type) return current;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/**
+ * Candidate → shadow evaluation against production → quality gates → production, or not. With
+ * policy `manual` (or `ask-on-failure` when a gate fails) it waits for a person's `approve` or
+ * `reject` update, raising MlopsNeedsAttention meanwhile. Production is set with compare-and-set
+ * against the version the candidate was compared with, and only after the candidate's file is
+ * checked to load, so production never points at a model that was not compared or cannot load.
+ */
+export async function promoteModel(request: PromoteRequest): Promise<PromotionStatus> {
+  const { model } = request;
+  // Handlers first: a query or a review may arrive before the first activity returns.
+  const status: PromotionStatus = { model, candidate: request.candidateVersion ?? '', phase: 'evaluating' };
+  let review: { approved: boolean; by: string; reason: string } | undefined;
+  setHandler(promotionStatusQuery, () => status);
+  const validateReview = (input: ReviewInput) => {
+    if (status.phase !== 'waiting-for-review') throw new Error(`promotion of ${model}@${status.candidate} is not waiting for a review (it is ${status.phase})`);
+    if (input?.version !== status.candidate) throw new Error(`this promotion reviews version ${status.candidate}, not "${input?.version}"`);
+    requireText(input.by, 'by');
+    requireText(input.reason, 'reason');
+  };
+  const onReview = (approved: boolean) => (input: ReviewInput) => {
+    review = { approved, by: input.by, reason: input.reason };
+    status.phase = approved ? 'promoting' : 'rejected'; // a second review is refused from here on
+    return status;
+  };
+  setHandler(approveUpdate, onReview(true), { validator: validateReview });
+  setHandler(rejectUpdate, onReview(false), { validator: validateReview });
+  upsertSearchAttributes([
+    { key: MlopsModel, value: model },
+    { key: MlopsStage, value: 'promote' },
+    { key: MlopsNeedsAttention, value: false },
+  ]);
+
+  const registry = await readRegistry({ model });
+  const candidateVersion = request.candidateVersion ?? registry.aliases.candidate;
+  if (!candidateVersion) throw ApplicationFailure.nonRetryable(`Model "${model}" has no candidate to promote`, 'InvalidInput');
+  const candidate = registry.versions.find((v) => v.version === candidateVersion);
+  if (!candidate) throw ApplicationFailure.nonRetryable(`Model "${model}" has no version ${candidateVersion}`, 'InvalidInput');
+  if (candidate.status === 'archived') throw ApplicationFailure.nonRetryable(`Version ${candidateVersion} is archived`, 'InvalidInput');
+  status.candidate = candidateVersion;
+
+  const finish = async (outcome: 'promoted' | 'rejected', by: string, reason: string) => {
+    status.phase = outcome;
+    status.decision = { outcome, by, reason, at: new Date().toISOString() };
+    upsertSearchAttributes([{ key: MlopsNeedsAttention, value: false }]);
+    if (outcome === 'rejected') {
+      await rejectRegistryVersion({ model, version: candidateVersion, by, reason, evidenceUri: status.evaluation?.markdownUri });
+    }
+    return status;
+  };
+
+  const { dataset, datasetVersion, sliceColumns, batchSize, gates } = request;
+  const evaluationOptions = { ...(dataset ? { dataset } : {}), datasetVersion, sliceColumns, batchSize, gates };
+  let state: RegistryState = registry;
+  for (let evaluation = 1; evaluation <= MAX_EVALUATIONS; evaluation++) {
+    const productionVersion = state.aliases.production;
+    const baseline: ModelVersionSummary | undefined =
+      productionVersion && productionVersion !== candidateVersion ? state.versions.find((v) => v.version === productionVersion) : undefined;
+    if (productionVersion === candidateVersion) return finish('promoted', request.by, 'already production');
+    status.baseline = baseline?.version;
+    status.phase = 'evaluating';
+    let outcome: EvaluationOutcome;
+    try {
+      outcome = await evaluateCandidate({ candidate, baseline, options: evaluationOptions });
+    } catch (err) {
+      const notLoading = failureOfType(err, 'ModelLoadError');
+      if (notLoading) return finish('rejected', request.by, notLoading.message);
+      throw err;
+    }
+    status.evaluation = {
+      reportUri: outcome.reportUri,
+      markdownUri: outcome.markdownUri,
+      passed: outcome.passed,
+      gates: outcome.gates,
+      primaryMetric: outcome.primaryMetric,
+      candidateValue: outcome.candidateValue,
+      baselineValue: outcome.baselineValue,
+    };
+    const failed = outcome.gates.filter((g) => !g.passed);
+    const verdict = failed.length ? `gates failed: ${failed.map((g) => `${g.gate} (${g.detail})`).join('; ')}` : 'all gates passed';
+
+    let by = request.by;
+    let reason = verdict;
+    const needsPerson = request.policy === 'manual' || (request.policy === 'ask-on-failure' && !outcome.passed);
+    if (needsPerson) {
+      review = undefined;
+      status.phase = 'waiting-for-review';
+      status.waitingSince = new Date().toISOString();
+      upsertSearchAttributes([{ key: MlopsNeedsAttention, value: true }]);
+      log.info('waiting for a review', { model, candidate: candidateVersion, verdict });
+      if (!(await condition(() => review !== undefined, request.approvalTimeout as `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`))) {
+        if (request.onTimeout === 'reject') return finish('rejected', 'timeout', `no review within ${request.approvalTimeout}; ${verdict}`);
+        status.escalatedAt = new Date().toISOString();
+        upsertSearchAttributes([{ key: MlopsStage, value: 'promote-escalated' }]);
+        log.warn('review overdue: escalated, still waiting', { model, candidate: candidateVersion });
+        await condition(() => review !== undefined);
+      }
+      const r = review!;
+      if (!r.approved) return finish('rejected', r.by, r.reason);
+      by = r.by;
+      reason = `approved: ${r.reason} (${verdict})`;
+    } else if (!outcome.passed) {
+      return finish('rejected', by, verdict);
+    }
+
+    status.phase = 'promoting';
+    try {
+      await checkModelLoads(candidate);
+    } catch (err) {
+      const notLoading = failureOfType(err, 'ModelLoadError');
+      if (notLoading) return finish('rejected', by, notLoading.message);
+      throw err;
+    }
+    try {
+      await setRegistryAlias({
+        model,
+        alias: 'production',
+        version: candidateVersion,
+        by,
+        reason,
+        evidenceUri: outcome.markdownUri,
+        expectedCurrent: productionVersion ?? null,
+      });
+      return finish('promoted', by, reason);
+    } catch (err) {
+      if (!failureOfType(err, 'RegistryRefused')?.message.includes(ALIAS_CHANGED)) throw err;
+      // Another promotion won meanwhile: compare again, with the new production as the baseline.
+      log.info('production changed during the promotion; evaluating again', { model, candidate: candidateVersion });
+      state = await readRegistry({ model });
+    }
+  }
+  return finish('rejected', request.by, `production kept changing during ${MAX_EVALUATIONS} evaluations`);
+}
