@@ -94,6 +94,40 @@ describe('mlops CLI', () => {
     expect(badParams.stderr).toContain('Invalid train request');
   });
 
+  it('promotes with a person\'s approval, lists what is pending, and explains refusals', async () => {
+    const version = JSON.parse((await mlops('models', 'show', 'people-model', '--json')).stdout).aliases.candidate as string;
+    const started = await mlops('promote', 'people-model', '--policy', 'manual', '--slices', 'city', '--no-wait', '--json');
+    expect(started.code, started.stderr).toBe(0);
+    const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
+    expect(workflowId).toBe(`promote:people-model:${version}`);
+
+    let pending: Array<{ workflowId: string; type: string; model: string }> = [];
+    for (let attempt = 0; attempt < 40 && !pending.some((p) => p.workflowId === workflowId); attempt++) {
+      if (attempt) await new Promise((r) => setTimeout(r, 250));
+      pending = JSON.parse((await mlops('pending', '--json')).stdout) as typeof pending;
+    }
+    expect(pending).toContainEqual(expect.objectContaining({ workflowId, type: 'promoteModel', model: 'people-model' }));
+
+    const wrong = await mlops('approve', 'people-model', version, '--reason', '');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('approve refused: reason must be a non-empty text');
+    const approve = await mlops('approve', 'people-model', version, '--reason', 'first model, report reviewed', '--by', 'tester');
+    expect(approve.code, approve.stderr).toBe(0);
+    const status = await env.client.workflow.getHandle(workflowId).result();
+    expect(status).toMatchObject({ phase: 'promoted', decision: { by: 'tester' } });
+    expect(fs.readFileSync(status.evaluation.markdownUri, 'utf8')).toMatch(/## Slices \(rocAuc\)[\s\S]*\| city \|/);
+
+    const itself = await mlops('evaluate', 'people-model', '--version', version);
+    expect(itself.code).toBe(1);
+    expect(itself.stderr).toContain('is production itself; choose another baseline');
+    const rollback = await mlops('rollback', 'people-model', '--reason', 'test');
+    expect(rollback.code).toBe(1);
+    expect(rollback.stderr).toContain('has no earlier production version to roll back to');
+    const badGates = await mlops('promote', 'people-model', '--gates', '{"minImprovement": -1}');
+    expect(badGates.code).toBe(1);
+    expect(badGates.stderr).toMatch(/Invalid promotion request:[\s\S]*gates\.minImprovement/);
+  });
+
   it('fails with exit code 1 and an actionable message', async () => {
     const missing = await mlops('datasets', 'show', 'nothing-here');
     expect(missing.code).toBe(1);

@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listPending, reviewPromotion, rollbackProduction, startPromotion } from '../src/client/promote';
+import { listPending, reviewPromotion, rollbackProduction, startPipeline, startPromotion } from '../src/client/promote';
 import { registryState, startTraining } from '../src/client/train';
 import type { EvaluationReport } from '../src/evaluation/report';
 import type { PromoteRequestInput } from '../src/evaluation/request';
 import type { TrainRequestInput } from '../src/training/request';
 import { promotionStatusQuery } from '../src/workflows/promote-messages';
 import { type TestEnv, startTestEnv } from './helpers/env';
-import { ingestChurn } from './helpers/training';
+import { CHURN_CONTRACT, churnCsv, ingestChurn } from './helpers/training';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -162,5 +162,32 @@ describe('promotion safety', () => {
     expect(result.phase).toBe('rejected');
     expect(result.decision!.reason).toMatch(/changed after registration/);
     expect((await registryState(env.client, 'promo-race')).aliases.production).toBe(production);
+  });
+});
+
+describe('trainAndPromote', () => {
+  it('runs ingest → train → shadow → promote as child workflows', async () => {
+    const handle = await startPipeline(env.client, env.config, {
+      ingest: { dataset: 'churn-pipe', source: churnCsv(env, 8000), contract: CHURN_CONTRACT },
+      train: { model: 'promo-pipe', dataset: 'churn-pipe', trainer: { kind: 'logistic', params: {} } },
+      promote: { gates: { thresholds: { rocAuc: { min: 0.75 } } } },
+    });
+    expect(handle.workflowId).toMatch(/^pipeline:promo-pipe:[0-9a-f]{8}$/);
+    const result = await handle.result();
+    expect(result.dataset!.dataset).toBe('churn-pipe');
+    expect(result.trained.summary.dataset).toEqual({ name: 'churn-pipe', version: result.dataset!.version });
+    expect(result.promotion).toMatchObject({ phase: 'promoted', candidate: result.trained.summary.version });
+    expect((await registryState(env.client, 'promo-pipe')).aliases.production).toBe(result.trained.summary.version);
+    // Visibility is eventually consistent: wait until all three children are listed.
+    const children = await until('the child workflows', async () => {
+      const found: string[] = [];
+      for await (const wf of env.client.workflow.list({ query: `ParentWorkflowId = "${handle.workflowId}"` })) found.push(`${wf.type} ${wf.workflowId}`);
+      return found.length === 3 ? found : undefined;
+    });
+    expect(children.sort()).toEqual([
+      `ingestDataset ${handle.workflowId}/ingest`,
+      `promoteModel promote:promo-pipe:${result.trained.summary.version}`,
+      `trainModel ${handle.workflowId}/train`,
+    ]);
   });
 });

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerContractCommands } from './commands/contract';
 import { registerDatasetCommands } from './commands/datasets';
 import { registerModelCommands } from './commands/models';
+import { registerPromotionCommands } from './commands/promotion';
 import { registerRetentionCommands } from './commands/retention';
 import { CliContext } from './context';
 import { describeError } from './errors';
@@ -17,6 +18,7 @@ export function buildProgram(ctx: () => CliContext): Command {
     .exitOverride();
   registerDatasetCommands(program, ctx);
   registerModelCommands(program, ctx);
+  registerPromotionCommands(program, ctx);
   registerContractCommands(program, ctx);
   registerRetentionCommands(program, ctx);
   program

@@ -2,12 +2,12 @@ import { type Client, WorkflowIdConflictPolicy, WorkflowUpdateFailedError } from
 import type { MlopsConfig } from '../config';
 import type { IngestRequestInput } from '../datasets/request';
 import { userError } from '../errors';
-import { type PromoteRequestInput, promoteRequestSchema } from '../evaluation/request';
+import { type EvaluationOptionsInput, evaluationOptionsSchema, type PromoteRequestInput, promoteRequestSchema } from '../evaluation/request';
 import { canonicalJson, sha256 } from '../store/hash';
 import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
 import { resolveTrainer, type TrainRequestInput, trainRequestSchema } from '../training/request';
 import { parseInput } from '../validation';
-import type { promoteModel, trainAndPromote } from '../workflows';
+import type { promoteModel, shadowEvaluate, trainAndPromote } from '../workflows';
 import { rollbackUpdate, type RegistryState, registryWorkflowId } from '../workflows/messages';
 import { approveUpdate, type PromotionStatus, promoteWorkflowId, rejectUpdate } from '../workflows/promote-messages';
 import { normalizeIngestRequest } from './ingest';
@@ -29,6 +29,25 @@ export async function startPromotion(client: Client, config: MlopsConfig, input:
       { key: MlopsStage, value: 'promote' },
     ],
     staticSummary: `Promote ${request.model}@${candidateVersion} (${request.policy}) after a shadow evaluation against production`,
+  });
+}
+
+/** Starts a shadow evaluation without promotion: `evaluate:<model>:<candidate>:<hash8>`. */
+export async function startEvaluation(client: Client, config: MlopsConfig, input: { model: string; candidateVersion?: string; baselineVersion?: string; options: EvaluationOptionsInput }) {
+  const options = parseInput(evaluationOptionsSchema, input.options, 'evaluation options');
+  const candidateVersion = input.candidateVersion ?? (await registryState(client, input.model)).aliases.candidate;
+  if (!candidateVersion) throw userError('InvalidInput', `Model "${input.model}" has no candidate; pass --version`);
+  const args = { model: input.model, candidateVersion, ...(input.baselineVersion ? { baselineVersion: input.baselineVersion } : {}), options };
+  return client.workflow.start<typeof shadowEvaluate>('shadowEvaluate', {
+    taskQueue: config.taskQueue,
+    workflowId: `evaluate:${input.model}:${candidateVersion}:${sha256(canonicalJson(args)).slice(0, 8)}`,
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    args: [args],
+    typedSearchAttributes: [
+      { key: MlopsModel, value: input.model },
+      { key: MlopsStage, value: 'evaluate' },
+    ],
+    staticSummary: `Shadow evaluation of ${input.model}@${candidateVersion} against ${input.baselineVersion ?? 'production'}`,
   });
 }
 

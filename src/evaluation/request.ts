@@ -40,3 +40,4 @@ export const promoteRequestSchema = evaluationOptionsSchema
 export type PromoteRequest = z.infer<typeof promoteRequestSchema>;
 export type PromoteRequestInput = z.input<typeof promoteRequestSchema>;
 export type EvaluationOptions = z.infer<typeof evaluationOptionsSchema>;
+export type EvaluationOptionsInput = z.input<typeof evaluationOptionsSchema>;

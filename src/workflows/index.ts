@@ -4,3 +4,4 @@ export { modelRegistry } from './registry';
 export { trainModel } from './train';
 export { promoteModel } from './promote';
 export { trainAndPromote } from './pipeline';
+export { shadowEvaluate } from './evaluate';

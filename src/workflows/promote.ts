@@ -114,6 +114,7 @@ export async function promoteModel(request: PromoteRequest): Promise<PromotionSt
     status.evaluation = {
       reportUri: outcome.reportUri,
       markdownUri: outcome.markdownUri,
+      rows: outcome.rows,
       passed: outcome.passed,
       gates: outcome.gates,
       primaryMetric: outcome.primaryMetric,

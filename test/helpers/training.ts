@@ -89,7 +89,7 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export async function ingestChurn(env: TestEnv, rows = 4000): Promise<DatasetVersionRef> {
   const db = await openDuckDb();
   const conn = await db.connect();
-  const file = path.join(env.inputDir, `churn-${rows}.csv`);
+  const file = churnCsv(env, rows);
   await conn.run(
     `COPY (SELECT i AS id, ((hash(i, 1) % 10000) / 10000.0) * 4 - 2 AS x1,
              CASE WHEN hash(i, 2) % 10 = 0 THEN NULL ELSE ((hash(i, 3) % 10000) / 10000.0) * 4 - 2 END AS x2,
@@ -102,16 +102,23 @@ export async function ingestChurn(env: TestEnv, rows = 4000): Promise<DatasetVer
   return ingest(env.client, env.config, {
     dataset: 'churn',
     source: file,
-    contract: {
-      columns: [
-        { name: 'id', type: 'integer', nullable: false },
-        { name: 'x1', type: 'double' },
-        { name: 'x2', type: 'double' },
-        { name: 'color', type: 'string' },
-        { name: 'churned', type: 'boolean', nullable: false },
-      ],
-      key: ['id'],
-      label: 'churned',
-    },
+    contract: CHURN_CONTRACT,
   });
+}
+
+export const CHURN_CONTRACT = {
+  columns: [
+    { name: 'id', type: 'integer' as const, nullable: false },
+    { name: 'x1', type: 'double' as const },
+    { name: 'x2', type: 'double' as const },
+    { name: 'color', type: 'string' as const },
+    { name: 'churned', type: 'boolean' as const, nullable: false },
+  ],
+  key: ['id'],
+  label: 'churned',
+};
+
+/** The CSV ingestChurn wrote for `rows` rows. */
+export function churnCsv(env: TestEnv, rows = 4000): string {
+  return path.join(env.inputDir, `churn-${rows}.csv`);
 }

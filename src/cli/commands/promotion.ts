@@ -1,0 +1,159 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import type { Command } from 'commander';
+import type { EvaluationOutcome } from '../../activities/evaluation';
+import { listPending, reviewPromotion, rollbackProduction, startEvaluation, startPromotion } from '../../client/promote';
+import { parseDatasetRef } from '../../datasets/catalog';
+import { userError } from '../../errors';
+import { PROMOTION_POLICIES } from '../../evaluation/request';
+import type { PromotionStatus } from '../../workflows/promote-messages';
+import type { CliContext } from '../context';
+import { printJson, printRows, printTable } from '../output';
+
+/** --gates takes JSON inline or @file.json. */
+function parseGates(text: string | undefined): Record<string, unknown> | undefined {
+  if (!text) return undefined;
+  const source = text.startsWith('@') ? readGatesFile(text.slice(1)) : text;
+  try {
+    const gates = JSON.parse(source) as unknown;
+    if (gates && typeof gates === 'object' && !Array.isArray(gates)) return gates as Record<string, unknown>;
+  } catch (err) {
+    throw userError('InvalidInput', `--gates is not valid JSON: ${(err as Error).message}`);
+  }
+  throw userError('InvalidInput', '--gates must be a JSON object such as \'{"minImprovement": 0.01}\'');
+}
+
+function readGatesFile(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw userError('InvalidInput', `--gates file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** The evaluation options every command that evaluates shares. */
+function withEvaluationOptions(command: Command): Command {
+  return command
+    .option('--dataset <ref>', 'evaluate on this dataset[@version] (default: the candidate\'s training dataset, latest version)')
+    .option('--slices <columns>', 'comma-separated columns to report metrics per value for')
+    .option('--gates <json>', 'quality gates as JSON or @file.json, e.g. \'{"minImprovement": 0.005, "thresholds": {"rocAuc": {"min": 0.7}}}\'')
+    .option('--batch-size <n>', 'rows per ONNX Runtime batch', '16384');
+}
+
+function evaluationOptions(opts: { dataset?: string; slices?: string; gates?: string; batchSize: string }) {
+  const ref = opts.dataset ? parseDatasetRef(opts.dataset) : undefined;
+  const gates = parseGates(opts.gates);
+  return {
+    ...(ref ? { dataset: ref.dataset, datasetVersion: ref.version } : {}),
+    sliceColumns: opts.slices ? String(opts.slices).split(',').map((s) => s.trim()).filter(Boolean) : [],
+    batchSize: Number(opts.batchSize),
+    ...(gates ? { gates } : {}),
+  };
+}
+
+function printVerdict(e: Pick<EvaluationOutcome, 'passed' | 'gates' | 'primaryMetric' | 'candidateValue' | 'baselineValue' | 'markdownUri' | 'rows'>): void {
+  const against = e.baselineValue !== undefined ? ` vs baseline ${e.baselineValue.toFixed(4)}` : ' (no baseline)';
+  console.log(`${e.passed ? 'PASSED' : 'FAILED'}: ${e.primaryMetric} ${e.candidateValue.toFixed(4)}${against} on ${e.rows} rows`);
+  if (e.gates.length) printTable(e.gates.map((g) => ({ gate: g.gate, result: g.passed ? 'pass' : 'FAIL', detail: g.detail })));
+  console.log(`report: ${e.markdownUri}`);
+}
+
+function printPromotion(s: PromotionStatus): void {
+  if (s.evaluation) printVerdict(s.evaluation);
+  const d = s.decision;
+  console.log(d ? `${d.outcome} ${s.model}@${s.candidate} by ${d.by}: ${d.reason}` : `${s.model}@${s.candidate}: ${s.phase}`);
+}
+
+const whoAmI = () => process.env.USER ?? os.userInfo().username;
+
+export function registerPromotionCommands(program: Command, ctx: () => CliContext): void {
+  withEvaluationOptions(
+    program
+      .command('evaluate')
+      .description('Shadow-evaluate a version against production (or --against) and check the gates; promotes nothing')
+      .argument('<model>', 'model name')
+      .option('--version <id>', 'version to evaluate (default: the candidate)')
+      .option('--against <id>', 'version to compare with (default: production)'),
+  )
+    .option('--json', 'print the outcome as JSON')
+    .action(async (model: string, opts) => {
+      const c = ctx();
+      const handle = await startEvaluation(await c.temporal(), c.config, {
+        model,
+        ...(opts.version ? { candidateVersion: opts.version } : {}),
+        ...(opts.against ? { baselineVersion: opts.against } : {}),
+        options: evaluationOptions(opts),
+      });
+      if (!opts.json) console.error(`evaluating (workflow ${handle.workflowId}) …`);
+      const outcome = await handle.result();
+      if (opts.json) return printJson(outcome);
+      printVerdict(outcome);
+    });
+
+  withEvaluationOptions(
+    program
+      .command('promote')
+      .description('Evaluate the candidate against production and promote it if the gates pass (or when a person approves)')
+      .argument('<model>', 'model name')
+      .option('--version <id>', 'version to promote (default: the candidate)')
+      .option('--policy <policy>', `${PROMOTION_POLICIES.join('|')}: who decides`, 'auto')
+      .option('--approval-timeout <duration>', 'how long to wait for a review, e.g. 30m, 24h', '24h')
+      .option('--on-timeout <outcome>', 'reject|escalate when no review arrives in time', 'reject'),
+  )
+    .option('--no-wait', 'start the promotion and return its workflow id')
+    .option('--json', 'print the result as JSON')
+    .action(async (model: string, opts) => {
+      const c = ctx();
+      const handle = await startPromotion(await c.temporal(), c.config, {
+        model,
+        ...(opts.version ? { candidateVersion: opts.version } : {}),
+        policy: opts.policy,
+        approvalTimeout: opts.approvalTimeout,
+        onTimeout: opts.onTimeout,
+        by: whoAmI(),
+        ...evaluationOptions(opts),
+      });
+      if (!opts.wait) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`started ${handle.workflowId}`);
+      if (!opts.json) console.error(`promoting (workflow ${handle.workflowId}) …${opts.policy === 'auto' ? '' : ' waits for `mlops approve` or `mlops reject`'}`);
+      const status = await handle.result();
+      if (opts.json) return printJson(status);
+      printPromotion(status);
+    });
+
+  for (const decision of ['approve', 'reject'] as const) {
+    program
+      .command(decision)
+      .description(`${decision === 'approve' ? 'Approve' : 'Reject'} a promotion that waits for a review`)
+      .argument('<model>', 'model name')
+      .argument('<version>', 'the candidate version under review')
+      .requiredOption('--reason <text>', 'why (recorded in the decision log)')
+      .option('--by <name>', 'who decides (default: $USER)')
+      .option('--json', 'print the promotion status as JSON')
+      .action(async (model: string, version: string, opts) => {
+        const status = await reviewPromotion(await ctx().temporal(), decision, { model, version, by: opts.by ?? whoAmI(), reason: opts.reason });
+        if (opts.json) return printJson(status);
+        console.log(`${decision === 'approve' ? 'approved' : 'rejected'} ${model}@${version}; the promotion continues (${status.phase})`);
+      });
+  }
+
+  program
+    .command('rollback')
+    .description('Put the previous production version back')
+    .argument('<model>', 'model name')
+    .requiredOption('--reason <text>', 'why (recorded in the decision log)')
+    .option('--by <name>', 'who decides (default: $USER)')
+    .option('--json', 'print the registry state as JSON')
+    .action(async (model: string, opts) => {
+      const state = await rollbackProduction(await ctx().temporal(), { model, by: opts.by ?? whoAmI(), reason: opts.reason });
+      if (opts.json) return printJson(state);
+      console.log(`${model}: production is ${state.aliases.production} again`);
+    });
+
+  program
+    .command('pending')
+    .description('Everything that waits for a person (running workflows with MlopsNeedsAttention)')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => {
+      printRows(await listPending(await ctx().temporal()), opts.json);
+    });
+}

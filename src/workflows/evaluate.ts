@@ -1,0 +1,45 @@
+import { ApplicationFailure, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { EvaluationOutcome } from '../activities/evaluation';
+import type { EvaluationOptions } from '../evaluation/request';
+import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
+
+const { readRegistry } = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry: { maximumAttempts: 10 } });
+const { evaluateCandidate } = proxyActivities<Activities>({
+  startToCloseTimeout: '4 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { maximumAttempts: 5 },
+});
+
+export interface ShadowEvaluateInput {
+  model: string;
+  /** Default: the `candidate` alias. */
+  candidateVersion?: string;
+  /** A version to compare with; default: the `production` alias (none: thresholds only). */
+  baselineVersion?: string;
+  options: EvaluationOptions;
+}
+
+/** A shadow evaluation on its own, without promotion (`mlops evaluate`): the report and its verdict. */
+export async function shadowEvaluate(input: ShadowEvaluateInput): Promise<EvaluationOutcome & { candidate: string; baseline?: string }> {
+  upsertSearchAttributes([
+    { key: MlopsModel, value: input.model },
+    { key: MlopsStage, value: 'evaluate' },
+  ]);
+  const state = await readRegistry({ model: input.model });
+  const candidateVersion = input.candidateVersion ?? state.aliases.candidate;
+  if (!candidateVersion) throw ApplicationFailure.nonRetryable(`Model "${input.model}" has no candidate; pass the version to evaluate`, 'InvalidInput');
+  const find = (version: string) => {
+    const v = state.versions.find((x) => x.version === version);
+    if (!v) throw ApplicationFailure.nonRetryable(`Model "${input.model}" has no version ${version}`, 'InvalidInput');
+    return v;
+  };
+  const candidate = find(candidateVersion);
+  const baselineVersion = input.baselineVersion ?? state.aliases.production;
+  if (baselineVersion === candidateVersion) {
+    throw ApplicationFailure.nonRetryable(`${candidateVersion} is ${input.baselineVersion ? 'the version to compare with' : 'production'} itself; choose another baseline`, 'InvalidInput');
+  }
+  const baseline = baselineVersion ? find(baselineVersion) : undefined;
+  const outcome = await evaluateCandidate({ candidate, baseline, options: input.options });
+  return { ...outcome, candidate: candidateVersion, ...(baseline ? { baseline: baseline.version } : {}) };
+}
