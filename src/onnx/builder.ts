@@ -111,3 +111,13 @@ export function encodeModel(spec: GraphSpec): Uint8Array {
   };
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
 }
+
+/**
+ * Names for a graph's internal tensors that cannot collide with an input: inputs are named as
+ * the data's columns, and a column may well be called "W", "features" or "f0".
+ */
+export function internalNamer(features: ReadonlyArray<{ name: string }>): (name: string) => string {
+  let prefix = 'mlops.';
+  while (features.some((f) => f.name.startsWith(prefix))) prefix = `_${prefix}`;
+  return (name) => `${prefix}${name}`;
+}

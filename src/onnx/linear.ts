@@ -1,7 +1,7 @@
 import type { onnx } from 'onnx-proto';
 import type { LinearModel } from '../training/linear';
 import { encodedWidth } from '../training/encode';
-import { encodeModel, floatTensor, node, TensorType, valueInfo } from './builder';
+import { encodeModel, floatTensor, internalNamer, node, TensorType, valueInfo } from './builder';
 import { linearPreprocessing } from './preprocess';
 
 /**
@@ -10,26 +10,27 @@ import { linearPreprocessing } from './preprocess';
  */
 export function exportLinear(model: LinearModel, metadata: Record<string, string>): Uint8Array {
   const pre = linearPreprocessing(model.features);
+  const t = internalNamer(model.features);
   const d = encodedWidth(model.features);
   const k = model.outputs;
   const nodes: onnx.INodeProto[] = [...pre.nodes];
-  const initializers = [...pre.initializers, floatTensor('W', [d, k], model.weights), floatTensor('B', [k], model.bias)];
-  nodes.push(node('MatMul', [pre.output, 'W'], ['xw']), node('Add', ['xw', 'B'], ['logits']));
+  const initializers = [...pre.initializers, floatTensor(t('W'), [d, k], model.weights), floatTensor(t('B'), [k], model.bias)];
+  nodes.push(node('MatMul', [pre.output, t('W')], [t('xw')]), node('Add', [t('xw'), t('B')], [t('logits')]));
   let outputs: onnx.IValueInfoProto[];
   if (model.task === 'regression') {
-    nodes.push(node('Identity', ['logits'], ['prediction']));
+    nodes.push(node('Identity', [t('logits')], ['prediction']));
     outputs = [valueInfo('prediction', TensorType.FLOAT, ['N', 1])];
   } else {
     const classes = model.task === 'binary' ? 2 : k;
     if (model.task === 'binary') {
-      initializers.push(floatTensor('one', [1], [1]));
+      initializers.push(floatTensor(t('one'), [1], [1]));
       nodes.push(
-        node('Sigmoid', ['logits'], ['p1']),
-        node('Sub', ['one', 'p1'], ['p0']),
-        node('Concat', ['p0', 'p1'], ['probabilities'], { axis: 1 }),
+        node('Sigmoid', [t('logits')], [t('p1')]),
+        node('Sub', [t('one'), t('p1')], [t('p0')]),
+        node('Concat', [t('p0'), t('p1')], ['probabilities'], { axis: 1 }),
       );
     } else {
-      nodes.push(node('Softmax', ['logits'], ['probabilities'], { axis: 1 }));
+      nodes.push(node('Softmax', [t('logits')], ['probabilities'], { axis: 1 }));
     }
     nodes.push(node('ArgMax', ['probabilities'], ['label'], { axis: 1, keepdims: 0 }));
     outputs = [valueInfo('label', TensorType.INT64, ['N']), valueInfo('probabilities', TensorType.FLOAT, ['N', classes])];

@@ -1,7 +1,7 @@
 import type { onnx } from 'onnx-proto';
 import type { FeatureSpec } from '../training/data';
 import { scalerOf } from '../training/encode';
-import { int64Tensor, ML_DOMAIN, node, TensorType, valueInfo } from './builder';
+import { int64Tensor, internalNamer, ML_DOMAIN, node, TensorType, valueInfo } from './builder';
 
 /**
  * The preprocessing part of an exported graph. Inputs are the raw feature columns, one [N, 1]
@@ -21,24 +21,25 @@ export function rawInputs(features: readonly FeatureSpec[]): onnx.IValueInfoProt
 
 /** Linear models: impute (training mean), standardize, one-hot (unknown → zeros), concatenate. */
 export function linearPreprocessing(features: readonly FeatureSpec[]): Preprocessed {
+  const t = internalNamer(features);
   const nodes: onnx.INodeProto[] = [];
   const initializers: onnx.ITensorProto[] = [];
   const parts = features.map((f, i) => {
     if (f.kind === 'numeric') {
       const { offset, scale } = scalerOf(f);
       nodes.push(
-        node('Imputer', [f.name], [`f${i}_imputed`], { imputed_value_floats: { floats: [offset] }, replaced_value_float: { float: Number.NaN } }, ML_DOMAIN),
-        node('Scaler', [`f${i}_imputed`], [`f${i}`], { offset: { floats: [offset] }, scale: { floats: [scale] } }, ML_DOMAIN),
+        node('Imputer', [f.name], [t(`f${i}_imputed`)], { imputed_value_floats: { floats: [offset] }, replaced_value_float: { float: Number.NaN } }, ML_DOMAIN),
+        node('Scaler', [t(`f${i}_imputed`)], [t(`f${i}`)], { offset: { floats: [offset] }, scale: { floats: [scale] } }, ML_DOMAIN),
       );
     } else {
-      initializers.push(int64Tensor(`f${i}_shape`, [2], [-1, f.categories.length]));
+      initializers.push(int64Tensor(t(`f${i}_shape`), [2], [-1, f.categories.length]));
       nodes.push(
-        node('OneHotEncoder', [f.name], [`f${i}_onehot`], { cats_strings: f.categories, zeros: 1 }, ML_DOMAIN),
-        node('Reshape', [`f${i}_onehot`, `f${i}_shape`], [`f${i}`]),
+        node('OneHotEncoder', [f.name], [t(`f${i}_onehot`)], { cats_strings: f.categories, zeros: 1 }, ML_DOMAIN),
+        node('Reshape', [t(`f${i}_onehot`), t(`f${i}_shape`)], [t(`f${i}`)]),
       );
     }
-    return `f${i}`;
+    return t(`f${i}`);
   });
-  nodes.push(node('Concat', parts, ['features'], { axis: 1 }));
-  return { inputs: rawInputs(features), nodes, initializers, output: 'features' };
+  nodes.push(node('Concat', parts, [t('features')], { axis: 1 }));
+  return { inputs: rawInputs(features), nodes, initializers, output: t('features') };
 }

@@ -1,6 +1,6 @@
 import type { onnx } from 'onnx-proto';
 import type { GbdtModel } from '../training/gbdt';
-import { encodeModel, ML_DOMAIN, node, TensorType, valueInfo } from './builder';
+import { encodeModel, internalNamer, ML_DOMAIN, node, TensorType, valueInfo } from './builder';
 import { rawInputs } from './preprocess';
 
 /**
@@ -10,6 +10,7 @@ import { rawInputs } from './preprocess';
  * ai.onnx.ml TreeEnsembleClassifier (binary, logistic) or TreeEnsembleRegressor.
  */
 function treePreprocessing(model: GbdtModel): { nodes: onnx.INodeProto[]; output: string } {
+  const t = internalNamer(model.features);
   const nodes: onnx.INodeProto[] = [];
   const parts = model.features.map((f, i) => {
     if (f.kind === 'numeric') return f.name;
@@ -17,7 +18,7 @@ function treePreprocessing(model: GbdtModel): { nodes: onnx.INodeProto[]; output
       node(
         'LabelEncoder',
         [f.name],
-        [`f${i}`],
+        [t(`f${i}`)],
         {
           keys_strings: f.categories,
           values_floats: { floats: f.categories.map((_, k) => k) },
@@ -26,10 +27,10 @@ function treePreprocessing(model: GbdtModel): { nodes: onnx.INodeProto[]; output
         ML_DOMAIN,
       ),
     );
-    return `f${i}`;
+    return t(`f${i}`);
   });
-  nodes.push(node('Concat', parts, ['features'], { axis: 1 }));
-  return { nodes, output: 'features' };
+  nodes.push(node('Concat', parts, [t('features')], { axis: 1 }));
+  return { nodes, output: t('features') };
 }
 
 function ensembleAttributes(model: GbdtModel, leafPrefix: 'target' | 'class') {

@@ -36,6 +36,9 @@ export interface PreparedData {
   test: SplitData;
 }
 
+/** The outputs every exported model has; a model input (a feature column) cannot share their names. */
+export const MODEL_OUTPUT_NAMES = ['label', 'probabilities', 'prediction'] as const;
+
 export const SPLIT_FRACTIONS = { train: 0.7, validation: 0.15 } as const;
 const MAX_CATEGORIES = 64;
 const MIN_TRAIN_ROWS = 20;
@@ -80,6 +83,10 @@ export async function prepareTrainingData(conn: DuckDBConnection, options: Prepa
   const labelColumn = column(contract, labelName);
   const featureNames = options.features ?? featureColumns(contract).filter((f) => f !== labelName);
   if (featureNames.length === 0) throw userError('InvalidInput', 'No feature columns to train on');
+  const clash = featureNames.find((f) => (MODEL_OUTPUT_NAMES as readonly string[]).includes(f));
+  if (clash) {
+    throw userError('InvalidInput', `Feature column "${clash}" has the name of a model output (${MODEL_OUTPUT_NAMES.join(', ')}); rename the column or leave it out of the features`);
+  }
   const featureCols = featureNames.map((n) => column(contract, n));
   for (const f of featureCols) {
     if (f.type === 'date' || f.type === 'timestamp') {
