@@ -87,31 +87,51 @@ export async function shadowEvaluate(args: ShadowArgs): Promise<ShadowResult> {
     }
   }
   const where = filters.join(' AND ');
-  const sliceExprs = await Promise.all(args.sliceColumns.map((s) => sliceExpression(conn, source, where, s, columns.get(s)!.type)));
-  const featureNames = [...inputs.keys()];
-  const selects = [
-    ...featureNames.map((name) =>
-      inputs.get(name) === 'float'
-        ? `coalesce(CAST(${quoteIdent(name)} AS FLOAT), 'NaN'::FLOAT)`
-        : `coalesce(CAST(${quoteIdent(name)} AS VARCHAR), '')`,
-    ),
-    labelExpression(candidate),
-    ...sliceExprs,
-  ];
-  const result = await conn.stream(`SELECT ${selects.join(', ')} FROM ${source} WHERE ${where}`);
-
+  // Loading the models (native, off this thread) overlaps with the slice queries.
+  const loading = Promise.all(models.map((card) => loadSession(card.onnx.uri)));
+  loading.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
   const sides = models.map(() => ({ outputs: [] as Float32Array[], batchMs: [] as number[], runMs: 0 }));
-  const labels: number[] = [];
-  const sliceValues = args.sliceColumns.map(() => [] as string[]);
-  const sessions = await Promise.all(models.map((card) => loadSession(card.onnx.uri)));
+  const labelParts: Float64Array[] = [];
+  let slices: Slice[] = [];
+  let sliceParts: Int32Array[][] = [];
+  let rows = 0;
   try {
-    let pending: DuckDBDataChunk[] = [];
-    let pendingRows = 0;
-    const flush = async () => {
-      if (pendingRows === 0) return;
-      const batch = readBatch(pending, pendingRows, featureNames, inputs, args.sliceColumns.length);
-      labels.push(...batch.label);
-      batch.slices.forEach((values, j) => sliceValues[j]!.push(...values));
+    slices = await Promise.all(args.sliceColumns.map((s) => sliceOf(conn, source, where, s, columns.get(s)!.type)));
+    sliceParts = slices.map(() => []);
+    const featureNames = [...inputs.keys()];
+    const selects = [
+      ...featureNames.map((name) =>
+        inputs.get(name) === 'float'
+          ? `coalesce(CAST(${quoteIdent(name)} AS FLOAT), 'NaN'::FLOAT)`
+          : `coalesce(CAST(${quoteIdent(name)} AS VARCHAR), '')`,
+      ),
+      labelExpression(candidate),
+      ...slices.map((slice) => slice.codeExpression),
+    ];
+    const result = await conn.stream(`SELECT ${selects.join(', ')} FROM ${source} WHERE ${where}`);
+    const sessions = await loading;
+    /** The next batch's chunks (at least batchSize rows unless the data ends), or undefined at the end. */
+    const nextChunks = async (): Promise<DuckDBDataChunk[] | undefined> => {
+      const chunks: DuckDBDataChunk[] = [];
+      let count = 0;
+      while (count < args.batchSize) {
+        const chunk = await result.fetchChunk();
+        const size = chunk?.rowCount ?? 0;
+        if (!chunk || size === 0) break;
+        chunks.push(chunk);
+        count += size;
+      }
+      return chunks.length ? chunks : undefined;
+    };
+    // Read-ahead: DuckDB decodes the next batch while ONNX Runtime scores this one.
+    let upcoming = nextChunks();
+    for (let chunks = await upcoming; chunks; chunks = await upcoming) {
+      upcoming = nextChunks();
+      const batch = readBatch(chunks, featureNames, inputs, slices.length);
+      labelParts.push(batch.label);
+      batch.slices.forEach((codes, j) => sliceParts[j]!.push(codes));
+      rows += batch.label.length;
+      // One model after the other, so that each one's latency is its own.
       for (let m = 0; m < models.length; m++) {
         const feeds: Record<string, ort.Tensor> = {};
         for (const input of models[m]!.onnx.inputs) feeds[input.name] = batch.feeds[input.name]!;
@@ -122,29 +142,19 @@ export async function shadowEvaluate(args: ShadowArgs): Promise<ShadowResult> {
         sides[m]!.runMs += ms;
         sides[m]!.outputs.push(outputOf(out, candidate.task));
       }
-      pending = [];
-      pendingRows = 0;
-      args.onBatch?.(labels.length);
-    };
-    for (;;) {
-      const chunk = await result.fetchChunk();
-      if (!chunk || chunk.rowCount === 0) break;
-      pending.push(chunk);
-      pendingRows += chunk.rowCount;
-      if (pendingRows >= args.batchSize) await flush();
+      args.onBatch?.(rows);
     }
-    await flush();
   } finally {
-    await Promise.all(sessions.map((s) => s.release()));
+    // Native memory: release now, on every path, rather than whenever GC runs.
+    await loading.then((loaded) => Promise.all(loaded.map((session) => session.release()))).catch(() => undefined);
   }
-  const rows = labels.length;
   if (rows === 0) {
     throw userError('InvalidInput', `No rows to evaluate in ${dataset.name}@${dataset.version} after leaving out ${excluded.join(', ')}; evaluate on a newer dataset version`);
   }
 
-  const label = Float64Array.from(labels);
+  const label = concat(labelParts, Float64Array);
   const classes = candidate.classes.length;
-  const outputs = sides.map((s) => concat(s.outputs));
+  const outputs = sides.map((s) => concat(s.outputs, Float32Array));
   const sideOf = (m: number): ModelSide => ({
     version: models[m]!.version,
     metrics: metricsOf(candidate.task, label, outputs[m]!, classes),
@@ -157,19 +167,18 @@ export async function shadowEvaluate(args: ShadowArgs): Promise<ShadowResult> {
     distribution: distributionOf(candidate.task, outputs[m]!, classes),
   });
 
-  const slices: SliceMetrics[] = [];
-  args.sliceColumns.forEach((column, j) => {
-    const byValue = new Map<string, number[]>();
-    sliceValues[j]!.forEach((v, i) => {
-      const list = byValue.get(v) ?? [];
-      list.push(i);
-      byValue.set(v, list);
-    });
-    for (const [value, indices] of [...byValue].sort((a, b) => a[0].localeCompare(b[0]))) {
+  const sliceMetrics: SliceMetrics[] = [];
+  slices.forEach((slice, j) => {
+    const codes = concat(sliceParts[j]!, Int32Array);
+    const byCode = slice.values.map(() => [] as number[]);
+    for (let i = 0; i < rows; i++) byCode[codes[i]!]?.push(i);
+    slice.values.forEach((value, code) => {
+      const indices = byCode[code]!;
+      if (indices.length === 0) return;
       const sliceLabel = Float64Array.from(indices, (i) => label[i]!);
       const metricsFor = (m: number) => metricsOf(candidate.task, sliceLabel, pick(outputs[m]!, indices, candidate.task === 'regression' ? 1 : classes), classes);
-      slices.push({ column, value, rows: indices.length, candidate: metricsFor(0), ...(baseline ? { baseline: metricsFor(1) } : {}) });
-    }
+      sliceMetrics.push({ column: slice.column, value, rows: indices.length, candidate: metricsFor(0), ...(baseline ? { baseline: metricsFor(1) } : {}) });
+    });
   });
 
   return {
@@ -178,7 +187,7 @@ export async function shadowEvaluate(args: ShadowArgs): Promise<ShadowResult> {
     excluded,
     candidate: sideOf(0),
     ...(baseline ? { baseline: sideOf(1), agreement: agreementOf(candidate.task, outputs[0]!, outputs[1]!, classes) } : {}),
-    slices,
+    slices: sliceMetrics,
   };
 }
 
@@ -199,22 +208,37 @@ function labelExpression(card: ModelCard): string {
   return `CAST(list_position(${classes}, CAST(${label} AS VARCHAR)) - 1 AS DOUBLE)`;
 }
 
-/** A slice's value per row: quartile ranges for numerics, the most common values (+ "other") for the rest. */
-async function sliceExpression(conn: DuckDBConnection, source: string, where: string, column: string, type: string): Promise<string> {
+/** A slice column: its values' names, and the SQL that gives each row's value as an index into them. */
+interface Slice {
+  column: string;
+  values: string[];
+  codeExpression: string;
+}
+
+/** Quartile ranges for numerics, the most common values (+ "other") for the rest; "missing" for NULL. */
+async function sliceOf(conn: DuckDBConnection, source: string, where: string, column: string, type: string): Promise<Slice> {
   const col = quoteIdent(column);
   if (type === 'integer' || type === 'double') {
     const [q] = await queryRows<{ q: Array<number | null> | null }>(conn, `SELECT quantile_cont(CAST(${col} AS DOUBLE), [0.25, 0.5, 0.75]) AS q FROM ${source} WHERE ${where}`);
     const edges = [...new Set((q?.q ?? []).filter((v): v is number => v !== null && Number.isFinite(v)))];
-    const label = (i: number) => (i === 0 ? `≤ ${fmtEdge(edges[0]!)}` : i === edges.length ? `> ${fmtEdge(edges[i - 1]!)}` : `(${fmtEdge(edges[i - 1]!)}, ${fmtEdge(edges[i]!)}]`);
-    const cases = edges.map((e, i) => `WHEN CAST(${col} AS DOUBLE) <= ${e} THEN ${quoteString(label(i))}`).join(' ');
-    return `CASE WHEN ${col} IS NULL OR isnan(CAST(${col} AS DOUBLE)) THEN 'missing' ${cases} ELSE ${quoteString(edges.length ? label(edges.length) : 'all')} END`;
+    const values = edges.length
+      ? [...edges.map((e, i) => (i === 0 ? `≤ ${fmtEdge(e)}` : `(${fmtEdge(edges[i - 1]!)}, ${fmtEdge(e)}]`)), `> ${fmtEdge(edges[edges.length - 1]!)}`]
+      : ['all'];
+    const cases = edges.map((e, i) => `WHEN CAST(${col} AS DOUBLE) <= ${e} THEN ${i}`).join(' ');
+    return { column, values: [...values, 'missing'], codeExpression: `CASE WHEN ${col} IS NULL OR isnan(CAST(${col} AS DOUBLE)) THEN ${values.length} ${cases} ELSE ${values.length - 1} END::INTEGER` };
   }
   const top = await queryRows<{ v: string }>(
     conn,
     `SELECT CAST(${col} AS VARCHAR) AS v FROM ${source} WHERE ${where} AND ${col} IS NOT NULL GROUP BY v ORDER BY count(*) DESC, v LIMIT ${MAX_SLICE_VALUES}`,
   );
-  const list = `[${top.map((r) => quoteString(r.v)).join(', ')}]::VARCHAR[]`;
-  return `CASE WHEN ${col} IS NULL THEN 'missing' WHEN list_contains(${list}, CAST(${col} AS VARCHAR)) THEN CAST(${col} AS VARCHAR) ELSE 'other' END`;
+  const values = top.map((r) => r.v).sort();
+  const list = `[${values.map(quoteString).join(', ')}]::VARCHAR[]`;
+  // list_position is 1-based and NULL when absent: → 0…n-1, then "other" (n), "missing" (n + 1).
+  return {
+    column,
+    values: [...values, 'other', 'missing'],
+    codeExpression: `CASE WHEN ${col} IS NULL THEN ${values.length + 1} ELSE coalesce(list_position(${list}, CAST(${col} AS VARCHAR)) - 1, ${values.length}) END::INTEGER`,
+  };
 }
 
 function fmtEdge(v: number): string {
@@ -223,52 +247,54 @@ function fmtEdge(v: number): string {
 
 interface Batch {
   feeds: Record<string, ort.Tensor>;
-  label: number[];
-  slices: string[][];
+  label: Float64Array;
+  /** Per slice column, each row's value index. */
+  slices: Int32Array[];
 }
 
-/** DuckDB chunks → one batch of [N, 1] tensors (float32 copied straight from the vectors), labels and slice values. */
-function readBatch(chunks: DuckDBDataChunk[], rows: number, features: string[], inputs: Map<string, 'float' | 'string'>, sliceCount: number): Batch {
+/** DuckDB chunks → one batch of [N, 1] tensors, labels and slice codes, copied straight from the vectors' arrays. */
+function readBatch(chunks: DuckDBDataChunk[], features: string[], inputs: Map<string, 'float' | 'string'>, sliceCount: number): Batch {
+  const sizes = chunks.map((c) => c.rowCount); // a native call each time: read once
+  const rows = sizes.reduce((a, b) => a + b, 0);
+  const numbers = <T extends Float32Array | Float64Array | Int32Array>(column: number, target: T): T => {
+    let offset = 0;
+    chunks.forEach((chunk, c) => {
+      copyNumbers(chunk.getColumnVector(column), sizes[c]!, target, offset);
+      offset += sizes[c]!;
+    });
+    return target;
+  };
   const feeds: Record<string, ort.Tensor> = {};
   features.forEach((name, j) => {
     if (inputs.get(name) === 'float') {
-      const values = new Float32Array(rows);
-      let offset = 0;
-      for (const chunk of chunks) {
-        copyFloats(chunk.getColumnVector(j), chunk.rowCount, values, offset);
-        offset += chunk.rowCount;
-      }
-      feeds[name] = new ort.Tensor('float32', values, [rows, 1]);
+      feeds[name] = new ort.Tensor('float32', numbers(j, new Float32Array(rows)), [rows, 1]);
     } else {
       const values: string[] = [];
-      for (const chunk of chunks) {
+      chunks.forEach((chunk, c) => {
         const vector = chunk.getColumnVector(j);
-        for (let i = 0; i < chunk.rowCount; i++) values.push(vector.getItem(i) as string);
-      }
+        for (let i = 0; i < sizes[c]!; i++) values.push(vector.getItem(i) as string);
+      });
       feeds[name] = new ort.Tensor('string', values, [rows, 1]);
     }
   });
-  const label: number[] = [];
-  const slices = Array.from({ length: sliceCount }, () => [] as string[]);
-  for (const chunk of chunks) {
-    const labelVector = chunk.getColumnVector(features.length);
-    for (let i = 0; i < chunk.rowCount; i++) label.push((labelVector.getItem(i) as number | null) ?? Number.NaN);
-    for (let s = 0; s < sliceCount; s++) {
-      const vector = chunk.getColumnVector(features.length + 1 + s);
-      for (let i = 0; i < chunk.rowCount; i++) slices[s]!.push(vector.getItem(i) as string);
-    }
-  }
-  return { feeds, label, slices };
+  return {
+    feeds,
+    label: numbers(features.length, new Float64Array(rows)),
+    slices: Array.from({ length: sliceCount }, (_, s) => numbers(features.length + 1 + s, new Int32Array(rows))),
+  };
 }
 
 /**
- * FLOAT vectors keep their values in a Float32Array; copying it whole is far faster than reading
- * item by item. The field is not public API, so anything else falls back to getItem.
+ * FLOAT, DOUBLE and INTEGER vectors keep their values in a typed array; copying it whole is far
+ * faster than reading item by item. The field is not public API, so anything else goes through
+ * getItem. NULLs would only show in the validity mask: the query never yields them (features are
+ * coalesced to NaN, labels filtered, slice codes always set).
  */
-function copyFloats(vector: DuckDBVector, count: number, target: Float32Array, offset: number): void {
+function copyNumbers(vector: DuckDBVector, count: number, target: Float32Array | Float64Array | Int32Array, offset: number): void {
   const items = (vector as unknown as { items?: unknown }).items;
-  if (items instanceof Float32Array && items.length >= count) {
-    target.set(items.subarray(0, count), offset);
+  const sameKind = items instanceof (target.constructor as typeof Float32Array | typeof Float64Array | typeof Int32Array);
+  if (sameKind && (items as ArrayLike<number>).length >= count) {
+    target.set((items as Float32Array).subarray(0, count) as never, offset);
     return;
   }
   for (let i = 0; i < count; i++) target[offset + i] = (vector.getItem(i) as number | null) ?? Number.NaN;
@@ -281,11 +307,11 @@ function outputOf(out: ort.InferenceSession.OnnxValueMapType, task: Task): Float
   return tensor.data as Float32Array;
 }
 
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+function concat<T extends Float32Array | Float64Array | Int32Array>(parts: T[], Type: { new (length: number): T }): T {
+  const out = new Type(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
   for (const p of parts) {
-    out.set(p, offset);
+    out.set(p as never, offset);
     offset += p.length;
   }
   return out;
@@ -293,7 +319,10 @@ function concat(parts: Float32Array[]): Float32Array {
 
 function pick(outputs: Float32Array, indices: number[], width: number): Float32Array {
   const out = new Float32Array(indices.length * width);
-  indices.forEach((i, k) => out.set(outputs.subarray(i * width, (i + 1) * width), k * width));
+  for (let k = 0; k < indices.length; k++) {
+    const from = indices[k]! * width;
+    for (let c = 0; c < width; c++) out[k * width + c] = outputs[from + c]!;
+  }
   return out;
 }
 

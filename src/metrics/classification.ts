@@ -52,30 +52,34 @@ export function f1(c: BinaryCounts): number {
 }
 
 /**
- * ROC AUC by the rank-sum (Mann-Whitney U) formula with average ranks for ties; undefined (NaN)
- * when only one class is present.
+ * ROC AUC as the Mann-Whitney U statistic: the share of (positive, negative) pairs the score
+ * orders correctly, ties counting half (the same number as the rank-sum formula with average
+ * ranks). Positives and negatives are sorted apart with native typed-array sorts and merged,
+ * which keeps a million rows well under a second. NaN when only one class is present.
  */
 export function rocAuc(actual: Labels, score: ArrayLike<number>, positive = 1): number {
   assertSameLength(actual, score);
-  const n = actual.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => score[a]! - score[b]!);
-  let rankSumPositive = 0;
   let positives = 0;
-  for (let i = 0; i < n; ) {
-    let j = i;
-    while (j + 1 < n && score[order[j + 1]!] === score[order[i]!]) j++;
-    const averageRank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) {
-      if (actual[order[k]!] === positive) {
-        rankSumPositive += averageRank;
-        positives++;
-      }
-    }
-    i = j + 1;
+  for (let i = 0; i < actual.length; i++) if (actual[i] === positive) positives++;
+  const pos = new Float64Array(positives);
+  const neg = new Float64Array(actual.length - positives);
+  for (let i = 0, p = 0, q = 0; i < actual.length; i++) {
+    if (actual[i] === positive) pos[p++] = score[i]!;
+    else neg[q++] = score[i]!;
   }
-  const negatives = n - positives;
-  if (positives === 0 || negatives === 0) return Number.NaN;
-  return (rankSumPositive - (positives * (positives + 1)) / 2) / (positives * negatives);
+  if (pos.length === 0 || neg.length === 0) return Number.NaN;
+  pos.sort();
+  neg.sort();
+  let u = 0;
+  let below = 0; // negatives scored below the current positive
+  let notAbove = 0; // negatives scored at most the current positive
+  for (let k = 0; k < pos.length; k++) {
+    const s = pos[k]!;
+    while (below < neg.length && neg[below]! < s) below++;
+    while (notAbove < neg.length && neg[notAbove]! <= s) notAbove++;
+    u += below + (notAbove - below) / 2;
+  }
+  return u / (pos.length * neg.length);
 }
 
 /** Binary log loss from the positive-class probability. */

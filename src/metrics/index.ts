@@ -16,7 +16,8 @@ export interface BinaryMetrics {
 
 /** All binary metrics from true labels (0/1) and positive-class probabilities, at a 0.5 threshold. */
 export function binaryMetrics(actual: ArrayLike<number>, probability: ArrayLike<number>, threshold = 0.5): BinaryMetrics {
-  const predicted = Array.from(probability, (p) => (p >= threshold ? 1 : 0));
+  const predicted = new Uint8Array(probability.length);
+  for (let i = 0; i < predicted.length; i++) predicted[i] = probability[i]! >= threshold ? 1 : 0;
   const c = confusion(actual, predicted);
   return {
     accuracy: accuracy(actual, predicted),

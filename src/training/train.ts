@@ -173,7 +173,11 @@ async function scoreSplit(
 
 function outputValues(task: Task, outputs: Float32Array, classes: number): Float64Array {
   if (task === 'regression') return Float64Array.from(outputs);
-  if (task === 'binary') return Float64Array.from({ length: outputs.length / 2 }, (_, i) => outputs[i * 2 + 1]!);
+  if (task === 'binary') {
+    const positive = new Float64Array(outputs.length / 2);
+    for (let i = 0; i < positive.length; i++) positive[i] = outputs[i * 2 + 1]!;
+    return positive;
+  }
   // Multiclass: the winning class's probability.
   return Float64Array.from({ length: outputs.length / classes }, (_, i) => Math.max(...outputs.subarray(i * classes, (i + 1) * classes)));
 }
