@@ -2,18 +2,21 @@
  * `npm run demo`: the main job on an embedded default. Starts (or reuses) a Temporal dev server
  * and a worker, generates a synthetic churn dataset for three days, and ingests each day through
  * the durable ingestion workflow: a clean day, a day with a few bad rows (quarantined), and a
- * broken day that the contract refuses. Then trains two models on the latest version and
- * registers them as candidates. Ends with a summary and Web UI links.
+ * broken day that the contract refuses. Then trains logistic regression on the latest version and
+ * promotes it behind the quality gates, trains a GBDT and puts it to a (simulated) reviewer after
+ * its shadow evaluation against production. Ends with a summary and Web UI links.
  *
  *   npm run demo                 run and exit
  *   npm run demo -- --keep-open  keep the server, worker and Web UI up afterwards
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { ingest } from '../src/client/ingest';
+import { listPending, reviewPromotion, startPromotion } from '../src/client/promote';
 import { registryState, startTraining } from '../src/client/train';
+import { promotionStatusQuery } from '../src/workflows/promote-messages';
 import { formatTable } from '../src/cli/output';
 import { describeError } from '../src/cli/errors';
 import { loadConfig, type MlopsConfig } from '../src/config';
@@ -125,11 +128,13 @@ async function main(): Promise<void> {
   console.log(`\nIngestion outcomes\n${formatTable(outcomes)}\n`);
   const versionRows = versions.map((v) => ({ version: v.version, created: v.createdAt, rows: v.rows.accepted, quarantined: v.rows.rejected, rawExpires: v.raw.expiresAt }));
   console.log(`Published versions of "${DATASET}"\n${formatTable(versionRows)}\n`);
-  const trainers: Array<{ kind: 'logistic' | 'gbdt'; params: Record<string, number> }> = [
-    { kind: 'logistic', params: {} },
-    { kind: 'gbdt', params: { nEstimators: 100 } },
+  // Logistic regression first, promoted on the gates alone; then GBDT, promoted only when a
+  // person approves (the demo plays that person, as `mlops approve` would).
+  const steps: Array<{ trainer: { kind: 'logistic' | 'gbdt'; params: Record<string, number> }; policy: 'auto' | 'manual' }> = [
+    { trainer: { kind: 'logistic', params: {} }, policy: 'auto' },
+    { trainer: { kind: 'gbdt', params: { nEstimators: 100 } }, policy: 'manual' },
   ];
-  for (const trainer of trainers) {
+  for (const { trainer, policy } of steps) {
     console.log(`▶ train model "${MODEL}" with ${trainer.kind} on ${DATASET}@latest`);
     const { summary, reused } = await (await startTraining(client, config, { model: MODEL, dataset: DATASET, trainer })).result();
     const m = summary.metrics.test;
@@ -137,6 +142,16 @@ async function main(): Promise<void> {
       `  ${reused ? 'already trained' : 'trained'} ${MODEL}@${summary.version}: test ROC AUC ${m.rocAuc?.toFixed(3)}, ` +
         `accuracy ${m.accuracy?.toFixed(3)}, log loss ${m.logLoss?.toFixed(3)} — registered as candidate`,
     );
+    console.log(`▶ promote ${MODEL}@${summary.version} (${policy}): shadow evaluation against production, quality gates`);
+    const handle = await startPromotion(client, config, { model: MODEL, candidateVersion: summary.version, policy, sliceColumns: ['plan'], by: 'demo' });
+    if (policy === 'manual') await reviewLikeAPerson(client, handle, summary.version);
+    const status = await handle.result();
+    const e = status.evaluation;
+    if (e) {
+      const against = e.baselineValue !== undefined ? ` vs production ${e.baselineValue.toFixed(3)}` : ' (first model: absolute gates only)';
+      console.log(`  ${e.primaryMetric} ${e.candidateValue.toFixed(3)}${against}; gates ${e.passed ? 'passed' : 'failed'}; report ${e.markdownUri}`);
+    }
+    console.log(`  ${status.decision?.outcome ?? status.phase} by ${status.decision?.by}: ${status.decision?.reason}`);
   }
   const registry = await registryState(client, MODEL);
   const modelRows = registry.versions.map((v) => ({
@@ -146,6 +161,8 @@ async function main(): Promise<void> {
     alias: Object.entries(registry.aliases).filter(([, id]) => id === v.version).map(([a]) => a).join(','),
   }));
   console.log(`\nRegistry of model "${MODEL}" (registry:${MODEL})\n${formatTable(modelRows)}\n`);
+  const decisions = registry.decisions.slice(-6).map((d) => ({ action: d.action, alias: d.alias ?? '', version: d.version, by: d.by, reason: d.reason.slice(0, 70) }));
+  console.log(`Latest decisions\n${formatTable(decisions)}\n`);
 
   const query = encodeURIComponent(`MlopsDataset="${DATASET}"`);
   const modelQuery = encodeURIComponent(`MlopsModel="${MODEL}"`);
@@ -172,3 +189,27 @@ main().catch(async (err: unknown) => {
   console.error(`demo failed: ${describeError(err)}`);
   process.exit(1);
 });
+
+/** What a reviewer does: find the promotion among the pending ones, read the verdict, decide. */
+async function reviewLikeAPerson(client: Client, handle: WorkflowHandle, version: string): Promise<void> {
+  for (;;) {
+    const status = await handle.query(promotionStatusQuery);
+    if (status.phase !== 'evaluating') break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const status = await handle.query(promotionStatusQuery);
+  if (status.phase !== 'waiting-for-review') return; // e.g. already production from an earlier run
+  for (let i = 0; i < 50 && !(await listPending(client)).some((p) => p.workflowId === handle.workflowId); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  console.log(`  waiting for a person (MlopsNeedsAttention=true; \`npx mlops pending\` lists it)`);
+  const passed = status.evaluation?.passed ?? false;
+  const decision = passed ? 'approve' : 'reject';
+  console.log(`  the reviewer reads ${status.evaluation?.markdownUri} and sends: mlops ${decision} ${MODEL} ${version} --by demo-reviewer`);
+  await reviewPromotion(client, decision, {
+    model: MODEL,
+    version,
+    by: 'demo-reviewer',
+    reason: passed ? 'gates passed and the report reads well' : 'gates failed',
+  });
+}
