@@ -123,9 +123,9 @@ describe('mlops CLI', () => {
     const rollback = await mlops('rollback', 'people-model', '--reason', 'test');
     expect(rollback.code).toBe(1);
     expect(rollback.stderr).toContain('has no earlier production version to roll back to');
-    const badGates = await mlops('promote', 'people-model', '--gates', '{"minImprovement": -1}');
+    const badGates = await mlops('promote', 'people-model', '--gates', '{"maxLatencyRatio": 0}');
     expect(badGates.code).toBe(1);
-    expect(badGates.stderr).toMatch(/Invalid promotion request:[\s\S]*gates\.minImprovement/);
+    expect(badGates.stderr).toMatch(/Invalid promotion request:[\s\S]*gates\.maxLatencyRatio/);
   });
 
   it('fails with exit code 1 and an actionable message', async () => {

@@ -22,6 +22,9 @@ describe('quality gates', () => {
     const rel = gatesSchema.parse({ minRelativeImprovement: 0.1 });
     expect(verdicts(evaluateGates(rel, { task: 'regression', candidate: { rmse: 0.85 }, baseline: { rmse: 1 }, slices: [], latency })).improvement).toBe(true);
     expect(verdicts(evaluateGates(rel, { task: 'regression', candidate: { rmse: 0.95 }, baseline: { rmse: 1 }, slices: [], latency })).improvement).toBe(false);
+    // A negative improvement is a tolerated loss.
+    const tolerant = gatesSchema.parse({ minImprovement: -0.02 });
+    expect(verdicts(evaluateGates(tolerant, { task: 'binary', candidate: { rocAuc: 0.79 }, baseline: { rocAuc: 0.8 }, slices: [], latency })).improvement).toBe(true);
     // Not being worse is the default.
     const dflt = gatesSchema.parse({});
     expect(verdicts(evaluateGates(dflt, { task: 'binary', candidate: { rocAuc: 0.79 }, baseline: { rocAuc: 0.8 }, slices: [], latency })).improvement).toBe(false);
@@ -52,7 +55,8 @@ describe('quality gates', () => {
 
   it('refuse bad configuration with a clear message', () => {
     expect(gatesSchema.safeParse({ thresholds: { rocAuc: {} } }).success).toBe(false);
-    expect(gatesSchema.safeParse({ minImprovement: -1 }).success).toBe(false);
+    expect(gatesSchema.safeParse({ maxSliceRegression: -1 }).success).toBe(false);
+    expect(gatesSchema.safeParse({ minImprovement: Number.NaN }).success).toBe(false);
     expect(gatesSchema.safeParse({ maxLatencyRatio: 2, typo: 1 }).success).toBe(false);
     const unknownMetric = evaluateGates(gatesSchema.parse({ primaryMetric: 'auc' }), { task: 'binary', candidate: { rocAuc: 0.9 }, slices: [], latency });
     expect(unknownMetric).toEqual([{ gate: 'primary-metric', passed: false, detail: 'the binary model has no metric "auc"' }]);

@@ -116,6 +116,23 @@ describe('promotion with quality gates', () => {
     expect((await handle.result()).phase).toBe('promoted');
   });
 
+  it('ask-on-failure: promotes on passing gates without asking, asks a person when a gate fails', async () => {
+    const failing = await train('promo', { kind: 'logistic', params: {} }, ['x1']);
+    const handle = await promote({ model: 'promo', policy: 'ask-on-failure', gates: { minImprovement: 0.5 } });
+    const waiting = await until('the review phase', async () => {
+      const s = await handle.query(promotionStatusQuery);
+      return s.phase === 'waiting-for-review' ? s : undefined;
+    });
+    expect(waiting.evaluation!.passed).toBe(false);
+    await reviewPromotion(env.client, 'reject', { model: 'promo', version: failing, by: 'dee', reason: 'the gate is right' });
+    expect((await handle.result()).decision).toMatchObject({ outcome: 'rejected', by: 'dee' });
+
+    const passing = await train('promo', { kind: 'logistic', params: { C: 0.05 } });
+    const auto = await (await promote({ model: 'promo', policy: 'ask-on-failure', gates: { minImprovement: -1 } })).result();
+    expect(auto.candidate).toBe(passing);
+    expect(auto.decision?.by).toBe('promoteModel'); // nobody was asked
+  });
+
   it('rolls production back to the previous version, recorded', async () => {
     const before = await registryState(env.client, 'promo');
     const previous = before.productionHistory[before.productionHistory.length - 2]!;

@@ -28,10 +28,14 @@ export const gatesSchema = z
     primaryMetric: z.string().min(1).optional(),
     /** Absolute bounds, e.g. {"rocAuc": {"min": 0.7}}. */
     thresholds: z.record(z.string(), bound).default({}),
-    /** The candidate must beat the baseline's primary metric by at least this much (0: not be worse). */
-    minImprovement: z.number().min(0).default(0),
-    /** …and by at least this fraction of the baseline's value. */
-    minRelativeImprovement: z.number().min(0).default(0),
+    /**
+     * The candidate must beat the baseline's primary metric by at least this much. 0: not be
+     * worse; negative: may be worse by at most that much (e.g. a cheaper model, -0.005).
+     * With neither this nor minRelativeImprovement given: 0.
+     */
+    minImprovement: z.number().finite().optional(),
+    /** …and by at least this fraction of the baseline's value (negative: a tolerated loss). */
+    minRelativeImprovement: z.number().finite().optional(),
     /** On no slice may the primary metric get worse by more than this. */
     maxSliceRegression: z.number().min(0).default(0.05),
     /** Slices smaller than this are reported but not gated (their metrics are noise). */
@@ -82,7 +86,10 @@ export function evaluateGates(config: GatesConfig, inputs: GateInputs): GateResu
   const c = inputs.candidate[primary]!;
   const base = inputs.baseline[primary]!;
   const gain = better ? c - base : base - c;
-  const needed = Math.max(config.minImprovement, config.minRelativeImprovement * Math.abs(base));
+  // Every bound given must hold, so the largest decides; none given: not worse.
+  const bounds = [config.minImprovement, config.minRelativeImprovement === undefined ? undefined : config.minRelativeImprovement * Math.abs(base)];
+  const given = bounds.filter((b): b is number => b !== undefined);
+  const needed = given.length ? Math.max(...given) : 0;
   results.push({
     gate: 'improvement',
     passed: gain >= needed,
