@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ColumnType } from '../contract/schema';
 import { queryRows } from '../sql/duckdb';
-import { quoteIdent } from '../sql/quote';
+import { numberLiteral, quoteIdent } from '../sql/quote';
 
 /**
  * Per-column statistics of a dataset version, computed in DuckDB. Counts, nulls, min, max, mean,
@@ -116,7 +116,7 @@ async function addHistograms(conn: DuckDBConnection, relation: string, profile: 
   const edgesByColumn = numeric.map((p) => equalWidthEdges(p.min as number, p.max as number, HISTOGRAM_BINS));
   // histogram(x, boundaries) counts x into (b[i-1], b[i]]; the upper edges are the boundaries.
   const selects = numeric.map((p, i) => {
-    const upper = edgesByColumn[i]!.slice(1).map((e) => `CAST(${JSON.stringify(e)} AS DOUBLE)`);
+    const upper = edgesByColumn[i]!.slice(1).map(numberLiteral);
     return `histogram(CAST(${quoteIdent(p.name)} AS DOUBLE), [${upper.join(', ')}]) AS h${i}`;
   });
   const [row] = await queryRows(conn, `SELECT ${selects.join(', ')} FROM ${relation}`);

@@ -5,7 +5,7 @@ import { userError } from '../errors';
 import type { Metrics, ModelCard } from '../models/card';
 import { loadSession } from '../onnx/runtime';
 import { queryRows } from '../sql/duckdb';
-import { quoteIdent, quoteString } from '../sql/quote';
+import { numberLiteral, quoteIdent, quoteString } from '../sql/quote';
 import { testSplitFilter, type Task } from '../training/data';
 import { metricsOf } from '../training/train';
 import { percentile, summarizeDifferences, type Distribution, distributionOf } from './stats';
@@ -224,7 +224,7 @@ async function sliceOf(conn: DuckDBConnection, source: string, where: string, co
     const values = edges.length
       ? [...edges.map((e, i) => (i === 0 ? `≤ ${fmtEdge(e)}` : `(${fmtEdge(edges[i - 1]!)}, ${fmtEdge(e)}]`)), `> ${fmtEdge(edges[edges.length - 1]!)}`]
       : ['all'];
-    const cases = edges.map((e, i) => `WHEN CAST(${col} AS DOUBLE) <= ${e} THEN ${i}`).join(' ');
+    const cases = edges.map((e, i) => `WHEN CAST(${col} AS DOUBLE) <= ${numberLiteral(e)} THEN ${i}`).join(' ');
     return { column, values: [...values, 'missing'], codeExpression: `CASE WHEN ${col} IS NULL OR isnan(CAST(${col} AS DOUBLE)) THEN ${values.length} ${cases} ELSE ${values.length - 1} END::INTEGER` };
   }
   const top = await queryRows<{ v: string }>(

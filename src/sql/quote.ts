@@ -14,10 +14,13 @@ export function quoteString(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
-/** A finite number as a SQL literal; DOUBLE cast keeps huge/small magnitudes exact. */
+/**
+ * A finite number as an exact SQL DOUBLE. Cast from its shortest round-trip text: a bare
+ * literal such as -0.20018000000000002 is parsed as a DECIMAL first and lands one ulp off.
+ */
 export function numberLiteral(value: number): string {
   if (!Number.isFinite(value)) throw new Error(`SQL number literal must be finite, got ${value}`);
-  return `CAST(${JSON.stringify(value)} AS DOUBLE)`;
+  return `CAST('${String(value)}' AS DOUBLE)`;
 }
 
 export function stringList(values: readonly string[]): string {

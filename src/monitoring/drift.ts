@@ -1,0 +1,111 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { ColumnProfile } from '../datasets/profile';
+import { queryRows } from '../sql/duckdb';
+import { numberLiteral, quoteIdent, quoteString } from '../sql/quote';
+import { binnedKs, chiSquare, psi } from './stats';
+
+/**
+ * Feature drift of live data against a training profile. Live values are counted in SQL into
+ * the profile's own bins — its histogram for numerics (values outside the training range fall
+ * into the end bins), its top values plus "other" for categoricals — with missing values as a
+ * bin of their own on both sides, so a jump in missingness is drift too.
+ */
+export interface DriftThresholds {
+  /** PSI at or above which a feature counts as drifted (0.2: the usual "significant shift"). */
+  psi: number;
+  /** …provided the test also rejects "same distribution" at this level (large samples make any difference significant). */
+  pValue: number;
+}
+
+export const DEFAULT_DRIFT_THRESHOLDS: DriftThresholds = { psi: 0.2, pValue: 0.01 };
+
+export interface FeatureDrift {
+  feature: string;
+  kind: 'numeric' | 'categorical';
+  rows: number;
+  psi: number;
+  test: 'ks' | 'chi-square';
+  statistic: number;
+  pValue: number;
+  drifted: boolean;
+  /** Bin labels with training and live shares, for the report. */
+  bins: Array<{ bin: string; training: number; live: number }>;
+}
+
+interface Bins {
+  labels: string[];
+  training: number[];
+  /** SQL giving each row's bin index (0-based, always set). */
+  expression: string;
+}
+
+function binsOf(profile: ColumnProfile): Bins | undefined {
+  const col = quoteIdent(profile.name);
+  if (profile.histogram && profile.histogram.counts.length > 0) {
+    const { edges, counts } = profile.histogram;
+    const inner = edges.slice(1, -1);
+    const cases = inner.map((e, i) => `WHEN CAST(${col} AS DOUBLE) <= ${numberLiteral(e)} THEN ${i}`).join(' ');
+    const missing = counts.length;
+    return {
+      labels: [...counts.map((_, i) => `(${fmt(edges[i]!)}, ${fmt(edges[i + 1]!)}]`), 'missing'],
+      training: [...counts, profile.nulls],
+      expression: `CASE WHEN ${col} IS NULL OR isnan(CAST(${col} AS DOUBLE)) THEN ${missing} ${cases} ELSE ${counts.length - 1} END`,
+    };
+  }
+  if (profile.top) {
+    const values = profile.top.map((t) => t.value);
+    const known = profile.top.reduce((a, t) => a + t.count, 0);
+    const list = `[${values.map(quoteString).join(', ')}]::VARCHAR[]`;
+    return {
+      labels: [...values, 'other', 'missing'],
+      training: [...profile.top.map((t) => t.count), Math.max(0, profile.count - known), profile.nulls],
+      expression: `CASE WHEN ${col} IS NULL THEN ${values.length + 1} ELSE coalesce(list_position(${list}, CAST(${col} AS VARCHAR)) - 1, ${values.length}) END`,
+    };
+  }
+  return undefined;
+}
+
+function fmt(v: number): string {
+  return Number(v.toPrecision(4)).toString();
+}
+
+/** Drift of every feature in `features` that the profile describes, in one pass over `relation`. */
+export async function featureDrift(
+  conn: DuckDBConnection,
+  relation: string,
+  profile: readonly ColumnProfile[],
+  features: readonly string[],
+  thresholds: DriftThresholds = DEFAULT_DRIFT_THRESHOLDS,
+): Promise<FeatureDrift[]> {
+  const described = features
+    .map((name) => profile.find((p) => p.name === name))
+    .flatMap((p) => {
+      const bins = p && binsOf(p);
+      return p && bins ? [{ profile: p, bins }] : [];
+    });
+  if (described.length === 0) return [];
+  // One histogram per feature, all in one scan: histogram(bin) gives {bin: count}.
+  const selects = described.map((d, i) => `histogram(${d.bins.expression}) AS h${i}`);
+  const [row] = await queryRows(conn, `SELECT count(*) AS n, ${selects.join(', ')} FROM ${relation}`);
+  const rows = (row?.n as number | undefined) ?? 0;
+  return described.map(({ profile: p, bins }, i) => {
+    const entries = (row?.[`h${i}`] ?? []) as Array<{ key: number; value: number }>;
+    const live = bins.labels.map((_, b) => entries.find((e) => e.key === b)?.value ?? 0);
+    const numeric = p.histogram !== undefined;
+    const test = numeric ? binnedKs(bins.training, live) : chiSquare(bins.training, live);
+    const value = psi(bins.training, live);
+    const trainingTotal = bins.training.reduce((a, b) => a + b, 0) || 1;
+    const liveTotal = live.reduce((a, b) => a + b, 0) || 1;
+    return {
+      feature: p.name,
+      kind: numeric ? 'numeric' : 'categorical',
+      rows,
+      psi: value,
+      test: numeric ? 'ks' : 'chi-square',
+      statistic: test.statistic,
+      pValue: test.pValue,
+      drifted: rows > 0 && value >= thresholds.psi && test.pValue < thresholds.pValue,
+      bins: bins.labels.map((bin, b) => ({ bin, training: bins.training[b]! / trainingTotal, live: live[b]! / liveTotal })),
+    };
+  });
+}
