@@ -148,8 +148,8 @@ async function main(): Promise<void> {
     const status = await handle.result();
     const e = status.evaluation;
     if (e) {
-      const against = e.baselineValue !== undefined ? ` vs production ${e.baselineValue.toFixed(3)}` : ' (first model: absolute gates only)';
-      console.log(`  ${e.primaryMetric} ${e.candidateValue.toFixed(3)}${against}; gates ${e.passed ? 'passed' : 'failed'}; report ${e.markdownUri}`);
+      const against = e.baselineValue !== undefined ? ` vs production ${e.baselineValue?.toFixed(3)}` : ' (first model: absolute gates only)';
+      console.log(`  ${e.primaryMetric} ${e.candidateValue?.toFixed(3)}${against}; gates ${e.passed ? 'passed' : 'failed'}; report ${e.markdownUri}`);
     }
     console.log(`  ${status.decision?.outcome ?? status.phase} by ${status.decision?.by}: ${status.decision?.reason}`);
   }

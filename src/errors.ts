@@ -18,6 +18,7 @@ export const USER_ERROR_TYPES = [
   'TrainerFailed',
   'TrainerTimeout',
   'RegistryRefused',
+  'BaselineLoadError',
 ] as const;
 export type UserErrorType = (typeof USER_ERROR_TYPES)[number];
 

@@ -117,6 +117,20 @@ describe('mlops CLI', () => {
     expect(status).toMatchObject({ phase: 'promoted', decision: { by: 'tester' } });
     expect(fs.readFileSync(status.evaluation.markdownUri, 'utf8')).toMatch(/## Slices \(rocAuc\)[\s\S]*\| city \|/);
 
+    const glance = JSON.parse((await mlops('status', 'people-model', '--json')).stdout) as {
+      production: { version: string };
+      candidate?: unknown;
+      evaluations: Array<{ candidate: string; passed: boolean; baseline: string | null }>;
+      flags: unknown[];
+      decisions: Array<{ action: string; by: string }>;
+    };
+    expect(glance.production.version).toBe(version);
+    expect(glance.candidate).toBeUndefined();
+    expect(glance.evaluations[0]).toMatchObject({ candidate: version, passed: true, baseline: null });
+    expect(glance.flags).toEqual([]);
+    expect(glance.decisions.at(-1)).toMatchObject({ action: 'set-alias', by: 'tester' });
+    expect((await mlops('status', 'people-model')).stdout).toMatch(/people-model: production [0-9a-f]{16}, candidate \(none\)/);
+
     const itself = await mlops('evaluate', 'people-model', '--version', version);
     expect(itself.code).toBe(1);
     expect(itself.stderr).toContain('is production itself; choose another baseline');

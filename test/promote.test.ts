@@ -7,6 +7,7 @@ import type { PromoteRequestInput } from '../src/evaluation/request';
 import type { TrainRequestInput } from '../src/training/request';
 import { promotionStatusQuery } from '../src/workflows/promote-messages';
 import { type TestEnv, startTestEnv } from './helpers/env';
+import { rootFailure } from './helpers/failures';
 import { CHURN_CONTRACT, churnCsv, ingestChurn } from './helpers/training';
 
 let env: TestEnv;
@@ -179,6 +180,25 @@ describe('promotion safety', () => {
     expect(result.phase).toBe('rejected');
     expect(result.decision!.reason).toMatch(/changed after registration/);
     expect((await registryState(env.client, 'promo-race')).aliases.production).toBe(production);
+  });
+
+  it('a damaged production model fails the promotion without blaming the candidate', async () => {
+    const state = await registryState(env.client, 'promo-race');
+    const production = state.versions.find((v) => v.version === state.aliases.production)!;
+    const candidate = await train('promo-race', { kind: 'logistic', params: { C: 3 } });
+    fs.writeFileSync(production.onnxUri, 'not a model');
+    const failure = await rootFailure((await promote({ model: 'promo-race', candidateVersion: candidate })).result());
+    expect(failure.type).toBe('BaselineLoadError');
+    expect(failure.message).toMatch(/The baseline \(production\) Model promo-race@[0-9a-f]+: .* changed after registration.*roll back or repair it/);
+    const after = await registryState(env.client, 'promo-race');
+    expect(after.aliases).toEqual({ production: production.version, candidate });
+    expect(after.decisions.some((d) => d.action === 'reject' && d.version === candidate)).toBe(false);
+  });
+
+  it('refuses gates that name a metric the model does not have', async () => {
+    const failure = await rootFailure((await promote({ model: 'promo-race', gates: { thresholds: { auc: { min: 0.5 } } } })).result());
+    expect(failure.type).toBe('InvalidInput');
+    expect(failure.message).toBe('Gates name unknown metric(s) "auc"; a binary model has accuracy, precision, recall, f1, rocAuc, logLoss, brier');
   });
 });
 

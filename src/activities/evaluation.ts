@@ -1,10 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { resolveVersion } from '../datasets/catalog';
 import { userError } from '../errors';
-import { defaultPrimaryMetric, evaluateGates, type GateResult } from '../evaluation/gates';
+import { checkMetricNames, defaultPrimaryMetric, evaluateGates, type GateResult } from '../evaluation/gates';
 import { type EvaluationReport, renderMarkdown } from '../evaluation/report';
+import { evaluationsDir } from '../evaluation/reports';
 import { type EvaluationOptions, evaluationOptionsSchema } from '../evaluation/request';
 import { shadowEvaluate } from '../evaluation/shadow';
 import type { ModelCard, ModelVersionSummary } from '../models/card';
@@ -35,8 +37,9 @@ export interface EvaluationOutcome {
   passed: boolean;
   gates: GateResult[];
   primaryMetric: string;
-  candidateValue: number;
-  baselineValue?: number;
+  /** null when undefined for these rows (e.g. ROC AUC with one class present). */
+  candidateValue: number | null;
+  baselineValue?: number | null;
 }
 
 /**
@@ -72,18 +75,27 @@ export function createEvaluationActivities(deps: EvaluationActivityDeps) {
     async evaluateCandidate(input: EvaluateInput): Promise<EvaluationOutcome> {
       const options = parseInput(evaluationOptionsSchema, input.options, 'evaluation options');
       const { candidate, baseline } = input;
+      checkMetricNames(candidate.task, options.gates);
       await checkModelLoads(candidate);
-      if (baseline) await checkModelLoads(baseline);
+      // The baseline failing is not the candidate's fault: a different error, so promotion does not reject it.
+      if (baseline) await checkModelLoads(baseline).catch((err: Error) => {
+        throw userError('BaselineLoadError', `The baseline (production) ${err.message}; roll back or repair it before promoting`);
+      });
       const manifest = await resolveVersion(store, `${options.dataset ?? candidate.dataset.name}@${options.datasetVersion}`);
       const id = sha256(canonicalJson({ candidate: candidate.version, baseline: baseline?.version ?? null, dataset: manifest.dataset, version: manifest.version, options })).slice(0, 16);
-      const dir = store.path('reports', 'evaluations', candidate.model);
+      const dir = evaluationsDir(store, candidate.model);
       const reportUri = path.join(dir, `${id}.json`);
       const markdownUri = path.join(dir, `${id}.md`);
       const existing = await store.readJson<EvaluationReport>(reportUri);
       const report =
         existing ??
         (await withDuckDbActivity(deps.duckdb, async (conn, progress) => {
-          const [candidateCard, baselineCard] = await Promise.all([readCard(candidate), baseline ? readCard(baseline) : undefined]);
+          const candidateCard = await readCard(candidate);
+          const baselineCard = baseline
+            ? await readCard(baseline).catch((err: Error) => {
+                throw userError('BaselineLoadError', `The baseline (production): ${err.message}`);
+              })
+            : undefined;
           const result = await shadowEvaluate({
             conn,
             dataset: { name: manifest.dataset, version: manifest.version, snapshotUri: manifest.snapshot.uri, contract: manifest.contract },
@@ -114,7 +126,7 @@ export function createEvaluationActivities(deps: EvaluationActivityDeps) {
           };
           // Markdown first: the JSON is the "done" marker a retry looks for.
           await fs.mkdir(dir, { recursive: true });
-          const tmp = `${markdownUri}.${process.pid}.tmp`;
+          const tmp = `${markdownUri}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
           await fs.writeFile(tmp, renderMarkdown(full));
           await fs.rename(tmp, markdownUri);
           await store.writeJsonAtomic(reportUri, full);
@@ -129,9 +141,14 @@ export function createEvaluationActivities(deps: EvaluationActivityDeps) {
         passed: report.passed,
         gates: report.gates,
         primaryMetric: report.primaryMetric,
-        candidateValue: report.candidate.metrics[report.primaryMetric] ?? Number.NaN,
-        ...(report.baseline ? { baselineValue: report.baseline.metrics[report.primaryMetric] } : {}),
+        candidateValue: finiteOrNull(report.candidate.metrics[report.primaryMetric]),
+        ...(report.baseline ? { baselineValue: finiteOrNull(report.baseline.metrics[report.primaryMetric]) } : {}),
       };
     },
   };
+}
+
+/** NaN does not survive JSON (it becomes null anyway); say so in the type. */
+function finiteOrNull(value: number | undefined): number | null {
+  return value !== undefined && Number.isFinite(value) ? value : null;
 }

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { Context } from '@temporalio/activity';
-import { type Client, WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowUpdateFailedError } from '@temporalio/client';
+import { type Client, WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { resolveVersion } from '../datasets/catalog';
 import type { DatasetManifest } from '../datasets/manifest';
 import { userError } from '../errors';
@@ -67,7 +67,9 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
     /** The registry's current state (versions, aliases, decisions). */
     async readRegistry(input: { model: string }): Promise<RegistryState> {
       return deps.client.workflow.getHandle(registryWorkflowId(input.model)).query(registryStateQuery).catch((err: Error) => {
-        throw userError('RegistryRefused', `Model "${input.model}" has no registry (train a version first): ${err.message}`);
+        // No registry is an answer; anything else (timeouts, a query racing continue-as-new) is retried.
+        if (err instanceof WorkflowNotFoundError) throw userError('RegistryRefused', `Model "${input.model}" has no registry (train a version first)`);
+        throw err;
       });
     },
 

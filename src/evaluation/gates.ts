@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { userError } from '../errors';
 import type { Task } from '../training/data';
 
 /**
@@ -11,6 +12,23 @@ const LOWER_IS_BETTER = new Set(['logLoss', 'brier', 'rmse', 'mae']);
 
 export function higherIsBetter(metric: string): boolean {
   return !LOWER_IS_BETTER.has(metric);
+}
+
+/** The metrics each task's evaluation reports (src/metrics). */
+export const METRICS_BY_TASK: Record<Task, readonly string[]> = {
+  binary: ['accuracy', 'precision', 'recall', 'f1', 'rocAuc', 'logLoss', 'brier'],
+  multiclass: ['accuracy', 'macroF1', 'logLoss'],
+  regression: ['rmse', 'mae', 'r2'],
+};
+
+/** A typo in a metric name is the user's to fix, not a failed gate that rejects the candidate. */
+export function checkMetricNames(task: Task, config: GatesConfig): void {
+  const known = METRICS_BY_TASK[task];
+  const named = [...(config.primaryMetric ? [config.primaryMetric] : []), ...Object.keys(config.thresholds)];
+  const unknown = named.filter((m) => !known.includes(m));
+  if (unknown.length) {
+    throw userError('InvalidInput', `Gates name unknown metric(s) ${unknown.map((m) => `"${m}"`).join(', ')}; a ${task} model has ${known.join(', ')}`);
+  }
 }
 
 export function defaultPrimaryMetric(task: Task): string {

@@ -95,6 +95,7 @@ export async function shadowEvaluate(args: ShadowArgs): Promise<ShadowResult> {
   let slices: Slice[] = [];
   let sliceParts: Int32Array[][] = [];
   let rows = 0;
+  let readAhead: Promise<unknown> | undefined;
   try {
     slices = await Promise.all(args.sliceColumns.map((s) => sliceOf(conn, source, where, s, columns.get(s)!.type)));
     sliceParts = slices.map(() => []);
@@ -124,9 +125,14 @@ export async function shadowEvaluate(args: ShadowArgs): Promise<ShadowResult> {
       return chunks.length ? chunks : undefined;
     };
     // Read-ahead: DuckDB decodes the next batch while ONNX Runtime scores this one.
+    // Its failure surfaces when awaited; until then it must not count as unhandled.
     let upcoming = nextChunks();
+    upcoming.catch(() => undefined);
+    readAhead = upcoming;
     for (let chunks = await upcoming; chunks; chunks = await upcoming) {
       upcoming = nextChunks();
+      upcoming.catch(() => undefined);
+      readAhead = upcoming;
       const batch = readBatch(chunks, featureNames, inputs, slices.length);
       labelParts.push(batch.label);
       batch.slices.forEach((codes, j) => sliceParts[j]!.push(codes));
@@ -140,11 +146,13 @@ export async function shadowEvaluate(args: ShadowArgs): Promise<ShadowResult> {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         sides[m]!.batchMs.push(ms);
         sides[m]!.runMs += ms;
-        sides[m]!.outputs.push(outputOf(out, candidate.task));
+        sides[m]!.outputs.push(outputOf(out, candidate.task, m === 0 ? 'ModelLoadError' : 'BaselineLoadError'));
       }
       args.onBatch?.(rows);
     }
   } finally {
+    // A fetch still running on the connection must end before the connection is closed.
+    await readAhead?.catch(() => undefined);
     // Native memory: release now, on every path, rather than whenever GC runs.
     await loading.then((loaded) => Promise.all(loaded.map((session) => session.release()))).catch(() => undefined);
   }
@@ -301,9 +309,9 @@ function copyNumbers(vector: DuckDBVector, count: number, target: Float32Array |
 }
 
 /** The output metricsOf expects: probabilities (N × C) for classification, predictions (N) for regression. */
-function outputOf(out: ort.InferenceSession.OnnxValueMapType, task: Task): Float32Array {
+function outputOf(out: ort.InferenceSession.OnnxValueMapType, task: Task, errorType: 'ModelLoadError' | 'BaselineLoadError'): Float32Array {
   const tensor = task === 'regression' ? out.prediction : out.probabilities;
-  if (!tensor) throw userError('ModelLoadError', `The model has no ${task === 'regression' ? 'prediction' : 'probabilities'} output`);
+  if (!tensor) throw userError(errorType, `The ${errorType === 'ModelLoadError' ? 'candidate' : 'baseline'} model has no ${task === 'regression' ? 'prediction' : 'probabilities'} output`);
   return tensor.data as Float32Array;
 }
 

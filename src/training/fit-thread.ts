@@ -7,7 +7,8 @@ import { type FitReply, type FitRequest, fit } from './fit';
 const request = workerData as FitRequest;
 let reply: FitReply;
 try {
-  reply = { onnx: fit(request.trainer, request.data as PreparedData, request.ids) };
+  // A copy with a buffer of its own: protobufjs may return a slice of Node's shared pool, which cannot be transferred.
+  reply = { onnx: new Uint8Array(fit(request.trainer, request.data as PreparedData, request.ids)) };
 } catch (err) {
   const error = err instanceof Error ? err : new Error(String(err));
   reply =

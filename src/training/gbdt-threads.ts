@@ -188,13 +188,20 @@ export class GbdtThreads {
     };
     const wanted = threads ?? (rows * features >= THREADED_MIN_CELLS ? Math.min(os.availableParallelism(), 4) : 1);
     const total = Math.max(1, Math.min(wanted, MAX_HELPERS + 1));
-    for (let t = 1; t < total; t++) {
-      const slot = DONE_BASE + t - 1;
-      this.buffers.control[slot] = NOT_STARTED;
-      const thread = path.join(__dirname, `gbdt-thread${path.extname(__filename)}`);
-      const helper = startModuleThread(thread, { buffers: this.buffers, slot, share: t, shares: total });
-      helper.unref();
-      this.helpers.push(helper);
+    try {
+      for (let t = 1; t < total; t++) {
+        const slot = DONE_BASE + t - 1;
+        this.buffers.control[slot] = NOT_STARTED;
+        const thread = path.join(__dirname, `gbdt-thread${path.extname(__filename)}`);
+        const helper = startModuleThread(thread, { buffers: this.buffers, slot, share: t, shares: total });
+        // Without a listener a thread's error would be thrown in this process. Its slot says it failed.
+        helper.on('error', () => Atomics.store(this.buffers.control, slot, -1));
+        helper.unref();
+        this.helpers.push(helper);
+      }
+    } catch (err) {
+      this.close();
+      throw err;
     }
     if (!this.helpers.every((_, t) => this.waitUntil(DONE_BASE + t, (v) => v !== NOT_STARTED, HELPER_START_TIMEOUT_MS) === 0)) {
       // Blocked here, we cannot hear why a thread failed to start; work alone rather than wait.

@@ -1,4 +1,5 @@
-import { executeChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ApplicationFailure, executeChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { DatasetVersionRef } from '../datasets/manifest';
 import type { IngestRequest } from '../datasets/request';
 import type { PromoteRequest } from '../evaluation/request';
@@ -44,9 +45,15 @@ export async function trainAndPromote(input: TrainAndPromoteInput): Promise<Trai
   }
   const trained = await executeChild(trainModel, { args: [train], workflowId: `${id}/train` });
   const version = trained.summary.version;
-  const promotion = await executeChild(promoteModel, {
-    args: [{ ...input.promote, model, candidateVersion: version }],
-    workflowId: promoteWorkflowId(model, version),
-  });
+  const promotionId = promoteWorkflowId(model, version);
+  const promotion = await executeChild(promoteModel, { args: [{ ...input.promote, model, candidateVersion: version }], workflowId: promotionId }).catch(
+    (err: unknown) => {
+      // The same version is already being promoted (e.g. from `mlops promote`): say where, rather than fail obscurely.
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw ApplicationFailure.nonRetryable(`A promotion of ${model}@${version} is already running (workflow ${promotionId}); follow or review it there`, 'InvalidInput');
+      }
+      throw err;
+    },
+  );
   return { ...(dataset ? { dataset } : {}), trained, promotion };
 }

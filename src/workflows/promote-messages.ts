@@ -21,7 +21,7 @@ export interface PromotionStatus {
   baseline?: string;
   phase: PromotionPhase;
   /** The latest evaluation's verdict; the full report is at reportUri. */
-  evaluation?: { reportUri: string; markdownUri: string; rows: number; passed: boolean; gates: GateResult[]; primaryMetric: string; candidateValue: number; baselineValue?: number };
+  evaluation?: { reportUri: string; markdownUri: string; rows: number; passed: boolean; gates: GateResult[]; primaryMetric: string; candidateValue: number | null; baselineValue?: number | null };
   waitingSince?: string;
   escalatedAt?: string;
   decision?: { outcome: 'promoted' | 'rejected'; by: string; reason: string; at: string };

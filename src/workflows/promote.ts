@@ -133,7 +133,9 @@ export async function promoteModel(request: PromoteRequest): Promise<PromotionSt
       status.waitingSince = new Date().toISOString();
       upsertSearchAttributes([{ key: MlopsNeedsAttention, value: true }]);
       log.info('waiting for a review', { model, candidate: candidateVersion, verdict });
-      if (!(await condition(() => review !== undefined, request.approvalTimeout as `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`))) {
+      const reviewed = await condition(() => review !== undefined, request.approvalTimeout as `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`);
+      // A review accepted in the same activation as the timer still counts.
+      if (!reviewed && review === undefined) {
         if (request.onTimeout === 'reject') return finish('rejected', 'timeout', `no review within ${request.approvalTimeout}; ${verdict}`);
         status.escalatedAt = new Date().toISOString();
         upsertSearchAttributes([{ key: MlopsStage, value: 'promote-escalated' }]);
@@ -169,9 +171,11 @@ export async function promoteModel(request: PromoteRequest): Promise<PromotionSt
       return finish('promoted', by, reason);
     } catch (err) {
       if (!failureOfType(err, 'RegistryRefused')?.message.includes(ALIAS_CHANGED)) throw err;
+      state = await readRegistry({ model });
+      // Our own earlier attempt succeeded and only its reply was lost: done.
+      if (state.aliases.production === candidateVersion) return finish('promoted', by, reason);
       // Another promotion won meanwhile: compare again, with the new production as the baseline.
       log.info('production changed during the promotion; evaluating again', { model, candidate: candidateVersion });
-      state = await readRegistry({ model });
     }
   }
   return finish('rejected', request.by, `production kept changing during ${MAX_EVALUATIONS} evaluations`);

@@ -7,6 +7,8 @@ import { parseDatasetRef } from '../../datasets/catalog';
 import { userError } from '../../errors';
 import { PROMOTION_POLICIES } from '../../evaluation/request';
 import type { PromotionStatus } from '../../workflows/promote-messages';
+import { registryState } from '../../client/train';
+import { latestEvaluations } from '../../evaluation/reports';
 import type { CliContext } from '../context';
 import { printJson, printRows, printTable } from '../output';
 
@@ -52,10 +54,15 @@ function evaluationOptions(opts: { dataset?: string; slices?: string; gates?: st
 }
 
 function printVerdict(e: Pick<EvaluationOutcome, 'passed' | 'gates' | 'primaryMetric' | 'candidateValue' | 'baselineValue' | 'markdownUri' | 'rows'>): void {
-  const against = e.baselineValue !== undefined ? ` vs baseline ${e.baselineValue.toFixed(4)}` : ' (no baseline)';
-  console.log(`${e.passed ? 'PASSED' : 'FAILED'}: ${e.primaryMetric} ${e.candidateValue.toFixed(4)}${against} on ${e.rows} rows`);
+  const against = e.baselineValue !== undefined ? ` vs baseline ${metricText(e.baselineValue)}` : ' (no baseline)';
+  console.log(`${e.passed ? 'PASSED' : 'FAILED'}: ${e.primaryMetric} ${metricText(e.candidateValue)}${against} on ${e.rows} rows`);
   if (e.gates.length) printTable(e.gates.map((g) => ({ gate: g.gate, result: g.passed ? 'pass' : 'FAIL', detail: g.detail })));
   console.log(`report: ${e.markdownUri}`);
+}
+
+/** Metrics can be undefined for the rows at hand (e.g. ROC AUC of one class); JSON carries that as null. */
+function metricText(value: number | null): string {
+  return value !== null && Number.isFinite(value) ? value.toFixed(4) : 'n/a';
 }
 
 function printPromotion(s: PromotionStatus): void {
@@ -147,6 +154,47 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
       const state = await rollbackProduction(await ctx().temporal(), { model, by: opts.by ?? whoAmI(), reason: opts.reason });
       if (opts.json) return printJson(state);
       console.log(`${model}: production is ${state.aliases.production} again`);
+    });
+
+  program
+    .command('status')
+    .description('A model at a glance: production and candidate, latest evaluations, open flags, recent decisions')
+    .argument('<model>', 'model name')
+    .option('--json', 'print as JSON')
+    .action(async (model: string, opts) => {
+      const c = ctx();
+      const client = await c.temporal();
+      const state = await registryState(client, model).catch((err: Error) => {
+        throw userError('InvalidInput', `Model "${model}" has no registry (${err.message}); train it first with \`mlops train ${model} --dataset …\``);
+      });
+      const version = (id: string | undefined) => state.versions.find((v) => v.version === id);
+      const describe = (id: string | undefined) => {
+        const v = version(id);
+        return v ? { version: v.version, trainer: v.trainer.kind, dataset: `${v.dataset.name}@${v.dataset.version}`, test: v.metrics.test } : undefined;
+      };
+      const status = {
+        model,
+        production: describe(state.aliases.production),
+        candidate: describe(state.aliases.candidate),
+        evaluations: (await latestEvaluations(c.store, model, 5)).map((r) => ({
+          at: r.createdAt,
+          candidate: r.candidate.version,
+          baseline: r.baseline?.version ?? null,
+          passed: r.passed,
+          [r.primaryMetric]: `${r.candidate.metrics[r.primaryMetric]?.toFixed(4)}${r.baseline ? ` vs ${r.baseline.metrics[r.primaryMetric]?.toFixed(4)}` : ''}`,
+          report: r.id,
+        })),
+        flags: (await listPending(client)).filter((p) => p.model === model),
+        decisions: state.decisions.slice(-5),
+      };
+      if (opts.json) return printJson(status);
+      console.log(`${model}: production ${status.production?.version ?? '(none)'}, candidate ${status.candidate?.version ?? '(none)'}`);
+      console.log('\nlatest evaluations');
+      printTable(status.evaluations);
+      console.log('\nwaiting for a person');
+      printTable(status.flags);
+      console.log('\nrecent decisions');
+      printTable(status.decisions.map((d) => ({ at: d.at, action: d.action, alias: d.alias ?? '', version: d.version, by: d.by, reason: d.reason })));
     });
 
   program
