@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { resolveVersion } from '../datasets/catalog';
@@ -125,10 +123,7 @@ export function createEvaluationActivities(deps: EvaluationActivityDeps) {
             ...result,
           };
           // Markdown first: the JSON is the "done" marker a retry looks for.
-          await fs.mkdir(dir, { recursive: true });
-          const tmp = `${markdownUri}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-          await fs.writeFile(tmp, renderMarkdown(full));
-          await fs.rename(tmp, markdownUri);
+          await store.writeFileAtomic(markdownUri, renderMarkdown(full));
           await store.writeJsonAtomic(reportUri, full);
           return full;
         }));

@@ -1,9 +1,10 @@
 import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { Context } from '@temporalio/activity';
-import { type Client, WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { type Client, WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
 import { resolveVersion } from '../datasets/catalog';
 import type { DatasetManifest } from '../datasets/manifest';
+import { refusalAsUserError } from '../client/updates';
 import { userError } from '../errors';
 import type { ModelVersionSummary } from '../models/card';
 import type { ArtifactStore } from '../store/artifact-store';
@@ -76,12 +77,12 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
     /** Sets an alias; a refusal by the registry's validator (e.g. production changed meanwhile) comes back as RegistryRefused. */
     async setRegistryAlias(input: SetAliasInput & { model: string }): Promise<RegistryState> {
       const { model, ...update } = input;
-      return refusalsAsFailures(deps.client.workflow.getHandle(registryWorkflowId(model)).executeUpdate(setAliasUpdate, { args: [update] }));
+      return refusalAsUserError(deps.client.workflow.getHandle(registryWorkflowId(model)).executeUpdate(setAliasUpdate, { args: [update] }), 'RegistryRefused');
     },
 
     async rejectRegistryVersion(input: RejectInput & { model: string }): Promise<RegistryState> {
       const { model, ...update } = input;
-      return refusalsAsFailures(deps.client.workflow.getHandle(registryWorkflowId(model)).executeUpdate(rejectVersionUpdate, { args: [update] }));
+      return refusalAsUserError(deps.client.workflow.getHandle(registryWorkflowId(model)).executeUpdate(rejectVersionUpdate, { args: [update] }), 'RegistryRefused');
     },
 
     /** Registers a version in the model's registry workflow, starting the registry if it is not running. */
@@ -101,16 +102,4 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       return deps.client.workflow.executeUpdateWithStart(registerVersionUpdate, { args: [input], startWorkflowOperation });
     },
   };
-}
-
-/** An update the registry's validator refused is an answer, not a transient error: do not retry it. */
-async function refusalsAsFailures<T>(update: Promise<T>): Promise<T> {
-  try {
-    return await update;
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) {
-      throw userError('RegistryRefused', (err.cause as Error | undefined)?.message ?? err.message);
-    }
-    throw err;
-  }
 }

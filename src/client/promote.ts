@@ -1,4 +1,4 @@
-import { type Client, WorkflowIdConflictPolicy, WorkflowUpdateFailedError } from '@temporalio/client';
+import { type Client, WorkflowIdConflictPolicy } from '@temporalio/client';
 import type { MlopsConfig } from '../config';
 import type { IngestRequestInput } from '../datasets/request';
 import { userError } from '../errors';
@@ -12,6 +12,7 @@ import { rollbackUpdate, type RegistryState, registryWorkflowId } from '../workf
 import { approveUpdate, type PromotionStatus, promoteWorkflowId, rejectUpdate } from '../workflows/promote-messages';
 import { normalizeIngestRequest } from './ingest';
 import { registryState } from './train';
+import { refusalAsUserError } from './updates';
 
 /** Starts promoteModel for the given version, or for the registry's current candidate. */
 export async function startPromotion(client: Client, config: MlopsConfig, input: PromoteRequestInput) {
@@ -54,22 +55,16 @@ export async function startEvaluation(client: Client, config: MlopsConfig, input
 /** approve / reject sent to a waiting promotion; a refusal by its validator becomes a clear error. */
 export async function reviewPromotion(client: Client, decision: 'approve' | 'reject', input: { model: string; version: string; by: string; reason: string }): Promise<PromotionStatus> {
   const handle = client.workflow.getHandle(promoteWorkflowId(input.model, input.version));
-  try {
-    return await handle.executeUpdate(decision === 'approve' ? approveUpdate : rejectUpdate, { args: [{ version: input.version, by: input.by, reason: input.reason }] });
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) throw userError('InvalidInput', `${decision} refused: ${(err.cause as Error | undefined)?.message ?? err.message}`);
-    if ((err as Error).name === 'WorkflowNotFoundError') throw userError('InvalidInput', `No promotion of ${input.model}@${input.version} is running`);
+  const update = handle.executeUpdate(decision === 'approve' ? approveUpdate : rejectUpdate, { args: [{ version: input.version, by: input.by, reason: input.reason }] });
+  return refusalAsUserError(update, 'InvalidInput', `${decision} refused: `).catch((err: Error) => {
+    if (err.name === 'WorkflowNotFoundError') throw userError('InvalidInput', `No promotion of ${input.model}@${input.version} is running`);
     throw err;
-  }
+  });
 }
 
 export async function rollbackProduction(client: Client, input: { model: string; by: string; reason: string }): Promise<RegistryState> {
-  try {
-    return await client.workflow.getHandle(registryWorkflowId(input.model)).executeUpdate(rollbackUpdate, { args: [{ by: input.by, reason: input.reason }] });
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) throw userError('InvalidInput', `rollback refused: ${(err.cause as Error | undefined)?.message ?? err.message}`);
-    throw err;
-  }
+  const update = client.workflow.getHandle(registryWorkflowId(input.model)).executeUpdate(rollbackUpdate, { args: [{ by: input.by, reason: input.reason }] });
+  return refusalAsUserError(update, 'InvalidInput', 'rollback refused: ');
 }
 
 export interface PendingItem {

@@ -5,9 +5,10 @@ import { userError } from '../errors';
 import type { Metrics, ModelCard } from '../models/card';
 import { loadSession } from '../onnx/runtime';
 import { queryRows } from '../sql/duckdb';
-import { numberLiteral, quoteIdent, quoteString } from '../sql/quote';
+import { categoryCode, formatEdge, numericBinCode } from '../sql/bins';
+import { quoteIdent, quoteString, varcharList } from '../sql/quote';
 import { testSplitFilter, type Task } from '../training/data';
-import { metricsOf } from '../training/train';
+import { metricsOf, rowArgmax } from '../metrics';
 import { percentile, summarizeDifferences, type Distribution, distributionOf } from './stats';
 
 /**
@@ -212,8 +213,7 @@ function checkComparable(candidate: ModelCard, baseline: ModelCard): void {
 function labelExpression(card: ModelCard): string {
   const label = quoteIdent(card.label);
   if (card.task === 'regression') return `CAST(${label} AS DOUBLE)`;
-  const classes = `[${card.classes.map(quoteString).join(', ')}]::VARCHAR[]`;
-  return `CAST(list_position(${classes}, CAST(${label} AS VARCHAR)) - 1 AS DOUBLE)`;
+  return `CAST(list_position(${varcharList(card.classes)}, CAST(${label} AS VARCHAR)) - 1 AS DOUBLE)`;
 }
 
 /** A slice column: its values' names, and the SQL that gives each row's value as an index into them. */
@@ -230,27 +230,16 @@ async function sliceOf(conn: DuckDBConnection, source: string, where: string, co
     const [q] = await queryRows<{ q: Array<number | null> | null }>(conn, `SELECT quantile_cont(CAST(${col} AS DOUBLE), [0.25, 0.5, 0.75]) AS q FROM ${source} WHERE ${where}`);
     const edges = [...new Set((q?.q ?? []).filter((v): v is number => v !== null && Number.isFinite(v)))];
     const values = edges.length
-      ? [...edges.map((e, i) => (i === 0 ? `≤ ${fmtEdge(e)}` : `(${fmtEdge(edges[i - 1]!)}, ${fmtEdge(e)}]`)), `> ${fmtEdge(edges[edges.length - 1]!)}`]
+      ? [...edges.map((e, i) => (i === 0 ? `≤ ${formatEdge(e)}` : `(${formatEdge(edges[i - 1]!)}, ${formatEdge(e)}]`)), `> ${formatEdge(edges[edges.length - 1]!)}`]
       : ['all'];
-    const cases = edges.map((e, i) => `WHEN CAST(${col} AS DOUBLE) <= ${numberLiteral(e)} THEN ${i}`).join(' ');
-    return { column, values: [...values, 'missing'], codeExpression: `CASE WHEN ${col} IS NULL OR isnan(CAST(${col} AS DOUBLE)) THEN ${values.length} ${cases} ELSE ${values.length - 1} END::INTEGER` };
+    return { column, values: [...values, 'missing'], codeExpression: numericBinCode(column, edges) };
   }
   const top = await queryRows<{ v: string }>(
     conn,
     `SELECT CAST(${col} AS VARCHAR) AS v FROM ${source} WHERE ${where} AND ${col} IS NOT NULL GROUP BY v ORDER BY count(*) DESC, v LIMIT ${MAX_SLICE_VALUES}`,
   );
   const values = top.map((r) => r.v).sort();
-  const list = `[${values.map(quoteString).join(', ')}]::VARCHAR[]`;
-  // list_position is 1-based and NULL when absent: → 0…n-1, then "other" (n), "missing" (n + 1).
-  return {
-    column,
-    values: [...values, 'other', 'missing'],
-    codeExpression: `CASE WHEN ${col} IS NULL THEN ${values.length + 1} ELSE coalesce(list_position(${list}, CAST(${col} AS VARCHAR)) - 1, ${values.length}) END::INTEGER`,
-  };
-}
-
-function fmtEdge(v: number): string {
-  return Number(v.toPrecision(4)).toString();
+  return { column, values: [...values, 'other', 'missing'], codeExpression: categoryCode(column, values) };
 }
 
 interface Batch {
@@ -338,13 +327,7 @@ function agreementOf(task: Task, a: Float32Array, b: Float32Array, classes: numb
   if (task === 'regression') return { absoluteDifference: summarizeDifferences(a, b, 1, 0) };
   const rows = a.length / classes;
   let same = 0;
-  for (let i = 0; i < rows; i++) if (argmax(a, i, classes) === argmax(b, i, classes)) same++;
+  for (let i = 0; i < rows; i++) if (rowArgmax(a, i, classes) === rowArgmax(b, i, classes)) same++;
   // Differences of the positive-class probability (binary) or of the winning class's (multiclass).
   return { sameLabel: same / rows, absoluteDifference: summarizeDifferences(a, b, classes, classes === 2 ? 1 : -1) };
-}
-
-export function argmax(values: Float32Array, row: number, classes: number): number {
-  let best = 0;
-  for (let k = 1; k < classes; k++) if (values[row * classes + k]! > values[row * classes + best]!) best = k;
-  return best;
 }

@@ -1,3 +1,4 @@
+import { rowArgmax } from '../metrics';
 import type { Task } from '../training/data';
 
 /** Nearest-rank percentile (q in [0, 1]) of unsorted values; NaN when there are none. */
@@ -24,8 +25,8 @@ export function summarizeDifferences(a: Float32Array, b: Float32Array, width: nu
   const diffs = new Float64Array(rows);
   let sum = 0;
   for (let i = 0; i < rows; i++) {
-    const va = column >= 0 ? a[i * width + column]! : Math.max(...a.subarray(i * width, (i + 1) * width));
-    const vb = column >= 0 ? b[i * width + column]! : Math.max(...b.subarray(i * width, (i + 1) * width));
+    const va = a[i * width + (column >= 0 ? column : rowArgmax(a, i, width))]!;
+    const vb = b[i * width + (column >= 0 ? column : rowArgmax(b, i, width))]!;
     diffs[i] = Math.abs(va - vb);
     sum += diffs[i]!;
   }
@@ -55,10 +56,6 @@ export function distributionOf(task: Task, outputs: Float32Array, classes: numbe
     return { kind: 'probability-histogram', edges: Array.from({ length: 11 }, (_, k) => k / 10), shares: counts.map((c) => c / rows) };
   }
   const counts = new Array<number>(classes).fill(0);
-  for (let i = 0; i < rows; i++) {
-    let best = 0;
-    for (let k = 1; k < classes; k++) if (outputs[i * classes + k]! > outputs[i * classes + best]!) best = k;
-    counts[best]!++;
-  }
+  for (let i = 0; i < rows; i++) counts[rowArgmax(outputs, i, classes)]!++;
   return { kind: 'class-shares', shares: counts.map((c) => c / rows) };
 }

@@ -1,3 +1,4 @@
+import type { Task } from '../training/data';
 import { accuracy, brier, confusion, f1, logLoss, multiclassLogLoss, precision, recall, rocAuc } from './classification';
 import { mae, r2, rmse } from './regression';
 
@@ -36,12 +37,15 @@ export interface MulticlassMetrics {
   logLoss: number;
 }
 
+/** The index of the largest of row `row`'s `classes` values (rows stored one after the other). */
+export function rowArgmax(values: ArrayLike<number>, row: number, classes: number): number {
+  let best = 0;
+  for (let k = 1; k < classes; k++) if (values[row * classes + k]! > values[row * classes + best]!) best = k;
+  return best;
+}
+
 export function multiclassMetrics(actual: ArrayLike<number>, probabilities: ArrayLike<number>, classes: number): MulticlassMetrics {
-  const predicted = Array.from({ length: actual.length }, (_, i) => {
-    let best = 0;
-    for (let k = 1; k < classes; k++) if (probabilities[i * classes + k]! > probabilities[i * classes + best]!) best = k;
-    return best;
-  });
+  const predicted = Array.from({ length: actual.length }, (_, i) => rowArgmax(probabilities, i, classes));
   let f1Sum = 0;
   for (let k = 0; k < classes; k++) f1Sum += f1(confusion(actual, predicted, k));
   return { accuracy: accuracy(actual, predicted), macroF1: f1Sum / classes, logLoss: multiclassLogLoss(actual, probabilities, classes) };
@@ -55,4 +59,23 @@ export interface RegressionMetrics {
 
 export function regressionMetrics(actual: ArrayLike<number>, predicted: ArrayLike<number>): RegressionMetrics {
   return { rmse: rmse(actual, predicted), mae: mae(actual, predicted), r2: r2(actual, predicted) };
+}
+
+/**
+ * The metrics of a task from a model's outputs as ONNX Runtime gives them: probabilities
+ * (N × C) for classification, predictions (N) for regression.
+ */
+export function metricsOf(task: Task, label: Float64Array, outputs: Float32Array, classes: number): Record<string, number> {
+  if (task === 'regression') return { ...regressionMetrics(label, outputs) };
+  if (task === 'binary') return { ...binaryMetrics(label, outputValues(task, outputs, classes)) };
+  return { ...multiclassMetrics(label, outputs, classes) };
+}
+
+/** One value per row: the prediction, the positive-class probability, or the winning class's probability. */
+export function outputValues(task: Task, outputs: Float32Array, classes: number): Float64Array {
+  if (task === 'regression') return Float64Array.from(outputs);
+  const rows = outputs.length / classes;
+  const values = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) values[i] = outputs[i * classes + (task === 'binary' ? 1 : rowArgmax(outputs, i, classes))]!;
+  return values;
 }

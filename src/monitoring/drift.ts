@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ColumnProfile } from '../datasets/profile';
 import { queryRows } from '../sql/duckdb';
-import { numberLiteral, quoteIdent, quoteString } from '../sql/quote';
+import { categoryCode, formatEdge, numericBinCode } from '../sql/bins';
 import { binnedKs, chiSquare, psi } from './stats';
 
 /**
@@ -40,33 +40,25 @@ interface Bins {
 }
 
 function binsOf(profile: ColumnProfile): Bins | undefined {
-  const col = quoteIdent(profile.name);
   if (profile.histogram && profile.histogram.counts.length > 0) {
     const { edges, counts } = profile.histogram;
-    const inner = edges.slice(1, -1);
-    const cases = inner.map((e, i) => `WHEN CAST(${col} AS DOUBLE) <= ${numberLiteral(e)} THEN ${i}`).join(' ');
-    const missing = counts.length;
     return {
-      labels: [...counts.map((_, i) => `(${fmt(edges[i]!)}, ${fmt(edges[i + 1]!)}]`), 'missing'],
+      labels: [...counts.map((_, i) => `(${formatEdge(edges[i]!)}, ${formatEdge(edges[i + 1]!)}]`), 'missing'],
       training: [...counts, profile.nulls],
-      expression: `CASE WHEN ${col} IS NULL OR isnan(CAST(${col} AS DOUBLE)) THEN ${missing} ${cases} ELSE ${counts.length - 1} END`,
+      // The inner edges: values outside the training range fall into the end bins.
+      expression: numericBinCode(profile.name, edges.slice(1, -1)),
     };
   }
   if (profile.top) {
     const values = profile.top.map((t) => t.value);
     const known = profile.top.reduce((a, t) => a + t.count, 0);
-    const list = `[${values.map(quoteString).join(', ')}]::VARCHAR[]`;
     return {
       labels: [...values, 'other', 'missing'],
       training: [...profile.top.map((t) => t.count), Math.max(0, profile.count - known), profile.nulls],
-      expression: `CASE WHEN ${col} IS NULL THEN ${values.length + 1} ELSE coalesce(list_position(${list}, CAST(${col} AS VARCHAR)) - 1, ${values.length}) END`,
+      expression: categoryCode(profile.name, values),
     };
   }
   return undefined;
-}
-
-function fmt(v: number): string {
-  return Number(v.toPrecision(4)).toString();
 }
 
 /** Drift of every feature in `features` that the profile describes, in one pass over `relation`. */

@@ -26,3 +26,8 @@ export function numberLiteral(value: number): string {
 export function stringList(values: readonly string[]): string {
   return values.map(quoteString).join(', ');
 }
+
+/** A list of strings as a DuckDB VARCHAR[] literal, e.g. for list_position. */
+export function varcharList(values: readonly string[]): string {
+  return `[${stringList(values)}]::VARCHAR[]`;
+}

@@ -70,9 +70,14 @@ export class ArtifactStore {
   }
 
   async writeJsonAtomic(file: string, value: unknown): Promise<void> {
+    await this.writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  /** Writes beside the target under a private name, then renames: readers see all of it or none. */
+  async writeFileAtomic(file: string, text: string): Promise<void> {
     await fs.mkdir(path.dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    await fs.writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
+    await fs.writeFile(tmp, text);
     await fs.rename(tmp, file);
   }
 

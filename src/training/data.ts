@@ -4,7 +4,7 @@ import type { Contract, ContractColumn } from '../contract/schema';
 import { featureColumns } from '../contract/schema';
 import { userError } from '../errors';
 import { queryRows } from '../sql/duckdb';
-import { quoteIdent, quoteString } from '../sql/quote';
+import { quoteIdent, quoteString, varcharList } from '../sql/quote';
 
 /**
  * Training data, prepared in DuckDB: a deterministic train/validation/test split, the feature
@@ -108,7 +108,7 @@ export async function prepareTrainingData(conn: DuckDBConnection, options: Prepa
   const labelExpr =
     task === 'regression'
       ? `CAST(${quoteIdent(labelName)} AS DOUBLE)`
-      : `list_position(${stringList(classes)}, CAST(${quoteIdent(labelName)} AS VARCHAR)) - 1`;
+      : `list_position(${varcharList(classes)}, CAST(${quoteIdent(labelName)} AS VARCHAR)) - 1`;
   const splits = {} as Record<'train' | 'validation' | 'test', SplitData>;
   for (const split of ['train', 'validation', 'test'] as const) {
     splits[split] = await readSplit(conn, split, features, labelExpr);
@@ -128,10 +128,6 @@ export async function prepareTrainingData(conn: DuckDBConnection, options: Prepa
   }
   await conn.run('DROP TABLE mlops_split');
   return { task, label: labelName, features, classes, ...splits };
-}
-
-function stringList(values: readonly string[]): string {
-  return `[${values.map(quoteString).join(', ')}]::VARCHAR[]`;
 }
 
 async function labelTask(
@@ -200,7 +196,7 @@ async function readSplit(
   const selects = features.map((f) =>
     f.kind === 'numeric'
       ? `coalesce(CAST(${quoteIdent(f.name)} AS DOUBLE), 'NaN'::DOUBLE)`
-      : `coalesce(list_position(${stringList(f.categories)}, CAST(${quoteIdent(f.name)} AS VARCHAR)), 0)::DOUBLE - 1`,
+      : `coalesce(list_position(${varcharList(f.categories)}, CAST(${quoteIdent(f.name)} AS VARCHAR)), 0)::DOUBLE - 1`,
   );
   const result = await conn.run(
     `SELECT ${[...selects, `CAST(${labelExpr} AS DOUBLE)`].join(', ')} FROM mlops_split WHERE _mlops_split = ${quoteString(split)}`,

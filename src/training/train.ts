@@ -3,13 +3,13 @@ import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DatasetManifest } from '../datasets/manifest';
 import { userError } from '../errors';
-import { binaryMetrics, multiclassMetrics, regressionMetrics } from '../metrics';
-import type { Metrics, ModelCard, ModelVersionSummary, TrainerConfig } from '../models/card';
+import { metricsOf, outputValues } from '../metrics';
+import type { ModelCard, ModelVersionSummary, TrainerConfig } from '../models/card';
 import { summaryOf } from '../models/card';
 import { feedsFromSplit, loadSession } from '../onnx/runtime';
 import type { ArtifactStore } from '../store/artifact-store';
 import { canonicalJson, sha256 } from '../store/hash';
-import { type PreparedData, prepareTrainingData, type SplitData, type Task } from './data';
+import { type PreparedData, prepareTrainingData, type SplitData } from './data';
 import { fitInThread } from './fit';
 import { runExternalTrainer } from './external';
 import { resolveTrainer, type TrainRequest } from './request';
@@ -169,23 +169,6 @@ async function scoreSplit(
   const tensor = data.task === 'regression' ? out.prediction : out.probabilities;
   if (!tensor) throw new Error(`model did not produce ${data.task === 'regression' ? 'prediction' : 'probabilities'}`);
   return tensor.data as Float32Array;
-}
-
-function outputValues(task: Task, outputs: Float32Array, classes: number): Float64Array {
-  if (task === 'regression') return Float64Array.from(outputs);
-  if (task === 'binary') {
-    const positive = new Float64Array(outputs.length / 2);
-    for (let i = 0; i < positive.length; i++) positive[i] = outputs[i * 2 + 1]!;
-    return positive;
-  }
-  // Multiclass: the winning class's probability.
-  return Float64Array.from({ length: outputs.length / classes }, (_, i) => Math.max(...outputs.subarray(i * classes, (i + 1) * classes)));
-}
-
-export function metricsOf(task: Task, label: Float64Array, outputs: Float32Array, classes: number): Metrics {
-  if (task === 'regression') return { ...regressionMetrics(label, outputs) };
-  if (task === 'binary') return { ...binaryMetrics(label, outputValues(task, outputs, classes)) };
-  return { ...multiclassMetrics(label, outputs, classes) };
 }
 
 function rangeOf(values: Float64Array): ModelCard['expectedPredictionRange'] {

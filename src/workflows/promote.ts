@@ -7,13 +7,14 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { rootApplicationFailure } from '../errors';
 import type { EvaluationOutcome } from '../activities/evaluation';
 import type { PromoteRequest } from '../evaluation/request';
 import type { ModelVersionSummary } from '../models/card';
 import { MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
 import type { RegistryState } from './messages';
 import { approveUpdate, type PromotionStatus, promotionStatusQuery, type ReviewInput, rejectUpdate } from './promote-messages';
-import { ALIAS_CHANGED } from './registry';
+import { ALIAS_CHANGED, requireText } from './registry';
 
 const { readRegistry, setRegistryAlias, rejectRegistryVersion, checkModelLoads } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -29,18 +30,10 @@ const { evaluateCandidate } = proxyActivities<Activities>({
 /** Production may change under a running promotion (another one finished first); re-evaluate this often at most. */
 const MAX_EVALUATIONS = 3;
 
-function requireText(value: unknown, what: string): void {
-  if (typeof value !== 'string' || value.trim().length === 0) throw new Error(`${what} must be a non-empty text`);
-}
-
-/** The ApplicationFailure of this type in an activity failure's cause chain, if any. */
+/** The activity's failure if it is of this type (activity failures wrap it as their cause). */
 function failureOfType(err: unknown, type: string): ApplicationFailure | undefined {
-  let current: unknown = err;
-  while (current instanceof Error) {
-    if (current instanceof ApplicationFailure && current.type === type) return current;
-    current = current.cause;
-  }
-  return undefined;
+  const root = rootApplicationFailure(err);
+  return root?.type === type ? root : undefined;
 }
 
 /**

@@ -29,7 +29,7 @@ const MAX_HISTORY_EVENTS = 2000;
 /** The start of the message a compare-and-set alias update fails with; clients look for it. */
 export const ALIAS_CHANGED = 'alias changed';
 
-function requireText(value: unknown, what: string): void {
+export function requireText(value: unknown, what: string): void {
   if (typeof value !== 'string' || value.trim().length === 0) throw new Error(`${what} must be a non-empty text`);
 }
 
