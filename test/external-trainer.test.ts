@@ -78,6 +78,7 @@ describe('external trainer command', () => {
           weights: Float64Array.of(1),
           bias: Float64Array.of(0),
           outputs: 1,
+          encodedMeans: Float64Array.of(0),
         },
         {},
       ),

@@ -52,7 +52,7 @@ describe('exported graphs with column names that look like their internals', () 
   it('refuse a feature named like a model output, saying what to do', async () => {
     const { file, contract } = await hostileProblem();
     await expect(prepareTrainingData(problems.conn(), { snapshotUri: file, contract, features: ['W', 'probabilities'], seed: 1 })).rejects.toThrow(
-      'Feature column "probabilities" has the name of a model output (label, probabilities, prediction); rename the column or leave it out of the features',
+      'Feature column "probabilities" has the name of a model output (label, probabilities, prediction, contributions); rename the column or leave it out of the features',
     );
   });
 });

@@ -1,9 +1,10 @@
-import type { DuckDBConnection, DuckDBDataChunk, DuckDBVector } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api';
 import * as ort from 'onnxruntime-node';
 import type { Contract } from '../contract/schema';
 import { userError } from '../errors';
 import type { Metrics, ModelCard } from '../models/card';
 import { loadSession } from '../onnx/runtime';
+import { batches, chunkSizes, columnNumbers, concat, featureFeeds, featureSelect, type InputKind } from '../sql/batches';
 import { queryRows } from '../sql/duckdb';
 import { categoryCode, formatEdge, numericBinCode } from '../sql/bins';
 import { quoteIdent, quoteString, varcharList } from '../sql/quote';
@@ -62,7 +63,7 @@ export async function shadowEvaluate(args: ShadowArgs): Promise<ShadowResult> {
   if (baseline) checkComparable(candidate, baseline);
   const models = baseline ? [candidate, baseline] : [candidate];
   const columns = new Map(dataset.contract.columns.map((c) => [c.name, c]));
-  const inputs = new Map<string, 'float' | 'string'>();
+  const inputs = new Map<string, InputKind>();
   for (const card of models) {
     for (const input of card.onnx.inputs) {
       if (!columns.has(input.name)) {
@@ -96,45 +97,24 @@ export async function shadowEvaluate(args: ShadowArgs): Promise<ShadowResult> {
   let slices: Slice[] = [];
   let sliceParts: Int32Array[][] = [];
   let rows = 0;
-  let readAhead: Promise<unknown> | undefined;
+  let reader: ReturnType<typeof batches> | undefined;
   try {
     slices = await Promise.all(args.sliceColumns.map((s) => sliceOf(conn, source, where, s, columns.get(s)!.type)));
     sliceParts = slices.map(() => []);
-    const featureNames = [...inputs.keys()];
+    const inputList = [...inputs.entries()];
     const selects = [
-      ...featureNames.map((name) =>
-        inputs.get(name) === 'float'
-          ? `coalesce(CAST(${quoteIdent(name)} AS FLOAT), 'NaN'::FLOAT)`
-          : `coalesce(CAST(${quoteIdent(name)} AS VARCHAR), '')`,
-      ),
+      ...inputList.map(([name, kind]) => featureSelect(name, kind)),
       labelExpression(candidate),
       ...slices.map((slice) => slice.codeExpression),
     ];
     const result = await conn.stream(`SELECT ${selects.join(', ')} FROM ${source} WHERE ${where}`);
     const sessions = await loading;
-    /** The next batch's chunks (at least batchSize rows unless the data ends), or undefined at the end. */
-    const nextChunks = async (): Promise<DuckDBDataChunk[] | undefined> => {
-      const chunks: DuckDBDataChunk[] = [];
-      let count = 0;
-      while (count < args.batchSize) {
-        const chunk = await result.fetchChunk();
-        const size = chunk?.rowCount ?? 0;
-        if (!chunk || size === 0) break;
-        chunks.push(chunk);
-        count += size;
-      }
-      return chunks.length ? chunks : undefined;
-    };
+    // Only the output the metrics need: a model may also compute contributions, which cost time here.
+    const fetches = [candidate.task === 'regression' ? 'prediction' : 'probabilities'];
     // Read-ahead: DuckDB decodes the next batch while ONNX Runtime scores this one.
-    // Its failure surfaces when awaited; until then it must not count as unhandled.
-    let upcoming = nextChunks();
-    upcoming.catch(() => undefined);
-    readAhead = upcoming;
-    for (let chunks = await upcoming; chunks; chunks = await upcoming) {
-      upcoming = nextChunks();
-      upcoming.catch(() => undefined);
-      readAhead = upcoming;
-      const batch = readBatch(chunks, featureNames, inputs, slices.length);
+    reader = batches(result, args.batchSize);
+    for (let chunks = await reader.next(); chunks; chunks = await reader.next()) {
+      const batch = readBatch(chunks, inputList, slices.length);
       labelParts.push(batch.label);
       batch.slices.forEach((codes, j) => sliceParts[j]!.push(codes));
       rows += batch.label.length;
@@ -143,7 +123,7 @@ export async function shadowEvaluate(args: ShadowArgs): Promise<ShadowResult> {
         const feeds: Record<string, ort.Tensor> = {};
         for (const input of models[m]!.onnx.inputs) feeds[input.name] = batch.feeds[input.name]!;
         const started = process.hrtime.bigint();
-        const out = await sessions[m]!.run(feeds);
+        const out = await sessions[m]!.run(feeds, fetches);
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         sides[m]!.batchMs.push(ms);
         sides[m]!.runMs += ms;
@@ -153,7 +133,7 @@ export async function shadowEvaluate(args: ShadowArgs): Promise<ShadowResult> {
     }
   } finally {
     // A fetch still running on the connection must end before the connection is closed.
-    await readAhead?.catch(() => undefined);
+    await reader?.close();
     // Native memory: release now, on every path, rather than whenever GC runs.
     await loading.then((loaded) => Promise.all(loaded.map((session) => session.release()))).catch(() => undefined);
   }
@@ -250,51 +230,15 @@ interface Batch {
 }
 
 /** DuckDB chunks → one batch of [N, 1] tensors, labels and slice codes, copied straight from the vectors' arrays. */
-function readBatch(chunks: DuckDBDataChunk[], features: string[], inputs: Map<string, 'float' | 'string'>, sliceCount: number): Batch {
-  const sizes = chunks.map((c) => c.rowCount); // a native call each time: read once
+function readBatch(chunks: DuckDBDataChunk[], inputs: ReadonlyArray<[string, InputKind]>, sliceCount: number): Batch {
+  const sizes = chunkSizes(chunks);
   const rows = sizes.reduce((a, b) => a + b, 0);
-  const numbers = <T extends Float32Array | Float64Array | Int32Array>(column: number, target: T): T => {
-    let offset = 0;
-    chunks.forEach((chunk, c) => {
-      copyNumbers(chunk.getColumnVector(column), sizes[c]!, target, offset);
-      offset += sizes[c]!;
-    });
-    return target;
-  };
-  const feeds: Record<string, ort.Tensor> = {};
-  features.forEach((name, j) => {
-    if (inputs.get(name) === 'float') {
-      feeds[name] = new ort.Tensor('float32', numbers(j, new Float32Array(rows)), [rows, 1]);
-    } else {
-      const values: string[] = [];
-      chunks.forEach((chunk, c) => {
-        const vector = chunk.getColumnVector(j);
-        for (let i = 0; i < sizes[c]!; i++) values.push(vector.getItem(i) as string);
-      });
-      feeds[name] = new ort.Tensor('string', values, [rows, 1]);
-    }
-  });
+  const first = inputs.length;
   return {
-    feeds,
-    label: numbers(features.length, new Float64Array(rows)),
-    slices: Array.from({ length: sliceCount }, (_, s) => numbers(features.length + 1 + s, new Int32Array(rows))),
+    feeds: featureFeeds(chunks, sizes, inputs),
+    label: columnNumbers(chunks, sizes, first, new Float64Array(rows)),
+    slices: Array.from({ length: sliceCount }, (_, s) => columnNumbers(chunks, sizes, first + 1 + s, new Int32Array(rows))),
   };
-}
-
-/**
- * FLOAT, DOUBLE and INTEGER vectors keep their values in a typed array; copying it whole is far
- * faster than reading item by item. The field is not public API, so anything else goes through
- * getItem. NULLs would only show in the validity mask: the query never yields them (features are
- * coalesced to NaN, labels filtered, slice codes always set).
- */
-function copyNumbers(vector: DuckDBVector, count: number, target: Float32Array | Float64Array | Int32Array, offset: number): void {
-  const items = (vector as unknown as { items?: unknown }).items;
-  const sameKind = items instanceof (target.constructor as typeof Float32Array | typeof Float64Array | typeof Int32Array);
-  if (sameKind && (items as ArrayLike<number>).length >= count) {
-    target.set((items as Float32Array).subarray(0, count) as never, offset);
-    return;
-  }
-  for (let i = 0; i < count; i++) target[offset + i] = (vector.getItem(i) as number | null) ?? Number.NaN;
 }
 
 /** The output metricsOf expects: probabilities (N × C) for classification, predictions (N) for regression. */
@@ -302,16 +246,6 @@ function outputOf(out: ort.InferenceSession.OnnxValueMapType, task: Task, errorT
   const tensor = task === 'regression' ? out.prediction : out.probabilities;
   if (!tensor) throw userError(errorType, `The ${errorType === 'ModelLoadError' ? 'candidate' : 'baseline'} model has no ${task === 'regression' ? 'prediction' : 'probabilities'} output`);
   return tensor.data as Float32Array;
-}
-
-function concat<T extends Float32Array | Float64Array | Int32Array>(parts: T[], Type: { new (length: number): T }): T {
-  const out = new Type(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p as never, offset);
-    offset += p.length;
-  }
-  return out;
 }
 
 function pick(outputs: Float32Array, indices: number[], width: number): Float32Array {

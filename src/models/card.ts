@@ -26,6 +26,10 @@ export interface ModelCard {
   trainingProfile: ColumnProfile[];
   /** Quantiles of the model's output on the test split (positive-class probability or value). */
   expectedPredictionRange: { min: number; p01: number; p50: number; p99: number; max: number };
+  /** Deciles of that output on the test split with the test rows per bin: the baseline of prediction drift. */
+  predictionProfile: { innerEdges: number[]; counts: number[] };
+  /** Present when the model file has a per-row `contributions` output (built-in binary/regression models). */
+  explanation?: { output: 'contributions'; columns: string[]; scale: 'log-odds' | 'value'; method: 'linear-exact' | 'tree-path' };
   onnx: { uri: string; sha256: string; bytes: number; inputs: Array<{ name: string; type: string }>; outputs: string[] };
 }
 

@@ -2,6 +2,7 @@ import type { onnx } from 'onnx-proto';
 import type { LinearModel } from '../training/linear';
 import { encodedWidth } from '../training/encode';
 import { encodeModel, floatTensor, internalNamer, node, TensorType, valueInfo } from './builder';
+import { CONTRIBUTIONS_OUTPUT, linearContributionMatrix } from './contributions';
 import { linearPreprocessing } from './preprocess';
 
 /**
@@ -34,6 +35,17 @@ export function exportLinear(model: LinearModel, metadata: Record<string, string
     }
     nodes.push(node('ArgMax', ['probabilities'], ['label'], { axis: 1, keepdims: 0 }));
     outputs = [valueInfo('label', TensorType.INT64, ['N']), valueInfo('probabilities', TensorType.FLOAT, ['N', classes])];
+  }
+  if (k === 1) {
+    // Binary and regression: one raw score to explain (multiclass would need one set per class).
+    const { matrix, offset } = linearContributionMatrix(model);
+    const width = model.features.length + 1;
+    initializers.push(floatTensor(t('contribution_matrix'), [d, width], matrix), floatTensor(t('contribution_offset'), [width], offset));
+    nodes.push(
+      node('MatMul', [pre.output, t('contribution_matrix')], [t('contribution_raw')]),
+      node('Add', [t('contribution_raw'), t('contribution_offset')], [CONTRIBUTIONS_OUTPUT]),
+    );
+    outputs.push(valueInfo(CONTRIBUTIONS_OUTPUT, TensorType.FLOAT, ['N', width]));
   }
   return encodeModel({
     name: `${model.kind}_${model.task}`,

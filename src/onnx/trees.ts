@@ -1,6 +1,7 @@
 import type { onnx } from 'onnx-proto';
 import type { GbdtModel } from '../training/gbdt';
 import { encodeModel, internalNamer, ML_DOMAIN, node, TensorType, valueInfo } from './builder';
+import { CONTRIBUTIONS_OUTPUT, treeContributions } from './contributions';
 import { rawInputs } from './preprocess';
 
 /**
@@ -104,6 +105,8 @@ export function exportGbdt(model: GbdtModel, metadata: Record<string, string>): 
     );
     outputs = [valueInfo('label', TensorType.INT64, ['N']), valueInfo('probabilities', TensorType.FLOAT, ['N', 2])];
   }
+  nodes.push(contributionsNode(model, pre.output));
+  outputs.push(valueInfo(CONTRIBUTIONS_OUTPUT, TensorType.FLOAT, ['N', model.features.length + 1]));
   return encodeModel({
     name: `gbdt_${model.task}`,
     nodes,
@@ -112,4 +115,44 @@ export function exportGbdt(model: GbdtModel, metadata: Record<string, string>): 
     outputs,
     metadata: { ...metadata, classes: JSON.stringify(model.classes), features: JSON.stringify(model.features.map((f) => f.name)) },
   });
+}
+
+/** Path-based contributions as a regressor with one target per feature plus the bias (see contributions.ts). */
+function contributionsNode(model: GbdtModel, input: string): onnx.INodeProto {
+  const f = model.features.length;
+  const { leaves, bias } = treeContributions(model);
+  const a = ensembleAttributes(model, 'target');
+  const treeIds: number[] = [];
+  const nodeIds: number[] = [];
+  const targets: number[] = [];
+  const weights: number[] = [];
+  leaves.forEach((byLeaf, t) => {
+    for (const [id, credits] of byLeaf) {
+      // The bias rides on every leaf of the first tree (each row reaches exactly one): ONNX
+      // Runtime 1.30 ignored base_values for this multi-target ensemble.
+      for (const [feature, value] of [...credits, [f, t === 0 ? bias : 0] as [number, number]]) {
+        treeIds.push(t);
+        nodeIds.push(id);
+        targets.push(feature);
+        weights.push(value);
+      }
+    }
+  });
+  return node(
+    'TreeEnsembleRegressor',
+    [input],
+    [CONTRIBUTIONS_OUTPUT],
+    {
+      ...a,
+      target_treeids: { ints: treeIds },
+      target_nodeids: { ints: nodeIds },
+      target_ids: { ints: targets },
+      target_weights: { floats: weights },
+      base_values: { floats: new Array<number>(f + 1).fill(0) },
+      n_targets: f + 1,
+      aggregate_function: 'SUM',
+      post_transform: 'NONE',
+    },
+    ML_DOMAIN,
+  );
 }

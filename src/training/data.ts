@@ -37,7 +37,7 @@ export interface PreparedData {
 }
 
 /** The outputs every exported model has; a model input (a feature column) cannot share their names. */
-export const MODEL_OUTPUT_NAMES = ['label', 'probabilities', 'prediction'] as const;
+export const MODEL_OUTPUT_NAMES = ['label', 'probabilities', 'prediction', 'contributions'] as const;
 
 export const SPLIT_FRACTIONS = { train: 0.7, validation: 0.15 } as const;
 const MAX_CATEGORIES = 64;

@@ -31,9 +31,10 @@ export const DEFAULT_GBDT_PARAMS: GbdtParams = {
   maxBins: 255,
 };
 
+/** `cover`: training rows that reached the node (path-based explanations weigh by it). */
 export type TreeNode =
-  | { leaf: true; value: number }
-  | { leaf: false; feature: number; threshold: number; missingLeft: boolean; left: number; right: number };
+  | { leaf: true; value: number; cover: number }
+  | { leaf: false; feature: number; threshold: number; missingLeft: boolean; left: number; right: number; cover: number };
 
 export interface GbdtModel {
   kind: 'gbdt';
@@ -262,7 +263,7 @@ class TreeGrower {
   grow(): TreeNode[] {
     const { order, params, binned } = this;
     for (let i = 0; i < this.n; i++) order[i] = i;
-    const nodes: TreeNode[] = [{ leaf: true, value: 0 }];
+    const nodes: TreeNode[] = [{ leaf: true, value: 0, cover: this.n }];
     const hists = this.threads.histograms(0, this.n, true);
     const [g, h] = totals(hists, this.binned.binCount[0] ?? 0);
     const root: Pending = { node: 0, start: 0, end: this.n, hists, depth: 0, g, h };
@@ -282,8 +283,8 @@ class TreeGrower {
       const mid = this.threads.partition(p.start, p.end, s.feature, s.bin, s.missingLeft);
       const left = nodes.length;
       const right = left + 1;
-      nodes.push({ leaf: true, value: 0 }, { leaf: true, value: 0 });
-      nodes[p.node] = { leaf: false, feature: s.feature, threshold: binned.thresholds[s.feature]![s.bin]!, missingLeft: s.missingLeft, left, right };
+      nodes.push({ leaf: true, value: 0, cover: mid - p.start }, { leaf: true, value: 0, cover: p.end - mid });
+      nodes[p.node] = { leaf: false, feature: s.feature, threshold: binned.thresholds[s.feature]![s.bin]!, missingLeft: s.missingLeft, left, right, cover: p.end - p.start };
       leaves++;
       const children: [Pending, Pending] = [
         { node: left, start: p.start, end: mid, hists: undefined, depth: p.depth + 1, g: s.gl, h: s.hl },
@@ -311,7 +312,7 @@ class TreeGrower {
     const { order } = this;
     const { score } = this.threads.buffers;
     const value = Math.fround((-p.g / (p.h + this.params.l2)) * this.params.learningRate);
-    nodes[p.node] = { leaf: true, value };
+    nodes[p.node] = { leaf: true, value, cover: p.end - p.start };
     for (let k = p.start; k < p.end; k++) score[order[k]!]! += value;
   }
 }

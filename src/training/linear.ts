@@ -16,6 +16,8 @@ export interface LinearModel {
   weights: Float64Array;
   bias: Float64Array;
   outputs: number;
+  /** Mean of each encoded column on the training rows: the reference point of feature contributions. */
+  encodedMeans: Float64Array;
 }
 
 export interface LogisticParams {
@@ -99,7 +101,7 @@ export function trainLogistic(
     for (let j = 0; j < d; j++) weights[j * k + c] = Math.fround(w[c * (d + 1) + j]!);
     bias[c] = Math.fround(w[c * (d + 1) + d]!);
   }
-  return { kind: 'logistic', task, features, classes, weights, bias, outputs: k };
+  return { kind: 'logistic', task, features, classes, weights, bias, outputs: k, encodedMeans: columnMeans(x, n, d) };
 }
 
 export function trainRidge(split: SplitData, features: FeatureSpec[], params: RidgeParams): LinearModel {
@@ -108,14 +110,10 @@ export function trainRidge(split: SplitData, features: FeatureSpec[], params: Ri
   const n = split.rows;
   const y = split.label;
   // Center so the intercept is not penalized, then solve (XᵀX + αI) w = Xᵀy by Cholesky.
-  const xMean = new Float64Array(d);
+  const xMean = columnMeans(x, n, d);
   let yMean = 0;
-  for (let i = 0; i < n; i++) {
-    yMean += y[i]!;
-    for (let j = 0; j < d; j++) xMean[j]! += x[i * d + j]!;
-  }
+  for (let i = 0; i < n; i++) yMean += y[i]!;
   yMean /= n;
-  for (let j = 0; j < d; j++) xMean[j]! /= n;
   const a = new Float64Array(d * d);
   const b = new Float64Array(d);
   for (let i = 0; i < n; i++) {
@@ -141,7 +139,15 @@ export function trainRidge(split: SplitData, features: FeatureSpec[], params: Ri
     weights: Float64Array.from(w, Math.fround),
     bias: Float64Array.of(Math.fround(intercept)),
     outputs: 1,
+    encodedMeans: xMean,
   };
+}
+
+function columnMeans(x: Float64Array, n: number, d: number): Float64Array {
+  const means = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) means[j]! += x[i * d + j]!;
+  for (let j = 0; j < d; j++) means[j]! /= Math.max(1, n);
+  return means;
 }
 
 /** Cholesky solve of a symmetric positive definite system (α > 0 guarantees definiteness). */

@@ -14,6 +14,8 @@ import { fitInThread } from './fit';
 import { runExternalTrainer } from './external';
 import { resolveTrainer, type TrainRequest } from './request';
 import { normalizeExternalModel } from '../onnx/external';
+import { BIAS_COLUMN, CONTRIBUTIONS_OUTPUT } from '../onnx/contributions';
+import { decileProfile } from '../monitoring/prediction-drift';
 
 /**
  * Dataset version + trainer config → a published model version: ONNX file and model card in
@@ -92,6 +94,7 @@ export async function trainModelVersion(args: TrainArgs): Promise<{ summary: Mod
       }
     })();
     const label = request.label ?? manifest.contract.label!;
+    const testValues = outputValues(data.task, test, data.classes.length);
     const card: ModelCard = {
       model: request.model,
       version,
@@ -109,7 +112,18 @@ export async function trainModelVersion(args: TrainArgs): Promise<{ summary: Mod
         test: metricsOf(data.task, data.test.label, test, data.classes.length),
       },
       trainingProfile: manifest.profile.filter((p) => data.features.some((f) => f.name === p.name)),
-      expectedPredictionRange: rangeOf(outputValues(data.task, test, data.classes.length)),
+      expectedPredictionRange: rangeOf(testValues),
+      predictionProfile: decileProfile(testValues),
+      ...(outputNames.includes(CONTRIBUTIONS_OUTPUT) && trainer.kind !== 'command'
+        ? {
+            explanation: {
+              output: CONTRIBUTIONS_OUTPUT,
+              columns: [...data.features.map((f) => f.name), BIAS_COLUMN],
+              scale: data.task === 'regression' ? 'value' : 'log-odds',
+              method: trainer.kind === 'gbdt' ? 'tree-path' : 'linear-exact',
+            },
+          }
+        : {}),
       onnx: {
         uri: path.join(finalDir, 'model.onnx'),
         sha256: sha256(onnxBytes),
@@ -165,9 +179,10 @@ async function scoreSplit(
   data: PreparedData,
   split: SplitData,
 ): Promise<Float32Array> {
-  const out = await session.run(feedsFromSplit(split, data.features));
-  const tensor = data.task === 'regression' ? out.prediction : out.probabilities;
-  if (!tensor) throw new Error(`model did not produce ${data.task === 'regression' ? 'prediction' : 'probabilities'}`);
+  const output = data.task === 'regression' ? 'prediction' : 'probabilities';
+  const out = await session.run(feedsFromSplit(split, data.features), [output]);
+  const tensor = out[output];
+  if (!tensor) throw new Error(`model did not produce ${output}`);
   return tensor.data as Float32Array;
 }
 

@@ -1,0 +1,215 @@
+import * as path from 'node:path';
+import { DuckDBDataChunk, type DuckDBConnection, type DuckDBType, DOUBLE, FLOAT, INTEGER, BIGINT, VARCHAR } from '@duckdb/node-api';
+import type * as ort from 'onnxruntime-node';
+import type { Contract } from '../contract/schema';
+import { userError } from '../errors';
+import { outputValues, rowArgmax } from '../metrics';
+import type { ModelCard } from '../models/card';
+import { loadSession } from '../onnx/runtime';
+import { batches, chunkSizes, columnNumbers, columnStrings, featureFeeds, featureSelect, type InputKind } from '../sql/batches';
+import { quoteIdent, quoteString, varcharList } from '../sql/quote';
+
+/**
+ * Batch scoring: a dataset version's rows stream from DuckDB through the model in ONNX Runtime,
+ * and every row lands in the prediction log with what the model was given, what it said, a flag
+ * when the output is outside the acceptable range, and (for models that explain themselves) each
+ * feature's contribution. The log is written as Parquet part files of bounded size, so memory
+ * stays flat however many rows there are.
+ *
+ * Log columns (fixed names, so no feature or key name can collide with them):
+ * row_number, key, features (struct), model, model_version, run_id, dataset, dataset_version,
+ * scored_at, output, predicted_label, flag, contributions (struct).
+ */
+export interface ScoreArgs {
+  /** Streams the snapshot. */
+  conn: DuckDBConnection;
+  /** Stages and writes the log: a second connection, because the first is busy streaming. */
+  writer: DuckDBConnection;
+  dataset: { name: string; version: string; snapshotUri: string; contract: Contract };
+  card: ModelCard;
+  runId: string;
+  scoredAt: string;
+  /** Folder the part files are written to. */
+  dir: string;
+  batchSize: number;
+  /** Rows per Parquet part file. */
+  partRows: number;
+  range: { min: number; max: number };
+  onBatch?: (rowsDone: number) => void;
+}
+
+export interface ScoreResult {
+  rows: number;
+  outOfRange: number;
+  notANumber: number;
+  parts: string[];
+  output: { min: number | null; mean: number | null; max: number | null };
+  /** Time in ONNX Runtime alone, for the report (and the benchmark's ratio). */
+  inferenceMs: number;
+}
+
+export const FLAG_OUT_OF_RANGE = 'out-of-range';
+export const FLAG_NOT_A_NUMBER = 'not-a-number';
+/** Appender chunks hold at most this many rows (DuckDB's vector size). */
+const CHUNK_ROWS = 2048;
+const STAGING = 'mlops_scored';
+
+/** The row key as text: the key column, or the key columns joined by U+241F; the row number without a key. */
+export function keyExpression(contract: Contract): string {
+  if (contract.key.length === 0) return 'CAST(file_row_number AS VARCHAR)';
+  return contract.key.length === 1
+    ? `CAST(${quoteIdent(contract.key[0]!)} AS VARCHAR)`
+    : `concat_ws('\u241F', ${contract.key.map((k) => `CAST(${quoteIdent(k)} AS VARCHAR)`).join(', ')})`;
+}
+
+export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
+  const { conn, writer, dataset, card } = args;
+  const columns = new Map(dataset.contract.columns.map((c) => [c.name, c]));
+  const inputs: Array<[string, InputKind]> = card.onnx.inputs.map((i) => {
+    if (!columns.has(i.name)) {
+      throw userError('SchemaMismatch', `Model ${card.model}@${card.version} needs column "${i.name}", which dataset ${dataset.name}@${dataset.version} does not have`);
+    }
+    return [i.name, i.type === 'string' ? 'string' : 'float'];
+  });
+  const outputName = card.task === 'regression' ? 'prediction' : 'probabilities';
+  const explain = card.explanation;
+  const fetches = explain ? [outputName, explain.output] : [outputName];
+  const contributionWidth = explain?.columns.length ?? 0;
+  const classes = card.classes.length;
+
+  // Staging: one row per scored row, typed as the chunks we append.
+  const staged: Array<{ name: string; type: DuckDBType; sql: string }> = [
+    { name: 'row_number', type: BIGINT, sql: 'BIGINT' },
+    { name: 'row_key', type: VARCHAR, sql: 'VARCHAR' },
+    ...inputs.map(([, kind], j) => (kind === 'float' ? { name: `f${j}`, type: FLOAT, sql: 'FLOAT' } : { name: `f${j}`, type: VARCHAR, sql: 'VARCHAR' })),
+    { name: 'output', type: DOUBLE, sql: 'DOUBLE' },
+    { name: 'label_index', type: INTEGER, sql: 'INTEGER' },
+    { name: 'flag', type: INTEGER, sql: 'INTEGER' },
+    ...Array.from({ length: contributionWidth }, (_, j) => ({ name: `c${j}`, type: FLOAT, sql: 'FLOAT' })),
+  ];
+  const newStaging = async () => {
+    await writer.run(`CREATE OR REPLACE TEMP TABLE ${STAGING} (${staged.map((c) => `${c.name} ${c.sql}`).join(', ')})`);
+    return writer.createAppender(STAGING);
+  };
+  const logSelect = [
+    'row_number',
+    'row_key AS key',
+    `{${inputs.map(([name], j) => `${quoteString(name)}: nullif(f${j}, ${inputs[j]![1] === 'float' ? "'NaN'::FLOAT" : "''"})`).join(', ')}} AS features`,
+    `${quoteString(card.model)} AS model`,
+    `${quoteString(card.version)} AS model_version`,
+    `${quoteString(args.runId)} AS run_id`,
+    `${quoteString(dataset.name)} AS dataset`,
+    `${quoteString(dataset.version)} AS dataset_version`,
+    `${quoteString(args.scoredAt)}::TIMESTAMP AS scored_at`,
+    'output',
+    classes > 0 ? `list_extract(${varcharList(card.classes)}, label_index + 1) AS predicted_label` : 'NULL::VARCHAR AS predicted_label',
+    `CASE flag WHEN 1 THEN '${FLAG_OUT_OF_RANGE}' WHEN 2 THEN '${FLAG_NOT_A_NUMBER}' END AS flag`,
+    ...(explain ? [`{${explain.columns.map((name, j) => `${quoteString(name)}: c${j}`).join(', ')}} AS contributions`] : []),
+  ].join(', ');
+
+  const parts: string[] = [];
+  let appender = await newStaging();
+  let stagedRows = 0;
+  const writePart = async () => {
+    appender.closeSync(); // flushes
+    const file = path.join(args.dir, `part-${String(parts.length).padStart(5, '0')}.parquet`);
+    await writer.run(`COPY (SELECT ${logSelect} FROM ${STAGING}) TO ${quoteString(file)} (FORMAT parquet, COMPRESSION zstd)`);
+    parts.push(file);
+    appender = await newStaging();
+    stagedRows = 0;
+  };
+
+  const session = await loadSession(card.onnx.uri).catch((err: Error) => {
+    throw userError('ModelLoadError', `Model ${card.model}@${card.version}: ONNX Runtime cannot load it: ${err.message}`);
+  });
+  const source = `read_parquet(${quoteString(dataset.snapshotUri)}, file_row_number = true)`;
+  const selects = [...inputs.map(([name, kind]) => featureSelect(name, kind)), 'file_row_number', keyExpression(dataset.contract)];
+  let reader: ReturnType<typeof batches> | undefined;
+  const result: ScoreResult = { rows: 0, outOfRange: 0, notANumber: 0, parts, output: { min: null, mean: null, max: null }, inferenceMs: 0 };
+  let sum = 0;
+  try {
+    reader = batches(await conn.stream(`SELECT ${selects.join(', ')} FROM ${source}`), args.batchSize);
+    for (let chunks = await reader.next(); chunks; chunks = await reader.next()) {
+      const sizes = chunkSizes(chunks);
+      const rows = sizes.reduce((a, b) => a + b, 0);
+      const feeds = featureFeeds(chunks, sizes, inputs);
+      const started = process.hrtime.bigint();
+      const out = await session.run(feeds, fetches);
+      result.inferenceMs += Number(process.hrtime.bigint() - started) / 1e6;
+      const raw = out[outputName]?.data as Float32Array | undefined;
+      if (!raw) throw userError('ModelLoadError', `Model ${card.model}@${card.version} has no ${outputName} output`);
+      const values = outputValues(card.task, raw, Math.max(classes, 1));
+      const labelIndex = new Int32Array(rows).fill(-1);
+      if (classes > 0) for (let i = 0; i < rows; i++) labelIndex[i] = rowArgmax(raw, i, classes);
+      const flags = new Int32Array(rows);
+      for (let i = 0; i < rows; i++) {
+        const v = values[i]!;
+        if (!Number.isFinite(v)) {
+          flags[i] = 2;
+          result.notANumber++;
+          continue;
+        }
+        if (v < args.range.min || v > args.range.max) {
+          flags[i] = 1;
+          result.outOfRange++;
+        }
+        sum += v;
+        result.output.min = result.output.min === null ? v : Math.min(result.output.min, v);
+        result.output.max = result.output.max === null ? v : Math.max(result.output.max, v);
+      }
+      const columnsOut: Array<ArrayLike<unknown>> = [
+        columnNumbers(chunks, sizes, inputs.length, new BigInt64Array(rows)),
+        columnStrings(chunks, sizes, inputs.length + 1),
+        ...inputs.map(([name]) => feeds[name]!.data as Float32Array | string[]),
+        values,
+        labelIndex,
+        flags,
+        ...splitColumns(out[explain?.output ?? '']?.data as Float32Array | undefined, rows, contributionWidth),
+      ];
+      appendRows(appender, staged, columnsOut, rows);
+      result.rows += rows;
+      stagedRows += rows;
+      if (stagedRows >= args.partRows) await writePart();
+      args.onBatch?.(result.rows);
+    }
+    if (stagedRows > 0 || parts.length === 0) await writePart();
+  } finally {
+    await reader?.close();
+    appender.closeSync();
+    await writer.run(`DROP TABLE IF EXISTS ${STAGING}`).catch(() => undefined);
+    await session.release().catch(() => undefined);
+  }
+  const scored = result.rows - result.notANumber;
+  result.output.mean = scored > 0 ? sum / scored : null;
+  return result;
+}
+
+/** [N, W] row-major → W columns of N. */
+function splitColumns(data: Float32Array | undefined, rows: number, width: number): Float32Array[] {
+  if (!data || width === 0) return [];
+  const out = Array.from({ length: width }, () => new Float32Array(rows));
+  for (let i = 0; i < rows; i++) for (let j = 0; j < width; j++) out[j]![i] = data[i * width + j]!;
+  return out;
+}
+
+/** Columns → appender, one DuckDB data chunk (≤ 2048 rows) at a time: a few native calls per chunk, not per value. */
+function appendRows(
+  appender: Awaited<ReturnType<DuckDBConnection['createAppender']>>,
+  staged: ReadonlyArray<{ type: DuckDBType }>,
+  columns: ReadonlyArray<ArrayLike<unknown>>,
+  rows: number,
+): void {
+  const types = staged.map((c) => c.type);
+  for (let offset = 0; offset < rows; offset += CHUNK_ROWS) {
+    const n = Math.min(CHUNK_ROWS, rows - offset);
+    const chunk = DuckDBDataChunk.create(types, n);
+    columns.forEach((values, j) => {
+      const vector = chunk.getColumnVector(j);
+      for (let i = 0; i < n; i++) vector.setItem(i, values[offset + i] as never);
+      vector.flush();
+    });
+    appender.appendDataChunk(chunk);
+  }
+}
+
+export type { ort };
