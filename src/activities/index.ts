@@ -4,6 +4,7 @@ import type { ArtifactStore } from '../store/artifact-store';
 import { createDatasetActivities } from './datasets';
 import { createEvaluationActivities } from './evaluation';
 import { createRetentionActivities } from './retention';
+import { createScoringActivities } from './scoring';
 import { createTrainingActivities } from './training';
 
 export interface ActivityDeps {
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRetentionActivities(deps),
     ...createTrainingActivities(deps),
     ...createEvaluationActivities(deps),
+    ...createScoringActivities(deps),
   };
 }
 

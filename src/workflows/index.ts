@@ -5,3 +5,4 @@ export { trainModel } from './train';
 export { promoteModel } from './promote';
 export { trainAndPromote } from './pipeline';
 export { shadowEvaluate } from './evaluate';
+export { scoreBatch } from './score';

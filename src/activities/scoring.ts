@@ -1,0 +1,131 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { DuckDBInstance } from '@duckdb/node-api';
+import type { DatasetManifest } from '../datasets/manifest';
+import { userError } from '../errors';
+import type { ModelCard, ModelVersionSummary } from '../models/card';
+import { scoreRequestSchema, type ScoreRequest } from '../scoring/request';
+import { RUN_FILE, predictionsDir, type ScoreRun } from '../scoring/runs';
+import { scoreDataset } from '../scoring/score';
+import type { ArtifactStore } from '../store/artifact-store';
+import { parseInput } from '../validation';
+import { checkModelLoads } from './evaluation';
+import { withDuckDbActivity } from './progress';
+
+export interface ScoringActivityDeps {
+  store: ArtifactStore;
+  duckdb: DuckDBInstance;
+}
+
+export interface ScoreInput {
+  request: ScoreRequest;
+  /** The production version, resolved once by the workflow and recorded in its history. */
+  model: ModelVersionSummary;
+  manifestUri: string;
+  /** Workflow time: the run's timestamp and the start of its retention period. */
+  scoredAt: string;
+}
+
+/**
+ * Acceptable range: configured, or the card's expected [min, max] widened by the margin on both
+ * sides. Probabilities are widened on the log-odds scale, so the range stays inside (0, 1) and
+ * "more extreme than anything seen on the test split" keeps its meaning near 0 and 1.
+ */
+export function acceptableRange(card: ModelCard, request: Pick<ScoreRequest, 'range' | 'rangeMargin'>): ScoreRun['range'] {
+  if (request.range) return { ...request.range, source: 'configured' };
+  const { min, max } = card.expectedPredictionRange;
+  if (card.task === 'regression') {
+    const margin = (max - min) * request.rangeMargin;
+    return { min: min - margin, max: max + margin, source: 'model card' };
+  }
+  const clamp = (p: number) => Math.min(1 - 1e-7, Math.max(1e-7, p));
+  const logit = (p: number) => Math.log(clamp(p) / (1 - clamp(p)));
+  const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+  const [lo, hi] = [logit(min), logit(max)];
+  const margin = (hi - lo) * request.rangeMargin;
+  return { min: sigmoid(lo - margin), max: sigmoid(hi + margin), source: 'model card' };
+}
+
+export function createScoringActivities(deps: ScoringActivityDeps) {
+  const { store } = deps;
+  return {
+    /**
+     * Scores a dataset version with the given model version into predictions/<model>/<runId>/.
+     * Idempotent: the folder is published whole, once; a retry finds run.json and returns it.
+     */
+    async scoreDatasetVersion(input: ScoreInput): Promise<ScoreRun> {
+      const request = parseInput(scoreRequestSchema, input.request, 'score request');
+      const finalDir = path.join(predictionsDir(store, request.model), request.runId);
+      const runUri = path.join(finalDir, RUN_FILE);
+      const existing = await store.readJson<ScoreRun>(runUri);
+      if (existing) return existing;
+
+      await checkModelLoads(input.model);
+      const card = await store.readJson<ModelCard>(input.model.cardUri);
+      if (!card) throw userError('ModelLoadError', `Model ${input.model.model}@${input.model.version} has no card at ${input.model.cardUri}`);
+      const manifest = await store.readJson<DatasetManifest>(input.manifestUri);
+      if (!manifest) throw userError('DatasetNotFound', `No dataset manifest at ${input.manifestUri}`);
+      const range = acceptableRange(card, request);
+      const started = Date.now();
+      const tmp = await store.makeTempDir(`score-${request.model}-${request.runId}`);
+      try {
+        const result = await withDuckDbActivity(deps.duckdb, async (conn, progress) => {
+          const writer = await deps.duckdb.connect();
+          try {
+            return await scoreDataset({
+              conn,
+              writer,
+              dataset: { name: manifest.dataset, version: manifest.version, snapshotUri: manifest.snapshot.uri, contract: manifest.contract },
+              card,
+              runId: request.runId,
+              scoredAt: input.scoredAt,
+              dir: tmp,
+              batchSize: request.batchSize,
+              partRows: request.partRows,
+              range,
+              onBatch: (rows) => progress('score', { rows, total: manifest.rows.accepted }),
+            });
+          } finally {
+            writer.closeSync();
+          }
+        });
+        const flagged = result.outOfRange + result.notANumber;
+        const flaggedShare = result.rows > 0 ? flagged / result.rows : 0;
+        const expiresAt = new Date(Date.parse(input.scoredAt) + request.retentionDays * 86_400_000).toISOString();
+        const run: ScoreRun = {
+          runId: request.runId,
+          model: card.model,
+          modelVersion: card.version,
+          dataset: manifest.dataset,
+          datasetVersion: manifest.version,
+          createdAt: input.scoredAt,
+          expiresAt,
+          rows: result.rows,
+          outOfRange: result.outOfRange,
+          notANumber: result.notANumber,
+          flaggedShare,
+          range,
+          maxFlaggedShare: request.maxFlaggedShare,
+          ...(flaggedShare > request.maxFlaggedShare
+            ? {
+                alert:
+                  `${flagged} of ${result.rows} predictions (${(flaggedShare * 100).toFixed(2)} %) are outside the acceptable range ` +
+                  `[${range.min.toPrecision(4)}, ${range.max.toPrecision(4)}] or not numbers; the limit is ${(request.maxFlaggedShare * 100).toFixed(2)} %. ` +
+                  `The flagged rows are in the prediction log (flag IS NOT NULL).`,
+              }
+            : {}),
+          output: result.output,
+          logUri: finalDir,
+          parts: result.parts.map((p) => path.join(finalDir, path.basename(p))),
+          runUri,
+          seconds: { total: (Date.now() - started) / 1000, inference: result.inferenceMs / 1000 },
+        };
+        await store.writeJsonAtomic(path.join(tmp, RUN_FILE), run);
+        const published = await store.publishDir(tmp, finalDir);
+        return published ? run : ((await store.readJson<ScoreRun>(runUri)) ?? run);
+      } finally {
+        await fs.rm(tmp, { recursive: true, force: true });
+      }
+    },
+  };
+}

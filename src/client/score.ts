@@ -1,0 +1,39 @@
+import type { Client } from '@temporalio/client';
+import type { MlopsConfig } from '../config';
+import { userError } from '../errors';
+import { type ScoreRequestInput, scoreRequestSchema } from '../scoring/request';
+import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { parseInput } from '../validation';
+import type { scoreBatch } from '../workflows';
+import { acknowledgeUpdate, type ScoreStatus, scoreWorkflowId } from '../workflows/score-messages';
+import { normalizeIngestRequest } from './ingest';
+import { refusalAsUserError } from './updates';
+
+/** A run id people can read and sort: <dataset>-<UTC timestamp>. */
+export function defaultRunId(dataset: string, now = new Date()): string {
+  return `${dataset}-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+}
+
+/** Starts scoreBatch: `score:<model>:<runId>`. Starting the same run id twice is refused by Temporal. */
+export async function startScoring(client: Client, config: MlopsConfig, input: Omit<ScoreRequestInput, 'runId'> & { runId?: string }) {
+  const ingest = input.ingest ? normalizeIngestRequest(input.ingest) : undefined;
+  const request = parseInput(scoreRequestSchema, { ...input, ...(ingest ? { ingest } : {}), runId: input.runId ?? defaultRunId(input.dataset) }, 'score request');
+  return client.workflow.start<typeof scoreBatch>('scoreBatch', {
+    taskQueue: config.taskQueue,
+    workflowId: scoreWorkflowId(request.model, request.runId),
+    args: [request],
+    typedSearchAttributes: [
+      { key: MlopsModel, value: request.model },
+      { key: MlopsStage, value: 'score' },
+    ],
+    staticSummary: `Score ${request.ingest ? request.ingest.source : `${request.dataset}@${request.datasetVersion}`} with production ${request.model} (run ${request.runId})`,
+  });
+}
+
+export async function acknowledgeAlert(client: Client, input: { model: string; runId: string; by: string; reason: string }): Promise<ScoreStatus> {
+  const update = client.workflow.getHandle(scoreWorkflowId(input.model, input.runId)).executeUpdate(acknowledgeUpdate, { args: [{ by: input.by, reason: input.reason }] });
+  return refusalAsUserError(update, 'InvalidInput', 'acknowledge refused: ').catch((err: Error) => {
+    if (err.name === 'WorkflowNotFoundError') throw userError('InvalidInput', `No scoring run ${input.runId} of ${input.model} is running`);
+    throw err;
+  });
+}

@@ -1,0 +1,85 @@
+import { ApplicationFailure, condition, executeChild, log, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { ScoreRequest } from '../scoring/request';
+import { MlopsDataset, MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
+import { ingestDataset } from './ingest';
+import { requireText } from './registry';
+import { type AcknowledgeInput, acknowledgeUpdate, type ScoreStatus, scoreStatusQuery } from './score-messages';
+
+const { readRegistry, resolveDatasetVersion } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumAttempts: 10 },
+});
+
+const { scoreDatasetVersion } = proxyActivities<Activities>({
+  startToCloseTimeout: '6 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { maximumAttempts: 5 },
+});
+
+/**
+ * Batch scoring with the production model: the version is resolved once (and recorded), every
+ * row goes to the prediction log with range flags and contributions. When too many predictions
+ * are flagged, the batch is kept as scored, an alert is recorded and the run raises
+ * MlopsNeedsAttention until a person acknowledges it (or the timeout passes).
+ */
+export async function scoreBatch(request: ScoreRequest): Promise<ScoreStatus> {
+  const { model, runId } = request;
+  const status: ScoreStatus = { model, runId, phase: 'resolving' };
+  let acknowledged: AcknowledgeInput | undefined;
+  setHandler(scoreStatusQuery, () => status);
+  setHandler(
+    acknowledgeUpdate,
+    (input) => {
+      acknowledged = input;
+      status.acknowledgement = { by: input.by, reason: input.reason, at: new Date().toISOString() };
+      return status;
+    },
+    {
+      validator: (input) => {
+        if (status.phase !== 'waiting-for-acknowledgement') throw new Error(`scoring run ${runId} has no open alert (it is ${status.phase})`);
+        requireText(input?.by, 'by');
+        requireText(input.reason, 'reason');
+      },
+    },
+  );
+  upsertSearchAttributes([
+    { key: MlopsModel, value: model },
+    { key: MlopsDataset, value: request.ingest?.dataset ?? request.dataset },
+    { key: MlopsStage, value: 'score' },
+    { key: MlopsNeedsAttention, value: false },
+  ]);
+
+  let datasetVersion = request.datasetVersion;
+  let dataset = request.dataset;
+  if (request.ingest) {
+    const ingested = await executeChild(ingestDataset, { args: [request.ingest], workflowId: `${workflowInfo().workflowId}/ingest` });
+    dataset = ingested.dataset;
+    datasetVersion = ingested.version;
+  }
+  const registry = await readRegistry({ model });
+  const production = registry.aliases.production;
+  const summary = registry.versions.find((v) => v.version === production);
+  if (!production || !summary) throw ApplicationFailure.nonRetryable(`Model "${model}" has no production version; promote one first`, 'NoProductionModel');
+  const resolved = await resolveDatasetVersion({ dataset, version: datasetVersion });
+  status.modelVersion = production;
+  status.dataset = { name: dataset, version: resolved.version };
+  status.phase = 'scoring';
+  const run = await scoreDatasetVersion({
+    request: { ...request, dataset, datasetVersion: resolved.version },
+    model: summary,
+    manifestUri: resolved.manifestUri,
+    scoredAt: new Date().toISOString(),
+  });
+  status.run = run;
+  if (run.alert) {
+    status.phase = 'waiting-for-acknowledgement';
+    upsertSearchAttributes([{ key: MlopsNeedsAttention, value: true }]);
+    log.warn('scoring alert', { model, runId, alert: run.alert });
+    const answered = await condition(() => acknowledged !== undefined, request.acknowledgeTimeout as `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`);
+    if (!answered && !acknowledged) status.acknowledgement = { timedOut: true, at: new Date().toISOString() };
+    upsertSearchAttributes([{ key: MlopsNeedsAttention, value: false }]);
+  }
+  status.phase = 'done';
+  return status;
+}
