@@ -5,6 +5,8 @@ import { createDatasetActivities } from './datasets';
 import { createEvaluationActivities } from './evaluation';
 import { createRetentionActivities } from './retention';
 import { createScoringActivities } from './scoring';
+import { createMonitoringActivities } from './monitoring';
+import { createRetrainingActivities } from './retraining';
 import { createTrainingActivities } from './training';
 
 export interface ActivityDeps {
@@ -25,6 +27,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createTrainingActivities(deps),
     ...createEvaluationActivities(deps),
     ...createScoringActivities(deps),
+    ...createMonitoringActivities(deps),
+    ...createRetrainingActivities(deps),
   };
 }
 

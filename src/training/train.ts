@@ -34,6 +34,8 @@ export interface TrainArgs {
   allowedCommands: readonly string[];
   signal?: AbortSignal;
   progress?: (phase: string, details?: Record<string, number>) => void;
+  /** Train and measure, but publish nothing (the retraining loop's baseline proof). */
+  verifyOnly?: boolean;
 }
 
 export function modelVersionId(request: TrainRequest, trainer: TrainerConfig): string {
@@ -49,7 +51,7 @@ export async function trainModelVersion(args: TrainArgs): Promise<{ summary: Mod
   const version = modelVersionId(request, trainer);
   const finalDir = store.modelVersionDir(request.model, version);
   const cardFile = path.join(finalDir, 'card.json');
-  const existing = await store.readJson<ModelCard>(cardFile);
+  const existing = args.verifyOnly ? undefined : await store.readJson<ModelCard>(cardFile);
   if (existing) return { summary: summaryOf(existing, cardFile), reused: true };
 
   const tmp = await store.makeTempDir(`model-${request.model}-${version}`);
@@ -132,6 +134,7 @@ export async function trainModelVersion(args: TrainArgs): Promise<{ summary: Mod
         outputs: outputNames,
       },
     };
+    if (args.verifyOnly) return { summary: summaryOf(card, cardFile), reused: false };
     await store.writeJsonAtomic(path.join(tmp, 'card.json'), card);
     progress('publish');
     const published = await store.publishDir(tmp, finalDir);

@@ -6,3 +6,5 @@ export { promoteModel } from './promote';
 export { trainAndPromote } from './pipeline';
 export { shadowEvaluate } from './evaluate';
 export { scoreBatch } from './score';
+export { retrainUntilImproved } from './retrain';
+export { monitorModel, recordLabelsWorkflow } from './monitor';

@@ -8,8 +8,8 @@ import { CHURN_CONTRACT } from './training';
 
 /**
  * Churn-like data with knobs for monitoring tests. `concept` 'a' is ingestChurn's relation
- * (x1 up, x2 down); 'b' flips x2's sign and adds color, so a model trained on 'a' gets worse on
- * 'b' and retraining on 'b' data helps. `x2Shift` moves x2 (drift), `outliers` gives that many
+ * (x1 up, x2 down); 'b' adds a strong color effect, so a model trained on 'a' gets worse on 'b',
+ * retraining on 'b' data helps, and a color-only model is still worse than the old one. `x2Shift` moves x2 (drift), `outliers` gives that many
  * rows an x1 far outside the training range.
  */
 export interface ChurnOptions {
@@ -27,7 +27,7 @@ export interface ChurnOptions {
 export async function writeChurnCsv(env: TestEnv, o: ChurnOptions): Promise<string> {
   const file = path.join(env.inputDir, `${o.dataset}-${o.idOffset ?? 0}-${o.rows}-${o.concept ?? 'a'}-${o.x2Shift ?? 0}-${o.outliers ?? 0}-${o.unlabeled ? 'u' : 'l'}-${o.seed ?? 0}.csv`);
   const s = o.seed ?? 0;
-  const logit = o.concept === 'b' ? `2 * x1 + 1.5 * coalesce(x2, 0) + CASE color WHEN 'red' THEN 1.5 WHEN 'blue' THEN -1.5 ELSE 0 END` : '2 * x1 - 1.5 * coalesce(x2, 0)';
+  const logit = `2 * x1 - 1.5 * coalesce(x2, 0)${o.concept === 'b' ? ` + CASE color WHEN 'red' THEN 2 WHEN 'blue' THEN -2 ELSE 0 END` : ''}`;
   const db = await openDuckDb();
   const conn = await db.connect();
   await conn.run(

@@ -1,0 +1,74 @@
+import type { DuckDBInstance } from '@duckdb/node-api';
+import { Context } from '@temporalio/activity';
+import type { DatasetManifest } from '../datasets/manifest';
+import { userError } from '../errors';
+import { defaultPrimaryMetric } from '../evaluation/gates';
+import type { ModelCard, ModelVersionSummary, TrainerConfig } from '../models/card';
+import type { ArtifactStore } from '../store/artifact-store';
+import { trainModelVersion } from '../training/train';
+import type { BaselineProof } from '../workflows/retrain-messages';
+import { withDuckDbActivity } from './progress';
+
+export interface RetrainingActivityDeps {
+  store: ArtifactStore;
+  duckdb: DuckDBInstance;
+  trainerCommands: readonly string[];
+}
+
+/** How a model version was trained: what the retraining loop starts from. */
+export interface TrainingSpec {
+  dataset: string;
+  trainer: TrainerConfig;
+  seed: number;
+  label: string;
+  features: string[];
+}
+
+export function createRetrainingActivities(deps: RetrainingActivityDeps) {
+  const { store } = deps;
+  const readCard = async (summary: ModelVersionSummary) => {
+    const card = await store.readJson<ModelCard>(summary.cardUri);
+    if (!card) throw userError('ModelLoadError', `Model ${summary.model}@${summary.version} has no card at ${summary.cardUri}`);
+    return card;
+  };
+  return {
+    async trainingSpecOf(input: { summary: ModelVersionSummary }): Promise<TrainingSpec> {
+      const card = await readCard(input.summary);
+      return { dataset: card.dataset.name, trainer: card.trainer, seed: card.seed, label: card.label, features: card.features.map((f) => f.name) };
+    },
+
+    /**
+     * The baseline proof: trains the production model's exact config on its own training data
+     * again (publishing nothing) and compares the test metric with the registered one. If the
+     * pipeline cannot reproduce production, comparing new candidates with it proves nothing.
+     */
+    async reproduceTraining(input: { summary: ModelVersionSummary; tolerance: number; primaryMetric?: string; at: string }): Promise<BaselineProof> {
+      const card = await readCard(input.summary);
+      const manifest = await store.readJson<DatasetManifest>(card.dataset.manifestUri);
+      if (!manifest) throw userError('DatasetNotFound', `Production's training data ${card.dataset.name}@${card.dataset.version} is gone (${card.dataset.manifestUri}); the baseline cannot be reproduced`);
+      const retrained = await withDuckDbActivity(deps.duckdb, (conn, progress) =>
+        trainModelVersion({
+          conn,
+          store,
+          request: { model: card.model, dataset: card.dataset.name, datasetVersion: card.dataset.version, trainer: card.trainer, seed: card.seed, label: card.label, features: card.features.map((f) => f.name) },
+          manifest,
+          manifestUri: card.dataset.manifestUri,
+          now: new Date(),
+          allowedCommands: deps.trainerCommands,
+          signal: Context.current().cancellationSignal,
+          progress,
+          verifyOnly: true,
+        }),
+      );
+      const metric = input.primaryMetric ?? defaultPrimaryMetric(card.task);
+      const registered = finite(card.metrics.test[metric]);
+      const reproduced = finite(retrained.summary.metrics.test[metric]);
+      const passed = registered !== null && reproduced !== null && Math.abs(registered - reproduced) <= input.tolerance;
+      return { version: card.version, primaryMetric: metric, registered, reproduced, tolerance: input.tolerance, passed, at: input.at };
+    },
+  };
+}
+
+function finite(v: number | undefined): number | null {
+  return v !== undefined && Number.isFinite(v) ? v : null;
+}

@@ -1,0 +1,118 @@
+import * as path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { MlopsConfig } from '../config';
+import { userError } from '../errors';
+import { type MonitorRequestInput, monitorRequestSchema } from '../monitoring/monitor';
+import { type RetrainRequestInput, retrainRequestSchema, type RetryOverrides, retryOverridesSchema } from '../retraining/request';
+import { datasetName } from '../store/names';
+import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { parseInput } from '../validation';
+import type { monitorModel, recordLabelsWorkflow, retrainUntilImproved } from '../workflows';
+import {
+  abortUpdate,
+  acceptCurrentUpdate,
+  forcePromoteUpdate,
+  type RetrainStatus,
+  retrainRequestedSignal,
+  retrainStatusQuery,
+  retrainWorkflowId,
+  retryUpdate,
+} from '../workflows/retrain-messages';
+import { canonicalJson, sha256 } from '../store/hash';
+import { defaultRunId } from './score';
+import { refusalAsUserError } from './updates';
+
+/**
+ * Starts the model's retraining loop, or adds the trigger to the one already running
+ * (signal-with-start on `retrain:<model>`): one loop per model, however many triggers.
+ */
+export async function requestRetrain(client: Client, taskQueue: string, input: RetrainRequestInput, trigger: { reason: string; by: string }) {
+  const request = parseInput(retrainRequestSchema, { ...input, reason: trigger.reason, by: trigger.by }, 'retrain request');
+  return client.workflow.signalWithStart<typeof retrainUntilImproved, [{ reason: string; by: string }]>('retrainUntilImproved', {
+    workflowId: retrainWorkflowId(request.model),
+    taskQueue,
+    args: [request],
+    signal: retrainRequestedSignal,
+    signalArgs: [trigger],
+    typedSearchAttributes: [
+      { key: MlopsModel, value: request.model },
+      { key: MlopsStage, value: 'retrain' },
+    ],
+    staticSummary: `Retrain ${request.model} until a candidate beats production (or a person decides)`,
+  });
+}
+
+export type RetrainDecision = 'retry' | 'accept-current' | 'force-promote' | 'abort';
+
+export async function decideRetrain(
+  client: Client,
+  input: { model: string; decision: RetrainDecision; by: string; reason: string; version?: string; overrides?: RetryOverrides },
+): Promise<RetrainStatus> {
+  const handle = client.workflow.getHandle(retrainWorkflowId(input.model));
+  const base = { by: input.by, reason: input.reason };
+  let update: Promise<RetrainStatus>;
+  switch (input.decision) {
+    case 'retry': {
+      const overrides = input.overrides ? parseInput(retryOverridesSchema, input.overrides, 'retry overrides') : undefined;
+      update = handle.executeUpdate(retryUpdate, { args: [{ ...base, ...(overrides ? { overrides } : {}) }] });
+      break;
+    }
+    case 'accept-current':
+      update = handle.executeUpdate(acceptCurrentUpdate, { args: [base] });
+      break;
+    case 'force-promote':
+      if (!input.version) throw userError('InvalidInput', 'force-promote needs the version to promote (--version)');
+      update = handle.executeUpdate(forcePromoteUpdate, { args: [{ ...base, version: input.version }] });
+      break;
+    case 'abort':
+      update = handle.executeUpdate(abortUpdate, { args: [base] });
+      break;
+  }
+  return refusalAsUserError(update, 'InvalidInput', `${input.decision} refused: `).catch((err: Error) => {
+    if (err.name === 'WorkflowNotFoundError') throw userError('InvalidInput', `No retraining loop of ${input.model} is running`);
+    throw err;
+  });
+}
+
+export async function retrainStatus(client: Client, model: string): Promise<RetrainStatus> {
+  return client.workflow
+    .getHandle(retrainWorkflowId(model))
+    .query(retrainStatusQuery)
+    .catch((err: Error) => {
+      if (err.name === 'WorkflowNotFoundError') throw userError('InvalidInput', `Model ${model} has no retraining loop (start one with \`mlops retrain ${model}\`)`);
+      throw err;
+    });
+}
+
+/** One monitoring pass: `monitor:<model>:<runId>`. */
+export async function startMonitor(client: Client, config: MlopsConfig, input: Omit<MonitorRequestInput, 'runId'> & { runId?: string; retrain?: Omit<RetrainRequestInput, 'model'> }) {
+  const { retrain, ...rest } = input;
+  const request = parseInput(monitorRequestSchema, { ...rest, runId: rest.runId ?? defaultRunId(rest.dataset ?? 'production') }, 'monitor request');
+  if (retrain) parseInput(retrainRequestSchema, { ...retrain, model: request.model }, 'retrain options');
+  return client.workflow.start<typeof monitorModel>('monitorModel', {
+    taskQueue: config.taskQueue,
+    workflowId: `monitor:${request.model}:${request.runId}`,
+    args: [{ ...request, ...(retrain ? { retrain } : {}) }],
+    typedSearchAttributes: [
+      { key: MlopsModel, value: request.model },
+      { key: MlopsStage, value: 'monitor' },
+    ],
+    staticSummary: `Monitor production ${request.model}: drift, prediction drift, live metrics`,
+  });
+}
+
+/** Labels that arrived late, for `dataset`: `labels:<dataset>:<hash8>`. */
+export async function startLabels(client: Client, config: MlopsConfig, input: { dataset: string; source: string }) {
+  parseInput(datasetName, input.dataset, 'dataset name');
+  const source = path.resolve(input.source);
+  return client.workflow.start<typeof recordLabelsWorkflow>('recordLabelsWorkflow', {
+    taskQueue: config.taskQueue,
+    workflowId: `labels:${input.dataset}:${sha256(canonicalJson({ source, at: Date.now() })).slice(0, 8)}`,
+    args: [{ dataset: input.dataset, source }],
+    typedSearchAttributes: [
+      { key: MlopsDataset, value: input.dataset },
+      { key: MlopsStage, value: 'labels' },
+    ],
+    staticSummary: `Labels for ${input.dataset} from ${source}`,
+  });
+}

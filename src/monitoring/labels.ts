@@ -1,0 +1,86 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Contract } from '../contract/schema';
+import { formatOf, resolveSourceFiles } from '../datasets/raw';
+import { readRelation } from '../datasets/source';
+import { userError } from '../errors';
+import { queryRows } from '../sql/duckdb';
+import { quoteIdent, quoteString } from '../sql/quote';
+import type { ArtifactStore } from '../store/artifact-store';
+import { sha256, sha256File } from '../store/hash';
+import { keyExpression } from '../scoring/score';
+
+/**
+ * Labels that arrive after the predictions (`mlops labels <dataset> <file>`): the key columns and
+ * the label column of the dataset's contract, stored as labels/<dataset>/<content hash>.parquet
+ * with (dataset, key, label, received_at). Joined to prediction logs by key, they give live metrics.
+ */
+export interface LabelBatch {
+  dataset: string;
+  uri: string;
+  rows: number;
+  /** Rows without a key or label, left out. */
+  rejected: number;
+  /** Keys seen more than once in the file: the last row wins. */
+  duplicateKeys: number;
+  reused: boolean;
+}
+
+export function labelsDir(store: ArtifactStore, dataset: string): string {
+  return store.path('labels', dataset);
+}
+
+/** Every label file of every dataset, as a DuckDB glob. */
+export function labelsGlob(store: ArtifactStore): string {
+  return path.join(store.path('labels'), '*', '*.parquet');
+}
+
+export async function recordLabels(args: {
+  conn: DuckDBConnection;
+  store: ArtifactStore;
+  dataset: string;
+  contract: Contract;
+  source: string;
+  allowedRoots: readonly string[];
+  receivedAt: string;
+}): Promise<LabelBatch> {
+  const { conn, store, dataset, contract } = args;
+  if (!contract.label) throw userError('InvalidInput', `Dataset ${dataset} has no label column in its contract; labels cannot be joined to it`);
+  if (contract.key.length === 0) throw userError('InvalidInput', `Dataset ${dataset} has no key columns in its contract; labels are joined to predictions by key`);
+  const files = await resolveSourceFiles(conn, args.source, args.allowedRoots);
+  const hashes = await Promise.all(files.map((f) => sha256File(f)));
+  const id = sha256(hashes.join('\n')).slice(0, 16);
+  const uri = path.join(labelsDir(store, dataset), `${id}.parquet`);
+  const existing = await fs.stat(uri).catch(() => undefined);
+  const relation = readRelation(files, formatOf(files), {}, 'sniff-types');
+  const [described] = await queryRows<{ names: string[] }>(conn, `SELECT list(column_name) AS names FROM (DESCRIBE SELECT * FROM ${relation})`);
+  const names = new Set(described?.names ?? []);
+  const missing = [...contract.key, contract.label].filter((c) => !names.has(c));
+  if (missing.length) {
+    throw userError('SchemaMismatch', `The label file needs column(s) ${missing.map((m) => `"${m}"`).join(', ')} (the key and label of ${dataset}); it has ${[...names].map((n) => `"${n}"`).join(', ')}`);
+  }
+  const key = keyExpression(contract);
+  const label = `CAST(${quoteIdent(contract.label)} AS VARCHAR)`;
+  const [counts] = await queryRows<{ total: number; rejected: number; duplicates: number }>(
+    conn,
+    `SELECT count(*) AS total, count(*) FILTER (WHERE ${key} IS NULL OR ${label} IS NULL) AS rejected,
+            count(*) FILTER (WHERE ${key} IS NOT NULL AND ${label} IS NOT NULL) - count(DISTINCT ${key}) FILTER (WHERE ${label} IS NOT NULL) AS duplicates
+     FROM ${relation}`,
+  );
+  const total = counts?.total ?? 0;
+  const rejected = counts?.rejected ?? 0;
+  if (total - rejected === 0) throw userError('InvalidInput', `The label file has no rows with both a key and a label (${total} rows read)`);
+  if (!existing) {
+    await fs.mkdir(path.dirname(uri), { recursive: true });
+    const tmp = `${uri}.${process.pid}.tmp`;
+    await conn.run(
+      `COPY (SELECT ${quoteString(dataset)} AS dataset, key, label, ${quoteString(args.receivedAt)}::TIMESTAMP AS received_at FROM (
+         SELECT ${key} AS key, ${label} AS label, row_number() OVER () AS line FROM ${relation})
+       WHERE key IS NOT NULL AND label IS NOT NULL QUALIFY row_number() OVER (PARTITION BY key ORDER BY line DESC) = 1)
+       TO ${quoteString(tmp)} (FORMAT parquet)`,
+    );
+    await fs.rename(tmp, uri);
+  }
+  return { dataset, uri, rows: total - rejected - (counts?.duplicates ?? 0), rejected, duplicateKeys: counts?.duplicates ?? 0, reused: Boolean(existing) };
+}

@@ -1,0 +1,199 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { z } from 'zod';
+import type { DatasetManifest } from '../datasets/manifest';
+import { defaultPrimaryMetric, higherIsBetter, METRICS_BY_TASK } from '../evaluation/gates';
+import { metricsOf } from '../metrics';
+import type { Metrics, ModelCard } from '../models/card';
+import { queryRows } from '../sql/duckdb';
+import { quoteString, varcharList } from '../sql/quote';
+import type { ArtifactStore } from '../store/artifact-store';
+import { datasetName, modelName, resourceName } from '../store/names';
+import { predictionLogGlob } from '../scoring/runs';
+import { DEFAULT_DRIFT_THRESHOLDS, type FeatureDrift, featureDrift } from './drift';
+import { labelsGlob } from './labels';
+import { type PredictionDrift, predictionDrift } from './prediction-drift';
+
+/**
+ * One monitoring pass over the production model: feature drift of a dataset version against the
+ * training profile, drift of the model's outputs on it (from its prediction logs), and live
+ * metrics wherever labels have arrived for logged predictions, against the card's test metrics.
+ */
+export const monitorRequestSchema = z
+  .object({
+    model: modelName,
+    /** Names the report and the workflow (monitor:<model>:<runId>). */
+    runId: resourceName('run'),
+    /** The data to check; default: the production model's training dataset. */
+    dataset: datasetName.optional(),
+    datasetVersion: z.string().regex(/^(latest|[0-9a-f]{1,16})$/, 'dataset version must be "latest" or a version id').default('latest'),
+    drift: z
+      .object({ psi: z.number().positive().default(DEFAULT_DRIFT_THRESHOLDS.psi), pValue: z.number().gt(0).lt(1).default(DEFAULT_DRIFT_THRESHOLDS.pValue) })
+      .strict()
+      .default(DEFAULT_DRIFT_THRESHOLDS),
+    /** Live primary metric this much worse than the card's test value (absolute) counts as degraded. */
+    maxMetricDrop: z.number().min(0).default(0.05),
+    /** Live metrics are judged only with at least this many labeled predictions. */
+    minLabeledRows: z.number().int().min(1).default(200),
+    primaryMetric: z.string().optional(),
+    /** Start (signal-with-start) the retraining loop when a threshold is crossed. */
+    retrainOnTrigger: z.boolean().default(true),
+  })
+  .strict();
+export type MonitorRequest = z.infer<typeof monitorRequestSchema>;
+export type MonitorRequestInput = z.input<typeof monitorRequestSchema>;
+
+export interface LiveMetrics {
+  rows: number;
+  primaryMetric: string;
+  value: number | null;
+  baseline: number | null;
+  /** How much worse than the baseline (positive = worse), in the metric's units. */
+  drop: number | null;
+  metrics: Metrics;
+}
+
+export interface MonitoringReport {
+  id: string;
+  model: string;
+  modelVersion: string;
+  dataset: string;
+  datasetVersion: string;
+  createdAt: string;
+  thresholds: Pick<MonitorRequest, 'drift' | 'maxMetricDrop' | 'minLabeledRows'>;
+  features: FeatureDrift[];
+  predictions?: PredictionDrift;
+  live?: LiveMetrics;
+  /** Why a part could not be computed (no scoring run yet, no labels yet…). */
+  notes: string[];
+  triggered: boolean;
+  reasons: string[];
+}
+
+export async function monitor(args: {
+  conn: DuckDBConnection;
+  store: ArtifactStore;
+  card: ModelCard;
+  manifest: DatasetManifest;
+  request: MonitorRequest;
+  now: string;
+}): Promise<MonitoringReport> {
+  const { conn, store, card, manifest, request } = args;
+  const notes: string[] = [];
+  const reasons: string[] = [];
+  const features = await featureDrift(
+    conn,
+    `read_parquet(${quoteString(manifest.snapshot.uri)})`,
+    card.trainingProfile,
+    card.features.map((f) => f.name),
+    request.drift,
+  );
+  const drifted = features.filter((f) => f.drifted);
+  if (drifted.length) reasons.push(`feature drift in ${drifted.map((f) => `${f.feature} (PSI ${f.psi.toFixed(2)})`).join(', ')}`);
+
+  const logs = predictionLogGlob(store, card.model);
+  const hasLogs = await globHasFiles(conn, logs);
+  let predictions: PredictionDrift | undefined;
+  if (!hasLogs) notes.push('no prediction logs yet: score data with `mlops score` to monitor predictions and live metrics');
+  else {
+    const scored = `(SELECT output FROM read_parquet(${quoteString(logs)}, union_by_name = true) WHERE model_version = ${quoteString(card.version)} AND dataset_version = ${quoteString(manifest.version)})`;
+    predictions = await predictionDrift(conn, scored, 'output', card.predictionProfile, request.drift);
+    if (predictions.rows === 0) {
+      notes.push(`no scoring run of ${manifest.dataset}@${manifest.version} with ${card.version} yet: prediction drift not computed`);
+      predictions = undefined;
+    } else if (predictions.drifted) reasons.push(`prediction drift (PSI ${predictions.psi.toFixed(2)})`);
+  }
+
+  let live: LiveMetrics | undefined;
+  if (hasLogs && (await globHasFiles(conn, labelsGlob(store)))) {
+    live = await liveMetrics(conn, store, card, request.primaryMetric ?? defaultPrimaryMetric(card.task));
+    if (live.rows < request.minLabeledRows) notes.push(`only ${live.rows} labeled predictions (need ${request.minLabeledRows}) to judge live metrics`);
+    else if (live.drop !== null && live.drop > request.maxMetricDrop) {
+      reasons.push(`live ${live.primaryMetric} ${live.value?.toFixed(4)} vs ${live.baseline?.toFixed(4)} at training (worse by ${live.drop.toFixed(4)} on ${live.rows} labeled rows)`);
+    }
+  } else notes.push('no labels yet: record them with `mlops labels <dataset> <file>` for live metrics');
+
+  return {
+    id: request.runId,
+    model: card.model,
+    modelVersion: card.version,
+    dataset: manifest.dataset,
+    datasetVersion: manifest.version,
+    createdAt: args.now,
+    thresholds: { drift: request.drift, maxMetricDrop: request.maxMetricDrop, minLabeledRows: request.minLabeledRows },
+    features,
+    ...(predictions ? { predictions } : {}),
+    ...(live ? { live } : {}),
+    notes,
+    triggered: reasons.length > 0,
+    reasons,
+  };
+}
+
+async function globHasFiles(conn: DuckDBConnection, pattern: string): Promise<boolean> {
+  const [row] = await queryRows<{ n: number }>(conn, `SELECT count(*) AS n FROM glob(${quoteString(pattern)})`);
+  return (row?.n ?? 0) > 0;
+}
+
+/** The latest prediction of this model version per (dataset, key), joined with the latest label per (dataset, key). */
+async function liveMetrics(conn: DuckDBConnection, store: ArtifactStore, card: ModelCard, primaryMetric: string): Promise<LiveMetrics> {
+  const label =
+    card.task === 'regression' ? 'CAST(l.label AS DOUBLE)' : `CAST(list_position(${varcharList(card.classes)}, l.label) - 1 AS DOUBLE)`;
+  const rows = await queryRows<{ output: number; y: number; predicted: string | null }>(
+    conn,
+    `SELECT p.output AS output, ${label} AS y, p.predicted_label AS predicted
+     FROM (SELECT dataset, key, output, predicted_label FROM read_parquet(${quoteString(predictionLogGlob(store, card.model))}, union_by_name = true)
+           WHERE model_version = ${quoteString(card.version)} AND flag IS DISTINCT FROM 'not-a-number'
+           QUALIFY row_number() OVER (PARTITION BY dataset, key ORDER BY scored_at DESC) = 1) p
+     JOIN (SELECT dataset, key, label FROM read_parquet(${quoteString(labelsGlob(store))})
+           QUALIFY row_number() OVER (PARTITION BY dataset, key ORDER BY received_at DESC) = 1) l
+       ON p.dataset = l.dataset AND p.key = l.key
+     WHERE ${label} IS NOT NULL`,
+  );
+  const y = Float64Array.from(rows, (r) => r.y);
+  let metrics: Metrics = {};
+  if (rows.length > 0) {
+    if (card.task === 'multiclass') {
+      // The log keeps the winning class's probability only: accuracy is what can be judged.
+      metrics = { accuracy: rows.filter((r, i) => r.predicted !== null && card.classes.indexOf(r.predicted) === y[i]).length / rows.length };
+    } else if (card.task === 'binary') {
+      const probabilities = new Float32Array(rows.length * 2);
+      rows.forEach((r, i) => {
+        probabilities[i * 2] = 1 - r.output;
+        probabilities[i * 2 + 1] = r.output;
+      });
+      metrics = metricsOf('binary', y, probabilities, 2);
+    } else {
+      metrics = metricsOf('regression', y, Float32Array.from(rows, (r) => r.output), 0);
+    }
+  }
+  const known = METRICS_BY_TASK[card.task].includes(primaryMetric) ? primaryMetric : defaultPrimaryMetric(card.task);
+  const value = finite(metrics[known]);
+  const baseline = finite(card.metrics.test[known]);
+  const drop = value === null || baseline === null ? null : higherIsBetter(known) ? baseline - value : value - baseline;
+  return { rows: rows.length, primaryMetric: known, value, baseline, drop, metrics };
+}
+
+function finite(v: number | undefined): number | null {
+  return v !== undefined && Number.isFinite(v) ? v : null;
+}
+
+export function renderMonitoringMarkdown(r: MonitoringReport): string {
+  const lines = [
+    `# Monitoring ${r.model}@${r.modelVersion} on ${r.dataset}@${r.datasetVersion}`,
+    '',
+    `${r.createdAt} — ${r.triggered ? `**THRESHOLD CROSSED**: ${r.reasons.join('; ')}` : 'no threshold crossed'}`,
+    '',
+    '## Feature drift (against the training profile)',
+    '',
+    '| feature | kind | PSI | test | statistic | p-value | drifted |',
+    '|---|---|---|---|---|---|---|',
+    ...r.features.map((f) => `| ${f.feature} | ${f.kind} | ${f.psi.toFixed(3)} | ${f.test} | ${f.statistic.toFixed(3)} | ${f.pValue.toExponential(2)} | ${f.drifted ? 'YES' : 'no'} |`),
+    '',
+  ];
+  if (r.predictions) lines.push('## Prediction drift', '', `PSI ${r.predictions.psi.toFixed(3)}, KS ${r.predictions.ksStatistic.toFixed(3)} (p ${r.predictions.pValue.toExponential(2)}) on ${r.predictions.rows} predictions: ${r.predictions.drifted ? 'DRIFTED' : 'stable'}`, '');
+  if (r.live) {
+    lines.push('## Live metrics (labeled predictions)', '', `${r.live.primaryMetric}: ${r.live.value ?? 'n/a'} live vs ${r.live.baseline ?? 'n/a'} at training, on ${r.live.rows} labeled rows`, '');
+  }
+  if (r.notes.length) lines.push('## Notes', '', ...r.notes.map((n) => `- ${n}`), '');
+  return `${lines.join('\n')}\n`;
+}

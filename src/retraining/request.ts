@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { gatesSchema } from '../evaluation/gates';
+import { PROMOTION_POLICIES } from '../evaluation/request';
+import { durationSchema } from '../scoring/request';
+import { datasetName, modelName } from '../store/names';
+import { trainerConfigSchema } from '../training/request';
+
+/** One way to train a new version; what it leaves out is taken from the production model. */
+export const strategySchema = z
+  .object({
+    trainer: trainerConfigSchema.optional(),
+    features: z.array(z.string().min(1)).min(1).optional(),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  })
+  .strict();
+export type Strategy = z.infer<typeof strategySchema>;
+
+export const retrainRequestSchema = z
+  .object({
+    model: modelName,
+    /** Training data: each attempt takes this dataset's latest version (the most recent labeled data). Default: production's training dataset. */
+    dataset: datasetName.optional(),
+    /** Where candidate and production are compared (latest version). Default: the training dataset, whose newest version's test split neither model saw. */
+    evaluationDataset: datasetName.optional(),
+    /** Tried in order, one per attempt, then again from the top. Default: production's config, then variations of it. */
+    strategies: z.array(strategySchema).min(1).max(20).optional(),
+    maxAttempts: z.number().int().min(1).max(50).default(3),
+    maxDuration: durationSchema.default('12h'),
+    gates: gatesSchema.default(gatesSchema.parse({})),
+    policy: z.enum(PROMOTION_POLICIES).default('auto'),
+    approvalTimeout: durationSchema.default('24h'),
+    baselineProof: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Largest allowed difference of the primary metric between the registered and the reproduced production model. */
+        tolerance: z.number().min(0).max(1).default(0.005),
+      })
+      .strict()
+      .default({ enabled: true, tolerance: 0.005 }),
+    /** How long an escalation waits for a person before the loop gives up (production stays as is). */
+    escalationTimeout: durationSchema.default('7d'),
+    reason: z.string().min(1).default('requested'),
+    by: z.string().min(1).default('mlops'),
+  })
+  .strict();
+export type RetrainRequest = z.infer<typeof retrainRequestSchema>;
+export type RetrainRequestInput = z.input<typeof retrainRequestSchema>;
+
+/** What a person may change when they send `retry`. */
+export const retryOverridesSchema = z
+  .object({
+    maxAttempts: z.number().int().min(1).max(50).optional(),
+    maxDuration: durationSchema.optional(),
+    strategies: z.array(strategySchema).min(1).max(20).optional(),
+    gates: gatesSchema.optional(),
+    /** Skip the baseline proof (e.g. an external trainer that cannot be reproduced exactly). */
+    skipBaselineProof: z.boolean().optional(),
+  })
+  .strict();
+export type RetryOverrides = z.infer<typeof retryOverridesSchema>;

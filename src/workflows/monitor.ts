@@ -1,0 +1,60 @@
+import { ApplicationFailure, log, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { MonitorOutcome } from '../activities/monitoring';
+import type { LabelBatch } from '../monitoring/labels';
+import type { MonitorRequest } from '../monitoring/monitor';
+import type { RetrainRequestInput } from '../retraining/request';
+import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { retrainWorkflowId } from './retrain-messages';
+
+const { readRegistry, resolveDatasetVersion, requestRetrain, recordLabels } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumAttempts: 10 },
+});
+
+const { monitorProduction } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { maximumAttempts: 5 },
+});
+
+export interface MonitorResult extends MonitorOutcome {
+  /** Set when a threshold was crossed and the retraining loop was started (or told). */
+  retrain?: { workflowId: string };
+}
+
+/**
+ * One monitoring pass (`monitor:<model>:<runId>`): drift, prediction drift and live metrics of
+ * the production model; when a threshold is crossed, signal-with-start of `retrain:<model>` with
+ * the reasons. Schedules run it regularly (`mlops schedule monitor`).
+ */
+export async function monitorModel(request: MonitorRequest & { retrain?: Omit<RetrainRequestInput, 'model'> }): Promise<MonitorResult> {
+  const { model } = request;
+  upsertSearchAttributes([
+    { key: MlopsModel, value: model },
+    { key: MlopsStage, value: 'monitor' },
+  ]);
+  const registry = await readRegistry({ model });
+  const production = registry.versions.find((v) => v.version === registry.aliases.production);
+  if (!production) throw ApplicationFailure.nonRetryable(`Model "${model}" has no production version to monitor`, 'NoProductionModel');
+  const dataset = request.dataset ?? production.dataset.name;
+  upsertSearchAttributes([{ key: MlopsDataset, value: dataset }]);
+  const resolved = await resolveDatasetVersion({ dataset, version: request.datasetVersion });
+  const outcome = await monitorProduction({ request: { ...request, dataset }, production, manifestUri: resolved.manifestUri, now: new Date().toISOString() });
+  if (!outcome.triggered || !request.retrainOnTrigger) return outcome;
+  log.warn('monitoring threshold crossed', { model, reasons: outcome.reasons });
+  const started = await requestRetrain({
+    request: { ...(request.retrain ?? {}), model },
+    trigger: { reason: `monitoring ${request.runId}: ${outcome.reasons.join('; ')}`, by: `monitor:${model}:${request.runId}` },
+  });
+  return { ...outcome, retrain: { workflowId: started.workflowId ?? retrainWorkflowId(model) } };
+}
+
+/** Labels that arrived late (`labels:<dataset>:<id>`): stored beside the dataset for live metrics. */
+export async function recordLabelsWorkflow(input: { dataset: string; source: string }): Promise<LabelBatch> {
+  upsertSearchAttributes([
+    { key: MlopsDataset, value: input.dataset },
+    { key: MlopsStage, value: 'labels' },
+  ]);
+  return recordLabels({ ...input, receivedAt: new Date().toISOString() });
+}

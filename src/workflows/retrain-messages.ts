@@ -1,0 +1,75 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { RetryOverrides, Strategy } from '../retraining/request';
+
+/** Messages of the `retrainUntilImproved` loop (`retrain:<model>`), shared with clients. */
+export function retrainWorkflowId(model: string): string {
+  return `retrain:${model}`;
+}
+
+export interface AttemptRecord {
+  n: number;
+  at: string;
+  datasetVersion?: string;
+  strategy: Strategy;
+  version?: string;
+  outcome: 'promoted' | 'rejected' | 'same-as-production' | 'failed';
+  reason: string;
+  primaryMetric?: string;
+  candidateValue?: number | null;
+  baselineValue?: number | null;
+  reportUri?: string;
+}
+
+export interface BaselineProof {
+  /** The production version that was retrained from its own training data. */
+  version: string;
+  primaryMetric: string;
+  registered: number | null;
+  reproduced: number | null;
+  tolerance: number;
+  passed: boolean;
+  at: string;
+}
+
+export interface Trigger {
+  at: string;
+  reason: string;
+  by: string;
+}
+
+export type RetrainPhase = 'proving-baseline' | 'attempting' | 'escalated' | 'done';
+export type RetrainOutcome = 'improved' | 'accepted-current' | 'force-promoted' | 'aborted' | 'gave-up';
+
+export interface RetrainStatus {
+  model: string;
+  phase: RetrainPhase;
+  outcome?: RetrainOutcome;
+  production?: string;
+  /** Attempts of this loop, oldest first (the most recent 20). */
+  attempts: AttemptRecord[];
+  attemptsMade: number;
+  /** Attempts allowed before escalating, counted from `budgetFrom`. */
+  maxAttempts: number;
+  budgetFrom: number;
+  budgetStartedAt: string;
+  startedAt: string;
+  triggers: Trigger[];
+  proof?: BaselineProof;
+  /** Why the loop is waiting for a person. */
+  escalation?: { at: string; reason: string };
+  decision?: { action: 'retry' | 'acceptCurrent' | 'forcePromote' | 'abort' | 'timeout'; by: string; reason: string; at: string; version?: string };
+  /** Runs of this loop so far (continue-as-new starts a new one after each attempt). */
+  runs: number;
+}
+
+export interface DecisionInput {
+  by: string;
+  reason: string;
+}
+
+export const retrainRequestedSignal = defineSignal<[Omit<Trigger, 'at'>]>('retrainRequested');
+export const retryUpdate = defineUpdate<RetrainStatus, [DecisionInput & { overrides?: RetryOverrides }]>('retry');
+export const acceptCurrentUpdate = defineUpdate<RetrainStatus, [DecisionInput]>('acceptCurrent');
+export const forcePromoteUpdate = defineUpdate<RetrainStatus, [DecisionInput & { version: string }]>('forcePromote');
+export const abortUpdate = defineUpdate<RetrainStatus, [DecisionInput]>('abort');
+export const retrainStatusQuery = defineQuery<RetrainStatus>('status');

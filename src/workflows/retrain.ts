@@ -1,0 +1,309 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  executeChild,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { TrainingSpec } from '../activities/retraining';
+import type { ModelVersionSummary } from '../models/card';
+import type { RetrainRequest, RetryOverrides, Strategy } from '../retraining/request';
+import { defaultStrategies } from '../retraining/strategies';
+import { MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
+import { rootApplicationFailure } from '../errors';
+import { promoteModel } from './promote';
+import { promoteWorkflowId } from './promote-messages';
+import { requireText } from './registry';
+import {
+  abortUpdate,
+  acceptCurrentUpdate,
+  type AttemptRecord,
+  type DecisionInput,
+  forcePromoteUpdate,
+  type RetrainStatus,
+  retrainRequestedSignal,
+  retrainStatusQuery,
+  retryUpdate,
+} from './retrain-messages';
+import { trainModel } from './train';
+
+const { readRegistry, trainingSpecOf, checkModelLoads, setRegistryAlias } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumAttempts: 10 },
+});
+
+const { reproduceTraining } = proxyActivities<Activities>({
+  startToCloseTimeout: '4 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { maximumAttempts: 5 },
+});
+
+const KEEP_RECORDS = 20;
+
+type Duration = `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`;
+
+function parseDurationMs(d: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d)!;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+/** A person's answer to an escalation, taken by one of the four updates. */
+type Decision =
+  | { action: 'retry'; input: DecisionInput & { overrides?: RetryOverrides } }
+  | { action: 'acceptCurrent'; input: DecisionInput }
+  | { action: 'forcePromote'; input: DecisionInput & { version: string } }
+  | { action: 'abort'; input: DecisionInput };
+
+/**
+ * Retrain until improved (`retrain:<model>`): prove the pipeline reproduces production, then
+ * attempt after attempt — latest data, next strategy, train → shadow against production → gates
+ * — until a candidate is promoted. Out of attempts or time, it raises MlopsNeedsAttention and
+ * waits for a person: `retry` (with overrides), `acceptCurrent`, `forcePromote`, `abort`. Each
+ * attempt ends with continue-as-new, carrying the loop's state, so its history stays small.
+ */
+export async function retrainUntilImproved(request: RetrainRequest, carried?: RetrainStatus): Promise<RetrainStatus> {
+  const { model } = request;
+  const now = () => new Date().toISOString();
+  const status: RetrainStatus = carried
+    ? { ...carried, runs: carried.runs + 1 }
+    : {
+        model,
+        phase: 'proving-baseline',
+        attempts: [],
+        attemptsMade: 0,
+        maxAttempts: request.maxAttempts,
+        budgetFrom: 0,
+        budgetStartedAt: now(),
+        startedAt: now(),
+        triggers: [{ at: now(), reason: request.reason, by: request.by }],
+        runs: 1,
+      };
+  let decision: Decision | undefined;
+
+  setHandler(retrainStatusQuery, () => status);
+  setHandler(retrainRequestedSignal, (trigger) => {
+    // Already running: the new trigger is recorded; the loop it joins answers it. Signal-with-start
+    // also delivers the trigger that started the loop, which the request already recorded.
+    const t = { reason: String(trigger?.reason ?? 'unspecified'), by: String(trigger?.by ?? 'unknown') };
+    const last = status.triggers.at(-1);
+    if (status.runs === 1 && status.triggers.length === 1 && last?.reason === t.reason && last.by === t.by) return;
+    status.triggers = [...status.triggers, { at: now(), ...t }].slice(-KEEP_RECORDS);
+  });
+  const whileEscalated = (input: DecisionInput) => {
+    if (status.phase !== 'escalated') throw new Error(`the retraining loop of ${model} is not waiting for a decision (it is ${status.phase})`);
+    requireText(input?.by, 'by');
+    requireText(input.reason, 'reason');
+  };
+  const take = (d: Decision) => {
+    decision = d;
+    status.phase = 'attempting'; // any further decision is refused until the next escalation
+    status.decision = { action: d.action, by: d.input.by, reason: d.input.reason, at: now(), ...(d.action === 'forcePromote' ? { version: d.input.version } : {}) };
+    return status;
+  };
+  setHandler(retryUpdate, (input) => take({ action: 'retry', input }), {
+    validator: (input) => {
+      whileEscalated(input);
+      const o = input.overrides;
+      if (o !== undefined && (typeof o !== 'object' || o === null || Array.isArray(o))) throw new Error('overrides must be an object');
+      const known = ['maxAttempts', 'maxDuration', 'strategies', 'gates', 'skipBaselineProof'];
+      const unknown = Object.keys(o ?? {}).filter((k) => !known.includes(k));
+      if (unknown.length) throw new Error(`unknown override(s) ${unknown.join(', ')}; allowed: ${known.join(', ')}`);
+      if (o?.maxAttempts !== undefined && !(Number.isInteger(o.maxAttempts) && o.maxAttempts >= 1 && o.maxAttempts <= 50)) throw new Error('overrides.maxAttempts must be an integer from 1 to 50');
+      if (o?.maxDuration !== undefined && !/^\d+(ms|s|m|h|d)$/.test(String(o.maxDuration))) throw new Error('overrides.maxDuration must be a duration such as 30m or 6h');
+      if (o?.strategies !== undefined && (!Array.isArray(o.strategies) || o.strategies.length === 0)) throw new Error('overrides.strategies must be a non-empty list');
+    },
+  });
+  setHandler(acceptCurrentUpdate, (input) => take({ action: 'acceptCurrent', input }), { validator: whileEscalated });
+  setHandler(abortUpdate, (input) => take({ action: 'abort', input }), { validator: whileEscalated });
+  setHandler(forcePromoteUpdate, (input) => take({ action: 'forcePromote', input }), {
+    validator: (input) => {
+      whileEscalated(input);
+      const tried = status.attempts.filter((a) => a.version && a.outcome !== 'same-as-production').map((a) => a.version!);
+      if (!tried.includes(input.version)) throw new Error(`version "${input.version}" was not trained by this loop; choose one of: ${tried.join(', ') || '(none)'}`);
+    },
+  });
+  upsertSearchAttributes([
+    { key: MlopsModel, value: model },
+    { key: MlopsStage, value: 'retrain' },
+    { key: MlopsNeedsAttention, value: false },
+  ]);
+
+  const finish = (outcome: RetrainStatus['outcome']) => {
+    status.phase = 'done';
+    status.outcome = outcome;
+    status.escalation = undefined;
+    upsertSearchAttributes([{ key: MlopsNeedsAttention, value: false }]);
+    return status;
+  };
+
+  /** Waits for a person; returns true to go on attempting, false when the loop is over. */
+  const escalate = async (reason: string): Promise<boolean> => {
+    status.phase = 'escalated';
+    status.escalation = { at: now(), reason };
+    decision = undefined;
+    upsertSearchAttributes([
+      { key: MlopsNeedsAttention, value: true },
+      { key: MlopsStage, value: 'retrain-escalated' },
+    ]);
+    log.warn('retraining needs a person', { model, reason });
+    const answered = await condition(() => decision !== undefined, request.escalationTimeout as Duration);
+    upsertSearchAttributes([
+      { key: MlopsNeedsAttention, value: false },
+      { key: MlopsStage, value: 'retrain' },
+    ]);
+    status.escalation = undefined;
+    if (!answered && !decision) {
+      status.decision = { action: 'timeout', by: 'timeout', reason: `no decision within ${request.escalationTimeout}`, at: now() };
+      finish('gave-up');
+      return false;
+    }
+    const d = decision!;
+    if (d.action === 'abort') return (finish('aborted'), false);
+    if (d.action === 'acceptCurrent') return (finish('accepted-current'), false);
+    if (d.action === 'forcePromote') {
+      await forcePromote(d.input.version, d.input);
+      return false;
+    }
+    const o = d.input.overrides ?? {};
+    if (o.maxDuration) request = { ...request, maxDuration: o.maxDuration };
+    if (o.strategies) request = { ...request, strategies: o.strategies };
+    if (o.gates) request = { ...request, gates: o.gates };
+    if (o.skipBaselineProof) request = { ...request, baselineProof: { ...request.baselineProof, enabled: false } };
+    if (status.proof && !status.proof.passed) status.proof = undefined; // prove again, unless skipped
+    status.maxAttempts = o.maxAttempts ?? request.maxAttempts;
+    status.budgetFrom = status.attemptsMade;
+    status.budgetStartedAt = now();
+    status.phase = 'attempting';
+    return true;
+  };
+
+  const forcePromote = async (version: string, by: DecisionInput) => {
+    const registry = await readRegistry({ model });
+    const summary = registry.versions.find((v) => v.version === version);
+    if (!summary) throw ApplicationFailure.nonRetryable(`Model "${model}" has no version ${version}`, 'InvalidInput');
+    await checkModelLoads(summary);
+    await setRegistryAlias({
+      model,
+      alias: 'production',
+      version,
+      by: by.by,
+      reason: `forced by a person after retraining did not improve: ${by.reason}`,
+      expectedCurrent: registry.aliases.production ?? null,
+    });
+    status.production = version;
+    finish('force-promoted');
+  };
+
+  for (;;) {
+    const registry = await readRegistry({ model });
+    const production = registry.versions.find((v) => v.version === registry.aliases.production);
+    if (!production) throw ApplicationFailure.nonRetryable(`Model "${model}" has no production version to improve on; promote one first`, 'NoProductionModel');
+    status.production = production.version;
+    const spec = await trainingSpecOf({ summary: production });
+
+    if (request.baselineProof.enabled && status.proof?.version !== production.version) {
+      status.phase = 'proving-baseline';
+      status.proof = await reproduceTraining({ summary: production, tolerance: request.baselineProof.tolerance, primaryMetric: request.gates.primaryMetric, at: now() });
+    }
+    if (request.baselineProof.enabled && !status.proof!.passed) {
+      const p = status.proof!;
+      const goOn = await escalate(
+        `baseline proof failed: retraining ${p.version} on its own data gave ${p.primaryMetric} ${p.reproduced} vs ${p.registered} registered (tolerance ${p.tolerance}); fix the pipeline or retry with skipBaselineProof`,
+      );
+      if (!goOn) return status;
+      continue;
+    }
+
+    const elapsed = Date.now() - Date.parse(status.budgetStartedAt);
+    const used = status.attemptsMade - status.budgetFrom;
+    if (used >= status.maxAttempts || elapsed >= parseDurationMs(request.maxDuration)) {
+      const goOn = await escalate(
+        `no improvement after ${used} attempt(s) in ${Math.round(elapsed / 60_000)} min (limits: ${status.maxAttempts} attempts, ${request.maxDuration}); last: ${status.attempts.at(-1)?.reason ?? 'none'}`,
+      );
+      if (!goOn) return status;
+      continue;
+    }
+
+    status.phase = 'attempting';
+    const record = await attempt(request, status, production, spec);
+    status.attempts = [...status.attempts, record].slice(-KEEP_RECORDS);
+    if (record.outcome === 'promoted') {
+      status.production = record.version;
+      return finish('improved');
+    }
+    // One attempt per run: the next one starts from a fresh, small history with the state carried.
+    await condition(allHandlersFinished);
+    return continueAsNew<typeof retrainUntilImproved>(request, status);
+  }
+}
+
+/** One attempt: latest data, next strategy, train (child) → promote (child: shadow + gates). */
+async function attempt(request: RetrainRequest, status: RetrainStatus, production: ModelVersionSummary, spec: TrainingSpec): Promise<AttemptRecord> {
+  const n = ++status.attemptsMade;
+  const strategies: Strategy[] = request.strategies ?? defaultStrategies(spec.trainer);
+  const strategy = strategies[(n - status.budgetFrom - 1) % strategies.length]!;
+  const base = { n, at: new Date().toISOString(), strategy };
+  const loopId = workflowInfo().workflowId;
+  try {
+    const trained = await executeChild(trainModel, {
+      workflowId: `${loopId}/attempt-${n}/train`,
+      args: [
+        {
+          model: request.model,
+          dataset: request.dataset ?? spec.dataset,
+          datasetVersion: 'latest',
+          trainer: strategy.trainer ?? spec.trainer,
+          seed: strategy.seed ?? spec.seed,
+          label: spec.label,
+          features: strategy.features ?? spec.features,
+        },
+      ],
+    });
+    const version = trained.summary.version;
+    const datasetVersion = trained.summary.dataset.version;
+    if (version === production.version) {
+      return { ...base, datasetVersion, version, outcome: 'same-as-production', reason: 'this strategy on this data gives the production model itself (no newer data?)' };
+    }
+    const promotion = await executeChild(promoteModel, {
+      workflowId: promoteWorkflowId(request.model, version),
+      args: [
+        {
+          model: request.model,
+          candidateVersion: version,
+          dataset: request.evaluationDataset ?? request.dataset ?? spec.dataset,
+          datasetVersion: 'latest',
+          sliceColumns: [],
+          batchSize: 16_384,
+          gates: request.gates,
+          policy: request.policy,
+          approvalTimeout: request.approvalTimeout,
+          onTimeout: 'reject',
+          by: `retrain:${request.model} attempt ${n}`,
+        },
+      ],
+    });
+    const e = promotion.evaluation;
+    return {
+      ...base,
+      datasetVersion,
+      version,
+      outcome: promotion.phase === 'promoted' ? 'promoted' : 'rejected',
+      reason: promotion.decision?.reason ?? promotion.phase,
+      ...(e ? { primaryMetric: e.primaryMetric, candidateValue: e.candidateValue, baselineValue: e.baselineValue ?? null, reportUri: e.markdownUri } : {}),
+    };
+  } catch (err) {
+    // A failed attempt (bad strategy, training error) is recorded and counts; the loop goes on.
+    const message =
+      err instanceof WorkflowExecutionAlreadyStartedError ? 'a promotion of this version is already running' : (rootApplicationFailure(err)?.message ?? (err as Error).message);
+    log.warn('retraining attempt failed', { model: request.model, attempt: n, message });
+    return { ...base, outcome: 'failed', reason: message };
+  }
+}
