@@ -61,11 +61,11 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
   const { store } = deps;
   return {
     /** Stores a label file for a dataset (content-addressed: the same file twice is stored once). */
-    async recordLabels(input: { dataset: string; source: string; receivedAt: string }): Promise<LabelBatch> {
+    async recordLabels(input: { dataset: string; source: string; label?: string; receivedAt: string }): Promise<LabelBatch> {
       const dataset = parseInput(datasetName, input.dataset, 'dataset name');
       const manifest = await resolveVersion(store, `${dataset}@latest`);
       return withDuckDbActivity(deps.duckdb, (conn) =>
-        recordLabels({ conn, store, dataset, contract: manifest.contract, source: input.source, allowedRoots: deps.ingestAllowedRoots, receivedAt: input.receivedAt }),
+        recordLabels({ conn, store, dataset, contract: manifest.contract, source: input.source, label: input.label, allowedRoots: deps.ingestAllowedRoots, receivedAt: input.receivedAt }),
       );
     },
 

@@ -102,13 +102,13 @@ export async function startMonitor(client: Client, config: MlopsConfig, input: O
 }
 
 /** Labels that arrived late, for `dataset`: `labels:<dataset>:<hash8>`. */
-export async function startLabels(client: Client, config: MlopsConfig, input: { dataset: string; source: string }) {
+export async function startLabels(client: Client, config: MlopsConfig, input: { dataset: string; source: string; label?: string }) {
   parseInput(datasetName, input.dataset, 'dataset name');
   const source = path.resolve(input.source);
   return client.workflow.start<typeof recordLabelsWorkflow>('recordLabelsWorkflow', {
     taskQueue: config.taskQueue,
     workflowId: `labels:${input.dataset}:${sha256(canonicalJson({ source, at: Date.now() })).slice(0, 8)}`,
-    args: [{ dataset: input.dataset, source }],
+    args: [{ dataset: input.dataset, source, ...(input.label ? { label: input.label } : {}) }],
     typedSearchAttributes: [
       { key: MlopsDataset, value: input.dataset },
       { key: MlopsStage, value: 'labels' },

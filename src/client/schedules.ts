@@ -2,9 +2,12 @@ import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@tem
 import type { Duration } from '@temporalio/common';
 import { z } from 'zod';
 import type { MlopsConfig } from '../config';
-import { MlopsStage } from '../temporal/search-attributes';
+import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
-import type { retentionSweep } from '../workflows';
+import type { monitorModel, retentionSweep, scheduledRetrain } from '../workflows';
+import { type MonitorRequestInput, monitorRequestSchema } from '../monitoring/monitor';
+import { type RetrainRequestInput, retrainRequestSchema } from '../retraining/request';
+import { modelName } from '../store/names';
 
 /** `30m`, `12h`, `1d`, `7d`: what people write; Temporal takes the same strings. */
 export const everySchema = z
@@ -42,4 +45,69 @@ export async function scheduleRetentionSweep(client: Client, config: MlopsConfig
     }));
   }
   return RETENTION_SCHEDULE_ID;
+}
+
+export type ModelScheduleKind = 'monitor' | 'retrain';
+
+export function modelScheduleId(kind: ModelScheduleKind, model: string): string {
+  return `mlops-${kind}-${model}`;
+}
+
+/**
+ * `mlops schedule monitor|retrain <model> --every 1d`: a Temporal Schedule (listed in the Web UI)
+ * that runs a monitoring pass, or asks for retraining through signal-with-start so that a
+ * schedule never starts a second loop next to a running one. Creates or updates (idempotent).
+ */
+export async function scheduleModelWorkflow(
+  client: Client,
+  config: MlopsConfig,
+  input: { kind: ModelScheduleKind; model: string; every: string; monitor?: Omit<MonitorRequestInput, 'model' | 'runId'>; retrain?: Omit<RetrainRequestInput, 'model'> },
+): Promise<string> {
+  const interval = parseInput(everySchema, input.every, '--every') as Duration;
+  const model = parseInput(modelName, input.model, 'model name');
+  const retrain = input.retrain ? { ...parseInput(retrainRequestSchema, { ...input.retrain, model }, 'retrain options'), model: undefined } : undefined;
+  const action =
+    input.kind === 'monitor'
+      ? {
+          type: 'startWorkflow' as const,
+          workflowType: 'monitorModel' as const,
+          // Parsed here so the workflow gets every default; the run id comes from each run's workflow id.
+          args: [{ ...withoutRunId(parseInput(monitorRequestSchema, { ...input.monitor, model, runId: 'scheduled' }, 'monitor options')), ...(retrain ? { retrain } : {}) }] as Parameters<typeof monitorModel>,
+          taskQueue: config.taskQueue,
+          workflowId: `monitor:${model}:scheduled`,
+          typedSearchAttributes: [
+            { key: MlopsModel, value: model },
+            { key: MlopsStage, value: 'monitor' },
+          ],
+        }
+      : {
+          type: 'startWorkflow' as const,
+          workflowType: 'scheduledRetrain' as const,
+          args: [{ model, ...(retrain ? { retrain } : {}) }] as Parameters<typeof scheduledRetrain>,
+          taskQueue: config.taskQueue,
+          workflowId: `retrain-schedule:${model}`,
+          typedSearchAttributes: [
+            { key: MlopsModel, value: model },
+            { key: MlopsStage, value: 'retrain-schedule' },
+          ],
+        };
+  const scheduleId = modelScheduleId(input.kind, model);
+  try {
+    await client.schedule.create({
+      scheduleId,
+      spec: { intervals: [{ every: interval }] },
+      action,
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+      memo: { description: input.kind === 'monitor' ? `Monitors production ${model} every ${input.every}` : `Asks to retrain ${model} every ${input.every}` },
+    });
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    await client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec: { intervals: [{ every: interval }] }, action }));
+  }
+  return scheduleId;
+}
+
+function withoutRunId<T extends { runId?: string }>(request: T): Omit<T, 'runId'> {
+  const { runId: _ignored, ...rest } = request;
+  return rest;
 }

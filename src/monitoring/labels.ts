@@ -42,26 +42,29 @@ export async function recordLabels(args: {
   dataset: string;
   contract: Contract;
   source: string;
+  /** The label column in the file; default: the dataset contract's label. */
+  label?: string;
   allowedRoots: readonly string[];
   receivedAt: string;
 }): Promise<LabelBatch> {
   const { conn, store, dataset, contract } = args;
-  if (!contract.label) throw userError('InvalidInput', `Dataset ${dataset} has no label column in its contract; labels cannot be joined to it`);
+  const labelColumn = args.label ?? contract.label;
+  if (!labelColumn) throw userError('InvalidInput', `Dataset ${dataset} has no label column in its contract (data scored before its outcome is known); name the file's label column (--label <column>)`);
   if (contract.key.length === 0) throw userError('InvalidInput', `Dataset ${dataset} has no key columns in its contract; labels are joined to predictions by key`);
   const files = await resolveSourceFiles(conn, args.source, args.allowedRoots);
   const hashes = await Promise.all(files.map((f) => sha256File(f)));
-  const id = sha256(hashes.join('\n')).slice(0, 16);
+  const id = sha256(`${labelColumn}\n${hashes.join('\n')}`).slice(0, 16);
   const uri = path.join(labelsDir(store, dataset), `${id}.parquet`);
   const existing = await fs.stat(uri).catch(() => undefined);
   const relation = readRelation(files, formatOf(files), {}, 'sniff-types');
   const [described] = await queryRows<{ names: string[] }>(conn, `SELECT list(column_name) AS names FROM (DESCRIBE SELECT * FROM ${relation})`);
   const names = new Set(described?.names ?? []);
-  const missing = [...contract.key, contract.label].filter((c) => !names.has(c));
+  const missing = [...contract.key, labelColumn].filter((c) => !names.has(c));
   if (missing.length) {
     throw userError('SchemaMismatch', `The label file needs column(s) ${missing.map((m) => `"${m}"`).join(', ')} (the key and label of ${dataset}); it has ${[...names].map((n) => `"${n}"`).join(', ')}`);
   }
   const key = keyExpression(contract);
-  const label = `CAST(${quoteIdent(contract.label)} AS VARCHAR)`;
+  const label = `CAST(${quoteIdent(labelColumn)} AS VARCHAR)`;
   const [counts] = await queryRows<{ total: number; rejected: number; duplicates: number }>(
     conn,
     `SELECT count(*) AS total, count(*) FILTER (WHERE ${key} IS NULL OR ${label} IS NULL) AS rejected,

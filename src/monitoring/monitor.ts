@@ -21,7 +21,7 @@ import { type PredictionDrift, predictionDrift } from './prediction-drift';
 export const monitorRequestSchema = z
   .object({
     model: modelName,
-    /** Names the report and the workflow (monitor:<model>:<runId>). */
+    /** Names the report and the workflow (monitor:<model>:<runId>); scheduled runs take it from their workflow id. */
     runId: resourceName('run'),
     /** The data to check; default: the production model's training dataset. */
     dataset: datasetName.optional(),

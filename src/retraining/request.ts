@@ -26,7 +26,8 @@ export const retrainRequestSchema = z
     strategies: z.array(strategySchema).min(1).max(20).optional(),
     maxAttempts: z.number().int().min(1).max(50).default(3),
     maxDuration: durationSchema.default('12h'),
-    gates: gatesSchema.default(gatesSchema.parse({})),
+    /** Default: the candidate must beat production's primary metric by at least 0.001 ("improved", not "as good"). */
+    gates: gatesSchema.default(gatesSchema.parse({ minImprovement: 0.001 })),
     policy: z.enum(PROMOTION_POLICIES).default('auto'),
     approvalTimeout: durationSchema.default('24h'),
     baselineProof: z

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { featureColumns } from '../contract/schema';
 import type { DatasetManifest } from '../datasets/manifest';
 import { userError } from '../errors';
 import { metricsOf, outputValues } from '../metrics';
@@ -48,7 +49,8 @@ export async function trainModelVersion(args: TrainArgs): Promise<{ summary: Mod
   const progress = args.progress ?? (() => undefined);
   const trainer = resolveTrainer(request.trainer);
   if (trainer.kind === 'command') assertCommandAllowed(trainer.command, args.allowedCommands);
-  const version = modelVersionId(request, trainer);
+  // Defaults resolved first, so the same model asked for explicitly or by default gets one id.
+  const version = modelVersionId({ ...request, label: request.label ?? manifest.contract.label, features: request.features ?? featureColumns(manifest.contract) }, trainer);
   const finalDir = store.modelVersionDir(request.model, version);
   const cardFile = path.join(finalDir, 'card.json');
   const existing = args.verifyOnly ? undefined : await store.readJson<ModelCard>(cardFile);

@@ -7,4 +7,4 @@ export { trainAndPromote } from './pipeline';
 export { shadowEvaluate } from './evaluate';
 export { scoreBatch } from './score';
 export { retrainUntilImproved } from './retrain';
-export { monitorModel, recordLabelsWorkflow } from './monitor';
+export { monitorModel, recordLabelsWorkflow, scheduledRetrain } from './monitor';

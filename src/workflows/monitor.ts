@@ -1,4 +1,4 @@
-import { ApplicationFailure, log, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, log, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { MonitorOutcome } from '../activities/monitoring';
 import type { LabelBatch } from '../monitoring/labels';
@@ -28,8 +28,12 @@ export interface MonitorResult extends MonitorOutcome {
  * the production model; when a threshold is crossed, signal-with-start of `retrain:<model>` with
  * the reasons. Schedules run it regularly (`mlops schedule monitor`).
  */
-export async function monitorModel(request: MonitorRequest & { retrain?: Omit<RetrainRequestInput, 'model'> }): Promise<MonitorResult> {
-  const { model } = request;
+export async function monitorModel(input: Omit<MonitorRequest, 'runId'> & { runId?: string; retrain?: Omit<RetrainRequestInput, 'model'> }): Promise<MonitorResult> {
+  const { model } = input;
+  // A schedule starts runs as monitor:<model>:scheduled-<time>: that tail names the run.
+  const runId = input.runId ?? workflowInfo().workflowId.split(':').slice(2).join(':').replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 100);
+  const { retrain, ...rest } = input;
+  const request: MonitorRequest = { ...rest, runId };
   upsertSearchAttributes([
     { key: MlopsModel, value: model },
     { key: MlopsStage, value: 'monitor' },
@@ -44,17 +48,26 @@ export async function monitorModel(request: MonitorRequest & { retrain?: Omit<Re
   if (!outcome.triggered || !request.retrainOnTrigger) return outcome;
   log.warn('monitoring threshold crossed', { model, reasons: outcome.reasons });
   const started = await requestRetrain({
-    request: { ...(request.retrain ?? {}), model },
+    request: { ...(retrain ?? {}), model },
     trigger: { reason: `monitoring ${request.runId}: ${outcome.reasons.join('; ')}`, by: `monitor:${model}:${request.runId}` },
   });
   return { ...outcome, retrain: { workflowId: started.workflowId ?? retrainWorkflowId(model) } };
 }
 
 /** Labels that arrived late (`labels:<dataset>:<id>`): stored beside the dataset for live metrics. */
-export async function recordLabelsWorkflow(input: { dataset: string; source: string }): Promise<LabelBatch> {
+export async function recordLabelsWorkflow(input: { dataset: string; source: string; label?: string }): Promise<LabelBatch> {
   upsertSearchAttributes([
     { key: MlopsDataset, value: input.dataset },
     { key: MlopsStage, value: 'labels' },
   ]);
   return recordLabels({ ...input, receivedAt: new Date().toISOString() });
+}
+
+/** What a retrain schedule starts: it only asks (signal-with-start), so one loop per model runs. */
+export async function scheduledRetrain(input: { model: string; retrain?: Omit<RetrainRequestInput, 'model'> }): Promise<{ workflowId: string }> {
+  upsertSearchAttributes([
+    { key: MlopsModel, value: input.model },
+    { key: MlopsStage, value: 'retrain-schedule' },
+  ]);
+  return requestRetrain({ request: { ...(input.retrain ?? {}), model: input.model }, trigger: { reason: 'scheduled retraining', by: workflowInfo().workflowId } });
 }

@@ -1,0 +1,348 @@
+/**
+ * `npm run bench:score [-- --rows 1000000] [--models gbdt,logistic] [--profile]`
+ *
+ * Batch scoring end to end: `scoreDataset` streams a Parquet snapshot (20 numeric features) from
+ * DuckDB in batches of 16,384, runs the model in ONNX Runtime with its per-row contributions, and
+ * writes the prediction log (key, features, output, label, range flag, contributions) as zstd
+ * Parquet part files of 1M rows through a second connection. The headline model is a 100-tree
+ * GBDT; a logistic regression runs too. The reference, in the same run: a bare ONNX Runtime loop
+ * over the same batches (tensors built before the clock starts, only `session.run` timed, fetching
+ * the same two outputs scoreDataset fetches). Target: ratio (bare time / our time) ≥ 0.6.
+ *
+ * Each "ours" run is a child process (a warm-up on 100k rows, then the timed run), so the peak
+ * RSS it reports is that of scoring alone. Default sizes: 1M then 10M rows; median of 3 runs at
+ * 1M and of 2 above (`BENCH_REPEATS` sets both). `--profile` adds one instrumented run per size
+ * and model that splits the time into reading, inference, staging (appender) and Parquet writing.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBResult } from '@duckdb/node-api';
+import * as ort from 'onnxruntime-node';
+import { acceptableRange } from '../src/activities/scoring';
+import { formatTable } from '../src/cli/output';
+import { type Contract, parseContract } from '../src/contract/schema';
+import { outputValues } from '../src/metrics';
+import type { ModelCard } from '../src/models/card';
+import { BIAS_COLUMN, CONTRIBUTIONS_OUTPUT } from '../src/onnx/contributions';
+import { exportLinear } from '../src/onnx/linear';
+import { feedsFromSplit, loadSession } from '../src/onnx/runtime';
+import { exportGbdt } from '../src/onnx/trees';
+import { scoreDataset } from '../src/scoring/score';
+import { batches, chunkSizes, columnNumbers, columnStrings, featureFeeds, featureSelect } from '../src/sql/batches';
+import { openDuckDb } from '../src/sql/duckdb';
+import { quoteString } from '../src/sql/quote';
+import { prepareTrainingData } from '../src/training/data';
+import { DEFAULT_GBDT_PARAMS, trainGbdt } from '../src/training/gbdt';
+import { trainLogistic } from '../src/training/linear';
+
+const OUT = path.join(__dirname, 'out', 'score');
+const FEATURES = 20;
+const BATCH = 16_384;
+const PART_ROWS = 1_000_000;
+const NAMES = Array.from({ length: FEATURES }, (_, j) => `f${j}`);
+const TRAIN_FILE = path.join(OUT, 'train.parquet');
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+function contract(): Contract {
+  return parseContract({
+    columns: [{ name: 'i', type: 'integer' }, ...NAMES.map((name) => ({ name, type: 'double' as const })), { name: 'y', type: 'boolean' }],
+    key: ['i'],
+    label: 'y',
+    features: NAMES,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child: one scoring run (after a warm-up on the training file), reporting time and peak RSS.
+// ---------------------------------------------------------------------------------------------
+
+interface ChildReport {
+  seconds: number;
+  rows: number;
+  parts: string[];
+  outOfRange: number;
+  inferenceSeconds: number;
+  maxRssMb: number;
+  profile?: Record<string, number>;
+}
+
+/**
+ * Profile hooks, only with --profile: time in the appender path (chunk creation, filling the
+ * vectors, appending: everything `appendRows` does, from `DuckDBDataChunk.create` to the end of
+ * `appendDataChunk`), the native append alone, the COPY statements, and fetchChunk calls.
+ */
+function instrument(times: Record<string, number>): void {
+  const now = () => Number(process.hrtime.bigint()) / 1e9;
+  let chunkStarted = 0;
+  const create = DuckDBDataChunk.create.bind(DuckDBDataChunk);
+  DuckDBDataChunk.create = (...args: Parameters<typeof DuckDBDataChunk.create>) => {
+    chunkStarted = now();
+    return create(...args);
+  };
+  const append = DuckDBAppender.prototype.appendDataChunk;
+  DuckDBAppender.prototype.appendDataChunk = function (this: DuckDBAppender, chunk: DuckDBDataChunk) {
+    const started = now();
+    append.call(this, chunk);
+    times['native append s'] = (times['native append s'] ?? 0) + now() - started;
+    times['appendRows s'] = (times['appendRows s'] ?? 0) + now() - chunkStarted;
+  };
+  const closeSync = DuckDBAppender.prototype.closeSync;
+  DuckDBAppender.prototype.closeSync = function (this: DuckDBAppender) {
+    const started = now();
+    closeSync.call(this);
+    times['appender close s'] = (times['appender close s'] ?? 0) + now() - started;
+  };
+  const run = DuckDBConnection.prototype.run;
+  DuckDBConnection.prototype.run = async function (this: DuckDBConnection, sql: string, ...rest: unknown[]) {
+    const started = now();
+    try {
+      return await (run as (...a: unknown[]) => ReturnType<typeof run>).call(this, sql, ...rest);
+    } finally {
+      const key = sql.startsWith('COPY') ? 'COPY to parquet s' : 'other statements s';
+      times[key] = (times[key] ?? 0) + now() - started;
+    }
+  };
+  const fetchChunk = DuckDBResult.prototype.fetchChunk;
+  DuckDBResult.prototype.fetchChunk = async function (this: DuckDBResult) {
+    const started = now();
+    try {
+      return await fetchChunk.call(this);
+    } finally {
+      times['fetchChunk (overlapped) s'] = (times['fetchChunk (overlapped) s'] ?? 0) + now() - started;
+    }
+  };
+}
+
+/** The reading side alone: the same query, batches, feeds, row numbers and keys as scoreDataset builds. */
+async function readOnly(conn: DuckDBConnection, snapshotUri: string): Promise<number> {
+  const started = process.hrtime.bigint();
+  const inputs = NAMES.map((n) => [n, 'float'] as [string, 'float']);
+  const selects = [...NAMES.map((n) => featureSelect(n, 'float')), 'file_row_number', 'CAST("i" AS VARCHAR)'];
+  const reader = batches(await conn.stream(`SELECT ${selects.join(', ')} FROM read_parquet(${quoteString(snapshotUri)}, file_row_number = true)`), BATCH);
+  for (let chunks = await reader.next(); chunks; chunks = await reader.next()) {
+    const sizes = chunkSizes(chunks);
+    const rows = sizes.reduce((a, b) => a + b, 0);
+    featureFeeds(chunks, sizes, inputs);
+    columnNumbers(chunks, sizes, inputs.length, new BigInt64Array(rows));
+    columnStrings(chunks, sizes, inputs.length + 1);
+  }
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+async function child(): Promise<void> {
+  const [cardFile, snapshotUri, dir] = process.argv.slice(process.argv.indexOf('--child') + 1);
+  const profile = process.argv.includes('--profile');
+  const card = JSON.parse(fs.readFileSync(cardFile!, 'utf8')) as ModelCard;
+  const db = await openDuckDb();
+  const conn = await db.connect();
+  const writer = await db.connect();
+  const score = (uri: string, out: string) => {
+    fs.rmSync(out, { recursive: true, force: true });
+    fs.mkdirSync(out, { recursive: true });
+    return scoreDataset({
+      conn,
+      writer,
+      dataset: { name: 'bench-eval', version: 'eval', snapshotUri: uri, contract: contract() },
+      card,
+      runId: 'bench',
+      scoredAt: '2026-11-27T00:00:00Z',
+      dir: out,
+      batchSize: BATCH,
+      partRows: PART_ROWS,
+      range: acceptableRange(card, { rangeMargin: 0.1 }),
+    });
+  };
+  await score(TRAIN_FILE, `${dir}-warmup`);
+  fs.rmSync(`${dir}-warmup`, { recursive: true, force: true });
+  const times: Record<string, number> = {};
+  if (profile) {
+    times['read alone (separate pass) s'] = await readOnly(conn, snapshotUri!);
+    instrument(times);
+  }
+  const started = process.hrtime.bigint();
+  const result = await score(snapshotUri!, dir!);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  writer.closeSync();
+  conn.closeSync();
+  db.closeSync();
+  const report: ChildReport = {
+    seconds,
+    rows: result.rows,
+    parts: result.parts,
+    outOfRange: result.outOfRange,
+    inferenceSeconds: result.inferenceMs / 1000,
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+    ...(profile ? { profile: times } : {}),
+  };
+  process.stdout.write(`\nREPORT ${JSON.stringify(report)}\n`);
+}
+
+function runChild(cardFile: string, snapshotUri: string, dir: string, profile: boolean): Promise<ChildReport> {
+  return new Promise((resolve, reject) => {
+    const args = [...process.execArgv, __filename, '--child', cardFile, snapshotUri, dir, ...(profile ? ['--profile'] : [])];
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    proc.on('error', reject);
+    proc.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('REPORT '));
+      if (code !== 0 || !line) reject(new Error(`scoring child exited with ${code}: ${out}`));
+      else resolve(JSON.parse(line.slice('REPORT '.length)) as ChildReport);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent: data, models, bare ONNX Runtime, and the table.
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const sizes = (option('--rows') ?? '1000000,10000000').split(',').map(Number);
+  const models = (option('--models') ?? 'gbdt,logistic').split(',');
+  const profile = process.argv.includes('--profile');
+  fs.mkdirSync(OUT, { recursive: true });
+  const db = await openDuckDb();
+  const conn = await db.connect();
+  const cols = NAMES.map((n, j) => `((hash(i, ${j}) % 100000) / 50000.0 - 1) AS ${n}`);
+  const write = async (file: string, n: number, offset: number) =>
+    conn.run(`COPY (SELECT *, (hash(i, 999) % 1000000) / 1000000.0 < 1 / (1 + exp(-(1.5 * f0 - f1 + 0.8 * f2 * f3 + CASE WHEN f4 > 0.3 THEN 1 ELSE -0.5 END))) AS y
+      FROM (SELECT i, ${cols.join(', ')} FROM range(${offset}, ${offset + n}) t(i))) TO ${quoteString(file)} (FORMAT parquet)`);
+  await write(TRAIN_FILE, 100_000, 0);
+
+  // Models trained on separate rows, exported, and described by the card fields scoring reads.
+  const data = await prepareTrainingData(conn, { snapshotUri: TRAIN_FILE, contract: contract(), seed: 1 });
+  const cardFor = async (version: string, bytes: Uint8Array, method: 'tree-path' | 'linear-exact'): Promise<string> => {
+    const uri = path.join(OUT, `${version}.onnx`);
+    fs.writeFileSync(uri, bytes);
+    const session = await loadSession(uri);
+    const probs = (await session.run(feedsFromSplit(data.test, data.features), ['probabilities'])).probabilities!.data as Float32Array;
+    await session.release();
+    const sorted = outputValues('binary', probs, 2).sort();
+    const at = (q: number) => sorted[Math.floor(q * (sorted.length - 1))]!;
+    const card = {
+      model: 'bench',
+      version,
+      task: 'binary',
+      label: 'y',
+      classes: data.classes,
+      seed: 1,
+      dataset: { name: 'bench-train', version: 'train', manifestUri: '' },
+      expectedPredictionRange: { min: sorted[0]!, p01: at(0.01), p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1]! },
+      explanation: { output: CONTRIBUTIONS_OUTPUT, columns: [...NAMES, BIAS_COLUMN], scale: 'log-odds', method },
+      onnx: { uri, inputs: NAMES.map((name) => ({ name, type: 'float' })), outputs: ['label', 'probabilities', CONTRIBUTIONS_OUTPUT] },
+    } as unknown as ModelCard;
+    const file = path.join(OUT, `${version}.card.json`);
+    fs.writeFileSync(file, JSON.stringify(card, null, 2));
+    return file;
+  };
+  const cards: Record<string, string> = {};
+  if (models.includes('gbdt')) {
+    cards.gbdt = await cardFor('gbdt', exportGbdt(trainGbdt(data.train, data.features, data.classes, 'binary', DEFAULT_GBDT_PARAMS), {}), 'tree-path');
+  }
+  if (models.includes('logistic')) {
+    const model = trainLogistic(data.train, data.features, data.classes, 'binary', { C: 1, maxIterations: 200, tolerance: 1e-6 });
+    cards.logistic = await cardFor('logistic', exportLinear(model, {}), 'linear-exact');
+  }
+
+  const results: Array<Record<string, unknown>> = [];
+  const profiles: Array<Record<string, unknown>> = [];
+  for (const rows of sizes) {
+    const evalFile = path.join(OUT, `eval-${rows}.parquet`);
+    if (!fs.existsSync(evalFile)) {
+      process.stderr.write(`generating ${rows} rows … `);
+      await write(evalFile, rows, 10_000_000);
+      process.stderr.write('done\n');
+    }
+    const repeats = Number(process.env.BENCH_REPEATS ?? (rows <= 1_000_000 ? 3 : 2));
+
+    // Bare ONNX Runtime: the same batches (same query, same batching) as tensors, built before the clock starts.
+    const feeds: Array<Record<string, ort.Tensor>> = [];
+    const reader = batches(await conn.stream(`SELECT ${NAMES.map((n) => featureSelect(n, 'float')).join(', ')} FROM read_parquet(${quoteString(evalFile)})`), BATCH);
+    for (let chunks = await reader.next(); chunks; chunks = await reader.next()) {
+      feeds.push(featureFeeds(chunks, chunkSizes(chunks), NAMES.map((n) => [n, 'float'])));
+    }
+
+    for (const [name, cardFile] of Object.entries(cards)) {
+      const card = JSON.parse(fs.readFileSync(cardFile, 'utf8')) as ModelCard;
+      const session = await loadSession(card.onnx.uri);
+      const bare = async () => {
+        let seconds = 0;
+        for (const f of feeds) {
+          const started = process.hrtime.bigint();
+          await session.run(f, ['probabilities', CONTRIBUTIONS_OUTPUT]);
+          seconds += Number(process.hrtime.bigint() - started) / 1e9;
+        }
+        return seconds;
+      };
+      await bare(); // warm-up (ours warms up in its child)
+      const bareRuns: number[] = [];
+      const ours: ChildReport[] = [];
+      const dir = path.join(OUT, `log-${name}-${rows}`);
+      for (let r = 0; r < repeats; r++) {
+        bareRuns.push(await bare());
+        process.stderr.write(`${name} ${rows}: bare ${bareRuns.at(-1)!.toFixed(2)} s … `);
+        ours.push(await runChild(cardFile, evalFile, dir, false));
+        process.stderr.write(`ours ${ours.at(-1)!.seconds.toFixed(2)} s, ${ours.at(-1)!.maxRssMb.toFixed(0)} MB\n`);
+      }
+      await session.release();
+      const last = ours.at(-1)!;
+      if (last.rows !== rows) throw new Error(`scored ${last.rows} rows, expected ${rows}`);
+      const logBytes = last.parts.reduce((n, p) => n + fs.statSync(p).size, 0);
+      const oursS = median(ours.map((o) => o.seconds));
+      const bareS = median(bareRuns);
+      results.push({
+        rows,
+        model: name,
+        runs: repeats,
+        'ours s': oursS.toFixed(2),
+        'ours rows/s': Math.round(rows / oursS),
+        'ORT inside ours s': median(ours.map((o) => o.inferenceSeconds)).toFixed(2),
+        'bare ORT s': bareS.toFixed(2),
+        'bare rows/s': Math.round(rows / bareS),
+        'ratio (≥0.6)': (bareS / oursS).toFixed(2),
+        'peak RSS MB': Math.round(Math.max(...ours.map((o) => o.maxRssMb))),
+        parts: last.parts.length,
+        'log MB': (logBytes / 1e6).toFixed(0),
+      });
+      console.log(formatTable(results.slice(-1)));
+      if (profile) {
+        const p = await runChild(cardFile, evalFile, dir, true);
+        const t = p.profile!;
+        const accounted = p.inferenceSeconds + (t['appendRows s'] ?? 0) + (t['appender close s'] ?? 0) + (t['COPY to parquet s'] ?? 0) + (t['other statements s'] ?? 0);
+        profiles.push({
+          rows,
+          model: name,
+          'total s': p.seconds.toFixed(2),
+          'ORT s': p.inferenceSeconds.toFixed(2),
+          ...Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.toFixed(2)])),
+          'rest (wait for read, JS per batch) s': (p.seconds - accounted).toFixed(2),
+        });
+        console.log(formatTable(profiles.slice(-1)));
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    feeds.length = 0;
+  }
+  db.closeSync();
+  console.log(
+    `\nBatch scoring benchmark: ${FEATURES} features, batches of ${BATCH}, parts of ${PART_ROWS} rows, contributions on; ` +
+      `median of runs; ratio = bare ORT time / scoreDataset time; peak RSS of the scoring child\n${formatTable(results)}`,
+  );
+  if (profiles.length) console.log(`\nWhere the time goes (one instrumented run each)\n${formatTable(profiles)}`);
+}
+
+(process.argv.includes('--child') ? child() : main()).catch((err: Error) => {
+  console.error(err);
+  process.exit(1);
+});
