@@ -142,6 +142,40 @@ describe('mlops CLI', () => {
     expect(badGates.stderr).toMatch(/Invalid promotion request:[\s\S]*gates\.maxLatencyRatio/);
   });
 
+  it('scores with production, records late labels, monitors, and guides the retraining commands', async () => {
+    const score = await mlops('score', 'people-model', 'people', '--run-id', 'cli-1', '--retention-days', '3', '--max-flagged-share', '1', '--json');
+    expect(score.code, score.stderr).toBe(0);
+    const scored = JSON.parse(score.stdout) as { phase: string; run: { rows: number; logUri: string } };
+    expect(scored).toMatchObject({ phase: 'done', run: { rows: 300 } });
+    const runs = JSON.parse((await mlops('runs', 'people-model', '--json')).stdout) as Array<{ runId: string }>;
+    expect(runs.map((r) => r.runId)).toEqual(['cli-1']);
+    expect((await mlops('runs', 'people-model')).stdout).toMatch(/cli-1\s+\S+\s+[0-9a-f]{16}\s+people@/);
+
+    const labels = await mlops('labels', 'people', path.join(env.inputDir, 'people.csv'), '--json');
+    expect(labels.code, labels.stderr).toBe(0);
+    expect(JSON.parse(labels.stdout)).toMatchObject({ rows: 300, rejected: 0 });
+    const monitor = await mlops('monitor', 'people-model', '--dataset', 'people', '--no-retrain', '--json');
+    expect(monitor.code, monitor.stderr).toBe(0);
+    const report = JSON.parse(monitor.stdout) as { live: { rows: number }; retrain?: unknown };
+    expect(report.live.rows).toBe(300);
+    expect(report.retrain).toBeUndefined();
+
+    const noLoop = await mlops('retrain-status', 'people-model');
+    expect(noLoop.code).toBe(1);
+    expect(noLoop.stderr).toContain('has no retraining loop (start one with `mlops retrain people-model`)');
+    const badDecision = await mlops('decide', 'people-model', 'maybe', '--reason', 'x');
+    expect(badDecision.code).toBe(1);
+    expect(badDecision.stderr).toContain('decision must be one of retry, accept-current, force-promote, abort');
+    const badRange = await mlops('score', 'people-model', 'people', '--range', 'low:high');
+    expect(badRange.code).toBe(1);
+    expect(badRange.stderr).toContain('--range must be a number');
+
+    const schedule = await mlops('schedule', 'monitor', 'people-model', '--every', '1d');
+    expect(schedule.code, schedule.stderr).toBe(0);
+    expect(schedule.stdout).toContain('schedule mlops-monitor-people-model: monitor people-model every 1d');
+    await env.client.schedule.getHandle('mlops-monitor-people-model').delete();
+  });
+
   it('fails with exit code 1 and an actionable message', async () => {
     const missing = await mlops('datasets', 'show', 'nothing-here');
     expect(missing.code).toBe(1);
@@ -166,6 +200,10 @@ describe('mlops CLI', () => {
     const future = new Date(Date.now() + 10 * 86_400_000).toISOString();
     const sweep = await mlops('retention', 'sweep', '--as-of', future, '--json');
     expect(sweep.code, sweep.stderr).toBe(0);
-    expect(JSON.parse(sweep.stdout).deleted).toEqual([expect.objectContaining({ dataset: 'people' })]);
+    const swept = JSON.parse(sweep.stdout) as { deleted: unknown[]; predictionLogs: Array<{ model: string; runId: string }> };
+    expect(swept.deleted).toEqual([expect.objectContaining({ dataset: 'people' })]);
+    // The prediction log kept for 3 days is past its retention too.
+    expect(swept.predictionLogs).toEqual([expect.objectContaining({ model: 'people-model', runId: 'cli-1' })]);
+    expect(fs.existsSync(env.store.path('predictions', 'people-model', 'cli-1'))).toBe(false);
   });
 });

@@ -3,7 +3,9 @@ import { registerContractCommands } from './commands/contract';
 import { registerDatasetCommands } from './commands/datasets';
 import { registerModelCommands } from './commands/models';
 import { registerPromotionCommands } from './commands/promotion';
+import { registerLoopCommands } from './commands/loop';
 import { registerRetentionCommands } from './commands/retention';
+import { registerScheduleCommands } from './commands/schedules';
 import { CliContext } from './context';
 import { describeError } from './errors';
 
@@ -20,7 +22,9 @@ export function buildProgram(ctx: () => CliContext): Command {
   registerModelCommands(program, ctx);
   registerPromotionCommands(program, ctx);
   registerContractCommands(program, ctx);
+  registerLoopCommands(program, ctx);
   registerRetentionCommands(program, ctx);
+  registerScheduleCommands(program, ctx);
   program
     .command('worker')
     .description('Run a worker: polls MLOPS_TASK_QUEUE and executes workflows and activities')

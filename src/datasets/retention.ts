@@ -1,10 +1,11 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ArtifactStore } from '../store/artifact-store';
+import { expiredPredictionRuns } from '../scoring/retention';
 import { RETENTION_FILE, type RawRetentionRecord } from './raw';
 
 /**
- * Deletes raw copies whose retention has expired, and only those. The report of what was deleted
+ * Deletes raw copies and prediction logs whose retention has expired, and only those. The report of what was deleted
  * is written before deleting and merged on retry, so a crash mid-sweep still leaves a full record.
  */
 /** Longer than an ingestion's longest activity timeout, so a sweep never pulls data from under it. */
@@ -18,11 +19,21 @@ export interface SweptRawCopy {
   uri: string;
 }
 
+export interface SweptPredictionLog {
+  model: string;
+  runId: string;
+  expiresAt: string;
+  uri: string;
+}
+
 export interface SweepReport {
   sweepId: string;
   asOf: string;
+  /** Raw copies deleted. */
   deleted: SweptRawCopy[];
   kept: number;
+  /** Prediction logs deleted (their scoring run's retentionDays had passed). */
+  predictionLogs: SweptPredictionLog[];
   reportUri: string;
 }
 
@@ -69,14 +80,19 @@ export async function sweepExpiredRaw(store: ArtifactStore, sweepId: string, asO
       uri: dir,
     });
   }
+  const logs = new Map((previous?.predictionLogs ?? []).map((l) => [l.uri, l]));
+  const expiredLogs = await expiredPredictionRuns(store, asOf);
+  for (const { run, dir } of expiredLogs) logs.set(dir, { model: run.model, runId: run.runId, expiresAt: run.expiresAt, uri: dir });
   const report: SweepReport = {
     sweepId,
     asOf: asOf.toISOString(),
     deleted: [...deleted.values()],
     kept: records.length - expired.length,
+    predictionLogs: [...logs.values()],
     reportUri,
   };
   await store.writeJsonAtomic(reportUri, report);
   for (const { dir } of expired) await store.discardDir(dir);
+  for (const { dir } of expiredLogs) await store.discardDir(dir);
   return report;
 }

@@ -1,6 +1,6 @@
 import { userError } from '../errors';
 import type { ModelCard } from '../models/card';
-import { numericBinCode } from '../sql/bins';
+import { formatEdge, numericBinCode } from '../sql/bins';
 import { queryRows } from '../sql/duckdb';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { binnedKs, psi } from './stats';
@@ -56,7 +56,15 @@ export async function predictionDrift(
   const liveTotal = live.reduce((a, b) => a + b, 0) || 1;
   const edges = profile.innerEdges;
   const label = (b: number) =>
-    b === edges.length + 1 ? 'missing' : b === 0 ? `≤ ${edges[0] ?? '∞'}` : b === edges.length ? `> ${edges[b - 1]}` : `(${edges[b - 1]}, ${edges[b]}]`;
+    b === edges.length + 1
+      ? 'missing'
+      : edges.length === 0
+        ? 'all'
+        : b === 0
+          ? `≤ ${formatEdge(edges[0]!)}`
+          : b === edges.length
+            ? `> ${formatEdge(edges[b - 1]!)}`
+            : `(${formatEdge(edges[b - 1]!)}, ${formatEdge(edges[b]!)}]`;
   return {
     rows: row?.n ?? 0,
     psi: value,

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { scheduleRetentionSweep } from '../../client/schedules';
 import { retentionSweepRequestSchema } from '../../datasets/request';
 import { MlopsStage } from '../../temporal/search-attributes';
 import { parseInput } from '../../validation';
@@ -10,9 +9,9 @@ import { printJson, printTable } from '../output';
 export function registerRetentionCommands(program: Command, ctx: () => CliContext): void {
   program
     .command('retention')
-    .description('Raw-data retention')
+    .description('Retention of raw data and prediction logs')
     .command('sweep')
-    .description('Delete raw copies whose retention has expired, now')
+    .description('Delete raw copies and prediction logs whose retention has expired, now')
     .option('--as-of <iso-time>', 'treat this instant as now (e.g. to preview a future sweep on a copy of the store)')
     .option('--json', 'print as JSON')
     .action(async (opts) => {
@@ -26,19 +25,8 @@ export function registerRetentionCommands(program: Command, ctx: () => CliContex
         typedSearchAttributes: [{ key: MlopsStage, value: 'retention' }],
       });
       if (opts.json) return printJson(report);
-      console.log(`deleted ${report.deleted.length} expired raw copies, kept ${report.kept}; report: ${report.reportUri}`);
+      console.log(`deleted ${report.deleted.length} expired raw copies (kept ${report.kept}) and ${report.predictionLogs.length} expired prediction logs; report: ${report.reportUri}`);
       if (report.deleted.length) printTable(report.deleted, ['dataset', 'sourceHash', 'expiresAt', 'bytes']);
-    });
-
-  program
-    .command('schedule')
-    .description('Temporal Schedules for recurring work (visible in the Web UI under Schedules)')
-    .command('retention')
-    .description('Run the retention sweep on an interval')
-    .requiredOption('--every <interval>', 'e.g. 12h, 1d, 7d')
-    .action(async (opts) => {
-      const c = ctx();
-      const id = await scheduleRetentionSweep(await c.temporal(), c.config, opts.every);
-      console.log(`schedule ${id}: retention sweep every ${opts.every}`);
+      if (report.predictionLogs.length) printTable(report.predictionLogs, ['model', 'runId', 'expiresAt']);
     });
 }

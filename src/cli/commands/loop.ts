@@ -1,0 +1,247 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import type { Command } from 'commander';
+import { decideRetrain, type RetrainDecision, requestRetrain, retrainStatus, startLabels, startMonitor } from '../../client/retrain';
+import { acknowledgeAlert, startScoring } from '../../client/score';
+import { parseDatasetRef } from '../../datasets/catalog';
+import { userError } from '../../errors';
+import { listRuns } from '../../scoring/runs';
+import type { RetrainStatus } from '../../workflows/retrain-messages';
+import type { ScoreStatus } from '../../workflows/score-messages';
+import type { CliContext } from '../context';
+import { printJson, printRows, printTable } from '../output';
+
+const whoAmI = () => process.env.USER ?? os.userInfo().username;
+
+/** JSON inline or @file.json, for options that take structured input. */
+function parseJsonOption(name: string, text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  let source = text;
+  if (text.startsWith('@')) {
+    try {
+      source = fs.readFileSync(text.slice(1), 'utf8');
+    } catch (err) {
+      throw userError('InvalidInput', `${name} file ${text.slice(1)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  try {
+    return JSON.parse(source) as unknown;
+  } catch (err) {
+    throw userError('InvalidInput', `${name} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function numberOption(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n)) throw userError('InvalidInput', `${name} must be a number, not "${text}"`);
+  return n;
+}
+
+function printScore(s: ScoreStatus): void {
+  const r = s.run;
+  if (!r) return console.log(`${s.model} run ${s.runId}: ${s.phase}`);
+  console.log(`scored ${r.rows} rows of ${r.dataset}@${r.datasetVersion} with ${r.model}@${r.modelVersion} in ${r.seconds.total.toFixed(1)} s`);
+  console.log(`flagged: ${r.outOfRange} out of range [${r.range.min.toPrecision(4)}, ${r.range.max.toPrecision(4)}] (${r.range.source}), ${r.notANumber} not a number`);
+  if (r.alert) console.log(`ALERT: ${r.alert}`);
+  if (s.acknowledgement) console.log('timedOut' in s.acknowledgement ? 'alert not acknowledged in time' : `acknowledged by ${s.acknowledgement.by}: ${s.acknowledgement.reason}`);
+  console.log(`prediction log: ${r.logUri}`);
+}
+
+function printLoop(s: RetrainStatus): void {
+  console.log(`${s.model}: ${s.phase}${s.outcome ? ` (${s.outcome})` : ''}; production ${s.production ?? '(none)'}; ${s.attemptsMade} attempt(s), ${s.runs} run(s)`);
+  if (s.proof) console.log(`baseline proof: ${s.proof.passed ? 'passed' : 'FAILED'} (${s.proof.primaryMetric} ${s.proof.reproduced} reproduced vs ${s.proof.registered} registered)`);
+  if (s.escalation) console.log(`WAITING FOR A PERSON: ${s.escalation.reason}\n  answer with: mlops decide ${s.model} retry|accept-current|force-promote|abort --reason …`);
+  printTable(s.attempts.map((a) => ({ n: a.n, outcome: a.outcome, version: a.version ?? '', trainer: a.strategy.trainer?.kind ?? '(production)', [a.primaryMetric ?? 'metric']: a.candidateValue ?? '', baseline: a.baselineValue ?? '', reason: a.reason })));
+}
+
+export function registerLoopCommands(program: Command, ctx: () => CliContext): void {
+  program
+    .command('score')
+    .description('Score a dataset version (or a file, ingested first) with the production model into a prediction log')
+    .argument('<model>', 'model name')
+    .argument('<dataset>', 'dataset[@version] to score, or the dataset to ingest --file into')
+    .option('--file <path>', 'ingest this file into <dataset> first and score that version')
+    .option('--run-id <id>', 'name of the run (default: <dataset>-<UTC time>)')
+    .option('--range <min:max>', 'acceptable output range (default: the model card\'s expected range plus --margin)')
+    .option('--margin <fraction>', 'widen the card\'s range by this fraction of its width on each side', '0.1')
+    .option('--max-flagged-share <fraction>', 'alert when more than this share of rows is flagged', '0.01')
+    .option('--retention-days <n>', 'keep the prediction log this long', '90')
+    .option('--no-wait', 'start the run and return its workflow id')
+    .option('--json', 'print the result as JSON')
+    .action(async (model: string, datasetRef: string, opts) => {
+      const c = ctx();
+      const ref = parseDatasetRef(datasetRef);
+      let range: { min: number; max: number } | undefined;
+      if (opts.range) {
+        const [min, max] = String(opts.range).split(':').map((v) => numberOption('--range', v));
+        if (min === undefined || max === undefined) throw userError('InvalidInput', '--range must look like 0.02:0.98');
+        range = { min, max };
+      }
+      const handle = await startScoring(await c.temporal(), c.config, {
+        model,
+        dataset: ref.dataset,
+        datasetVersion: ref.version,
+        ...(opts.file ? { ingest: { dataset: ref.dataset, source: opts.file } } : {}),
+        ...(opts.runId ? { runId: opts.runId } : {}),
+        ...(range ? { range } : {}),
+        rangeMargin: numberOption('--margin', opts.margin),
+        maxFlaggedShare: numberOption('--max-flagged-share', opts.maxFlaggedShare),
+        retentionDays: numberOption('--retention-days', opts.retentionDays),
+      });
+      if (!opts.wait) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`started ${handle.workflowId}`);
+      if (!opts.json) console.error(`scoring (workflow ${handle.workflowId}) … an alert waits for \`mlops acknowledge\``);
+      const status = await handle.result();
+      if (opts.json) return printJson(status);
+      printScore(status);
+    });
+
+  program
+    .command('acknowledge')
+    .description('Acknowledge a scoring run\'s alert (too many predictions out of range)')
+    .argument('<model>', 'model name')
+    .argument('<run-id>', 'the scoring run')
+    .requiredOption('--reason <text>', 'what was found (recorded)')
+    .option('--by <name>', 'who (default: $USER)')
+    .option('--json', 'print the run status as JSON')
+    .action(async (model: string, runId: string, opts) => {
+      const status = await acknowledgeAlert(await ctx().temporal(), { model, runId, by: opts.by ?? whoAmI(), reason: opts.reason });
+      if (opts.json) return printJson(status);
+      console.log(`acknowledged the alert of ${model} run ${runId}`);
+    });
+
+  program
+    .command('runs')
+    .description('Scoring runs of a model: rows, flags, alerts, prediction logs')
+    .argument('<model>', 'model name')
+    .option('--json', 'print as JSON')
+    .action(async (model: string, opts) => {
+      const runs = await listRuns(ctx().store, model);
+      printRows(
+        opts.json ? runs : runs.map((r) => ({ run: r.runId, at: r.createdAt, version: r.modelVersion, dataset: `${r.dataset}@${r.datasetVersion}`, rows: r.rows, flagged: r.outOfRange + r.notANumber, alert: r.alert ? 'YES' : '', expires: r.expiresAt })),
+        opts.json,
+      );
+    });
+
+  program
+    .command('labels')
+    .description('Record labels that arrived after the predictions (joined to prediction logs by key for live metrics)')
+    .argument('<dataset>', 'the dataset the labeled rows belong to')
+    .argument('<file>', 'CSV/Parquet/JSON with the dataset\'s key column(s) and the label')
+    .option('--label <column>', 'the label column in the file (default: the dataset contract\'s label)')
+    .option('--json', 'print the result as JSON')
+    .action(async (dataset: string, file: string, opts) => {
+      const c = ctx();
+      const batch = await (await startLabels(await c.temporal(), c.config, { dataset, source: file, ...(opts.label ? { label: opts.label } : {}) })).result();
+      if (opts.json) return printJson(batch);
+      console.log(`${batch.reused ? 'already recorded' : 'recorded'} ${batch.rows} labels for ${dataset} (${batch.rejected} rows without key or label left out, ${batch.duplicateKeys} repeated keys: last wins): ${batch.uri}`);
+    });
+
+  program
+    .command('monitor')
+    .description('Check production for drift and live metrics; crossing a threshold starts the retraining loop')
+    .argument('<model>', 'model name')
+    .option('--dataset <ref>', 'dataset[@version] to check (default: production\'s training dataset, latest)')
+    .option('--run-id <id>', 'name of the report (default: <dataset>-<UTC time>)')
+    .option('--psi <value>', 'PSI at which a feature or the predictions count as drifted', '0.2')
+    .option('--max-metric-drop <value>', 'live primary metric drop (absolute) that counts as degraded', '0.05')
+    .option('--no-retrain', 'only report; do not start the retraining loop')
+    .option('--json', 'print the result as JSON')
+    .action(async (model: string, opts) => {
+      const c = ctx();
+      const ref = opts.dataset ? parseDatasetRef(opts.dataset) : undefined;
+      const handle = await startMonitor(await c.temporal(), c.config, {
+        model,
+        ...(ref ? { dataset: ref.dataset, datasetVersion: ref.version } : {}),
+        ...(opts.runId ? { runId: opts.runId } : {}),
+        drift: { psi: numberOption('--psi', opts.psi)! },
+        maxMetricDrop: numberOption('--max-metric-drop', opts.maxMetricDrop),
+        retrainOnTrigger: opts.retrain,
+      });
+      const r = await handle.result();
+      if (opts.json) return printJson(r);
+      console.log(`${model}@${r.modelVersion} on ${r.dataset}@${r.datasetVersion}: ${r.triggered ? `THRESHOLD CROSSED: ${r.reasons.join('; ')}` : 'no threshold crossed'}`);
+      console.log(`drifted features: ${r.driftedFeatures.join(', ') || 'none'}; prediction PSI: ${r.predictionPsi?.toFixed(3) ?? 'n/a'}`);
+      if (r.live) console.log(`live ${r.live.primaryMetric}: ${r.live.value} on ${r.live.rows} labeled rows (training: ${r.live.baseline})`);
+      for (const n of r.notes) console.log(`note: ${n}`);
+      if (r.retrain) console.log(`retraining loop: ${r.retrain.workflowId} (follow with \`mlops retrain-status ${model}\`)`);
+      console.log(`report: ${r.markdownUri}`);
+    });
+
+  program
+    .command('retrain')
+    .description('Start the retrain-until-improved loop (or add a trigger to the running one)')
+    .argument('<model>', 'model name')
+    .option('--reason <text>', 'why (recorded)', 'requested by a person')
+    .option('--dataset <name>', 'train on this dataset\'s latest version (default: production\'s training dataset)')
+    .option('--evaluation-dataset <name>', 'compare on this dataset\'s latest version (default: the training dataset)')
+    .option('--strategies <json>', 'trainer strategies to try in order, JSON or @file.json, e.g. \'[{}, {"trainer": {"kind": "gbdt", "params": {}}}]\'')
+    .option('--max-attempts <n>', 'attempts before asking a person', '3')
+    .option('--max-duration <duration>', 'time before asking a person, e.g. 6h', '12h')
+    .option('--gates <json>', 'promotion gates, JSON or @file.json (default: improve by ≥ 0.001)')
+    .option('--policy <policy>', 'auto|manual|ask-on-failure for each promotion', 'auto')
+    .option('--wait', 'wait for the loop to finish')
+    .option('--json', 'print as JSON')
+    .action(async (model: string, opts) => {
+      const c = ctx();
+      const client = await c.temporal();
+      const strategies = parseJsonOption('--strategies', opts.strategies);
+      const gates = parseJsonOption('--gates', opts.gates);
+      const handle = await requestRetrain(
+        client,
+        c.config.taskQueue,
+        {
+          model,
+          ...(opts.dataset ? { dataset: opts.dataset } : {}),
+          ...(opts.evaluationDataset ? { evaluationDataset: opts.evaluationDataset } : {}),
+          ...(strategies ? { strategies: strategies as never } : {}),
+          ...(gates ? { gates: gates as never } : {}),
+          maxAttempts: numberOption('--max-attempts', opts.maxAttempts),
+          maxDuration: opts.maxDuration,
+          policy: opts.policy,
+        },
+        { reason: opts.reason, by: whoAmI() },
+      );
+      if (!opts.wait) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`retraining loop ${handle.workflowId} (follow with \`mlops retrain-status ${model}\`)`);
+      const status = await handle.result();
+      if (opts.json) return printJson(status);
+      printLoop(status);
+    });
+
+  program
+    .command('retrain-status')
+    .description('Where the retraining loop of a model stands: attempts, baseline proof, what it waits for')
+    .argument('<model>', 'model name')
+    .option('--json', 'print as JSON')
+    .action(async (model: string, opts) => {
+      const status = await retrainStatus(await ctx().temporal(), model);
+      if (opts.json) return printJson(status);
+      printLoop(status);
+    });
+
+  program
+    .command('decide')
+    .description('Answer a retraining loop that waits for a person: retry (with overrides), accept-current, force-promote, abort')
+    .argument('<model>', 'model name')
+    .argument('<decision>', 'retry|accept-current|force-promote|abort')
+    .requiredOption('--reason <text>', 'why (recorded)')
+    .option('--by <name>', 'who (default: $USER)')
+    .option('--version <id>', 'force-promote: the attempt\'s version to make production')
+    .option('--overrides <json>', 'retry: {"maxAttempts", "maxDuration", "strategies", "gates", "skipBaselineProof"} as JSON or @file.json')
+    .option('--json', 'print the loop status as JSON')
+    .action(async (model: string, decision: string, opts) => {
+      const decisions: RetrainDecision[] = ['retry', 'accept-current', 'force-promote', 'abort'];
+      if (!decisions.includes(decision as RetrainDecision)) throw userError('InvalidInput', `decision must be one of ${decisions.join(', ')}, not "${decision}"`);
+      const overrides = parseJsonOption('--overrides', opts.overrides);
+      const status = await decideRetrain(await ctx().temporal(), {
+        model,
+        decision: decision as RetrainDecision,
+        by: opts.by ?? whoAmI(),
+        reason: opts.reason,
+        ...(opts.version ? { version: opts.version } : {}),
+        ...(overrides ? { overrides: overrides as never } : {}),
+      });
+      if (opts.json) return printJson(status);
+      console.log(`${decision}: sent; the loop is ${status.phase}`);
+    });
+}
