@@ -6,7 +6,9 @@ import { openDuckDb } from '../src/sql/duckdb';
 import { queryRows } from '../src/sql/duckdb';
 import { quoteString } from '../src/sql/quote';
 import { scoreStatusQuery } from '../src/workflows/score-messages';
-import { ingestChurnData } from './helpers/churn';
+import { ingest } from '../src/client/ingest';
+import { ingestChurnData, writeChurnCsv } from './helpers/churn';
+import { CHURN_CONTRACT } from './helpers/training';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { rootFailure } from './helpers/failures';
 
@@ -96,6 +98,33 @@ describe('batch scoring', () => {
     await expect(acknowledgeAlert(env.client, { model: 'ranged', runId: 'odd-1', by: 'ana', reason: 'again' })).rejects.toThrow(/no open alert|not running|No scoring run/);
   });
 
+  it('scores a file by ingesting it first, and refuses data that lacks a feature', async () => {
+    const file = await writeChurnCsv(env, { dataset: 'churn-file', rows: 500, idOffset: 500_000, unlabeled: true });
+    const status = await (
+      await startScoring(env.client, env.config, {
+        model: 'scored',
+        dataset: 'churn-file',
+        ingest: { dataset: 'churn-file', source: file, contract: { ...CHURN_CONTRACT, columns: CHURN_CONTRACT.columns.filter((c) => c.name !== 'churned'), label: undefined } },
+        runId: 'from-file',
+      })
+    ).result();
+    expect(status.run).toMatchObject({ rows: 500, dataset: 'churn-file' });
+    expect(status.dataset!.version).toBe(status.run!.datasetVersion);
+
+    await ingestChurnData(env, { dataset: 'churn-partial', rows: 300, idOffset: 600_000, unlabeled: true });
+    const failure = await rootFailure(
+      (async () => {
+        const handle = await startScoring(env.client, env.config, { model: 'scored', dataset: 'churn-partial', runId: 'partial', range: { min: 0, max: 1 } });
+        // Same contract as the training data: scores fine; now a dataset without x2.
+        await handle.result();
+        const other = await ingestWithout('x2');
+        return (await startScoring(env.client, env.config, { model: 'scored', dataset: other, runId: 'no-x2' })).result();
+      })(),
+    );
+    expect(failure.type).toBe('SchemaMismatch');
+    expect(failure.message).toMatch(/needs column "x2"/);
+  });
+
   it('a model without a production version is a clear error', async () => {
     const failure = await rootFailure(startScoring(env.client, env.config, { model: 'nobody', dataset: 'churn-live' }).then((h) => h.result()));
     expect(failure.message).toMatch(/no registry|no production/);
@@ -110,4 +139,17 @@ async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_00
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** A dataset with the churn columns but one left out. */
+async function ingestWithout(column: string): Promise<string> {
+  const file = await writeChurnCsv(env, { dataset: `churn-no-${column}`, rows: 200, idOffset: 700_000, unlabeled: true });
+  const columns = CHURN_CONTRACT.columns.filter((c) => c.name !== 'churned');
+  const db = await openDuckDb();
+  const conn = await db.connect();
+  const out = file.replace(/\.csv$/, `-no-${column}.csv`);
+  await conn.run(`COPY (SELECT * EXCLUDE (${column}) FROM read_csv(${quoteString(file)})) TO ${quoteString(out)} (HEADER)`);
+  db.closeSync();
+  await ingest(env.client, env.config, { dataset: `churn-no-${column}`, source: out, contract: { columns: columns.filter((c) => c.name !== column), key: ['id'] } });
+  return `churn-no-${column}`;
 }
