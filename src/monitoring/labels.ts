@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -76,7 +77,7 @@ export async function recordLabels(args: {
   if (total - rejected === 0) throw userError('InvalidInput', `The label file has no rows with both a key and a label (${total} rows read)`);
   if (!existing) {
     await fs.mkdir(path.dirname(uri), { recursive: true });
-    const tmp = `${uri}.${process.pid}.tmp`;
+    const tmp = `${uri}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     await conn.run(
       `COPY (SELECT ${quoteString(dataset)} AS dataset, key, label, ${quoteString(args.receivedAt)}::TIMESTAMP AS received_at FROM (
          SELECT ${key} AS key, ${label} AS label, row_number() OVER () AS line FROM ${relation})

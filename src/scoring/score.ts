@@ -1,6 +1,5 @@
 import * as path from 'node:path';
 import { DuckDBDataChunk, type DuckDBConnection, type DuckDBType, DOUBLE, FLOAT, INTEGER, BIGINT, VARCHAR } from '@duckdb/node-api';
-import type * as ort from 'onnxruntime-node';
 import type { Contract } from '../contract/schema';
 import { userError } from '../errors';
 import { outputValues, rowArgmax } from '../metrics';
@@ -175,7 +174,11 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
     if (stagedRows > 0 || parts.length === 0) await writePart();
   } finally {
     await reader?.close();
-    appender.closeSync();
+    try {
+      appender.closeSync();
+    } catch {
+      // Already closed by a part write that failed after closing it; that failure is the one to report.
+    }
     await writer.run(`DROP TABLE IF EXISTS ${STAGING}`).catch(() => undefined);
     await session.release().catch(() => undefined);
   }
@@ -211,5 +214,3 @@ function appendRows(
     appender.appendDataChunk(chunk);
   }
 }
-
-export type { ort };

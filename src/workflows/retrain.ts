@@ -169,8 +169,13 @@ export async function retrainUntilImproved(request: RetrainRequest, carried?: Re
     if (d.action === 'abort') return (finish('aborted'), false);
     if (d.action === 'acceptCurrent') return (finish('accepted-current'), false);
     if (d.action === 'forcePromote') {
-      await forcePromote(d.input.version, d.input);
-      return false;
+      try {
+        await forcePromote(d.input.version, d.input);
+        return false;
+      } catch (err) {
+        // E.g. production changed meanwhile, or the file no longer loads: ask again, saying why.
+        return escalate(`force-promote of ${d.input.version} failed: ${rootApplicationFailure(err)?.message ?? (err as Error).message}`);
+      }
     }
     const o = d.input.overrides ?? {};
     if (o.maxDuration) request = { ...request, maxDuration: o.maxDuration };
