@@ -170,6 +170,19 @@ describe('mlops CLI', () => {
     expect(badRange.code).toBe(1);
     expect(badRange.stderr).toContain('--range must be a number');
 
+    // Lineage and predictions as SQL.
+    const sql = (query: string) => mlops('sql', query, '--json').then((r) => ({ ...r, rows: r.code === 0 ? (JSON.parse(r.stdout) as Array<Record<string, unknown>>) : [] }));
+    const logged = await sql("SELECT count(*) AS n, count(DISTINCT key) AS keys FROM predictions WHERE run_id = 'cli-1'");
+    expect(logged.rows, logged.stderr).toEqual([{ n: 300, keys: 300 }]);
+    const joined = await sql('SELECT count(*) AS n FROM predictions p JOIN labels l USING (dataset, key)');
+    expect(joined.rows).toEqual([{ n: 300 }]);
+    const lineage = await sql("SELECT m.trainer, d.rows_accepted, e.passed FROM models m JOIN datasets d ON d.dataset = m.dataset AND d.version = m.dataset_version JOIN evaluations e ON e.candidate = m.version WHERE m.model = 'people-model'");
+    expect(lineage.rows, lineage.stderr).toEqual([{ trainer: 'gbdt', rows_accepted: 300, passed: true }]);
+    expect((await sql('SELECT count(*) AS n FROM monitoring WHERE model = \'people-model\'')).rows).toEqual([{ n: 1 }]);
+    const badSql = await mlops('sql', 'SELECT * FROM nope');
+    expect(badSql.code).toBe(1);
+    expect(badSql.stderr).toMatch(/Table with name nope does not exist/);
+
     const schedule = await mlops('schedule', 'monitor', 'people-model', '--every', '1d');
     expect(schedule.code, schedule.stderr).toBe(0);
     expect(schedule.stdout).toContain('schedule mlops-monitor-people-model: monitor people-model every 1d');

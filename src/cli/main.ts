@@ -6,6 +6,7 @@ import { registerPromotionCommands } from './commands/promotion';
 import { registerLoopCommands } from './commands/loop';
 import { registerRetentionCommands } from './commands/retention';
 import { registerScheduleCommands } from './commands/schedules';
+import { registerSqlCommand } from './commands/sql';
 import { CliContext } from './context';
 import { describeError } from './errors';
 
@@ -25,6 +26,7 @@ export function buildProgram(ctx: () => CliContext): Command {
   registerLoopCommands(program, ctx);
   registerRetentionCommands(program, ctx);
   registerScheduleCommands(program, ctx);
+  registerSqlCommand(program, ctx);
   program
     .command('worker')
     .description('Run a worker: polls MLOPS_TASK_QUEUE and executes workflows and activities')

@@ -1,0 +1,91 @@
+import * as path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { queryRows } from '../sql/duckdb';
+import { quoteString } from '../sql/quote';
+import type { ArtifactStore } from '../store/artifact-store';
+
+/**
+ * The artifact store as SQL views, for people who would rather query lineage and predictions than
+ * click: every JSON record and Parquet log the platform writes, read where it lies. A view whose
+ * files do not exist yet is created empty-handed: it is listed as missing instead.
+ */
+interface ViewSpec {
+  name: string;
+  description: string;
+  /** Store-relative glob. */
+  glob: string[];
+  select: (files: string) => string;
+}
+
+/** JSON records read as JSON values, so a field some records lack is NULL rather than an error. */
+const objects = (files: string) => `read_json_objects(${files}, maximum_object_size = 67108864)`;
+const text = (p: string, as: string) => `json ->> '$.${p}' AS ${as}`;
+const typed = (p: string, type: string, as: string) => `TRY_CAST(json ->> '$.${p}' AS ${type}) AS ${as}`;
+const raw = (p: string, as: string) => `json -> '$.${p}' AS ${as}`;
+
+export const VIEWS: ViewSpec[] = [
+  {
+    name: 'datasets',
+    description: 'dataset versions: rows read/accepted/rejected, snapshot, source, raw retention',
+    glob: ['datasets', '*', 'versions', '*', 'manifest.json'],
+    select: (f) =>
+      `SELECT ${[text('dataset', 'dataset'), text('version', 'version'), typed('createdAt', 'TIMESTAMP', 'created_at'), typed('rows.read', 'BIGINT', 'rows_read'), typed('rows.accepted', 'BIGINT', 'rows_accepted'), typed('rows.rejected', 'BIGINT', 'rows_rejected'), text('snapshot.uri', 'snapshot_uri'), typed('raw.expiresAt', 'TIMESTAMP', 'raw_expires_at'), text('source.hash', 'source_hash')].join(', ')} FROM ${objects(f)}`,
+  },
+  {
+    name: 'models',
+    description: 'model versions (cards): trainer, training data, holdout metrics, file',
+    glob: ['models', '*', 'versions', '*', 'card.json'],
+    select: (f) =>
+      `SELECT ${[text('model', 'model'), text('version', 'version'), typed('createdAt', 'TIMESTAMP', 'created_at'), text('task', 'task'), text('trainer.kind', 'trainer'), raw('trainer', 'trainer_config'), text('dataset.name', 'dataset'), text('dataset.version', 'dataset_version'), raw('metrics.test', 'test_metrics'), raw('metrics.validation', 'validation_metrics'), text('onnx.uri', 'onnx_uri'), text('onnx.sha256', 'onnx_sha256')].join(', ')} FROM ${objects(f)}`,
+  },
+  {
+    name: 'evaluations',
+    description: 'shadow evaluation reports: candidate vs baseline, verdict, gates',
+    glob: ['reports', 'evaluations', '*', '*.json'],
+    select: (f) =>
+      `SELECT ${[text('id', 'id'), text('model', 'model'), typed('createdAt', 'TIMESTAMP', 'created_at'), text('dataset.name', 'dataset'), text('dataset.version', 'dataset_version'), text('candidate.version', 'candidate'), text('baseline.version', 'baseline'), text('primaryMetric', 'primary_metric'), raw('candidate.metrics', 'candidate_metrics'), raw('baseline.metrics', 'baseline_metrics'), typed('passed', 'BOOLEAN', 'passed'), raw('gates', 'gates'), typed('rows', 'BIGINT', 'rows')].join(', ')} FROM ${objects(f)}`,
+  },
+  {
+    name: 'monitoring',
+    description: 'monitoring reports: drifted features, prediction drift, live metrics, reasons',
+    glob: ['reports', 'monitoring', '*', '*.json'],
+    select: (f) =>
+      `SELECT ${[text('id', 'id'), text('model', 'model'), text('modelVersion', 'model_version'), text('dataset', 'dataset'), text('datasetVersion', 'dataset_version'), typed('createdAt', 'TIMESTAMP', 'created_at'), typed('triggered', 'BOOLEAN', 'triggered'), raw('reasons', 'reasons'), typed('predictions.psi', 'DOUBLE', 'prediction_psi'), raw('live', 'live'), raw('features', 'features'), raw('notes', 'notes')].join(', ')} FROM ${objects(f)}`,
+  },
+  {
+    name: 'scoring_runs',
+    description: 'scoring runs: model version, rows, flags, alert, log location, expiry',
+    glob: ['predictions', '*', '*', 'run.json'],
+    select: (f) =>
+      `SELECT ${[text('runId', 'run_id'), text('model', 'model'), text('modelVersion', 'model_version'), text('dataset', 'dataset'), text('datasetVersion', 'dataset_version'), typed('createdAt', 'TIMESTAMP', 'created_at'), typed('expiresAt', 'TIMESTAMP', 'expires_at'), typed('rows', 'BIGINT', 'rows'), typed('outOfRange', 'BIGINT', 'out_of_range'), typed('notANumber', 'BIGINT', 'not_a_number'), typed('flaggedShare', 'DOUBLE', 'flagged_share'), text('alert', 'alert'), text('logUri', 'log_uri')].join(', ')} FROM ${objects(f)}`,
+  },
+  {
+    name: 'predictions',
+    description: 'prediction logs: key, features, output, predicted label, flag, contributions per row',
+    glob: ['predictions', '*', '*', 'part-*.parquet'],
+    select: (f) => `SELECT * FROM read_parquet(${f}, union_by_name = true)`,
+  },
+  {
+    name: 'labels',
+    description: 'labels that arrived after the predictions (dataset, key, label, received_at)',
+    glob: ['labels', '*', '*.parquet'],
+    select: (f) => `SELECT * FROM read_parquet(${f}, union_by_name = true)`,
+  },
+];
+
+/** Creates the views that have files; returns which exist and which do not (yet). */
+export async function createLineageViews(conn: DuckDBConnection, store: ArtifactStore): Promise<{ created: string[]; missing: string[] }> {
+  const created: string[] = [];
+  const missing: string[] = [];
+  for (const view of VIEWS) {
+    const pattern = path.join(store.root, ...view.glob);
+    const [row] = await queryRows<{ n: number }>(conn, `SELECT count(*) AS n FROM glob(${quoteString(pattern)})`);
+    if ((row?.n ?? 0) === 0) {
+      missing.push(view.name);
+      continue;
+    }
+    await conn.run(`CREATE OR REPLACE VIEW ${view.name} AS ${view.select(quoteString(pattern))}`);
+    created.push(view.name);
+  }
+  return { created, missing };
+}
