@@ -44,7 +44,9 @@ export async function monitorModel(input: Omit<MonitorRequest, 'runId'> & { runI
   const dataset = request.dataset ?? production.dataset.name;
   upsertSearchAttributes([{ key: MlopsDataset, value: dataset }]);
   const resolved = await resolveDatasetVersion({ dataset, version: request.datasetVersion });
-  const outcome = await monitorProduction({ request: { ...request, dataset }, production, manifestUri: resolved.manifestUri, now: new Date().toISOString() });
+  const outcome = await monitorProduction.executeWithOptions({ summary: `Drift and live metrics of ${production.version.slice(0, 8)} on ${dataset}@${resolved.version.slice(0, 8)}` }, [
+    { request: { ...request, dataset }, production, manifestUri: resolved.manifestUri, now: new Date().toISOString() },
+  ]);
   if (!outcome.triggered || !request.retrainOnTrigger) return outcome;
   log.warn('monitoring threshold crossed', { model, reasons: outcome.reasons });
   const started = await requestRetrain({

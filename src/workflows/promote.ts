@@ -3,6 +3,7 @@ import {
   condition,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -79,6 +80,7 @@ export async function promoteModel(request: PromoteRequest): Promise<PromotionSt
   const finish = async (outcome: 'promoted' | 'rejected', by: string, reason: string) => {
     status.phase = outcome;
     status.decision = { outcome, by, reason, at: new Date().toISOString() };
+    setCurrentDetails(`**${outcome}** ${model}@${candidateVersion} by ${by}: ${reason}`);
     upsertSearchAttributes([{ key: MlopsNeedsAttention, value: false }]);
     if (outcome === 'rejected') {
       await rejectRegistryVersion({ model, version: candidateVersion, by, reason, evidenceUri: status.evaluation?.markdownUri });
@@ -98,7 +100,11 @@ export async function promoteModel(request: PromoteRequest): Promise<PromotionSt
     status.phase = 'evaluating';
     let outcome: EvaluationOutcome;
     try {
-      outcome = await evaluateCandidate({ candidate, baseline, options: evaluationOptions });
+      setCurrentDetails(`Shadow evaluation of ${model}@${candidateVersion} against ${baseline?.version ?? 'no production model'} (evaluation ${evaluation})`);
+      outcome = await evaluateCandidate.executeWithOptions(
+        { summary: `Shadow: ${candidateVersion} vs ${baseline?.version ?? 'none'}` },
+        [{ candidate, baseline, options: evaluationOptions }],
+      );
     } catch (err) {
       const notLoading = failureOfType(err, 'ModelLoadError');
       if (notLoading) return finish('rejected', request.by, notLoading.message);
@@ -125,6 +131,10 @@ export async function promoteModel(request: PromoteRequest): Promise<PromotionSt
       status.phase = 'waiting-for-review';
       status.waitingSince = new Date().toISOString();
       upsertSearchAttributes([{ key: MlopsNeedsAttention, value: true }]);
+      setCurrentDetails(
+        `**Waiting for a review** of ${model}@${candidateVersion} against ${baseline?.version ?? 'no production model'}: ${verdict}.\n\n` +
+          `Report: \`${outcome.markdownUri}\`\n\nAnswer with \`mlops approve ${model} ${candidateVersion} --reason …\` or \`mlops reject ${model} ${candidateVersion} --reason …\` (timeout ${request.approvalTimeout}: ${request.onTimeout}).`,
+      );
       log.info('waiting for a review', { model, candidate: candidateVersion, verdict });
       const reviewed = await condition(() => review !== undefined, request.approvalTimeout as `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`);
       // A review accepted in the same activation as the timer still counts.

@@ -7,6 +7,7 @@ import {
   executeChild,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -140,6 +141,7 @@ export async function retrainUntilImproved(request: RetrainRequest, carried?: Re
     status.phase = 'done';
     status.outcome = outcome;
     status.escalation = undefined;
+    setCurrentDetails(`**${outcome}** after ${status.attemptsMade} attempt(s); production ${status.production ?? '(none)'}${status.decision ? ` — ${status.decision.action} by ${status.decision.by}: ${status.decision.reason}` : ''}`);
     upsertSearchAttributes([{ key: MlopsNeedsAttention, value: false }]);
     return status;
   };
@@ -153,6 +155,9 @@ export async function retrainUntilImproved(request: RetrainRequest, carried?: Re
       { key: MlopsNeedsAttention, value: true },
       { key: MlopsStage, value: 'retrain-escalated' },
     ]);
+    setCurrentDetails(
+      `**Waiting for a person**: ${reason}\n\nAnswer with \`mlops decide ${model} retry|accept-current|force-promote|abort --reason …\` (timeout ${request.escalationTimeout}).`,
+    );
     log.warn('retraining needs a person', { model, reason });
     const answered = await condition(() => decision !== undefined, request.escalationTimeout as Duration);
     upsertSearchAttributes([
@@ -216,7 +221,11 @@ export async function retrainUntilImproved(request: RetrainRequest, carried?: Re
 
     if (request.baselineProof.enabled && status.proof?.version !== production.version) {
       status.phase = 'proving-baseline';
-      status.proof = await reproduceTraining({ summary: production, tolerance: request.baselineProof.tolerance, primaryMetric: request.gates.primaryMetric, at: now() });
+      setCurrentDetails(`Baseline proof: retraining production ${production.version} on its own data`);
+      status.proof = await reproduceTraining.executeWithOptions(
+        { summary: `Baseline proof: reproduce ${production.version}` },
+        [{ summary: production, tolerance: request.baselineProof.tolerance, primaryMetric: request.gates.primaryMetric, at: now() }],
+      );
     }
     if (request.baselineProof.enabled && !status.proof!.passed) {
       const p = status.proof!;
@@ -238,6 +247,7 @@ export async function retrainUntilImproved(request: RetrainRequest, carried?: Re
     }
 
     status.phase = 'attempting';
+    setCurrentDetails(`Attempt ${status.attemptsMade + 1} (${used + 1} of ${status.maxAttempts} before asking a person) against production ${production.version}`);
     const record = await attempt(request, status, production, spec);
     status.attempts = [...status.attempts, record].slice(-KEEP_RECORDS);
     if (record.outcome === 'promoted') {
@@ -260,6 +270,7 @@ async function attempt(request: RetrainRequest, status: RetrainStatus, productio
   try {
     const trained = await executeChild(trainModel, {
       workflowId: `${loopId}/attempt-${n}/train`,
+      staticSummary: `Attempt ${n}: train ${(strategy.trainer ?? spec.trainer).kind} on the latest ${request.dataset ?? spec.dataset}`,
       args: [
         {
           model: request.model,
@@ -279,6 +290,7 @@ async function attempt(request: RetrainRequest, status: RetrainStatus, productio
     }
     const promotion = await executeChild(promoteModel, {
       workflowId: promoteWorkflowId(request.model, version),
+      staticSummary: `Attempt ${n}: shadow ${version} against production ${production.version}, then the gates`,
       args: [
         {
           model: request.model,

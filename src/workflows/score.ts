@@ -1,4 +1,4 @@
-import { ApplicationFailure, condition, executeChild, log, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, executeChild, log, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ScoreRequest } from '../scoring/request';
 import { MlopsDataset, MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
@@ -65,21 +65,21 @@ export async function scoreBatch(request: ScoreRequest): Promise<ScoreStatus> {
   status.modelVersion = production;
   status.dataset = { name: dataset, version: resolved.version };
   status.phase = 'scoring';
-  const run = await scoreDatasetVersion({
-    request: { ...request, dataset, datasetVersion: resolved.version },
-    model: summary,
-    manifestUri: resolved.manifestUri,
-    scoredAt: new Date().toISOString(),
-  });
+  setCurrentDetails(`Scoring ${dataset}@${resolved.version} with production ${model}@${production}`);
+  const run = await scoreDatasetVersion.executeWithOptions({ summary: `Score ${dataset}@${resolved.version.slice(0, 8)} with ${production.slice(0, 8)}` }, [
+    { request: { ...request, dataset, datasetVersion: resolved.version }, model: summary, manifestUri: resolved.manifestUri, scoredAt: new Date().toISOString() },
+  ]);
   status.run = run;
   if (run.alert) {
     status.phase = 'waiting-for-acknowledgement';
     upsertSearchAttributes([{ key: MlopsNeedsAttention, value: true }]);
+    setCurrentDetails(`**ALERT**: ${run.alert}\n\nLog: \`${run.logUri}\`\n\nAcknowledge with \`mlops acknowledge ${model} ${runId} --reason …\` (timeout ${request.acknowledgeTimeout}).`);
     log.warn('scoring alert', { model, runId, alert: run.alert });
     const answered = await condition(() => acknowledged !== undefined, request.acknowledgeTimeout as `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`);
     if (!answered && !acknowledged) status.acknowledgement = { timedOut: true, at: new Date().toISOString() };
     upsertSearchAttributes([{ key: MlopsNeedsAttention, value: false }]);
   }
   status.phase = 'done';
+  setCurrentDetails(`Scored ${run.rows} rows: ${run.outOfRange} out of range, ${run.notANumber} not a number${run.alert ? ' (alert raised)' : ''}`);
   return status;
 }

@@ -27,7 +27,9 @@ export async function trainModel(request: TrainRequest): Promise<{ summary: Mode
     { key: MlopsStage, value: 'train' },
   ]);
   const dataset = await resolveDatasetVersion({ dataset: request.dataset, version: request.datasetVersion });
-  const result = await trainModelVersion({ request: { ...request, datasetVersion: dataset.version }, manifestUri: dataset.manifestUri });
+  const result = await trainModelVersion.executeWithOptions({ summary: `Train ${request.trainer.kind} on ${request.dataset}@${dataset.version.slice(0, 8)}` }, [
+    { request: { ...request, datasetVersion: dataset.version }, manifestUri: dataset.manifestUri },
+  ]);
   await registerModelVersion({ summary: result.summary, asCandidate: true, by: `workflow ${workflowInfo().workflowId}` });
   return result;
 }
