@@ -1,10 +1,18 @@
 /**
  * `npm run demo`: the main job on an embedded default. Starts (or reuses) a Temporal dev server
- * and a worker, generates a synthetic churn dataset for three days, and ingests each day through
- * the durable ingestion workflow: a clean day, a day with a few bad rows (quarantined), and a
- * broken day that the contract refuses. Then trains logistic regression on the latest version and
- * promotes it behind the quality gates, trains a GBDT and puts it to a (simulated) reviewer after
- * its shadow evaluation against production. Ends with a summary and Web UI links.
+ * and a worker, and runs the whole loop on synthetic customer data:
+ *
+ *   1. ingest three days (a clean one, one with quarantined rows, one the contract refuses)
+ *   2. train v1 (logistic regression) and promote it behind the quality gates
+ *   3. score two ordinary days with production and monitor them: nothing to report
+ *   4. a pricing change: day 6 drifts, its labels arrive late, live metrics drop — monitoring
+ *      starts the retrain-until-improved loop, which proves its baseline, trains on the new
+ *      labeled data, shadow-evaluates against production and waits for a person's approval,
+ *      which the demo sends like `mlops approve` would
+ *   5. a second model whose scheduled retraining has no new data to learn from: it cannot
+ *      improve, so the loop raises a flag and waits for a person (left waiting on purpose)
+ *
+ * Ends with a summary and Web UI links.
  *
  *   npm run demo                 run and exit
  *   npm run demo -- --keep-open  keep the server, worker and Web UI up afterwards
@@ -15,20 +23,27 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { ingest } from '../src/client/ingest';
 import { listPending, reviewPromotion, startPromotion } from '../src/client/promote';
+import { requestRetrain, startLabels, startMonitor } from '../src/client/retrain';
+import { acknowledgeAlert, startScoring } from '../src/client/score';
 import { registryState, startTraining } from '../src/client/train';
+import { listRuns } from '../src/scoring/runs';
+import type { retrainUntilImproved, scoreBatch } from '../src/workflows';
 import { promotionStatusQuery } from '../src/workflows/promote-messages';
+import { retrainStatusQuery } from '../src/workflows/retrain-messages';
+import { scoreStatusQuery } from '../src/workflows/score-messages';
 import { formatTable } from '../src/cli/output';
 import { describeError } from '../src/cli/errors';
 import { loadConfig, type MlopsConfig } from '../src/config';
 import type { ContractInput } from '../src/contract/schema';
-import { listVersions } from '../src/datasets/catalog';
 import { type DevServer, freePort, startDevServer } from '../src/temporal/dev-server';
 import { createWorker } from '../src/worker';
 import { ArtifactStore } from '../src/store/artifact-store';
 import { generateChurnDay } from '../src/synthetic/churn';
 
 const DATASET = 'churn';
+const LIVE = 'churn-live';
 const MODEL = 'churn';
+const LITE = 'churn-lite';
 
 const contract: ContractInput = {
   description: 'Daily customer snapshot for churn prediction',
@@ -43,6 +58,13 @@ const contract: ContractInput = {
   ],
   key: ['customer_id'],
   label: 'churned',
+};
+
+/** Live snapshots: the same columns before the outcome is known. */
+const liveContract: ContractInput = {
+  description: 'Daily customer snapshot to score (no outcome yet)',
+  columns: contract.columns.filter((c) => c.name !== 'churned'),
+  key: ['customer_id'],
 };
 
 async function reachable(address: string): Promise<boolean> {
@@ -73,6 +95,19 @@ async function ensureServer(config: MlopsConfig): Promise<{ address: string; uiU
   return { address: server.address, uiUrl: server.uiUrl, server };
 }
 
+/** On a shared server, a previous demo run's open workflows (registries, a waiting loop) would meet this run's: end them. */
+async function endPreviousRuns(config: MlopsConfig): Promise<void> {
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const client = new Client({ connection, namespace: config.namespace });
+  let ended = 0;
+  for await (const wf of client.workflow.list({ query: `TaskQueue = "${config.taskQueue}" AND ExecutionStatus = "Running"` })) {
+    await client.workflow.getHandle(wf.workflowId, wf.runId).terminate('a new demo run starts').catch(() => undefined);
+    ended++;
+  }
+  if (ended) console.log(`Ended ${ended} open workflow(s) of a previous demo run on task queue "${config.taskQueue}"`);
+  await connection.close();
+}
+
 async function portFree(port: number): Promise<boolean> {
   const net = await import('node:net');
   return new Promise((resolve) => {
@@ -84,9 +119,15 @@ async function portFree(port: number): Promise<boolean> {
 
 async function main(): Promise<void> {
   const keepOpen = process.argv.includes('--keep-open');
-  const base = loadConfig();
+  const began = Date.now();
+  // Every run tells the story from the start: its own artifact store (and, when the demo starts
+  // the server itself, its own server history) under <MLOPS_DATA_DIR>/demo/<time>.
+  const loaded = loadConfig();
+  const base: MlopsConfig = { ...loaded, dataDir: path.join(loaded.dataDir, 'demo', new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')) };
   const { address, uiUrl, server } = await ensureServer(base);
+  embedded = server;
   const config: MlopsConfig = { ...base, temporalAddress: address, taskQueue: process.env.MLOPS_TASK_QUEUE ?? 'mlops-demo' };
+  if (!server) await endPreviousRuns(config);
 
   // Expected contract violations are part of the story; keep the worker's own log to errors.
   Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -96,80 +137,14 @@ async function main(): Promise<void> {
   const worker = await createWorker({ config, connection: workerConnection, client });
   const running = worker.run();
   console.log(`Worker polling "${config.taskQueue}"; artifact store ${config.dataDir}\n`);
+  const story = new Story(client, config);
 
-  const inputDir = path.join(config.dataDir, 'demo-inputs');
-  fs.mkdirSync(inputDir, { recursive: true });
-  const days = [
-    { day: '2026-11-01', rows: 5000, badShare: 0, note: 'a clean day' },
-    { day: '2026-11-02', rows: 5000, badShare: 0.03, note: '3% bad rows: quarantined, version published' },
-    { day: '2026-11-03', rows: 5000, badShare: 0.2, note: '20% bad rows: over the 5% limit, refused' },
-  ];
-  const outcomes: Array<Record<string, unknown>> = [];
-  for (const d of days) {
-    const file = path.join(inputDir, `churn-${d.day}.csv`);
-    fs.writeFileSync(file, generateChurnDay({ day: d.day, rows: d.rows, badShare: d.badShare }));
-    console.log(`▶ ingest ${path.basename(file)} (${d.note})`);
-    const started = Date.now();
-    try {
-      const ref = await ingest(client, config, { dataset: DATASET, source: file, contract, retentionDays: 14 });
-      console.log(
-        `  ${ref.reused ? 'already published' : 'published'} ${DATASET}@${ref.version}: ` +
-          `${ref.rows.accepted} rows, ${ref.rows.rejected} quarantined (${Date.now() - started} ms)`,
-      );
-      outcomes.push({ day: d.day, outcome: 'published', version: ref.version, accepted: ref.rows.accepted, quarantined: ref.rows.rejected });
-    } catch (err) {
-      const message = describeError(err);
-      console.log(`  refused: ${message.split('\n').slice(0, 4).join('\n  ')}`);
-      outcomes.push({ day: d.day, outcome: message.split(':')[0], version: '-', accepted: 0, quarantined: '-' });
-    }
-  }
-
-  const versions = await listVersions(new ArtifactStore(config.dataDir), DATASET);
-  console.log(`\nIngestion outcomes\n${formatTable(outcomes)}\n`);
-  const versionRows = versions.map((v) => ({ version: v.version, created: v.createdAt, rows: v.rows.accepted, quarantined: v.rows.rejected, rawExpires: v.raw.expiresAt }));
-  console.log(`Published versions of "${DATASET}"\n${formatTable(versionRows)}\n`);
-  // Logistic regression first, promoted on the gates alone; then GBDT, promoted only when a
-  // person approves (the demo plays that person, as `mlops approve` would).
-  const steps: Array<{ trainer: { kind: 'logistic' | 'gbdt'; params: Record<string, number> }; policy: 'auto' | 'manual' }> = [
-    { trainer: { kind: 'logistic', params: {} }, policy: 'auto' },
-    { trainer: { kind: 'gbdt', params: { nEstimators: 100 } }, policy: 'manual' },
-  ];
-  for (const { trainer, policy } of steps) {
-    console.log(`▶ train model "${MODEL}" with ${trainer.kind} on ${DATASET}@latest`);
-    const { summary, reused } = await (await startTraining(client, config, { model: MODEL, dataset: DATASET, trainer })).result();
-    const m = summary.metrics.test;
-    console.log(
-      `  ${reused ? 'already trained' : 'trained'} ${MODEL}@${summary.version}: test ROC AUC ${m.rocAuc?.toFixed(3)}, ` +
-        `accuracy ${m.accuracy?.toFixed(3)}, log loss ${m.logLoss?.toFixed(3)} — registered as candidate`,
-    );
-    console.log(`▶ promote ${MODEL}@${summary.version} (${policy}): shadow evaluation against production, quality gates`);
-    const handle = await startPromotion(client, config, { model: MODEL, candidateVersion: summary.version, policy, sliceColumns: ['plan'], by: 'demo' });
-    if (policy === 'manual') await reviewLikeAPerson(client, handle, summary.version);
-    const status = await handle.result();
-    const e = status.evaluation;
-    if (e) {
-      const against = e.baselineValue !== undefined ? ` vs production ${e.baselineValue?.toFixed(3)}` : ' (first model: absolute gates only)';
-      console.log(`  ${e.primaryMetric} ${e.candidateValue?.toFixed(3)}${against}; gates ${e.passed ? 'passed' : 'failed'}; report ${e.markdownUri}`);
-    }
-    console.log(`  ${status.decision?.outcome ?? status.phase} by ${status.decision?.by}: ${status.decision?.reason}`);
-  }
-  const registry = await registryState(client, MODEL);
-  const modelRows = registry.versions.map((v) => ({
-    version: v.version,
-    trainer: v.trainer.kind,
-    'test AUC': v.metrics.test.rocAuc?.toFixed(3),
-    alias: Object.entries(registry.aliases).filter(([, id]) => id === v.version).map(([a]) => a).join(','),
-  }));
-  console.log(`\nRegistry of model "${MODEL}" (registry:${MODEL})\n${formatTable(modelRows)}\n`);
-  const decisions = registry.decisions.slice(-6).map((d) => ({ action: d.action, alias: d.alias ?? '', version: d.version, by: d.by, reason: d.reason.slice(0, 70) }));
-  console.log(`Latest decisions\n${formatTable(decisions)}\n`);
-
-  const query = encodeURIComponent(`MlopsDataset="${DATASET}"`);
-  const modelQuery = encodeURIComponent(`MlopsModel="${MODEL}"`);
-  console.log('Web UI:');
-  console.log(`  all ingestion runs of "${DATASET}": ${uiUrl}/namespaces/${config.namespace}/workflows?query=${query}`);
-  console.log(`  training runs and registry of "${MODEL}": ${uiUrl}/namespaces/${config.namespace}/workflows?query=${modelQuery}`);
-  console.log(`  inspect versions:  npx mlops datasets show ${DATASET}    (MLOPS_DATA_DIR=${config.dataDir})`);
+  await story.ingestHistory();
+  await story.firstModel();
+  await story.ordinaryDays();
+  await story.pricingChange();
+  await story.cannotImprove();
+  await story.summary(uiUrl ?? 'http://127.0.0.1:8233', Date.now() - began);
 
   if (keepOpen) {
     console.log('\n--keep-open: server, worker and Web UI stay up; Ctrl-C to stop.');
@@ -185,31 +160,212 @@ async function main(): Promise<void> {
   await server?.stop();
 }
 
+const step = (text: string) => console.log(`\n▶ ${text}`);
+const say = (text: string) => console.log(`  ${text}`);
+const fmt = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : v.toFixed(3));
+/** A path as a user would type it from here. */
+const shown = (p: string) => (p.startsWith(process.cwd() + path.sep) ? path.relative(process.cwd(), p) : p);
+
+class Story {
+  private readonly inputDir: string;
+  private readonly store: ArtifactStore;
+  private readonly flags: Array<Record<string, string>> = [];
+
+  constructor(
+    private readonly client: Client,
+    private readonly config: MlopsConfig,
+  ) {
+    this.inputDir = path.join(config.dataDir, 'demo-inputs');
+    this.store = new ArtifactStore(config.dataDir);
+    fs.mkdirSync(this.inputDir, { recursive: true });
+  }
+
+  private write(name: string, text: string): string {
+    const file = path.join(this.inputDir, name);
+    fs.writeFileSync(file, text);
+    return file;
+  }
+
+  async ingestHistory(): Promise<void> {
+    const days = [
+      { day: '2026-11-01', badShare: 0, note: 'a clean day' },
+      { day: '2026-11-02', badShare: 0.03, note: '3% bad rows: quarantined, version published' },
+      { day: '2026-11-03', badShare: 0.2, note: '20% bad rows: over the 5% limit, refused' },
+    ];
+    for (const d of days) {
+      const file = this.write(`churn-${d.day}.csv`, generateChurnDay({ day: d.day, rows: 5000, badShare: d.badShare }));
+      step(`ingest ${path.basename(file)} (${d.note})`);
+      try {
+        const ref = await ingest(this.client, this.config, { dataset: DATASET, source: file, contract, retentionDays: 14 });
+        say(`${ref.reused ? 'already published' : 'published'} ${DATASET}@${ref.version}: ${ref.rows.accepted} rows, ${ref.rows.rejected} quarantined`);
+      } catch (err) {
+        say(`refused: ${describeError(err).split('\n').slice(0, 3).join('\n  ')}`);
+      }
+    }
+  }
+
+  async firstModel(): Promise<void> {
+    step(`train "${MODEL}" v1 (logistic regression) on ${DATASET}@latest`);
+    const { summary } = await (await startTraining(this.client, this.config, { model: MODEL, dataset: DATASET, trainer: { kind: 'logistic', params: {} } })).result();
+    say(`${MODEL}@${summary.version}: test ROC AUC ${fmt(summary.metrics.test.rocAuc)}, registered as candidate`);
+    step(`promote ${MODEL}@${summary.version}: the first model, so only the absolute gates apply`);
+    const status = await (await startPromotion(this.client, this.config, { model: MODEL, candidateVersion: summary.version, gates: { thresholds: { rocAuc: { min: 0.6 } } }, by: 'demo' })).result();
+    say(`${status.decision?.outcome} by ${status.decision?.by}: ${status.decision?.reason}`);
+  }
+
+  /** Scores a day's snapshot (ingested first) with production, then monitors it. */
+  private async scoreAndMonitor(day: string, pricingChange: boolean, firstId: number) {
+    const file = this.write(`live-${day}.csv`, generateChurnDay({ day, rows: 4000, badShare: 0, pricingChange, unlabeled: true, firstId }));
+    step(`score ${path.basename(file)} with production "${MODEL}"`);
+    const handle = await startScoring(this.client, this.config, {
+      model: MODEL,
+      dataset: LIVE,
+      ingest: { dataset: LIVE, source: file, contract: liveContract },
+      runId: `day-${day}`,
+      maxFlaggedShare: 0.005,
+    });
+    const status = await this.acknowledgeIfAlerted(handle);
+    const run = status.run!;
+    say(`${run.rows} rows scored with ${run.modelVersion}: ${run.outOfRange} outside [${run.range.min.toFixed(3)}, ${run.range.max.toFixed(3)}]; log ${shown(run.logUri)}`);
+    return run;
+  }
+
+  /** A run with too many flagged predictions waits for a person; the demo acknowledges like `mlops acknowledge`. */
+  private async acknowledgeIfAlerted(handle: WorkflowHandle<typeof scoreBatch>) {
+    for (;;) {
+      const desc = await handle.describe();
+      if (desc.status.name !== 'RUNNING') return handle.result();
+      const status = await handle.query(scoreStatusQuery).catch(() => undefined);
+      if (status?.phase === 'waiting-for-acknowledgement') {
+        say(`ALERT: ${status.run!.alert}`);
+        this.flags.push({ workflow: handle.workflowId, flag: 'scoring alert', answered: 'acknowledged by the demo' });
+        say(`a person looks at the flagged rows and sends: mlops acknowledge ${MODEL} ${status.runId} --reason "pricing change, expected"`);
+        await acknowledgeAlert(this.client, { model: MODEL, runId: status.runId, by: 'demo-analyst', reason: 'pricing change, expected' });
+        return handle.result();
+      }
+      await sleep(200);
+    }
+  }
+
+  private async monitor(runId: string) {
+    const result = await (await startMonitor(this.client, this.config, { model: MODEL, dataset: LIVE, runId, retrain: { maxAttempts: 2, policy: 'manual', approvalTimeout: '1h' } })).result();
+    say(
+      `monitoring: ${result.triggered ? `THRESHOLD CROSSED — ${result.reasons.join('; ')}` : 'no threshold crossed'} ` +
+        `(drifted features: ${result.driftedFeatures.join(', ') || 'none'}, prediction PSI ${fmt(result.predictionPsi)}${result.live ? `, live AUC ${fmt(result.live.value)} vs ${fmt(result.live.baseline)} at training` : ''})`,
+    );
+    return result;
+  }
+
+  async ordinaryDays(): Promise<void> {
+    let firstId = 200000;
+    for (const day of ['2026-11-04', '2026-11-05']) {
+      await this.scoreAndMonitor(day, false, firstId);
+      firstId += 10000;
+      await this.monitor(`day-${day}`);
+    }
+  }
+
+  async pricingChange(): Promise<void> {
+    const day = '2026-11-06';
+    console.log('\n— a pricing change ships on 2026-11-06 —');
+    await this.scoreAndMonitor(day, true, 300000);
+    step('the outcomes of 2026-11-06 arrive: labels for the scored rows, and the labeled snapshot for training');
+    const labels = this.write(`labels-${day}.csv`, generateChurnDay({ day, rows: 4000, badShare: 0, pricingChange: true, firstId: 300000 }));
+    const batch = await (await startLabels(this.client, this.config, { dataset: LIVE, source: labels, label: 'churned' })).result();
+    say(`mlops labels ${LIVE} ${path.basename(labels)}: ${batch.rows} labels recorded`);
+    const training = this.write(`churn-${day}.csv`, generateChurnDay({ day: `${day}-training`, rows: 6000, badShare: 0, pricingChange: true, firstId: 400000 }));
+    const ref = await ingest(this.client, this.config, { dataset: DATASET, source: training, contract, retentionDays: 14 });
+    say(`ingested ${DATASET}@${ref.version}: ${ref.rows.accepted} labeled rows after the change`);
+    step(`monitor "${MODEL}" on ${LIVE}@latest`);
+    const result = await this.monitor(`day-${day}`);
+    if (!result.retrain) throw new Error('expected monitoring to start the retraining loop');
+    step(`${result.retrain.workflowId}: baseline proof, then train on ${DATASET}@latest → shadow against production → a person approves`);
+    const loop = this.client.workflow.getHandle<typeof retrainUntilImproved>(result.retrain.workflowId);
+    let reviewed = false;
+    for (;;) {
+      const status = await loop.query(retrainStatusQuery).catch(() => undefined);
+      if (status?.phase === 'done' || status?.phase === 'escalated') break;
+      const review = reviewed ? undefined : (await listPending(this.client)).find((p) => p.type === 'promoteModel' && p.model === MODEL);
+      if (review) {
+        const promotion = await this.client.workflow.getHandle(review.workflowId).query(promotionStatusQuery);
+        const e = promotion.evaluation!;
+        say(`baseline proof: ${status?.proof?.passed ? 'passed' : 'failed'} (production reproduced: ${status?.proof?.primaryMetric} ${fmt(status?.proof?.reproduced)} vs ${fmt(status?.proof?.registered)} registered)`);
+        say(`shadow evaluation of ${promotion.candidate} against ${promotion.baseline}: ${e.primaryMetric} ${fmt(e.candidateValue)} vs ${fmt(e.baselineValue)}, gates ${e.passed ? 'passed' : 'failed'}`);
+        say(`waiting for a person (MlopsNeedsAttention=true); the reviewer reads ${shown(e.markdownUri)}`);
+        const decision = e.passed ? 'approve' : 'reject';
+        say(`and sends: mlops ${decision} ${MODEL} ${promotion.candidate} --reason "…" --by demo-reviewer`);
+        await reviewPromotion(this.client, decision, { model: MODEL, version: promotion.candidate, by: 'demo-reviewer', reason: e.passed ? 'better on the new pricing, slices look fine' : 'gates failed' });
+        this.flags.push({ workflow: review.workflowId, flag: 'promotion review', answered: `${decision} by demo-reviewer` });
+        reviewed = true;
+      }
+      await sleep(300);
+    }
+    const status = await loop.query(retrainStatusQuery);
+    if (status.phase === 'escalated') {
+      // E.g. a second demo run: production already learned the new pricing, nothing beats it.
+      say(`the loop could not improve on ${status.production}: ${status.escalation!.reason}`);
+      this.flags.push({ workflow: loop.workflowId, flag: 'retraining cannot improve', answered: 'waiting for a person' });
+      return;
+    }
+    say(`loop ${status.outcome} after ${status.attemptsMade} attempt(s) in ${status.runs} run(s); production is now ${status.production}`);
+  }
+
+  async cannotImprove(): Promise<void> {
+    console.log('\n— a second model, and a weekly retraining with nothing new to learn —');
+    step(`train "${LITE}" (plan and region only) on ${DATASET}@latest and promote it`);
+    const lite = (await (await startTraining(this.client, this.config, { model: LITE, dataset: DATASET, features: ['plan', 'region'] })).result()).summary.version;
+    await (await startPromotion(this.client, this.config, { model: LITE, candidateVersion: lite, gates: { thresholds: { rocAuc: { min: 0.5 } } }, by: 'demo' })).result();
+    step(`retrain "${LITE}" (as \`mlops schedule retrain ${LITE} --every 7d\` would): one attempt allowed`);
+    const handle = await requestRetrain(this.client, this.config.taskQueue, { model: LITE, maxAttempts: 1 }, { reason: 'weekly schedule', by: 'demo' });
+    for (;;) {
+      const status = await handle.query(retrainStatusQuery).catch(() => undefined);
+      if (status?.phase === 'escalated') {
+        say(`attempt 1: ${status.attempts[0]?.outcome} — ${status.attempts[0]?.reason}`);
+        say(`FLAG: ${status.escalation!.reason}`);
+        say(`it waits for a person: mlops decide ${LITE} retry|accept-current|force-promote|abort --reason "…" (left waiting)`);
+        this.flags.push({ workflow: handle.workflowId, flag: 'retraining cannot improve', answered: 'waiting for a person' });
+        return;
+      }
+      if (status?.phase === 'done') return say(`loop ended: ${status.outcome}`);
+      await sleep(300);
+    }
+  }
+
+  async summary(uiUrl: string, ms: number): Promise<void> {
+    console.log(`\n════ Summary (${(ms / 1000).toFixed(0)} s) ════`);
+    for (const model of [MODEL, LITE]) {
+      const registry = await registryState(this.client, model);
+      const rows = registry.versions.map((v) => ({
+        version: v.version,
+        trainer: v.trainer.kind,
+        'trained on': `${v.dataset.name}@${v.dataset.version.slice(0, 8)}`,
+        'test AUC': fmt(v.metrics.test.rocAuc),
+        alias: Object.entries(registry.aliases).filter(([, id]) => id === v.version).map(([a]) => a).join(',') || (v.status === 'archived' ? 'archived' : ''),
+      }));
+      console.log(`\nModel "${model}"\n${formatTable(rows)}`);
+      const decisions = registry.decisions.filter((d) => d.action !== 'register').slice(-4).map((d) => ({ action: d.action, alias: d.alias ?? '', version: d.version, by: d.by, reason: d.reason.slice(0, 60) }));
+      console.log(`decisions\n${formatTable(decisions)}`);
+    }
+    const runs = (await listRuns(this.store, MODEL)).map((r) => ({ run: r.runId, 'model version': r.modelVersion, rows: r.rows, 'out of range': r.outOfRange, alert: r.alert ? 'yes' : '' }));
+    console.log(`\nScoring runs of "${MODEL}"\n${formatTable(runs)}`);
+    console.log(`\nFlags raised for a person\n${formatTable(this.flags)}`);
+    const ns = this.config.namespace;
+    const link = (q: string) => `${uiUrl}/namespaces/${ns}/workflows?query=${encodeURIComponent(q)}`;
+    console.log('\nWeb UI:');
+    console.log(`  everything about "${MODEL}":     ${link(`MlopsModel="${MODEL}"`)}`);
+    console.log(`  waiting for a person:         ${link('MlopsNeedsAttention=true AND ExecutionStatus="Running"')}`);
+    console.log(`  the retraining loop:          ${link(`WorkflowId="retrain:${MODEL}"`)}`);
+    console.log(`  query lineage:  npx mlops sql "SELECT model, version, trainer, test_metrics FROM models"   (MLOPS_DATA_DIR=${this.config.dataDir})`);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The dev server this run started, stopped on every way out (a failed demo must not leave it behind). */
+let embedded: DevServer | undefined;
+
 main().catch(async (err: unknown) => {
   console.error(`demo failed: ${describeError(err)}`);
+  await embedded?.stop().catch(() => undefined);
   process.exit(1);
 });
-
-/** What a reviewer does: find the promotion among the pending ones, read the verdict, decide. */
-async function reviewLikeAPerson(client: Client, handle: WorkflowHandle, version: string): Promise<void> {
-  for (;;) {
-    const status = await handle.query(promotionStatusQuery);
-    if (status.phase !== 'evaluating') break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const status = await handle.query(promotionStatusQuery);
-  if (status.phase !== 'waiting-for-review') return; // e.g. already production from an earlier run
-  for (let i = 0; i < 50 && !(await listPending(client)).some((p) => p.workflowId === handle.workflowId); i++) {
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  console.log(`  waiting for a person (MlopsNeedsAttention=true; \`npx mlops pending\` lists it)`);
-  const passed = status.evaluation?.passed ?? false;
-  const decision = passed ? 'approve' : 'reject';
-  console.log(`  the reviewer reads ${status.evaluation?.markdownUri} and sends: mlops ${decision} ${MODEL} ${version} --by demo-reviewer`);
-  await reviewPromotion(client, decision, {
-    model: MODEL,
-    version,
-    by: 'demo-reviewer',
-    reason: passed ? 'gates passed and the report reads well' : 'gates failed',
-  });
-}
