@@ -5,6 +5,8 @@ import { ensureSklearnPython } from '../scripts/python-env';
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
+    /** The Web UI of that server (the browser test opens it). */
+    temporalUiUrl: string;
     /** Python with scikit-learn and skl2onnx, for the external-trainer tests. */
     sklearnPython: string;
   }
@@ -18,9 +20,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('sklearnPython', ensureSklearnPython());
   if (process.env.TEMPORAL_ADDRESS) {
     project.provide('temporalAddress', process.env.TEMPORAL_ADDRESS);
+    project.provide('temporalUiUrl', process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233');
     return async () => undefined;
   }
-  const server = await startDevServer({ headless: true });
+  const server = await startDevServer({});
   project.provide('temporalAddress', server.address);
+  project.provide('temporalUiUrl', server.uiUrl!);
   return () => server.stop();
 }
