@@ -186,6 +186,8 @@ describe('mlops CLI', () => {
     const schedule = await mlops('schedule', 'monitor', 'people-model', '--every', '1d');
     expect(schedule.code, schedule.stderr).toBe(0);
     expect(schedule.stdout).toContain('schedule mlops-monitor-people-model: monitor people-model every 1d');
+    const schedules = JSON.parse((await mlops('schedule', 'list', '--json')).stdout) as Array<Record<string, unknown>>;
+    expect(schedules).toContainEqual(expect.objectContaining({ schedule: 'mlops-monitor-people-model', starts: 'monitorModel', every: '24h', paused: false }));
     await env.client.schedule.getHandle('mlops-monitor-people-model').delete();
   });
 

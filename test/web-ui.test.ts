@@ -46,7 +46,7 @@ async function shown(page: Page, text: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     for (const frame of page.frames()) {
-      const body = await frame.evaluate(() => document.body?.innerText ?? '').catch(() => '');
+      const body = await frame.locator('body').innerText({ timeout: 1_000 }).catch(() => '');
       if (body.replace(/\s+/g, ' ').includes(text)) return;
     }
     if (Date.now() > deadline) throw new Error(`the Web UI page does not show "${text}"`);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { type ModelScheduleKind, scheduleModelWorkflow, scheduleRetentionSweep } from '../../client/schedules';
 import type { CliContext } from '../context';
+import { printRows } from '../output';
 
 export function registerScheduleCommands(program: Command, ctx: () => CliContext): void {
   const schedule = program.command('schedule').description('Temporal Schedules for recurring work (visible in the Web UI under Schedules)');
@@ -12,6 +13,25 @@ export function registerScheduleCommands(program: Command, ctx: () => CliContext
       const c = ctx();
       const id = await scheduleRetentionSweep(await c.temporal(), c.config, opts.every);
       console.log(`schedule ${id}: retention sweep every ${opts.every}`);
+    });
+  schedule
+    .command('list')
+    .description('The schedules on the server: what they start, how often, when next')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => {
+      const client = await ctx().temporal();
+      const rows: Array<Record<string, unknown>> = [];
+      for await (const s of client.schedule.list()) {
+        const action = s.action as { workflowType?: string } | undefined;
+        rows.push({
+          schedule: s.scheduleId,
+          starts: action?.workflowType ?? '',
+          every: (s.spec?.intervals ?? []).map((i) => `${Number(i.every) / 3_600_000}h`).join(', '),
+          next: s.info.nextActionTimes[0]?.toISOString() ?? '',
+          paused: s.state.paused,
+        });
+      }
+      printRows(rows, opts.json);
     });
   const describe: Record<ModelScheduleKind, string> = {
     monitor: 'Monitor the production model on an interval (drift, live metrics; a crossing starts retraining)',
