@@ -9,6 +9,9 @@ import { startTraining } from '../src/client/train';
 import type { MonitoringReport } from '../src/monitoring/monitor';
 import { ingestChurnData, writeChurnCsv } from './helpers/churn';
 import { type TestEnv, startTestEnv } from './helpers/env';
+import { rootFailure } from './helpers/failures';
+import { openDuckDb } from '../src/sql/duckdb';
+import { quoteString } from '../src/sql/quote';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -63,6 +66,14 @@ describe('monitoring', () => {
     });
     const ended = await decideRetrain(env.client, { model: 'watched', decision: 'accept-current', by: 'test', reason: 'drift understood' });
     expect(ended.decision?.action).toBe('acceptCurrent');
+    await env.client.workflow.getHandle('retrain:watched').result();
+    // The same crossing the next day does not ask the person again within the quiet period.
+    const quiet = await (await startMonitor(env.client, env.config, { model: 'watched', dataset: 'mon-live', runId: 'shifted-next-day' })).result();
+    expect(quiet.triggered).toBe(true);
+    expect(quiet.retrain?.suppressed).toMatch(/ended accepted-current .*drift understood.*quiet until/);
+    expect((await env.client.workflow.getHandle('retrain:watched').describe()).status.name).toBe('COMPLETED');
+    // A run id names one pass: using it again is refused.
+    await expect(startMonitor(env.client, env.config, { model: 'watched', dataset: 'mon-live', runId: 'shifted' })).rejects.toThrow(/already/i);
   });
 
   it('turns labels that arrive later into live metrics against the training baseline', async () => {
@@ -71,7 +82,8 @@ describe('monitoring', () => {
     const before = await scoreAndMonitor('mon-late', 'late-before');
     expect(before.live).toBeUndefined();
 
-    const labels = await writeChurnCsv(env, o); // the same rows, now with their outcome
+    // The same rows, now with their outcome — keys written zero-padded by another system.
+    const labels = await zeroPadded(await writeChurnCsv(env, o));
     const batch = await (await startLabels(env.client, env.config, { dataset: 'mon-late', source: labels, label: 'churned' })).result();
     expect(batch).toMatchObject({ rows: 3000, rejected: 0, duplicateKeys: 0 });
     const after = await (await startMonitor(env.client, env.config, { model: 'watched', dataset: 'mon-late', runId: 'late-after', retrainOnTrigger: false })).result();
@@ -93,7 +105,9 @@ describe('monitoring', () => {
     // A label file without the key is refused, saying what it needs.
     const bad = path.join(env.inputDir, 'bad-labels.csv');
     fs.writeFileSync(bad, 'churned\ntrue\n');
-    await expect((await startLabels(env.client, env.config, { dataset: 'mon-late', source: bad, label: 'churned' })).result()).rejects.toThrow();
+    const refused = await rootFailure((await startLabels(env.client, env.config, { dataset: 'mon-late', source: bad, label: 'churned' })).result());
+    expect(refused.type).toBe('SchemaMismatch');
+    expect(refused.message).toContain('needs column(s) "id"');
   });
 
   it('schedules monitoring as a Temporal Schedule that runs the pass', async () => {
@@ -126,4 +140,14 @@ async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 60_00
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 300));
   }
+}
+
+/** The file with its id column written as zero-padded text ("00300000"). */
+async function zeroPadded(file: string): Promise<string> {
+  const out = file.replace(/\.csv$/, '-padded.csv');
+  const db = await openDuckDb();
+  const conn = await db.connect();
+  await conn.run(`COPY (SELECT printf('%08d', id) AS id, * EXCLUDE (id) FROM read_csv(${quoteString(file)})) TO ${quoteString(out)} (HEADER, FORCE_QUOTE (id))`);
+  db.closeSync();
+  return out;
 }

@@ -110,6 +110,8 @@ describe('batch scoring', () => {
     ).result();
     expect(status.run).toMatchObject({ rows: 500, dataset: 'churn-file' });
     expect(status.dataset!.version).toBe(status.run!.datasetVersion);
+    // A run id names one run: starting it again is refused rather than answered with the old run.
+    await expect(startScoring(env.client, env.config, { model: 'scored', dataset: 'churn-file', runId: 'from-file' })).rejects.toThrow(/already/i);
 
     await ingestChurnData(env, { dataset: 'churn-partial', rows: 300, idOffset: 600_000, unlabeled: true });
     const failure = await rootFailure(

@@ -41,6 +41,16 @@ async function listed(page: Page, query: string, ids: string[]): Promise<string>
   }
 }
 
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** Waits until some frame of the page shows `text` (the UI renders markdown summaries in iframes). */
 async function shown(page: Page, text: string): Promise<void> {
   const deadline = Date.now() + 30_000;
@@ -59,11 +69,13 @@ describe('the Temporal Web UI as the monitoring console', () => {
     await ingestChurnData(env, { dataset: 'ui-data', rows: 2000 });
     const trained = await (await startTraining(env.client, env.config, { model: 'ui-model', dataset: 'ui-data' })).result();
     const promotion = await startPromotion(env.client, env.config, { model: 'ui-model', candidateVersion: trained.summary.version, policy: 'manual' });
-    const deadline = Date.now() + 30_000;
-    while ((await promotion.query(promotionStatusQuery)).phase !== 'waiting-for-review' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    await until('the review phase', async () => ((await promotion.query(promotionStatusQuery)).phase === 'waiting-for-review' ? true : undefined));
 
     const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-    const trainId = (await env.client.workflow.list({ query: 'MlopsModel = "ui-model" AND WorkflowType = "trainModel"' })[Symbol.asyncIterator]().next()).value!.workflowId;
+    const trainId = await until('the training workflow in visibility', async () => {
+      for await (const wf of env.client.workflow.list({ query: 'MlopsModel = "ui-model" AND WorkflowType = "trainModel"' })) return wf.workflowId;
+      return undefined;
+    });
     await listed(page, 'MlopsModel="ui-model"', ['registry:ui-model', trainId, promotion.workflowId]);
     await page.screenshot({ path: path.join(SHOTS, 'model-workflows.png'), fullPage: true });
 

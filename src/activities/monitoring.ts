@@ -9,6 +9,7 @@ import { type LabelBatch, recordLabels } from '../monitoring/labels';
 import { type MonitorRequest, type MonitoringReport, monitor, monitorRequestSchema, renderMonitoringMarkdown } from '../monitoring/monitor';
 import type { RetrainRequestInput } from '../retraining/request';
 import { requestRetrain } from '../client/retrain';
+import { type RetrainStatus, retrainWorkflowId } from '../workflows/retrain-messages';
 import type { ArtifactStore } from '../store/artifact-store';
 import { datasetName } from '../store/names';
 import { parseInput } from '../validation';
@@ -74,7 +75,12 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
       const request = parseInput(monitorRequestSchema, input.request, 'monitor request');
       const reportUri = path.join(monitoringDir(store, request.model), `${request.runId}.json`);
       const existing = await store.readJson<MonitoringReport>(reportUri);
-      if (existing) return outcomeOf(existing, reportUri);
+      if (existing) {
+        // A retry finds its report; another pass under the same run id must not reuse it.
+        const manifestVersion = path.basename(path.dirname(input.manifestUri));
+        if (existing.modelVersion === input.production.version && existing.datasetVersion === manifestVersion) return outcomeOf(existing, reportUri);
+        throw userError('InvalidInput', `Monitoring run id "${request.runId}" of ${request.model} was already used (${existing.dataset}@${existing.datasetVersion}, ${existing.createdAt}); choose another run id`);
+      }
       const card = await store.readJson<ModelCard>(input.production.cardUri);
       if (!card) throw userError('ModelLoadError', `Model ${input.production.model}@${input.production.version} has no card at ${input.production.cardUri}`);
       const manifest = await store.readJson<DatasetManifest>(input.manifestUri);
@@ -85,10 +91,33 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
       return outcomeOf(report, reportUri);
     },
 
-    /** Signal-with-start of the model's retraining loop (see client/retrain.ts). */
-    async requestRetrain(input: { request: RetrainRequestInput; trigger: { reason: string; by: string } }): Promise<{ workflowId: string }> {
+    /**
+     * Signal-with-start of the model's retraining loop (see client/retrain.ts) — unless a person
+     * ended the last loop (accept-current, abort) or it gave up within `quietPeriod`: drift is
+     * judged against the same training profile, so the same crossing would ask them again daily.
+     */
+    async requestRetrain(input: { request: RetrainRequestInput; trigger: { reason: string; by: string }; quietPeriod?: string }): Promise<{ workflowId: string; suppressed?: string }> {
+      const workflowId = retrainWorkflowId(input.request.model);
+      if (input.quietPeriod) {
+        const quietMs = durationMs(input.quietPeriod);
+        const handle = deps.client.workflow.getHandle(workflowId);
+        const last = await handle.describe().catch(() => undefined);
+        if (last && last.status.name === 'COMPLETED') {
+          const result = (await handle.result().catch(() => undefined)) as RetrainStatus | undefined;
+          const decided = result?.decision ? Date.parse(result.decision.at) : Number.NaN;
+          if (result && ['accepted-current', 'aborted', 'gave-up'].includes(result.outcome ?? '') && Date.now() - decided < quietMs) {
+            return { workflowId, suppressed: `the last retraining loop ended ${result.outcome} at ${result.decision!.at} (${result.decision!.by}: ${result.decision!.reason}); quiet until ${new Date(decided + quietMs).toISOString()}` };
+          }
+        }
+      }
       const handle = await requestRetrain(deps.client, deps.taskQueue, input.request, input.trigger);
       return { workflowId: handle.workflowId };
     },
   };
+}
+
+function durationMs(d: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
+  if (!m) throw userError('InvalidInput', `"${d}" is not a duration such as 30m, 24h, 7d`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms'];
 }

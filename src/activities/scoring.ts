@@ -58,7 +58,12 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
       const finalDir = path.join(predictionsDir(store, request.model), request.runId);
       const runUri = path.join(finalDir, RUN_FILE);
       const existing = await store.readJson<ScoreRun>(runUri);
-      if (existing) return existing;
+      if (existing) {
+        // A retry of this run finds its result; another run under the same id must not get it.
+        const manifestVersion = path.basename(path.dirname(input.manifestUri));
+        if (existing.modelVersion === input.model.version && existing.datasetVersion === manifestVersion) return existing;
+        throw userError('InvalidInput', `Run id "${request.runId}" of ${request.model} was already used (for ${existing.dataset}@${existing.datasetVersion} with ${existing.modelVersion} on ${existing.createdAt}); choose another run id`);
+      }
 
       await checkModelLoads(input.model);
       const card = await store.readJson<ModelCard>(input.model.cardUri);

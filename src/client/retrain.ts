@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import type { Client } from '@temporalio/client';
+import { type Client, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { MlopsConfig } from '../config';
 import { userError } from '../errors';
 import { type MonitorRequestInput, monitorRequestSchema } from '../monitoring/monitor';
@@ -92,6 +92,7 @@ export async function startMonitor(client: Client, config: MlopsConfig, input: O
   return client.workflow.start<typeof monitorModel>('monitorModel', {
     taskQueue: config.taskQueue,
     workflowId: `monitor:${request.model}:${request.runId}`,
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
     args: [{ ...request, ...(retrain ? { retrain } : {}) }],
     typedSearchAttributes: [
       { key: MlopsModel, value: request.model },

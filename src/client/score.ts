@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import { type Client, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { MlopsConfig } from '../config';
 import { userError } from '../errors';
 import { type ScoreRequestInput, scoreRequestSchema } from '../scoring/request';
@@ -14,13 +14,14 @@ export function defaultRunId(dataset: string, now = new Date()): string {
   return `${dataset}-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
 }
 
-/** Starts scoreBatch: `score:<model>:<runId>`. Starting the same run id twice is refused by Temporal. */
+/** Starts scoreBatch: `score:<model>:<runId>`. A run id names one run: using it again is refused. */
 export async function startScoring(client: Client, config: MlopsConfig, input: Omit<ScoreRequestInput, 'runId'> & { runId?: string }) {
   const ingest = input.ingest ? normalizeIngestRequest(input.ingest) : undefined;
   const request = parseInput(scoreRequestSchema, { ...input, ...(ingest ? { ingest } : {}), runId: input.runId ?? defaultRunId(input.dataset) }, 'score request');
   return client.workflow.start<typeof scoreBatch>('scoreBatch', {
     taskQueue: config.taskQueue,
     workflowId: scoreWorkflowId(request.model, request.runId),
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
     args: [request],
     typedSearchAttributes: [
       { key: MlopsModel, value: request.model },

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Contract } from '../contract/schema';
 import { formatOf, resolveSourceFiles } from '../datasets/raw';
+import { DUCKDB_TYPES } from '../contract/compile';
 import { readRelation } from '../datasets/source';
 import { userError } from '../errors';
 import { queryRows } from '../sql/duckdb';
@@ -57,15 +58,22 @@ export async function recordLabels(args: {
   const id = sha256(`${labelColumn}\n${hashes.join('\n')}`).slice(0, 16);
   const uri = path.join(labelsDir(store, dataset), `${id}.parquet`);
   const existing = await fs.stat(uri).catch(() => undefined);
-  const relation = readRelation(files, formatOf(files), {}, 'sniff-types');
-  const [described] = await queryRows<{ names: string[] }>(conn, `SELECT list(column_name) AS names FROM (DESCRIBE SELECT * FROM ${relation})`);
+  // Read as written (CSV as text, nothing guessed or dropped), then keys cast to the dataset's own
+  // types, so "00123" in a label file meets customer 123 the way the snapshot wrote it.
+  const source = readRelation(files, formatOf(files), {}, 'validate');
+  const [described] = await queryRows<{ names: string[] }>(conn, `SELECT list(column_name) AS names FROM (DESCRIBE SELECT * FROM ${source})`);
   const names = new Set(described?.names ?? []);
   const missing = [...contract.key, labelColumn].filter((c) => !names.has(c));
   if (missing.length) {
     throw userError('SchemaMismatch', `The label file needs column(s) ${missing.map((m) => `"${m}"`).join(', ')} (the key and label of ${dataset}); it has ${[...names].map((n) => `"${n}"`).join(', ')}`);
   }
+  const typed = contract.key.map((k) => {
+    const type = contract.columns.find((c) => c.name === k)?.type ?? 'string';
+    return `TRY_CAST(${quoteIdent(k)} AS ${DUCKDB_TYPES[type]}) AS ${quoteIdent(k)}`;
+  });
+  const relation = `(SELECT ${typed.join(', ')}, CAST(${quoteIdent(labelColumn)} AS VARCHAR) AS mlops_label FROM ${source})`;
   const key = keyExpression(contract);
-  const label = `CAST(${quoteIdent(labelColumn)} AS VARCHAR)`;
+  const label = 'mlops_label';
   const [counts] = await queryRows<{ total: number; rejected: number; duplicates: number }>(
     conn,
     `SELECT count(*) AS total, count(*) FILTER (WHERE ${key} IS NULL OR ${label} IS NULL) AS rejected,
@@ -74,7 +82,7 @@ export async function recordLabels(args: {
   );
   const total = counts?.total ?? 0;
   const rejected = counts?.rejected ?? 0;
-  if (total - rejected === 0) throw userError('InvalidInput', `The label file has no rows with both a key and a label (${total} rows read)`);
+  if (total - rejected === 0) throw userError('InvalidInput', `The label file has no rows with both a key (of the dataset's key type) and a label (${total} rows read)`);
   if (!existing) {
     await fs.mkdir(path.dirname(uri), { recursive: true });
     const tmp = `${uri}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;

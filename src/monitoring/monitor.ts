@@ -1,6 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { z } from 'zod';
 import type { DatasetManifest } from '../datasets/manifest';
+import { userError } from '../errors';
 import { defaultPrimaryMetric, higherIsBetter, METRICS_BY_TASK } from '../evaluation/gates';
 import { metricsOf } from '../metrics';
 import type { Metrics, ModelCard } from '../models/card';
@@ -37,6 +38,8 @@ export const monitorRequestSchema = z
     primaryMetric: z.string().optional(),
     /** Start (signal-with-start) the retraining loop when a threshold is crossed. */
     retrainOnTrigger: z.boolean().default(true),
+    /** After a person accepted the current model or aborted the loop (or it gave up), do not start it again for this long. */
+    retrainQuietPeriod: z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 24h or 7d').default('7d'),
   })
   .strict();
 export type MonitorRequest = z.infer<typeof monitorRequestSchema>;
@@ -78,6 +81,9 @@ export async function monitor(args: {
   now: string;
 }): Promise<MonitoringReport> {
   const { conn, store, card, manifest, request } = args;
+  if (request.primaryMetric && !METRICS_BY_TASK[card.task].includes(request.primaryMetric)) {
+    throw userError('InvalidInput', `primaryMetric "${request.primaryMetric}" is not a metric of a ${card.task} model (${METRICS_BY_TASK[card.task].join(', ')})`);
+  }
   const notes: string[] = [];
   const reasons: string[] = [];
   const features = await featureDrift(
@@ -95,9 +101,13 @@ export async function monitor(args: {
   let predictions: PredictionDrift | undefined;
   if (!hasLogs) notes.push('no prediction logs yet: score data with `mlops score` to monitor predictions and live metrics');
   else {
-    const scored = `(SELECT output FROM read_parquet(${quoteString(logs)}, union_by_name = true) WHERE model_version = ${quoteString(card.version)} AND dataset_version = ${quoteString(manifest.version)})`;
-    predictions = await predictionDrift(conn, scored, 'output', card.predictionProfile, request.drift);
-    if (predictions.rows === 0) {
+    // The latest scoring run of this version with this model: scoring it twice must not double the sample.
+    const log = `read_parquet(${quoteString(logs)}, union_by_name = true)`;
+    const mine = `model_version = ${quoteString(card.version)} AND dataset_version = ${quoteString(manifest.version)}`;
+    const scored = `(SELECT output FROM ${log} WHERE ${mine} AND run_id = (SELECT run_id FROM ${log} WHERE ${mine} ORDER BY scored_at DESC, run_id DESC LIMIT 1))`;
+    predictions = card.predictionProfile ? await predictionDrift(conn, scored, 'output', card.predictionProfile, request.drift) : undefined;
+    if (!predictions) notes.push(`the card of ${card.version} has no prediction profile (trained by an older version): prediction drift not computed`);
+    else if (predictions.rows === 0) {
       notes.push(`no scoring run of ${manifest.dataset}@${manifest.version} with ${card.version} yet: prediction drift not computed`);
       predictions = undefined;
     } else if (predictions.drifted) reasons.push(`prediction drift (PSI ${predictions.psi.toFixed(2)})`);

@@ -19,8 +19,8 @@ const { monitorProduction } = proxyActivities<Activities>({
 });
 
 export interface MonitorResult extends MonitorOutcome {
-  /** Set when a threshold was crossed and the retraining loop was started (or told). */
-  retrain?: { workflowId: string };
+  /** Set when a threshold was crossed: the loop started or told, or why it was not (a recent decision). */
+  retrain?: { workflowId: string; suppressed?: string };
 }
 
 /**
@@ -52,8 +52,10 @@ export async function monitorModel(input: Omit<MonitorRequest, 'runId'> & { runI
   const started = await requestRetrain({
     request: { ...(retrain ?? {}), model },
     trigger: { reason: `monitoring ${request.runId}: ${outcome.reasons.join('; ')}`, by: `monitor:${model}:${request.runId}` },
+    quietPeriod: request.retrainQuietPeriod,
   });
-  return { ...outcome, retrain: { workflowId: started.workflowId ?? retrainWorkflowId(model) } };
+  if (started.suppressed) log.info('retraining not requested', { model, why: started.suppressed });
+  return { ...outcome, retrain: { workflowId: started.workflowId ?? retrainWorkflowId(model), ...(started.suppressed ? { suppressed: started.suppressed } : {}) } };
 }
 
 /** Labels that arrived late (`labels:<dataset>:<id>`): stored beside the dataset for live metrics. */

@@ -12,6 +12,8 @@ export interface AttemptRecord {
   datasetVersion?: string;
   strategy: Strategy;
   version?: string;
+  /** The production version it was compared with. */
+  baselineVersion?: string;
   outcome: 'promoted' | 'rejected' | 'same-as-production' | 'failed';
   reason: string;
   primaryMetric?: string;
@@ -51,6 +53,8 @@ export interface RetrainStatus {
   /** Attempts allowed before escalating, counted from `budgetFrom`. */
   maxAttempts: number;
   budgetFrom: number;
+  /** Attempt count when the current strategy list took effect (strategies rotate from there). */
+  strategyFrom?: number;
   budgetStartedAt: string;
   startedAt: string;
   triggers: Trigger[];

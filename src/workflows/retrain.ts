@@ -2,6 +2,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   allHandlersFinished,
   ApplicationFailure,
+  isCancellation,
   condition,
   continueAsNew,
   executeChild,
@@ -190,6 +191,8 @@ export async function retrainUntilImproved(request: RetrainRequest, carried?: Re
     if (status.proof && !status.proof.passed) status.proof = undefined; // prove again, unless skipped
     status.maxAttempts = o.maxAttempts ?? request.maxAttempts;
     status.budgetFrom = status.attemptsMade;
+    // New strategies start from their first; without them, the rotation goes on where it was.
+    if (o.strategies) status.strategyFrom = status.attemptsMade;
     status.budgetStartedAt = now();
     status.phase = 'attempting';
     return true;
@@ -206,7 +209,8 @@ export async function retrainUntilImproved(request: RetrainRequest, carried?: Re
       version,
       by: by.by,
       reason: `forced by a person after retraining did not improve: ${by.reason}`,
-      expectedCurrent: registry.aliases.production ?? null,
+      // The production the person saw when deciding: if it changed since, refuse and ask again.
+      expectedCurrent: status.production ?? null,
     });
     status.production = version;
     finish('force-promoted');
@@ -217,15 +221,24 @@ export async function retrainUntilImproved(request: RetrainRequest, carried?: Re
     const production = registry.versions.find((v) => v.version === registry.aliases.production);
     if (!production) throw ApplicationFailure.nonRetryable(`Model "${model}" has no production version to improve on; promote one first`, 'NoProductionModel');
     status.production = production.version;
-    const spec = await trainingSpecOf({ summary: production });
-
-    if (request.baselineProof.enabled && status.proof?.version !== production.version) {
-      status.phase = 'proving-baseline';
-      setCurrentDetails(`Baseline proof: retraining production ${production.version} on its own data`);
-      status.proof = await reproduceTraining.executeWithOptions(
-        { summary: `Baseline proof: reproduce ${production.version}` },
-        [{ summary: production, tolerance: request.baselineProof.tolerance, primaryMetric: request.gates.primaryMetric, at: now() }],
-      );
+    let spec: TrainingSpec;
+    try {
+      spec = await trainingSpecOf({ summary: production });
+      if (request.baselineProof.enabled && status.proof?.version !== production.version) {
+        status.phase = 'proving-baseline';
+        setCurrentDetails(`Baseline proof: retraining production ${production.version} on its own data`);
+        status.proof = await reproduceTraining.executeWithOptions(
+          { summary: `Baseline proof: reproduce ${production.version}` },
+          [{ summary: production, tolerance: request.baselineProof.tolerance, primaryMetric: request.gates.primaryMetric, at: now() }],
+        );
+      }
+    } catch (err) {
+      // A card gone, training data deleted, a trainer this worker may not run: a person must look.
+      const cause = rootApplicationFailure(err);
+      if (isCancellation(err) || !cause?.nonRetryable) throw err;
+      const goOn = await escalate(`cannot start from production ${production.version}: ${cause.message} (retry with skipBaselineProof if only the proof is affected)`);
+      if (!goOn) return status;
+      continue;
     }
     if (request.baselineProof.enabled && !status.proof!.passed) {
       const p = status.proof!;
@@ -264,7 +277,7 @@ export async function retrainUntilImproved(request: RetrainRequest, carried?: Re
 async function attempt(request: RetrainRequest, status: RetrainStatus, production: ModelVersionSummary, spec: TrainingSpec): Promise<AttemptRecord> {
   const n = ++status.attemptsMade;
   const strategies: Strategy[] = request.strategies ?? defaultStrategies(spec.trainer);
-  const strategy = strategies[(n - status.budgetFrom - 1) % strategies.length]!;
+  const strategy = strategies[(n - (status.strategyFrom ?? 0) - 1) % strategies.length]!;
   const base = { n, at: new Date().toISOString(), strategy };
   const loopId = workflowInfo().workflowId;
   try {
@@ -288,6 +301,9 @@ async function attempt(request: RetrainRequest, status: RetrainStatus, productio
     if (version === production.version) {
       return { ...base, datasetVersion, version, outcome: 'same-as-production', reason: 'this strategy on this data gives the production model itself (no newer data?)' };
     }
+    // Content-addressed: the same strategy on the same data is the same version; its verdict against this production stands.
+    const earlier = status.attempts.find((a) => a.version === version && a.outcome === 'rejected' && a.baselineVersion === production.version);
+    if (earlier) return { ...earlier, ...base, reason: `already evaluated in attempt ${earlier.n}: ${earlier.reason}` };
     const promotion = await executeChild(promoteModel, {
       workflowId: promoteWorkflowId(request.model, version),
       staticSummary: `Attempt ${n}: shadow ${version} against production ${production.version}, then the gates`,
@@ -312,11 +328,13 @@ async function attempt(request: RetrainRequest, status: RetrainStatus, productio
       ...base,
       datasetVersion,
       version,
+      baselineVersion: production.version,
       outcome: promotion.phase === 'promoted' ? 'promoted' : 'rejected',
       reason: promotion.decision?.reason ?? promotion.phase,
       ...(e ? { primaryMetric: e.primaryMetric, candidateValue: e.candidateValue, baselineValue: e.baselineValue ?? null, reportUri: e.markdownUri } : {}),
     };
   } catch (err) {
+    if (isCancellation(err)) throw err;
     // A failed attempt (bad strategy, training error) is recorded and counts; the loop goes on.
     const message =
       err instanceof WorkflowExecutionAlreadyStartedError ? 'a promotion of this version is already running' : (rootApplicationFailure(err)?.message ?? (err as Error).message);
