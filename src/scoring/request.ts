@@ -26,7 +26,8 @@ export const scoreRequestSchema = z
     /** Above this share of flagged rows the run raises an alert and waits for a person. */
     maxFlaggedShare: z.number().min(0).max(1).default(0.01),
     batchSize: z.number().int().min(1).max(1_000_000).default(16_384),
-    partRows: z.number().int().min(1_000).max(50_000_000).default(1_000_000),
+    /** Rows per Parquet part file; the staged part is what memory holds (about 0.5 GB per 500k rows of 20 features). */
+    partRows: z.number().int().min(1_000).max(5_000_000).default(500_000),
     /** How long the prediction log is kept (the retention sweep deletes it after). */
     retentionDays: z.number().int().min(1).max(36_500).default(90),
     /** How long an alert waits for `acknowledge` before the run closes with it unacknowledged. */

@@ -76,10 +76,13 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
   const contributionWidth = explain?.columns.length ?? 0;
   const classes = card.classes.length;
 
+  // A single integer key crosses as numbers (a typed-array copy), any other key as text.
+  const keyColumn = dataset.contract.key.length === 1 ? columns.get(dataset.contract.key[0]!) : undefined;
+  const numericKey = keyColumn?.type === 'integer';
   // Staging: one row per scored row, typed as the chunks we append.
   const staged: Array<{ name: string; type: DuckDBType; sql: string }> = [
     { name: 'row_number', type: BIGINT, sql: 'BIGINT' },
-    { name: 'row_key', type: VARCHAR, sql: 'VARCHAR' },
+    numericKey ? { name: 'row_key', type: BIGINT, sql: 'BIGINT' } : { name: 'row_key', type: VARCHAR, sql: 'VARCHAR' },
     ...inputs.map(([, kind], j) => (kind === 'float' ? { name: `f${j}`, type: FLOAT, sql: 'FLOAT' } : { name: `f${j}`, type: VARCHAR, sql: 'VARCHAR' })),
     { name: 'output', type: DOUBLE, sql: 'DOUBLE' },
     { name: 'label_index', type: INTEGER, sql: 'INTEGER' },
@@ -92,7 +95,7 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
   };
   const logSelect = [
     'row_number',
-    'row_key AS key',
+    'CAST(row_key AS VARCHAR) AS key',
     `{${inputs.map(([name], j) => `${quoteString(name)}: nullif(f${j}, ${inputs[j]![1] === 'float' ? "'NaN'::FLOAT" : "''"})`).join(', ')}} AS features`,
     `${quoteString(card.model)} AS model`,
     `${quoteString(card.version)} AS model_version`,
@@ -112,7 +115,9 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
   const writePart = async () => {
     appender.closeSync(); // flushes
     const file = path.join(args.dir, `part-${String(parts.length).padStart(5, '0')}.parquet`);
-    await writer.run(`COPY (SELECT ${logSelect} FROM ${STAGING}) TO ${quoteString(file)} (FORMAT parquet, COMPRESSION zstd)`);
+    // No dictionary encoding: features, outputs and contributions are nearly all distinct, and
+    // trying dictionaries first cost a third of the write (same file size without).
+    await writer.run(`COPY (SELECT ${logSelect} FROM ${STAGING}) TO ${quoteString(file)} (FORMAT parquet, COMPRESSION zstd, DICTIONARY_SIZE_LIMIT 1)`);
     parts.push(file);
     appender = await newStaging();
     stagedRows = 0;
@@ -122,7 +127,8 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
     throw userError('ModelLoadError', `Model ${card.model}@${card.version}: ONNX Runtime cannot load it: ${err.message}`);
   });
   const source = `read_parquet(${quoteString(dataset.snapshotUri)}, file_row_number = true)`;
-  const selects = [...inputs.map(([name, kind]) => featureSelect(name, kind)), 'file_row_number', keyExpression(dataset.contract)];
+  const key = numericKey ? `CAST(${quoteIdent(keyColumn!.name)} AS BIGINT)` : keyExpression(dataset.contract);
+  const selects = [...inputs.map(([name, kind]) => featureSelect(name, kind)), 'file_row_number', key];
   let reader: ReturnType<typeof batches> | undefined;
   const result: ScoreResult = { rows: 0, outOfRange: 0, notANumber: 0, parts, output: { min: null, mean: null, max: null }, inferenceMs: 0 };
   let sum = 0;
@@ -145,6 +151,7 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
         const v = values[i]!;
         if (!Number.isFinite(v)) {
           flags[i] = 2;
+          labelIndex[i] = -1; // no class for a prediction that is not a number
           result.notANumber++;
           continue;
         }
@@ -158,7 +165,7 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
       }
       const columnsOut: Array<ArrayLike<unknown>> = [
         columnNumbers(chunks, sizes, inputs.length, new BigInt64Array(rows)),
-        columnStrings(chunks, sizes, inputs.length + 1),
+        numericKey ? columnNumbers(chunks, sizes, inputs.length + 1, new BigInt64Array(rows)) : columnStrings(chunks, sizes, inputs.length + 1),
         ...inputs.map(([name]) => feeds[name]!.data as Float32Array | string[]),
         values,
         labelIndex,
@@ -195,7 +202,11 @@ function splitColumns(data: Float32Array | undefined, rows: number, width: numbe
   return out;
 }
 
-/** Columns → appender, one DuckDB data chunk (≤ 2048 rows) at a time: a few native calls per chunk, not per value. */
+/**
+ * Columns → appender, one DuckDB data chunk (≤ 2048 rows) at a time: a few native calls per
+ * chunk, not per value. Numeric vectors keep their values in a typed array (`items`, the same
+ * non-public field batches.ts reads): filled with one copy, then flushed; strings go through setItem.
+ */
 function appendRows(
   appender: Awaited<ReturnType<DuckDBConnection['createAppender']>>,
   staged: ReadonlyArray<{ type: DuckDBType }>,
@@ -208,7 +219,12 @@ function appendRows(
     const chunk = DuckDBDataChunk.create(types, n);
     columns.forEach((values, j) => {
       const vector = chunk.getColumnVector(j);
-      for (let i = 0; i < n; i++) vector.setItem(i, values[offset + i] as never);
+      const items = (vector as unknown as { items?: unknown }).items;
+      if (ArrayBuffer.isView(values) && items instanceof (values.constructor as typeof Float32Array)) {
+        (items as Float32Array).set((values as unknown as Float32Array).subarray(offset, offset + n));
+      } else {
+        for (let i = 0; i < n; i++) vector.setItem(i, values[offset + i] as never);
+      }
       vector.flush();
     });
     appender.appendDataChunk(chunk);
