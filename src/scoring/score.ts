@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { DuckDBDataChunk, type DuckDBConnection, type DuckDBType, DOUBLE, FLOAT, INTEGER, BIGINT, VARCHAR } from '@duckdb/node-api';
+import { ARRAY, BIGINT, DOUBLE, DuckDBDataChunk, type DuckDBConnection, type DuckDBType, FLOAT, INTEGER, VARCHAR } from '@duckdb/node-api';
 import type { Contract } from '../contract/schema';
 import { userError } from '../errors';
 import { outputValues, rowArgmax } from '../metrics';
@@ -87,7 +87,8 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
     { name: 'output', type: DOUBLE, sql: 'DOUBLE' },
     { name: 'label_index', type: INTEGER, sql: 'INTEGER' },
     { name: 'flag', type: INTEGER, sql: 'INTEGER' },
-    ...Array.from({ length: contributionWidth }, (_, j) => ({ name: `c${j}`, type: FLOAT, sql: 'FLOAT' })),
+    // One fixed-size array per row, filled straight from ONNX Runtime's row-major output.
+    ...(contributionWidth ? [{ name: 'contribution', type: ARRAY(FLOAT, contributionWidth), sql: `FLOAT[${contributionWidth}]` }] : []),
   ];
   const newStaging = async () => {
     await writer.run(`CREATE OR REPLACE TEMP TABLE ${STAGING} (${staged.map((c) => `${c.name} ${c.sql}`).join(', ')})`);
@@ -106,7 +107,7 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
     'output',
     classes > 0 ? `list_extract(${varcharList(card.classes)}, label_index + 1) AS predicted_label` : 'NULL::VARCHAR AS predicted_label',
     `CASE flag WHEN 1 THEN '${FLAG_OUT_OF_RANGE}' WHEN 2 THEN '${FLAG_NOT_A_NUMBER}' END AS flag`,
-    ...(explain ? [`{${explain.columns.map((name, j) => `${quoteString(name)}: c${j}`).join(', ')}} AS contributions`] : []),
+    ...(explain ? [`{${explain.columns.map((name, j) => `${quoteString(name)}: contribution[${j + 1}]`).join(', ')}} AS contributions`] : []),
   ].join(', ');
 
   const parts: string[] = [];
@@ -163,14 +164,14 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
         result.output.min = result.output.min === null ? v : Math.min(result.output.min, v);
         result.output.max = result.output.max === null ? v : Math.max(result.output.max, v);
       }
-      const columnsOut: Array<ArrayLike<unknown>> = [
+      const columnsOut: Array<ArrayLike<unknown> | ArrayColumn> = [
         columnNumbers(chunks, sizes, inputs.length, new BigInt64Array(rows)),
         numericKey ? columnNumbers(chunks, sizes, inputs.length + 1, new BigInt64Array(rows)) : columnStrings(chunks, sizes, inputs.length + 1),
         ...inputs.map(([name]) => feeds[name]!.data as Float32Array | string[]),
         values,
         labelIndex,
         flags,
-        ...splitColumns(out[explain?.output ?? '']?.data as Float32Array | undefined, rows, contributionWidth),
+        ...(contributionWidth ? [{ rowMajor: out[explain!.output]!.data as Float32Array, width: contributionWidth }] : []),
       ];
       appendRows(appender, staged, columnsOut, rows);
       result.rows += rows;
@@ -194,12 +195,10 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
   return result;
 }
 
-/** [N, W] row-major → W columns of N. */
-function splitColumns(data: Float32Array | undefined, rows: number, width: number): Float32Array[] {
-  if (!data || width === 0) return [];
-  const out = Array.from({ length: width }, () => new Float32Array(rows));
-  for (let i = 0; i < rows; i++) for (let j = 0; j < width; j++) out[j]![i] = data[i * width + j]!;
-  return out;
+/** A column of fixed-size arrays, given as one [N, width] row-major buffer. */
+interface ArrayColumn {
+  rowMajor: Float32Array;
+  width: number;
 }
 
 /**
@@ -210,7 +209,7 @@ function splitColumns(data: Float32Array | undefined, rows: number, width: numbe
 function appendRows(
   appender: Awaited<ReturnType<DuckDBConnection['createAppender']>>,
   staged: ReadonlyArray<{ type: DuckDBType }>,
-  columns: ReadonlyArray<ArrayLike<unknown>>,
+  columns: ReadonlyArray<ArrayLike<unknown> | ArrayColumn>,
   rows: number,
 ): void {
   const types = staged.map((c) => c.type);
@@ -219,6 +218,12 @@ function appendRows(
     const chunk = DuckDBDataChunk.create(types, n);
     columns.forEach((values, j) => {
       const vector = chunk.getColumnVector(j);
+      if ('rowMajor' in values) {
+        const child = (vector as unknown as { childData: { items: Float32Array } }).childData;
+        child.items.set(values.rowMajor.subarray(offset * values.width, (offset + n) * values.width));
+        vector.flush();
+        return;
+      }
       const items = (vector as unknown as { items?: unknown }).items;
       if (ArrayBuffer.isView(values) && items instanceof (values.constructor as typeof Float32Array)) {
         (items as Float32Array).set((values as unknown as Float32Array).subarray(offset, offset + n));
