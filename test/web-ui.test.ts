@@ -95,6 +95,10 @@ describe('the Temporal Web UI as the monitoring console', () => {
     await shown(page, `mlops approve ui-model ${trained.summary.version}`);
     await page.screenshot({ path: path.join(SHOTS, 'promotion-waiting.png'), fullPage: true });
     await page.close();
+    // The registry keeps its current details too: where the aliases point, what changed last.
+    const metadata = (await env.client.workflow.getHandle('registry:ui-model').query('__temporal_workflow_metadata')) as { currentDetails?: string };
+    expect(metadata.currentDetails).toContain(`**candidate** ${trained.summary.version}`);
+    expect(metadata.currentDetails).toMatch(/Last: set-alias candidate [0-9a-f]{16} by workflow train:ui-model/);
     expect(fs.readdirSync(SHOTS).sort()).toEqual(['model-workflows.png', 'needs-attention.png', 'promotion-waiting.png']);
   });
 });

@@ -2,6 +2,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -51,10 +52,20 @@ export async function modelRegistry(input: { model: string; state?: RegistryStat
     { key: MlopsStage, value: 'registry' },
   ]);
   const find = (version: string) => state.versions.find((v) => v.version === version);
+  // The Web UI's "current details": where the aliases point and what changed last.
+  const describe = () => {
+    const last = state.decisions.at(-1);
+    setCurrentDetails(
+      `**production** ${state.aliases.production ?? '(none)'} · **candidate** ${state.aliases.candidate ?? '(none)'} · ${state.versions.length} version(s)` +
+        (last ? `\n\nLast: ${last.action}${last.alias ? ` ${last.alias}` : ''} ${last.version} by ${last.by} — ${last.reason}` : ''),
+    );
+  };
   const record = (d: Omit<Decision, 'at'>) => {
     state.decisions.push({ at: new Date().toISOString(), ...d });
     if (state.decisions.length > KEPT_DECISIONS) state.decisions.splice(0, state.decisions.length - KEPT_DECISIONS);
+    describe();
   };
+  describe();
 
   setHandler(registryStateQuery, () => state);
   setHandler(registryVersionQuery, (version) => find(version));
@@ -69,8 +80,9 @@ export async function modelRegistry(input: { model: string; state?: RegistryStat
       state.versions.push(registered);
       record({ action: 'register', version: summary.version, by, reason: `trained by ${summary.trainer.kind} on ${summary.dataset.name}@${summary.dataset.version}` });
       if (asCandidate) {
-        record({ action: 'set-alias', alias: 'candidate', version: summary.version, previous: state.aliases.candidate, by, reason: 'newly trained' });
+        const previous = state.aliases.candidate;
         state.aliases.candidate = summary.version;
+        record({ action: 'set-alias', alias: 'candidate', version: summary.version, previous, by, reason: 'newly trained' });
       }
       return registered;
     },
