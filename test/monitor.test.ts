@@ -124,8 +124,16 @@ describe('monitoring', () => {
       expect(result.dataset).toBe('mon-live');
       expect(path.basename(result.reportUri)).toMatch(/^scheduled-/);
       const retrainId = await scheduleModelWorkflow(env.client, env.config, { kind: 'retrain', model: 'watched', every: '7d' });
-      expect((await env.client.schedule.getHandle(retrainId).describe()).action).toMatchObject({ workflowType: 'scheduledRetrain' });
-      await env.client.schedule.getHandle(retrainId).delete();
+      const retrainSchedule = env.client.schedule.getHandle(retrainId);
+      expect((await retrainSchedule.describe()).action).toMatchObject({ workflowType: 'scheduledRetrain' });
+      // A scheduled run only asks: it signal-with-starts the model's one loop.
+      await retrainSchedule.trigger();
+      const asked = await waitFor(async () => (await retrainSchedule.describe()).info.recentActions[0]?.action.workflow);
+      expect(await env.client.workflow.getHandle(asked.workflowId).result()).toEqual({ workflowId: 'retrain:watched' });
+      const loop = await retrainStatus(env.client, 'watched');
+      expect(loop.triggers.at(-1)).toMatchObject({ reason: 'scheduled retraining' });
+      await decideRetrainWhenEscalated('watched');
+      await retrainSchedule.delete();
     } finally {
       await handle.delete();
     }
@@ -150,4 +158,10 @@ async function zeroPadded(file: string): Promise<string> {
   await conn.run(`COPY (SELECT printf('%08d', id) AS id, * EXCLUDE (id) FROM read_csv(${quoteString(file)})) TO ${quoteString(out)} (HEADER, FORCE_QUOTE (id))`);
   db.closeSync();
   return out;
+}
+
+/** Ends a loop started by the test once it waits for a person (abort). */
+async function decideRetrainWhenEscalated(model: string): Promise<void> {
+  await waitFor(async () => ((await retrainStatus(env.client, model)).phase === 'escalated' ? true : undefined));
+  await decideRetrain(env.client, { model, decision: 'abort', by: 'test', reason: 'schedule test' });
 }

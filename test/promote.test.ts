@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listPending, reviewPromotion, rollbackProduction, startPipeline, startPromotion } from '../src/client/promote';
+import { listPending, reviewPromotion, rollbackProduction, startEvaluation, startPipeline, startPromotion } from '../src/client/promote';
 import { registryState, startTraining } from '../src/client/train';
 import type { EvaluationReport } from '../src/evaluation/report';
 import type { PromoteRequestInput } from '../src/evaluation/request';
@@ -70,6 +70,11 @@ describe('promotion with quality gates', () => {
     const rejection = state.decisions.find((d) => d.action === 'reject' && d.version === mid)!;
     expect(rejection.reason).toMatch(/improvement/);
     expect(rejection.evidenceUri).toBe(worse.evaluation!.markdownUri);
+
+    // An evaluation alone (no promotion) of the rejected version against production: same verdict, nothing changes.
+    const alone = await (await startEvaluation(env.client, env.config, { model: 'promo', candidateVersion: mid, options: {} })).result();
+    expect(alone).toMatchObject({ passed: false, candidateValue: worse.evaluation!.candidateValue, baselineValue: worse.evaluation!.baselineValue });
+    expect((await registryState(env.client, 'promo')).aliases).toEqual({ production: strong });
   });
 
   it('waits for a person: listed as pending, bad reviews refused, approve promotes and reject rejects', async () => {

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { loadConfig, type MlopsConfig } from '../../src/config';
@@ -50,6 +51,7 @@ export async function startTestEnv(label: string, env: Record<string, string> = 
     store: new ArtifactStore(config.dataDir),
     inputDir,
     async shutdown() {
+      if (process.env.MLOPS_RECORD_HISTORIES) await recordHistories(client, config.taskQueue, process.env.MLOPS_RECORD_HISTORIES);
       // Long-running workflows (registries) of this file would outlive its worker; end them so
       // that other files listing the shared namespace only meet workflows someone serves.
       for await (const wf of client.workflow.list({ query: `TaskQueue = "${config.taskQueue}" AND ExecutionStatus = "Running"` })) {
@@ -63,4 +65,31 @@ export async function startTestEnv(label: string, env: Record<string, string> = 
       fs.rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * `MLOPS_RECORD_HISTORIES=test/fixtures/histories npm test` refreshes the replay fixtures: one
+ * history per workflow type (a completed run where there is one), first writer wins across files.
+ */
+async function recordHistories(client: Client, taskQueue: string, dir: string): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  const seen = new Set<string>();
+  for await (const wf of client.workflow.list({ query: `TaskQueue = "${taskQueue}"` })) {
+    const type = wf.type;
+    const file = path.join(dir, `${type}.json`);
+    if (seen.has(type) || fs.existsSync(file)) continue;
+    const completed = wf.status.name === 'COMPLETED';
+    // A running registry is the only long-running type worth keeping open-ended; others wait for a completed run.
+    if (!completed && type !== 'modelRegistry') continue;
+    seen.add(type);
+    const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+    try {
+      const History = temporal.api.history.v1.History;
+      const json = History.toObject(History.fromObject(history), { longs: String, enums: String, bytes: String });
+      // Workflows derive child ids from their own id, so replay needs it too.
+      fs.writeFileSync(file, JSON.stringify({ workflowId: wf.workflowId, history: json }), { flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
 }
