@@ -1,4 +1,6 @@
 import * as path from 'node:path';
+import { finiteOrNull } from '../metrics';
+import { readModelCard } from '../models/cards';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { resolveVersion } from '../datasets/catalog';
 import { userError } from '../errors';
@@ -7,7 +9,7 @@ import { type EvaluationReport, renderMarkdown } from '../evaluation/report';
 import { evaluationsDir } from '../evaluation/reports';
 import { type EvaluationOptions, evaluationOptionsSchema } from '../evaluation/request';
 import { shadowEvaluate } from '../evaluation/shadow';
-import type { ModelCard, ModelVersionSummary } from '../models/card';
+import type { ModelVersionSummary } from '../models/card';
 import { loadSession } from '../onnx/runtime';
 import type { ArtifactStore } from '../store/artifact-store';
 import { canonicalJson, sha256, sha256File } from '../store/hash';
@@ -60,11 +62,7 @@ export async function checkModelLoads(summary: ModelVersionSummary): Promise<voi
 
 export function createEvaluationActivities(deps: EvaluationActivityDeps) {
   const { store } = deps;
-  const readCard = async (summary: ModelVersionSummary) => {
-    const card = await store.readJson<ModelCard>(summary.cardUri);
-    if (!card) throw userError('ModelLoadError', `Model ${summary.model}@${summary.version} has no card at ${summary.cardUri}`);
-    return card;
-  };
+  const readCard = (summary: ModelVersionSummary) => readModelCard(store, summary);
 
   return {
     checkModelLoads,
@@ -141,9 +139,4 @@ export function createEvaluationActivities(deps: EvaluationActivityDeps) {
       };
     },
   };
-}
-
-/** NaN does not survive JSON (it becomes null anyway); say so in the type. */
-function finiteOrNull(value: number | undefined): number | null {
-  return value !== undefined && Number.isFinite(value) ? value : null;
 }

@@ -1,10 +1,12 @@
 import * as path from 'node:path';
+import { durationMs } from '../duration';
+import { readModelCard } from '../models/cards';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Client } from '@temporalio/client';
 import { resolveVersion } from '../datasets/catalog';
 import type { DatasetManifest } from '../datasets/manifest';
 import { userError } from '../errors';
-import type { ModelCard, ModelVersionSummary } from '../models/card';
+import type { ModelVersionSummary } from '../models/card';
 import { type LabelBatch, recordLabels } from '../monitoring/labels';
 import { type MonitorRequest, type MonitoringReport, monitor, monitorRequestSchema, renderMonitoringMarkdown } from '../monitoring/monitor';
 import type { RetrainRequestInput } from '../retraining/request';
@@ -81,8 +83,7 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
         if (existing.modelVersion === input.production.version && existing.datasetVersion === manifestVersion) return outcomeOf(existing, reportUri);
         throw userError('InvalidInput', `Monitoring run id "${request.runId}" of ${request.model} was already used (${existing.dataset}@${existing.datasetVersion}, ${existing.createdAt}); choose another run id`);
       }
-      const card = await store.readJson<ModelCard>(input.production.cardUri);
-      if (!card) throw userError('ModelLoadError', `Model ${input.production.model}@${input.production.version} has no card at ${input.production.cardUri}`);
+      const card = await readModelCard(store, input.production);
       const manifest = await store.readJson<DatasetManifest>(input.manifestUri);
       if (!manifest) throw userError('DatasetNotFound', `No dataset manifest at ${input.manifestUri}`);
       const report = await withDuckDbActivity(deps.duckdb, (conn) => monitor({ conn, store, card, manifest, request, now: input.now }));
@@ -114,10 +115,4 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
       return { workflowId: handle.workflowId };
     },
   };
-}
-
-function durationMs(d: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
-  if (!m) throw userError('InvalidInput', `"${d}" is not a duration such as 30m, 24h, 7d`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms'];
 }

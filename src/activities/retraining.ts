@@ -1,9 +1,11 @@
 import type { DuckDBInstance } from '@duckdb/node-api';
+import { finiteOrNull } from '../metrics';
+import { readModelCard } from '../models/cards';
 import { Context } from '@temporalio/activity';
 import type { DatasetManifest } from '../datasets/manifest';
 import { userError } from '../errors';
 import { defaultPrimaryMetric } from '../evaluation/gates';
-import type { ModelCard, ModelVersionSummary, TrainerConfig } from '../models/card';
+import type { ModelVersionSummary, TrainerConfig } from '../models/card';
 import type { ArtifactStore } from '../store/artifact-store';
 import { trainModelVersion } from '../training/train';
 import type { BaselineProof } from '../workflows/retrain-messages';
@@ -26,11 +28,7 @@ export interface TrainingSpec {
 
 export function createRetrainingActivities(deps: RetrainingActivityDeps) {
   const { store } = deps;
-  const readCard = async (summary: ModelVersionSummary) => {
-    const card = await store.readJson<ModelCard>(summary.cardUri);
-    if (!card) throw userError('ModelLoadError', `Model ${summary.model}@${summary.version} has no card at ${summary.cardUri}`);
-    return card;
-  };
+  const readCard = (summary: ModelVersionSummary) => readModelCard(store, summary);
   return {
     async trainingSpecOf(input: { summary: ModelVersionSummary }): Promise<TrainingSpec> {
       const card = await readCard(input.summary);
@@ -61,14 +59,10 @@ export function createRetrainingActivities(deps: RetrainingActivityDeps) {
         }),
       );
       const metric = input.primaryMetric ?? defaultPrimaryMetric(card.task);
-      const registered = finite(card.metrics.test[metric]);
-      const reproduced = finite(retrained.summary.metrics.test[metric]);
+      const registered = finiteOrNull(card.metrics.test[metric]);
+      const reproduced = finiteOrNull(retrained.summary.metrics.test[metric]);
       const passed = registered !== null && reproduced !== null && Math.abs(registered - reproduced) <= input.tolerance;
       return { version: card.version, primaryMetric: metric, registered, reproduced, tolerance: input.tolerance, passed, at: input.at };
     },
   };
-}
-
-function finite(v: number | undefined): number | null {
-  return v !== undefined && Number.isFinite(v) ? v : null;
 }

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs/promises';
+import { readModelCard } from '../models/cards';
 import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { DatasetManifest } from '../datasets/manifest';
@@ -66,8 +67,7 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
       }
 
       await checkModelLoads(input.model);
-      const card = await store.readJson<ModelCard>(input.model.cardUri);
-      if (!card) throw userError('ModelLoadError', `Model ${input.model.model}@${input.model.version} has no card at ${input.model.cardUri}`);
+      const card = await readModelCard(store, input.model);
       const manifest = await store.readJson<DatasetManifest>(input.manifestUri);
       if (!manifest) throw userError('DatasetNotFound', `No dataset manifest at ${input.manifestUri}`);
       const range = acceptableRange(card, request);

@@ -79,3 +79,8 @@ export function outputValues(task: Task, outputs: Float32Array, classes: number)
   for (let i = 0; i < rows; i++) values[i] = outputs[i * classes + (task === 'binary' ? 1 : rowArgmax(outputs, i, classes))]!;
   return values;
 }
+
+/** NaN does not survive JSON (it becomes null anyway); say so in the type. */
+export function finiteOrNull(value: number | undefined): number | null {
+  return value !== undefined && Number.isFinite(value) ? value : null;
+}

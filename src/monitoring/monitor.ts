@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { DatasetManifest } from '../datasets/manifest';
 import { userError } from '../errors';
 import { defaultPrimaryMetric, higherIsBetter, METRICS_BY_TASK } from '../evaluation/gates';
-import { metricsOf } from '../metrics';
+import { finiteOrNull, metricsOf } from '../metrics';
 import type { Metrics, ModelCard } from '../models/card';
 import { queryRows } from '../sql/duckdb';
 import { quoteString, varcharList } from '../sql/quote';
@@ -177,14 +177,10 @@ async function liveMetrics(conn: DuckDBConnection, store: ArtifactStore, card: M
     }
   }
   const known = METRICS_BY_TASK[card.task].includes(primaryMetric) ? primaryMetric : defaultPrimaryMetric(card.task);
-  const value = finite(metrics[known]);
-  const baseline = finite(card.metrics.test[known]);
+  const value = finiteOrNull(metrics[known]);
+  const baseline = finiteOrNull(card.metrics.test[known]);
   const drop = value === null || baseline === null ? null : higherIsBetter(known) ? baseline - value : value - baseline;
   return { rows: rows.length, primaryMetric: known, value, baseline, drop, metrics };
-}
-
-function finite(v: number | undefined): number | null {
-  return v !== undefined && Number.isFinite(v) ? v : null;
 }
 
 export function renderMonitoringMarkdown(r: MonitoringReport): string {

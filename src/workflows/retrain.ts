@@ -1,4 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { type Duration, durationMs } from '../duration';
 import {
   allHandlersFinished,
   ApplicationFailure,
@@ -49,13 +50,6 @@ const { reproduceTraining } = proxyActivities<Activities>({
 
 const KEEP_RECORDS = 20;
 
-type Duration = `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`;
-
-function parseDurationMs(d: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d)!;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
-}
 
 /** A person's answer to an escalation, taken by one of the four updates. */
 type Decision =
@@ -251,7 +245,7 @@ export async function retrainUntilImproved(request: RetrainRequest, carried?: Re
 
     const elapsed = Date.now() - Date.parse(status.budgetStartedAt);
     const used = status.attemptsMade - status.budgetFrom;
-    if (used >= status.maxAttempts || elapsed >= parseDurationMs(request.maxDuration)) {
+    if (used >= status.maxAttempts || elapsed >= durationMs(request.maxDuration)) {
       const goOn = await escalate(
         `no improvement after ${used} attempt(s) in ${Math.round(elapsed / 60_000)} min (limits: ${status.maxAttempts} attempts, ${request.maxDuration}); last: ${status.attempts.at(-1)?.reason ?? 'none'}`,
       );
