@@ -20,6 +20,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { clientOf } from '../src/temporal/connection';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { ingest } from '../src/client/ingest';
 import { listPending, reviewPromotion, startPromotion } from '../src/client/promote';
@@ -98,7 +99,7 @@ async function ensureServer(config: MlopsConfig): Promise<{ address: string; uiU
 /** On a shared server, a previous demo run's open workflows (registries, a waiting loop) would meet this run's: end them. */
 async function endPreviousRuns(config: MlopsConfig): Promise<void> {
   const connection = await Connection.connect({ address: config.temporalAddress });
-  const client = new Client({ connection, namespace: config.namespace });
+  const client = clientOf(connection, config);
   let ended = 0;
   for await (const wf of client.workflow.list({ query: `TaskQueue = "${config.taskQueue}" AND ExecutionStatus = "Running"` })) {
     await client.workflow.getHandle(wf.workflowId, wf.runId).terminate('a new demo run starts').catch(() => undefined);
@@ -133,7 +134,7 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const workerConnection = await NativeConnection.connect({ address });
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace: config.namespace });
+  const client = clientOf(connection, config);
   const worker = await createWorker({ config, connection: workerConnection, client });
   const running = worker.run();
   console.log(`Worker polling "${config.taskQueue}"; artifact store ${config.dataDir}\n`);

@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     dbFile,
     logFile,
     namespace: config.namespace,
+    uiCodecEndpoint: process.env.MLOPS_CODEC_ENDPOINT || undefined,
   });
   console.log(`Temporal dev server (pid ${server.pid}) on ${server.address}`);
   console.log(`  Web UI:      ${server.uiUrl}`);

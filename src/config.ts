@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { type PayloadEncryptionSettings, PayloadKeyError, parsePayloadKey } from './temporal/codec';
 import { formatIssues } from './validation';
 
 /**
@@ -32,6 +33,10 @@ export const envSchema = z.object({
   TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
   /** Temporal Cloud API key; implies TLS. */
   TEMPORAL_API_KEY: z.string().optional(),
+  /** base64 AES-256 key: encrypt every payload Temporal stores (see src/temporal/codec.ts). */
+  MLOPS_PAYLOAD_KEY: z.string().optional(),
+  /** Comma-separated earlier keys, still accepted for decoding after a rotation. */
+  MLOPS_PAYLOAD_PREVIOUS_KEYS: z.string().default(''),
 });
 
 export interface TlsSettings {
@@ -51,6 +56,8 @@ export interface MlopsConfig {
   /** undefined: plain TCP. */
   tls?: TlsSettings;
   apiKey?: string;
+  /** undefined: payloads stored as plain JSON. */
+  payloadEncryption?: PayloadEncryptionSettings;
 }
 
 export class ConfigError extends Error {
@@ -92,7 +99,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MlopsConfig {
         }
       : undefined,
     apiKey: e.TEMPORAL_API_KEY,
+    payloadEncryption: payloadEncryptionOf(e.MLOPS_PAYLOAD_KEY, e.MLOPS_PAYLOAD_PREVIOUS_KEYS),
   };
+}
+
+function payloadEncryptionOf(key: string | undefined, previous: string): PayloadEncryptionSettings | undefined {
+  const previousKeys = previous.split(',').filter((k) => k.trim());
+  if (!key) {
+    if (previousKeys.length) throw new ConfigError('MLOPS_PAYLOAD_PREVIOUS_KEYS is set without MLOPS_PAYLOAD_KEY');
+    return undefined;
+  }
+  try {
+    return {
+      key: parsePayloadKey(key),
+      previousKeys: previousKeys.map((k, i) => parsePayloadKey(k, `MLOPS_PAYLOAD_PREVIOUS_KEYS[${i}]`)),
+    };
+  } catch (err) {
+    if (err instanceof PayloadKeyError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 function expandHome(p: string): string {

@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { type NativeConnection, Worker } from '@temporalio/worker';
@@ -6,7 +5,9 @@ import { createActivities } from './activities';
 import { loadConfig, type MlopsConfig } from './config';
 import { openDuckDb } from './sql/duckdb';
 import { ArtifactStore } from './store/artifact-store';
+import { dataConverterOf } from './temporal/codec';
 import { connectClient, connectWorker } from './temporal/connection';
+import { modulePath } from './temporal/module-path';
 import type { Client } from '@temporalio/client';
 
 export interface WorkerOptions {
@@ -22,12 +23,6 @@ export interface WorkerOptions {
 /** Longer than any activity's start-to-close timeout, so no live attempt loses its temp folder. */
 const STALE_TEMP_MS = 24 * 3600 * 1000;
 
-/** Source (.ts under tsx/vitest) or compiled (.js) entry of the workflow bundle. */
-function workflowsPath(): string {
-  const ts = path.join(__dirname, 'workflows', 'index.ts');
-  return fs.existsSync(ts) ? ts : path.join(__dirname, 'workflows', 'index.js');
-}
-
 /** A worker polling our task queue with every workflow and activity registered. */
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const { config } = options;
@@ -38,7 +33,8 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     connection: options.connection,
     namespace: config.namespace,
     taskQueue: options.taskQueue ?? config.taskQueue,
-    workflowsPath: workflowsPath(),
+    workflowsPath: modulePath(path.join(__dirname, 'workflows'), 'index'),
+    dataConverter: dataConverterOf(config.payloadEncryption),
     activities: createActivities({
       store,
       duckdb,

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerCodecCommand } from './commands/codec';
 import { registerContractCommands } from './commands/contract';
 import { registerDatasetCommands } from './commands/datasets';
 import { registerModelCommands } from './commands/models';
@@ -27,6 +28,7 @@ export function buildProgram(ctx: () => CliContext): Command {
   registerRetentionCommands(program, ctx);
   registerScheduleCommands(program, ctx);
   registerSqlCommand(program, ctx);
+  registerCodecCommand(program, ctx);
   program
     .command('worker')
     .description('Run a worker: polls MLOPS_TASK_QUEUE and executes workflows and activities')

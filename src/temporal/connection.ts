@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { MlopsConfig } from '../config';
+import { dataConverterOf } from './codec';
 
 /** TLS options shared by the client (grpc-js) and the worker (Rust core) connections. */
 function tlsOptions(config: MlopsConfig) {
@@ -40,7 +41,12 @@ export async function connectClient(config: MlopsConfig): Promise<Client> {
         'Start a dev server with `npm run temporal`, or set TEMPORAL_ADDRESS to your server.',
     );
   });
-  return new Client({ connection, namespace: config.namespace });
+  return clientOf(connection, config);
+}
+
+/** A client with our data converter (payload encryption when configured) on an existing connection. */
+export function clientOf(connection: Connection, config: MlopsConfig): Client {
+  return new Client({ connection, namespace: config.namespace, dataConverter: dataConverterOf(config.payloadEncryption) });
 }
 
 export async function connectWorker(config: MlopsConfig): Promise<NativeConnection> {

@@ -23,6 +23,8 @@ export interface DevServerOptions {
   namespace?: string;
   /** Pipe server output here; default: a log file next to the db, or discarded. */
   logFile?: string;
+  /** Codec server the Web UI uses to show encrypted payloads (`mlops codec-server`). */
+  uiCodecEndpoint?: string;
   /** Keep running after this process exits (npm run temporal --detach). */
   detached?: boolean;
 }
@@ -58,6 +60,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   args.push('--log-level', 'warn', '--log-format', 'json');
   if (uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
+  if (uiPort !== undefined && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   if (options.dbFile) {
     fs.mkdirSync(path.dirname(options.dbFile), { recursive: true });
     args.push('--db-filename', options.dbFile);

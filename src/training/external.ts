@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { userError } from '../errors';
+import { childEnvironment, redactSecrets } from '../secrets';
 
 /**
  * Runs an external trainer command (Python, R, anything) in a private folder that holds
@@ -30,17 +31,24 @@ export async function runExternalTrainer(run: ExternalRun): Promise<{ logFile: s
     cwd: run.dir,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, MLOPS_TRAINER_DIR: run.dir },
+    env: { ...childEnvironment(), MLOPS_TRAINER_DIR: run.dir },
   });
-  const collect = (chunk: Buffer) => {
-    log.write(chunk);
-    for (const line of chunk.toString().split('\n').filter(Boolean)) {
-      tail.push(line);
-      if (tail.length > TAIL_LINES) tail.shift();
-    }
+  // Whole lines only, so a secret is never split across two chunks before it is masked: the
+  // tail goes into error messages, and from there into workflow histories.
+  const keep = (line: string) => {
+    if (!line) return;
+    tail.push(redactSecrets(line));
+    if (tail.length > TAIL_LINES) tail.shift();
   };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
+  const partial = { stdout: '', stderr: '' };
+  const collect = (stream: keyof typeof partial) => (chunk: Buffer) => {
+    log.write(chunk);
+    const lines = (partial[stream] + chunk.toString()).split('\n');
+    partial[stream] = lines.pop()!;
+    lines.forEach(keep);
+  };
+  child.stdout!.on('data', collect('stdout'));
+  child.stderr!.on('data', collect('stderr'));
   const killGroup = () => {
     try {
       if (child.pid) process.kill(-child.pid, 'SIGKILL');
@@ -63,6 +71,8 @@ export async function runExternalTrainer(run: ExternalRun): Promise<{ logFile: s
   clearInterval(ticker);
   run.signal?.removeEventListener('abort', killGroup);
   await new Promise<void>((resolve) => log.end(resolve));
+  keep(partial.stdout);
+  keep(partial.stderr);
 
   const tailText = tail.length ? `\n  last output:\n    ${tail.join('\n    ')}` : '';
   if (exit.error) {

@@ -3,13 +3,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { loadConfig, type MlopsConfig } from '../../src/config';
 import { openDuckDb } from '../../src/sql/duckdb';
 import { ArtifactStore } from '../../src/store/artifact-store';
+import { clientOf } from '../../src/temporal/connection';
 import { createWorker } from '../../src/worker';
+import { auditHistories, recordHistories } from './histories';
 
 export interface TestEnv {
   config: MlopsConfig;
@@ -21,6 +22,12 @@ export interface TestEnv {
 }
 
 let runtimeInstalled = false;
+
+/**
+ * A secret-looking variable every worker of the run holds (in-process and spawned ones inherit
+ * it): if it ever shows up in a history, something records the worker's environment.
+ */
+export const CANARY_SECRET = (process.env.MLOPS_TEST_CANARY_TOKEN ??= `canary-${randomBytes(12).toString('hex')}`);
 
 /** A real worker on its own task queue and data dir, against the run's Temporal server. One per test file. */
 export async function startTestEnv(label: string, env: Record<string, string> = {}): Promise<TestEnv> {
@@ -42,9 +49,10 @@ export async function startTestEnv(label: string, env: Record<string, string> = 
   const workerConnection = await NativeConnection.connect({ address });
   const duckdb = await openDuckDb({ threads: 2 });
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace: config.namespace });
+  const client = clientOf(connection, config);
   const worker = await createWorker({ config, connection: workerConnection, duckdb, client });
   const running = worker.run();
+  const secrets = [CANARY_SECRET, ...(config.payloadEncryption ? [env.MLOPS_PAYLOAD_KEY!, config.payloadEncryption.key.key.toString('hex')] : [])];
   return {
     config,
     client,
@@ -52,6 +60,8 @@ export async function startTestEnv(label: string, env: Record<string, string> = 
     inputDir,
     async shutdown() {
       if (process.env.MLOPS_RECORD_HISTORIES) await recordHistories(client, config.taskQueue, process.env.MLOPS_RECORD_HISTORIES);
+      // Every test file doubles as a payload-size and secret-leak check over all it ran.
+      const audit = await auditHistories(client, config.taskQueue, secrets);
       // Long-running workflows (registries) of this file would outlive its worker; end them so
       // that other files listing the shared namespace only meet workflows someone serves.
       for await (const wf of client.workflow.list({ query: `TaskQueue = "${config.taskQueue}" AND ExecutionStatus = "Running"` })) {
@@ -63,33 +73,7 @@ export async function startTestEnv(label: string, env: Record<string, string> = 
       await workerConnection.close();
       duckdb.closeSync();
       fs.rmSync(root, { recursive: true, force: true });
+      if (audit.problems.length) throw new Error(`History audit of ${label}:\n  ${audit.problems.join('\n  ')}`);
     },
   };
-}
-
-/**
- * `MLOPS_RECORD_HISTORIES=test/fixtures/histories npm test` refreshes the replay fixtures: one
- * history per workflow type (a completed run where there is one), first writer wins across files.
- */
-async function recordHistories(client: Client, taskQueue: string, dir: string): Promise<void> {
-  fs.mkdirSync(dir, { recursive: true });
-  const seen = new Set<string>();
-  for await (const wf of client.workflow.list({ query: `TaskQueue = "${taskQueue}"` })) {
-    const type = wf.type;
-    const file = path.join(dir, `${type}.json`);
-    if (seen.has(type) || fs.existsSync(file)) continue;
-    const completed = wf.status.name === 'COMPLETED';
-    // A running registry is the only long-running type worth keeping open-ended; others wait for a completed run.
-    if (!completed && type !== 'modelRegistry') continue;
-    seen.add(type);
-    const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
-    try {
-      const History = temporal.api.history.v1.History;
-      const json = History.toObject(History.fromObject(history), { longs: String, enums: String, bytes: String });
-      // Workflows derive child ids from their own id, so replay needs it too.
-      fs.writeFileSync(file, JSON.stringify({ workflowId: wf.workflowId, history: json }), { flag: 'wx' });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
 }
