@@ -14,6 +14,7 @@ export const USER_ERROR_TYPES = [
   'SourceNotFound',
   'SourceReadError',
   'DatasetNotFound',
+  'DatasetIntegrityError',
   'ModelLoadError',
   'TrainerFailed',
   'TrainerTimeout',

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { finiteOrNull } from '../metrics';
 import { readModelCard } from '../models/cards';
 import type { DuckDBInstance } from '@duckdb/node-api';
+import { verifySnapshot } from '../datasets/integrity';
 import { resolveVersion } from '../datasets/catalog';
 import { userError } from '../errors';
 import { checkMetricNames, defaultPrimaryMetric, evaluateGates, type GateResult } from '../evaluation/gates';
@@ -86,6 +87,7 @@ export function createEvaluationActivities(deps: EvaluationActivityDeps) {
       const report =
         existing ??
         (await withDuckDbActivity(deps.duckdb, async (conn, progress) => {
+          await verifySnapshot(manifest);
           const candidateCard = await readCard(candidate);
           const baselineCard = baseline
             ? await readCard(baseline).catch((err: Error) => {

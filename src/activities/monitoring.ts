@@ -3,8 +3,8 @@ import { durationMs } from '../duration';
 import { readModelCard } from '../models/cards';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Client } from '@temporalio/client';
+import { readVerifiedManifest } from '../datasets/integrity';
 import { resolveVersion } from '../datasets/catalog';
-import type { DatasetManifest } from '../datasets/manifest';
 import { userError } from '../errors';
 import type { ModelVersionSummary } from '../models/card';
 import { type LabelBatch, recordLabels } from '../monitoring/labels';
@@ -84,8 +84,7 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
         throw userError('InvalidInput', `Monitoring run id "${request.runId}" of ${request.model} was already used (${existing.dataset}@${existing.datasetVersion}, ${existing.createdAt}); choose another run id`);
       }
       const card = await readModelCard(store, input.production);
-      const manifest = await store.readJson<DatasetManifest>(input.manifestUri);
-      if (!manifest) throw userError('DatasetNotFound', `No dataset manifest at ${input.manifestUri}`);
+      const manifest = await readVerifiedManifest(store, input.manifestUri);
       const report = await withDuckDbActivity(deps.duckdb, (conn) => monitor({ conn, store, card, manifest, request, now: input.now }));
       await store.writeFileAtomic(reportUri.replace(/\.json$/, '.md'), renderMonitoringMarkdown(report));
       await store.writeJsonAtomic(reportUri, report);

@@ -2,6 +2,7 @@ import type { DuckDBInstance } from '@duckdb/node-api';
 import { finiteOrNull } from '../metrics';
 import { readModelCard } from '../models/cards';
 import { Context } from '@temporalio/activity';
+import { verifySnapshot } from '../datasets/integrity';
 import type { DatasetManifest } from '../datasets/manifest';
 import { userError } from '../errors';
 import { defaultPrimaryMetric } from '../evaluation/gates';
@@ -44,6 +45,7 @@ export function createRetrainingActivities(deps: RetrainingActivityDeps) {
       const card = await readCard(input.summary);
       const manifest = await store.readJson<DatasetManifest>(card.dataset.manifestUri);
       if (!manifest) throw userError('DatasetNotFound', `Production's training data ${card.dataset.name}@${card.dataset.version} is gone (${card.dataset.manifestUri}); the baseline cannot be reproduced`);
+      await verifySnapshot(manifest);
       const retrained = await withDuckDbActivity(deps.duckdb, (conn, progress) =>
         trainModelVersion({
           conn,

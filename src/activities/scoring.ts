@@ -2,7 +2,7 @@ import * as fs from 'node:fs/promises';
 import { readModelCard } from '../models/cards';
 import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
-import type { DatasetManifest } from '../datasets/manifest';
+import { readVerifiedManifest } from '../datasets/integrity';
 import { userError } from '../errors';
 import type { ModelCard, ModelVersionSummary } from '../models/card';
 import { scoreRequestSchema, type ScoreRequest } from '../scoring/request';
@@ -66,10 +66,11 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
         throw userError('InvalidInput', `Run id "${request.runId}" of ${request.model} was already used (for ${existing.dataset}@${existing.datasetVersion} with ${existing.modelVersion} on ${existing.createdAt}); choose another run id`);
       }
 
-      await checkModelLoads(input.model);
+      await checkModelLoads(input.model).catch((err: Error) => {
+        throw userError('ModelLoadError', `${err.message}. It cannot score until the file is restored, or production is rolled back (mlops rollback ${input.model.model})`);
+      });
       const card = await readModelCard(store, input.model);
-      const manifest = await store.readJson<DatasetManifest>(input.manifestUri);
-      if (!manifest) throw userError('DatasetNotFound', `No dataset manifest at ${input.manifestUri}`);
+      const manifest = await readVerifiedManifest(store, input.manifestUri);
       const range = acceptableRange(card, request);
       const started = Date.now();
       const tmp = await store.makeTempDir(`score-${request.model}-${request.runId}`);

@@ -2,8 +2,8 @@ import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { Context } from '@temporalio/activity';
 import { type Client, WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { readVerifiedManifest } from '../datasets/integrity';
 import { resolveVersion } from '../datasets/catalog';
-import type { DatasetManifest } from '../datasets/manifest';
 import { refusalAsUserError } from '../client/updates';
 import { userError } from '../errors';
 import type { ModelVersionSummary } from '../models/card';
@@ -48,8 +48,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
 
     async trainModelVersion(input: { request: TrainRequest; manifestUri: string }): Promise<{ summary: ModelVersionSummary; reused: boolean }> {
       const request = parseInput(trainRequestSchema, input.request, 'train request');
-      const manifest = await deps.store.readJson<DatasetManifest>(input.manifestUri);
-      if (!manifest) throw userError('DatasetNotFound', `No dataset manifest at ${input.manifestUri}`);
+      const manifest = await readVerifiedManifest(deps.store, input.manifestUri);
       return withDuckDbActivity(deps.duckdb, (conn, progress) =>
         trainModelVersion({
           conn,
