@@ -9,7 +9,7 @@ import { openDuckDb } from '../src/sql/duckdb';
 import { quoteString } from '../src/sql/quote';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { ingestChurn } from './helpers/training';
-import { spawnWorker, stopWorker } from './helpers/worker-process';
+import { finishingAttempt, killWorker, spawnWorker, stopWorker, waitForWork } from './helpers/worker-process';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -52,11 +52,8 @@ describe('a worker killed mid-ingest', () => {
     const tmpRoot = env.store.tmpDir();
     const writing = () =>
       fs.existsSync(tmpRoot) && fs.readdirSync(tmpRoot).some((d) => d.startsWith('dataset-big-'));
-    const deadline = Date.now() + 90_000;
-    while (!writing() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    expect(writing(), `worker output:\n${first.output()}`).toBe(true);
-    first.child.kill('SIGKILL');
-    await new Promise((r) => first.child.once('exit', r));
+    await waitForWork(writing, first, 'writing the snapshot');
+    await killWorker(first.child);
     expect(await listVersions(env.store, 'big')).toHaveLength(0);
     expect(fs.existsSync(env.store.path('datasets', 'big', 'versions'))).toBe(false);
 
@@ -68,13 +65,7 @@ describe('a worker killed mid-ingest', () => {
       expect(versions.map((v) => v.version)).toEqual([ref.version]);
       expect(fs.readdirSync(env.store.path('datasets', 'big', 'versions'))).toEqual([ref.version]);
       expect(fs.readdirSync(path.dirname(ref.manifestUri)).sort()).toEqual(['data.parquet', 'manifest.json']);
-      // Temporal records one started event per activity, carrying the attempt that finished it.
-      const history = await handle.fetchHistory();
-      const buildScheduled = history.events?.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'buildDatasetVersion');
-      const buildStarted = history.events?.find(
-        (e) => e.activityTaskStartedEventAttributes && String(e.activityTaskStartedEventAttributes.scheduledEventId) === String(buildScheduled?.eventId),
-      );
-      expect(buildStarted?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThanOrEqual(2);
+      expect(await finishingAttempt(handle, 'buildDatasetVersion')).toBeGreaterThanOrEqual(2);
     } finally {
       await stopWorker(second.child);
     }
@@ -94,11 +85,8 @@ describe('a worker killed mid-training', () => {
     });
     const tmpRoot = env.store.tmpDir();
     const training = () => fs.existsSync(tmpRoot) && fs.readdirSync(tmpRoot).some((d) => d.startsWith('model-crash-model-'));
-    const deadline = Date.now() + 90_000;
-    while (!training() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(training(), `worker output:\n${first.output()}`).toBe(true);
-    first.child.kill('SIGKILL');
-    await new Promise((r) => first.child.once('exit', r));
+    await waitForWork(training, first, 'training');
+    await killWorker(first.child);
     expect(fs.existsSync(env.store.path('models', 'crash-model', 'versions'))).toBe(false);
 
     const second = spawnWorker(config, taskQueue);
@@ -108,6 +96,7 @@ describe('a worker killed mid-training', () => {
       const state = await registryState(env.client, 'crash-model');
       expect(state.versions.map((v) => v.version)).toEqual([summary.version]);
       expect(state.decisions.filter((d) => d.action === 'register')).toHaveLength(1);
+      expect(await finishingAttempt(handle, 'trainModelVersion')).toBeGreaterThanOrEqual(2);
     } finally {
       await stopWorker(second.child);
     }

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { MlopsConfig } from '../../src/config';
 import { stopProcess } from '../../src/temporal/dev-server';
 
@@ -26,4 +27,32 @@ export function spawnWorker(config: MlopsConfig, taskQueue: string): { child: Ch
 
 export async function stopWorker(child: ChildProcess): Promise<void> {
   if (child.pid !== undefined && child.exitCode === null) await stopProcess(child.pid);
+}
+
+/** SIGKILL, as a crashed machine or an OOM kill would end it, and wait until it is gone. */
+export async function killWorker(child: ChildProcess): Promise<void> {
+  child.kill('SIGKILL');
+  if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
+}
+
+/**
+ * The attempt that finished an activity: Temporal records one started event per activity,
+ * carrying the attempt of the run that completed it (≥ 2 means a retry did the work).
+ */
+export async function finishingAttempt(handle: WorkflowHandle, activityType: string): Promise<number | undefined> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType);
+  const started = events.find(
+    (e) => e.activityTaskStartedEventAttributes && String(e.activityTaskStartedEventAttributes.scheduledEventId) === String(scheduled?.eventId),
+  );
+  return started?.activityTaskStartedEventAttributes?.attempt ?? undefined;
+}
+
+/** Polls until `ready` or the deadline; the error carries the worker's output. */
+export async function waitForWork(ready: () => boolean | Promise<boolean>, worker: { output: () => string }, what: string, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs / 1000} s; worker output:\n${worker.output()}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
