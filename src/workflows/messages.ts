@@ -37,6 +37,8 @@ export interface RegistryState {
   productionHistory: string[];
   /** The most recent decisions (older ones stay in earlier runs' histories). */
   decisions: Decision[];
+  /** How many old versions left the carried state (their cards stay in the artifact store). */
+  retiredVersions?: number;
 }
 
 export interface RegisterVersionInput {

@@ -24,6 +24,30 @@ import {
 
 /** Decisions kept in the carried state; earlier ones remain in the histories of earlier runs. */
 const KEPT_DECISIONS = 200;
+/**
+ * The state travels as one payload (continue-as-new input, update results, readRegistry), so it
+ * must stay bounded: at about 1.2 KB per version summary, 100 versions plus 200 decisions stay
+ * well below 256 KB. Older versions leave the state unless an alias or the rollback history
+ * still names them; their cards stay in the store and training the same request registers one again.
+ */
+export const KEPT_VERSIONS = 100;
+const KEPT_PRODUCTION_HISTORY = 20;
+
+/** Drops the oldest versions nothing points at, beyond KEPT_VERSIONS; pure, so replay-safe. */
+export function retireOldVersions(state: RegistryState): void {
+  if (state.productionHistory.length > KEPT_PRODUCTION_HISTORY) {
+    state.productionHistory.splice(0, state.productionHistory.length - KEPT_PRODUCTION_HISTORY);
+  }
+  let excess = state.versions.length - KEPT_VERSIONS;
+  if (excess <= 0) return;
+  const pinned = new Set<string>([...Object.values(state.aliases), ...state.productionHistory]);
+  state.versions = state.versions.filter((v) => {
+    if (excess <= 0 || pinned.has(v.version)) return true;
+    excess--;
+    state.retiredVersions = (state.retiredVersions ?? 0) + 1;
+    return false;
+  });
+}
 /** Continue as new well before Temporal's history limits, carrying the state. */
 const MAX_HISTORY_EVENTS = 2000;
 
@@ -52,6 +76,11 @@ export async function modelRegistry(input: { model: string; state?: RegistryStat
     { key: MlopsStage, value: 'registry' },
   ]);
   const find = (version: string) => state.versions.find((v) => v.version === version);
+  const unknown = (version: string) =>
+    new Error(
+      `model "${state.model}" has no version "${version}"` +
+        (state.retiredVersions ? ` (the registry keeps the latest ${KEPT_VERSIONS} versions; train the same request again to register an older one anew)` : ''),
+    );
   // The Web UI's "current details": where the aliases point and what changed last.
   const describe = () => {
     const last = state.decisions.at(-1);
@@ -78,6 +107,7 @@ export async function modelRegistry(input: { model: string; state?: RegistryStat
       if (existing) return existing;
       const registered = { ...summary, registeredAt: new Date().toISOString(), status: 'active' as const };
       state.versions.push(registered);
+      retireOldVersions(state);
       record({ action: 'register', version: summary.version, by, reason: `trained by ${summary.trainer.kind} on ${summary.dataset.name}@${summary.dataset.version}` });
       if (asCandidate) {
         const previous = state.aliases.candidate;
@@ -115,7 +145,7 @@ export async function modelRegistry(input: { model: string; state?: RegistryStat
           throw new Error(`${ALIAS_CHANGED}: ${alias} is ${state.aliases[alias] ?? 'unset'} now, not ${expectedCurrent ?? 'unset'} as expected`);
         }
         const v = find(version);
-        if (!v) throw new Error(`model "${state.model}" has no version "${version}"`);
+        if (!v) throw unknown(version);
         if (v.status === 'archived') throw new Error(`version ${version} is archived`);
         requireText(by, 'by');
         requireText(reason, 'reason');
@@ -154,7 +184,7 @@ export async function modelRegistry(input: { model: string; state?: RegistryStat
     {
       validator: ({ version, by, reason }) => {
         const v = find(version);
-        if (!v) throw new Error(`model "${state.model}" has no version "${version}"`);
+        if (!v) throw unknown(version);
         if (state.aliases.production === version) throw new Error(`version ${version} is production; promote or roll back first`);
         requireText(by, 'by');
         requireText(reason, 'reason');
@@ -171,7 +201,7 @@ export async function modelRegistry(input: { model: string; state?: RegistryStat
     },
     {
       validator: ({ version, by, reason }) => {
-        if (!find(version)) throw new Error(`model "${state.model}" has no version "${version}"`);
+        if (!find(version)) throw unknown(version);
         if (state.aliases.production === version) throw new Error(`version ${version} is production; roll back instead`);
         requireText(by, 'by');
         requireText(reason, 'reason');
