@@ -47,11 +47,13 @@ export async function resolveSourceFiles(
   } else {
     files = [absolute];
   }
+  // Roots are compared by their real paths too: a root reached through a symlink still admits its files.
+  const roots = await Promise.all(allowedRoots.map((root) => fs.realpath(root).catch(() => root)));
   for (const file of files) {
     const real = await fs.realpath(file).catch(() => {
       throw userError('SourceNotFound', `Source file ${file} does not exist or is not readable`);
     });
-    if (allowedRoots.length && !allowedRoots.some((root) => real === root || real.startsWith(root + path.sep))) {
+    if (roots.length && !roots.some((root) => real === root || real.startsWith(root + path.sep))) {
       throw userError(
         'InvalidInput',
         `Source ${file} is outside the folders this worker may read (MLOPS_INGEST_ALLOWED_ROOTS=${allowedRoots.join(':')})`,
