@@ -67,8 +67,8 @@ describe('the Web UI with the codec server', () => {
       await page.getByText(path.basename(marker)).first().waitFor({ timeout: 60_000 });
       expect(decodeCalls.length).toBeGreaterThan(0);
       expect(decodeCalls.every((s) => s === 200)).toBe(true);
-      fs.mkdirSync(path.resolve(__dirname, '..', 'test-results', 'web-ui'), { recursive: true });
-      await page.screenshot({ path: path.resolve(__dirname, '..', 'test-results', 'web-ui', 'decoded-input.png'), fullPage: true });
+      fs.mkdirSync(path.resolve(__dirname, '..', 'test-results', 'web-ui-codec'), { recursive: true });
+      await page.screenshot({ path: path.resolve(__dirname, '..', 'test-results', 'web-ui-codec', 'decoded-input.png'), fullPage: true });
     } finally {
       await client.connection.close();
       await stopWorker(worker.child);
