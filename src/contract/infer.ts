@@ -1,8 +1,10 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { type ColumnType, type Contract, parseContract } from './schema';
+import { type ColumnType, type Contract, contractSchema, parseContract } from './schema';
 import { type CsvOptions, readRelation, type SourceFormat } from '../datasets/source';
+import { userError } from '../errors';
 import { queryRows } from '../sql/duckdb';
 import { quoteIdent } from '../sql/quote';
+import { formatIssues } from '../validation';
 
 /**
  * A starting contract from the data itself: DuckDB's type sniffing, nullability as observed,
@@ -34,8 +36,21 @@ export async function inferContract(
   options: InferOptions = {},
 ): Promise<Contract> {
   const relation = readRelation(files, format, csv, 'sniff-types');
-  const described = await queryRows<{ column_name: string; column_type: string }>(conn, `DESCRIBE SELECT * FROM ${relation}`);
-  const columns = described.map((d) => ({ name: d.column_name, type: contractTypeOf(d.column_type) }));
+  // Names as hex, like the allowed values below: the driver's VARCHAR decoding drops a leading U+FEFF.
+  const described = await queryRows<{ name: string; column_type: string }>(
+    conn,
+    `SELECT hex(column_name) AS name, column_type FROM (DESCRIBE SELECT * FROM ${relation})`,
+  );
+  const columns = described.map((d) => ({ name: Buffer.from(d.name, 'hex').toString('utf8'), type: contractTypeOf(d.column_type) }));
+  // The source's names reach SQL below, before the inferred contract is parsed at the end: check
+  // them first, so a header with NUL (or a reserved name) is a clear error, not a quoteIdent throw.
+  const names = contractSchema.safeParse({ columns });
+  if (!names.success) {
+    throw userError(
+      'InvalidInput',
+      `The source's column names cannot be used as they are (with no contract given, they become the contract); rename them in the source:\n${formatIssues(names.error)}`,
+    );
+  }
   const maxAllowed = options.maxAllowedValues ?? 20;
 
   const stats = columns.flatMap((c, i) => [
@@ -52,11 +67,13 @@ export async function inferContract(
     const distinct = row?.[`d${i}`] as number | undefined;
     // An allowed list only when values clearly repeat; otherwise it would just be the sample.
     if (distinct !== undefined && distinct > 0 && distinct <= maxAllowed && distinct * 5 <= rows) {
-      const values = await queryRows<{ v: string }>(
+      // As hex, decoded here: @duckdb/node-api decodes VARCHAR with a default TextDecoder, which
+      // drops a leading U+FEFF, and the allowed set would then reject the very values it came from.
+      const values = await queryRows<{ hex: string }>(
         conn,
-        `SELECT DISTINCT CAST(${quoteIdent(c.name)} AS VARCHAR) AS v FROM ${relation} WHERE ${quoteIdent(c.name)} IS NOT NULL ORDER BY v`,
+        `SELECT hex(v) AS hex FROM (SELECT DISTINCT CAST(${quoteIdent(c.name)} AS VARCHAR) AS v FROM ${relation} WHERE ${quoteIdent(c.name)} IS NOT NULL) ORDER BY v`,
       );
-      col.allowed = values.map((v) => v.v);
+      col.allowed = values.map((v) => Buffer.from(v.hex, 'hex').toString('utf8'));
     }
     contractColumns.push(col);
   }

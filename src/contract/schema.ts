@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { hasLoneSurrogate } from '../sql/quote';
 import { parseInput } from '../validation';
 
 /**
@@ -13,7 +14,18 @@ const columnName = z
   .min(1, 'column name must not be empty')
   .max(255, 'column name must be at most 255 characters')
   .refine((s) => !s.includes('\0'), 'column name must not contain NUL')
-  .refine((s) => !s.startsWith('_mlops_'), "column names starting with '_mlops_' are reserved");
+  // A lone surrogate would reach SQL as U+FFFD: the output column would not have this name.
+  .refine((s) => !hasLoneSurrogate(s), 'column name must be well-formed Unicode (no lone surrogates)')
+  // In any case: DuckDB ignores ASCII case in identifiers, so "_MLOPS_REASON" collides with the
+  // compiler's own _mlops_reason column (a Binder Error while writing the quarantine file).
+  .refine((s) => !s.toLowerCase().startsWith('_mlops_'), "column names starting with '_mlops_' (in any case) are reserved");
+
+/** Text compiled into SQL string literals, which cannot carry NUL or lone surrogates (quoteString throws a plain Error). */
+const sqlText = (what: string) =>
+  z
+    .string()
+    .refine((s) => !s.includes('\0'), `${what} must not contain NUL`)
+    .refine((s) => !hasLoneSurrogate(s), `${what} must be well-formed Unicode (no lone surrogates)`);
 
 export const columnSchema = z
   .object({
@@ -23,9 +35,9 @@ export const columnSchema = z
     min: z.number().finite().optional(),
     max: z.number().finite().optional(),
     /** Allowed values (strings compare exactly; numbers by value). */
-    allowed: z.array(z.union([z.string(), z.number().finite()])).min(1).optional(),
+    allowed: z.array(z.union([sqlText('allowed values'), z.number().finite()])).min(1).optional(),
     /** A regular expression the whole string value must match (RE2 syntax). */
-    pattern: z.string().min(1).optional(),
+    pattern: sqlText('pattern').min(1).optional(),
     description: z.string().optional(),
   })
   .strict()

@@ -22,7 +22,7 @@ import { quoteString } from '../sql/quote';
 import { type DatasetManifest, type DatasetVersionRef, type ReasonCount, refOf } from './manifest';
 import { profileTable } from './profile';
 import type { StagedSource } from './raw';
-import { CSV_REJECT_SCANS_TABLE, CSV_REJECTS_TABLE, readRelation } from './source';
+import { type CsvOptions, CSV_REJECT_SCANS_TABLE, CSV_REJECTS_TABLE, csvFirstLineRelation, readRelation } from './source';
 
 /**
  * Turns staged raw files into a published dataset version: validate against the contract,
@@ -68,12 +68,20 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
 
   await assertNotEmpty(staged.files);
   const { format, csv } = staged.fingerprint;
-  const contractInferred = !args.contract;
-  const contract = args.contract ?? (await inferContract(conn, staged.files, format, csv ?? {}));
   const relation = readRelation(staged.files, format, csv ?? {});
 
   progress('schema');
+  // Described (and the header checked) before inference, so an unreadable source or a header
+  // DuckDB would rename is a clear error whether or not a contract was given.
   const sourceColumns = await describeColumns(conn, relation);
+  if (format === 'csv') await assertDistinctCsvHeader(conn, staged.files[0]!, csv ?? {}, sourceColumns);
+  const contractInferred = !args.contract;
+  // Inference reads the files again with type sniffing; a file it cannot read is the user's to fix.
+  const contract =
+    args.contract ??
+    (await inferContract(conn, staged.files, format, csv ?? {}).catch((err: Error) => {
+      throw asSourceError(err);
+    }));
   const sourceNames = matchColumns(contract, sourceColumns);
   const used = new Set(sourceNames);
   const droppedColumns = sourceColumns.filter((c) => !used.has(c));
@@ -193,11 +201,49 @@ function describeSource(staged: StagedSource): string {
 
 async function describeColumns(conn: DuckDBConnection, relation: string): Promise<string[]> {
   try {
-    const rows = await queryRows<{ column_name: string }>(conn, `DESCRIBE SELECT * FROM ${relation}`);
-    return rows.map((r) => r.column_name);
+    // As hex: @duckdb/node-api decodes VARCHAR with a default TextDecoder, which drops a leading
+    // U+FEFF, and a header name starting with one would then name no column at all.
+    const rows = await queryRows<{ name: string }>(conn, `SELECT hex(column_name) AS name FROM (DESCRIBE SELECT * FROM ${relation})`);
+    return rows.map((r) => Buffer.from(r.name, 'hex').toString('utf8'));
   } catch (err) {
     throw userError('SourceReadError', `Cannot read the source: ${(err as Error).message}`);
   }
+}
+
+/**
+ * DuckDB ignores ASCII case in column names, so it reads a CSV header "id,Amount,amount" (or one
+ * with "x" twice) as "id", "Amount", "amount_1": a contract column "amount" then silently bound to
+ * "Amount" and the real one was dropped, and an inferred contract named a column the file does not
+ * have. Such headers are refused. The header is re-read as data only when a name looks renamed.
+ */
+async function assertDistinctCsvHeader(conn: DuckDBConnection, file: string, csv: CsvOptions, described: readonly string[]): Promise<void> {
+  if (csv.header === false || !described.some((n) => /_\d+$/.test(n))) return;
+  let written: Array<string | null>;
+  try {
+    const [first] = await queryRows(conn, `SELECT hex(COLUMNS(*)) FROM ${csvFirstLineRelation(file, csv)} LIMIT 1`);
+    written = Object.values(first ?? {}).map((h) => (typeof h === 'string' ? Buffer.from(h, 'hex').toString('utf8') : null));
+  } catch {
+    return; // Unreadable this way: the real read reports what is wrong with the file.
+  }
+  if (written.length !== described.length) return; // Not the line DuckDB took for the header.
+  // Column i was renamed for a clash when DuckDB's name is the written one (DuckDB trims spaces
+  // around header names) plus _<n> suffixes; a genuine "x_1" is read as written.
+  const fold = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  const clashes = described.flatMap((name, i) => {
+    const w = written[i];
+    if (w === null || w === undefined || name === w) return [];
+    const base = [w, w.replace(/^ +| +$/g, ''), w.trim()].find((b) => b && name.startsWith(b) && /^(_\d+)+$/.test(name.slice(b.length)));
+    if (base === undefined) return [];
+    const earlier = described.findIndex((d, j) => j < i && fold(d) === fold(base));
+    return earlier < 0 ? [] : [`${JSON.stringify(written[earlier])} and ${JSON.stringify(w)} (read as ${JSON.stringify(described[earlier])}, ${JSON.stringify(name)})`];
+  });
+  if (clashes.length === 0) return;
+  throw userError(
+    'SchemaMismatch',
+    `The CSV header has column names that are the same ignoring case (and surrounding spaces): ${clashes.join('; ')}. ` +
+      'DuckDB column names ignore case, so these cannot be told apart; rename the columns in the file so every name is unique regardless of case.',
+    { clashes },
+  );
 }
 
 /** Contract column → source column: exact name, else a unique case-insensitive match. */

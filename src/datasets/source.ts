@@ -57,3 +57,14 @@ export function readRelation(
       return `read_json(${list}, format = 'auto'${files.length > 1 ? ', union_by_name = true' : ''})`;
   }
 }
+
+/**
+ * The first line of a CSV file as written, one text value per column (column0, column1, …). Read
+ * as data because DuckDB renames repeated header names (ignoring case) when it reads a header.
+ */
+export function csvFirstLineRelation(file: string, csv: CsvOptions = {}): string {
+  const opts = ['header = false', 'all_varchar = true'];
+  if (csv.delimiter !== undefined) opts.push(`delim = ${quoteString(csv.delimiter)}`);
+  if (csv.quote !== undefined) opts.push(`quote = ${quoteString(csv.quote)}`);
+  return `read_csv([${quoteString(file)}], ${opts.join(', ')})`;
+}

@@ -1,17 +1,26 @@
 /**
  * The only way user-supplied names and values enter SQL text. DuckDB follows the SQL standard:
  * identifiers in double quotes with embedded quotes doubled, strings in single quotes likewise.
- * NUL cannot be represented in either, so it is refused rather than silently truncated.
+ * NUL cannot be represented in either, so it is refused rather than silently truncated. Nor can a
+ * lone UTF-16 surrogate (possible in JSON input, never in UTF-8 files): the driver sends it as
+ * U+FFFD, so the SQL would name a different column or compare a different value than asked.
  */
 export function quoteIdent(name: string): string {
   if (name.length === 0) throw new Error('SQL identifier must not be empty');
   if (name.includes('\0')) throw new Error('SQL identifier must not contain NUL');
+  if (hasLoneSurrogate(name)) throw new Error('SQL identifier must be well-formed Unicode (it has a lone surrogate)');
   return `"${name.replaceAll('"', '""')}"`;
 }
 
 export function quoteString(value: string): string {
   if (value.includes('\0')) throw new Error('SQL string must not contain NUL');
+  if (hasLoneSurrogate(value)) throw new Error('SQL string must be well-formed Unicode (it has a lone surrogate)');
   return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** Half of a UTF-16 surrogate pair on its own: text no UTF-8 encoding can carry. */
+export function hasLoneSurrogate(text: string): boolean {
+  return /\p{Cs}/u.test(text);
 }
 
 /**
