@@ -20,8 +20,8 @@
  * closed), at once vs one at a time, say where the time goes; the same minimal workflow started
  * `--scoring-runs` times at once shows what Temporal alone (this dev server, this worker) sustains.
  *
- * `--max-activities N` is an experiment, not the default: the worker createWorker builds, plus
- * `maxConcurrentActivityTaskExecutions: N` (the SDK default is 100).
+ * `--max-activities N` sets the worker's concurrent activity slots (MLOPS_MAX_CONCURRENT_ACTIVITIES;
+ * default 4 per core, the SDK's own default is 100).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -30,7 +30,6 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Connection, type Client } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { DefaultLogger, type LogEntry, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { createActivities } from '../src/activities';
 import { startPipeline } from '../src/client/promote';
 import { ingest } from '../src/client/ingest';
 import { startScoring } from '../src/client/score';
@@ -41,11 +40,8 @@ import { loadConfig, type MlopsConfig } from '../src/config';
 import type { ContractInput } from '../src/contract/schema';
 import { openDuckDb, queryRows } from '../src/sql/duckdb';
 import { quoteString } from '../src/sql/quote';
-import { ArtifactStore } from '../src/store/artifact-store';
-import { dataConverterOf } from '../src/temporal/codec';
 import { clientOf } from '../src/temporal/connection';
 import { type DevServer, startDevServer } from '../src/temporal/dev-server';
-import { modulePath } from '../src/temporal/module-path';
 import type { TrainRequestInput } from '../src/training/request';
 import { createWorker } from '../src/worker';
 import { registryWorkflowId } from '../src/workflows/messages';
@@ -432,7 +428,8 @@ async function main(): Promise<void> {
   running.workerConnection = await NativeConnection.connect({ address: config.temporalAddress });
   running.connection = await Connection.connect({ address: config.temporalAddress });
   const client = clientOf(running.connection, config);
-  running.worker = await buildWorker(config, running.workerConnection, client);
+  // --max-activities overrides MLOPS_MAX_CONCURRENT_ACTIVITIES (default 4 per core).
+  running.worker = await createWorker({ config: MAX_ACTIVITIES ? { ...config, maxConcurrentActivities: MAX_ACTIVITIES } : config, connection: running.workerConnection, client });
   running.workerRun = running.worker.run();
   const workerOptions = MAX_ACTIVITIES ? `maxConcurrentActivityTaskExecutions ${MAX_ACTIVITIES}, the rest default` : 'default options';
   console.log(`  dev server pid ${serverPid} at ${config.temporalAddress}; worker polling "${config.taskQueue}" (${workerOptions})`);
@@ -680,29 +677,6 @@ async function main(): Promise<void> {
   console.log(`Total ${((performance.now() - began) / 1000).toFixed(0)} s; results in ${path.relative(process.cwd(), resultsFile)}`);
   const allFailures = results.reduce((sum, r) => sum + r.failed, 0) + registryProblems.length + badLogs;
   if (allFailures) process.exitCode = 1;
-}
-
-/** createWorker's worker; with --max-activities, the same pieces plus that one option (an experiment). */
-async function buildWorker(config: MlopsConfig, connection: NativeConnection, client: Client): Promise<Worker> {
-  if (!MAX_ACTIVITIES) return createWorker({ config, connection, client });
-  const store = new ArtifactStore(config.dataDir);
-  const duckdb = await openDuckDb({ spillDir: path.join(store.tmpDir(), 'duckdb-spill') });
-  return Worker.create({
-    connection,
-    namespace: config.namespace,
-    taskQueue: config.taskQueue,
-    workflowsPath: modulePath(path.join(__dirname, '..', 'src', 'workflows'), 'index'),
-    dataConverter: dataConverterOf(config.payloadEncryption),
-    activities: createActivities({
-      store,
-      duckdb,
-      ingestAllowedRoots: config.ingestAllowedRoots,
-      client,
-      taskQueue: config.taskQueue,
-      trainerCommands: config.trainerCommands,
-    }),
-    maxConcurrentActivityTaskExecutions: MAX_ACTIVITIES,
-  });
 }
 
 function round(v: number, digits: number): number {

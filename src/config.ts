@@ -37,6 +37,8 @@ export const envSchema = z.object({
   MLOPS_PAYLOAD_KEY: z.string().optional(),
   /** Comma-separated earlier keys, still accepted for decoding after a rotation. */
   MLOPS_PAYLOAD_PREVIOUS_KEYS: z.string().default(''),
+  /** Activities one worker runs at once; default 4 per core (the SDK's 100 starved workflow tasks under load). */
+  MLOPS_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(1000).optional(),
 });
 
 export interface TlsSettings {
@@ -58,6 +60,7 @@ export interface MlopsConfig {
   apiKey?: string;
   /** undefined: payloads stored as plain JSON. */
   payloadEncryption?: PayloadEncryptionSettings;
+  maxConcurrentActivities: number;
 }
 
 export class ConfigError extends Error {
@@ -100,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MlopsConfig {
       : undefined,
     apiKey: e.TEMPORAL_API_KEY,
     payloadEncryption: payloadEncryptionOf(e.MLOPS_PAYLOAD_KEY, e.MLOPS_PAYLOAD_PREVIOUS_KEYS),
+    maxConcurrentActivities: e.MLOPS_MAX_CONCURRENT_ACTIVITIES ?? 4 * os.availableParallelism(),
   };
 }
 

@@ -35,6 +35,9 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     taskQueue: options.taskQueue ?? config.taskQueue,
     workflowsPath: modulePath(path.join(__dirname, 'workflows'), 'index'),
     dataConverter: dataConverterOf(config.payloadEncryption),
+    // CPU-heavy activities (training, scoring) beyond a few per core only slow each other down and
+    // delay the workflow tasks that share this worker's event loop (seen as task timeouts in bench:load).
+    maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
     activities: createActivities({
       store,
       duckdb,

@@ -35,7 +35,15 @@ export interface TrainingActivityDeps {
   trainerCommands: readonly string[];
 }
 
+/**
+ * Calls to the registry workflow get a deadline well below the activities' 2-minute timeout: under
+ * load a call was seen hanging until that timeout (bench:load); all of them are idempotent, so
+ * failing fast and retrying is safe.
+ */
+const REGISTRY_CALL_MS = 30_000;
+
 export function createTrainingActivities(deps: TrainingActivityDeps) {
+  const withDeadline = <T>(call: () => Promise<T>) => deps.client.withDeadline(Date.now() + REGISTRY_CALL_MS, call);
   return {
     /** "latest" or a prefix → one concrete version, fixed for the rest of the workflow. */
     async resolveDatasetVersion(input: { dataset: string; version: string }): Promise<{ version: string; manifestUri: string }> {
@@ -66,7 +74,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
 
     /** The registry's current state (versions, aliases, decisions). */
     async readRegistry(input: { model: string }): Promise<RegistryState> {
-      return deps.client.workflow.getHandle(registryWorkflowId(input.model)).query(registryStateQuery).catch((err: Error) => {
+      return withDeadline(() => deps.client.workflow.getHandle(registryWorkflowId(input.model)).query(registryStateQuery)).catch((err: Error) => {
         // No registry is an answer; anything else (timeouts, a query racing continue-as-new) is retried.
         if (err instanceof WorkflowNotFoundError) throw userError('RegistryRefused', `Model "${input.model}" has no registry (train a version first)`);
         throw err;
@@ -76,12 +84,12 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
     /** Sets an alias; a refusal by the registry's validator (e.g. production changed meanwhile) comes back as RegistryRefused. */
     async setRegistryAlias(input: SetAliasInput & { model: string }): Promise<RegistryState> {
       const { model, ...update } = input;
-      return refusalAsUserError(deps.client.workflow.getHandle(registryWorkflowId(model)).executeUpdate(setAliasUpdate, { args: [update] }), 'RegistryRefused');
+      return refusalAsUserError(withDeadline(() => deps.client.workflow.getHandle(registryWorkflowId(model)).executeUpdate(setAliasUpdate, { args: [update] })), 'RegistryRefused');
     },
 
     async rejectRegistryVersion(input: RejectInput & { model: string }): Promise<RegistryState> {
       const { model, ...update } = input;
-      return refusalAsUserError(deps.client.workflow.getHandle(registryWorkflowId(model)).executeUpdate(rejectVersionUpdate, { args: [update] }), 'RegistryRefused');
+      return refusalAsUserError(withDeadline(() => deps.client.workflow.getHandle(registryWorkflowId(model)).executeUpdate(rejectVersionUpdate, { args: [update] })), 'RegistryRefused');
     },
 
     /** Registers a version in the model's registry workflow, starting the registry if it is not running. */
@@ -98,7 +106,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
         ],
         staticSummary: `Registry of model ${model}: versions, aliases, decisions`,
       });
-      return deps.client.workflow.executeUpdateWithStart(registerVersionUpdate, { args: [input], startWorkflowOperation });
+      return withDeadline(() => deps.client.workflow.executeUpdateWithStart(registerVersionUpdate, { args: [input], startWorkflowOperation }));
     },
   };
 }
