@@ -11,6 +11,8 @@ describe('configuration from the environment', () => {
     expect(c).toMatchObject({ temporalAddress: '127.0.0.1:7233', namespace: 'default', taskQueue: 'mlops' });
     expect(c.tls).toBeUndefined();
     expect(path.isAbsolute(c.dataDir)).toBe(true);
+    expect(c.maxConcurrentActivities).toBe(4 * os.availableParallelism());
+    expect(loadConfig({ MLOPS_MAX_CONCURRENT_ACTIVITIES: '3' }).maxConcurrentActivities).toBe(3);
   });
 
   it('turns on TLS for certificates or an API key, and expands ~', () => {
@@ -27,6 +29,8 @@ describe('configuration from the environment', () => {
     expect(() => loadConfig({ TEMPORAL_ADDRESS: 'http://x:7233' })).toThrow(/TEMPORAL_ADDRESS: expected host:port/);
     expect(() => loadConfig({ TEMPORAL_TLS: 'maybe' })).toThrow(/TEMPORAL_TLS/);
     expect(() => loadConfig({ TEMPORAL_TLS_CERT_PATH: '/c.pem' })).toThrow(/must be set together/);
+    expect(() => loadConfig({ MLOPS_MAX_CONCURRENT_ACTIVITIES: '0' })).toThrow(/MLOPS_MAX_CONCURRENT_ACTIVITIES/);
+    expect(() => loadConfig({ MLOPS_MAX_CONCURRENT_ACTIVITIES: 'many' })).toThrow(/MLOPS_MAX_CONCURRENT_ACTIVITIES/);
   });
 });
 
