@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPromotion } from '../src/client/promote';
 import { startScoring } from '../src/client/score';
@@ -49,7 +50,7 @@ describe('a worker killed mid-evaluation', () => {
     const before = reports();
     const evaluating = async () =>
       ((await handle.describe()).raw.pendingActivities ?? []).some(
-        (a) => a.activityType?.name === 'evaluateCandidate' && String(a.state) !== 'PENDING_ACTIVITY_STATE_SCHEDULED' && String(a.state) !== '1',
+        (a) => a.activityType?.name === 'evaluateCandidate' && a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
       );
     await waitForWork(evaluating, first, 'the shadow evaluation');
     await new Promise((r) => setTimeout(r, 300)); // into the scoring loop

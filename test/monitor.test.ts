@@ -12,6 +12,7 @@ import { type TestEnv, startTestEnv } from './helpers/env';
 import { rootFailure } from './helpers/failures';
 import { openDuckDb } from '../src/sql/duckdb';
 import { quoteString } from '../src/sql/quote';
+import { until } from './helpers/wait';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -60,7 +61,7 @@ describe('monitoring', () => {
     const joined = await retrainStatus(env.client, 'watched');
     expect(joined.triggers.map((t) => t.by)).toEqual(['monitor:watched:shifted', 'monitor:watched:shifted-again']);
     // Retraining on unchanged training data cannot beat production: the loop escalates; end it.
-    await waitFor(async () => ((await retrainStatus(env.client, 'watched')).phase === 'escalated' ? true : undefined)).catch(async (e) => {
+    await waitFor('the escalation', async () => ((await retrainStatus(env.client, 'watched')).phase === 'escalated' ? true : undefined)).catch(async (e) => {
       console.log(JSON.stringify(await retrainStatus(env.client, 'watched')));
       throw e;
     });
@@ -119,7 +120,7 @@ describe('monitoring', () => {
       expect(described.action).toMatchObject({ type: 'startWorkflow', workflowType: 'monitorModel' });
       expect(described.spec.intervals?.[0]?.every).toBe(86_400_000);
       await handle.trigger();
-      const run = await waitFor(async () => (await handle.describe()).info.recentActions[0]?.action.workflow);
+      const run = await waitFor('the scheduled run', async () => (await handle.describe()).info.recentActions[0]?.action.workflow);
       const result = await env.client.workflow.getHandle(run.workflowId).result();
       expect(result.dataset).toBe('mon-live');
       expect(path.basename(result.reportUri)).toMatch(/^scheduled-/);
@@ -128,7 +129,7 @@ describe('monitoring', () => {
       expect((await retrainSchedule.describe()).action).toMatchObject({ workflowType: 'scheduledRetrain' });
       // A scheduled run only asks: it signal-with-starts the model's one loop.
       await retrainSchedule.trigger();
-      const asked = await waitFor(async () => (await retrainSchedule.describe()).info.recentActions[0]?.action.workflow);
+      const asked = await waitFor('the scheduled retrain', async () => (await retrainSchedule.describe()).info.recentActions[0]?.action.workflow);
       expect(await env.client.workflow.getHandle(asked.workflowId).result()).toEqual({ workflowId: 'retrain:watched' });
       const loop = await retrainStatus(env.client, 'watched');
       expect(loop.triggers.at(-1)).toMatchObject({ reason: 'scheduled retraining' });
@@ -140,15 +141,8 @@ describe('monitoring', () => {
   });
 });
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
+/** Queries of the retraining loop can race its continue-as-new: a failed probe is polled again. */
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>) => until(what, probe, { timeoutMs: 60_000, retryErrors: true });
 
 /** The file with its id column written as zero-padded text ("00300000"). */
 async function zeroPadded(file: string): Promise<string> {
@@ -162,6 +156,6 @@ async function zeroPadded(file: string): Promise<string> {
 
 /** Ends a loop started by the test once it waits for a person (abort). */
 async function decideRetrainWhenEscalated(model: string): Promise<void> {
-  await waitFor(async () => ((await retrainStatus(env.client, model)).phase === 'escalated' ? true : undefined));
+  await waitFor('the escalation', async () => ((await retrainStatus(env.client, model)).phase === 'escalated' ? true : undefined));
   await decideRetrain(env.client, { model, decision: 'abort', by: 'test', reason: 'schedule test' });
 }

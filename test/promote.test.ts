@@ -9,6 +9,7 @@ import { promotionStatusQuery } from '../src/workflows/promote-messages';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { rootFailure } from './helpers/failures';
 import { CHURN_CONTRACT, churnCsv, ingestChurn } from './helpers/training';
+import { until } from './helpers/wait';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -27,16 +28,6 @@ async function train(model: string, trainer: TrainRequestInput['trainer'], featu
 
 async function promote(input: PromoteRequestInput) {
   return startPromotion(env.client, env.config, input);
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 describe('promotion with quality gates', () => {

@@ -7,6 +7,7 @@ import type { TrainRequestInput } from '../src/training/request';
 import { retrainStatusQuery, retrainWorkflowId } from '../src/workflows/retrain-messages';
 import { ingestChurnData } from './helpers/churn';
 import { type TestEnv, startTestEnv } from './helpers/env';
+import { until } from './helpers/wait';
 
 let env: TestEnv;
 /** Version 1 follows concept a; version 2 (latest), newer data, concept b (an extra color effect). */
@@ -30,15 +31,8 @@ async function productionOf(model: string, dataset: string, datasetVersion = 'la
   return trained.summary.version;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
+/** The loop's queries can race its continue-as-new: a failed probe is polled again. */
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>) => until(what, probe, { timeoutMs: 60_000, retryErrors: true });
 
 async function runsOf(workflowId: string): Promise<number> {
   let n = 0;

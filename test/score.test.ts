@@ -11,6 +11,7 @@ import { ingestChurnData, writeChurnCsv } from './helpers/churn';
 import { CHURN_CONTRACT } from './helpers/training';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { rootFailure } from './helpers/failures';
+import { until } from './helpers/wait';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -71,7 +72,7 @@ describe('batch scoring', () => {
     await productionModel('ranged', 'logistic');
     await ingestChurnData(env, { dataset: 'churn-odd', rows: 2000, idOffset: 200_000, outliers: 100, unlabeled: true });
     const handle = await startScoring(env.client, env.config, { model: 'ranged', dataset: 'churn-odd', runId: 'odd-1' });
-    const pending = await waitFor(async () => {
+    const pending = await until('the scoring alert', async () => {
       const d = await handle.describe();
       if (d.status.name !== 'RUNNING') throw new Error(`scoring ended: ${JSON.stringify(await handle.result().catch((e: Error) => e.cause ?? e.message))}`);
       return (await listPending(env.client)).find((p) => p.workflowId === handle.workflowId);
@@ -132,16 +133,6 @@ describe('batch scoring', () => {
     expect(failure.message).toMatch(/no registry|no production/);
   });
 });
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** A dataset with the churn columns but one left out. */
 async function ingestWithout(column: string): Promise<string> {

@@ -7,6 +7,7 @@ import { startTraining } from '../src/client/train';
 import { promotionStatusQuery } from '../src/workflows/promote-messages';
 import { ingestChurnData } from './helpers/churn';
 import { type TestEnv, startTestEnv } from './helpers/env';
+import { until } from './helpers/wait';
 
 /**
  * The Temporal Web UI as the monitoring console, checked in a real browser (Debian chromium,
@@ -40,16 +41,6 @@ async function listed(page: Page, query: string, ids: string[]): Promise<string>
     const found = await Promise.all(ids.map((id) => page.getByText(id, { exact: true }).first().waitFor({ timeout: 5_000 }).then(() => true, () => false)));
     if (found.every(Boolean)) return (await page.content()).toString();
     if (Date.now() > deadline) throw new Error(`the Web UI did not list ${ids.filter((_, i) => !found[i]).join(', ')} for ${query}`);
-  }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
   }
 }
 

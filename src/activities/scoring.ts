@@ -3,6 +3,7 @@ import { readModelCard } from '../models/cards';
 import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { readVerifiedManifest } from '../datasets/integrity';
+import { ApplicationFailure } from '@temporalio/common';
 import { userError } from '../errors';
 import type { ModelCard, ModelVersionSummary } from '../models/card';
 import { scoreRequestSchema, type ScoreRequest } from '../scoring/request';
@@ -67,6 +68,8 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
       }
 
       await checkModelLoads(input.model).catch((err: Error) => {
+        // Only the model's own fault gets the recovery hint; anything else stays retryable as it was.
+        if (!(err instanceof ApplicationFailure && err.type === 'ModelLoadError')) throw err;
         throw userError('ModelLoadError', `${err.message}. It cannot score until the file is restored, or production is rolled back (mlops rollback ${input.model.model})`);
       });
       const card = await readModelCard(store, input.model);

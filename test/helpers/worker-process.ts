@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { MlopsConfig } from '../../src/config';
 import { stopProcess } from '../../src/temporal/dev-server';
+import { until } from './wait';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -48,11 +49,9 @@ export async function finishingAttempt(handle: WorkflowHandle, activityType: str
   return started?.activityTaskStartedEventAttributes?.attempt ?? undefined;
 }
 
-/** Polls until `ready` or the deadline; the error carries the worker's output. */
+/** Polls every 10 ms until `ready`; the timeout error carries the worker's output. */
 export async function waitForWork(ready: () => boolean | Promise<boolean>, worker: { output: () => string }, what: string, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ready())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs / 1000} s; worker output:\n${worker.output()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await until(what, async () => ((await ready()) ? true : undefined), { timeoutMs, intervalMs: 10 }).catch((err: Error) => {
+    throw new Error(`${err.message}; worker output:\n${worker.output()}`);
+  });
 }
