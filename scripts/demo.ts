@@ -37,6 +37,7 @@ import { describeError } from '../src/cli/errors';
 import { loadConfig, type MlopsConfig } from '../src/config';
 import type { ContractInput } from '../src/contract/schema';
 import { type DevServer, freePort, startDevServer } from '../src/temporal/dev-server';
+import { temporalReachable } from '../src/temporal/readiness';
 import { createWorker } from '../src/worker';
 import { ArtifactStore } from '../src/store/artifact-store';
 import { generateChurnDay } from '../src/synthetic/churn';
@@ -68,18 +69,8 @@ const liveContract: ContractInput = {
   key: ['customer_id'],
 };
 
-async function reachable(address: string): Promise<boolean> {
-  try {
-    const connection = await Connection.connect({ address, connectTimeout: 1500 });
-    await connection.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function ensureServer(config: MlopsConfig): Promise<{ address: string; uiUrl?: string; server?: DevServer }> {
-  if (await reachable(config.temporalAddress)) {
+  if (await temporalReachable(config.temporalAddress)) {
     console.log(`Using the Temporal server at ${config.temporalAddress}`);
     return { address: config.temporalAddress, uiUrl: process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233' };
   }

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { loadConfig } from '../src/config';
 import { resolveTemporalCli } from '../src/temporal/cli-binary';
 import { startDevServer } from '../src/temporal/dev-server';
+import { splitAddress } from '../src/temporal/readiness';
 
 async function main(): Promise<void> {
   if (process.argv.includes('--install')) {
@@ -14,13 +15,12 @@ async function main(): Promise<void> {
     return;
   }
   const config = loadConfig();
-  // host, host:port or [v6]:port (as config.ts accepts them).
-  const [, host, port] = /^\[?(.*?)\]?(?::(\d+))?$/.exec(config.temporalAddress)!;
+  const { host, port } = splitAddress(config.temporalAddress);
   const dbFile = path.join(config.dataDir, 'temporal', 'dev-server.sqlite');
   const logFile = path.join(config.dataDir, 'temporal', 'dev-server.log');
   const server = await startDevServer({
     ip: host,
-    port: Number(port ?? 7233),
+    port,
     uiPort: Number(process.env.TEMPORAL_UI_PORT ?? 8233),
     dbFile,
     logFile,

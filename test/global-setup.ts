@@ -1,6 +1,7 @@
 import type { TestProject } from 'vitest/node';
 import { startDevServer } from '../src/temporal/dev-server';
 import { ensureSklearnPython } from '../scripts/python-env';
+import { CHROMIUM, ensureSystemProgram, OPENSSL } from '../scripts/system-packages';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -9,15 +10,21 @@ declare module 'vitest' {
     temporalUiUrl: string;
     /** Python with scikit-learn and skl2onnx, for the external-trainer tests. */
     sklearnPython: string;
+    /** A chromium the browser tests drive (installed from Debian on the first run if missing). */
+    chromiumPath: string;
   }
 }
 
 /**
- * One real Temporal dev server for the whole run, on free ports, stopped by pid at the end.
+ * Everything the suite needs, provisioned on the first run of a fresh machine: the Temporal CLI
+ * (built with Go), the Python environment, chromium and openssl; then one real Temporal dev
+ * server for the whole run, on free ports, stopped by pid at the end.
  * TEMPORAL_ADDRESS set → the tests use that server instead (it must have our search attributes).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   project.provide('sklearnPython', ensureSklearnPython());
+  project.provide('chromiumPath', ensureSystemProgram(CHROMIUM));
+  ensureSystemProgram(OPENSSL);
   if (process.env.TEMPORAL_ADDRESS) {
     project.provide('temporalAddress', process.env.TEMPORAL_ADDRESS);
     project.provide('temporalUiUrl', process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233');

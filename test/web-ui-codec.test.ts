@@ -3,15 +3,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ingest } from '../src/client/ingest';
 import { loadConfig } from '../src/config';
 import { AesGcmPayloadCodec } from '../src/temporal/codec';
 import { type CodecServer, startCodecServer } from '../src/temporal/codec-server';
 import { clientOf } from '../src/temporal/connection';
-import { type DevServer, freePort, startDevServer } from '../src/temporal/dev-server';
+import { type DevServer, freePort, PortInUse, startDevServer } from '../src/temporal/dev-server';
 import { CHURN_CONTRACT } from './helpers/training';
+import { launchBrowser } from './helpers/browser';
 import { spawnWorker, stopWorker } from './helpers/worker-process';
 
 /**
@@ -20,7 +21,6 @@ import { spawnWorker, stopWorker } from './helpers/worker-process';
  * reading a workflow's input on the page. The browser calls the codec server cross-origin, so
  * this also exercises the CORS preflight.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-ui-codec-'));
 let server: DevServer | undefined;
 let codecServer: CodecServer | undefined;
@@ -37,13 +37,17 @@ describe('the Web UI with the codec server', () => {
     const key = randomBytes(32).toString('base64');
     process.env.MLOPS_PAYLOAD_KEY = key; // inherited by the spawned worker
     const config = loadConfig({ MLOPS_PAYLOAD_KEY: key, MLOPS_DATA_DIR: path.join(root, 'store'), MLOPS_TASK_QUEUE: 'ui-codec' });
-    const uiPort = await freePort();
-    const uiOrigin = `http://127.0.0.1:${uiPort}`;
-    codecServer = await startCodecServer({
-      codec: new AesGcmPayloadCodec(config.payloadEncryption!.key),
-      allowedOrigins: [uiOrigin],
-    });
-    server = await startDevServer({ uiPort, uiCodecEndpoint: codecServer.url, logFile: path.join(root, 'server.log') });
+    // The codec server must know the UI's origin before the UI exists, so this test picks the UI
+    // port itself, and picks again should another process take it first.
+    for (let attempt = 1; !server; attempt++) {
+      const uiPort = await freePort();
+      codecServer = await startCodecServer({ codec: new AesGcmPayloadCodec(config.payloadEncryption!.key), allowedOrigins: [`http://127.0.0.1:${uiPort}`] });
+      server = await startDevServer({ uiPort, uiCodecEndpoint: codecServer.url, logFile: path.join(root, 'server.log') }).catch(async (err: unknown) => {
+        await codecServer!.close();
+        if (err instanceof PortInUse && err.port === uiPort && attempt < 4) return undefined;
+        throw err;
+      });
+    }
     const deployed = { ...config, temporalAddress: server.address };
     const worker = spawnWorker(deployed, deployed.taskQueue);
     const client = clientOf(await Connection.connect({ address: server.address }), deployed);
@@ -57,7 +61,7 @@ describe('the Web UI with the codec server', () => {
       let workflowId = '';
       for await (const wf of client.workflow.list({ query: 'WorkflowType = "ingestDataset"' })) workflowId = wf.workflowId;
 
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+      browser = await launchBrowser();
       const page = await browser.newPage();
       const decodeCalls: number[] = [];
       page.on('response', (r) => {

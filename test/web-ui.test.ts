@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startPromotion } from '../src/client/promote';
 import { startTraining } from '../src/client/train';
@@ -8,21 +8,20 @@ import { promotionStatusQuery } from '../src/workflows/promote-messages';
 import { ingestChurnData } from './helpers/churn';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { until } from './helpers/wait';
+import { launchBrowser } from './helpers/browser';
 
 /**
  * The Temporal Web UI as the monitoring console, checked in a real browser (Debian chromium,
  * headless): a model's workflows are found by the MlopsModel search attribute, and what waits
  * for a person by MlopsNeedsAttention. Screenshots go to test-results/web-ui/.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = path.resolve(__dirname, '..', 'test-results', 'web-ui');
 
 let env: TestEnv;
 let browser: Browser;
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`No browser at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`);
   env = await startTestEnv('web-ui');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await launchBrowser();
   // Fresh each run: the test checks exactly which screenshots it took.
   fs.rmSync(SHOTS, { recursive: true, force: true });
   fs.mkdirSync(SHOTS, { recursive: true });

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { Connection } from '@temporalio/client';
 import { resolveTemporalCli } from './cli-binary';
+import { ServerNotReady, waitUntilServing } from './readiness';
 import { SEARCH_ATTRIBUTE_FLAGS } from './search-attributes';
 
 /**
@@ -21,21 +22,27 @@ export interface DevServerOptions {
   /** SQLite file for persistence; omitted: in memory. */
   dbFile?: string;
   namespace?: string;
-  /** Pipe server output here; default: a log file next to the db, or discarded. */
+  /** Server output goes here; default: a temporary file, removed when the server stops. */
   logFile?: string;
   /** Codec server the Web UI uses to show encrypted payloads (`mlops codec-server`). */
   uiCodecEndpoint?: string;
   /** Keep running after this process exits (npm run temporal --detach). */
   detached?: boolean;
+  /** How long the server may take to serve (default 60 s). */
+  readyTimeoutMs?: number;
+  /** Picks the ports not given above (default: freePort); tests use it to force a clash. */
+  pickPort?: (ip: string) => Promise<number>;
 }
 
 export interface DevServer {
   pid: number;
   address: string;
   uiUrl?: string;
+  logFile: string;
   stop(): Promise<void>;
 }
 
+/** A port that was free when asked; another process may still take it before we bind it. */
 export async function freePort(ip = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -48,15 +55,53 @@ export async function freePort(ip = '127.0.0.1'): Promise<number> {
   });
 }
 
+/** A port the caller asked for is taken; ports we picked ourselves are picked again instead. */
+export class PortInUse extends Error {
+  override name = 'PortInUse';
+  constructor(
+    readonly listener: string,
+    readonly port: number,
+  ) {
+    super(`The Temporal dev server's ${listener} port ${port} is already in use by another process; stop that process or choose another port`);
+  }
+}
+
+/** Free ports are picked, not reserved: a clash on one we picked is retried with new ones this often. */
+const PORT_ATTEMPTS = 4;
+
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const cli = await resolveTemporalCli();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(cli, options);
+    } catch (err) {
+      if (!(err instanceof PortClash)) throw err;
+      if (err.requested || attempt >= PORT_ATTEMPTS) throw new PortInUse(err.listener, err.port);
+      process.stderr.write(`Temporal dev server: ${err.listener} port ${err.port} was taken after we picked it; retrying with new ports\n`);
+    }
+  }
+}
+
+/** The server refused to start because one of its ports was taken (`requested`: the caller chose it). */
+class PortClash extends Error {
+  constructor(
+    readonly listener: string,
+    readonly port: number,
+    readonly requested: boolean,
+  ) {
+    super(`${listener} port ${port} in use`);
+  }
+}
+
+async function startOnce(cli: string, options: DevServerOptions): Promise<DevServer> {
   const ip = options.ip ?? '127.0.0.1';
-  const port = options.port || (await freePort(ip));
-  const uiPort = options.headless ? undefined : options.uiPort || (await freePort(ip));
+  const pick = options.pickPort ?? freePort;
+  const port = options.port || (await pick(ip));
+  const uiPort = options.headless ? undefined : options.uiPort || (await pick(ip));
   const namespace = options.namespace ?? 'default';
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--namespace', namespace];
   // Pin every listener: the defaults (port+1000 for HTTP, metrics) collide between parallel servers.
-  args.push('--http-port', String(await freePort(ip)), '--metrics-port', String(await freePort(ip)));
+  args.push('--http-port', String(await pick(ip)), '--metrics-port', String(await pick(ip)));
   args.push('--log-level', 'warn', '--log-format', 'json');
   if (uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
@@ -67,13 +112,14 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   }
   for (const flag of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', flag);
 
-  let logFd: number | 'ignore' = 'ignore';
-  if (options.logFile) {
-    fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
-    logFd = fs.openSync(options.logFile, 'a');
-  }
+  // Always to a file: a server that fails to start is explained by its own last lines.
+  const ownLog = !options.logFile;
+  const logFile = options.logFile ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'temporal-dev-')), 'server.log');
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const logStart = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
+  const logFd = fs.openSync(logFile, 'a');
   const child = spawn(cli, args, { stdio: ['ignore', logFd, logFd], detached: options.detached ?? false });
-  if (typeof logFd === 'number') fs.closeSync(logFd);
+  fs.closeSync(logFd);
   if (child.pid === undefined) throw new Error(`Could not start ${cli}`);
   const pid = child.pid;
   let exited: string | undefined;
@@ -83,45 +129,46 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   if (options.detached) child.unref();
 
   const address = `${ip}:${port}`;
-  const stop = async () => stopProcess(pid);
+  const removeOwnLog = () => ownLog && fs.rmSync(path.dirname(logFile), { recursive: true, force: true });
+  const stop = async () => {
+    await stopProcess(pid);
+    removeOwnLog();
+  };
   try {
-    await waitUntilServing(address, namespace, () => exited, options.logFile);
+    await waitUntilServing(address, {
+      namespace,
+      searchAttribute: 'MlopsNeedsAttention',
+      timeoutMs: options.readyTimeoutMs,
+      exitedWith: () => exited,
+      describeLog: () => describeLog(logFile, logStart, ownLog),
+    });
   } catch (err) {
-    await stop();
+    const output = readFrom(logFile, logStart);
+    await stopProcess(pid);
+    removeOwnLog();
+    const clash = /can't set (.+?) port (\d+):.*address already in use/.exec(output);
+    if (clash && err instanceof ServerNotReady) {
+      const clashed = Number(clash[2]);
+      throw new PortClash(clash[1]!, clashed, clashed === options.port || clashed === options.uiPort);
+    }
     throw err;
   }
-  return { pid, address, uiUrl: uiPort ? `http://${ip}:${uiPort}` : undefined, stop };
+  return { pid, address, uiUrl: uiPort ? `http://${ip}:${uiPort}` : undefined, logFile, stop };
 }
 
-/** Ready means: the frontend answers and our namespace exists with the search attributes. */
-async function waitUntilServing(
-  address: string,
-  namespace: string,
-  exitedWith: () => string | undefined,
-  logFile?: string,
-): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  let lastError = '';
-  while (Date.now() < deadline) {
-    const exit = exitedWith();
-    if (exit) {
-      throw new Error(`Temporal dev server exited (${exit}) before serving${logFile ? `; see ${logFile}` : ''}`);
-    }
-    try {
-      const connection = await Connection.connect({ address, connectTimeout: 1000 });
-      try {
-        const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
-        if (customAttributes && 'MlopsNeedsAttention' in customAttributes) return;
-        lastError = 'search attributes not registered yet';
-      } finally {
-        await connection.close();
-      }
-    } catch (err) {
-      lastError = (err as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 250));
+function readFrom(file: string, offset: number): string {
+  try {
+    return fs.readFileSync(file).subarray(offset).toString('utf8');
+  } catch {
+    return '';
   }
-  throw new Error(`Temporal dev server at ${address} did not become ready in 60 s: ${lastError}`);
+}
+
+/** The log's path (unless it is a temporary one about to go) and the lines this start wrote last. */
+function describeLog(logFile: string, offset: number, temporary: boolean): string {
+  const lines = readFrom(logFile, offset).split('\n').filter(Boolean).slice(-8);
+  const where = temporary ? '' : ` Server log: ${logFile}.`;
+  return lines.length ? `${where} Its last lines:\n  ${lines.map((l) => l.slice(0, 400)).join('\n  ')}` : `${where} The server printed nothing.`;
 }
 
 export async function stopProcess(pid: number, graceMs = 5000): Promise<void> {
