@@ -85,6 +85,8 @@ export interface RetrainStatus {
   decision?: { action: 'retry' | 'acceptCurrent' | 'forcePromote' | 'abort' | 'timeout'; by: string; reason: string; at: string; version?: string };
   /** Runs of this loop so far (continue-as-new starts a new one after each attempt). */
   runs: number;
+  /** The attempt under way, once its data is prepared: what it trains and is judged on. */
+  current?: { n: number; data: AttemptData };
 }
 
 export interface DecisionInput {

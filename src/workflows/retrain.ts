@@ -269,6 +269,7 @@ export async function retrainUntilImproved(request: RetrainRequest, carried?: Re
     setCurrentDetails(`Attempt ${status.attemptsMade + 1} (${used + 1} of ${status.maxAttempts} before asking a person) against production ${production.version}`);
     const record = await attempt(request, status, production, spec);
     status.attempts = [...status.attempts, record].slice(-KEEP_RECORDS);
+    status.current = undefined;
     if (record.outcome === 'promoted') {
       status.production = record.version;
       return finish('improved');
@@ -302,6 +303,7 @@ async function attempt(request: RetrainRequest, status: RetrainStatus, productio
           at: new Date().toISOString(),
         },
       ]);
+      status.current = { n, data };
     }
     const trainOn = data ? { dataset: data.trainedOn.dataset, version: data.trainedOn.version } : { dataset: request.dataset ?? spec.dataset, version: 'latest' };
     const judgeOn = data

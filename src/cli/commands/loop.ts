@@ -55,11 +55,16 @@ function trainedOn(d: AttemptData): string {
   return `${t.dataset}@${t.version.slice(0, 8)} (${t.originalRows} original + ${t.productionRows} labeled production rows)`;
 }
 
-function judgedOn(d: AttemptData): string {
+/** Until the evaluation ran, a test split's size is not known: `rows` counts the whole version then. */
+function judgedOn(d: AttemptData, evaluated: boolean): string {
   const j = d.judgedOn;
   const own = j.dataset === d.trainedOn.dataset && j.version === d.trainedOn.version;
-  const what = j.labeledProduction ? 'labeled production rows neither model trained on' : own ? "rows of the training data's test split" : 'rows of the evaluation dataset';
-  return `${j.dataset}@${j.version.slice(0, 8)} (${j.rows} ${what})`;
+  const what = j.labeledProduction
+    ? `${j.rows} labeled production rows neither model trained on`
+    : own
+      ? `its test split${evaluated ? `: ${j.rows} rows` : ''}`
+      : `${evaluated ? `${j.rows} rows` : 'rows'} of the evaluation dataset`;
+  return `${j.dataset}@${j.version.slice(0, 8)} (${what})`;
 }
 
 function printLoop(s: RetrainStatus): void {
@@ -67,12 +72,14 @@ function printLoop(s: RetrainStatus): void {
   if (s.proof) console.log(`baseline proof: ${s.proof.passed ? 'passed' : 'FAILED'} (${s.proof.primaryMetric} ${s.proof.reproduced} reproduced vs ${s.proof.registered} registered)`);
   if (s.escalation) console.log(`WAITING FOR A PERSON: ${s.escalation.reason}\n  answer with: mlops decide ${s.model} retry|accept-current|force-promote|abort --reason …`);
   printTable(s.attempts.map((a) => ({ n: a.n, outcome: a.outcome, version: a.version ?? '', trainer: a.strategy.trainer?.kind ?? '(production)', window: a.data?.window ?? '', [a.primaryMetric ?? 'metric']: a.candidateValue ?? '', baseline: a.baselineValue ?? '', reason: a.reason })));
-  const last = s.attempts.at(-1)?.data;
-  if (last) {
-    console.log(`attempt ${s.attempts.at(-1)!.n} trained on ${trainedOn(last)}`);
-    console.log(`  judged on ${judgedOn(last)}`);
-    if (last.labeledProduction) console.log(`  labeled production data: ${last.labeledProduction.dataset}@${last.labeledProduction.version.slice(0, 8)} (${last.labeledProduction.rows} rows)`);
-    for (const n of last.notes) console.log(`  note: ${n}`);
+  // The attempt under way, else the last one: which rows it trains on and which judge it.
+  const shown = s.current ?? (s.attempts.at(-1)?.data ? { n: s.attempts.at(-1)!.n, data: s.attempts.at(-1)!.data! } : undefined);
+  if (shown) {
+    const d = shown.data;
+    console.log(s.current ? `attempt ${shown.n} (under way) trains on ${trainedOn(d)}` : `attempt ${shown.n} trained on ${trainedOn(d)}`);
+    console.log(`  ${s.current ? 'is judged' : 'judged'} on ${judgedOn(d, !s.current)}`);
+    if (d.labeledProduction) console.log(`  labeled production data: ${d.labeledProduction.dataset}@${d.labeledProduction.version.slice(0, 8)} (${d.labeledProduction.rows} rows)`);
+    for (const n of d.notes) console.log(`  note: ${n}`);
   }
 }
 
