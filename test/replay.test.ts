@@ -9,9 +9,9 @@ import { describe, expect, it } from 'vitest';
  * recorded history of every workflow type is replayed against the current workflow code. A
  * non-deterministic change fails here, not in production; such changes need `patched()` or
  * worker versioning. Refresh the fixtures with `MLOPS_RECORD_HISTORIES=test/fixtures/histories npm test`
- * (deleting the old ones first) when a change is deliberate and patched. A patched change keeps a
- * history recorded before it, named `<type>.<what it covers>.json` (e.g. an attempt of the retraining
- * loop from before training windows), so the old branch of the patch keeps replaying.
+ * (deleting the old ones first) when a change is deliberate and patched; keep a history recorded
+ * before the change as `<type>.v<N>.json`, so the patch's old branch keeps replaying
+ * (retrainUntilImproved.v1.json: an attempt from before training windows).
  */
 const FIXTURES = path.join(__dirname, 'fixtures', 'histories');
 const WORKFLOW_TYPES = ['ingestDataset', 'retentionSweep', 'modelRegistry', 'trainModel', 'promoteModel', 'trainAndPromote', 'shadowEvaluate', 'scoreBatch', 'retrainUntilImproved', 'monitorModel', 'recordLabelsWorkflow', 'scheduledRetrain'];
