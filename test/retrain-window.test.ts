@@ -187,6 +187,10 @@ describe('retraining on labeled production data', () => {
     expect(shown.stdout).toMatch(/original\+production/);
     expect(shown.stdout).toContain(`trained on learns.window@${window.version.slice(0, 8)} (${data.trainedOn.originalRows} original + ${data.trainedOn.productionRows} labeled production rows)`);
     expect(shown.stdout).toContain(`judged on learns.judging@${judging.version.slice(0, 8)} (${judging.rows.accepted} labeled production rows neither model trained on)`);
+    const lineage = await runMlops(env, 'datasets', 'show', `learns.production@${labeled.version}`);
+    expect(lineage.stdout).toContain('lineage (labeled-production of model learns)');
+    expect(lineage.stdout).toContain(`win-live@${live.version}: 6000 labeled production rows (scored `);
+    expect(lineage.stdout).toMatch(/scored by 1 run\(s\): score-learns/);
   });
 
   describe('window options (the activity\'s data step on the real store)', () => {

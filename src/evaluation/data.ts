@@ -62,7 +62,8 @@ function sourceLine(s: LineageSource): string {
   return `${s.dataset}@${s.version}: ${s.rows} ${s.kind === 'labeled-production' ? 'labeled production' : 'ingested'} rows (${when})`;
 }
 
-function describeLines(d: RowsDescription): string[] {
+/** Where the rows came from, one indented bullet per fact (the report's Data section, `mlops datasets show`). */
+export function describeLines(d: RowsDescription): string[] {
   const lines = [`  - ${d.rule ?? KIND_WORDS[d.kind]}`, ...d.sources.map((s) => `  - ${sourceLine(s)}`)];
   if (d.labelBatches.length) lines.push(`  - labels from ${d.labelBatches.length} batch(es): ${d.labelBatches.map((b) => `${b.uri} (${b.rows} rows)`).join(', ')}`);
   if (d.scoringRuns.length) lines.push(`  - scored by ${d.scoringRuns.length} run(s): ${d.scoringRuns.map((r) => `${r.runId} (${r.modelVersion}, ${r.scoredAt})`).join(', ')}`);
