@@ -191,6 +191,12 @@ describe('retraining on labeled production data', () => {
     expect(lineage.stdout).toContain('lineage (labeled-production of model learns)');
     expect(lineage.stdout).toContain(`win-live@${live.version}: 6000 labeled production rows (scored `);
     expect(lineage.stdout).toMatch(/scored by 1 run\(s\): score-learns/);
+    const sql = await runMlops(env, 'sql', "SELECT derived_as, count(*) AS n FROM datasets WHERE dataset LIKE 'learns.%' GROUP BY ALL ORDER BY 1", '--json');
+    expect(JSON.parse(sql.stdout), sql.stderr).toEqual([
+      { derived_as: 'judging-set', n: 1 },
+      { derived_as: 'labeled-production', n: 1 },
+      { derived_as: 'training-window', n: 1 },
+    ]);
   });
 
   describe('window options (the activity\'s data step on the real store)', () => {
