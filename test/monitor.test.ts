@@ -154,7 +154,6 @@ async function zeroPadded(file: string): Promise<string> {
   return out;
 }
 
-/** Ends a loop started by the test once it waits for a person (abort). */
 /** Ends the loop: by now the model's scored rows have late labels, so it may improve on them; if it asks a person instead, the answer is abort. */
 async function settleRetrain(model: string): Promise<void> {
   const settled = await waitFor('the loop to finish or escalate', async () => {
