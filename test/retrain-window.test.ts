@@ -268,6 +268,20 @@ describe('retraining on labeled production data', () => {
       expect(row!.x1).toBe(fromNewer!.x1);
     });
 
+    it('leaves a damaged scored snapshot out, saying so, and retrains on the rest', async () => {
+      const saved = fs.readFileSync(live.snapshotUri);
+      fs.appendFileSync(live.snapshotUri, 'x');
+      try {
+        const damaged = await plan({});
+        expect(damaged).toMatchObject({ window: 'original', trainedOn: { dataset: 'win', productionRows: 0 }, judgedOn: { labeledProduction: false } });
+        expect(damaged.labeledProduction).toBeUndefined();
+        expect(damaged.notes.join('\n')).toContain(`Dataset win-live@${live.version}: snapshot ${live.snapshotUri} changed after it was recorded`);
+        expect(damaged.notes.join('\n')).toMatch(/its rows are left out/);
+      } finally {
+        fs.writeFileSync(live.snapshotUri, saved);
+      }
+    });
+
     it('refuses a window it does not know, naming the ones it does', async () => {
       const cli = await runMlops(env, 'retrain', 'kept', '--window', 'recent');
       expect(cli.code).toBe(1);

@@ -35,9 +35,9 @@ export const ROW_LABEL_FILE = '_mlops_label_file';
 
 /**
  * The snapshots the model's scoring runs (since `since`) scored whose dataset has late labels.
- * Left out, with a note: snapshots that are gone, that key their rows differently from the
- * training data (labels could not be matched to them), that are derived versions (the loop's own
- * data), or that the caller counts as training data already.
+ * Left out, with a note: snapshots that are gone or damaged, that key their rows differently from
+ * the training data (labels could not be matched to them); and silently: derived versions (the
+ * loop's own data) and those the caller counts as training data already.
  */
 export async function findScoredSnapshots(
   store: ArtifactStore,
@@ -70,7 +70,15 @@ export async function findScoredSnapshots(
       .sort()
       .map((f) => path.join(labelsDir(store, dataset), f));
     if (labelFiles.length === 0) continue;
-    await verifySnapshot(manifest);
+    const damaged = await verifySnapshot(manifest).then(
+      () => undefined,
+      (err: Error) => err.message,
+    );
+    if (damaged) {
+      // A damaged live snapshot must not stop retraining on the rest; the note says what to repair.
+      notes.push(`${damaged}: its rows are left out`);
+      continue;
+    }
     snapshots.push({ manifest, runs: scoredBy.sort((a, b) => a.scoredAt.localeCompare(b.scoredAt) || a.runId.localeCompare(b.runId)), labelFiles });
   }
   return { snapshots, notes };

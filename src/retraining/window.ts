@@ -84,7 +84,10 @@ export async function planRetrainingData(args: PlanArgs): Promise<AttemptData> {
   }
 
   // 2. What to train on.
-  const trainedBy = (versions: readonly DatasetManifest[]) => [...versions, productionTraining];
+  const trainedBy = (versions: readonly DatasetManifest[]) => [...versions, productionTraining].filter((m, i, all) => all.findIndex((o) => o.dataset === m.dataset && o.version === m.version) === i);
+  if (labeled && !contract.key.every((k) => productionTraining.contract.columns.some((c) => c.name === k))) {
+    notes.push(`production's training data ${productionTraining.dataset}@${productionTraining.version} lacks the key (${contract.key.join(', ')}): judging rows cannot be checked against it`);
+  }
   const judgeable = labeled
     ? await countRows(conn, judgingRows(labeled.contract, { holdout: window.holdoutFraction, exclude: trainedBy(args.trainingWindow === 'production' ? [] : original.versions) }))
     : 0;
@@ -93,7 +96,7 @@ export async function planRetrainingData(args: PlanArgs): Promise<AttemptData> {
   if (wantsProduction && !useProduction) {
     const why = !labeled
       ? 'no labeled production data (score data with production, then record its labels with `mlops labels`)'
-      : `only ${judgeable} labeled production rows to judge on after holding out ${window.holdoutFraction} (need window.minJudgingRows = ${window.minJudgingRows})`;
+      : `only ${judgeable} labeled production rows to judge on after holding out ${percent(window.holdoutFraction)} (need window.minJudgingRows = ${window.minJudgingRows})`;
     if (args.trainingWindow === 'production') throw userError('InvalidInput', `trainingWindow "production" needs labeled production rows: ${why}`);
     notes.push(`trained on the original data only: ${why}`);
   }
