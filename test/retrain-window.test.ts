@@ -266,6 +266,17 @@ describe('retraining on labeled production data', () => {
       const [row] = await queryRows<{ x1: number }>(conn, `SELECT x1 FROM read_parquet(${quoteString(window.snapshot.uri)}) WHERE id = 3600`);
       const [fromNewer] = await queryRows<{ x1: number }>(conn, `SELECT x1 FROM read_parquet(${quoteString(newer.snapshotUri)}) WHERE id = 3600`);
       expect(row!.x1).toBe(fromNewer!.x1);
+
+      // With the labeled production rows too: every production row that trains wins over both versions.
+      const both = await plan({ window: { originalVersions: 2 } });
+      const mixed = await manifestOf(both.trainedOn);
+      expect(mixed.lineage!.sources.map((s) => s.kind).sort()).toEqual(['ingested', 'ingested', 'labeled-production']);
+      expect(both.trainedOn.originalRows + both.trainedOn.productionRows).toBe(mixed.rows.accepted);
+      const asScored = await count(
+        `SELECT w.id FROM read_parquet(${quoteString(mixed.snapshot.uri)}) w JOIN read_parquet(${quoteString(live.snapshotUri)}) x USING (id) WHERE w.x1 = x.x1 AND w.x2 IS NOT DISTINCT FROM x.x2`,
+      );
+      expect(asScored).toBe(both.trainedOn.productionRows);
+      expect(await count(`SELECT id FROM ${keysOf((await manifestOf(both.judgedOn)).snapshot.uri)} INTERSECT SELECT id FROM ${keysOf(mixed.snapshot.uri)}`)).toBe(0);
     });
 
     it('leaves a damaged scored snapshot out, saying so, and retrains on the rest', async () => {

@@ -132,14 +132,18 @@ export async function stageLabeledRows(conn: DuckDBConnection, table: string, co
               ${quoteString(s.runs.at(-1)!.scoredAt)}::TIMESTAMP AS ${ROW_SCORED_AT}, l._mlops_label_file AS ${ROW_LABEL_FILE}
             FROM (SELECT *, ${keyExpression(m.contract)} AS _mlops_join_key FROM read_parquet(${quoteString(m.snapshot.uri)})) s
             JOIN (SELECT key AS _mlops_join_key, label AS _mlops_label, filename AS _mlops_label_file FROM read_parquet(${files}, filename = true)
-                  QUALIFY row_number() OVER (PARTITION BY key ORDER BY received_at DESC, filename DESC) = 1) l
+                  ${s.labelFiles.length > 1 ? 'QUALIFY row_number() OVER (PARTITION BY key ORDER BY received_at DESC, filename DESC) = 1' : ''}) l
               ON s._mlops_join_key = l._mlops_join_key`;
   });
   await conn.run(`CREATE OR REPLACE TEMP TABLE mlops_joined AS ${parts.join('\nUNION ALL BY NAME\n')}`);
   const [bad] = await queryRows<{ n: number }>(conn, `SELECT count(*) AS n FROM mlops_joined WHERE ${quoteIdent(label)} IS NULL`);
+  // A label file has one row per key, and so has a snapshot keyed like the training data: the
+  // window functions (the costly part) are needed only where several of them meet.
+  const sameKey = (m: DatasetManifest) => m.contract.key.length === contract.key.length && contract.key.every((k) => m.contract.key.includes(k));
+  const unique = snapshots.length === 1 && sameKey(snapshots[0]!.manifest);
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE ${table} AS SELECT * FROM mlops_joined WHERE ${quoteIdent(label)} IS NOT NULL
-     QUALIFY row_number() OVER (PARTITION BY ${keyExpression(contract)} ORDER BY ${ROW_SCORED_AT} DESC, ${ROW_SOURCE} DESC, ${ROW_SOURCE_VERSION} DESC) = 1`,
+     ${unique ? '' : `QUALIFY row_number() OVER (PARTITION BY ${keyExpression(contract)} ORDER BY ${ROW_SCORED_AT} DESC, ${ROW_SOURCE} DESC, ${ROW_SOURCE_VERSION} DESC) = 1`}`,
   );
   await conn.run('DROP TABLE mlops_joined');
   const [staged] = await queryRows<{ n: number }>(conn, `SELECT count(*) AS n FROM ${table}`);

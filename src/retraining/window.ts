@@ -225,17 +225,13 @@ async function trainingWindow(
 ): Promise<{ manifest: DatasetManifest; originalRows: number; productionRows: number }> {
   const { conn, store, production, window } = args;
   const { contract, labeled } = w;
-  const parts = [
-    ...(labeled ? [`SELECT * EXCLUDE (${ROW_SCORED_AT}), 0 AS _mlops_rank FROM ${LABELED} WHERE NOT ${heldOut(contract, window.holdoutFraction)}`] : []),
-    // Newest version first: rank 1 is the latest.
-    ...[...w.originalPart].reverse().map(
-      (m, i) =>
-        `SELECT ${conformedColumns(contract, m.contract, 'o').join(', ')}, 'ingested' AS ${ROW_KIND}, ${quoteString(m.dataset)} AS ${ROW_SOURCE}, ${quoteString(m.version)} AS ${ROW_SOURCE_VERSION},
-                CAST(NULL AS VARCHAR) AS ${ROW_LABEL_FILE}, ${i + 1} AS _mlops_rank FROM read_parquet(${quoteString(m.snapshot.uri)}) o`,
-    ),
-  ];
-  const dedupe = contract.key.length ? ` QUALIFY row_number() OVER (PARTITION BY ${keyExpression(contract)} ORDER BY _mlops_rank) = 1` : '';
-  await conn.run(`CREATE OR REPLACE TEMP TABLE ${WINDOW} AS SELECT * EXCLUDE (_mlops_rank) FROM (${parts.join('\nUNION ALL BY NAME\n')})${dedupe}`);
+  const productionRows = labeled ? `SELECT * EXCLUDE (${ROW_SCORED_AT}) FROM ${LABELED} WHERE NOT ${heldOut(contract, window.holdoutFraction)}` : undefined;
+  const originals = [...w.originalPart].reverse().map(
+    (m) =>
+      `SELECT ${conformedColumns(contract, m.contract, 'o').join(', ')}, 'ingested' AS ${ROW_KIND}, ${quoteString(m.dataset)} AS ${ROW_SOURCE}, ${quoteString(m.version)} AS ${ROW_SOURCE_VERSION},
+              CAST(NULL AS VARCHAR) AS ${ROW_LABEL_FILE} FROM read_parquet(${quoteString(m.snapshot.uri)}) o`,
+  );
+  await conn.run(`CREATE OR REPLACE TEMP TABLE ${WINDOW} AS ${windowRows(contract, productionRows, originals)}`);
   const lineage: DatasetLineage = {
     kind: 'training-window',
     model: production.model,
@@ -255,6 +251,22 @@ async function trainingWindow(
   const rowsOf = (kind: string) => lineage.sources.filter((s) => s.kind === kind).reduce((n, s) => n + s.rows, 0);
   await conn.run(`DROP TABLE ${WINDOW}`);
   return { manifest, originalRows: rowsOf('ingested'), productionRows: rowsOf('labeled-production') };
+}
+
+/**
+ * One row per key: the labeled production row, else the newest original version's. One original
+ * version (keys unique, as ingested) needs only an anti-join; several need a window function.
+ */
+function windowRows(contract: Contract, production: string | undefined, originals: readonly string[]): string {
+  if (contract.key.length === 0) return [production, ...originals].filter(Boolean).join('\nUNION ALL BY NAME\n');
+  if (originals.length <= 1) {
+    if (!production) return originals[0]!;
+    if (originals.length === 0) return production;
+    return `${production}\nUNION ALL BY NAME\nSELECT o.* FROM (${originals[0]}) o ANTI JOIN (SELECT ${keyExpression(contract)} AS _mlops_k FROM (${production})) p ON ${keyExpression(contract)} = p._mlops_k`;
+  }
+  // Newest version first: rank 1 is the latest, 0 the production rows.
+  const ranked = [...(production ? [`SELECT *, 0 AS _mlops_rank FROM (${production})`] : []), ...originals.map((o, i) => `SELECT *, ${i + 1} AS _mlops_rank FROM (${o})`)];
+  return `SELECT * EXCLUDE (_mlops_rank) FROM (${ranked.join('\nUNION ALL BY NAME\n')}) QUALIFY row_number() OVER (PARTITION BY ${keyExpression(contract)} ORDER BY _mlops_rank) = 1`;
 }
 
 /** The labeled production rows neither model trained on (of those held out, when the window trains on the rest), as `<model>.judging`. */
