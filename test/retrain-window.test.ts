@@ -78,7 +78,7 @@ const manifestOf = (ref: { dataset: string; version: string }) => resolveVersion
 const reportOf = (markdownUri: string) => JSON.parse(fs.readFileSync(markdownUri.replace(/\.md$/, '.json'), 'utf8')) as EvaluationReport;
 
 describe('retraining on labeled production data', () => {
-  it('trained on the original data alone, the loop cannot improve on the new rows, and says which rows judged', async () => {
+  it('trained on the original data alone, the loop cannot improve on the new rows and says which rows judged; a person can switch the window', async () => {
     const production = await productionThatScored('kept');
     await requestRetrain(env.client, env.config.taskQueue, { model: 'kept', trainingWindow: 'original', strategies: [{ trainer: { kind: 'logistic', params: { C: 10 } } }], maxAttempts: 1, gates: GATES }, { reason: 'drift', by: 'test' });
     const s = await settled('kept');
@@ -98,8 +98,14 @@ describe('retraining on labeled production data', () => {
     const judged = reportOf(a.reportUri!).data!.judged;
     expect(judged).toMatchObject({ dataset: 'kept.judging', kind: 'judging-set', rowsJudged: 4000 });
     expect(await count(`SELECT id FROM ${keysOf((await manifestOf(judged)).snapshot.uri)} INTERSECT SELECT id FROM ${keysOf(original.snapshotUri)}`)).toBe(0);
-    await decideRetrain(env.client, { model: 'kept', decision: 'abort', by: 'test', reason: 'seen' });
     expect((await registryState(env.client, 'kept')).aliases.production).toBe(production);
+
+    // A person switches the window: the next attempt trains on the labeled production rows too.
+    await decideRetrain(env.client, { model: 'kept', decision: 'retry', by: 'ana', reason: 'use the labeled rows', overrides: { trainingWindow: 'original+production', maxAttempts: 1 } });
+    const retried = await settled('kept');
+    expect(retried.outcome, JSON.stringify(retried.attempts.at(-1))).toBe('improved');
+    expect(retried.attempts.at(-1)!.data).toMatchObject({ window: 'original+production', trainedOn: { dataset: 'kept.window' }, judgedOn: { dataset: 'kept.judging', labeledProduction: true } });
+    expect((await registryState(env.client, 'kept')).aliases.production).toBe(retried.attempts.at(-1)!.version);
   });
 
   it('by default trains on the original plus the labeled production rows, is judged on held-out production rows neither model saw, and improves', async () => {
@@ -199,6 +205,7 @@ describe('retraining on labeled production data', () => {
     ]);
   });
 
+  // From here on, production of `kept` was trained on a window: the original data is found through its lineage.
   describe('window options (the activity\'s data step on the real store)', () => {
     const plan = async (o: { trainingWindow?: 'original' | 'original+production' | 'production'; window?: Partial<WindowOptions>; now?: Date }) => {
       const state = await registryState(env.client, 'kept');
