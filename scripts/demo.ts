@@ -271,7 +271,7 @@ class Story {
     step(`monitor "${MODEL}" on ${LIVE}@latest`);
     const result = await this.monitor(`day-${day}`);
     if (!result.retrain) throw new Error('expected monitoring to start the retraining loop');
-    step(`${result.retrain.workflowId}: baseline proof, then train on ${DATASET}@latest → shadow against production → a person approves`);
+    step(`${result.retrain.workflowId}: baseline proof, then train on ${DATASET}@latest plus the labeled production rows → shadow against production on held-out labeled production rows → a person approves`);
     const loop = this.client.workflow.getHandle<typeof retrainUntilImproved>(result.retrain.workflowId);
     let reviewed = false;
     for (;;) {
@@ -282,7 +282,12 @@ class Story {
         const promotion = await this.client.workflow.getHandle(review.workflowId).query(promotionStatusQuery);
         const e = promotion.evaluation!;
         say(`baseline proof: ${status?.proof?.passed ? 'passed' : 'failed'} (production reproduced: ${status?.proof?.primaryMetric} ${fmt(status?.proof?.reproduced)} vs ${fmt(status?.proof?.registered)} registered)`);
-        say(`shadow evaluation of ${promotion.candidate} against ${promotion.baseline}: ${e.primaryMetric} ${fmt(e.candidateValue)} vs ${fmt(e.baselineValue)}, gates ${e.passed ? 'passed' : 'failed'}`);
+        const data = status?.current?.data;
+        if (data) {
+          say(`trained on ${data.trainedOn.dataset}@${data.trainedOn.version.slice(0, 8)}: ${data.trainedOn.originalRows} original + ${data.trainedOn.productionRows} labeled production rows`);
+          say(`judged on ${data.judgedOn.dataset}@${data.judgedOn.version.slice(0, 8)}: ${data.judgedOn.labeledProduction ? 'labeled production rows neither model trained on' : 'the training data\'s test split'}`);
+        }
+        say(`shadow evaluation of ${promotion.candidate} against ${promotion.baseline}: ${e.primaryMetric} ${fmt(e.candidateValue)} vs ${fmt(e.baselineValue)} on ${e.rows} rows, gates ${e.passed ? 'passed' : 'failed'}`);
         say(`waiting for a person (MlopsNeedsAttention=true); the reviewer reads ${shown(e.markdownUri)}`);
         const decision = e.passed ? 'approve' : 'reject';
         say(`and sends: mlops ${decision} ${MODEL} ${promotion.candidate} --reason "…" --by demo-reviewer`);

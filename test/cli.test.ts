@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Contract } from '../src/contract/schema';
 import type { DatasetManifest, DatasetVersionRef } from '../src/datasets/manifest';
+import { runMlops } from './helpers/cli';
 import { people, writePeopleCsv } from './helpers/data';
 import { type TestEnv, startTestEnv } from './helpers/env';
 
@@ -15,26 +15,8 @@ afterAll(async () => {
   await env?.shutdown();
 });
 
-const BIN = path.resolve(__dirname, '..', 'bin', 'mlops.cjs');
-
-/** Runs the real `mlops` command as a user would, against the test's server, queue and store. */
-function mlops(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: env.config.temporalAddress,
-        MLOPS_DATA_DIR: env.config.dataDir,
-        MLOPS_TASK_QUEUE: env.config.taskQueue,
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+/** The real `mlops` command, against this file's server, queue and store. */
+const mlops = (...args: string[]) => runMlops(env, ...args);
 
 describe('mlops CLI', () => {
   it('infers a contract, ingests with it, and shows the result', async () => {

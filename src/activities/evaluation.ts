@@ -5,6 +5,8 @@ import type { DuckDBInstance } from '@duckdb/node-api';
 import { verifySnapshot } from '../datasets/integrity';
 import { resolveVersion } from '../datasets/catalog';
 import { userError } from '../errors';
+import type { DatasetManifest } from '../datasets/manifest';
+import { describeEvaluationData } from '../evaluation/data';
 import { checkMetricNames, defaultPrimaryMetric, evaluateGates, type GateResult } from '../evaluation/gates';
 import { type EvaluationReport, renderMarkdown } from '../evaluation/report';
 import { evaluationsDir } from '../evaluation/reports';
@@ -121,6 +123,10 @@ export function createEvaluationActivities(deps: EvaluationActivityDeps) {
             gates,
             passed: gates.every((g) => g.passed),
             ...result,
+            data: describeEvaluationData(manifest, result.rows, [
+              { role: 'candidate', card: candidateCard, manifest: await store.readJson<DatasetManifest>(candidateCard.dataset.manifestUri) },
+              ...(baselineCard ? [{ role: 'baseline' as const, card: baselineCard, manifest: await store.readJson<DatasetManifest>(baselineCard.dataset.manifestUri) }] : []),
+            ]),
           };
           // Markdown first: the JSON is the "done" marker a retry looks for.
           await store.writeFileAtomic(markdownUri, renderMarkdown(full));

@@ -1,4 +1,5 @@
 import type { DuckDBInstance } from '@duckdb/node-api';
+import { z } from 'zod';
 import { finiteOrNull } from '../metrics';
 import { readModelCard } from '../models/cards';
 import { Context } from '@temporalio/activity';
@@ -7,9 +8,13 @@ import type { DatasetManifest } from '../datasets/manifest';
 import { userError } from '../errors';
 import { defaultPrimaryMetric } from '../evaluation/gates';
 import type { ModelVersionSummary, TrainerConfig } from '../models/card';
+import { DEFAULT_TRAINING_WINDOW, TRAINING_WINDOWS, windowOptionsSchema } from '../retraining/request';
+import { planRetrainingData } from '../retraining/window';
 import type { ArtifactStore } from '../store/artifact-store';
+import { datasetName } from '../store/names';
 import { trainModelVersion } from '../training/train';
-import type { BaselineProof } from '../workflows/retrain-messages';
+import { parseInput } from '../validation';
+import type { AttemptData, BaselineProof } from '../workflows/retrain-messages';
 import { withDuckDbActivity } from './progress';
 
 export interface RetrainingActivityDeps {
@@ -17,6 +22,15 @@ export interface RetrainingActivityDeps {
   duckdb: DuckDBInstance;
   trainerCommands: readonly string[];
 }
+
+/** What an attempt's data is prepared from: the loop's request, as far as data goes. */
+const retrainingDataRequestSchema = z.object({
+  dataset: datasetName.optional(),
+  evaluationDataset: datasetName.optional(),
+  // Loops started before training windows carry neither: they get the defaults.
+  trainingWindow: z.enum(TRAINING_WINDOWS).default(DEFAULT_TRAINING_WINDOW),
+  window: windowOptionsSchema.default(windowOptionsSchema.parse({})),
+}).strict();
 
 /** How a model version was trained: what the retraining loop starts from. */
 export interface TrainingSpec {
@@ -34,6 +48,19 @@ export function createRetrainingActivities(deps: RetrainingActivityDeps) {
     async trainingSpecOf(input: { summary: ModelVersionSummary }): Promise<TrainingSpec> {
       const card = await readCard(input.summary);
       return { dataset: card.dataset.name, trainer: card.trainer, seed: card.seed, label: card.label, features: card.features.map((f) => f.name) };
+    },
+
+    /**
+     * The data of one attempt (see retraining/window.ts): labeled production data, the training
+     * window and the judging set as dataset versions with lineage, or the original data when
+     * there is too little labeled production data. Idempotent: every version is content-addressed.
+     */
+    async prepareRetrainingData(input: { summary: ModelVersionSummary; request: z.input<typeof retrainingDataRequestSchema>; at: string }): Promise<AttemptData> {
+      const request = parseInput(retrainingDataRequestSchema, input.request, 'retraining data request');
+      const production = await readCard(input.summary);
+      return withDuckDbActivity(deps.duckdb, (conn, progress) =>
+        planRetrainingData({ conn, store, production, ...request, now: new Date(input.at), progress }),
+      );
     },
 
     /**

@@ -19,7 +19,7 @@ import type { ArtifactStore } from '../store/artifact-store';
 import { canonicalJson, sha256, sha256File } from '../store/hash';
 import { queryRows } from '../sql/duckdb';
 import { quoteString } from '../sql/quote';
-import { type DatasetManifest, type DatasetVersionRef, type ReasonCount, refOf } from './manifest';
+import { type DatasetLineage, type DatasetManifest, type DatasetVersionRef, type ReasonCount, refOf } from './manifest';
 import { profileTable } from './profile';
 import type { StagedSource } from './raw';
 import { type CsvOptions, CSV_REJECT_SCANS_TABLE, CSV_REJECTS_TABLE, csvFirstLineRelation, readRelation } from './source';
@@ -39,21 +39,24 @@ export interface BuildVersionArgs {
   maxRejectedFraction: number;
   now: Date;
   progress?: (phase: string, details?: Record<string, number>) => void;
+  /** Rows derived from other artifacts (see derived.ts): recorded in the manifest and part of the version id. */
+  lineage?: DatasetLineage;
 }
 
 const STAGED = 'mlops_staged';
 const MALFORMED = 'mlops_malformed';
 const TOP_REASONS = 10;
 
-export function versionIdOf(staged: StagedSource, contract: Contract | undefined): string {
+export function versionIdOf(staged: StagedSource, contract: Contract | undefined, lineage?: DatasetLineage): string {
   const { hash, format, csv } = staged.fingerprint;
-  return sha256(canonicalJson({ source: hash, format, csv: csv ?? null, contract: contract ?? null })).slice(0, 16);
+  // Lineage only when present, so that ingested versions keep the ids they always had.
+  return sha256(canonicalJson({ source: hash, format, csv: csv ?? null, contract: contract ?? null, ...(lineage ? { lineage } : {}) })).slice(0, 16);
 }
 
 export async function buildDatasetVersion(args: BuildVersionArgs): Promise<DatasetVersionRef> {
   const { conn, store, dataset, staged } = args;
   const progress = args.progress ?? (() => undefined);
-  const version = versionIdOf(staged, args.contract);
+  const version = versionIdOf(staged, args.contract, args.lineage);
   const finalDir = store.datasetVersionDir(dataset, version);
   const manifestFile = path.join(finalDir, 'manifest.json');
   const existing = await store.readJson<DatasetManifest>(manifestFile);
@@ -149,6 +152,7 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
       ...(quarantine ? { quarantine } : {}),
       raw: { uri: staged.rawDir, expiresAt: staged.expiresAt },
       profile,
+      ...(args.lineage ? { lineage: args.lineage } : {}),
     };
     await store.writeJsonAtomic(path.join(tmp, 'manifest.json'), manifest);
     progress('publish');

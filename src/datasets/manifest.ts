@@ -33,6 +33,44 @@ export interface DatasetManifest {
   quarantine?: { uri: string; rows: number };
   raw: { uri: string; expiresAt: string };
   profile: DatasetProfile;
+  /** Present when the rows were derived from other artifacts rather than ingested from files: where each part came from. */
+  lineage?: DatasetLineage;
+}
+
+/**
+ * Where a derived version's rows came from. Labeled production data: the snapshots production
+ * scored, joined by key with their late labels. A training window: original training rows plus
+ * labeled production rows. A judging set: labeled production rows no model of the comparison
+ * trained on. Deterministic (no clock readings), because it is part of the version id.
+ */
+export interface DatasetLineage {
+  kind: 'labeled-production' | 'training-window' | 'judging-set';
+  model: string;
+  /** How the rows were chosen, in words. */
+  rule: string;
+  /** The dataset production was first trained on: what "original training data" means for this model. */
+  originalDataset: string;
+  sources: LineageSource[];
+  labelBatches: Array<{ dataset: string; uri: string; rows: number }>;
+  scoringRuns: Array<{ runId: string; modelVersion: string; dataset: string; datasetVersion: string; scoredAt: string }>;
+  /** Derived versions these rows were taken from (a window's or judging set's labeled production data). */
+  derivedFrom: Array<{ dataset: string; version: string }>;
+  /** Training data whose keys were left out (judging sets), with how many rows that removed. */
+  excludedTrainingData?: Array<{ dataset: string; version: string }>;
+  excludedRows?: number;
+  options: { maxAge?: string; originalVersions?: number; holdoutFraction?: number };
+}
+
+/** One dataset version that contributed rows: as ingested (original data) or as scored by production and labeled later. */
+export interface LineageSource {
+  kind: 'ingested' | 'labeled-production';
+  dataset: string;
+  version: string;
+  rows: number;
+  /** When that version was published. */
+  createdAt: string;
+  /** When production scored it (labeled production rows): the first and the last scoring run. */
+  scored?: { from: string; to: string };
 }
 
 /** What crosses Temporal: a reference and headline numbers, never rows. */

@@ -1,3 +1,4 @@
+import { type EvaluationData, KIND_WORDS, renderDataMarkdown } from './data';
 import type { GateResult, GatesConfig } from './gates';
 import type { ShadowResult } from './shadow';
 
@@ -11,6 +12,8 @@ export interface EvaluationReport extends ShadowResult {
   gatesConfig: GatesConfig;
   gates: GateResult[];
   passed: boolean;
+  /** Which rows trained each model and which judged them (reports written before this field lack it). */
+  data?: EvaluationData;
 }
 
 const num = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '–' : Number(v.toPrecision(4)).toString());
@@ -27,7 +30,7 @@ export function renderMarkdown(r: EvaluationReport): string {
   const lines = [
     `# Evaluation of ${r.model}: ${r.candidate.version}${hasBaseline ? ` vs production ${r.baseline!.version}` : ' (no baseline)'}`,
     '',
-    `**Verdict: ${r.passed ? 'PASSED' : 'FAILED'}** — ${r.rows} rows of ${r.dataset.name}@${r.dataset.version}, ${r.createdAt}.`,
+    `**Verdict: ${r.passed ? 'PASSED' : 'FAILED'}** — ${r.rows} rows of ${r.dataset.name}@${r.dataset.version}${r.data ? ` (${KIND_WORDS[r.data.judged.kind]}; see Data)` : ''}, ${r.createdAt}.`,
     `Left out: ${r.excluded.join('; ')}.`,
     '',
     '## Gates',
@@ -73,5 +76,6 @@ export function renderMarkdown(r: EvaluationReport): string {
       ),
     );
   }
+  if (r.data) lines.push('', ...renderDataMarkdown(r.data));
   return `${lines.join('\n')}\n`;
 }

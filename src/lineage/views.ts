@@ -26,10 +26,10 @@ const raw = (p: string, as: string) => `json -> '$.${p}' AS ${as}`;
 export const VIEWS: ViewSpec[] = [
   {
     name: 'datasets',
-    description: 'dataset versions: rows read/accepted/rejected, snapshot, source, raw retention',
+    description: 'dataset versions: rows read/accepted/rejected, snapshot, source, raw retention, lineage of derived versions',
     glob: ['datasets', '*', 'versions', '*', 'manifest.json'],
     select: (f) =>
-      `SELECT ${[text('dataset', 'dataset'), text('version', 'version'), typed('createdAt', 'TIMESTAMP', 'created_at'), typed('rows.read', 'BIGINT', 'rows_read'), typed('rows.accepted', 'BIGINT', 'rows_accepted'), typed('rows.rejected', 'BIGINT', 'rows_rejected'), text('snapshot.uri', 'snapshot_uri'), typed('raw.expiresAt', 'TIMESTAMP', 'raw_expires_at'), text('source.hash', 'source_hash')].join(', ')} FROM ${objects(f)}`,
+      `SELECT ${[text('dataset', 'dataset'), text('version', 'version'), typed('createdAt', 'TIMESTAMP', 'created_at'), typed('rows.read', 'BIGINT', 'rows_read'), typed('rows.accepted', 'BIGINT', 'rows_accepted'), typed('rows.rejected', 'BIGINT', 'rows_rejected'), text('snapshot.uri', 'snapshot_uri'), typed('raw.expiresAt', 'TIMESTAMP', 'raw_expires_at'), text('source.hash', 'source_hash'), text('lineage.kind', 'derived_as'), raw('lineage', 'lineage')].join(', ')} FROM ${objects(f)}`,
   },
   {
     name: 'models',

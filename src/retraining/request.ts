@@ -4,6 +4,9 @@ import { PROMOTION_POLICIES } from '../evaluation/request';
 import { durationSchema } from '../scoring/request';
 import { datasetName, modelName } from '../store/names';
 import { trainerConfigSchema } from '../training/request';
+import { DEFAULT_TRAINING_WINDOW, TRAINING_WINDOWS } from './training-windows';
+
+export { DEFAULT_TRAINING_WINDOW, TRAINING_WINDOWS, type TrainingWindow } from './training-windows';
 
 /** One way to train a new version; what it leaves out is taken from the production model. */
 export const strategySchema = z
@@ -15,13 +18,33 @@ export const strategySchema = z
   .strict();
 export type Strategy = z.infer<typeof strategySchema>;
 
+export const windowOptionsSchema = z
+  .object({
+    /** Leave out scoring runs, and versions of the original data, older than this (e.g. 90d). Default: no limit. */
+    maxAge: durationSchema.optional(),
+    /** How many of the original dataset's latest versions the window spans (rows by key: the newest version's wins). */
+    originalVersions: z.number().int().min(1).max(100).default(1),
+    /** Share of the labeled production rows (by a hash of the key) kept out of training to judge candidate and production on. */
+    holdoutFraction: z.number().gt(0).lt(1).default(0.3),
+    /** Labeled production rows count only when at least this many are left to judge on (neither model trained on them). */
+    minJudgingRows: z.number().int().min(1).max(10_000_000).default(200),
+  })
+  .strict();
+export type WindowOptions = z.infer<typeof windowOptionsSchema>;
+
 export const retrainRequestSchema = z
   .object({
     model: modelName,
-    /** Training data: each attempt takes this dataset's latest version (the most recent labeled data). Default: production's training dataset. */
+    /** The original training data (its latest version, or `window.originalVersions` of them). Default: the dataset production was first trained on. */
     dataset: datasetName.optional(),
-    /** Where candidate and production are compared (latest version). Default: the training dataset, whose newest version's test split neither model saw. */
+    /**
+     * Where candidate and production are compared (latest version). Default: the labeled production
+     * rows neither model trained on, when there are at least `window.minJudgingRows` of them; else
+     * the training data, whose test split the candidate did not see.
+     */
     evaluationDataset: datasetName.optional(),
+    trainingWindow: z.enum(TRAINING_WINDOWS).default(DEFAULT_TRAINING_WINDOW),
+    window: windowOptionsSchema.default(windowOptionsSchema.parse({})),
     /** Tried in order, one per attempt, then again from the top. Default: production's config, then variations of it. */
     strategies: z.array(strategySchema).min(1).max(20).optional(),
     maxAttempts: z.number().int().min(1).max(50).default(3),
@@ -56,6 +79,7 @@ export const retryOverridesSchema = z
     gates: gatesSchema.optional(),
     /** Skip the baseline proof (e.g. an external trainer that cannot be reproduced exactly). */
     skipBaselineProof: z.boolean().optional(),
+    trainingWindow: z.enum(TRAINING_WINDOWS).optional(),
   })
   .strict();
 export type RetryOverrides = z.infer<typeof retryOverridesSchema>;

@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { RetryOverrides, Strategy } from '../retraining/request';
+import type { RetryOverrides, Strategy, TrainingWindow } from '../retraining/request';
 
 /** Messages of the `retrainUntilImproved` loop (`retrain:<model>`), shared with clients. */
 export function retrainWorkflowId(model: string): string {
@@ -20,6 +20,27 @@ export interface AttemptRecord {
   candidateValue?: number | null;
   baselineValue?: number | null;
   reportUri?: string;
+  /** Which rows trained the candidate and which judged it (absent in attempts made before training windows). */
+  data?: AttemptData;
+}
+
+/** A dataset version and how many rows of it count. */
+export interface RowsRef {
+  dataset: string;
+  version: string;
+  rows: number;
+}
+
+/** The data of one attempt, as the retraining activity prepared it (every version is concrete). */
+export interface AttemptData {
+  /** The window trained on: the one asked for, or `original` when there were too few labeled production rows (see notes). */
+  window: TrainingWindow;
+  trainedOn: RowsRef & { originalRows: number; productionRows: number };
+  /** `labeledProduction`: labeled production rows neither model trained on; else the training data's test split (or the dataset asked for). */
+  judgedOn: RowsRef & { labeledProduction: boolean };
+  /** All labeled production rows found for the model (a dataset version with lineage). */
+  labeledProduction?: RowsRef;
+  notes: string[];
 }
 
 export interface BaselineProof {
@@ -64,6 +85,8 @@ export interface RetrainStatus {
   decision?: { action: 'retry' | 'acceptCurrent' | 'forcePromote' | 'abort' | 'timeout'; by: string; reason: string; at: string; version?: string };
   /** Runs of this loop so far (continue-as-new starts a new one after each attempt). */
   runs: number;
+  /** The attempt under way, once its data is prepared: what it trains and is judged on. */
+  current?: { n: number; data: AttemptData };
 }
 
 export interface DecisionInput {

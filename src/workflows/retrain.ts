@@ -8,6 +8,7 @@ import {
   continueAsNew,
   executeChild,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -18,6 +19,7 @@ import type { Activities } from '../activities';
 import type { TrainingSpec } from '../activities/retraining';
 import type { ModelVersionSummary } from '../models/card';
 import type { RetrainRequest, RetryOverrides, Strategy } from '../retraining/request';
+import { DEFAULT_TRAINING_WINDOW, TRAINING_WINDOWS } from '../retraining/training-windows';
 import { defaultStrategies } from '../retraining/strategies';
 import { MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
 import { rootApplicationFailure } from '../errors';
@@ -27,6 +29,7 @@ import { requireText } from './registry';
 import {
   abortUpdate,
   acceptCurrentUpdate,
+  type AttemptData,
   type AttemptRecord,
   type DecisionInput,
   forcePromoteUpdate,
@@ -42,13 +45,20 @@ const { readRegistry, trainingSpecOf, checkModelLoads, setRegistryAlias } = prox
   retry: { maximumAttempts: 10 },
 });
 
-const { reproduceTraining } = proxyActivities<Activities>({
+const { reproduceTraining, prepareRetrainingData } = proxyActivities<Activities>({
   startToCloseTimeout: '4 hours',
   heartbeatTimeout: '30 seconds',
   retry: { maximumAttempts: 5 },
 });
 
 const KEEP_RECORDS = 20;
+
+/**
+ * Attempts prepare their data first (an activity before the training child): labeled production
+ * rows in the training window, judged on labeled production rows neither model trained on.
+ * Histories recorded before that replay the old command sequence.
+ */
+export const TRAINING_WINDOW_PATCH = 'retrain-training-window';
 
 
 /** A person's answer to an escalation, taken by one of the four updates. */
@@ -109,12 +119,13 @@ export async function retrainUntilImproved(request: RetrainRequest, carried?: Re
       whileEscalated(input);
       const o = input.overrides;
       if (o !== undefined && (typeof o !== 'object' || o === null || Array.isArray(o))) throw new Error('overrides must be an object');
-      const known = ['maxAttempts', 'maxDuration', 'strategies', 'gates', 'skipBaselineProof'];
+      const known = ['maxAttempts', 'maxDuration', 'strategies', 'gates', 'skipBaselineProof', 'trainingWindow'];
       const unknown = Object.keys(o ?? {}).filter((k) => !known.includes(k));
       if (unknown.length) throw new Error(`unknown override(s) ${unknown.join(', ')}; allowed: ${known.join(', ')}`);
       if (o?.maxAttempts !== undefined && !(Number.isInteger(o.maxAttempts) && o.maxAttempts >= 1 && o.maxAttempts <= 50)) throw new Error('overrides.maxAttempts must be an integer from 1 to 50');
       if (o?.maxDuration !== undefined && !/^\d+(ms|s|m|h|d)$/.test(String(o.maxDuration))) throw new Error('overrides.maxDuration must be a duration such as 30m or 6h');
       if (o?.strategies !== undefined && (!Array.isArray(o.strategies) || o.strategies.length === 0)) throw new Error('overrides.strategies must be a non-empty list');
+      if (o?.trainingWindow !== undefined && !TRAINING_WINDOWS.includes(o.trainingWindow)) throw new Error(`overrides.trainingWindow must be one of ${TRAINING_WINDOWS.join(', ')}`);
     },
   });
   setHandler(acceptCurrentUpdate, (input) => take({ action: 'acceptCurrent', input }), { validator: whileEscalated });
@@ -182,6 +193,7 @@ export async function retrainUntilImproved(request: RetrainRequest, carried?: Re
     if (o.strategies) request = { ...request, strategies: o.strategies };
     if (o.gates) request = { ...request, gates: o.gates };
     if (o.skipBaselineProof) request = { ...request, baselineProof: { ...request.baselineProof, enabled: false } };
+    if (o.trainingWindow) request = { ...request, trainingWindow: o.trainingWindow };
     if (status.proof && !status.proof.passed) status.proof = undefined; // prove again, unless skipped
     status.maxAttempts = o.maxAttempts ?? request.maxAttempts;
     status.budgetFrom = status.attemptsMade;
@@ -257,6 +269,7 @@ export async function retrainUntilImproved(request: RetrainRequest, carried?: Re
     setCurrentDetails(`Attempt ${status.attemptsMade + 1} (${used + 1} of ${status.maxAttempts} before asking a person) against production ${production.version}`);
     const record = await attempt(request, status, production, spec);
     status.attempts = [...status.attempts, record].slice(-KEEP_RECORDS);
+    status.current = undefined;
     if (record.outcome === 'promoted') {
       status.production = record.version;
       return finish('improved');
@@ -267,22 +280,43 @@ export async function retrainUntilImproved(request: RetrainRequest, carried?: Re
   }
 }
 
-/** One attempt: latest data, next strategy, train (child) → promote (child: shadow + gates). */
+/** One attempt: its data (the training window), next strategy, train (child) → promote (child: shadow + gates). */
 async function attempt(request: RetrainRequest, status: RetrainStatus, production: ModelVersionSummary, spec: TrainingSpec): Promise<AttemptRecord> {
   const n = ++status.attemptsMade;
   const strategies: Strategy[] = request.strategies ?? defaultStrategies(spec.trainer);
   const strategy = strategies[(n - (status.strategyFrom ?? 0) - 1) % strategies.length]!;
   const base = { n, at: new Date().toISOString(), strategy };
   const loopId = workflowInfo().workflowId;
+  let data: AttemptData | undefined;
   try {
+    if (patched(TRAINING_WINDOW_PATCH)) {
+      setCurrentDetails(`Attempt ${n}: preparing the training window (${request.trainingWindow ?? DEFAULT_TRAINING_WINDOW}) against production ${production.version}`);
+      data = await prepareRetrainingData.executeWithOptions({ summary: `Attempt ${n}: training window and judging rows` }, [
+        {
+          summary: production,
+          request: {
+            ...(request.dataset ? { dataset: request.dataset } : {}),
+            ...(request.evaluationDataset ? { evaluationDataset: request.evaluationDataset } : {}),
+            ...(request.trainingWindow ? { trainingWindow: request.trainingWindow } : {}),
+            ...(request.window ? { window: request.window } : {}),
+          },
+          at: new Date().toISOString(),
+        },
+      ]);
+      status.current = { n, data };
+    }
+    const trainOn = data ? { dataset: data.trainedOn.dataset, version: data.trainedOn.version } : { dataset: request.dataset ?? spec.dataset, version: 'latest' };
+    const judgeOn = data
+      ? { dataset: data.judgedOn.dataset, version: data.judgedOn.version }
+      : { dataset: request.evaluationDataset ?? request.dataset ?? spec.dataset, version: 'latest' };
     const trained = await executeChild(trainModel, {
       workflowId: `${loopId}/attempt-${n}/train`,
-      staticSummary: `Attempt ${n}: train ${(strategy.trainer ?? spec.trainer).kind} on the latest ${request.dataset ?? spec.dataset}`,
+      staticSummary: `Attempt ${n}: train ${(strategy.trainer ?? spec.trainer).kind} on ${data ? `${trainOn.dataset}@${trainOn.version.slice(0, 8)}` : `the latest ${trainOn.dataset}`}`,
       args: [
         {
           model: request.model,
-          dataset: request.dataset ?? spec.dataset,
-          datasetVersion: 'latest',
+          dataset: trainOn.dataset,
+          datasetVersion: trainOn.version,
           trainer: strategy.trainer ?? spec.trainer,
           seed: strategy.seed ?? spec.seed,
           label: spec.label,
@@ -292,21 +326,22 @@ async function attempt(request: RetrainRequest, status: RetrainStatus, productio
     });
     const version = trained.summary.version;
     const datasetVersion = trained.summary.dataset.version;
+    const withData = data ? { data } : {};
     if (version === production.version) {
-      return { ...base, datasetVersion, version, outcome: 'same-as-production', reason: 'this strategy on this data gives the production model itself (no newer data?)' };
+      return { ...base, datasetVersion, version, ...withData, outcome: 'same-as-production', reason: 'this strategy on this data gives the production model itself (no newer data?)' };
     }
     // Content-addressed: the same strategy on the same data is the same version; its verdict against this production stands.
     const earlier = status.attempts.find((a) => a.version === version && a.outcome === 'rejected' && a.baselineVersion === production.version);
-    if (earlier) return { ...earlier, ...base, reason: `already evaluated in attempt ${earlier.n}: ${earlier.reason}` };
+    if (earlier) return { ...earlier, ...base, ...withData, reason: `already evaluated in attempt ${earlier.n}: ${earlier.reason}` };
     const promotion = await executeChild(promoteModel, {
       workflowId: promoteWorkflowId(request.model, version),
-      staticSummary: `Attempt ${n}: shadow ${version} against production ${production.version}, then the gates`,
+      staticSummary: `Attempt ${n}: shadow ${version} against production ${production.version}${data ? ` on ${judgeOn.dataset}@${judgeOn.version.slice(0, 8)}` : ''}, then the gates`,
       args: [
         {
           model: request.model,
           candidateVersion: version,
-          dataset: request.evaluationDataset ?? request.dataset ?? spec.dataset,
-          datasetVersion: 'latest',
+          dataset: judgeOn.dataset,
+          datasetVersion: judgeOn.version,
           sliceColumns: [],
           batchSize: 16_384,
           gates: request.gates,
@@ -318,6 +353,8 @@ async function attempt(request: RetrainRequest, status: RetrainStatus, productio
       ],
     });
     const e = promotion.evaluation;
+    // The rows the evaluation judged (the test split, when it was the training data).
+    if (data && e) data = { ...data, judgedOn: { ...data.judgedOn, rows: e.rows } };
     return {
       ...base,
       datasetVersion,
@@ -326,13 +363,14 @@ async function attempt(request: RetrainRequest, status: RetrainStatus, productio
       outcome: promotion.phase === 'promoted' ? 'promoted' : 'rejected',
       reason: promotion.decision?.reason ?? promotion.phase,
       ...(e ? { primaryMetric: e.primaryMetric, candidateValue: e.candidateValue, baselineValue: e.baselineValue ?? null, reportUri: e.markdownUri } : {}),
+      ...(data ? { data } : {}),
     };
   } catch (err) {
     if (isCancellation(err)) throw err;
-    // A failed attempt (bad strategy, training error) is recorded and counts; the loop goes on.
+    // A failed attempt (bad strategy, training error, no data for the window) is recorded and counts; the loop goes on.
     const message =
       err instanceof WorkflowExecutionAlreadyStartedError ? 'a promotion of this version is already running' : (rootApplicationFailure(err)?.message ?? (err as Error).message);
     log.warn('retraining attempt failed', { model: request.model, attempt: n, message });
-    return { ...base, outcome: 'failed', reason: message };
+    return { ...base, outcome: 'failed', reason: message, ...(data ? { data } : {}) };
   }
 }

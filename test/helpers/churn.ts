@@ -9,14 +9,15 @@ import { CHURN_CONTRACT } from './training';
 /**
  * Churn-like data with knobs for monitoring tests. `concept` 'a' is ingestChurn's relation
  * (x1 up, x2 down); 'b' adds a strong color effect, so a model trained on 'a' gets worse on 'b',
- * retraining on 'b' data helps, and a color-only model is still worse than the old one. `x2Shift` moves x2 (drift), `outliers` gives that many
- * rows an x1 far outside the training range.
+ * retraining on 'b' data helps, and a color-only model is still worse than the old one. 'c' reverses
+ * x1's effect (churn now falls with x1): no amount of retraining on 'a' data predicts it.
+ * `x2Shift` moves x2 (drift), `outliers` gives that many rows an x1 far outside the training range.
  */
 export interface ChurnOptions {
   dataset: string;
   rows: number;
   idOffset?: number;
-  concept?: 'a' | 'b';
+  concept?: 'a' | 'b' | 'c';
   x2Shift?: number;
   outliers?: number;
   /** Leave the label column out (data scored before its labels are known). */
@@ -27,7 +28,8 @@ export interface ChurnOptions {
 export async function writeChurnCsv(env: TestEnv, o: ChurnOptions): Promise<string> {
   const file = path.join(env.inputDir, `${o.dataset}-${o.idOffset ?? 0}-${o.rows}-${o.concept ?? 'a'}-${o.x2Shift ?? 0}-${o.outliers ?? 0}-${o.unlabeled ? 'u' : 'l'}-${o.seed ?? 0}.csv`);
   const s = o.seed ?? 0;
-  const logit = `2 * x1 - 1.5 * coalesce(x2, 0)${o.concept === 'b' ? ` + CASE color WHEN 'red' THEN 2 WHEN 'blue' THEN -2 ELSE 0 END` : ''}`;
+  const x1Effect = o.concept === 'c' ? -2 : 2;
+  const logit = `${x1Effect} * x1 - 1.5 * coalesce(x2, 0)${o.concept === 'b' ? ` + CASE color WHEN 'red' THEN 2 WHEN 'blue' THEN -2 ELSE 0 END` : ''}`;
   const db = await openDuckDb();
   const conn = await db.connect();
   await conn.run(

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { startIngest } from '../../client/ingest';
 import { listDatasets, listVersions, resolveVersion } from '../../datasets/catalog';
 import type { DatasetManifest } from '../../datasets/manifest';
+import { describeLines, describeRows } from '../../evaluation/data';
 import type { IngestRequestInput } from '../../datasets/request';
 import { SOURCE_FORMATS, type SourceFormat } from '../../datasets/source';
 import { userError } from '../../errors';
@@ -126,6 +127,7 @@ function printManifest(m: DatasetManifest): void {
   console.log(`  raw copy:   ${m.raw.uri} (expires ${m.raw.expiresAt})`);
   console.log(`  source:     ${m.source.files.map((f) => f.original).join(', ')}`);
   if (m.droppedColumns.length) console.log(`  dropped columns (not in contract): ${m.droppedColumns.join(', ')}`);
+  if (m.lineage) console.log(`  lineage (${m.lineage.kind} of model ${m.lineage.model}):\n${describeLines(describeRows(m)).map((l) => `  ${l}`).join('\n')}`);
   if (m.topRejectReasons.length) {
     console.log('  top reject reasons:');
     for (const r of m.topRejectReasons) console.log(`    ${r.count} × ${r.reason}`);
