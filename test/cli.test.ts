@@ -1,42 +1,45 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Contract } from '../src/contract/schema';
 import type { DatasetManifest, DatasetVersionRef } from '../src/datasets/manifest';
 import { people, writePeopleCsv } from './helpers/data';
+import { temporal } from '@temporalio/proto';
+import { type Cli, cliFor, type LongRunning } from './helpers/cli';
 import { type TestEnv, startTestEnv } from './helpers/env';
+import { until } from './helpers/wait';
 
 let env: TestEnv;
+let mlops: Cli;
+let worker: LongRunning;
 beforeAll(async () => {
-  env = await startTestEnv('cli');
+  // No worker in this process: every workflow and activity of this file runs in `mlops worker`.
+  env = await startTestEnv('cli', {}, { worker: false });
+  mlops = cliFor(env.config);
+  worker = mlops.spawn(['worker']);
+  await worker.waitFor(/mlops worker polling task queue/);
 });
 afterAll(async () => {
+  const code = await worker?.stop();
   await env?.shutdown();
+  // SIGTERM is how a deploy stops a worker: it drains and exits cleanly.
+  expect(code, worker?.output()).toBe(0);
 });
 
-const BIN = path.resolve(__dirname, '..', 'bin', 'mlops.cjs');
-
-/** Runs the real `mlops` command as a user would, against the test's server, queue and store. */
-function mlops(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: env.config.temporalAddress,
-        MLOPS_DATA_DIR: env.config.dataDir,
-        MLOPS_TASK_QUEUE: env.config.taskQueue,
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
 describe('mlops CLI', () => {
+  it('`mlops worker` starts from bin/mlops.cjs and polls the task queue', async () => {
+    expect(worker.output()).toContain(`mlops worker polling task queue "${env.config.taskQueue}" on ${env.config.temporalAddress}`);
+    const pollers = await until('the worker to poll', async () => {
+      const { pollers } = await env.client.workflowService.describeTaskQueue({
+        namespace: env.config.namespace,
+        taskQueue: { name: env.config.taskQueue },
+        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      });
+      return pollers?.length ? pollers : undefined;
+    });
+    expect(pollers[0]!.identity).toContain(String(worker.child.pid));
+  });
+
   it('infers a contract, ingests with it, and shows the result', async () => {
     const data = path.join(env.inputDir, 'people.csv');
     writePeopleCsv(data, people(300, 4));

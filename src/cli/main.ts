@@ -33,7 +33,10 @@ export function buildProgram(ctx: () => CliContext): Command {
     .command('worker')
     .description('Run a worker: polls MLOPS_TASK_QUEUE and executes workflows and activities')
     .action(async () => {
-      const { runWorker } = await import('../worker');
+      // Loaded on demand: the worker SDK's native bridge costs every other command ~0.3 s. As
+      // require(), not import(): bin/mlops.cjs registers tsx for CommonJS only, and a dynamic
+      // import() of a .ts file goes through Node's ESM loader, which cannot resolve it.
+      const { runWorker } = require('../worker') as typeof import('../worker');
       await runWorker(ctx().config);
     });
   return program;
