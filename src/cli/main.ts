@@ -57,6 +57,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** A reader that went away (`mlops sql … | head`) is not a failure: stop quietly, as other CLIs do. */
+function stopQuietlyWhenTheReaderLeaves(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
+stopQuietlyWhenTheReaderLeaves(process.stdout);
+stopQuietlyWhenTheReaderLeaves(process.stderr);
 main(process.argv).then((code) => {
   process.exitCode = code;
 });

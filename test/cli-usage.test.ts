@@ -1,0 +1,50 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, type Cli, cliEnvironment, cliFor } from './helpers/cli';
+import { type TestEnv, startTestEnv } from './helpers/env';
+
+/**
+ * How the `mlops` command behaves around its commands: in a shell pipeline, with no worker
+ * listening, with mistyped names. No worker runs for this file's task queue, on purpose.
+ */
+let env: TestEnv;
+let mlops: Cli;
+beforeAll(async () => {
+  env = await startTestEnv('cli-usage', {}, { worker: false });
+  mlops = cliFor(env.config);
+});
+afterAll(async () => {
+  await env?.shutdown();
+});
+
+/** `mlops <args> | head -n <lines>` in a real shell; the exit status of mlops itself, and its stderr. */
+function pipedIntoHead(args: string[], lines = 1): Promise<{ status: number; head: string; stderr: string }> {
+  const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', `${quoted} 2>"$MLOPS_TEST_STDERR_FILE" | head -n ${lines}; echo "status=\${PIPESTATUS[0]}"; cat "$MLOPS_TEST_STDERR_FILE"`], {
+      env: { ...cliEnvironment(env.config), MLOPS_TEST_STDERR_FILE: `${env.inputDir}/stderr-${Date.now()}.txt` },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', () => {
+      const match = /^([\s\S]*?)status=(\d+)\n([\s\S]*)$/.exec(out);
+      if (!match) return reject(new Error(`unexpected shell output: ${out}`));
+      resolve({ head: match[1]!, status: Number(match[2]), stderr: match[3]! });
+    });
+  });
+}
+
+describe('mlops in a pipeline', () => {
+  it('stops quietly when the reader goes away (| head)', async () => {
+    const table = await pipedIntoHead(['sql', 'SELECT * FROM range(100000)']);
+    expect(table.head).toBe('range\n');
+    expect(table.stderr).toBe('');
+    expect(table.status).toBe(0);
+
+    const json = await pipedIntoHead(['sql', 'SELECT * FROM range(100000)', '--json'], 2);
+    expect(json.head).toBe('[\n  {\n');
+    expect(json.stderr).toBe('');
+    expect(json.status).toBe(0);
+  });
+});
