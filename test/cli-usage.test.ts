@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, type Cli, cliEnvironment, cliFor } from './helpers/cli';
+import { people, writePeopleCsv } from './helpers/data';
 import { type TestEnv, startTestEnv } from './helpers/env';
 
 /**
@@ -46,5 +48,38 @@ describe('mlops in a pipeline', () => {
     expect(json.head).toBe('[\n  {\n');
     expect(json.stderr).toBe('');
     expect(json.status).toBe(0);
+  });
+});
+
+describe('mlops with no worker polling the task queue', () => {
+  it('says so within seconds, names the queue and the server, and how to start a worker', async () => {
+    const data = path.join(env.inputDir, 'nobody.csv');
+    writePeopleCsv(data, people(50, 1));
+    const started = Date.now();
+    const run = await mlops('ingest', 'nobody', data);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      `mlops: NoWorker: no worker is polling task queue "${env.config.taskQueue}" on ${env.config.temporalAddress} — start one with \`npx mlops worker\``,
+    );
+    expect(run.stderr).toContain('--wait-for-worker');
+    // A few seconds of grace, then the check: far from "forever" (the bound is loose for a busy machine).
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  it('keeps waiting with --wait-for-worker, and finishes once a worker starts', async () => {
+    const data = path.join(env.inputDir, 'later.csv');
+    writePeopleCsv(data, people(50, 2));
+    const waiting = mlops.spawn(['ingest', 'later', data, '--json', '--wait-for-worker']);
+    await waiting.waitFor(/no worker is polling .* waiting for one/);
+    const worker = mlops.spawn(['worker']);
+    try {
+      await worker.waitFor(/mlops worker polling task queue/);
+      const code = await new Promise<number | null>((resolve) => waiting.child.once('exit', resolve));
+      expect(code, waiting.output()).toBe(0);
+      expect(waiting.output()).toMatch(/"rows": \{\s*"read": 50,\s*"accepted": 50/);
+    } finally {
+      await waiting.stop();
+      expect(await worker.stop()).toBe(0);
+    }
   });
 });

@@ -143,6 +143,19 @@ describe('mlops CLI', () => {
     const badGates = await mlops('promote', 'people-model', '--gates', '{"maxLatencyRatio": 0}');
     expect(badGates.code).toBe(1);
     expect(badGates.stderr).toMatch(/Invalid promotion request:[\s\S]*gates\.maxLatencyRatio/);
+
+    // A "no" is an answer, not an error: exit 3, so scripts can tell it from success and failure.
+    const second = JSON.parse((await mlops('train', 'people-model', '--dataset', 'people', '--trainer', 'logistic', '--json')).stdout) as { version: string };
+    const impossible = '{"thresholds": {"rocAuc": {"min": 0.9999}}}';
+    const failing = await mlops('evaluate', 'people-model', '--version', second.version, '--gates', impossible);
+    expect(failing.code, failing.stderr).toBe(3);
+    expect(failing.stdout).toMatch(/^FAILED: rocAuc/);
+    const passing = await mlops('evaluate', 'people-model', '--version', second.version, '--gates', '{"minImprovement": -1}', '--json');
+    expect(passing.code, passing.stderr).toBe(0);
+    expect(JSON.parse(passing.stdout)).toMatchObject({ passed: true });
+    const rejected = await mlops('promote', 'people-model', '--version', second.version, '--gates', impossible);
+    expect(rejected.code, rejected.stderr).toBe(3);
+    expect(rejected.stdout).toMatch(new RegExp(`rejected people-model@${second.version}`));
   });
 
   it('scores with production, records late labels, monitors, and guides the retraining commands', async () => {
@@ -179,8 +192,13 @@ describe('mlops CLI', () => {
     expect(logged.rows, logged.stderr).toEqual([{ n: 300, keys: 300 }]);
     const joined = await sql('SELECT count(*) AS n FROM predictions p JOIN labels l USING (dataset, key)');
     expect(joined.rows).toEqual([{ n: 300 }]);
-    const lineage = await sql("SELECT m.trainer, d.rows_accepted, e.passed FROM models m JOIN datasets d ON d.dataset = m.dataset AND d.version = m.dataset_version JOIN evaluations e ON e.candidate = m.version WHERE m.model = 'people-model'");
-    expect(lineage.rows, lineage.stderr).toEqual([{ trainer: 'gbdt', rows_accepted: 300, passed: true }]);
+    const lineage = await sql("SELECT m.trainer, d.rows_accepted, e.passed FROM models m JOIN datasets d ON d.dataset = m.dataset AND d.version = m.dataset_version JOIN evaluations e ON e.candidate = m.version WHERE m.model = 'people-model' ORDER BY e.created_at");
+    expect(lineage.rows, lineage.stderr).toEqual([
+      { trainer: 'gbdt', rows_accepted: 300, passed: true },
+      { trainer: 'logistic', rows_accepted: 300, passed: false },
+      { trainer: 'logistic', rows_accepted: 300, passed: true },
+      { trainer: 'logistic', rows_accepted: 300, passed: false },
+    ]);
     expect((await sql('SELECT count(*) AS n FROM monitoring WHERE model = \'people-model\'')).rows).toEqual([{ n: 1 }]);
     const badSql = await mlops('sql', 'SELECT * FROM nope');
     expect(badSql.code).toBe(1);
@@ -194,7 +212,7 @@ describe('mlops CLI', () => {
     await env.client.schedule.getHandle('mlops-monitor-people-model').delete();
   });
 
-  it('fails with exit code 1 and an actionable message', async () => {
+  it('fails with exit code 1 and an actionable message (2 for a usage error)', async () => {
     const missing = await mlops('datasets', 'show', 'nothing-here');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('Dataset "nothing-here" has no published versions');
@@ -210,7 +228,7 @@ describe('mlops CLI', () => {
     expect(traversal.stderr).toContain('Invalid ingest request');
 
     const usage = await mlops('ingest');
-    expect(usage.code).toBe(1);
+    expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("missing required argument 'dataset'");
   });
 

@@ -10,6 +10,7 @@ import { registerScheduleCommands } from './commands/schedules';
 import { registerSqlCommand } from './commands/sql';
 import { CliContext } from './context';
 import { describeError } from './errors';
+import { EXIT } from './exit-codes';
 
 /**
  * `mlops`: the client-script entry point. Commands start and steer workflows on the Temporal
@@ -18,8 +19,12 @@ import { describeError } from './errors';
 export function buildProgram(ctx: () => CliContext): Command {
   const program = new Command('mlops')
     .description('temporal-mlops: the MLOps loop as durable Temporal workflows')
+    .option('--wait-for-worker', 'when no worker polls the task queue, wait for one instead of failing')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', (_program, action) => {
+      ctx().waitForWorker = Boolean(action.optsWithGlobals().waitForWorker);
+    });
   registerDatasetCommands(program, ctx);
   registerModelCommands(program, ctx);
   registerPromotionCommands(program, ctx);
@@ -47,11 +52,12 @@ async function main(argv: string[]): Promise<number> {
   const ctx = () => (context ??= new CliContext());
   try {
     await buildProgram(ctx).parseAsync(argv);
-    return 0;
+    return context?.exitCode ?? EXIT.ok;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
+    // Commander has printed the usage problem (or the help that was asked for).
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     process.stderr.write(`mlops: ${describeError(err)}\n`);
-    return 1;
+    return EXIT.error;
   } finally {
     await context?.close();
   }
@@ -67,6 +73,7 @@ function stopQuietlyWhenTheReaderLeaves(stream: NodeJS.WriteStream): void {
 
 stopQuietlyWhenTheReaderLeaves(process.stdout);
 stopQuietlyWhenTheReaderLeaves(process.stderr);
-main(process.argv).then((code) => {
-  process.exitCode = code;
-});
+// Exit as soon as the command is done: a call still in flight (the long poll for a workflow result
+// that a missing worker will never produce) would otherwise hold the process for its full timeout.
+// Writes to pipes, files and terminals are synchronous here, so nothing printed is lost.
+main(process.argv).then((code) => process.exit(code));

@@ -68,7 +68,7 @@ export function registerDatasetCommands(program: Command, ctx: () => CliContext)
         return;
       }
       if (!opts.json) console.error(`ingesting (workflow ${handle.workflowId}) …`);
-      const ref = await handle.result();
+      const ref = await c.answer(handle.result());
       if (opts.json) return printJson(ref);
       console.log(`${ref.reused ? 'already published' : 'published'} ${ref.dataset}@${ref.version}`);
       console.log(`  rows: ${ref.rows.read} read, ${ref.rows.accepted} accepted, ${ref.rows.rejected} quarantined`);

@@ -91,7 +91,8 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
       });
       if (!opts.wait) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`started ${handle.workflowId}`);
       if (!opts.json) console.error(`scoring (workflow ${handle.workflowId}) … an alert waits for \`mlops acknowledge\``);
-      const status = await handle.result();
+      const status = await c.answer(handle.result());
+      if (status.run?.alert) c.answeredNo();
       if (opts.json) return printJson(status);
       printScore(status);
     });
@@ -105,7 +106,8 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
     .option('--by <name>', 'who (default: $USER)')
     .option('--json', 'print the run status as JSON')
     .action(async (model: string, runId: string, opts) => {
-      const status = await acknowledgeAlert(await ctx().temporal(), { model, runId, by: opts.by ?? whoAmI(), reason: opts.reason });
+      const c = ctx();
+      const status = await c.answer(acknowledgeAlert(await c.temporal(), { model, runId, by: opts.by ?? whoAmI(), reason: opts.reason }));
       if (opts.json) return printJson(status);
       console.log(`acknowledged the alert of ${model} run ${runId}`);
     });
@@ -132,7 +134,8 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
     .option('--json', 'print the result as JSON')
     .action(async (dataset: string, file: string, opts) => {
       const c = ctx();
-      const batch = await (await startLabels(await c.temporal(), c.config, { dataset, source: file, ...(opts.label ? { label: opts.label } : {}) })).result();
+      const handle = await startLabels(await c.temporal(), c.config, { dataset, source: file, ...(opts.label ? { label: opts.label } : {}) });
+      const batch = await c.answer(handle.result());
       if (opts.json) return printJson(batch);
       console.log(`${batch.reused ? 'already recorded' : 'recorded'} ${batch.rows} labels for ${dataset} (${batch.rejected} rows without key or label left out, ${batch.duplicateKeys} repeated keys: last wins): ${batch.uri}`);
     });
@@ -158,7 +161,8 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
         maxMetricDrop: numberOption('--max-metric-drop', opts.maxMetricDrop),
         retrainOnTrigger: opts.retrain,
       });
-      const r = await handle.result();
+      const r = await c.answer(handle.result());
+      if (r.triggered) c.answeredNo();
       if (opts.json) return printJson(r);
       console.log(`${model}@${r.modelVersion} on ${r.dataset}@${r.datasetVersion}: ${r.triggered ? `THRESHOLD CROSSED: ${r.reasons.join('; ')}` : 'no threshold crossed'}`);
       console.log(`drifted features: ${r.driftedFeatures.join(', ') || 'none'}; prediction PSI: ${r.predictionPsi?.toFixed(3) ?? 'n/a'}`);
@@ -203,7 +207,8 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
         { reason: opts.reason, by: whoAmI() },
       );
       if (!opts.wait) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`retraining loop ${handle.workflowId} (follow with \`mlops retrain-status ${model}\`)`);
-      const status = await handle.result();
+      const status = await c.answer(handle.result());
+      if (status.outcome !== 'improved') c.answeredNo();
       if (opts.json) return printJson(status);
       printLoop(status);
     });
@@ -214,7 +219,8 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
     .argument('<model>', 'model name')
     .option('--json', 'print as JSON')
     .action(async (model: string, opts) => {
-      const status = await retrainStatus(await ctx().temporal(), model);
+      const c = ctx();
+      const status = await c.answer(retrainStatus(await c.temporal(), model));
       if (opts.json) return printJson(status);
       printLoop(status);
     });
@@ -233,14 +239,15 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
       const decisions: RetrainDecision[] = ['retry', 'accept-current', 'force-promote', 'abort'];
       if (!decisions.includes(decision as RetrainDecision)) throw userError('InvalidInput', `decision must be one of ${decisions.join(', ')}, not "${decision}"`);
       const overrides = parseJsonOption('--overrides', opts.overrides);
-      const status = await decideRetrain(await ctx().temporal(), {
+      const c = ctx();
+      const status = await c.answer(decideRetrain(await c.temporal(), {
         model,
         decision: decision as RetrainDecision,
         by: opts.by ?? whoAmI(),
         reason: opts.reason,
         ...(opts.version ? { version: opts.version } : {}),
         ...(overrides ? { overrides: overrides as never } : {}),
-      });
+      }));
       if (opts.json) return printJson(status);
       console.log(`${decision}: sent; the loop is ${status.phase}`);
     });

@@ -82,7 +82,7 @@ export function registerModelCommands(program: Command, ctx: () => CliContext): 
       const handle = await startTraining(await c.temporal(), c.config, request, opts.run);
       if (!opts.wait) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`started ${handle.workflowId}`);
       if (!opts.json) console.error(`training (workflow ${handle.workflowId}) …`);
-      const { summary, reused } = await handle.result();
+      const { summary, reused } = await c.answer(handle.result());
       if (opts.json) return printJson({ ...summary, reused });
       console.log(`${reused ? 'already trained' : 'trained'} ${summary.model}@${summary.version} (${summary.trainer.kind}) — registered as candidate`);
       console.log(`  test:       ${Object.entries(summary.metrics.test).map(([k, v]) => `${k} ${formatNumber(v)}`).join(', ')}`);
@@ -114,7 +114,8 @@ export function registerModelCommands(program: Command, ctx: () => CliContext): 
     .argument('<model>', 'model name')
     .option('--json', 'print as JSON')
     .action(async (model: string, opts) => {
-      const state = await registryState(await ctx().temporal(), model).catch((err: Error) => {
+      const c = ctx();
+      const state = await c.answer(registryState(await c.temporal(), model)).catch((err: Error) => {
         throw userError('InvalidInput', `Model "${model}" has no registry (${err.message}); train it first with \`mlops train ${model} --dataset …\``);
       });
       if (opts.json) return printJson(state);

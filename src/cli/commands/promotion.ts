@@ -85,14 +85,15 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
     .option('--json', 'print the outcome as JSON')
     .action(async (model: string, opts) => {
       const c = ctx();
-      const handle = await startEvaluation(await c.temporal(), c.config, {
+      const handle = await c.answer(startEvaluation(await c.temporal(), c.config, {
         model,
         ...(opts.version ? { candidateVersion: opts.version } : {}),
         ...(opts.against ? { baselineVersion: opts.against } : {}),
         options: evaluationOptions(opts),
-      });
+      }));
       if (!opts.json) console.error(`evaluating (workflow ${handle.workflowId}) …`);
-      const outcome = await handle.result();
+      const outcome = await c.answer(handle.result());
+      if (!outcome.passed) c.answeredNo();
       if (opts.json) return printJson(outcome);
       printVerdict(outcome);
     });
@@ -111,7 +112,7 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
     .option('--json', 'print the result as JSON')
     .action(async (model: string, opts) => {
       const c = ctx();
-      const handle = await startPromotion(await c.temporal(), c.config, {
+      const handle = await c.answer(startPromotion(await c.temporal(), c.config, {
         model,
         ...(opts.version ? { candidateVersion: opts.version } : {}),
         policy: opts.policy,
@@ -119,10 +120,11 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
         onTimeout: opts.onTimeout,
         by: whoAmI(),
         ...evaluationOptions(opts),
-      });
+      }));
       if (!opts.wait) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`started ${handle.workflowId}`);
       if (!opts.json) console.error(`promoting (workflow ${handle.workflowId}) …${opts.policy === 'auto' ? '' : ' waits for `mlops approve` or `mlops reject`'}`);
-      const status = await handle.result();
+      const status = await c.answer(handle.result());
+      if (status.phase === 'rejected') c.answeredNo();
       if (opts.json) return printJson(status);
       printPromotion(status);
     });
@@ -137,7 +139,8 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
       .option('--by <name>', 'who decides (default: $USER)')
       .option('--json', 'print the promotion status as JSON')
       .action(async (model: string, version: string, opts) => {
-        const status = await reviewPromotion(await ctx().temporal(), decision, { model, version, by: opts.by ?? whoAmI(), reason: opts.reason });
+        const c = ctx();
+        const status = await c.answer(reviewPromotion(await c.temporal(), decision, { model, version, by: opts.by ?? whoAmI(), reason: opts.reason }));
         if (opts.json) return printJson(status);
         console.log(`${decision === 'approve' ? 'approved' : 'rejected'} ${model}@${version}; the promotion continues (${status.phase})`);
       });
@@ -151,7 +154,8 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
     .option('--by <name>', 'who decides (default: $USER)')
     .option('--json', 'print the registry state as JSON')
     .action(async (model: string, opts) => {
-      const state = await rollbackProduction(await ctx().temporal(), { model, by: opts.by ?? whoAmI(), reason: opts.reason });
+      const c = ctx();
+      const state = await c.answer(rollbackProduction(await c.temporal(), { model, by: opts.by ?? whoAmI(), reason: opts.reason }));
       if (opts.json) return printJson(state);
       console.log(`${model}: production is ${state.aliases.production} again`);
     });
@@ -164,7 +168,7 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
     .action(async (model: string, opts) => {
       const c = ctx();
       const client = await c.temporal();
-      const state = await registryState(client, model).catch((err: Error) => {
+      const state = await c.answer(registryState(client, model)).catch((err: Error) => {
         throw userError('InvalidInput', `Model "${model}" has no registry (${err.message}); train it first with \`mlops train ${model} --dataset …\``);
       });
       const version = (id: string | undefined) => state.versions.find((v) => v.version === id);
