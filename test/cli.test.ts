@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -5,9 +6,11 @@ import type { Contract } from '../src/contract/schema';
 import type { DatasetManifest, DatasetVersionRef } from '../src/datasets/manifest';
 import { people, writePeopleCsv } from './helpers/data';
 import { temporal } from '@temporalio/proto';
-import { type Cli, cliFor, type LongRunning } from './helpers/cli';
+import { type Cli, cliFor, documentedCommands, type LongRunning } from './helpers/cli';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { until } from './helpers/wait';
+import { scoreStatusQuery } from '../src/workflows/score-messages';
+import { retentionScheduleId } from '../src/client/schedules';
 
 let env: TestEnv;
 let mlops: Cli;
@@ -116,6 +119,8 @@ describe('mlops CLI', () => {
     expect(wrong.stderr).toContain('approve refused: reason must be a non-empty text');
     const approve = await mlops('approve', 'people-model', version, '--reason', 'first model, report reviewed', '--by', 'tester');
     expect(approve.code, approve.stderr).toBe(0);
+    // What the approval produced, not that it was sent.
+    expect(approve.stdout).toBe(`promoted people-model@${version} by tester: approved: first model, report reviewed (all gates passed)\n`);
     const status = await env.client.workflow.getHandle(workflowId).result();
     expect(status).toMatchObject({ phase: 'promoted', decision: { by: 'tester' } });
     expect(fs.readFileSync(status.evaluation.markdownUri, 'utf8')).toMatch(/## Slices \(rocAuc\)[\s\S]*\| city \|/);
@@ -132,7 +137,7 @@ describe('mlops CLI', () => {
     expect(glance.evaluations[0]).toMatchObject({ candidate: version, passed: true, baseline: null });
     expect(glance.flags).toEqual([]);
     expect(glance.decisions.at(-1)).toMatchObject({ action: 'set-alias', by: 'tester' });
-    expect((await mlops('status', 'people-model')).stdout).toMatch(/people-model: production [0-9a-f]{16}, candidate \(none\)/);
+    expect((await mlops('status', 'people-model')).stdout).toMatch(/people-model: production [0-9a-f]{16}, candidate \(none\)\n\nlatest evaluations/);
 
     const itself = await mlops('evaluate', 'people-model', '--version', version);
     expect(itself.code).toBe(1);
@@ -156,6 +161,26 @@ describe('mlops CLI', () => {
     const rejected = await mlops('promote', 'people-model', '--version', second.version, '--gates', impossible);
     expect(rejected.code, rejected.stderr).toBe(3);
     expect(rejected.stdout).toMatch(new RegExp(`rejected people-model@${second.version}`));
+
+    // The rejection released the candidate alias; a person is asked about the version anyway.
+    const review = await mlops('promote', 'people-model', '--version', second.version, '--policy', 'manual', '--no-wait');
+    expect(review.code, review.stderr).toBe(0);
+    const inReview = await until('the review to be listed', async () => {
+      const s = await mlops('status', 'people-model');
+      return s.stdout.includes('in review:') ? s : undefined;
+    });
+    expect(inReview.stdout).toContain(`candidate (none)\nin review: people-model@${second.version} — answer with \`mlops approve|reject people-model ${second.version} --reason …\``);
+    const reject = await mlops('reject', 'people-model', second.version, '--reason', 'slower, no better', '--by', 'tester');
+    expect(reject.code, reject.stderr).toBe(0);
+    expect(reject.stdout).toBe(`rejected people-model@${second.version} by tester: slower, no better\n`);
+
+    // Promoted after all (a tolerated loss), then rolled back: production is the first version again.
+    const tolerated = await mlops('promote', 'people-model', '--version', second.version, '--gates', '{"minImprovement": -1}');
+    expect(tolerated.code, tolerated.stderr).toBe(0);
+    expect(tolerated.stdout).toMatch(new RegExp(`promoted people-model@${second.version}`));
+    const back = await mlops('rollback', 'people-model', '--reason', 'cli test', '--by', 'tester');
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stdout).toBe(`people-model: production is ${version} again\n`);
   });
 
   it('scores with production, records late labels, monitors, and guides the retraining commands', async () => {
@@ -166,6 +191,32 @@ describe('mlops CLI', () => {
     const runs = JSON.parse((await mlops('runs', 'people-model', '--json')).stdout) as Array<{ runId: string }>;
     expect(runs.map((r) => r.runId)).toEqual(['cli-1']);
     expect((await mlops('runs', 'people-model')).stdout).toMatch(/cli-1\s+\S+\s+[0-9a-f]{16}\s+people@/);
+
+    // An alert: the command prints the run and how to answer it, and returns; the run waits.
+    const alerted = await mlops('score', 'people-model', 'people', '--run-id', 'cli-alert', '--range', '0.999:1', '--retention-days', '30');
+    expect(alerted.code, alerted.stderr).toBe(3);
+    expect(alerted.stderr).toBe('scoring (workflow score:people-model:cli-alert) …\n');
+    expect(alerted.stdout).toMatch(/^scored 300 rows of people@[0-9a-f]{16} with people-model@[0-9a-f]{16}/);
+    expect(alerted.stdout).toContain('ALERT: ');
+    expect(alerted.stdout).toContain('the run waits for a person (MlopsNeedsAttention): answer with `mlops acknowledge people-model cli-alert --reason …`');
+    const waiting = await env.client.workflow.getHandle('score:people-model:cli-alert').describe();
+    expect(waiting.status.name).toBe('RUNNING');
+    const ack = await mlops('acknowledge', 'people-model', 'cli-alert', '--reason', 'range set by the test', '--by', 'tester');
+    expect(ack.code, ack.stderr).toBe(0);
+    expect(ack.stdout).toBe('people-model run cli-alert: done; alert acknowledged by tester: range set by the test\n');
+
+    // --wait: the old behaviour, until the alert is answered.
+    const patient = mlops.spawn(['score', 'people-model', 'people', '--run-id', 'cli-wait', '--range', '0.999:1', '--retention-days', '30', '--wait']);
+    await until('the patient run to raise its alert', async () => {
+      const s = await env.client.workflow.getHandle('score:people-model:cli-wait').query(scoreStatusQuery).catch(() => undefined);
+      return s?.phase === 'waiting-for-acknowledgement' ? true : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(patient.child.exitCode).toBeNull();
+    expect((await mlops('acknowledge', 'people-model', 'cli-wait', '--reason', 'seen')).code).toBe(0);
+    await until('the patient run to return', async () => (patient.child.exitCode !== null ? true : undefined));
+    expect(patient.child.exitCode, patient.output()).toBe(3);
+    expect(patient.output()).toMatch(/acknowledged by \S+: seen/);
 
     const labels = await mlops('labels', 'people', path.join(env.inputDir, 'people.csv'), '--json');
     expect(labels.code, labels.stderr).toBe(0);
@@ -186,18 +237,33 @@ describe('mlops CLI', () => {
     expect(badRange.code).toBe(1);
     expect(badRange.stderr).toContain('--range must be a number');
 
+    // The retraining loop: the same data cannot beat production, so after one attempt it asks a person.
+    const loop = await mlops('retrain', 'people-model', '--reason', 'cli test', '--max-attempts', '1');
+    expect(loop.code, loop.stderr).toBe(0);
+    expect(loop.stdout).toBe('retraining loop retrain:people-model (follow with `mlops retrain-status people-model`)\n');
+    const escalated = await until('the loop to ask a person', async () => {
+      const s = JSON.parse((await mlops('retrain-status', 'people-model', '--json')).stdout) as { phase: string; production: string };
+      return s.phase === 'escalated' ? s : undefined;
+    }, { timeoutMs: 180_000, intervalMs: 1000 });
+    const asking = await mlops('retrain-status', 'people-model');
+    expect(asking.stdout).toContain('WAITING FOR A PERSON: no improvement after 1 attempt(s)');
+    const abort = await mlops('decide', 'people-model', 'abort', '--reason', 'cli test over', '--by', 'tester');
+    expect(abort.code, abort.stderr).toBe(0);
+    // The state the decision produced, not the one the update saw.
+    expect(abort.stdout).toBe(`people-model: the retraining loop ended aborted (abort by tester: cli test over); production ${escalated.production}\n`);
+
     // Lineage and predictions as SQL.
     const sql = (query: string) => mlops('sql', query, '--json').then((r) => ({ ...r, rows: r.code === 0 ? (JSON.parse(r.stdout) as Array<Record<string, unknown>>) : [] }));
     const logged = await sql("SELECT count(*) AS n, count(DISTINCT key) AS keys FROM predictions WHERE run_id = 'cli-1'");
     expect(logged.rows, logged.stderr).toEqual([{ n: 300, keys: 300 }]);
-    const joined = await sql('SELECT count(*) AS n FROM predictions p JOIN labels l USING (dataset, key)');
+    const joined = await sql("SELECT count(*) AS n FROM predictions p JOIN labels l USING (dataset, key) WHERE run_id = 'cli-1'");
     expect(joined.rows).toEqual([{ n: 300 }]);
     const lineage = await sql("SELECT m.trainer, d.rows_accepted, e.passed FROM models m JOIN datasets d ON d.dataset = m.dataset AND d.version = m.dataset_version JOIN evaluations e ON e.candidate = m.version WHERE m.model = 'people-model' ORDER BY e.created_at");
-    expect(lineage.rows, lineage.stderr).toEqual([
-      { trainer: 'gbdt', rows_accepted: 300, passed: true },
+    // Production's evaluation first, then the second version's (failed gates, passed, rejected, reviewed).
+    expect(lineage.rows[0], lineage.stderr).toEqual({ trainer: 'gbdt', rows_accepted: 300, passed: true });
+    expect(lineage.rows.slice(1, 3)).toEqual([
       { trainer: 'logistic', rows_accepted: 300, passed: false },
       { trainer: 'logistic', rows_accepted: 300, passed: true },
-      { trainer: 'logistic', rows_accepted: 300, passed: false },
     ]);
     expect((await sql('SELECT count(*) AS n FROM monitoring WHERE model = \'people-model\'')).rows).toEqual([{ n: 1 }]);
     const badSql = await mlops('sql', 'SELECT * FROM nope');
@@ -210,6 +276,12 @@ describe('mlops CLI', () => {
     const schedules = JSON.parse((await mlops('schedule', 'list', '--json')).stdout) as Array<Record<string, unknown>>;
     expect(schedules).toContainEqual(expect.objectContaining({ schedule: 'mlops-monitor-people-model', starts: 'monitorModel', every: '24h', paused: false }));
     await env.client.schedule.getHandle('mlops-monitor-people-model').delete();
+    const weekly = await mlops('schedule', 'retrain', 'people-model', '--every', '7d');
+    expect(weekly.stdout).toContain('schedule mlops-retrain-people-model: retrain people-model every 7d');
+    await env.client.schedule.getHandle('mlops-retrain-people-model').delete();
+    const sweeps = await mlops('schedule', 'retention', '--every', '1d');
+    expect(sweeps.stdout).toBe(`schedule ${retentionScheduleId(env.config.taskQueue)}: retention sweep every 1d\n`);
+    await env.client.schedule.getHandle(retentionScheduleId(env.config.taskQueue)).delete();
   });
 
   it('fails with exit code 1 and an actionable message (2 for a usage error)', async () => {
@@ -241,5 +313,31 @@ describe('mlops CLI', () => {
     // The prediction log kept for 3 days is past its retention too.
     expect(swept.predictionLogs).toEqual([expect.objectContaining({ model: 'people-model', runId: 'cli-1' })]);
     expect(fs.existsSync(env.store.path('predictions', 'people-model', 'cli-1'))).toBe(false);
+  });
+
+  it('serves the payload codec until stopped', async () => {
+    const key = randomBytes(32).toString('base64');
+    const server = mlops.spawn(['codec-server', '--port', '0'], { env: { MLOPS_PAYLOAD_KEY: key } });
+    try {
+      await server.waitFor(/codec server on http:\/\/127\.0\.0\.1:\d+/);
+      const url = /codec server on (\S+)/.exec(server.output())![1]!;
+      const plain = { payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('"hello"').toString('base64') }] };
+      const post = (route: string, body: unknown) => fetch(`${url}/${route}`, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json() as Promise<typeof plain>);
+      const encoded = await post('encode', plain);
+      expect(encoded.payloads[0]!.data).not.toBe(plain.payloads[0]!.data);
+      expect(await post('decode', encoded)).toEqual(plain);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+});
+
+describe('the CLI reference', () => {
+  it('every command the README documents ran through bin/mlops.cjs in this file', () => {
+    const documented = documentedCommands();
+    expect(documented.length).toBeGreaterThan(25);
+    // `worker` ran all along; it exits (0) only in afterAll.
+    const ran = new Set([...mlops.covered, 'worker']);
+    expect(documented.filter((c) => !ran.has(c))).toEqual([]);
   });
 });

@@ -9,8 +9,9 @@ import { resolveTrainer, type TrainRequestInput, trainRequestSchema } from '../t
 import { parseInput } from '../validation';
 import type { promoteModel, shadowEvaluate, trainAndPromote } from '../workflows';
 import { rollbackUpdate, type RegistryState, registryWorkflowId } from '../workflows/messages';
-import { approveUpdate, type PromotionStatus, promoteWorkflowId, rejectUpdate } from '../workflows/promote-messages';
+import { approveUpdate, type PromotionStatus, promoteWorkflowId, promotionStatusQuery, rejectUpdate } from '../workflows/promote-messages';
 import { normalizeIngestRequest } from './ingest';
+import { resultOrState } from './settle';
 import { registryState } from './train';
 import { refusalAsUserError } from './updates';
 
@@ -60,6 +61,18 @@ export async function reviewPromotion(client: Client, decision: 'approve' | 'rej
     if (err.name === 'WorkflowNotFoundError') throw userError('InvalidInput', `No promotion of ${input.model}@${input.version} is running`);
     throw err;
   });
+}
+
+/**
+ * What a review produced: the promotion's end (promoted, or rejected — also when an approved
+ * candidate fails its load check), or a new question when production changed meanwhile and the
+ * candidate was evaluated again.
+ */
+export async function reviewOutcome(client: Client, decision: 'approve' | 'reject', input: { model: string; version: string; by: string; reason: string }): Promise<PromotionStatus> {
+  await reviewPromotion(client, decision, input);
+  const handle = client.workflow.getHandle(promoteWorkflowId(input.model, input.version));
+  const settled = await resultOrState<PromotionStatus, PromotionStatus>(handle, promotionStatusQuery, (s) => s.phase === 'waiting-for-review');
+  return settled.done ? settled.result : settled.state;
 }
 
 export async function rollbackProduction(client: Client, input: { model: string; by: string; reason: string }): Promise<RegistryState> {

@@ -20,6 +20,7 @@ import {
 } from '../workflows/retrain-messages';
 import { canonicalJson, sha256 } from '../store/hash';
 import { defaultRunId } from './score';
+import { resultOrState } from './settle';
 import { refusalAsUserError } from './updates';
 
 /**
@@ -72,6 +73,17 @@ export async function decideRetrain(
     if (err.name === 'WorkflowNotFoundError') throw userError('InvalidInput', `No retraining loop of ${input.model} is running`);
     throw err;
   });
+}
+
+/**
+ * A decision and the state it produced: `retry` goes on attempting with the new budget (the
+ * update's answer); the others end the loop — or, when a force-promote fails, the loop asks again.
+ */
+export async function decideAndSettle(client: Client, input: Parameters<typeof decideRetrain>[1]): Promise<RetrainStatus> {
+  const answered = await decideRetrain(client, input);
+  if (input.decision === 'retry') return answered;
+  const settled = await resultOrState<RetrainStatus, RetrainStatus>(client.workflow.getHandle(retrainWorkflowId(input.model)), retrainStatusQuery, (s) => s.phase === 'escalated');
+  return settled.done ? settled.result : settled.state;
 }
 
 export async function retrainStatus(client: Client, model: string): Promise<RetrainStatus> {

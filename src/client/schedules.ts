@@ -15,10 +15,17 @@ export const everySchema = z
   .regex(/^[1-9]\d*(s|m|h|d)$/, 'interval must look like 30m, 12h, 1d or 7d')
   .refine((s) => !/^\d+s$/.test(s) || Number.parseInt(s, 10) >= 60, 'interval must be at least 60s');
 
-export const RETENTION_SCHEDULE_ID = 'mlops-retention-sweep';
+/**
+ * One sweep schedule per deployment (task queue), since each sweeps the store its own workers
+ * see; the default queue keeps the plain id.
+ */
+export function retentionScheduleId(taskQueue: string): string {
+  return taskQueue === 'mlops' ? 'mlops-retention-sweep' : `mlops-retention-sweep-${taskQueue}`;
+}
 
 /** Creates the retention schedule, or updates its interval when it exists (idempotent). */
 export async function scheduleRetentionSweep(client: Client, config: MlopsConfig, every: string): Promise<string> {
+  const scheduleId = retentionScheduleId(config.taskQueue);
   const interval = parseInput(everySchema, every, '--every') as Duration;
   const action = {
     type: 'startWorkflow' as const,
@@ -30,7 +37,7 @@ export async function scheduleRetentionSweep(client: Client, config: MlopsConfig
   };
   try {
     await client.schedule.create({
-      scheduleId: RETENTION_SCHEDULE_ID,
+      scheduleId,
       spec: { intervals: [{ every: interval }] },
       action,
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
@@ -38,13 +45,13 @@ export async function scheduleRetentionSweep(client: Client, config: MlopsConfig
     });
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(RETENTION_SCHEDULE_ID).update((previous) => ({
+    await client.schedule.getHandle(scheduleId).update((previous) => ({
       ...previous,
       spec: { intervals: [{ every: interval }] },
       action,
     }));
   }
-  return RETENTION_SCHEDULE_ID;
+  return scheduleId;
 }
 
 export type ModelScheduleKind = 'monitor' | 'retrain';

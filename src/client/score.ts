@@ -31,6 +31,12 @@ export async function startScoring(client: Client, config: MlopsConfig, input: O
   });
 }
 
+/** Acknowledges, then returns the run as the acknowledgement left it: done, with who answered. */
+export async function acknowledgeAndFinish(client: Client, input: { model: string; runId: string; by: string; reason: string }): Promise<ScoreStatus> {
+  await acknowledgeAlert(client, input);
+  return client.workflow.getHandle(scoreWorkflowId(input.model, input.runId)).result() as Promise<ScoreStatus>;
+}
+
 export async function acknowledgeAlert(client: Client, input: { model: string; runId: string; by: string; reason: string }): Promise<ScoreStatus> {
   const update = client.workflow.getHandle(scoreWorkflowId(input.model, input.runId)).executeUpdate(acknowledgeUpdate, { args: [{ by: input.by, reason: input.reason }] });
   return refusalAsUserError(update, 'InvalidInput', 'acknowledge refused: ').catch((err: Error) => {

@@ -1,13 +1,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Command } from 'commander';
-import { decideRetrain, type RetrainDecision, requestRetrain, retrainStatus, startLabels, startMonitor } from '../../client/retrain';
-import { acknowledgeAlert, startScoring } from '../../client/score';
+import { decideAndSettle, type RetrainDecision, requestRetrain, retrainStatus, startLabels, startMonitor } from '../../client/retrain';
+import { acknowledgeAndFinish, startScoring } from '../../client/score';
+import { resultOrState } from '../../client/settle';
 import { parseDatasetRef } from '../../datasets/catalog';
 import { userError } from '../../errors';
 import { listRuns } from '../../scoring/runs';
 import type { RetrainStatus } from '../../workflows/retrain-messages';
-import type { ScoreStatus } from '../../workflows/score-messages';
+import { type ScoreStatus, scoreStatusQuery } from '../../workflows/score-messages';
 import type { CliContext } from '../context';
 import { printJson, printRows, printTable } from '../output';
 
@@ -43,9 +44,12 @@ function printScore(s: ScoreStatus): void {
   if (!r) return console.log(`${s.model} run ${s.runId}: ${s.phase}`);
   console.log(`scored ${r.rows} rows of ${r.dataset}@${r.datasetVersion} with ${r.model}@${r.modelVersion} in ${r.seconds.total.toFixed(1)} s`);
   console.log(`flagged: ${r.outOfRange} out of range [${r.range.min.toPrecision(4)}, ${r.range.max.toPrecision(4)}] (${r.range.source}), ${r.notANumber} not a number`);
+  console.log(`prediction log: ${r.logUri}`);
   if (r.alert) console.log(`ALERT: ${r.alert}`);
   if (s.acknowledgement) console.log('timedOut' in s.acknowledgement ? 'alert not acknowledged in time' : `acknowledged by ${s.acknowledgement.by}: ${s.acknowledgement.reason}`);
-  console.log(`prediction log: ${r.logUri}`);
+  else if (s.phase === 'waiting-for-acknowledgement') {
+    console.log(`the run waits for a person (MlopsNeedsAttention): answer with \`mlops acknowledge ${s.model} ${s.runId} --reason …\``);
+  }
 }
 
 function printLoop(s: RetrainStatus): void {
@@ -53,6 +57,18 @@ function printLoop(s: RetrainStatus): void {
   if (s.proof) console.log(`baseline proof: ${s.proof.passed ? 'passed' : 'FAILED'} (${s.proof.primaryMetric} ${s.proof.reproduced} reproduced vs ${s.proof.registered} registered)`);
   if (s.escalation) console.log(`WAITING FOR A PERSON: ${s.escalation.reason}\n  answer with: mlops decide ${s.model} retry|accept-current|force-promote|abort --reason …`);
   printTable(s.attempts.map((a) => ({ n: a.n, outcome: a.outcome, version: a.version ?? '', trainer: a.strategy.trainer?.kind ?? '(production)', [a.primaryMetric ?? 'metric']: a.candidateValue ?? '', baseline: a.baselineValue ?? '', reason: a.reason })));
+}
+
+/** What the loop did with a decision, as its own state says. */
+function printDecisionOutcome(decision: RetrainDecision, s: RetrainStatus): void {
+  const d = s.decision;
+  const by = d ? ` (${d.action} by ${d.by}: ${d.reason})` : '';
+  if (s.phase === 'done') return console.log(`${s.model}: the retraining loop ended ${s.outcome}${by}; production ${s.production ?? '(none)'}`);
+  if (s.phase === 'escalated') {
+    return console.log(`${s.model}: ${decision} did not settle it: ${s.escalation?.reason}; the loop waits for a person again (mlops decide ${s.model} …)`);
+  }
+  const budget = s.maxAttempts;
+  console.log(`${s.model}: the retraining loop is ${s.phase} again${by}, up to ${budget} more attempt(s); follow with \`mlops retrain-status ${s.model}\``);
 }
 
 export function registerLoopCommands(program: Command, ctx: () => CliContext): void {
@@ -67,6 +83,7 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
     .option('--margin <fraction>', 'widen the card\'s range by this fraction of its width on each side', '0.1')
     .option('--max-flagged-share <fraction>', 'alert when more than this share of rows is flagged', '0.01')
     .option('--retention-days <n>', 'keep the prediction log this long', '90')
+    .option('--wait', 'with an alert, wait until it is acknowledged (or times out) before returning')
     .option('--no-wait', 'start the run and return its workflow id')
     .option('--json', 'print the result as JSON')
     .action(async (model: string, datasetRef: string, opts) => {
@@ -89,9 +106,13 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
         maxFlaggedShare: numberOption('--max-flagged-share', opts.maxFlaggedShare),
         retentionDays: numberOption('--retention-days', opts.retentionDays),
       });
-      if (!opts.wait) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`started ${handle.workflowId}`);
-      if (!opts.json) console.error(`scoring (workflow ${handle.workflowId}) … an alert waits for \`mlops acknowledge\``);
-      const status = await c.answer(handle.result());
+      if (opts.wait === false) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`started ${handle.workflowId}`);
+      if (!opts.json) console.error(`scoring (workflow ${handle.workflowId}) …`);
+      // An alert waits for a person, possibly for days: the run has answered once it waits.
+      const settled = await c.answer(
+        opts.wait ? handle.result().then((result) => ({ done: true as const, result })) : resultOrState<ScoreStatus, ScoreStatus>(handle, scoreStatusQuery, (s) => s.phase === 'waiting-for-acknowledgement'),
+      );
+      const status = settled.done ? settled.result : settled.state;
       if (status.run?.alert) c.answeredNo();
       if (opts.json) return printJson(status);
       printScore(status);
@@ -107,9 +128,10 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
     .option('--json', 'print the run status as JSON')
     .action(async (model: string, runId: string, opts) => {
       const c = ctx();
-      const status = await c.answer(acknowledgeAlert(await c.temporal(), { model, runId, by: opts.by ?? whoAmI(), reason: opts.reason }));
+      const status = await c.answer(acknowledgeAndFinish(await c.temporal(), { model, runId, by: opts.by ?? whoAmI(), reason: opts.reason }));
       if (opts.json) return printJson(status);
-      console.log(`acknowledged the alert of ${model} run ${runId}`);
+      const ack = status.acknowledgement;
+      console.log(`${model} run ${runId}: ${status.phase}; alert acknowledged${ack && 'by' in ack ? ` by ${ack.by}: ${ack.reason}` : ''}`);
     });
 
   program
@@ -240,7 +262,7 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
       if (!decisions.includes(decision as RetrainDecision)) throw userError('InvalidInput', `decision must be one of ${decisions.join(', ')}, not "${decision}"`);
       const overrides = parseJsonOption('--overrides', opts.overrides);
       const c = ctx();
-      const status = await c.answer(decideRetrain(await c.temporal(), {
+      const status = await c.answer(decideAndSettle(await c.temporal(), {
         model,
         decision: decision as RetrainDecision,
         by: opts.by ?? whoAmI(),
@@ -249,6 +271,6 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
         ...(overrides ? { overrides: overrides as never } : {}),
       }));
       if (opts.json) return printJson(status);
-      console.log(`${decision}: sent; the loop is ${status.phase}`);
+      printDecisionOutcome(decision as RetrainDecision, status);
     });
 }

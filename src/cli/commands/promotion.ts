@@ -2,11 +2,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Command } from 'commander';
 import type { EvaluationOutcome } from '../../activities/evaluation';
-import { listPending, reviewPromotion, rollbackProduction, startEvaluation, startPromotion } from '../../client/promote';
+import { listPending, reviewOutcome, rollbackProduction, startEvaluation, startPromotion } from '../../client/promote';
 import { parseDatasetRef } from '../../datasets/catalog';
 import { userError } from '../../errors';
 import { PROMOTION_POLICIES } from '../../evaluation/request';
-import type { PromotionStatus } from '../../workflows/promote-messages';
+import { parsePromoteWorkflowId, type PromotionStatus } from '../../workflows/promote-messages';
 import { registryState } from '../../client/train';
 import { latestEvaluations } from '../../evaluation/reports';
 import type { CliContext } from '../context';
@@ -67,8 +67,17 @@ function metricText(value: number | null): string {
 
 function printPromotion(s: PromotionStatus): void {
   if (s.evaluation) printVerdict(s.evaluation);
+  printReviewOutcome(s);
+}
+
+/** The promotion as it stands: decided (by whom, why), or waiting for a review and how to give it. */
+function printReviewOutcome(s: PromotionStatus): void {
   const d = s.decision;
-  console.log(d ? `${d.outcome} ${s.model}@${s.candidate} by ${d.by}: ${d.reason}` : `${s.model}@${s.candidate}: ${s.phase}`);
+  if (d) return console.log(`${d.outcome} ${s.model}@${s.candidate} by ${d.by}: ${d.reason}`);
+  if (s.phase === 'waiting-for-review') {
+    return console.log(`${s.model}@${s.candidate} waits for a review${s.baseline ? ` (compared with production ${s.baseline})` : ''}: answer with \`mlops approve|reject ${s.model} ${s.candidate} --reason …\``);
+  }
+  console.log(`${s.model}@${s.candidate}: ${s.phase}`);
 }
 
 const whoAmI = () => process.env.USER ?? os.userInfo().username;
@@ -140,9 +149,11 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
       .option('--json', 'print the promotion status as JSON')
       .action(async (model: string, version: string, opts) => {
         const c = ctx();
-        const status = await c.answer(reviewPromotion(await c.temporal(), decision, { model, version, by: opts.by ?? whoAmI(), reason: opts.reason }));
+        const status = await c.answer(reviewOutcome(await c.temporal(), decision, { model, version, by: opts.by ?? whoAmI(), reason: opts.reason }));
+        // An approval that still ends rejected (the candidate's file fails its check) is a "no".
+        if (decision === 'approve' && status.phase === 'rejected') c.answeredNo();
         if (opts.json) return printJson(status);
-        console.log(`${decision === 'approve' ? 'approved' : 'rejected'} ${model}@${version}; the promotion continues (${status.phase})`);
+        printReviewOutcome(status);
       });
   }
 
@@ -176,6 +187,7 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
         const v = version(id);
         return v ? { version: v.version, trainer: v.trainer.kind, dataset: `${v.dataset.name}@${v.dataset.version}`, test: v.metrics.test } : undefined;
       };
+      const flags = (await listPending(client)).filter((p) => p.model === model);
       const status = {
         model,
         production: describe(state.aliases.production),
@@ -188,11 +200,15 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
           [r.primaryMetric]: `${r.candidate.metrics[r.primaryMetric]?.toFixed(4)}${r.baseline ? ` vs ${r.baseline.metrics[r.primaryMetric]?.toFixed(4)}` : ''}`,
           report: r.id,
         })),
-        flags: (await listPending(client)).filter((p) => p.model === model),
+        flags,
+        // A promotion waiting for a person is what the model's next version hangs on, whether or
+        // not that version still holds the candidate alias.
+        inReview: flags.flatMap((f) => (f.type === 'promoteModel' ? [{ version: parsePromoteWorkflowId(f.workflowId)?.version, workflowId: f.workflowId }] : [])),
         decisions: state.decisions.slice(-5),
       };
       if (opts.json) return printJson(status);
       console.log(`${model}: production ${status.production?.version ?? '(none)'}, candidate ${status.candidate?.version ?? '(none)'}`);
+      for (const r of status.inReview) console.log(`in review: ${model}@${r.version} — answer with \`mlops approve|reject ${model} ${r.version} --reason …\``);
       console.log('\nlatest evaluations');
       printTable(status.evaluations);
       console.log('\nwaiting for a person');
