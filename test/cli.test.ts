@@ -71,6 +71,19 @@ describe('mlops CLI', () => {
     const text = await mlops('datasets', 'show', 'people@latest');
     expect(text.stdout).toContain(`people@${ref.version}`);
     expect(text.stdout).toMatch(/city\s+string/);
+
+    // A damaged snapshot: refused, with the command that repairs it; that command works.
+    const bytes = fs.readFileSync(ref.snapshotUri);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    fs.writeFileSync(ref.snapshotUri, bytes);
+    const refused = await mlops('train', 'people-model', '--dataset', 'people');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`with \`mlops datasets repair people@${ref.version}\``);
+    const repaired = await mlops('datasets', 'repair', `people@${ref.version}`);
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(repaired.stdout).toMatch(new RegExp(`^repaired people@${ref.version}: its snapshot changed after it was recorded .*; rebuilt from the raw copy`));
+    expect((await mlops('datasets', 'repair', 'people')).stdout).toBe(`people@${ref.version}: the snapshot is the recorded file; nothing to repair\n`);
+    expect((await mlops('datasets', 'show', 'people@latest')).stdout).toMatch(/repaired: +\S+ from the raw copy/);
   });
 
   it('trains a model on the ingested dataset and shows the registry', async () => {
@@ -218,6 +231,7 @@ describe('mlops CLI', () => {
     expect(patient.child.exitCode, patient.output()).toBe(3);
     expect(patient.output()).toMatch(/acknowledged by \S+: seen/);
 
+
     const labels = await mlops('labels', 'people', path.join(env.inputDir, 'people.csv'), '--json');
     expect(labels.code, labels.stderr).toBe(0);
     expect(JSON.parse(labels.stdout)).toMatchObject({ rows: 300, rejected: 0 });
@@ -226,6 +240,24 @@ describe('mlops CLI', () => {
     const report = JSON.parse(monitor.stdout) as { live: { rows: number }; retrain?: unknown };
     expect(report.live.rows).toBe(300);
     expect(report.retrain).toBeUndefined();
+
+    // A file scored into a new dataset keeps the key late labels join by; the next file of that
+    // dataset reuses its contract.
+    const liveFile = (name: string, n: number, seed: number) => {
+      const file = path.join(env.inputDir, name);
+      writePeopleCsv(file, people(n, seed));
+      return file;
+    };
+    const firstLive = await mlops('score', 'people-model', 'people-live', '--file', liveFile('live-1.csv', 120, 7), '--key', 'id', '--run-id', 'live-1', '--max-flagged-share', '1', '--retention-days', '30');
+    expect(firstLive.code, firstLive.stderr).toBe(0);
+    const secondLive = await mlops('score', 'people-model', 'people-live', '--file', liveFile('live-2.csv', 80, 8), '--run-id', 'live-2', '--max-flagged-share', '1', '--retention-days', '30');
+    expect(secondLive.code, secondLive.stderr).toBe(0);
+    const liveVersions = JSON.parse((await mlops('datasets', 'show', 'people-live', '--json')).stdout) as DatasetManifest[];
+    expect(liveVersions.map((m) => m.contract.key)).toEqual([['id'], ['id']]);
+    expect(liveVersions[1]!.contractFrom).toBe(`people-live@${liveVersions[0]!.version}`);
+    const liveLabels = await mlops('labels', 'people-live', liveFile('live-2-labels.csv', 80, 8), '--label', 'active', '--json');
+    expect(liveLabels.code, liveLabels.stderr).toBe(0);
+    expect(JSON.parse(liveLabels.stdout)).toMatchObject({ rows: 80, rejected: 0 });
 
     const noLoop = await mlops('retrain-status', 'people-model');
     expect(noLoop.code).toBe(1);

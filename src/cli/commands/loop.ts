@@ -1,43 +1,19 @@
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Command } from 'commander';
 import { decideAndSettle, type RetrainDecision, requestRetrain, retrainStatus, startLabels, startMonitor } from '../../client/retrain';
 import { acknowledgeAndFinish, startScoring } from '../../client/score';
 import { resultOrState } from '../../client/settle';
 import { parseDatasetRef } from '../../datasets/catalog';
+import type { IngestRequestInput } from '../../datasets/request';
 import { userError } from '../../errors';
 import { listRuns } from '../../scoring/runs';
 import type { RetrainStatus } from '../../workflows/retrain-messages';
 import { type ScoreStatus, scoreStatusQuery } from '../../workflows/score-messages';
 import type { CliContext } from '../context';
+import { commaList, numberOption, parseJsonOption, readContractFile } from '../options';
 import { printJson, printRows, printTable } from '../output';
 
 const whoAmI = () => process.env.USER ?? os.userInfo().username;
-
-/** JSON inline or @file.json, for options that take structured input. */
-function parseJsonOption(name: string, text: string | undefined): unknown {
-  if (text === undefined) return undefined;
-  let source = text;
-  if (text.startsWith('@')) {
-    try {
-      source = fs.readFileSync(text.slice(1), 'utf8');
-    } catch (err) {
-      throw userError('InvalidInput', `${name} file ${text.slice(1)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
-  try {
-    return JSON.parse(source) as unknown;
-  } catch (err) {
-    throw userError('InvalidInput', `${name} is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-function numberOption(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isFinite(n)) throw userError('InvalidInput', `${name} must be a number, not "${text}"`);
-  return n;
-}
 
 function printScore(s: ScoreStatus): void {
   const r = s.run;
@@ -50,6 +26,17 @@ function printScore(s: ScoreStatus): void {
   else if (s.phase === 'waiting-for-acknowledgement') {
     console.log(`the run waits for a person (MlopsNeedsAttention): answer with \`mlops acknowledge ${s.model} ${s.runId} --reason …\``);
   }
+}
+
+/**
+ * A file to score is ingested as a version of its dataset: with the contract given, else the
+ * dataset's own (so its key and types carry over and late labels can join), else an inferred one.
+ */
+function scoredFileIngest(dataset: string, opts: { file: string; contract?: string; key?: string }): IngestRequestInput {
+  if (opts.contract && opts.key) throw userError('InvalidInput', '--key describes an inferred contract; with --contract, put the key in the contract');
+  if (opts.contract) return { dataset, source: opts.file, contract: readContractFile(opts.contract) };
+  if (opts.key) return { dataset, source: opts.file, infer: { key: commaList(opts.key) } };
+  return { dataset, source: opts.file, reuseContract: true };
 }
 
 function printLoop(s: RetrainStatus): void {
@@ -78,6 +65,8 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
     .argument('<model>', 'model name')
     .argument('<dataset>', 'dataset[@version] to score, or the dataset to ingest --file into')
     .option('--file <path>', 'ingest this file into <dataset> first and score that version')
+    .option('--contract <file>', 'with --file: its contract (default: the contract of <dataset>\'s latest version; a new dataset\'s is inferred)')
+    .option('--key <columns>', 'with --file: infer the file\'s contract with these key columns (labels join to predictions by key)')
     .option('--run-id <id>', 'name of the run (default: <dataset>-<UTC time>)')
     .option('--range <min:max>', 'acceptable output range (default: the model card\'s expected range plus --margin)')
     .option('--margin <fraction>', 'widen the card\'s range by this fraction of its width on each side', '0.1')
@@ -99,7 +88,7 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
         model,
         dataset: ref.dataset,
         datasetVersion: ref.version,
-        ...(opts.file ? { ingest: { dataset: ref.dataset, source: opts.file } } : {}),
+        ...(opts.file ? { ingest: scoredFileIngest(ref.dataset, opts) } : {}),
         ...(opts.runId ? { runId: opts.runId } : {}),
         ...(range ? { range } : {}),
         rangeMargin: numberOption('--margin', opts.margin),

@@ -4,6 +4,7 @@ import { parseDatasetRef } from '../../datasets/catalog';
 import { userError } from '../../errors';
 import { TRAINER_KINDS, type TrainRequestInput } from '../../training/request';
 import type { CliContext } from '../context';
+import { commaList } from '../options';
 import { formatNumber, printJson, printRows, printTable } from '../output';
 
 function parseParams(text: string | undefined): Record<string, number> {
@@ -76,7 +77,7 @@ export function registerModelCommands(program: Command, ctx: () => CliContext): 
             : { kind: opts.trainer, params: parseParams(opts.params) },
         seed: Number(opts.seed),
         ...(opts.label ? { label: opts.label } : {}),
-        ...(opts.features ? { features: String(opts.features).split(',').map((f) => f.trim()) } : {}),
+        ...(opts.features ? { features: commaList(opts.features) } : {}),
       };
       const c = ctx();
       const handle = await startTraining(await c.temporal(), c.config, request, opts.run);

@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Command } from 'commander';
 import type { EvaluationOutcome } from '../../activities/evaluation';
@@ -10,27 +9,15 @@ import { parsePromoteWorkflowId, type PromotionStatus } from '../../workflows/pr
 import { registryState } from '../../client/train';
 import { latestEvaluations } from '../../evaluation/reports';
 import type { CliContext } from '../context';
+import { commaList, parseJsonOption } from '../options';
 import { printJson, printRows, printTable } from '../output';
 
-/** --gates takes JSON inline or @file.json. */
+/** --gates: a JSON object, inline or @file.json. */
 function parseGates(text: string | undefined): Record<string, unknown> | undefined {
-  if (!text) return undefined;
-  const source = text.startsWith('@') ? readGatesFile(text.slice(1)) : text;
-  try {
-    const gates = JSON.parse(source) as unknown;
-    if (gates && typeof gates === 'object' && !Array.isArray(gates)) return gates as Record<string, unknown>;
-  } catch (err) {
-    throw userError('InvalidInput', `--gates is not valid JSON: ${(err as Error).message}`);
-  }
+  const gates = parseJsonOption('--gates', text);
+  if (gates === undefined) return undefined;
+  if (gates && typeof gates === 'object' && !Array.isArray(gates)) return gates as Record<string, unknown>;
   throw userError('InvalidInput', '--gates must be a JSON object such as \'{"minImprovement": 0.01}\'');
-}
-
-function readGatesFile(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw userError('InvalidInput', `--gates file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
 }
 
 /** The evaluation options every command that evaluates shares. */
@@ -47,7 +34,7 @@ function evaluationOptions(opts: { dataset?: string; slices?: string; gates?: st
   const gates = parseGates(opts.gates);
   return {
     ...(ref ? { dataset: ref.dataset, datasetVersion: ref.version } : {}),
-    sliceColumns: opts.slices ? String(opts.slices).split(',').map((s) => s.trim()).filter(Boolean) : [],
+    sliceColumns: opts.slices ? commaList(opts.slices) : [],
     batchSize: Number(opts.batchSize),
     ...(gates ? { gates } : {}),
   };
