@@ -89,8 +89,9 @@ describe('mlops CLI', () => {
   it('trains a model on the ingested dataset and shows the registry', async () => {
     const train = await mlops('train', 'people-model', '--dataset', 'people@latest', '--trainer', 'gbdt', '--params', '{"nEstimators": 20}', '--json');
     expect(train.code, train.stderr).toBe(0);
-    const summary = JSON.parse(train.stdout) as { version: string; trainer: { kind: string; params: Record<string, number> } };
+    const summary = JSON.parse(train.stdout) as { version: string; trainer: { kind: string; params: Record<string, number> }; rows: unknown };
     expect(summary.trainer).toMatchObject({ kind: 'gbdt', params: { nEstimators: 20, maxDepth: 6 } });
+    expect(summary.rows).toEqual({ dataset: 300, used: 300, dropped: [] });
 
     // `models list` reads Temporal visibility, which is eventually consistent: allow it a moment.
     // Other test files share the namespace, so other models may be listed too.

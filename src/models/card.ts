@@ -1,5 +1,5 @@
 import type { ColumnProfile } from '../datasets/profile';
-import type { FeatureSpec, Task } from '../training/data';
+import type { FeatureSpec, Task, TrainingRows } from '../training/data';
 
 import type { TrainerConfig } from '../training/request';
 
@@ -20,6 +20,8 @@ export interface ModelCard {
   features: FeatureSpec[];
   dataset: { name: string; version: string; manifestUri: string };
   split: { train: number; validation: number; test: number };
+  /** The training dataset version's rows: how many were used, which were left out and why (absent on older cards). */
+  rows?: TrainingRows;
   /** Computed by running the ONNX file through ONNX Runtime on the holdout splits. */
   metrics: { validation: Metrics; test: Metrics };
   /** The training dataset's profile of the feature columns (the drift baseline). */

@@ -83,9 +83,10 @@ export function registerModelCommands(program: Command, ctx: () => CliContext): 
       const handle = await startTraining(await c.temporal(), c.config, request, opts.run);
       if (!opts.wait) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`started ${handle.workflowId}`);
       if (!opts.json) console.error(`training (workflow ${handle.workflowId}) …`);
-      const { summary, reused } = await c.answer(handle.result());
-      if (opts.json) return printJson({ ...summary, reused });
+      const { summary, reused, rows } = await c.answer(handle.result());
+      if (opts.json) return printJson({ ...summary, reused, ...(rows ? { rows } : {}) });
       console.log(`${reused ? 'already trained' : 'trained'} ${summary.model}@${summary.version} (${summary.trainer.kind}) — registered as candidate`);
+      if (rows) console.log(`  rows:       ${rows.used} of ${rows.dataset} used${rows.dropped.map((d) => `; ${d.rows} left out: ${d.reason}`).join('')}`);
       console.log(`  test:       ${Object.entries(summary.metrics.test).map(([k, v]) => `${k} ${formatNumber(v)}`).join(', ')}`);
       console.log(`  model card: ${summary.cardUri}`);
     });
