@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, type Cli, cliEnvironment, cliFor } from './helpers/cli';
@@ -81,5 +82,29 @@ describe('mlops with no worker polling the task queue', () => {
       await waiting.stop();
       expect(await worker.stop()).toBe(0);
     }
+  });
+});
+
+describe('mlops with mistyped names', () => {
+  it('names the close matches and what is valid: models, columns, parameters, datasets', async () => {
+    const unknownModel = await mlops('promote', 'no-such-model');
+    expect(unknownModel.code).toBe(1);
+    expect(unknownModel.stderr).toMatch(/^mlops: InvalidInput: No model named "no-such-model"/);
+    expect(unknownModel.stderr).not.toContain('workflow not found');
+
+    const penguins = path.join(env.inputDir, 'penguins.csv');
+    fs.writeFileSync(penguins, 'Species,Island,body_mass_g\nAdelie,Torgersen,3750\nGentoo,Biscoe,5000\n');
+    const label = await mlops('contract', 'infer', penguins, '--label', 'species');
+    expect(label.code).toBe(1);
+    expect(label.stderr).toContain('label refers to unknown column "species"; did you mean "Species"? (columns: Species, Island, body_mass_g)');
+
+    const param = await mlops('train', 'm', '--dataset', 'penguins', '--trainer', 'gbdt', '--params', '{"nEstimator": 50}');
+    expect(param.code).toBe(1);
+    expect(param.stderr).toContain('unknown key "nEstimator"; did you mean "nEstimators"? (valid: nEstimators, learningRate, maxDepth');
+
+    // "later" was ingested above (and "nobody", once a worker came).
+    const dataset = await mlops('datasets', 'show', 'latter');
+    expect(dataset.code).toBe(1);
+    expect(dataset.stderr).toContain('Dataset "latter" has no published versions; did you mean "later"? (datasets: later, nobody)');
   });
 });

@@ -128,9 +128,8 @@ describe('batch scoring', () => {
     expect(failure.message).toMatch(/needs column "x2"/);
   });
 
-  it('a model without a production version is a clear error', async () => {
-    const failure = await rootFailure(startScoring(env.client, env.config, { model: 'nobody', dataset: 'churn-live' }).then((h) => h.result()));
-    expect(failure.message).toMatch(/no registry|no production/);
+  it('an unknown model is a clear error naming the models there are', async () => {
+    await expect(startScoring(env.client, env.config, { model: 'scord', dataset: 'churn-live' })).rejects.toThrow(/^No model named "scord"; did you mean .*"scored".*\? \(models: .*scored/);
   });
 });
 

@@ -12,12 +12,13 @@ import { rollbackUpdate, type RegistryState, registryWorkflowId } from '../workf
 import { approveUpdate, type PromotionStatus, promoteWorkflowId, promotionStatusQuery, rejectUpdate } from '../workflows/promote-messages';
 import { normalizeIngestRequest } from './ingest';
 import { resultOrState } from './settle';
-import { registryState } from './train';
+import { assertModelExists, registryState } from './train';
 import { refusalAsUserError } from './updates';
 
 /** Starts promoteModel for the given version, or for the registry's current candidate. */
 export async function startPromotion(client: Client, config: MlopsConfig, input: PromoteRequestInput) {
   const request = parseInput(promoteRequestSchema, input, 'promotion request');
+  await assertModelExists(client, request.model);
   const candidateVersion = request.candidateVersion ?? (await registryState(client, request.model)).aliases.candidate;
   if (!candidateVersion) throw userError('InvalidInput', `Model "${request.model}" has no candidate; train one or pass the version`);
   return client.workflow.start<typeof promoteModel>('promoteModel', {
@@ -37,6 +38,7 @@ export async function startPromotion(client: Client, config: MlopsConfig, input:
 /** Starts a shadow evaluation without promotion: `evaluate:<model>:<candidate>:<hash8>`. */
 export async function startEvaluation(client: Client, config: MlopsConfig, input: { model: string; candidateVersion?: string; baselineVersion?: string; options: EvaluationOptionsInput }) {
   const options = parseInput(evaluationOptionsSchema, input.options, 'evaluation options');
+  await assertModelExists(client, input.model);
   const candidateVersion = input.candidateVersion ?? (await registryState(client, input.model)).aliases.candidate;
   if (!candidateVersion) throw userError('InvalidInput', `Model "${input.model}" has no candidate; pass --version`);
   const args = { model: input.model, candidateVersion, ...(input.baselineVersion ? { baselineVersion: input.baselineVersion } : {}), options };
@@ -76,6 +78,7 @@ export async function reviewOutcome(client: Client, decision: 'approve' | 'rejec
 }
 
 export async function rollbackProduction(client: Client, input: { model: string; by: string; reason: string }): Promise<RegistryState> {
+  await assertModelExists(client, input.model);
   const update = client.workflow.getHandle(registryWorkflowId(input.model)).executeUpdate(rollbackUpdate, { args: [{ by: input.by, reason: input.reason }] });
   return refusalAsUserError(update, 'InvalidInput', 'rollback refused: ');
 }

@@ -21,6 +21,7 @@ import {
 import { canonicalJson, sha256 } from '../store/hash';
 import { defaultRunId } from './score';
 import { resultOrState } from './settle';
+import { assertModelExists } from './train';
 import { refusalAsUserError } from './updates';
 
 /**
@@ -29,6 +30,7 @@ import { refusalAsUserError } from './updates';
  */
 export async function requestRetrain(client: Client, taskQueue: string, input: RetrainRequestInput, trigger: { reason: string; by: string }) {
   const request = parseInput(retrainRequestSchema, { ...input, reason: trigger.reason, by: trigger.by }, 'retrain request');
+  await assertModelExists(client, request.model);
   return client.workflow.signalWithStart<typeof retrainUntilImproved, [{ reason: string; by: string }]>('retrainUntilImproved', {
     workflowId: retrainWorkflowId(request.model),
     taskQueue,
@@ -101,6 +103,7 @@ export async function startMonitor(client: Client, config: MlopsConfig, input: O
   const { retrain, ...rest } = input;
   const request = parseInput(monitorRequestSchema, { ...rest, runId: rest.runId ?? defaultRunId(rest.dataset ?? 'production') }, 'monitor request');
   if (retrain) parseInput(retrainRequestSchema, { ...retrain, model: request.model }, 'retrain options');
+  await assertModelExists(client, request.model);
   return client.workflow.start<typeof monitorModel>('monitorModel', {
     taskQueue: config.taskQueue,
     workflowId: `monitor:${request.model}:${request.runId}`,

@@ -18,6 +18,7 @@ import { userError } from '../errors';
 import type { ArtifactStore } from '../store/artifact-store';
 import { canonicalJson, sha256, sha256File } from '../store/hash';
 import { queryRows } from '../sql/duckdb';
+import { closeMatches } from '../suggest';
 import { quoteString } from '../sql/quote';
 import { type SnapshotDamage, snapshotDamage } from './integrity';
 import { type DatasetManifest, type DatasetVersionRef, type ReasonCount, type RepairRecord, refOf } from './manifest';
@@ -320,10 +321,13 @@ function matchColumns(contract: Contract, sourceColumns: readonly string[]): str
   });
   if (missing.length > 0) {
     const single = sourceColumns.length === 1 ? sourceColumns[0]! : undefined;
+    const near = missing.flatMap((m) => closeMatches(m, sourceColumns).slice(0, 1).map((c) => `${JSON.stringify(c)} for ${JSON.stringify(m)}`));
     const hint =
       single && /[,;|\t]/.test(single)
         ? ` The source was read as a single column named ${JSON.stringify(single)}: the delimiter is probably wrong; pass the right one (--delimiter).`
-        : '';
+        : near.length
+          ? ` Did you mean ${near.join(', ')}? (rename the source column or the contract's)`
+          : '';
     throw userError(
       'SchemaMismatch',
       `The source lacks contract column(s) ${missing.map((m) => JSON.stringify(m)).join(', ')}. ` +

@@ -1,4 +1,6 @@
 import type { ColumnProfile } from '../datasets/profile';
+import { userError } from '../errors';
+import { didYouMean } from '../suggest';
 import type { FeatureSpec, Task, TrainingRows } from '../training/data';
 
 import type { TrainerConfig } from '../training/request';
@@ -62,4 +64,12 @@ export function summaryOf(card: ModelCard, cardUri: string): ModelVersionSummary
     onnxUri: card.onnx.uri,
     onnxSha256: card.onnx.sha256,
   };
+}
+
+/** A model input the dataset to score or evaluate lacks: a SchemaMismatch naming the near misses. */
+export function missingModelInput(card: Pick<ModelCard, 'model' | 'version'>, dataset: { name: string; version: string }, input: string, columns: readonly string[]): Error {
+  return userError(
+    'SchemaMismatch',
+    `Model ${card.model}@${card.version} needs column "${input}", which dataset ${dataset.name}@${dataset.version} does not have${didYouMean(input, columns, 'its columns')}`,
+  );
 }

@@ -3,6 +3,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Contract, ContractColumn } from '../contract/schema';
 import { featureColumns } from '../contract/schema';
 import { userError } from '../errors';
+import { didYouMean } from '../suggest';
 import { queryRows } from '../sql/duckdb';
 import { quoteIdent, quoteString, varcharList } from '../sql/quote';
 
@@ -67,7 +68,7 @@ export interface PrepareOptions {
 
 function column(contract: Contract, name: string): ContractColumn {
   const c = contract.columns.find((col) => col.name === name);
-  if (!c) throw userError('InvalidInput', `Column "${name}" is not in the dataset's contract`);
+  if (!c) throw userError('InvalidInput', `Column "${name}" is not in the dataset's contract${didYouMean(name, contract.columns.map((col) => col.name), 'columns')}`);
   return c;
 }
 

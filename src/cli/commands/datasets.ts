@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { startIngest, startRepair } from '../../client/ingest';
-import { listDatasets, listVersions, parseDatasetRef, resolveVersion } from '../../datasets/catalog';
+import { listDatasets, listVersions, listVersionsOrExplain, parseDatasetRef, resolveVersion } from '../../datasets/catalog';
 import type { DatasetManifest } from '../../datasets/manifest';
 import type { IngestRequestInput } from '../../datasets/request';
 import { SOURCE_FORMATS, type SourceFormat } from '../../datasets/source';
@@ -90,8 +90,7 @@ export function registerDatasetCommands(program: Command, ctx: () => CliContext)
     .action(async (ref: string, opts) => {
       const { store } = ctx();
       if (!ref.includes('@')) {
-        const versions = await listVersions(store, ref);
-        if (versions.length === 0) throw userError('DatasetNotFound', `Dataset "${ref}" has no published versions`);
+        const versions = await listVersionsOrExplain(store, ref);
         const rows = versions.map((m) => ({
           version: m.version,
           created: m.createdAt,

@@ -117,9 +117,7 @@ export function registerModelCommands(program: Command, ctx: () => CliContext): 
     .option('--json', 'print as JSON')
     .action(async (model: string, opts) => {
       const c = ctx();
-      const state = await c.answer(registryState(await c.temporal(), model)).catch((err: Error) => {
-        throw userError('InvalidInput', `Model "${model}" has no registry (${err.message}); train it first with \`mlops train ${model} --dataset …\``);
-      });
+      const state = await c.answer(registryState(await c.temporal(), model));
       if (opts.json) return printJson(state);
       const aliasOf = (v: string) => Object.entries(state.aliases).filter(([, id]) => id === v).map(([a]) => a).join(',');
       printTable(

@@ -166,9 +166,7 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
     .action(async (model: string, opts) => {
       const c = ctx();
       const client = await c.temporal();
-      const state = await c.answer(registryState(client, model)).catch((err: Error) => {
-        throw userError('InvalidInput', `Model "${model}" has no registry (${err.message}); train it first with \`mlops train ${model} --dataset …\``);
-      });
+      const state = await c.answer(registryState(client, model));
       const version = (id: string | undefined) => state.versions.find((v) => v.version === id);
       const describe = (id: string | undefined) => {
         const v = version(id);
