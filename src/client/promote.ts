@@ -6,6 +6,7 @@ import { type EvaluationOptionsInput, evaluationOptionsSchema, type PromoteReque
 import { canonicalJson, sha256 } from '../store/hash';
 import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
 import { resolveTrainer, type TrainRequestInput, trainRequestSchema } from '../training/request';
+import { withAbsoluteCommandPaths } from '../training/command-paths';
 import { parseInput } from '../validation';
 import type { promoteModel, shadowEvaluate, trainAndPromote } from '../workflows';
 import { rollbackUpdate, type RegistryState, registryWorkflowId } from '../workflows/messages';
@@ -115,7 +116,8 @@ export interface PipelineInput {
 
 /** Starts trainAndPromote (`pipeline:<model>:<hash8>` unless a run id is given). */
 export async function startPipeline(client: Client, config: MlopsConfig, input: PipelineInput, run?: string) {
-  const train = parseInput(trainRequestSchema, input.train, 'train request');
+  const parsedTrain = parseInput(trainRequestSchema, input.train, 'train request');
+  const train = { ...parsedTrain, trainer: withAbsoluteCommandPaths(parsedTrain.trainer) };
   resolveTrainer(train.trainer);
   const { model: _m, candidateVersion: _c, ...promote } = parseInput(promoteRequestSchema, { ...input.promote, model: train.model }, 'promotion options');
   const ingest = input.ingest ? normalizeIngestRequest(input.ingest) : undefined;

@@ -6,6 +6,7 @@ import { type MonitorRequestInput, monitorRequestSchema } from '../monitoring/mo
 import { type RetrainRequestInput, retrainRequestSchema, type RetryOverrides, retryOverridesSchema } from '../retraining/request';
 import { datasetName } from '../store/names';
 import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { withAbsoluteStrategyPaths } from '../training/command-paths';
 import { parseInput } from '../validation';
 import type { monitorModel, recordLabelsWorkflow, retrainUntilImproved } from '../workflows';
 import {
@@ -29,7 +30,8 @@ import { refusalAsUserError } from './updates';
  * (signal-with-start on `retrain:<model>`): one loop per model, however many triggers.
  */
 export async function requestRetrain(client: Client, taskQueue: string, input: RetrainRequestInput, trigger: { reason: string; by: string }) {
-  const request = parseInput(retrainRequestSchema, { ...input, reason: trigger.reason, by: trigger.by }, 'retrain request');
+  const parsed = parseInput(retrainRequestSchema, { ...input, reason: trigger.reason, by: trigger.by }, 'retrain request');
+  const request = { ...parsed, ...(parsed.strategies ? { strategies: withAbsoluteStrategyPaths(parsed.strategies) } : {}) };
   await assertModelExists(client, request.model);
   return client.workflow.signalWithStart<typeof retrainUntilImproved, [{ reason: string; by: string }]>('retrainUntilImproved', {
     workflowId: retrainWorkflowId(request.model),
@@ -56,7 +58,8 @@ export async function decideRetrain(
   let update: Promise<RetrainStatus>;
   switch (input.decision) {
     case 'retry': {
-      const overrides = input.overrides ? parseInput(retryOverridesSchema, input.overrides, 'retry overrides') : undefined;
+      const parsed = input.overrides ? parseInput(retryOverridesSchema, input.overrides, 'retry overrides') : undefined;
+      const overrides = parsed?.strategies ? { ...parsed, strategies: withAbsoluteStrategyPaths(parsed.strategies) } : parsed;
       update = handle.executeUpdate(retryUpdate, { args: [{ ...base, ...(overrides ? { overrides } : {}) }] });
       break;
     }
@@ -100,7 +103,8 @@ export async function retrainStatus(client: Client, model: string): Promise<Retr
 
 /** One monitoring pass: `monitor:<model>:<runId>`. */
 export async function startMonitor(client: Client, config: MlopsConfig, input: Omit<MonitorRequestInput, 'runId'> & { runId?: string; retrain?: Omit<RetrainRequestInput, 'model'> }) {
-  const { retrain, ...rest } = input;
+  const { retrain: given, ...rest } = input;
+  const retrain = given?.strategies ? { ...given, strategies: withAbsoluteStrategyPaths(parseInput(retrainRequestSchema, { ...given, model: rest.model }, 'retrain options').strategies) } : given;
   const request = parseInput(monitorRequestSchema, { ...rest, runId: rest.runId ?? defaultRunId(rest.dataset ?? 'production') }, 'monitor request');
   if (retrain) parseInput(retrainRequestSchema, { ...retrain, model: request.model }, 'retrain options');
   await assertModelExists(client, request.model);

@@ -3,6 +3,7 @@ import type { Duration } from '@temporalio/common';
 import { z } from 'zod';
 import type { MlopsConfig } from '../config';
 import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { withAbsoluteStrategyPaths } from '../training/command-paths';
 import { parseInput } from '../validation';
 import type { monitorModel, retentionSweep, scheduledRetrain } from '../workflows';
 import { type MonitorRequestInput, monitorRequestSchema } from '../monitoring/monitor';
@@ -72,7 +73,10 @@ export async function scheduleModelWorkflow(
 ): Promise<string> {
   const interval = parseInput(everySchema, input.every, '--every') as Duration;
   const model = parseInput(modelName, input.model, 'model name');
-  const retrain = input.retrain ? { ...parseInput(retrainRequestSchema, { ...input.retrain, model }, 'retrain options'), model: undefined } : undefined;
+  const parsedRetrain = input.retrain ? parseInput(retrainRequestSchema, { ...input.retrain, model }, 'retrain options') : undefined;
+  const retrain = parsedRetrain
+    ? { ...parsedRetrain, ...(parsedRetrain.strategies ? { strategies: withAbsoluteStrategyPaths(parsedRetrain.strategies) } : {}), model: undefined }
+    : undefined;
   const action =
     input.kind === 'monitor'
       ? {

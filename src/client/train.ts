@@ -5,6 +5,7 @@ import type { MlopsConfig } from '../config';
 import { canonicalJson, sha256 } from '../store/hash';
 import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
 import { resolveTrainer, type TrainRequest, type TrainRequestInput, trainRequestSchema } from '../training/request';
+import { withAbsoluteCommandPaths } from '../training/command-paths';
 import { parseInput } from '../validation';
 import { type RegistryState, registryStateQuery, registryWorkflowId } from '../workflows/messages';
 import type { trainModel } from '../workflows';
@@ -15,7 +16,8 @@ export function trainWorkflowId(request: TrainRequest, run?: string): string {
 }
 
 export async function startTraining(client: Client, config: MlopsConfig, input: TrainRequestInput, run?: string) {
-  const request = parseInput(trainRequestSchema, input, 'train request');
+  const parsed = parseInput(trainRequestSchema, input, 'train request');
+  const request = { ...parsed, trainer: withAbsoluteCommandPaths(parsed.trainer) };
   resolveTrainer(request.trainer);
   return client.workflow.start<typeof trainModel>('trainModel', {
     taskQueue: config.taskQueue,
