@@ -11,7 +11,7 @@ const { stageRawSource } = proxyActivities<Activities>({
   retry: { maximumAttempts: 5 },
 });
 
-const { buildDatasetVersion } = proxyActivities<Activities>({
+const { buildDatasetVersion, repairSnapshot } = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '20 seconds',
   retry: { maximumAttempts: 5 },
@@ -30,12 +30,6 @@ export async function ingestDataset(request: IngestRequest): Promise<DatasetVers
   const staged = await stageRawSource(request);
   return buildDatasetVersion({ request, staged });
 }
-
-const { repairSnapshot } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '20 seconds',
-  retry: { maximumAttempts: 5 },
-});
 
 /** `mlops datasets repair`: a damaged snapshot rebuilt in place from the version's raw copy (recorded in its manifest). */
 export async function repairDataset(request: RepairRequest): Promise<RepairOutcome> {
