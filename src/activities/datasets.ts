@@ -1,6 +1,6 @@
+import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { listVersions, resolveVersion } from '../datasets/catalog';
-import * as path from 'node:path';
 import { buildDatasetVersion, rebuildSnapshot } from '../datasets/ingest';
 import { snapshotDamage } from '../datasets/integrity';
 import type { DatasetVersionRef, RepairRecord } from '../datasets/manifest';

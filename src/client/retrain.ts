@@ -104,9 +104,9 @@ export async function retrainStatus(client: Client, model: string): Promise<Retr
 /** One monitoring pass: `monitor:<model>:<runId>`. */
 export async function startMonitor(client: Client, config: MlopsConfig, input: Omit<MonitorRequestInput, 'runId'> & { runId?: string; retrain?: Omit<RetrainRequestInput, 'model'> }) {
   const { retrain: given, ...rest } = input;
-  const retrain = given?.strategies ? { ...given, strategies: withAbsoluteStrategyPaths(parseInput(retrainRequestSchema, { ...given, model: rest.model }, 'retrain options').strategies) } : given;
   const request = parseInput(monitorRequestSchema, { ...rest, runId: rest.runId ?? defaultRunId(rest.dataset ?? 'production') }, 'monitor request');
-  if (retrain) parseInput(retrainRequestSchema, { ...retrain, model: request.model }, 'retrain options');
+  const strategies = given ? parseInput(retrainRequestSchema, { ...given, model: request.model }, 'retrain options').strategies : undefined;
+  const retrain = given && strategies ? { ...given, strategies: withAbsoluteStrategyPaths(strategies) } : given;
   await assertModelExists(client, request.model);
   return client.workflow.start<typeof monitorModel>('monitorModel', {
     taskQueue: config.taskQueue,

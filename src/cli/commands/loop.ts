@@ -54,8 +54,7 @@ function printDecisionOutcome(decision: RetrainDecision, s: RetrainStatus): void
   if (s.phase === 'escalated') {
     return console.log(`${s.model}: ${decision} did not settle it: ${s.escalation?.reason}; the loop waits for a person again (mlops decide ${s.model} …)`);
   }
-  const budget = s.maxAttempts;
-  console.log(`${s.model}: the retraining loop is ${s.phase} again${by}, up to ${budget} more attempt(s); follow with \`mlops retrain-status ${s.model}\``);
+  console.log(`${s.model}: the retraining loop is ${s.phase} again${by}, up to ${s.maxAttempts} more attempt(s); follow with \`mlops retrain-status ${s.model}\``);
 }
 
 export function registerLoopCommands(program: Command, ctx: () => CliContext): void {
