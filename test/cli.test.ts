@@ -162,7 +162,10 @@ describe('mlops CLI', () => {
     const badGates = await mlops('promote', 'people-model', '--gates', '{"maxLatencyRatio": 0}');
     expect(badGates.code).toBe(1);
     expect(badGates.stderr).toMatch(/Invalid promotion request:[\s\S]*gates\.maxLatencyRatio/);
+  });
 
+  it('says "no" with exit 3; shows a review in progress; rejects and rolls back, printing the outcome', async () => {
+    const version = JSON.parse((await mlops('models', 'show', 'people-model', '--json')).stdout).aliases.production as string;
     // A "no" is an answer, not an error: exit 3, so scripts can tell it from success and failure.
     const second = JSON.parse((await mlops('train', 'people-model', '--dataset', 'people', '--trainer', 'logistic', '--json')).stdout) as { version: string };
     const impossible = '{"thresholds": {"rocAuc": {"min": 0.9999}}}';
@@ -197,7 +200,7 @@ describe('mlops CLI', () => {
     expect(back.stdout).toBe(`people-model: production is ${version} again\n`);
   });
 
-  it('scores with production, records late labels, monitors, and guides the retraining commands', async () => {
+  it('scores with production; an alert is printed with its answer, and --wait waits for it', async () => {
     const score = await mlops('score', 'people-model', 'people', '--run-id', 'cli-1', '--retention-days', '3', '--max-flagged-share', '1', '--json');
     expect(score.code, score.stderr).toBe(0);
     const scored = JSON.parse(score.stdout) as { phase: string; run: { rows: number; logUri: string } };
@@ -231,7 +234,9 @@ describe('mlops CLI', () => {
     await until('the patient run to return', async () => (patient.child.exitCode !== null ? true : undefined));
     expect(patient.child.exitCode, patient.output()).toBe(3);
     expect(patient.output()).toMatch(/acknowledged by \S+: seen/);
+  });
 
+  it('records late labels and monitors; a scored file keeps the key labels join by', async () => {
 
     const labels = await mlops('labels', 'people', path.join(env.inputDir, 'people.csv'), '--json');
     expect(labels.code, labels.stderr).toBe(0);
@@ -259,7 +264,9 @@ describe('mlops CLI', () => {
     const liveLabels = await mlops('labels', 'people-live', liveFile('live-2-labels.csv', 80, 8), '--label', 'active', '--json');
     expect(liveLabels.code, liveLabels.stderr).toBe(0);
     expect(JSON.parse(liveLabels.stdout)).toMatchObject({ rows: 80, rejected: 0 });
+  });
 
+  it('runs the retraining loop until it asks a person, and prints what a decision did', async () => {
     const noLoop = await mlops('retrain-status', 'people-model');
     expect(noLoop.code).toBe(1);
     expect(noLoop.stderr).toContain('has no retraining loop (start one with `mlops retrain people-model`)');
@@ -284,8 +291,9 @@ describe('mlops CLI', () => {
     expect(abort.code, abort.stderr).toBe(0);
     // The state the decision produced, not the one the update saw.
     expect(abort.stdout).toBe(`people-model: the retraining loop ended aborted (abort by tester: cli test over); production ${escalated.production}\n`);
+  });
 
-    // Lineage and predictions as SQL.
+  it('answers lineage and prediction questions in SQL, and schedules recurring work', async () => {
     const sql = (query: string) => mlops('sql', query, '--json').then((r) => ({ ...r, rows: r.code === 0 ? (JSON.parse(r.stdout) as Array<Record<string, unknown>>) : [] }));
     const logged = await sql("SELECT count(*) AS n, count(DISTINCT key) AS keys FROM predictions WHERE run_id = 'cli-1'");
     expect(logged.rows, logged.stderr).toEqual([{ n: 300, keys: 300 }]);
