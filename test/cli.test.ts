@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { retentionScheduleId } from '../src/client/schedules';
 import type { Contract } from '../src/contract/schema';
 import type { DatasetManifest, DatasetVersionRef } from '../src/datasets/manifest';
-import { people, writePeopleCsv } from './helpers/data';
-import { temporal } from '@temporalio/proto';
+import { scoreStatusQuery } from '../src/workflows/score-messages';
 import { type Cli, cliFor, documentedCommands, type LongRunning } from './helpers/cli';
+import { people, writePeopleCsv } from './helpers/data';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { until } from './helpers/wait';
-import { scoreStatusQuery } from '../src/workflows/score-messages';
-import { retentionScheduleId } from '../src/client/schedules';
 
 let env: TestEnv;
 let mlops: Cli;
