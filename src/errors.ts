@@ -20,6 +20,7 @@ export const USER_ERROR_TYPES = [
   'TrainerTimeout',
   'RegistryRefused',
   'BaselineLoadError',
+  'NoWorker',
 ] as const;
 export type UserErrorType = (typeof USER_ERROR_TYPES)[number];
 

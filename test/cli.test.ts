@@ -1,24 +1,48 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { retentionScheduleId } from '../src/client/schedules';
 import type { Contract } from '../src/contract/schema';
 import type { DatasetManifest, DatasetVersionRef } from '../src/datasets/manifest';
-import { runMlops } from './helpers/cli';
+import { scoreStatusQuery } from '../src/workflows/score-messages';
+import { type Cli, cliFor, documentedCommands, type LongRunning } from './helpers/cli';
 import { people, writePeopleCsv } from './helpers/data';
 import { type TestEnv, startTestEnv } from './helpers/env';
+import { until } from './helpers/wait';
 
 let env: TestEnv;
+let mlops: Cli;
+let worker: LongRunning;
 beforeAll(async () => {
-  env = await startTestEnv('cli');
+  // No worker in this process: every workflow and activity of this file runs in `mlops worker`.
+  env = await startTestEnv('cli', {}, { worker: false });
+  mlops = cliFor(env.config);
+  worker = mlops.spawn(['worker']);
+  await worker.waitFor(/mlops worker polling task queue/);
 });
 afterAll(async () => {
+  const code = await worker?.stop();
   await env?.shutdown();
+  // SIGTERM is how a deploy stops a worker: it drains and exits cleanly.
+  expect(code, worker?.output()).toBe(0);
 });
 
-/** The real `mlops` command, against this file's server, queue and store. */
-const mlops = (...args: string[]) => runMlops(env, ...args);
-
 describe('mlops CLI', () => {
+  it('`mlops worker` starts from bin/mlops.cjs and polls the task queue', async () => {
+    expect(worker.output()).toContain(`mlops worker polling task queue "${env.config.taskQueue}" on ${env.config.temporalAddress}`);
+    const pollers = await until('the worker to poll', async () => {
+      const { pollers } = await env.client.workflowService.describeTaskQueue({
+        namespace: env.config.namespace,
+        taskQueue: { name: env.config.taskQueue },
+        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      });
+      return pollers?.length ? pollers : undefined;
+    });
+    expect(pollers[0]!.identity).toContain(String(worker.child.pid));
+  });
+
   it('infers a contract, ingests with it, and shows the result', async () => {
     const data = path.join(env.inputDir, 'people.csv');
     writePeopleCsv(data, people(300, 4));
@@ -47,13 +71,27 @@ describe('mlops CLI', () => {
     const text = await mlops('datasets', 'show', 'people@latest');
     expect(text.stdout).toContain(`people@${ref.version}`);
     expect(text.stdout).toMatch(/city\s+string/);
+
+    // A damaged snapshot: refused, with the command that repairs it; that command works.
+    const bytes = fs.readFileSync(ref.snapshotUri);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    fs.writeFileSync(ref.snapshotUri, bytes);
+    const refused = await mlops('train', 'people-model', '--dataset', 'people');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`with \`mlops datasets repair people@${ref.version}\``);
+    const repaired = await mlops('datasets', 'repair', `people@${ref.version}`);
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(repaired.stdout).toMatch(new RegExp(`^repaired people@${ref.version}: its snapshot changed after it was recorded .*; rebuilt from the raw copy`));
+    expect((await mlops('datasets', 'repair', 'people')).stdout).toBe(`people@${ref.version}: the snapshot is the recorded file; nothing to repair\n`);
+    expect((await mlops('datasets', 'show', 'people@latest')).stdout).toMatch(/repaired: +\S+ from the raw copy/);
   });
 
   it('trains a model on the ingested dataset and shows the registry', async () => {
     const train = await mlops('train', 'people-model', '--dataset', 'people@latest', '--trainer', 'gbdt', '--params', '{"nEstimators": 20}', '--json');
     expect(train.code, train.stderr).toBe(0);
-    const summary = JSON.parse(train.stdout) as { version: string; trainer: { kind: string; params: Record<string, number> } };
+    const summary = JSON.parse(train.stdout) as { version: string; trainer: { kind: string; params: Record<string, number> }; rows: unknown };
     expect(summary.trainer).toMatchObject({ kind: 'gbdt', params: { nEstimators: 20, maxDepth: 6 } });
+    expect(summary.rows).toEqual({ dataset: 300, used: 300, dropped: [] });
 
     // `models list` reads Temporal visibility, which is eventually consistent: allow it a moment.
     // Other test files share the namespace, so other models may be listed too.
@@ -95,6 +133,8 @@ describe('mlops CLI', () => {
     expect(wrong.stderr).toContain('approve refused: reason must be a non-empty text');
     const approve = await mlops('approve', 'people-model', version, '--reason', 'first model, report reviewed', '--by', 'tester');
     expect(approve.code, approve.stderr).toBe(0);
+    // What the approval produced, not that it was sent.
+    expect(approve.stdout).toBe(`promoted people-model@${version} by tester: approved: first model, report reviewed (all gates passed)\n`);
     const status = await env.client.workflow.getHandle(workflowId).result();
     expect(status).toMatchObject({ phase: 'promoted', decision: { by: 'tester' } });
     expect(fs.readFileSync(status.evaluation.markdownUri, 'utf8')).toMatch(/## Slices \(rocAuc\)[\s\S]*\| city \|/);
@@ -111,7 +151,7 @@ describe('mlops CLI', () => {
     expect(glance.evaluations[0]).toMatchObject({ candidate: version, passed: true, baseline: null });
     expect(glance.flags).toEqual([]);
     expect(glance.decisions.at(-1)).toMatchObject({ action: 'set-alias', by: 'tester' });
-    expect((await mlops('status', 'people-model')).stdout).toMatch(/people-model: production [0-9a-f]{16}, candidate \(none\)/);
+    expect((await mlops('status', 'people-model')).stdout).toMatch(/people-model: production [0-9a-f]{16}, candidate \(none\)\n\nlatest evaluations/);
 
     const itself = await mlops('evaluate', 'people-model', '--version', version);
     expect(itself.code).toBe(1);
@@ -124,7 +164,43 @@ describe('mlops CLI', () => {
     expect(badGates.stderr).toMatch(/Invalid promotion request:[\s\S]*gates\.maxLatencyRatio/);
   });
 
-  it('scores with production, records late labels, monitors, and guides the retraining commands', async () => {
+  it('says "no" with exit 3; shows a review in progress; rejects and rolls back, printing the outcome', async () => {
+    const version = JSON.parse((await mlops('models', 'show', 'people-model', '--json')).stdout).aliases.production as string;
+    // A "no" is an answer, not an error: exit 3, so scripts can tell it from success and failure.
+    const second = JSON.parse((await mlops('train', 'people-model', '--dataset', 'people', '--trainer', 'logistic', '--json')).stdout) as { version: string };
+    const impossible = '{"thresholds": {"rocAuc": {"min": 0.9999}}}';
+    const failing = await mlops('evaluate', 'people-model', '--version', second.version, '--gates', impossible);
+    expect(failing.code, failing.stderr).toBe(3);
+    expect(failing.stdout).toMatch(/^FAILED: rocAuc/);
+    const passing = await mlops('evaluate', 'people-model', '--version', second.version, '--gates', '{"minImprovement": -1}', '--json');
+    expect(passing.code, passing.stderr).toBe(0);
+    expect(JSON.parse(passing.stdout)).toMatchObject({ passed: true });
+    const rejected = await mlops('promote', 'people-model', '--version', second.version, '--gates', impossible);
+    expect(rejected.code, rejected.stderr).toBe(3);
+    expect(rejected.stdout).toMatch(new RegExp(`rejected people-model@${second.version}`));
+
+    // The rejection released the candidate alias; a person is asked about the version anyway.
+    const review = await mlops('promote', 'people-model', '--version', second.version, '--policy', 'manual', '--no-wait');
+    expect(review.code, review.stderr).toBe(0);
+    const inReview = await until('the review to be listed', async () => {
+      const s = await mlops('status', 'people-model');
+      return s.stdout.includes('in review:') ? s : undefined;
+    });
+    expect(inReview.stdout).toContain(`candidate (none)\nin review: people-model@${second.version} — answer with \`mlops approve|reject people-model ${second.version} --reason …\``);
+    const reject = await mlops('reject', 'people-model', second.version, '--reason', 'slower, no better', '--by', 'tester');
+    expect(reject.code, reject.stderr).toBe(0);
+    expect(reject.stdout).toBe(`rejected people-model@${second.version} by tester: slower, no better\n`);
+
+    // Promoted after all (a tolerated loss), then rolled back: production is the first version again.
+    const tolerated = await mlops('promote', 'people-model', '--version', second.version, '--gates', '{"minImprovement": -1}');
+    expect(tolerated.code, tolerated.stderr).toBe(0);
+    expect(tolerated.stdout).toMatch(new RegExp(`promoted people-model@${second.version}`));
+    const back = await mlops('rollback', 'people-model', '--reason', 'cli test', '--by', 'tester');
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stdout).toBe(`people-model: production is ${version} again\n`);
+  });
+
+  it('scores with production; an alert is printed with its answer, and --wait waits for it', async () => {
     const score = await mlops('score', 'people-model', 'people', '--run-id', 'cli-1', '--retention-days', '3', '--max-flagged-share', '1', '--json');
     expect(score.code, score.stderr).toBe(0);
     const scored = JSON.parse(score.stdout) as { phase: string; run: { rows: number; logUri: string } };
@@ -132,6 +208,35 @@ describe('mlops CLI', () => {
     const runs = JSON.parse((await mlops('runs', 'people-model', '--json')).stdout) as Array<{ runId: string }>;
     expect(runs.map((r) => r.runId)).toEqual(['cli-1']);
     expect((await mlops('runs', 'people-model')).stdout).toMatch(/cli-1\s+\S+\s+[0-9a-f]{16}\s+people@/);
+
+    // An alert: the command prints the run and how to answer it, and returns; the run waits.
+    const alerted = await mlops('score', 'people-model', 'people', '--run-id', 'cli-alert', '--range', '0.999:1', '--retention-days', '30');
+    expect(alerted.code, alerted.stderr).toBe(3);
+    expect(alerted.stderr).toBe('scoring (workflow score:people-model:cli-alert) …\n');
+    expect(alerted.stdout).toMatch(/^scored 300 rows of people@[0-9a-f]{16} with people-model@[0-9a-f]{16}/);
+    expect(alerted.stdout).toContain('ALERT: ');
+    expect(alerted.stdout).toContain('the run waits for a person (MlopsNeedsAttention): answer with `mlops acknowledge people-model cli-alert --reason …`');
+    const waiting = await env.client.workflow.getHandle('score:people-model:cli-alert').describe();
+    expect(waiting.status.name).toBe('RUNNING');
+    const ack = await mlops('acknowledge', 'people-model', 'cli-alert', '--reason', 'range set by the test', '--by', 'tester');
+    expect(ack.code, ack.stderr).toBe(0);
+    expect(ack.stdout).toBe('people-model run cli-alert: done; alert acknowledged by tester: range set by the test\n');
+
+    // --wait: the old behaviour, until the alert is answered.
+    const patient = mlops.spawn(['score', 'people-model', 'people', '--run-id', 'cli-wait', '--range', '0.999:1', '--retention-days', '30', '--wait']);
+    await until('the patient run to raise its alert', async () => {
+      const s = await env.client.workflow.getHandle('score:people-model:cli-wait').query(scoreStatusQuery).catch(() => undefined);
+      return s?.phase === 'waiting-for-acknowledgement' ? true : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(patient.child.exitCode).toBeNull();
+    expect((await mlops('acknowledge', 'people-model', 'cli-wait', '--reason', 'seen')).code).toBe(0);
+    await until('the patient run to return', async () => (patient.child.exitCode !== null ? true : undefined));
+    expect(patient.child.exitCode, patient.output()).toBe(3);
+    expect(patient.output()).toMatch(/acknowledged by \S+: seen/);
+  });
+
+  it('records late labels and monitors; a scored file keeps the key labels join by', async () => {
 
     const labels = await mlops('labels', 'people', path.join(env.inputDir, 'people.csv'), '--json');
     expect(labels.code, labels.stderr).toBe(0);
@@ -142,6 +247,26 @@ describe('mlops CLI', () => {
     expect(report.live.rows).toBe(300);
     expect(report.retrain).toBeUndefined();
 
+    // A file scored into a new dataset keeps the key late labels join by; the next file of that
+    // dataset reuses its contract.
+    const liveFile = (name: string, n: number, seed: number) => {
+      const file = path.join(env.inputDir, name);
+      writePeopleCsv(file, people(n, seed));
+      return file;
+    };
+    const firstLive = await mlops('score', 'people-model', 'people-live', '--file', liveFile('live-1.csv', 120, 7), '--key', 'id', '--run-id', 'live-1', '--max-flagged-share', '1', '--retention-days', '30');
+    expect(firstLive.code, firstLive.stderr).toBe(0);
+    const secondLive = await mlops('score', 'people-model', 'people-live', '--file', liveFile('live-2.csv', 80, 8), '--run-id', 'live-2', '--max-flagged-share', '1', '--retention-days', '30');
+    expect(secondLive.code, secondLive.stderr).toBe(0);
+    const liveVersions = JSON.parse((await mlops('datasets', 'show', 'people-live', '--json')).stdout) as DatasetManifest[];
+    expect(liveVersions.map((m) => m.contract.key)).toEqual([['id'], ['id']]);
+    expect(liveVersions[1]!.contractFrom).toBe(`people-live@${liveVersions[0]!.version}`);
+    const liveLabels = await mlops('labels', 'people-live', liveFile('live-2-labels.csv', 80, 8), '--label', 'active', '--json');
+    expect(liveLabels.code, liveLabels.stderr).toBe(0);
+    expect(JSON.parse(liveLabels.stdout)).toMatchObject({ rows: 80, rejected: 0 });
+  });
+
+  it('runs the retraining loop until it asks a person, and prints what a decision did', async () => {
     const noLoop = await mlops('retrain-status', 'people-model');
     expect(noLoop.code).toBe(1);
     expect(noLoop.stderr).toContain('has no retraining loop (start one with `mlops retrain people-model`)');
@@ -152,14 +277,35 @@ describe('mlops CLI', () => {
     expect(badRange.code).toBe(1);
     expect(badRange.stderr).toContain('--range must be a number');
 
-    // Lineage and predictions as SQL.
+    // The retraining loop: the same data cannot beat production, so after one attempt it asks a person.
+    const loop = await mlops('retrain', 'people-model', '--reason', 'cli test', '--max-attempts', '1');
+    expect(loop.code, loop.stderr).toBe(0);
+    expect(loop.stdout).toBe('retraining loop retrain:people-model (follow with `mlops retrain-status people-model`)\n');
+    const escalated = await until('the loop to ask a person', async () => {
+      const s = JSON.parse((await mlops('retrain-status', 'people-model', '--json')).stdout) as { phase: string; production: string };
+      return s.phase === 'escalated' ? s : undefined;
+    }, { timeoutMs: 180_000, intervalMs: 1000 });
+    const asking = await mlops('retrain-status', 'people-model');
+    expect(asking.stdout).toContain('WAITING FOR A PERSON: no improvement after 1 attempt(s)');
+    const abort = await mlops('decide', 'people-model', 'abort', '--reason', 'cli test over', '--by', 'tester');
+    expect(abort.code, abort.stderr).toBe(0);
+    // The state the decision produced, not the one the update saw.
+    expect(abort.stdout).toBe(`people-model: the retraining loop ended aborted (abort by tester: cli test over); production ${escalated.production}\n`);
+  });
+
+  it('answers lineage and prediction questions in SQL, and schedules recurring work', async () => {
     const sql = (query: string) => mlops('sql', query, '--json').then((r) => ({ ...r, rows: r.code === 0 ? (JSON.parse(r.stdout) as Array<Record<string, unknown>>) : [] }));
     const logged = await sql("SELECT count(*) AS n, count(DISTINCT key) AS keys FROM predictions WHERE run_id = 'cli-1'");
     expect(logged.rows, logged.stderr).toEqual([{ n: 300, keys: 300 }]);
-    const joined = await sql('SELECT count(*) AS n FROM predictions p JOIN labels l USING (dataset, key)');
+    const joined = await sql("SELECT count(*) AS n FROM predictions p JOIN labels l USING (dataset, key) WHERE run_id = 'cli-1'");
     expect(joined.rows).toEqual([{ n: 300 }]);
-    const lineage = await sql("SELECT m.trainer, d.rows_accepted, e.passed FROM models m JOIN datasets d ON d.dataset = m.dataset AND d.version = m.dataset_version JOIN evaluations e ON e.candidate = m.version WHERE m.model = 'people-model'");
-    expect(lineage.rows, lineage.stderr).toEqual([{ trainer: 'gbdt', rows_accepted: 300, passed: true }]);
+    const lineage = await sql("SELECT m.trainer, d.rows_accepted, e.passed FROM models m JOIN datasets d ON d.dataset = m.dataset AND d.version = m.dataset_version JOIN evaluations e ON e.candidate = m.version WHERE m.model = 'people-model' ORDER BY e.created_at");
+    // Production's evaluation first, then the second version's (failed gates, passed, rejected, reviewed).
+    expect(lineage.rows[0], lineage.stderr).toEqual({ trainer: 'gbdt', rows_accepted: 300, passed: true });
+    expect(lineage.rows.slice(1, 3)).toEqual([
+      { trainer: 'logistic', rows_accepted: 300, passed: false },
+      { trainer: 'logistic', rows_accepted: 300, passed: true },
+    ]);
     expect((await sql('SELECT count(*) AS n FROM monitoring WHERE model = \'people-model\'')).rows).toEqual([{ n: 1 }]);
     const badSql = await mlops('sql', 'SELECT * FROM nope');
     expect(badSql.code).toBe(1);
@@ -171,9 +317,15 @@ describe('mlops CLI', () => {
     const schedules = JSON.parse((await mlops('schedule', 'list', '--json')).stdout) as Array<Record<string, unknown>>;
     expect(schedules).toContainEqual(expect.objectContaining({ schedule: 'mlops-monitor-people-model', starts: 'monitorModel', every: '24h', paused: false }));
     await env.client.schedule.getHandle('mlops-monitor-people-model').delete();
+    const weekly = await mlops('schedule', 'retrain', 'people-model', '--every', '7d');
+    expect(weekly.stdout).toContain('schedule mlops-retrain-people-model: retrain people-model every 7d');
+    await env.client.schedule.getHandle('mlops-retrain-people-model').delete();
+    const sweeps = await mlops('schedule', 'retention', '--every', '1d');
+    expect(sweeps.stdout).toBe(`schedule ${retentionScheduleId(env.config.taskQueue)}: retention sweep every 1d\n`);
+    await env.client.schedule.getHandle(retentionScheduleId(env.config.taskQueue)).delete();
   });
 
-  it('fails with exit code 1 and an actionable message', async () => {
+  it('fails with exit code 1 and an actionable message (2 for a usage error)', async () => {
     const missing = await mlops('datasets', 'show', 'nothing-here');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('Dataset "nothing-here" has no published versions');
@@ -189,7 +341,7 @@ describe('mlops CLI', () => {
     expect(traversal.stderr).toContain('Invalid ingest request');
 
     const usage = await mlops('ingest');
-    expect(usage.code).toBe(1);
+    expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("missing required argument 'dataset'");
   });
 
@@ -202,5 +354,31 @@ describe('mlops CLI', () => {
     // The prediction log kept for 3 days is past its retention too.
     expect(swept.predictionLogs).toEqual([expect.objectContaining({ model: 'people-model', runId: 'cli-1' })]);
     expect(fs.existsSync(env.store.path('predictions', 'people-model', 'cli-1'))).toBe(false);
+  });
+
+  it('serves the payload codec until stopped', async () => {
+    const key = randomBytes(32).toString('base64');
+    const server = mlops.spawn(['codec-server', '--port', '0'], { env: { MLOPS_PAYLOAD_KEY: key } });
+    try {
+      await server.waitFor(/codec server on http:\/\/127\.0\.0\.1:\d+/);
+      const url = /codec server on (\S+)/.exec(server.output())![1]!;
+      const plain = { payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('"hello"').toString('base64') }] };
+      const post = (route: string, body: unknown) => fetch(`${url}/${route}`, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json() as Promise<typeof plain>);
+      const encoded = await post('encode', plain);
+      expect(encoded.payloads[0]!.data).not.toBe(plain.payloads[0]!.data);
+      expect(await post('decode', encoded)).toEqual(plain);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+});
+
+describe('the CLI reference', () => {
+  it('every command the README documents ran through bin/mlops.cjs in this file', () => {
+    const documented = documentedCommands();
+    expect(documented.length).toBeGreaterThan(25);
+    // `worker` ran all along; it exits (0) only in afterAll.
+    const ran = new Set([...mlops.covered, 'worker']);
+    expect(documented.filter((c) => !ran.has(c))).toEqual([]);
   });
 });

@@ -1,5 +1,9 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { acceptedSelect, REASONS_COLUMN, stagingQuery } from '../src/contract/compile';
+import { inferContract } from '../src/contract/infer';
 import { parseContract } from '../src/contract/schema';
 import { openDuckDb, queryRows } from '../src/sql/duckdb';
 import { quoteIdent, quoteString } from '../src/sql/quote';
@@ -75,5 +79,28 @@ describe('SQL quoting', () => {
     const [typed] = await queryRows(conn, `SELECT ${acceptedSelect(contract)} FROM (${staged}) LIMIT 1`);
     expect(typed).toEqual({ n: 3, d: 0.5, "s'": 'abc', day: '2024-01-31T00:00:00.000Z' });
     db.closeSync();
+  });
+});
+
+describe('contract inference', () => {
+  it('never makes the label nullable: rows without it are quarantined, and the description says how many', async () => {
+    // Like cars.json: a few cars without a Miles_per_Gallon.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-infer-'));
+    const file = path.join(dir, 'cars.csv');
+    fs.writeFileSync(file, 'Name,Miles_per_Gallon,Horsepower\nA,18,130\nB,,165\nC,16,\nD,,150\nE,14,140\n');
+    const db = await openDuckDb();
+    try {
+      const conn = await db.connect();
+      const contract = await inferContract(conn, [file], 'csv', {}, { label: 'Miles_per_Gallon' });
+      expect(contract.columns.find((c) => c.name === 'Miles_per_Gallon')).toMatchObject({ nullable: false });
+      // Other columns keep the nullability they were seen with.
+      expect(contract.columns.find((c) => c.name === 'Horsepower')).toMatchObject({ nullable: true });
+      expect(contract.description).toContain('2 row(s) have no "Miles_per_Gallon": the label is required, so they will be quarantined.');
+      const unlabeled = await inferContract(conn, [file], 'csv');
+      expect(unlabeled.columns.find((c) => c.name === 'Miles_per_Gallon')).toMatchObject({ nullable: true });
+    } finally {
+      db.closeSync();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

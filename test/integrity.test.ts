@@ -2,7 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rollbackProduction, startPromotion } from '../src/client/promote';
+import { startRepair } from '../src/client/ingest';
 import { startScoring } from '../src/client/score';
+import type { DatasetManifest, DatasetVersionRef } from '../src/datasets/manifest';
 import { registryState, startTraining } from '../src/client/train';
 import { predictionsDir } from '../src/scoring/runs';
 import { ingestChurnData } from './helpers/churn';
@@ -82,7 +84,10 @@ describe('a dataset snapshot changed after it was recorded', () => {
     const other = (await train('watched', 'good', 8)).summary;
     const bad = await ingestChurnData(env, { dataset: 'bad', rows: 1000, idOffset: 70_000 });
     flipByte(bad.snapshotUri);
-    const expected = /Dataset bad@[0-9a-f]+: snapshot .*data\.parquet changed after it was recorded \(sha256 [0-9a-f]{12}…, manifest [0-9a-f]{12}…\)\. Versions are immutable/;
+    const expected = new RegExp(
+      `Dataset bad@${bad.version}: snapshot .*data\\.parquet changed after it was recorded \\(sha256 [0-9a-f]{12}…, manifest [0-9a-f]{12}…\\)\\. Versions are immutable; ` +
+        `rebuild it from its raw copy \\(kept until .*\\) with \`mlops datasets repair bad@${bad.version}\`, or ingest the same source again \\(\`mlops ingest bad .*\\.csv --contract <the same contract>\`\\)`,
+    );
 
     const training = await rootFailure(train('tampered', 'bad'));
     expect(training.type).toBe('DatasetIntegrityError');
@@ -97,5 +102,57 @@ describe('a dataset snapshot changed after it was recorded', () => {
     );
     expect(evaluation.message).toMatch(expected);
     expect((await registryState(env.client, 'watched')).aliases.production).toBe(base.version);
+  });
+});
+
+describe('a damaged dataset version', () => {
+  const repair = (dataset: string, version = 'latest') => startRepair(env.client, env.config, { dataset, version }).then((h) => h.result());
+  const manifestOf = (ref: DatasetVersionRef) => JSON.parse(fs.readFileSync(ref.manifestUri, 'utf8')) as DatasetManifest;
+
+  it('is rebuilt in place when the same source is ingested again, and says so in its manifest', async () => {
+    const original = await ingestChurnData(env, { dataset: 'mended', rows: 800, idOffset: 80_000 });
+    const recorded = manifestOf(original);
+    flipByte(original.snapshotUri);
+    expect((await rootFailure(train('on-mended', 'mended'))).type).toBe('DatasetIntegrityError');
+
+    const again = await ingestChurnData(env, { dataset: 'mended', rows: 800, idOffset: 80_000 });
+    expect(again).toMatchObject({ version: original.version, reused: true, repaired: { from: 'source', recordedSha256: recorded.snapshot.sha256 } });
+    expect(again.repaired!.damage).toMatch(/^changed after it was recorded/);
+    const mended = manifestOf(again);
+    expect(mended.repairs).toEqual([again.repaired]);
+    expect(mended.snapshot.sha256).toBe(again.repaired!.sha256);
+    expect(mended.rows).toEqual(recorded.rows);
+    expect((await train('on-mended', 'mended')).summary.dataset.version).toBe(original.version);
+    // Intact now: ingesting again is the plain reuse it always was.
+    const third = await ingestChurnData(env, { dataset: 'mended', rows: 800, idOffset: 80_000 });
+    expect(third.repaired).toBeUndefined();
+  });
+
+  it('is rebuilt from its raw copy by `repairDataset`; an intact one is left alone', async () => {
+    const original = await ingestChurnData(env, { dataset: 'from-raw', rows: 800, idOffset: 90_000 });
+    fs.rmSync(original.snapshotUri);
+    expect((await rootFailure(train('on-raw', 'from-raw'))).message).toMatch(/data\.parquet is missing\. Versions are immutable; rebuild it from its raw copy/);
+
+    const outcome = await repair('from-raw', original.version.slice(0, 6));
+    expect(outcome).toMatchObject({ dataset: 'from-raw', version: original.version, intact: false, repaired: { from: 'raw-copy', damage: 'is missing' } });
+    expect(manifestOf(original).repairs).toHaveLength(1);
+    expect((await train('on-raw', 'from-raw')).summary.dataset.version).toBe(original.version);
+    expect(await repair('from-raw')).toMatchObject({ intact: true });
+    expect(manifestOf(original).repairs).toHaveLength(1);
+  });
+
+  it('whose raw copy is gone cannot be repaired from it, and the error says what does work', async () => {
+    const original = await ingestChurnData(env, { dataset: 'no-raw', rows: 500, idOffset: 95_000 });
+    const manifest = manifestOf(original);
+    flipByte(original.snapshotUri);
+    fs.rmSync(manifest.raw.uri, { recursive: true });
+    const refused = await rootFailure(repair('no-raw'));
+    expect(refused.type).toBe('DatasetIntegrityError');
+    expect(refused.message).toMatch(/Cannot repair no-raw@[0-9a-f]+ from its raw copy: .* is gone .*Ingest the same source again \(same contract\), which rebuilds the version in place/);
+    const training = await rootFailure(train('on-no-raw', 'no-raw'));
+    expect(training.message).toMatch(/its raw copy is gone \(expired .*\): ingest the same source again \(`mlops ingest no-raw .*`\), which rebuilds it in place/);
+    // …and that does work.
+    expect((await ingestChurnData(env, { dataset: 'no-raw', rows: 500, idOffset: 95_000 })).repaired).toMatchObject({ from: 'source' });
+    expect((await train('on-no-raw', 'no-raw')).summary.dataset.version).toBe(original.version);
   });
 });

@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
  * (retrainUntilImproved.v1.json: an attempt from before training windows).
  */
 const FIXTURES = path.join(__dirname, 'fixtures', 'histories');
-const WORKFLOW_TYPES = ['ingestDataset', 'retentionSweep', 'modelRegistry', 'trainModel', 'promoteModel', 'trainAndPromote', 'shadowEvaluate', 'scoreBatch', 'retrainUntilImproved', 'monitorModel', 'recordLabelsWorkflow', 'scheduledRetrain'];
+const WORKFLOW_TYPES = ['ingestDataset', 'repairDataset', 'retentionSweep', 'modelRegistry', 'trainModel', 'promoteModel', 'trainAndPromote', 'shadowEvaluate', 'scoreBatch', 'retrainUntilImproved', 'monitorModel', 'recordLabelsWorkflow', 'scheduledRetrain'];
 
 describe('recorded histories replay on the current workflow code', () => {
   it('has a history for every workflow type, and each replays without a determinism error', async () => {

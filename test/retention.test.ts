@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../src/client/ingest';
-import { RETENTION_SCHEDULE_ID, scheduleRetentionSweep } from '../src/client/schedules';
+import { retentionScheduleId, scheduleRetentionSweep } from '../src/client/schedules';
 import type { DatasetManifest } from '../src/datasets/manifest';
 import type { SweepReport } from '../src/datasets/retention';
 import { people, peopleContract, writePeopleCsv } from './helpers/data';
@@ -69,7 +69,7 @@ describe('retentionSweep', () => {
   it('creates a Temporal Schedule for the sweep, and updates it when asked again', async () => {
     await scheduleRetentionSweep(env.client, env.config, '1d');
     await scheduleRetentionSweep(env.client, env.config, '12h');
-    const handle = env.client.schedule.getHandle(RETENTION_SCHEDULE_ID);
+    const handle = env.client.schedule.getHandle(retentionScheduleId(env.config.taskQueue));
     try {
       const description = await handle.describe();
       expect(description.spec.intervals?.[0]?.every).toBe(12 * 3600 * 1000);

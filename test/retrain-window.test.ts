@@ -16,7 +16,7 @@ import { openDuckDb, queryRows } from '../src/sql/duckdb';
 import { quoteString } from '../src/sql/quote';
 import { type RetrainStatus, retrainStatusQuery, retrainWorkflowId } from '../src/workflows/retrain-messages';
 import { ingestChurnData, writeChurnCsv } from './helpers/churn';
-import { runMlops } from './helpers/cli';
+import { cliFor } from './helpers/cli';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { until } from './helpers/wait';
 
@@ -188,16 +188,16 @@ describe('retraining on labeled production data', () => {
     const state = await registryState(env.client, 'learns');
     expect(state.aliases.production).toBe(a.version);
     expect(state.versions.find((v) => v.version === a.version)!.dataset).toEqual({ name: 'learns.window', version: window.version });
-    const shown = await runMlops(env, 'retrain-status', 'learns');
+    const shown = await cliFor(env.config)('retrain-status', 'learns');
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toMatch(/original\+production/);
     expect(shown.stdout).toContain(`trained on learns.window@${window.version.slice(0, 8)} (${data.trainedOn.originalRows} original + ${data.trainedOn.productionRows} labeled production rows)`);
     expect(shown.stdout).toContain(`judged on learns.judging@${judging.version.slice(0, 8)} (${judging.rows.accepted} labeled production rows neither model trained on)`);
-    const lineage = await runMlops(env, 'datasets', 'show', `learns.production@${labeled.version}`);
+    const lineage = await cliFor(env.config)('datasets', 'show', `learns.production@${labeled.version}`);
     expect(lineage.stdout).toContain('lineage (labeled-production of model learns)');
     expect(lineage.stdout).toContain(`win-live@${live.version}: 6000 labeled production rows (scored `);
     expect(lineage.stdout).toMatch(/scored by 1 run\(s\): score-learns/);
-    const sql = await runMlops(env, 'sql', "SELECT derived_as, count(*) AS n FROM datasets WHERE dataset LIKE 'learns.%' GROUP BY ALL ORDER BY 1", '--json');
+    const sql = await cliFor(env.config)('sql', "SELECT derived_as, count(*) AS n FROM datasets WHERE dataset LIKE 'learns.%' GROUP BY ALL ORDER BY 1", '--json');
     expect(JSON.parse(sql.stdout), sql.stderr).toEqual([
       { derived_as: 'judging-set', n: 1 },
       { derived_as: 'labeled-production', n: 1 },
@@ -301,10 +301,10 @@ describe('retraining on labeled production data', () => {
     });
 
     it('refuses a window it does not know, naming the ones it does', async () => {
-      const cli = await runMlops(env, 'retrain', 'kept', '--window', 'recent');
+      const cli = await cliFor(env.config)('retrain', 'kept', '--window', 'recent');
       expect(cli.code).toBe(1);
       expect(cli.stderr).toMatch(/trainingWindow[\s\S]*"original"[\s\S]*"original\+production"[\s\S]*"production"/);
-      const holdout = await runMlops(env, 'retrain', 'kept', '--holdout', '1');
+      const holdout = await cliFor(env.config)('retrain', 'kept', '--holdout', '1');
       expect(holdout.code).toBe(1);
       expect(holdout.stderr).toMatch(/window\.holdoutFraction/);
     });

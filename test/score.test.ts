@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listPending, startPromotion } from '../src/client/promote';
 import { acknowledgeAlert, startScoring } from '../src/client/score';
 import { startTraining } from '../src/client/train';
+import { createLineageViews } from '../src/lineage/views';
 import { openDuckDb } from '../src/sql/duckdb';
-import { queryRows } from '../src/sql/duckdb';
+import { queryRecords, queryRows } from '../src/sql/duckdb';
 import { quoteString } from '../src/sql/quote';
 import { scoreStatusQuery } from '../src/workflows/score-messages';
 import { ingest } from '../src/client/ingest';
@@ -128,9 +129,40 @@ describe('batch scoring', () => {
     expect(failure.message).toMatch(/needs column "x2"/);
   });
 
-  it('a model without a production version is a clear error', async () => {
-    const failure = await rootFailure(startScoring(env.client, env.config, { model: 'nobody', dataset: 'churn-live' }).then((h) => h.result()));
-    expect(failure.message).toMatch(/no registry|no production/);
+  it('the `predictions` SQL view keeps each model\'s features and contributions its own', async () => {
+    // A second model on other features than `scored` (x1, x2, color), logging into the same store.
+    await startTraining(env.client, env.config, { model: 'narrow', dataset: 'churn-train', features: ['x1'], trainer: { kind: 'logistic', params: {} } }).then((h) => h.result());
+    expect((await (await startPromotion(env.client, env.config, { model: 'narrow', gates: { thresholds: { rocAuc: { min: 0.5 } } } })).result()).phase).toBe('promoted');
+    await (await startScoring(env.client, env.config, { model: 'narrow', dataset: 'churn-live', runId: 'narrow-1' })).result();
+
+    const db = await openDuckDb();
+    try {
+      const conn = await db.connect();
+      await createLineageViews(conn, env.store);
+      const shapes = await queryRecords<{ model: string; contributions: string[]; features: string[] }>(
+        conn,
+        "SELECT DISTINCT model, map_keys(contributions) AS contributions, json_keys(features) AS features FROM predictions WHERE model IN ('scored', 'narrow') ORDER BY model",
+      );
+      expect(shapes).toEqual([
+        { model: 'narrow', contributions: ['x1', '(bias)'], features: ['x1'] },
+        { model: 'scored', contributions: ['x1', 'x2', 'color', '(bias)'], features: ['x1', 'x2', 'color'] },
+      ]);
+      const [one] = await queryRecords<{ x1: number; c: number; features: Record<string, unknown>; contributions: Record<string, number> }>(
+        conn,
+        "SELECT CAST(features->>'x1' AS DOUBLE) AS x1, contributions['x1'] AS c, features, contributions FROM predictions WHERE model = 'narrow' AND row_number = 0",
+      );
+      expect(typeof one!.x1).toBe('number');
+      expect(typeof one!.c).toBe('number');
+      // Read back as plain objects, with only this model's names in them.
+      expect(Object.keys(one!.features)).toEqual(['x1']);
+      expect(Object.keys(one!.contributions)).toEqual(['x1', '(bias)']);
+    } finally {
+      db.closeSync();
+    }
+  });
+
+  it('an unknown model is a clear error naming the models there are', async () => {
+    await expect(startScoring(env.client, env.config, { model: 'scord', dataset: 'churn-live' })).rejects.toThrow(/^No model named "scord"; did you mean .*"scored".*\? \(models: .*scored/);
   });
 });
 

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registryState, startTraining } from '../src/client/train';
+import type { DatasetManifest, DatasetVersionRef } from '../src/datasets/manifest';
 import type { ModelCard } from '../src/models/card';
 import { registryWorkflowId, rollbackUpdate, type SetAliasInput, setAliasUpdate } from '../src/workflows/messages';
 import { type TestEnv, startTestEnv } from './helpers/env';
@@ -8,9 +9,10 @@ import { rejectionMessage, rootFailure } from './helpers/failures';
 import { ingestChurn } from './helpers/training';
 
 let env: TestEnv;
+let dataset: DatasetVersionRef;
 beforeAll(async () => {
   env = await startTestEnv('train');
-  await ingestChurn(env);
+  dataset = await ingestChurn(env);
 });
 afterAll(async () => {
   await env?.shutdown();
@@ -49,6 +51,21 @@ describe('trainModel workflow', () => {
     expect(state.versions).toHaveLength(2);
     expect(state.aliases.candidate).toBe(gbdt.summary.version);
     expect(state.decisions.filter((d) => d.action === 'register')).toHaveLength(2);
+  });
+
+  it('reports the rows it leaves out and why, in its result and in the model card', async () => {
+    // x2 is missing in about a tenth of the rows: as a label, those rows cannot be used.
+    const manifest = JSON.parse(fs.readFileSync(dataset.manifestUri, 'utf8')) as DatasetManifest;
+    const missing = manifest.profile.find((p) => p.name === 'x2')!.nulls;
+    expect(missing).toBeGreaterThan(100);
+    const { summary, rows } = await (await startTraining(env.client, env.config, { model: 'churn-x2', dataset: 'churn', label: 'x2', features: ['x1', 'color'], trainer: { kind: 'linear', params: {} } })).result();
+    const expected = { dataset: manifest.rows.accepted, used: manifest.rows.accepted - missing, dropped: [{ reason: 'label "x2" is missing', rows: missing }] };
+    expect(rows).toEqual(expected);
+    const card = JSON.parse(fs.readFileSync(summary.cardUri, 'utf8')) as ModelCard;
+    expect(card.rows).toEqual(expected);
+    expect(card.split.train + card.split.validation + card.split.test).toBe(expected.used);
+    // A repeated request answers from the card, with the same account.
+    expect((await (await startTraining(env.client, env.config, { model: 'churn-x2', dataset: 'churn', label: 'x2', features: ['x1', 'color'], trainer: { kind: 'linear', params: {} } })).result()).rows).toEqual(expected);
   });
 
   it('refuses bad trainer input with clear errors', async () => {

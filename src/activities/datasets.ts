@@ -1,8 +1,11 @@
+import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
-import { buildDatasetVersion } from '../datasets/ingest';
-import type { DatasetVersionRef } from '../datasets/manifest';
-import { type StagedSource, stageRawSource } from '../datasets/raw';
-import { type IngestRequest, ingestRequestSchema } from '../datasets/request';
+import { listVersions, resolveVersion } from '../datasets/catalog';
+import { buildDatasetVersion, rebuildSnapshot } from '../datasets/ingest';
+import { snapshotDamage } from '../datasets/integrity';
+import type { DatasetVersionRef, RepairRecord } from '../datasets/manifest';
+import { type StagedSource, stagedFromRawCopy, stageRawSource } from '../datasets/raw';
+import { type IngestRequest, ingestRequestSchema, type RepairRequest, repairRequestSchema } from '../datasets/request';
 import type { ArtifactStore } from '../store/artifact-store';
 import { parseInput } from '../validation';
 import { withDuckDbActivity } from './progress';
@@ -37,18 +40,46 @@ export function createDatasetActivities(deps: DatasetActivityDeps) {
     /** Validates, quarantines, snapshots, profiles and publishes; idempotent by content hash. */
     async buildDatasetVersion(input: { request: IngestRequest; staged: StagedSource }): Promise<DatasetVersionRef> {
       const req = parseInput(ingestRequestSchema, input.request, 'ingest request');
+      const reused = !req.contract && req.reuseContract ? (await listVersions(deps.store, req.dataset)).at(-1) : undefined;
       return withDuckDbActivity(deps.duckdb, (conn, progress) =>
         buildDatasetVersion({
           conn,
           store: deps.store,
           dataset: req.dataset,
           staged: input.staged,
-          contract: req.contract,
+          contract: req.contract ?? reused?.contract,
+          ...(reused ? { contractFrom: `${reused.dataset}@${reused.version}` } : {}),
+          inferOptions: req.infer,
           maxRejectedFraction: req.maxRejectedFraction,
           now: new Date(),
           progress,
         }),
       );
     },
+
+    /** `mlops datasets repair`: checks a version's snapshot and rebuilds a damaged one from the raw copy. */
+    async repairSnapshot(input: RepairRequest): Promise<RepairOutcome> {
+      const req = parseInput(repairRequestSchema, input, 'repair request');
+      const manifest = await resolveVersion(deps.store, `${req.dataset}@${req.version}`);
+      const manifestUri = path.join(deps.store.datasetVersionDir(manifest.dataset, manifest.version), 'manifest.json');
+      const outcome = { dataset: manifest.dataset, version: manifest.version, manifestUri };
+      const damage = await snapshotDamage(manifest);
+      if (!damage) return { ...outcome, intact: true };
+      const staged = await stagedFromRawCopy(deps.store, manifest);
+      const repaired = await withDuckDbActivity(deps.duckdb, (conn, progress) =>
+        // The rows are compared with the record instead of held to a threshold.
+        rebuildSnapshot({ conn, store: deps.store, dataset: manifest.dataset, staged, maxRejectedFraction: 1, now: new Date(), progress, manifest, damage, from: 'raw-copy' }),
+      );
+      return { ...outcome, intact: false, repaired: repaired.repairs!.at(-1)! };
+    },
   };
+}
+
+export interface RepairOutcome {
+  dataset: string;
+  version: string;
+  manifestUri: string;
+  /** The snapshot was the recorded file: nothing was done. */
+  intact: boolean;
+  repaired?: RepairRecord;
 }

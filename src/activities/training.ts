@@ -6,11 +6,10 @@ import { readVerifiedManifest } from '../datasets/integrity';
 import { resolveVersion } from '../datasets/catalog';
 import { refusalAsUserError } from '../client/updates';
 import { userError } from '../errors';
-import type { ModelVersionSummary } from '../models/card';
 import type { ArtifactStore } from '../store/artifact-store';
 import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
 import { type TrainRequest, trainRequestSchema } from '../training/request';
-import { trainModelVersion } from '../training/train';
+import { type TrainedVersion, trainModelVersion } from '../training/train';
 import { parseInput } from '../validation';
 import {
   type RegisterVersionInput,
@@ -54,7 +53,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       };
     },
 
-    async trainModelVersion(input: { request: TrainRequest; manifestUri: string }): Promise<{ summary: ModelVersionSummary; reused: boolean }> {
+    async trainModelVersion(input: { request: TrainRequest; manifestUri: string }): Promise<TrainedVersion> {
       const request = parseInput(trainRequestSchema, input.request, 'train request');
       const manifest = await readVerifiedManifest(deps.store, input.manifestUri);
       return withDuckDbActivity(deps.duckdb, (conn, progress) =>

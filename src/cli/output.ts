@@ -3,14 +3,28 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/**
+ * Rows as an aligned text table. The columns are every key any row has, in the order they first
+ * appear, so a value only later rows carry (an attempt's metric, a field older records lack) is
+ * never dropped; `columns` picks and orders them instead.
+ */
 export function formatTable(objects: ReadonlyArray<object>, columns?: string[]): string {
   if (objects.length === 0) return '(none)';
   const rows = objects as ReadonlyArray<Record<string, unknown>>;
-  const cols = columns ?? Object.keys(rows[0]!);
+  const cols = columns ?? columnsOf(rows);
   const cell = (v: unknown) => (v === undefined || v === null ? '' : typeof v === 'number' ? formatNumber(v) : String(v));
-  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const cells = rows.map((r) => cols.map((c) => cell(r[c])));
+  // A loop, not Math.max(...): a spread of 100,000 rows overflows the call stack.
+  const widths = cols.map((c) => c.length);
+  for (const values of cells) values.forEach((v, i) => (widths[i] = Math.max(widths[i]!, v.length)));
   const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(cols), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
+  return [line(cols), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
+
+function columnsOf(rows: ReadonlyArray<Record<string, unknown>>): string[] {
+  const seen = new Set<string>();
+  for (const row of rows) for (const key of Object.keys(row)) seen.add(key);
+  return [...seen];
 }
 
 export function formatNumber(v: number): string {

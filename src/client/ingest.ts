@@ -2,11 +2,11 @@ import * as path from 'node:path';
 import { type Client, WorkflowIdConflictPolicy } from '@temporalio/client';
 import type { MlopsConfig } from '../config';
 import type { DatasetVersionRef } from '../datasets/manifest';
-import { type IngestRequest, type IngestRequestInput, ingestRequestSchema } from '../datasets/request';
+import { type IngestRequest, type IngestRequestInput, ingestRequestSchema, repairRequestSchema } from '../datasets/request';
 import { canonicalJson, sha256 } from '../store/hash';
 import { MlopsDataset, MlopsStage } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
-import type { ingestDataset } from '../workflows';
+import type { ingestDataset, repairDataset } from '../workflows';
 
 /**
  * `ingest:<dataset>:<hash8>` where the hash covers the whole request: the same request started
@@ -34,6 +34,22 @@ export async function startIngest(client: Client, config: MlopsConfig, input: In
       { key: MlopsStage, value: 'ingest' },
     ],
     staticSummary: `Ingest ${path.basename(request.source)} into dataset ${request.dataset}`,
+  });
+}
+
+/** Starts `repair:<dataset>:<version>`: check a version's snapshot, rebuild it from the raw copy when damaged. */
+export async function startRepair(client: Client, config: MlopsConfig, input: { dataset: string; version: string }) {
+  const request = parseInput(repairRequestSchema, input, 'repair request');
+  return client.workflow.start<typeof repairDataset>('repairDataset', {
+    taskQueue: config.taskQueue,
+    workflowId: `repair:${request.dataset}:${request.version}`,
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    args: [request],
+    typedSearchAttributes: [
+      { key: MlopsDataset, value: request.dataset },
+      { key: MlopsStage, value: 'repair' },
+    ],
+    staticSummary: `Check ${request.dataset}@${request.version}'s snapshot; rebuild it from the raw copy if damaged`,
   });
 }
 

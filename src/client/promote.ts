@@ -6,17 +6,20 @@ import { type EvaluationOptionsInput, evaluationOptionsSchema, type PromoteReque
 import { canonicalJson, sha256 } from '../store/hash';
 import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
 import { resolveTrainer, type TrainRequestInput, trainRequestSchema } from '../training/request';
+import { withAbsoluteCommandPaths } from '../training/command-paths';
 import { parseInput } from '../validation';
 import type { promoteModel, shadowEvaluate, trainAndPromote } from '../workflows';
 import { rollbackUpdate, type RegistryState, registryWorkflowId } from '../workflows/messages';
-import { approveUpdate, type PromotionStatus, promoteWorkflowId, rejectUpdate } from '../workflows/promote-messages';
+import { approveUpdate, type PromotionStatus, promoteWorkflowId, promotionStatusQuery, rejectUpdate } from '../workflows/promote-messages';
 import { normalizeIngestRequest } from './ingest';
-import { registryState } from './train';
+import { resultOrState } from './settle';
+import { assertModelExists, registryState } from './train';
 import { refusalAsUserError } from './updates';
 
 /** Starts promoteModel for the given version, or for the registry's current candidate. */
 export async function startPromotion(client: Client, config: MlopsConfig, input: PromoteRequestInput) {
   const request = parseInput(promoteRequestSchema, input, 'promotion request');
+  await assertModelExists(client, request.model);
   const candidateVersion = request.candidateVersion ?? (await registryState(client, request.model)).aliases.candidate;
   if (!candidateVersion) throw userError('InvalidInput', `Model "${request.model}" has no candidate; train one or pass the version`);
   return client.workflow.start<typeof promoteModel>('promoteModel', {
@@ -36,6 +39,7 @@ export async function startPromotion(client: Client, config: MlopsConfig, input:
 /** Starts a shadow evaluation without promotion: `evaluate:<model>:<candidate>:<hash8>`. */
 export async function startEvaluation(client: Client, config: MlopsConfig, input: { model: string; candidateVersion?: string; baselineVersion?: string; options: EvaluationOptionsInput }) {
   const options = parseInput(evaluationOptionsSchema, input.options, 'evaluation options');
+  await assertModelExists(client, input.model);
   const candidateVersion = input.candidateVersion ?? (await registryState(client, input.model)).aliases.candidate;
   if (!candidateVersion) throw userError('InvalidInput', `Model "${input.model}" has no candidate; pass --version`);
   const args = { model: input.model, candidateVersion, ...(input.baselineVersion ? { baselineVersion: input.baselineVersion } : {}), options };
@@ -62,7 +66,20 @@ export async function reviewPromotion(client: Client, decision: 'approve' | 'rej
   });
 }
 
+/**
+ * What a review produced: the promotion's end (promoted, or rejected — also when an approved
+ * candidate fails its load check), or a new question when production changed meanwhile and the
+ * candidate was evaluated again.
+ */
+export async function reviewOutcome(client: Client, decision: 'approve' | 'reject', input: { model: string; version: string; by: string; reason: string }): Promise<PromotionStatus> {
+  await reviewPromotion(client, decision, input);
+  const handle = client.workflow.getHandle(promoteWorkflowId(input.model, input.version));
+  const settled = await resultOrState<PromotionStatus, PromotionStatus>(handle, promotionStatusQuery, (s) => s.phase === 'waiting-for-review');
+  return settled.done ? settled.result : settled.state;
+}
+
 export async function rollbackProduction(client: Client, input: { model: string; by: string; reason: string }): Promise<RegistryState> {
+  await assertModelExists(client, input.model);
   const update = client.workflow.getHandle(registryWorkflowId(input.model)).executeUpdate(rollbackUpdate, { args: [{ by: input.by, reason: input.reason }] });
   return refusalAsUserError(update, 'InvalidInput', 'rollback refused: ');
 }
@@ -99,7 +116,8 @@ export interface PipelineInput {
 
 /** Starts trainAndPromote (`pipeline:<model>:<hash8>` unless a run id is given). */
 export async function startPipeline(client: Client, config: MlopsConfig, input: PipelineInput, run?: string) {
-  const train = parseInput(trainRequestSchema, input.train, 'train request');
+  const parsedTrain = parseInput(trainRequestSchema, input.train, 'train request');
+  const train = { ...parsedTrain, trainer: withAbsoluteCommandPaths(parsedTrain.trainer) };
   resolveTrainer(train.trainer);
   const { model: _m, candidateVersion: _c, ...promote } = parseInput(promoteRequestSchema, { ...input.promote, model: train.model }, 'promotion options');
   const ingest = input.ingest ? normalizeIngestRequest(input.ingest) : undefined;

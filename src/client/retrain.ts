@@ -6,6 +6,7 @@ import { type MonitorRequestInput, monitorRequestSchema } from '../monitoring/mo
 import { type RetrainRequestInput, retrainRequestSchema, type RetryOverrides, retryOverridesSchema } from '../retraining/request';
 import { datasetName } from '../store/names';
 import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { withAbsoluteStrategyPaths } from '../training/command-paths';
 import { parseInput } from '../validation';
 import type { monitorModel, recordLabelsWorkflow, retrainUntilImproved } from '../workflows';
 import {
@@ -20,6 +21,8 @@ import {
 } from '../workflows/retrain-messages';
 import { canonicalJson, sha256 } from '../store/hash';
 import { defaultRunId } from './score';
+import { resultOrState } from './settle';
+import { assertModelExists } from './train';
 import { refusalAsUserError } from './updates';
 
 /**
@@ -27,7 +30,9 @@ import { refusalAsUserError } from './updates';
  * (signal-with-start on `retrain:<model>`): one loop per model, however many triggers.
  */
 export async function requestRetrain(client: Client, taskQueue: string, input: RetrainRequestInput, trigger: { reason: string; by: string }) {
-  const request = parseInput(retrainRequestSchema, { ...input, reason: trigger.reason, by: trigger.by }, 'retrain request');
+  const parsed = parseInput(retrainRequestSchema, { ...input, reason: trigger.reason, by: trigger.by }, 'retrain request');
+  const request = { ...parsed, ...(parsed.strategies ? { strategies: withAbsoluteStrategyPaths(parsed.strategies) } : {}) };
+  await assertModelExists(client, request.model);
   return client.workflow.signalWithStart<typeof retrainUntilImproved, [{ reason: string; by: string }]>('retrainUntilImproved', {
     workflowId: retrainWorkflowId(request.model),
     taskQueue,
@@ -53,7 +58,8 @@ export async function decideRetrain(
   let update: Promise<RetrainStatus>;
   switch (input.decision) {
     case 'retry': {
-      const overrides = input.overrides ? parseInput(retryOverridesSchema, input.overrides, 'retry overrides') : undefined;
+      const parsed = input.overrides ? parseInput(retryOverridesSchema, input.overrides, 'retry overrides') : undefined;
+      const overrides = parsed?.strategies ? { ...parsed, strategies: withAbsoluteStrategyPaths(parsed.strategies) } : parsed;
       update = handle.executeUpdate(retryUpdate, { args: [{ ...base, ...(overrides ? { overrides } : {}) }] });
       break;
     }
@@ -74,6 +80,17 @@ export async function decideRetrain(
   });
 }
 
+/**
+ * A decision and the state it produced: `retry` goes on attempting with the new budget (the
+ * update's answer); the others end the loop — or, when a force-promote fails, the loop asks again.
+ */
+export async function decideAndSettle(client: Client, input: Parameters<typeof decideRetrain>[1]): Promise<RetrainStatus> {
+  const answered = await decideRetrain(client, input);
+  if (input.decision === 'retry') return answered;
+  const settled = await resultOrState<RetrainStatus, RetrainStatus>(client.workflow.getHandle(retrainWorkflowId(input.model)), retrainStatusQuery, (s) => s.phase === 'escalated');
+  return settled.done ? settled.result : settled.state;
+}
+
 export async function retrainStatus(client: Client, model: string): Promise<RetrainStatus> {
   return client.workflow
     .getHandle(retrainWorkflowId(model))
@@ -86,9 +103,11 @@ export async function retrainStatus(client: Client, model: string): Promise<Retr
 
 /** One monitoring pass: `monitor:<model>:<runId>`. */
 export async function startMonitor(client: Client, config: MlopsConfig, input: Omit<MonitorRequestInput, 'runId'> & { runId?: string; retrain?: Omit<RetrainRequestInput, 'model'> }) {
-  const { retrain, ...rest } = input;
+  const { retrain: given, ...rest } = input;
   const request = parseInput(monitorRequestSchema, { ...rest, runId: rest.runId ?? defaultRunId(rest.dataset ?? 'production') }, 'monitor request');
-  if (retrain) parseInput(retrainRequestSchema, { ...retrain, model: request.model }, 'retrain options');
+  const strategies = given ? parseInput(retrainRequestSchema, { ...given, model: request.model }, 'retrain options').strategies : undefined;
+  const retrain = given && strategies ? { ...given, strategies: withAbsoluteStrategyPaths(strategies) } : given;
+  await assertModelExists(client, request.model);
   return client.workflow.start<typeof monitorModel>('monitorModel', {
     taskQueue: config.taskQueue,
     workflowId: `monitor:${request.model}:${request.runId}`,

@@ -3,6 +3,7 @@ import type { Duration } from '@temporalio/common';
 import { z } from 'zod';
 import type { MlopsConfig } from '../config';
 import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { withAbsoluteStrategyPaths } from '../training/command-paths';
 import { parseInput } from '../validation';
 import type { monitorModel, retentionSweep, scheduledRetrain } from '../workflows';
 import { type MonitorRequestInput, monitorRequestSchema } from '../monitoring/monitor';
@@ -15,10 +16,17 @@ export const everySchema = z
   .regex(/^[1-9]\d*(s|m|h|d)$/, 'interval must look like 30m, 12h, 1d or 7d')
   .refine((s) => !/^\d+s$/.test(s) || Number.parseInt(s, 10) >= 60, 'interval must be at least 60s');
 
-export const RETENTION_SCHEDULE_ID = 'mlops-retention-sweep';
+/**
+ * One sweep schedule per deployment (task queue), since each sweeps the store its own workers
+ * see; the default queue keeps the plain id.
+ */
+export function retentionScheduleId(taskQueue: string): string {
+  return taskQueue === 'mlops' ? 'mlops-retention-sweep' : `mlops-retention-sweep-${taskQueue}`;
+}
 
 /** Creates the retention schedule, or updates its interval when it exists (idempotent). */
 export async function scheduleRetentionSweep(client: Client, config: MlopsConfig, every: string): Promise<string> {
+  const scheduleId = retentionScheduleId(config.taskQueue);
   const interval = parseInput(everySchema, every, '--every') as Duration;
   const action = {
     type: 'startWorkflow' as const,
@@ -30,7 +38,7 @@ export async function scheduleRetentionSweep(client: Client, config: MlopsConfig
   };
   try {
     await client.schedule.create({
-      scheduleId: RETENTION_SCHEDULE_ID,
+      scheduleId,
       spec: { intervals: [{ every: interval }] },
       action,
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
@@ -38,13 +46,13 @@ export async function scheduleRetentionSweep(client: Client, config: MlopsConfig
     });
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(RETENTION_SCHEDULE_ID).update((previous) => ({
+    await client.schedule.getHandle(scheduleId).update((previous) => ({
       ...previous,
       spec: { intervals: [{ every: interval }] },
       action,
     }));
   }
-  return RETENTION_SCHEDULE_ID;
+  return scheduleId;
 }
 
 export type ModelScheduleKind = 'monitor' | 'retrain';
@@ -65,7 +73,10 @@ export async function scheduleModelWorkflow(
 ): Promise<string> {
   const interval = parseInput(everySchema, input.every, '--every') as Duration;
   const model = parseInput(modelName, input.model, 'model name');
-  const retrain = input.retrain ? { ...parseInput(retrainRequestSchema, { ...input.retrain, model }, 'retrain options'), model: undefined } : undefined;
+  const parsedRetrain = input.retrain ? parseInput(retrainRequestSchema, { ...input.retrain, model }, 'retrain options') : undefined;
+  const retrain = parsedRetrain
+    ? { ...parsedRetrain, ...(parsedRetrain.strategies ? { strategies: withAbsoluteStrategyPaths(parsedRetrain.strategies) } : {}), model: undefined }
+    : undefined;
   const action =
     input.kind === 'monitor'
       ? {

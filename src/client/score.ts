@@ -7,6 +7,7 @@ import { parseInput } from '../validation';
 import type { scoreBatch } from '../workflows';
 import { acknowledgeUpdate, type ScoreStatus, scoreWorkflowId } from '../workflows/score-messages';
 import { normalizeIngestRequest } from './ingest';
+import { assertModelExists } from './train';
 import { refusalAsUserError } from './updates';
 
 /** A run id people can read and sort: <dataset>-<UTC timestamp>. */
@@ -18,6 +19,7 @@ export function defaultRunId(dataset: string, now = new Date()): string {
 export async function startScoring(client: Client, config: MlopsConfig, input: Omit<ScoreRequestInput, 'runId'> & { runId?: string }) {
   const ingest = input.ingest ? normalizeIngestRequest(input.ingest) : undefined;
   const request = parseInput(scoreRequestSchema, { ...input, ...(ingest ? { ingest } : {}), runId: input.runId ?? defaultRunId(input.dataset) }, 'score request');
+  await assertModelExists(client, request.model);
   return client.workflow.start<typeof scoreBatch>('scoreBatch', {
     taskQueue: config.taskQueue,
     workflowId: scoreWorkflowId(request.model, request.runId),
@@ -29,6 +31,12 @@ export async function startScoring(client: Client, config: MlopsConfig, input: O
     ],
     staticSummary: `Score ${request.ingest ? request.ingest.source : `${request.dataset}@${request.datasetVersion}`} with production ${request.model} (run ${request.runId})`,
   });
+}
+
+/** Acknowledges, then returns the run as the acknowledgement left it: done, with who answered. */
+export async function acknowledgeAndFinish(client: Client, input: { model: string; runId: string; by: string; reason: string }): Promise<ScoreStatus> {
+  await acknowledgeAlert(client, input);
+  return client.workflow.getHandle(scoreWorkflowId(input.model, input.runId)).result() as Promise<ScoreStatus>;
 }
 
 export async function acknowledgeAlert(client: Client, input: { model: string; runId: string; by: string; reason: string }): Promise<ScoreStatus> {

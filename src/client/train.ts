@@ -1,8 +1,11 @@
-import { type Client, WorkflowIdConflictPolicy } from '@temporalio/client';
+import { type Client, WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { userError } from '../errors';
+import { didYouMean } from '../suggest';
 import type { MlopsConfig } from '../config';
 import { canonicalJson, sha256 } from '../store/hash';
 import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
 import { resolveTrainer, type TrainRequest, type TrainRequestInput, trainRequestSchema } from '../training/request';
+import { withAbsoluteCommandPaths } from '../training/command-paths';
 import { parseInput } from '../validation';
 import { type RegistryState, registryStateQuery, registryWorkflowId } from '../workflows/messages';
 import type { trainModel } from '../workflows';
@@ -13,7 +16,8 @@ export function trainWorkflowId(request: TrainRequest, run?: string): string {
 }
 
 export async function startTraining(client: Client, config: MlopsConfig, input: TrainRequestInput, run?: string) {
-  const request = parseInput(trainRequestSchema, input, 'train request');
+  const parsed = parseInput(trainRequestSchema, input, 'train request');
+  const request = { ...parsed, trainer: withAbsoluteCommandPaths(parsed.trainer) };
   resolveTrainer(request.trainer);
   return client.workflow.start<typeof trainModel>('trainModel', {
     taskQueue: config.taskQueue,
@@ -30,7 +34,26 @@ export async function startTraining(client: Client, config: MlopsConfig, input: 
 }
 
 export async function registryState(client: Client, model: string): Promise<RegistryState> {
+  await assertModelExists(client, model);
   return client.workflow.getHandle(registryWorkflowId(model)).query(registryStateQuery);
+}
+
+/**
+ * A model exists while its registry runs. Asked of the server (no worker needed) before a command
+ * relies on one, so a mistyped name gets "no model named …" with the names that do exist.
+ */
+export async function assertModelExists(client: Client, model: string): Promise<void> {
+  const running = await client.workflow
+    .getHandle(registryWorkflowId(model))
+    .describe()
+    .then((d) => d.status.name === 'RUNNING')
+    .catch((err: Error) => {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    });
+  if (running) return;
+  const known = await listModels(client);
+  throw userError('InvalidInput', `No model named "${model}"${didYouMean(model, known, 'models')}; a model comes into being with \`mlops train ${model} --dataset …\``);
 }
 
 /** Names of the models that have a registry, from Temporal visibility. */

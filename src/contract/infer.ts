@@ -82,9 +82,16 @@ export async function inferContract(
     const col = contractColumns.find((c) => c.name === k);
     if (col) col.nullable = false;
   }
+  // A row without its label cannot train or judge a model: required, so such rows are quarantined
+  // (and counted) at ingestion instead of published and silently dropped by training later.
+  const labelIndex = contractColumns.findIndex((c) => c.name === options.label);
+  const unlabeled = labelIndex < 0 ? 0 : ((row?.[`n${labelIndex}`] as number) ?? 0);
+  if (labelIndex >= 0) contractColumns[labelIndex]!.nullable = false;
   return parseContract({
     version: 1,
-    description: `Inferred from ${files.length} ${format} file(s), ${rows} rows; review before relying on it.`,
+    description:
+      `Inferred from ${files.length} ${format} file(s), ${rows} rows; review before relying on it.` +
+      (unlabeled ? ` ${unlabeled} row(s) have no ${JSON.stringify(options.label)}: the label is required, so they will be quarantined.` : ''),
     columns: contractColumns,
     key,
     ...(options.label ? { label: options.label } : {}),

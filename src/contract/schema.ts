@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { didYouMean } from '../suggest';
 import { hasLoneSurrogate } from '../sql/quote';
 import { parseInput } from '../validation';
 
@@ -102,7 +103,7 @@ export const contractSchema = z
     ];
     for (const [field, cols] of refs) {
       for (const n of cols) {
-        if (!seen.has(n)) ctx.addIssue({ code: 'custom', message: `${field} refers to unknown column "${n}"` });
+        if (!seen.has(n)) ctx.addIssue({ code: 'custom', message: `${field} refers to unknown column "${n}"${didYouMean(n, [...seen], 'columns')}` });
       }
     }
     if (c.label && c.features?.includes(c.label)) {

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { userError } from '../errors';
 import type { ArtifactStore } from '../store/artifact-store';
 import { datasetName } from '../store/names';
+import { didYouMean } from '../suggest';
 import { parseInput } from '../validation';
 import type { DatasetManifest } from './manifest';
 
@@ -44,10 +45,18 @@ export function parseDatasetRef(ref: string): { dataset: string; version: string
   return { dataset, version };
 }
 
+/** A dataset's versions, or a DatasetNotFound naming the datasets that do exist. */
+export async function listVersionsOrExplain(store: ArtifactStore, dataset: string): Promise<DatasetManifest[]> {
+  const versions = await listVersions(store, dataset);
+  if (versions.length === 0) {
+    throw userError('DatasetNotFound', `Dataset "${dataset}" has no published versions${didYouMean(dataset, await listDatasets(store), 'datasets')}`);
+  }
+  return versions;
+}
+
 export async function resolveVersion(store: ArtifactStore, ref: string): Promise<DatasetManifest> {
   const { dataset, version } = parseDatasetRef(ref);
-  const versions = await listVersions(store, dataset);
-  if (versions.length === 0) throw userError('DatasetNotFound', `Dataset "${dataset}" has no published versions`);
+  const versions = await listVersionsOrExplain(store, dataset);
   if (version === 'latest') return versions[versions.length - 1]!;
   const matches = versions.filter((m) => m.version.startsWith(version));
   if (matches.length === 1) return matches[0]!;

@@ -12,14 +12,16 @@ import {
   REASONS_COLUMN,
   stagingQuery,
 } from '../contract/compile';
-import { inferContract } from '../contract/infer';
+import { type InferOptions, inferContract } from '../contract/infer';
 import type { Contract } from '../contract/schema';
 import { userError } from '../errors';
 import type { ArtifactStore } from '../store/artifact-store';
 import { canonicalJson, sha256, sha256File } from '../store/hash';
 import { queryRows } from '../sql/duckdb';
+import { closeMatches } from '../suggest';
 import { quoteString } from '../sql/quote';
-import { type DatasetLineage, type DatasetManifest, type DatasetVersionRef, type ReasonCount, refOf } from './manifest';
+import { type SnapshotDamage, snapshotDamage } from './integrity';
+import { type DatasetLineage, type DatasetManifest, type DatasetVersionRef, type ReasonCount, type RepairRecord, refOf } from './manifest';
 import { profileTable } from './profile';
 import type { StagedSource } from './raw';
 import { type CsvOptions, CSV_REJECT_SCANS_TABLE, CSV_REJECTS_TABLE, csvFirstLineRelation, readRelation } from './source';
@@ -36,6 +38,10 @@ export interface BuildVersionArgs {
   staged: StagedSource;
   /** Omitted: a contract is inferred from the data and recorded in the manifest. */
   contract?: Contract;
+  /** The dataset version `contract` was taken from, when it was reused rather than given. */
+  contractFrom?: string;
+  /** Key and label of an inferred contract. */
+  inferOptions?: InferOptions;
   maxRejectedFraction: number;
   now: Date;
   progress?: (phase: string, details?: Record<string, number>) => void;
@@ -47,16 +53,17 @@ const STAGED = 'mlops_staged';
 const MALFORMED = 'mlops_malformed';
 const TOP_REASONS = 10;
 
-export function versionIdOf(staged: StagedSource, contract: Contract | undefined, lineage?: DatasetLineage): string {
+export function versionIdOf(staged: StagedSource, contract: Contract | undefined, inferOptions?: InferOptions, lineage?: DatasetLineage): string {
   const { hash, format, csv } = staged.fingerprint;
-  // Lineage only when present, so that ingested versions keep the ids they always had.
-  return sha256(canonicalJson({ source: hash, format, csv: csv ?? null, contract: contract ?? null, ...(lineage ? { lineage } : {}) })).slice(0, 16);
+  // What inference is asked for shapes the contract (a key, a label); lineage only when present:
+  // without them, ids stay what they always were.
+  const infer = !contract && inferOptions && (inferOptions.key?.length || inferOptions.label) ? { infer: inferOptions } : {};
+  return sha256(canonicalJson({ source: hash, format, csv: csv ?? null, contract: contract ?? null, ...infer, ...(lineage ? { lineage } : {}) })).slice(0, 16);
 }
 
 export async function buildDatasetVersion(args: BuildVersionArgs): Promise<DatasetVersionRef> {
-  const { conn, store, dataset, staged } = args;
-  const progress = args.progress ?? (() => undefined);
-  const version = versionIdOf(staged, args.contract, args.lineage);
+  const { store, dataset, staged } = args;
+  const version = versionIdOf(staged, args.contract, args.inferOptions, args.lineage);
   const finalDir = store.datasetVersionDir(dataset, version);
   const manifestFile = path.join(finalDir, 'manifest.json');
   const existing = await store.readJson<DatasetManifest>(manifestFile);
@@ -66,9 +73,73 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
       quarantineUri: existing.quarantine?.uri,
       rawUri: existing.raw.uri,
     });
-    return refOf(existing, manifestFile, true);
+    // The same source again is also how a damaged snapshot is mended: these bytes are what it was built from.
+    const damage = await snapshotDamage(existing);
+    if (!damage) return refOf(existing, manifestFile, true);
+    const repaired = await rebuildSnapshot({ ...args, manifest: existing, damage, from: 'source' });
+    return { ...refOf(repaired, manifestFile, true), repaired: repaired.repairs!.at(-1)! };
   }
 
+  const tmp = await store.makeTempDir(`dataset-${dataset}-${version}`);
+  try {
+    const manifest = await buildInto(tmp, args, version);
+    await store.writeJsonAtomic(path.join(tmp, 'manifest.json'), manifest);
+    args.progress?.('publish');
+    const published = await store.publishDir(tmp, finalDir);
+    const stored = published ? manifest : (await store.readJson<DatasetManifest>(manifestFile))!;
+    return refOf(stored, manifestFile, !published);
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Rebuilds a published version's snapshot from the bytes it was made of (the source again, or the
+ * raw copy) and puts it in place, recording the repair in the manifest. The version id hashes
+ * the source bytes and the contract, so the same inputs give the same rows by construction; the
+ * row counts are checked anyway before anything is replaced.
+ */
+export async function rebuildSnapshot(
+  args: Omit<BuildVersionArgs, 'contract' | 'contractFrom' | 'inferOptions'> & { manifest: DatasetManifest; damage: SnapshotDamage; from: RepairRecord['from'] },
+): Promise<DatasetManifest> {
+  const { store, manifest } = args;
+  const tmp = await store.makeTempDir(`repair-${manifest.dataset}-${manifest.version}`);
+  try {
+    // The recorded contract, also when it was inferred: the rows must be read exactly as before.
+    const rebuilt = await buildInto(tmp, { ...args, contract: manifest.contract }, manifest.version);
+    if (canonicalJson(rebuilt.rows) !== canonicalJson(manifest.rows) || canonicalJson(rebuilt.schema) !== canonicalJson(manifest.schema)) {
+      throw userError(
+        'DatasetIntegrityError',
+        `Dataset ${manifest.dataset}@${manifest.version}: rebuilding it gave other rows (${rebuilt.rows.accepted} accepted, recorded ${manifest.rows.accepted}); ` +
+          'nothing was replaced. Ingest the data as a new version (e.g. with an edited contract) and use that one.',
+      );
+    }
+    const record: RepairRecord = {
+      at: args.now.toISOString(),
+      from: args.from,
+      damage: args.damage.problem,
+      recordedSha256: manifest.snapshot.sha256,
+      sha256: rebuilt.snapshot.sha256,
+    };
+    const repaired: DatasetManifest = {
+      ...manifest,
+      snapshot: { ...manifest.snapshot, sha256: rebuilt.snapshot.sha256, bytes: rebuilt.snapshot.bytes },
+      repairs: [...(manifest.repairs ?? []), record],
+    };
+    // Snapshot first, then the manifest: a crash in between leaves a mismatch that the next repair mends.
+    await fs.rename(path.join(tmp, 'data.parquet'), manifest.snapshot.uri);
+    await store.writeJsonAtomic(path.join(path.dirname(manifest.snapshot.uri), 'manifest.json'), repaired);
+    return repaired;
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Validates, quarantines and profiles the staged rows; writes data.parquet into `tmp`; returns the manifest to publish. */
+async function buildInto(tmp: string, args: BuildVersionArgs, version: string): Promise<DatasetManifest> {
+  const { conn, store, dataset, staged } = args;
+  const progress = args.progress ?? (() => undefined);
+  const finalDir = store.datasetVersionDir(dataset, version);
   await assertNotEmpty(staged.files);
   const { format, csv } = staged.fingerprint;
   const relation = readRelation(staged.files, format, csv ?? {});
@@ -82,7 +153,7 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
   // Inference reads the files again with type sniffing; a file it cannot read is the user's to fix.
   const contract =
     args.contract ??
-    (await inferContract(conn, staged.files, format, csv ?? {}).catch((err: Error) => {
+    (await inferContract(conn, staged.files, format, csv ?? {}, args.inferOptions).catch((err: Error) => {
       throw asSourceError(err);
     }));
   const sourceNames = matchColumns(contract, sourceColumns);
@@ -119,49 +190,41 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
   assertWithinThreshold(read, rejected, args.maxRejectedFraction, topRejectReasons, { quarantineUri: quarantine?.uri, rawUri: staged.rawDir });
 
   progress('snapshot', { read, rejected });
-  const tmp = await store.makeTempDir(`dataset-${dataset}-${version}`);
-  try {
-    const snapshotTmp = path.join(tmp, 'data.parquet');
-    const accepted = `FROM ${STAGED} WHERE ${IS_ACCEPTED}`;
-    await conn.run(`COPY (SELECT ${acceptedSelect(contract)} ${accepted}) TO ${quoteString(snapshotTmp)} (FORMAT parquet)`);
+  const snapshotTmp = path.join(tmp, 'data.parquet');
+  const accepted = `FROM ${STAGED} WHERE ${IS_ACCEPTED}`;
+  await conn.run(`COPY (SELECT ${acceptedSelect(contract)} ${accepted}) TO ${quoteString(snapshotTmp)} (FORMAT parquet)`);
 
-    progress('profile', { rows: read - rejected });
-    const profile = await profileTable(
-      conn,
-      { relation: `(SELECT ${acceptedSelect(contract)}, rowid AS _mlops_row ${accepted})`, rowNumber: '_mlops_row' },
-      contract.columns,
-      read - rejected,
-    );
-    await conn.run(`DROP TABLE ${STAGED}`);
-    const manifest: DatasetManifest = {
-      dataset,
-      version,
-      createdAt: args.now.toISOString(),
-      contract,
-      contractInferred,
-      schema: contract.columns.map((c) => ({ name: c.name, type: DUCKDB_TYPES[c.type] })),
-      droppedColumns,
-      rows: { read, accepted: read - rejected, rejected },
-      topRejectReasons,
-      source: staged.fingerprint,
-      snapshot: {
-        uri: path.join(finalDir, 'data.parquet'),
-        sha256: await sha256File(snapshotTmp),
-        bytes: (await fs.stat(snapshotTmp)).size,
-      },
-      ...(quarantine ? { quarantine } : {}),
-      raw: { uri: staged.rawDir, expiresAt: staged.expiresAt },
-      profile,
-      ...(args.lineage ? { lineage: args.lineage } : {}),
-    };
-    await store.writeJsonAtomic(path.join(tmp, 'manifest.json'), manifest);
-    progress('publish');
-    const published = await store.publishDir(tmp, finalDir);
-    const stored = published ? manifest : (await store.readJson<DatasetManifest>(manifestFile))!;
-    return refOf(stored, manifestFile, !published);
-  } finally {
-    await fs.rm(tmp, { recursive: true, force: true });
-  }
+  progress('profile', { rows: read - rejected });
+  const profile = await profileTable(
+    conn,
+    { relation: `(SELECT ${acceptedSelect(contract)}, rowid AS _mlops_row ${accepted})`, rowNumber: '_mlops_row' },
+    contract.columns,
+    read - rejected,
+  );
+  await conn.run(`DROP TABLE ${STAGED}`);
+  const manifest: DatasetManifest = {
+    dataset,
+    version,
+    createdAt: args.now.toISOString(),
+    contract,
+    contractInferred,
+    ...(args.contractFrom ? { contractFrom: args.contractFrom } : {}),
+    schema: contract.columns.map((c) => ({ name: c.name, type: DUCKDB_TYPES[c.type] })),
+    droppedColumns,
+    rows: { read, accepted: read - rejected, rejected },
+    topRejectReasons,
+    source: staged.fingerprint,
+    snapshot: {
+      uri: path.join(finalDir, 'data.parquet'),
+      sha256: await sha256File(snapshotTmp),
+      bytes: (await fs.stat(snapshotTmp)).size,
+    },
+    ...(quarantine ? { quarantine } : {}),
+    raw: { uri: staged.rawDir, expiresAt: staged.expiresAt },
+    profile,
+    ...(args.lineage ? { lineage: args.lineage } : {}),
+  };
+  return manifest;
 }
 
 function assertWithinThreshold(
@@ -262,10 +325,13 @@ function matchColumns(contract: Contract, sourceColumns: readonly string[]): str
   });
   if (missing.length > 0) {
     const single = sourceColumns.length === 1 ? sourceColumns[0]! : undefined;
+    const near = missing.flatMap((m) => closeMatches(m, sourceColumns).slice(0, 1).map((c) => `${JSON.stringify(c)} for ${JSON.stringify(m)}`));
     const hint =
       single && /[,;|\t]/.test(single)
         ? ` The source was read as a single column named ${JSON.stringify(single)}: the delimiter is probably wrong; pass the right one (--delimiter).`
-        : '';
+        : near.length
+          ? ` Did you mean ${near.join(', ')}? (rename the source column or the contract's)`
+          : '';
     throw userError(
       'SchemaMismatch',
       `The source lacks contract column(s) ${missing.map((m) => JSON.stringify(m)).join(', ')}. ` +

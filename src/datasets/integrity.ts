@@ -1,7 +1,10 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
 import { userError } from '../errors';
 import type { ArtifactStore } from '../store/artifact-store';
 import { sha256File } from '../store/hash';
 import type { DatasetManifest } from './manifest';
+import { RETENTION_FILE } from './raw';
 
 /**
  * A dataset version is immutable: its snapshot must still be the file the manifest recorded.
@@ -9,18 +12,45 @@ import type { DatasetManifest } from './manifest';
  * edited, replaced or corrupted on disk fails loudly instead of silently training or scoring
  * on other data than the lineage says. Hashing costs about 1 s per GB, far below reading it.
  */
-export async function verifySnapshot(manifest: DatasetManifest): Promise<void> {
-  const where = `${manifest.dataset}@${manifest.version}`;
-  const actual = await sha256File(manifest.snapshot.uri).catch((err: NodeJS.ErrnoException) => {
-    throw userError('DatasetIntegrityError', `Dataset ${where}: cannot read its snapshot ${manifest.snapshot.uri} (${err.code ?? err.message}); restore it from a backup or ingest the data again`);
-  });
-  if (actual !== manifest.snapshot.sha256) {
-    throw userError(
-      'DatasetIntegrityError',
-      `Dataset ${where}: snapshot ${manifest.snapshot.uri} changed after it was recorded (sha256 ${actual.slice(0, 12)}…, manifest ${manifest.snapshot.sha256.slice(0, 12)}…). ` +
-        'Versions are immutable: restore the file from a backup, or ingest the data again as a new version.',
-    );
+export interface SnapshotDamage {
+  problem: string;
+}
+
+/** What is wrong with a version's snapshot, or undefined when it is the file the manifest recorded. */
+export async function snapshotDamage(manifest: DatasetManifest): Promise<SnapshotDamage | undefined> {
+  let actual: string;
+  try {
+    actual = await sha256File(manifest.snapshot.uri);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { problem: code === 'ENOENT' ? 'is missing' : `cannot be read (${code ?? (err as Error).message})` };
   }
+  if (actual === manifest.snapshot.sha256) return undefined;
+  return { problem: `changed after it was recorded (sha256 ${actual.slice(0, 12)}…, manifest ${manifest.snapshot.sha256.slice(0, 12)}…)` };
+}
+
+export async function verifySnapshot(manifest: DatasetManifest): Promise<void> {
+  const damage = await snapshotDamage(manifest);
+  if (!damage) return;
+  throw userError(
+    'DatasetIntegrityError',
+    `Dataset ${manifest.dataset}@${manifest.version}: snapshot ${manifest.snapshot.uri} ${damage.problem}. ` +
+      `Versions are immutable; ${await howToRepair(manifest)}`,
+  );
+}
+
+/**
+ * The version id hashes the source bytes and the contract, so the same version cannot be ingested
+ * "as a new version": the way back is to rebuild it from those bytes, which two commands do.
+ */
+async function howToRepair(m: DatasetManifest): Promise<string> {
+  const ref = `${m.dataset}@${m.version}`;
+  const source = m.source.files.length === 1 ? m.source.files[0]!.original : `'${m.source.files.length} files as before'`;
+  const again = `\`mlops ingest ${m.dataset} ${source}${m.contractInferred ? '' : ' --contract <the same contract>'}\``;
+  const rawKept = Date.parse(m.raw.expiresAt) > Date.now() && (await fs.stat(path.join(m.raw.uri, RETENTION_FILE)).then(() => true, () => false));
+  return rawKept
+    ? `rebuild it from its raw copy (kept until ${m.raw.expiresAt}) with \`mlops datasets repair ${ref}\`, or ingest the same source again (${again}), which rebuilds it in place.`
+    : `its raw copy is gone (expired ${m.raw.expiresAt}): ingest the same source again (${again}), which rebuilds it in place, or restore the file from a backup.`;
 }
 
 /** The manifest at a URI a workflow carries, with its snapshot verified. */

@@ -24,6 +24,8 @@ export interface DatasetManifest {
   createdAt: string;
   contract: Contract;
   contractInferred: boolean;
+  /** The earlier version whose contract this one reused (`dataset@version`), when none was given. */
+  contractFrom?: string;
   schema: Array<{ name: string; type: string }>;
   droppedColumns: string[];
   rows: { read: number; accepted: number; rejected: number };
@@ -35,6 +37,19 @@ export interface DatasetManifest {
   profile: DatasetProfile;
   /** Present when the rows were derived from other artifacts rather than ingested from files: where each part came from. */
   lineage?: DatasetLineage;
+  /** Times the snapshot was found damaged and rebuilt from the bytes it was made of, oldest first. */
+  repairs?: RepairRecord[];
+}
+
+export interface RepairRecord {
+  at: string;
+  /** What it was rebuilt from: the same source ingested again, or the raw copy (`mlops datasets repair`). */
+  from: 'source' | 'raw-copy';
+  /** What was wrong: "changed after it was recorded (sha256 …, manifest …)", "is missing", … */
+  damage: string;
+  recordedSha256: string;
+  /** The rebuilt snapshot's (the same as recorded when the Parquet writer wrote the same bytes). */
+  sha256: string;
 }
 
 /**
@@ -83,6 +98,8 @@ export interface DatasetVersionRef {
   quarantineUri?: string;
   /** True when this exact version already existed and was returned as is. */
   reused: boolean;
+  /** Set when the version existed with a damaged snapshot, which this ingest rebuilt in place. */
+  repaired?: RepairRecord;
 }
 
 export function refOf(manifest: DatasetManifest, manifestUri: string, reused: boolean): DatasetVersionRef {

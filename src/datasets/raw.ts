@@ -6,7 +6,7 @@ import type { ArtifactStore } from '../store/artifact-store';
 import { sha256, sha256File } from '../store/hash';
 import { queryRows } from '../sql/duckdb';
 import { quoteString } from '../sql/quote';
-import type { SourceFingerprint } from './manifest';
+import type { DatasetManifest, SourceFingerprint } from './manifest';
 import { type CsvOptions, detectFormat, type SourceFormat } from './source';
 
 /**
@@ -133,4 +133,26 @@ export async function stageRawSource(args: {
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * A published version's raw copy, staged again, for rebuilding its snapshot: only when every
+ * file is still the one the version was built from.
+ */
+export async function stagedFromRawCopy(store: ArtifactStore, manifest: DatasetManifest): Promise<StagedSource> {
+  const ref = `${manifest.dataset}@${manifest.version}`;
+  const record = await store.readJson<RawRetentionRecord>(path.join(manifest.raw.uri, RETENTION_FILE));
+  const gone = (why: string) =>
+    userError(
+      'DatasetIntegrityError',
+      `Cannot repair ${ref} from its raw copy: ${why}. Ingest the same source again (same contract), which rebuilds the version in place, or restore the snapshot from a backup.`,
+    );
+  if (!record) throw gone(`${manifest.raw.uri} is gone (retention until ${manifest.raw.expiresAt})`);
+  const files = record.files.map((f) => path.join(manifest.raw.uri, f));
+  if (files.length !== manifest.source.files.length) throw gone('it holds other files than the version was built from');
+  for (const [i, file] of files.entries()) {
+    const actual = await sha256File(file).catch(() => undefined);
+    if (actual !== manifest.source.files[i]!.sha256) throw gone(`${file} ${actual ? 'changed' : 'is missing'}`);
+  }
+  return { fingerprint: manifest.source, rawDir: manifest.raw.uri, files, expiresAt: record.expiresAt };
 }

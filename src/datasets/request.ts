@@ -10,6 +10,13 @@ export const ingestRequestSchema = z
     /** A local path or glob, as the worker sees it. */
     source: z.string().min(1, 'source path must not be empty'),
     contract: contractSchema.optional(),
+    /**
+     * No contract given: use the one of the dataset's latest version, so a new file of a known
+     * dataset keeps its key and types (labels join by that key); a new dataset is inferred.
+     */
+    reuseContract: z.boolean().optional(),
+    /** For a contract inferred from the data: its key columns and label. */
+    infer: z.object({ key: z.array(z.string().min(1)).optional(), label: z.string().min(1).optional() }).strict().optional(),
     format: z.enum(SOURCE_FORMATS).optional(),
     csv: csvOptionsSchema.optional(),
     retentionDays: z.number().int().min(0).max(36_500).default(30),
@@ -19,6 +26,15 @@ export const ingestRequestSchema = z
 
 export type IngestRequest = z.infer<typeof ingestRequestSchema>;
 export type IngestRequestInput = z.input<typeof ingestRequestSchema>;
+
+/** `mlops datasets repair`: a version to check and, when its snapshot is damaged, rebuild from its raw copy. */
+export const repairRequestSchema = z
+  .object({
+    dataset: datasetName,
+    version: z.string().regex(/^(latest|[0-9a-f]{1,16})$/, 'dataset version must be "latest" or a version id'),
+  })
+  .strict();
+export type RepairRequest = z.infer<typeof repairRequestSchema>;
 
 export const retentionSweepRequestSchema = z
   .object({

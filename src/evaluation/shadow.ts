@@ -2,7 +2,7 @@ import type { DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api';
 import * as ort from 'onnxruntime-node';
 import type { Contract } from '../contract/schema';
 import { userError } from '../errors';
-import type { Metrics, ModelCard } from '../models/card';
+import { type Metrics, type ModelCard, missingModelInput } from '../models/card';
 import { loadSession } from '../onnx/runtime';
 import { batches, chunkSizes, columnNumbers, concat, featureFeeds, featureSelect, type InputKind } from '../sql/batches';
 import { queryRows } from '../sql/duckdb';
@@ -67,7 +67,7 @@ export async function shadowEvaluate(args: ShadowArgs): Promise<ShadowResult> {
   for (const card of models) {
     for (const input of card.onnx.inputs) {
       if (!columns.has(input.name)) {
-        throw userError('SchemaMismatch', `Model ${card.model}@${card.version} needs column "${input.name}", which dataset ${dataset.name}@${dataset.version} does not have`);
+        throw missingModelInput(card, dataset, input.name, [...columns.keys()]);
       }
       inputs.set(input.name, input.type === 'string' ? 'string' : 'float');
     }

@@ -9,13 +9,16 @@ import type { ArtifactStore } from '../store/artifact-store';
  * click: every JSON record and Parquet log the platform writes, read where it lies. A view whose
  * files do not exist yet is created empty-handed: it is listed as missing instead.
  */
-interface ViewSpec {
+type ViewSpec = {
   name: string;
   description: string;
   /** Store-relative glob. */
   glob: string[];
-  select: (files: string) => string;
-}
+} & (
+  | { select: (files: string) => string }
+  /** For views that must look at the files first. */
+  | { build: (conn: DuckDBConnection, pattern: string) => Promise<string> }
+);
 
 /** JSON records read as JSON values, so a field some records lack is NULL rather than an error. */
 const objects = (files: string) => `read_json_objects(${files}, maximum_object_size = 67108864)`;
@@ -61,9 +64,9 @@ export const VIEWS: ViewSpec[] = [
   },
   {
     name: 'predictions',
-    description: 'prediction logs: key, features, output, predicted label, flag, contributions per row',
+    description: "prediction logs: key, output, predicted label, flag; features as JSON and contributions as MAP(VARCHAR, DOUBLE), each row's own model's",
     glob: ['predictions', '*', '*', 'part-*.parquet'],
-    select: (f) => `SELECT * FROM read_parquet(${f}, union_by_name = true)`,
+    build: predictionsSelect,
   },
   {
     name: 'labels',
@@ -72,6 +75,38 @@ export const VIEWS: ViewSpec[] = [
     select: (f) => `SELECT * FROM read_parquet(${f}, union_by_name = true)`,
   },
 ];
+
+/**
+ * Prediction logs of different models (and versions) have different `features` and
+ * `contributions` structs. Read together with union_by_name they would merge into one struct
+ * with every model's fields (a weather row showing "distance": null from the flights model), so
+ * runs are grouped by the shape of those two columns, each group read on its own, and the
+ * model-specific parts made row-own values: `features` as JSON (`features->>'plan'`), and
+ * `contributions` as MAP(VARCHAR, DOUBLE) (`contributions['plan']`, `map_keys(contributions)`).
+ */
+async function predictionsSelect(conn: DuckDBConnection, pattern: string): Promise<string> {
+  const files = (await queryRows<{ file: string }>(conn, `SELECT file FROM glob(${quoteString(pattern)}) ORDER BY file`)).map((r) => r.file);
+  const runs = new Map<string, string[]>();
+  for (const file of files) runs.set(path.dirname(file), [...(runs.get(path.dirname(file)) ?? []), file]);
+  const groups = new Map<string, { columns: Set<string>; files: string[] }>();
+  for (const parts of runs.values()) {
+    const described = await queryRows<{ column_name: string; column_type: string }>(conn, `DESCRIBE SELECT * FROM read_parquet(${quoteString(parts[0]!)})`);
+    const shape = described.filter((c) => c.column_name === 'features' || c.column_name === 'contributions').map((c) => `${c.column_name} ${c.column_type}`).join('; ');
+    const group = groups.get(shape) ?? { columns: new Set(described.map((c) => c.column_name)), files: [] };
+    group.files.push(...parts);
+    groups.set(shape, group);
+  }
+  const selects = [...groups.values()].map(({ columns, files: groupFiles }) => {
+    const replaced = [
+      ...(columns.has('features') ? ['to_json(features) AS features'] : []),
+      ...(columns.has('contributions') ? ['CAST(to_json(contributions) AS MAP(VARCHAR, DOUBLE)) AS contributions'] : []),
+    ];
+    const list = `[${groupFiles.map(quoteString).join(', ')}]`;
+    const missing = columns.has('contributions') ? '' : ', CAST(NULL AS MAP(VARCHAR, DOUBLE)) AS contributions';
+    return `SELECT *${replaced.length ? ` REPLACE (${replaced.join(', ')})` : ''}${missing} FROM read_parquet(${list}, union_by_name = true)`;
+  });
+  return selects.join('\nUNION ALL BY NAME\n');
+}
 
 /** Creates the views that have files; returns which exist and which do not (yet). */
 export async function createLineageViews(conn: DuckDBConnection, store: ArtifactStore): Promise<{ created: string[]; missing: string[] }> {
@@ -84,7 +119,8 @@ export async function createLineageViews(conn: DuckDBConnection, store: Artifact
       missing.push(view.name);
       continue;
     }
-    await conn.run(`CREATE OR REPLACE VIEW ${view.name} AS ${view.select(quoteString(pattern))}`);
+    const select = 'build' in view ? await view.build(conn, pattern) : view.select(quoteString(pattern));
+    await conn.run(`CREATE OR REPLACE VIEW ${view.name} AS ${select}`);
     created.push(view.name);
   }
   return { created, missing };

@@ -1,5 +1,7 @@
 import type { ColumnProfile } from '../datasets/profile';
-import type { FeatureSpec, Task } from '../training/data';
+import { userError } from '../errors';
+import { didYouMean } from '../suggest';
+import type { FeatureSpec, Task, TrainingRows } from '../training/data';
 
 import type { TrainerConfig } from '../training/request';
 
@@ -20,6 +22,8 @@ export interface ModelCard {
   features: FeatureSpec[];
   dataset: { name: string; version: string; manifestUri: string };
   split: { train: number; validation: number; test: number };
+  /** The training dataset version's rows: how many were used, which were left out and why (absent on older cards). */
+  rows?: TrainingRows;
   /** Computed by running the ONNX file through ONNX Runtime on the holdout splits. */
   metrics: { validation: Metrics; test: Metrics };
   /** The training dataset's profile of the feature columns (the drift baseline). */
@@ -60,4 +64,12 @@ export function summaryOf(card: ModelCard, cardUri: string): ModelVersionSummary
     onnxUri: card.onnx.uri,
     onnxSha256: card.onnx.sha256,
   };
+}
+
+/** A model input the dataset to score or evaluate lacks: a SchemaMismatch naming the near misses. */
+export function missingModelInput(card: Pick<ModelCard, 'model' | 'version'>, dataset: { name: string; version: string }, input: string, columns: readonly string[]): Error {
+  return userError(
+    'SchemaMismatch',
+    `Model ${card.model}@${card.version} needs column "${input}", which dataset ${dataset.name}@${dataset.version} does not have${didYouMean(input, columns, 'its columns')}`,
+  );
 }

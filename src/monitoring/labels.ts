@@ -7,6 +7,7 @@ import { formatOf, resolveSourceFiles } from '../datasets/raw';
 import { DUCKDB_TYPES } from '../contract/compile';
 import { readRelation } from '../datasets/source';
 import { userError } from '../errors';
+import { closeMatches } from '../suggest';
 import { queryRows } from '../sql/duckdb';
 import { quoteIdent, quoteString } from '../sql/quote';
 import type { ArtifactStore } from '../store/artifact-store';
@@ -65,7 +66,11 @@ export async function recordLabels(args: {
   const names = new Set(described?.names ?? []);
   const missing = [...contract.key, labelColumn].filter((c) => !names.has(c));
   if (missing.length) {
-    throw userError('SchemaMismatch', `The label file needs column(s) ${missing.map((m) => `"${m}"`).join(', ')} (the key and label of ${dataset}); it has ${[...names].map((n) => `"${n}"`).join(', ')}`);
+    const hints = missing.map((m) => closeMatches(m, [...names]).map((c) => `"${c}" for "${m}"`)).flat();
+    throw userError(
+      'SchemaMismatch',
+      `The label file needs column(s) ${missing.map((m) => `"${m}"`).join(', ')} (the key and label of ${dataset}); it has ${[...names].map((n) => `"${n}"`).join(', ')}${hints.length ? `. Did you mean ${hints.join(', ')}?` : ''}`,
+    );
   }
   const typed = contract.key.map((k) => {
     const type = contract.columns.find((c) => c.name === k)?.type ?? 'string';

@@ -3,7 +3,7 @@ import { ARRAY, BIGINT, DOUBLE, DuckDBDataChunk, type DuckDBConnection, type Duc
 import type { Contract } from '../contract/schema';
 import { userError } from '../errors';
 import { outputValues, rowArgmax } from '../metrics';
-import type { ModelCard } from '../models/card';
+import { type ModelCard, missingModelInput } from '../models/card';
 import { loadSession } from '../onnx/runtime';
 import { batches, chunkSizes, columnNumbers, columnStrings, featureFeeds, featureSelect, type InputKind } from '../sql/batches';
 import { quoteIdent, quoteString, varcharList } from '../sql/quote';
@@ -66,7 +66,7 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
   const columns = new Map(dataset.contract.columns.map((c) => [c.name, c]));
   const inputs: Array<[string, InputKind]> = card.onnx.inputs.map((i) => {
     if (!columns.has(i.name)) {
-      throw userError('SchemaMismatch', `Model ${card.model}@${card.version} needs column "${i.name}", which dataset ${dataset.name}@${dataset.version} does not have`);
+      throw missingModelInput(card, dataset, i.name, [...columns.keys()]);
     }
     return [i.name, i.type === 'string' ? 'string' : 'float'];
   });

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBConnection, DuckDBInstance, DuckDBTypeId } from '@duckdb/node-api';
 import { quoteString } from './quote';
 
 /**
@@ -33,6 +33,25 @@ export type Row = Record<string, unknown>;
 export async function queryRows<T = Row>(conn: DuckDBConnection, sql: string): Promise<T[]> {
   const reader = await conn.runAndReadAll(sql);
   return reader.getRowObjectsJS().map((row) => normalizeRow(row) as T);
+}
+
+/**
+ * Rows as a person reads them (`mlops sql`): like queryRows, and a MAP column becomes an object
+ * ({key: value}) and a JSON column its parsed value, instead of the driver's list of {key, value}
+ * entries and JSON text.
+ */
+export async function queryRecords<T = Row>(conn: DuckDBConnection, sql: string): Promise<T[]> {
+  const reader = await conn.runAndReadAll(sql);
+  const names = reader.columnNames();
+  const types = reader.columnTypes();
+  const maps = names.filter((_, i) => types[i]!.typeId === DuckDBTypeId.MAP);
+  const json = names.filter((_, i) => types[i]!.alias === 'JSON');
+  return reader.getRowObjectsJS().map((row) => {
+    const out = normalizeRow(row);
+    for (const m of maps) if (Array.isArray(out[m])) out[m] = Object.fromEntries((out[m] as Array<{ key: unknown; value: unknown }>).map((e) => [String(e.key), e.value]));
+    for (const j of json) if (typeof out[j] === 'string') out[j] = JSON.parse(out[j] as string);
+    return out as T;
+  });
 }
 
 function normalizeRow(row: Record<string, unknown>): Row {

@@ -3,6 +3,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Contract, ContractColumn } from '../contract/schema';
 import { featureColumns } from '../contract/schema';
 import { userError } from '../errors';
+import { didYouMean } from '../suggest';
 import { queryRows } from '../sql/duckdb';
 import { quoteIdent, quoteString, varcharList } from '../sql/quote';
 
@@ -25,7 +26,16 @@ export interface SplitData {
   label: Float64Array;
 }
 
+/** Rows of the dataset version a model was trained from, and those left out with why. */
+export interface TrainingRows {
+  dataset: number;
+  used: number;
+  dropped: Array<{ reason: string; rows: number }>;
+}
+
 export interface PreparedData {
+  /** Rows of the snapshot, and those left out (no split, no training, no metrics) with why. */
+  rows: TrainingRows;
   task: Task;
   label: string;
   features: FeatureSpec[];
@@ -58,7 +68,7 @@ export interface PrepareOptions {
 
 function column(contract: Contract, name: string): ContractColumn {
   const c = contract.columns.find((col) => col.name === name);
-  if (!c) throw userError('InvalidInput', `Column "${name}" is not in the dataset's contract`);
+  if (!c) throw userError('InvalidInput', `Column "${name}" is not in the dataset's contract${didYouMean(name, contract.columns.map((col) => col.name), 'columns')}`);
   return c;
 }
 
@@ -94,6 +104,16 @@ export async function prepareTrainingData(conn: DuckDBConnection, options: Prepa
     }
   }
 
+  // A row without a label cannot be learned from or scored against; it is left out, and said so.
+  const [counted] = await queryRows<{ total: number; labeled: number }>(
+    conn,
+    `SELECT count(*) AS total, count(${quoteIdent(labelName)}) AS labeled FROM read_parquet(${quoteString(options.snapshotUri)})`,
+  );
+  const rows: TrainingRows = {
+    dataset: counted!.total,
+    used: counted!.labeled,
+    dropped: counted!.total > counted!.labeled ? [{ reason: `label "${labelName}" is missing`, rows: counted!.total - counted!.labeled }] : [],
+  };
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE mlops_split AS SELECT *, CASE
        WHEN h < ${SPLIT_FRACTIONS.train} THEN 'train'
@@ -127,7 +147,7 @@ export async function prepareTrainingData(conn: DuckDBConnection, options: Prepa
     }
   }
   await conn.run('DROP TABLE mlops_split');
-  return { task, label: labelName, features, classes, ...splits };
+  return { rows, task, label: labelName, features, classes, ...splits };
 }
 
 async function labelTask(

@@ -72,6 +72,6 @@ export type TrainRequestInput = z.input<typeof trainRequestSchema>;
 export function resolveTrainer(trainer: TrainerConfig): TrainerConfig {
   if (trainer.kind === 'command') return trainer;
   const parsed = TRAINER_PARAMS[trainer.kind].safeParse(trainer.params);
-  if (!parsed.success) throw userError('InvalidInput', `Invalid ${trainer.kind} parameters:\n${formatIssues(parsed.error)}`);
+  if (!parsed.success) throw userError('InvalidInput', `Invalid ${trainer.kind} parameters:\n${formatIssues(parsed.error, Object.keys(TRAINER_PARAMS[trainer.kind].shape))}`);
   return { kind: trainer.kind, params: parsed.data as Record<string, number> };
 }

@@ -10,7 +10,7 @@ import { summaryOf } from '../models/card';
 import { feedsFromSplit, loadSession } from '../onnx/runtime';
 import type { ArtifactStore } from '../store/artifact-store';
 import { canonicalJson, sha256 } from '../store/hash';
-import { type PreparedData, prepareTrainingData, type SplitData } from './data';
+import { type PreparedData, prepareTrainingData, type SplitData, type TrainingRows } from './data';
 import { fitInThread } from './fit';
 import { runExternalTrainer } from './external';
 import { resolveTrainer, type TrainRequest } from './request';
@@ -44,7 +44,14 @@ export function modelVersionId(request: TrainRequest, trainer: TrainerConfig): s
   return sha256(canonicalJson({ model, dataset, datasetVersion, trainer, seed, label: label ?? null, features: features ?? null })).slice(0, 16);
 }
 
-export async function trainModelVersion(args: TrainArgs): Promise<{ summary: ModelVersionSummary; reused: boolean }> {
+export interface TrainedVersion {
+  summary: ModelVersionSummary;
+  reused: boolean;
+  /** The training data's rows used and left out (from the card; absent for cards written before it was recorded). */
+  rows?: TrainingRows;
+}
+
+export async function trainModelVersion(args: TrainArgs): Promise<TrainedVersion> {
   const { conn, store, request, manifest } = args;
   const progress = args.progress ?? (() => undefined);
   const trainer = resolveTrainer(request.trainer);
@@ -54,7 +61,7 @@ export async function trainModelVersion(args: TrainArgs): Promise<{ summary: Mod
   const finalDir = store.modelVersionDir(request.model, version);
   const cardFile = path.join(finalDir, 'card.json');
   const existing = args.verifyOnly ? undefined : await store.readJson<ModelCard>(cardFile);
-  if (existing) return { summary: summaryOf(existing, cardFile), reused: true };
+  if (existing) return { summary: summaryOf(existing, cardFile), reused: true, ...(existing.rows ? { rows: existing.rows } : {}) };
 
   const tmp = await store.makeTempDir(`model-${request.model}-${version}`);
   try {
@@ -111,6 +118,7 @@ export async function trainModelVersion(args: TrainArgs): Promise<{ summary: Mod
       features: data.features,
       dataset: { name: manifest.dataset, version: manifest.version, manifestUri: args.manifestUri },
       split: { train: data.train.rows, validation: data.validation.rows, test: data.test.rows },
+      rows: data.rows,
       metrics: {
         validation: metricsOf(data.task, data.validation.label, validation, data.classes.length),
         test: metricsOf(data.task, data.test.label, test, data.classes.length),
@@ -136,12 +144,12 @@ export async function trainModelVersion(args: TrainArgs): Promise<{ summary: Mod
         outputs: outputNames,
       },
     };
-    if (args.verifyOnly) return { summary: summaryOf(card, cardFile), reused: false };
+    if (args.verifyOnly) return { summary: summaryOf(card, cardFile), reused: false, rows: data.rows };
     await store.writeJsonAtomic(path.join(tmp, 'card.json'), card);
     progress('publish');
     const published = await store.publishDir(tmp, finalDir);
     const stored = published ? card : (await store.readJson<ModelCard>(cardFile))!;
-    return { summary: summaryOf(stored, cardFile), reused: !published };
+    return { summary: summaryOf(stored, cardFile), reused: !published, ...(stored.rows ? { rows: stored.rows } : {}) };
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }

@@ -1,4 +1,4 @@
-export { ingestDataset } from './ingest';
+export { ingestDataset, repairDataset } from './ingest';
 export { retentionSweep } from './retention';
 export { modelRegistry } from './registry';
 export { trainModel } from './train';

@@ -1,7 +1,8 @@
 import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DatasetVersionRef } from '../datasets/manifest';
-import type { IngestRequest } from '../datasets/request';
+import type { IngestRequest, RepairRequest } from '../datasets/request';
+import type { RepairOutcome } from '../activities/datasets';
 import { MlopsDataset, MlopsStage } from '../temporal/search-attributes';
 
 const { stageRawSource } = proxyActivities<Activities>({
@@ -10,7 +11,7 @@ const { stageRawSource } = proxyActivities<Activities>({
   retry: { maximumAttempts: 5 },
 });
 
-const { buildDatasetVersion } = proxyActivities<Activities>({
+const { buildDatasetVersion, repairSnapshot } = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '20 seconds',
   retry: { maximumAttempts: 5 },
@@ -28,4 +29,13 @@ export async function ingestDataset(request: IngestRequest): Promise<DatasetVers
   ]);
   const staged = await stageRawSource(request);
   return buildDatasetVersion({ request, staged });
+}
+
+/** `mlops datasets repair`: a damaged snapshot rebuilt in place from the version's raw copy (recorded in its manifest). */
+export async function repairDataset(request: RepairRequest): Promise<RepairOutcome> {
+  upsertSearchAttributes([
+    { key: MlopsDataset, value: request.dataset },
+    { key: MlopsStage, value: 'repair' },
+  ]);
+  return repairSnapshot(request);
 }

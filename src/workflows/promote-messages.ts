@@ -6,6 +6,11 @@ export function promoteWorkflowId(model: string, version: string): string {
   return `promote:${model}:${version}`;
 }
 
+export function parsePromoteWorkflowId(workflowId: string): { model: string; version: string } | undefined {
+  const match = /^promote:([^:]+):([^:]+)$/.exec(workflowId);
+  return match ? { model: match[1]!, version: match[2]! } : undefined;
+}
+
 export interface ReviewInput {
   /** The candidate version being reviewed (guards against approving the wrong one). */
   version: string;

@@ -1,8 +1,8 @@
 import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { ModelVersionSummary } from '../models/card';
 import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
 import type { TrainRequest } from '../training/request';
+import type { TrainedVersion } from '../training/train';
 
 const { resolveDatasetVersion, registerModelVersion } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -20,7 +20,7 @@ const { trainModelVersion } = proxyActivities<Activities>({
  * registry. Training is idempotent (content-addressed version id) and registration is too, so a
  * crash anywhere ends with exactly one registered version.
  */
-export async function trainModel(request: TrainRequest): Promise<{ summary: ModelVersionSummary; reused: boolean }> {
+export async function trainModel(request: TrainRequest): Promise<TrainedVersion> {
   upsertSearchAttributes([
     { key: MlopsModel, value: request.model },
     { key: MlopsDataset, value: request.dataset },

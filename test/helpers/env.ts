@@ -29,8 +29,13 @@ let runtimeInstalled = false;
  */
 export const CANARY_SECRET = (process.env.MLOPS_TEST_CANARY_TOKEN ??= `canary-${randomBytes(12).toString('hex')}`);
 
+export interface TestEnvOptions {
+  /** false: no worker in this process; the test starts its own (e.g. `mlops worker`) on config.taskQueue. */
+  worker?: boolean;
+}
+
 /** A real worker on its own task queue and data dir, against the run's Temporal server. One per test file. */
-export async function startTestEnv(label: string, env: Record<string, string> = {}): Promise<TestEnv> {
+export async function startTestEnv(label: string, env: Record<string, string> = {}, options: TestEnvOptions = {}): Promise<TestEnv> {
   const address = inject('temporalAddress');
   if (!runtimeInstalled) {
     // Failing activities are expected in tests; their WARN logs would bury the test report.
@@ -46,12 +51,9 @@ export async function startTestEnv(label: string, env: Record<string, string> = 
   });
   const inputDir = path.join(root, 'inputs');
   fs.mkdirSync(inputDir, { recursive: true });
-  const workerConnection = await NativeConnection.connect({ address });
-  const duckdb = await openDuckDb({ threads: 2 });
   const connection = await Connection.connect({ address });
   const client = clientOf(connection, config);
-  const worker = await createWorker({ config, connection: workerConnection, duckdb, client });
-  const running = worker.run();
+  const inProcess = options.worker === false ? undefined : await startInProcessWorker(config, client);
   const secrets = [CANARY_SECRET, ...(config.payloadEncryption ? [env.MLOPS_PAYLOAD_KEY!, config.payloadEncryption.key.key.toString('hex')] : [])];
   return {
     config,
@@ -67,13 +69,25 @@ export async function startTestEnv(label: string, env: Record<string, string> = 
       for await (const wf of client.workflow.list({ query: `TaskQueue = "${config.taskQueue}" AND ExecutionStatus = "Running"` })) {
         await client.workflow.getHandle(wf.workflowId, wf.runId).terminate('test file finished').catch(() => undefined);
       }
-      worker.shutdown();
-      await running;
+      await inProcess?.stop();
       await connection.close();
-      await workerConnection.close();
-      duckdb.closeSync();
       fs.rmSync(root, { recursive: true, force: true });
       if (audit.problems.length) throw new Error(`History audit of ${label}:\n  ${audit.problems.join('\n  ')}`);
+    },
+  };
+}
+
+async function startInProcessWorker(config: MlopsConfig, client: Client): Promise<{ stop(): Promise<void> }> {
+  const workerConnection = await NativeConnection.connect({ address: config.temporalAddress });
+  const duckdb = await openDuckDb({ threads: 2 });
+  const worker = await createWorker({ config, connection: workerConnection, duckdb, client });
+  const running = worker.run();
+  return {
+    async stop() {
+      worker.shutdown();
+      await running;
+      await workerConnection.close();
+      duckdb.closeSync();
     },
   };
 }

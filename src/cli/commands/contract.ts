@@ -5,6 +5,7 @@ import { formatOf, resolveSourceFiles } from '../../datasets/raw';
 import { SOURCE_FORMATS, type SourceFormat } from '../../datasets/source';
 import { openDuckDb } from '../../sql/duckdb';
 import type { CliContext } from '../context';
+import { commaList } from '../options';
 
 export function registerContractCommands(program: Command, ctx: () => CliContext): void {
   const contract = program.command('contract').description('Data contracts');
@@ -28,7 +29,7 @@ export function registerContractCommands(program: Command, ctx: () => CliContext
           files,
           format,
           opts.delimiter !== undefined ? { delimiter: opts.delimiter } : {},
-          { label: opts.label, key: opts.key ? String(opts.key).split(',').map((k) => k.trim()) : [] },
+          { label: opts.label, key: opts.key ? commaList(opts.key) : [] },
         );
         const text = `${JSON.stringify(inferred, null, 2)}\n`;
         if (opts.out) {

@@ -1,34 +1,14 @@
-import * as fs from 'node:fs';
 import type { Command } from 'commander';
-import { startIngest } from '../../client/ingest';
-import { listDatasets, listVersions, resolveVersion } from '../../datasets/catalog';
+import { startIngest, startRepair } from '../../client/ingest';
+import { listDatasets, listVersions, listVersionsOrExplain, parseDatasetRef, resolveVersion } from '../../datasets/catalog';
 import type { DatasetManifest } from '../../datasets/manifest';
 import { describeLines, describeRows } from '../../evaluation/data';
 import type { IngestRequestInput } from '../../datasets/request';
 import { SOURCE_FORMATS, type SourceFormat } from '../../datasets/source';
 import { userError } from '../../errors';
 import type { CliContext } from '../context';
+import { inferOptions, numberOption, readContractFile } from '../options';
 import { formatNumber, printJson, printRows, printTable } from '../output';
-
-function readJsonFile(file: string, what: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw userError('InvalidInput', `Cannot read ${what} ${file}: ${(err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw userError('InvalidInput', `${what} ${file} is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-function numberOption(value: string, name: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw userError('InvalidInput', `${name} must be a number, got "${value}"`);
-  return n;
-}
 
 export function registerDatasetCommands(program: Command, ctx: () => CliContext): void {
   program
@@ -37,6 +17,8 @@ export function registerDatasetCommands(program: Command, ctx: () => CliContext)
     .argument('<dataset>', 'dataset name')
     .argument('<path>', 'CSV, Parquet or NDJSON/JSON file, or a glob such as "data/*.csv"')
     .option('--contract <file>', 'contract JSON (default: infer one from the data)')
+    .option('--key <columns>', 'for an inferred contract: comma-separated key columns (labels join to predictions by them)')
+    .option('--label <column>', 'for an inferred contract: the label column')
     .option('--retention-days <n>', 'keep the raw copy this many days', '30')
     .option('--max-rejected-fraction <x>', 'fail if more than this share of rows breaks the contract', '0.05')
     .option('--format <format>', `source format (${SOURCE_FORMATS.join('|')}); default: from the extension`)
@@ -48,10 +30,15 @@ export function registerDatasetCommands(program: Command, ctx: () => CliContext)
       const request: IngestRequestInput = {
         dataset,
         source,
-        retentionDays: numberOption(opts.retentionDays, '--retention-days'),
-        maxRejectedFraction: numberOption(opts.maxRejectedFraction, '--max-rejected-fraction'),
+        retentionDays: numberOption('--retention-days', opts.retentionDays as string),
+        maxRejectedFraction: numberOption('--max-rejected-fraction', opts.maxRejectedFraction as string),
       };
-      if (opts.contract) request.contract = readJsonFile(opts.contract, 'contract') as IngestRequestInput['contract'];
+      if (opts.contract) request.contract = readContractFile(opts.contract);
+      const infer = inferOptions(opts);
+      if (infer) {
+        if (opts.contract) throw userError('InvalidInput', '--key and --label describe an inferred contract; with --contract, put them in the contract');
+        request.infer = infer;
+      }
       if (opts.format) {
         if (!SOURCE_FORMATS.includes(opts.format)) {
           throw userError('InvalidInput', `--format must be one of ${SOURCE_FORMATS.join(', ')}`);
@@ -69,9 +56,10 @@ export function registerDatasetCommands(program: Command, ctx: () => CliContext)
         return;
       }
       if (!opts.json) console.error(`ingesting (workflow ${handle.workflowId}) …`);
-      const ref = await handle.result();
+      const ref = await c.answer(handle.result());
       if (opts.json) return printJson(ref);
-      console.log(`${ref.reused ? 'already published' : 'published'} ${ref.dataset}@${ref.version}`);
+      if (ref.repaired) console.log(`repaired ${ref.dataset}@${ref.version}: its snapshot ${ref.repaired.damage}; rebuilt from this source (recorded in the manifest)`);
+      else console.log(`${ref.reused ? 'already published' : 'published'} ${ref.dataset}@${ref.version}`);
       console.log(`  rows: ${ref.rows.read} read, ${ref.rows.accepted} accepted, ${ref.rows.rejected} quarantined`);
       console.log(`  snapshot:   ${ref.snapshotUri}`);
       if (ref.quarantineUri) console.log(`  quarantine: ${ref.quarantineUri}`);
@@ -93,6 +81,8 @@ export function registerDatasetCommands(program: Command, ctx: () => CliContext)
       printRows(rows, opts.json);
     });
 
+  repairCommand(datasets, ctx);
+
   datasets
     .command('show')
     .description('Versions of a dataset, or one version (name@version, name@latest) with its profile')
@@ -101,14 +91,13 @@ export function registerDatasetCommands(program: Command, ctx: () => CliContext)
     .action(async (ref: string, opts) => {
       const { store } = ctx();
       if (!ref.includes('@')) {
-        const versions = await listVersions(store, ref);
-        if (versions.length === 0) throw userError('DatasetNotFound', `Dataset "${ref}" has no published versions`);
+        const versions = await listVersionsOrExplain(store, ref);
         const rows = versions.map((m) => ({
           version: m.version,
           created: m.createdAt,
           rows: m.rows.accepted,
           quarantined: m.rows.rejected,
-          contract: m.contractInferred ? 'inferred' : 'given',
+          contract: m.contractInferred ? 'inferred' : m.contractFrom ? `from ${m.contractFrom}` : 'given',
           rawExpires: m.raw.expiresAt,
         }));
         return opts.json ? printJson(versions) : printTable(rows);
@@ -116,6 +105,25 @@ export function registerDatasetCommands(program: Command, ctx: () => CliContext)
       const manifest = await resolveVersion(store, ref);
       if (opts.json) return printJson(manifest);
       printManifest(manifest);
+    });
+}
+
+function repairCommand(datasets: Command, ctx: () => CliContext): void {
+  datasets
+    .command('repair')
+    .description('Check a version\'s snapshot against its manifest; rebuild a damaged one from the raw copy (recorded in the manifest)')
+    .argument('<ref>', 'dataset@version (or dataset, dataset@latest)')
+    .option('--json', 'print the outcome as JSON')
+    .action(async (ref: string, opts) => {
+      const { dataset, version } = parseDatasetRef(ref);
+      const c = ctx();
+      const outcome = await c.answer((await startRepair(await c.temporal(), c.config, { dataset, version })).result());
+      if (opts.json) return printJson(outcome);
+      const name = `${outcome.dataset}@${outcome.version}`;
+      if (!outcome.repaired) return console.log(`${name}: the snapshot is the recorded file; nothing to repair`);
+      const r = outcome.repaired;
+      console.log(`repaired ${name}: its snapshot ${r.damage}; rebuilt from the raw copy`);
+      console.log(`  sha256 ${r.sha256.slice(0, 12)}… (${r.sha256 === r.recordedSha256 ? 'the recorded bytes exactly' : `recorded ${r.recordedSha256.slice(0, 12)}…: the same rows, written anew`}); manifest ${outcome.manifestUri}`);
     });
 }
 
@@ -128,6 +136,7 @@ function printManifest(m: DatasetManifest): void {
   console.log(`  source:     ${m.source.files.map((f) => f.original).join(', ')}`);
   if (m.droppedColumns.length) console.log(`  dropped columns (not in contract): ${m.droppedColumns.join(', ')}`);
   if (m.lineage) console.log(`  lineage (${m.lineage.kind} of model ${m.lineage.model}):\n${describeLines(describeRows(m)).map((l) => `  ${l}`).join('\n')}`);
+  for (const r of m.repairs ?? []) console.log(`  repaired:   ${r.at} from the ${r.from === 'source' ? 'source' : 'raw copy'} (snapshot ${r.damage})`);
   if (m.topRejectReasons.length) {
     console.log('  top reject reasons:');
     for (const r of m.topRejectReasons) console.log(`    ${r.count} × ${r.reason}`);

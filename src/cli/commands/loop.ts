@@ -1,52 +1,43 @@
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Command } from 'commander';
-import { decideRetrain, type RetrainDecision, requestRetrain, retrainStatus, startLabels, startMonitor } from '../../client/retrain';
-import { acknowledgeAlert, startScoring } from '../../client/score';
+import { decideAndSettle, type RetrainDecision, requestRetrain, retrainStatus, startLabels, startMonitor } from '../../client/retrain';
+import { acknowledgeAndFinish, startScoring } from '../../client/score';
+import { resultOrState } from '../../client/settle';
 import { parseDatasetRef } from '../../datasets/catalog';
+import type { IngestRequestInput } from '../../datasets/request';
 import { userError } from '../../errors';
 import { listRuns } from '../../scoring/runs';
 import type { AttemptData, RetrainStatus } from '../../workflows/retrain-messages';
 import { TRAINING_WINDOWS } from '../../retraining/training-windows';
-import type { ScoreStatus } from '../../workflows/score-messages';
+import { type ScoreStatus, scoreStatusQuery } from '../../workflows/score-messages';
 import type { CliContext } from '../context';
+import { commaList, numberOption, parseJsonOption, readContractFile } from '../options';
 import { printJson, printRows, printTable } from '../output';
 
 const whoAmI = () => process.env.USER ?? os.userInfo().username;
-
-/** JSON inline or @file.json, for options that take structured input. */
-function parseJsonOption(name: string, text: string | undefined): unknown {
-  if (text === undefined) return undefined;
-  let source = text;
-  if (text.startsWith('@')) {
-    try {
-      source = fs.readFileSync(text.slice(1), 'utf8');
-    } catch (err) {
-      throw userError('InvalidInput', `${name} file ${text.slice(1)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
-  try {
-    return JSON.parse(source) as unknown;
-  } catch (err) {
-    throw userError('InvalidInput', `${name} is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-function numberOption(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isFinite(n)) throw userError('InvalidInput', `${name} must be a number, not "${text}"`);
-  return n;
-}
 
 function printScore(s: ScoreStatus): void {
   const r = s.run;
   if (!r) return console.log(`${s.model} run ${s.runId}: ${s.phase}`);
   console.log(`scored ${r.rows} rows of ${r.dataset}@${r.datasetVersion} with ${r.model}@${r.modelVersion} in ${r.seconds.total.toFixed(1)} s`);
   console.log(`flagged: ${r.outOfRange} out of range [${r.range.min.toPrecision(4)}, ${r.range.max.toPrecision(4)}] (${r.range.source}), ${r.notANumber} not a number`);
+  console.log(`prediction log: ${r.logUri}`);
   if (r.alert) console.log(`ALERT: ${r.alert}`);
   if (s.acknowledgement) console.log('timedOut' in s.acknowledgement ? 'alert not acknowledged in time' : `acknowledged by ${s.acknowledgement.by}: ${s.acknowledgement.reason}`);
-  console.log(`prediction log: ${r.logUri}`);
+  else if (s.phase === 'waiting-for-acknowledgement') {
+    console.log(`the run waits for a person (MlopsNeedsAttention): answer with \`mlops acknowledge ${s.model} ${s.runId} --reason …\``);
+  }
+}
+
+/**
+ * A file to score is ingested as a version of its dataset: with the contract given, else the
+ * dataset's own (so its key and types carry over and late labels can join), else an inferred one.
+ */
+function scoredFileIngest(dataset: string, opts: { file: string; contract?: string; key?: string }): IngestRequestInput {
+  if (opts.contract && opts.key) throw userError('InvalidInput', '--key describes an inferred contract; with --contract, put the key in the contract');
+  if (opts.contract) return { dataset, source: opts.file, contract: readContractFile(opts.contract) };
+  if (opts.key) return { dataset, source: opts.file, infer: { key: commaList(opts.key) } };
+  return { dataset, source: opts.file, reuseContract: true };
 }
 
 /** Which rows an attempt trained on and which judged it, as `dataset@version8 (N … rows)`. */
@@ -83,6 +74,17 @@ function printLoop(s: RetrainStatus): void {
   }
 }
 
+/** What the loop did with a decision, as its own state says. */
+function printDecisionOutcome(decision: RetrainDecision, s: RetrainStatus): void {
+  const d = s.decision;
+  const by = d ? ` (${d.action} by ${d.by}: ${d.reason})` : '';
+  if (s.phase === 'done') return console.log(`${s.model}: the retraining loop ended ${s.outcome}${by}; production ${s.production ?? '(none)'}`);
+  if (s.phase === 'escalated') {
+    return console.log(`${s.model}: ${decision} did not settle it: ${s.escalation?.reason}; the loop waits for a person again (mlops decide ${s.model} …)`);
+  }
+  console.log(`${s.model}: the retraining loop is ${s.phase} again${by}, up to ${s.maxAttempts} more attempt(s); follow with \`mlops retrain-status ${s.model}\``);
+}
+
 export function registerLoopCommands(program: Command, ctx: () => CliContext): void {
   program
     .command('score')
@@ -90,11 +92,14 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
     .argument('<model>', 'model name')
     .argument('<dataset>', 'dataset[@version] to score, or the dataset to ingest --file into')
     .option('--file <path>', 'ingest this file into <dataset> first and score that version')
+    .option('--contract <file>', 'with --file: its contract (default: the contract of <dataset>\'s latest version; a new dataset\'s is inferred)')
+    .option('--key <columns>', 'with --file: infer the file\'s contract with these key columns (labels join to predictions by key)')
     .option('--run-id <id>', 'name of the run (default: <dataset>-<UTC time>)')
     .option('--range <min:max>', 'acceptable output range (default: the model card\'s expected range plus --margin)')
     .option('--margin <fraction>', 'widen the card\'s range by this fraction of its width on each side', '0.1')
     .option('--max-flagged-share <fraction>', 'alert when more than this share of rows is flagged', '0.01')
     .option('--retention-days <n>', 'keep the prediction log this long', '90')
+    .option('--wait', 'with an alert, wait until it is acknowledged (or times out) before returning')
     .option('--no-wait', 'start the run and return its workflow id')
     .option('--json', 'print the result as JSON')
     .action(async (model: string, datasetRef: string, opts) => {
@@ -110,16 +115,21 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
         model,
         dataset: ref.dataset,
         datasetVersion: ref.version,
-        ...(opts.file ? { ingest: { dataset: ref.dataset, source: opts.file } } : {}),
+        ...(opts.file ? { ingest: scoredFileIngest(ref.dataset, opts) } : {}),
         ...(opts.runId ? { runId: opts.runId } : {}),
         ...(range ? { range } : {}),
         rangeMargin: numberOption('--margin', opts.margin),
         maxFlaggedShare: numberOption('--max-flagged-share', opts.maxFlaggedShare),
         retentionDays: numberOption('--retention-days', opts.retentionDays),
       });
-      if (!opts.wait) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`started ${handle.workflowId}`);
-      if (!opts.json) console.error(`scoring (workflow ${handle.workflowId}) … an alert waits for \`mlops acknowledge\``);
-      const status = await handle.result();
+      if (opts.wait === false) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`started ${handle.workflowId}`);
+      if (!opts.json) console.error(`scoring (workflow ${handle.workflowId}) …`);
+      // An alert waits for a person, possibly for days: the run has answered once it waits.
+      const settled = await c.answer(
+        opts.wait ? handle.result().then((result) => ({ done: true as const, result })) : resultOrState<ScoreStatus, ScoreStatus>(handle, scoreStatusQuery, (s) => s.phase === 'waiting-for-acknowledgement'),
+      );
+      const status = settled.done ? settled.result : settled.state;
+      if (status.run?.alert) c.answeredNo();
       if (opts.json) return printJson(status);
       printScore(status);
     });
@@ -133,9 +143,11 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
     .option('--by <name>', 'who (default: $USER)')
     .option('--json', 'print the run status as JSON')
     .action(async (model: string, runId: string, opts) => {
-      const status = await acknowledgeAlert(await ctx().temporal(), { model, runId, by: opts.by ?? whoAmI(), reason: opts.reason });
+      const c = ctx();
+      const status = await c.answer(acknowledgeAndFinish(await c.temporal(), { model, runId, by: opts.by ?? whoAmI(), reason: opts.reason }));
       if (opts.json) return printJson(status);
-      console.log(`acknowledged the alert of ${model} run ${runId}`);
+      const ack = status.acknowledgement;
+      console.log(`${model} run ${runId}: ${status.phase}; alert acknowledged${ack && 'by' in ack ? ` by ${ack.by}: ${ack.reason}` : ''}`);
     });
 
   program
@@ -160,7 +172,8 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
     .option('--json', 'print the result as JSON')
     .action(async (dataset: string, file: string, opts) => {
       const c = ctx();
-      const batch = await (await startLabels(await c.temporal(), c.config, { dataset, source: file, ...(opts.label ? { label: opts.label } : {}) })).result();
+      const handle = await startLabels(await c.temporal(), c.config, { dataset, source: file, ...(opts.label ? { label: opts.label } : {}) });
+      const batch = await c.answer(handle.result());
       if (opts.json) return printJson(batch);
       console.log(`${batch.reused ? 'already recorded' : 'recorded'} ${batch.rows} labels for ${dataset} (${batch.rejected} rows without key or label left out, ${batch.duplicateKeys} repeated keys: last wins): ${batch.uri}`);
     });
@@ -186,7 +199,8 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
         maxMetricDrop: numberOption('--max-metric-drop', opts.maxMetricDrop),
         retrainOnTrigger: opts.retrain,
       });
-      const r = await handle.result();
+      const r = await c.answer(handle.result());
+      if (r.triggered) c.answeredNo();
       if (opts.json) return printJson(r);
       console.log(`${model}@${r.modelVersion} on ${r.dataset}@${r.datasetVersion}: ${r.triggered ? `THRESHOLD CROSSED: ${r.reasons.join('; ')}` : 'no threshold crossed'}`);
       console.log(`drifted features: ${r.driftedFeatures.join(', ') || 'none'}; prediction PSI: ${r.predictionPsi?.toFixed(3) ?? 'n/a'}`);
@@ -243,7 +257,8 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
         { reason: opts.reason, by: whoAmI() },
       );
       if (!opts.wait) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`retraining loop ${handle.workflowId} (follow with \`mlops retrain-status ${model}\`)`);
-      const status = await handle.result();
+      const status = await c.answer(handle.result());
+      if (status.outcome !== 'improved') c.answeredNo();
       if (opts.json) return printJson(status);
       printLoop(status);
     });
@@ -254,7 +269,8 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
     .argument('<model>', 'model name')
     .option('--json', 'print as JSON')
     .action(async (model: string, opts) => {
-      const status = await retrainStatus(await ctx().temporal(), model);
+      const c = ctx();
+      const status = await c.answer(retrainStatus(await c.temporal(), model));
       if (opts.json) return printJson(status);
       printLoop(status);
     });
@@ -273,15 +289,16 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
       const decisions: RetrainDecision[] = ['retry', 'accept-current', 'force-promote', 'abort'];
       if (!decisions.includes(decision as RetrainDecision)) throw userError('InvalidInput', `decision must be one of ${decisions.join(', ')}, not "${decision}"`);
       const overrides = parseJsonOption('--overrides', opts.overrides);
-      const status = await decideRetrain(await ctx().temporal(), {
+      const c = ctx();
+      const status = await c.answer(decideAndSettle(await c.temporal(), {
         model,
         decision: decision as RetrainDecision,
         by: opts.by ?? whoAmI(),
         reason: opts.reason,
         ...(opts.version ? { version: opts.version } : {}),
         ...(overrides ? { overrides: overrides as never } : {}),
-      });
+      }));
       if (opts.json) return printJson(status);
-      console.log(`${decision}: sent; the loop is ${status.phase}`);
+      printDecisionOutcome(decision as RetrainDecision, status);
     });
 }

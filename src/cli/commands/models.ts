@@ -4,6 +4,7 @@ import { parseDatasetRef } from '../../datasets/catalog';
 import { userError } from '../../errors';
 import { TRAINER_KINDS, type TrainRequestInput } from '../../training/request';
 import type { CliContext } from '../context';
+import { commaList } from '../options';
 import { formatNumber, printJson, printRows, printTable } from '../output';
 
 function parseParams(text: string | undefined): Record<string, number> {
@@ -76,15 +77,16 @@ export function registerModelCommands(program: Command, ctx: () => CliContext): 
             : { kind: opts.trainer, params: parseParams(opts.params) },
         seed: Number(opts.seed),
         ...(opts.label ? { label: opts.label } : {}),
-        ...(opts.features ? { features: String(opts.features).split(',').map((f) => f.trim()) } : {}),
+        ...(opts.features ? { features: commaList(opts.features) } : {}),
       };
       const c = ctx();
       const handle = await startTraining(await c.temporal(), c.config, request, opts.run);
       if (!opts.wait) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`started ${handle.workflowId}`);
       if (!opts.json) console.error(`training (workflow ${handle.workflowId}) …`);
-      const { summary, reused } = await handle.result();
-      if (opts.json) return printJson({ ...summary, reused });
+      const { summary, reused, rows } = await c.answer(handle.result());
+      if (opts.json) return printJson({ ...summary, reused, ...(rows ? { rows } : {}) });
       console.log(`${reused ? 'already trained' : 'trained'} ${summary.model}@${summary.version} (${summary.trainer.kind}) — registered as candidate`);
+      if (rows) console.log(`  rows:       ${rows.used} of ${rows.dataset} used${rows.dropped.map((d) => `; ${d.rows} left out: ${d.reason}`).join('')}`);
       console.log(`  test:       ${Object.entries(summary.metrics.test).map(([k, v]) => `${k} ${formatNumber(v)}`).join(', ')}`);
       console.log(`  model card: ${summary.cardUri}`);
     });
@@ -114,9 +116,8 @@ export function registerModelCommands(program: Command, ctx: () => CliContext): 
     .argument('<model>', 'model name')
     .option('--json', 'print as JSON')
     .action(async (model: string, opts) => {
-      const state = await registryState(await ctx().temporal(), model).catch((err: Error) => {
-        throw userError('InvalidInput', `Model "${model}" has no registry (${err.message}); train it first with \`mlops train ${model} --dataset …\``);
-      });
+      const c = ctx();
+      const state = await c.answer(registryState(await c.temporal(), model));
       if (opts.json) return printJson(state);
       const aliasOf = (v: string) => Object.entries(state.aliases).filter(([, id]) => id === v).map(([a]) => a).join(',');
       printTable(

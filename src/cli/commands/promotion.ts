@@ -1,36 +1,23 @@
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Command } from 'commander';
 import type { EvaluationOutcome } from '../../activities/evaluation';
-import { listPending, reviewPromotion, rollbackProduction, startEvaluation, startPromotion } from '../../client/promote';
+import { listPending, reviewOutcome, rollbackProduction, startEvaluation, startPromotion } from '../../client/promote';
 import { parseDatasetRef } from '../../datasets/catalog';
 import { userError } from '../../errors';
 import { PROMOTION_POLICIES } from '../../evaluation/request';
-import type { PromotionStatus } from '../../workflows/promote-messages';
+import { parsePromoteWorkflowId, type PromotionStatus } from '../../workflows/promote-messages';
 import { registryState } from '../../client/train';
 import { latestEvaluations } from '../../evaluation/reports';
 import type { CliContext } from '../context';
+import { commaList, parseJsonOption } from '../options';
 import { printJson, printRows, printTable } from '../output';
 
-/** --gates takes JSON inline or @file.json. */
+/** --gates: a JSON object, inline or @file.json. */
 function parseGates(text: string | undefined): Record<string, unknown> | undefined {
-  if (!text) return undefined;
-  const source = text.startsWith('@') ? readGatesFile(text.slice(1)) : text;
-  try {
-    const gates = JSON.parse(source) as unknown;
-    if (gates && typeof gates === 'object' && !Array.isArray(gates)) return gates as Record<string, unknown>;
-  } catch (err) {
-    throw userError('InvalidInput', `--gates is not valid JSON: ${(err as Error).message}`);
-  }
+  const gates = parseJsonOption('--gates', text);
+  if (gates === undefined) return undefined;
+  if (gates && typeof gates === 'object' && !Array.isArray(gates)) return gates as Record<string, unknown>;
   throw userError('InvalidInput', '--gates must be a JSON object such as \'{"minImprovement": 0.01}\'');
-}
-
-function readGatesFile(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw userError('InvalidInput', `--gates file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
 }
 
 /** The evaluation options every command that evaluates shares. */
@@ -47,7 +34,7 @@ function evaluationOptions(opts: { dataset?: string; slices?: string; gates?: st
   const gates = parseGates(opts.gates);
   return {
     ...(ref ? { dataset: ref.dataset, datasetVersion: ref.version } : {}),
-    sliceColumns: opts.slices ? String(opts.slices).split(',').map((s) => s.trim()).filter(Boolean) : [],
+    sliceColumns: opts.slices ? commaList(opts.slices) : [],
     batchSize: Number(opts.batchSize),
     ...(gates ? { gates } : {}),
   };
@@ -67,8 +54,17 @@ function metricText(value: number | null): string {
 
 function printPromotion(s: PromotionStatus): void {
   if (s.evaluation) printVerdict(s.evaluation);
+  printReviewOutcome(s);
+}
+
+/** The promotion as it stands: decided (by whom, why), or waiting for a review and how to give it. */
+function printReviewOutcome(s: PromotionStatus): void {
   const d = s.decision;
-  console.log(d ? `${d.outcome} ${s.model}@${s.candidate} by ${d.by}: ${d.reason}` : `${s.model}@${s.candidate}: ${s.phase}`);
+  if (d) return console.log(`${d.outcome} ${s.model}@${s.candidate} by ${d.by}: ${d.reason}`);
+  if (s.phase === 'waiting-for-review') {
+    return console.log(`${s.model}@${s.candidate} waits for a review${s.baseline ? ` (compared with production ${s.baseline})` : ''}: answer with \`mlops approve|reject ${s.model} ${s.candidate} --reason …\``);
+  }
+  console.log(`${s.model}@${s.candidate}: ${s.phase}`);
 }
 
 const whoAmI = () => process.env.USER ?? os.userInfo().username;
@@ -85,14 +81,15 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
     .option('--json', 'print the outcome as JSON')
     .action(async (model: string, opts) => {
       const c = ctx();
-      const handle = await startEvaluation(await c.temporal(), c.config, {
+      const handle = await c.answer(startEvaluation(await c.temporal(), c.config, {
         model,
         ...(opts.version ? { candidateVersion: opts.version } : {}),
         ...(opts.against ? { baselineVersion: opts.against } : {}),
         options: evaluationOptions(opts),
-      });
+      }));
       if (!opts.json) console.error(`evaluating (workflow ${handle.workflowId}) …`);
-      const outcome = await handle.result();
+      const outcome = await c.answer(handle.result());
+      if (!outcome.passed) c.answeredNo();
       if (opts.json) return printJson(outcome);
       printVerdict(outcome);
     });
@@ -111,7 +108,7 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
     .option('--json', 'print the result as JSON')
     .action(async (model: string, opts) => {
       const c = ctx();
-      const handle = await startPromotion(await c.temporal(), c.config, {
+      const handle = await c.answer(startPromotion(await c.temporal(), c.config, {
         model,
         ...(opts.version ? { candidateVersion: opts.version } : {}),
         policy: opts.policy,
@@ -119,10 +116,11 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
         onTimeout: opts.onTimeout,
         by: whoAmI(),
         ...evaluationOptions(opts),
-      });
+      }));
       if (!opts.wait) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`started ${handle.workflowId}`);
       if (!opts.json) console.error(`promoting (workflow ${handle.workflowId}) …${opts.policy === 'auto' ? '' : ' waits for `mlops approve` or `mlops reject`'}`);
-      const status = await handle.result();
+      const status = await c.answer(handle.result());
+      if (status.phase === 'rejected') c.answeredNo();
       if (opts.json) return printJson(status);
       printPromotion(status);
     });
@@ -137,9 +135,12 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
       .option('--by <name>', 'who decides (default: $USER)')
       .option('--json', 'print the promotion status as JSON')
       .action(async (model: string, version: string, opts) => {
-        const status = await reviewPromotion(await ctx().temporal(), decision, { model, version, by: opts.by ?? whoAmI(), reason: opts.reason });
+        const c = ctx();
+        const status = await c.answer(reviewOutcome(await c.temporal(), decision, { model, version, by: opts.by ?? whoAmI(), reason: opts.reason }));
+        // An approval that still ends rejected (the candidate's file fails its check) is a "no".
+        if (decision === 'approve' && status.phase === 'rejected') c.answeredNo();
         if (opts.json) return printJson(status);
-        console.log(`${decision === 'approve' ? 'approved' : 'rejected'} ${model}@${version}; the promotion continues (${status.phase})`);
+        printReviewOutcome(status);
       });
   }
 
@@ -151,7 +152,8 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
     .option('--by <name>', 'who decides (default: $USER)')
     .option('--json', 'print the registry state as JSON')
     .action(async (model: string, opts) => {
-      const state = await rollbackProduction(await ctx().temporal(), { model, by: opts.by ?? whoAmI(), reason: opts.reason });
+      const c = ctx();
+      const state = await c.answer(rollbackProduction(await c.temporal(), { model, by: opts.by ?? whoAmI(), reason: opts.reason }));
       if (opts.json) return printJson(state);
       console.log(`${model}: production is ${state.aliases.production} again`);
     });
@@ -164,14 +166,13 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
     .action(async (model: string, opts) => {
       const c = ctx();
       const client = await c.temporal();
-      const state = await registryState(client, model).catch((err: Error) => {
-        throw userError('InvalidInput', `Model "${model}" has no registry (${err.message}); train it first with \`mlops train ${model} --dataset …\``);
-      });
+      const state = await c.answer(registryState(client, model));
       const version = (id: string | undefined) => state.versions.find((v) => v.version === id);
       const describe = (id: string | undefined) => {
         const v = version(id);
         return v ? { version: v.version, trainer: v.trainer.kind, dataset: `${v.dataset.name}@${v.dataset.version}`, test: v.metrics.test } : undefined;
       };
+      const flags = (await listPending(client)).filter((p) => p.model === model);
       const status = {
         model,
         production: describe(state.aliases.production),
@@ -184,11 +185,15 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
           [r.primaryMetric]: `${r.candidate.metrics[r.primaryMetric]?.toFixed(4)}${r.baseline ? ` vs ${r.baseline.metrics[r.primaryMetric]?.toFixed(4)}` : ''}`,
           report: r.id,
         })),
-        flags: (await listPending(client)).filter((p) => p.model === model),
+        flags,
+        // A promotion waiting for a person is what the model's next version hangs on, whether or
+        // not that version still holds the candidate alias.
+        inReview: flags.flatMap((f) => (f.type === 'promoteModel' ? [{ version: parsePromoteWorkflowId(f.workflowId)?.version, workflowId: f.workflowId }] : [])),
         decisions: state.decisions.slice(-5),
       };
       if (opts.json) return printJson(status);
       console.log(`${model}: production ${status.production?.version ?? '(none)'}, candidate ${status.candidate?.version ?? '(none)'}`);
+      for (const r of status.inReview) console.log(`in review: ${model}@${r.version} — answer with \`mlops approve|reject ${model} ${r.version} --reason …\``);
       console.log('\nlatest evaluations');
       printTable(status.evaluations);
       console.log('\nwaiting for a person');

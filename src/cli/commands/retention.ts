@@ -18,12 +18,13 @@ export function registerRetentionCommands(program: Command, ctx: () => CliContex
       const request = parseInput(retentionSweepRequestSchema, opts.asOf ? { asOf: opts.asOf } : {}, 'sweep request');
       const c = ctx();
       const client = await c.temporal();
-      const report = await client.workflow.execute<typeof retentionSweep>('retentionSweep', {
+      const handle = await client.workflow.start<typeof retentionSweep>('retentionSweep', {
         taskQueue: c.config.taskQueue,
         workflowId: `retention-sweep-manual-${new Date().toISOString()}`,
         args: [request],
         typedSearchAttributes: [{ key: MlopsStage, value: 'retention' }],
       });
+      const report = await c.answer(handle.result());
       if (opts.json) return printJson(report);
       console.log(`deleted ${report.deleted.length} expired raw copies (kept ${report.kept}) and ${report.predictionLogs.length} expired prediction logs; report: ${report.reportUri}`);
       if (report.deleted.length) printTable(report.deleted, ['dataset', 'sourceHash', 'expiresAt', 'bytes']);

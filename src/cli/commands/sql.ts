@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { userError } from '../../errors';
 import { createLineageViews, VIEWS } from '../../lineage/views';
-import { openDuckDb, queryRows } from '../../sql/duckdb';
+import { openDuckDb, queryRecords } from '../../sql/duckdb';
 import type { CliContext } from '../context';
 import { printRows } from '../output';
 
@@ -17,7 +17,7 @@ export function registerSqlCommand(program: Command, ctx: () => CliContext): voi
       try {
         const conn = await db.connect();
         const { missing } = await createLineageViews(conn, ctx().store);
-        const rows = await queryRows(conn, query).catch((err: Error) => {
+        const rows = await queryRecords(conn, query).catch((err: Error) => {
           const hint = missing.length ? ` (no data yet for: ${missing.join(', ')})` : '';
           throw userError('InvalidInput', `${err.message.split('\n')[0]}${hint}`);
         });
