@@ -1,7 +1,8 @@
 import type { TestProject } from 'vitest/node';
 import { startDevServer } from '../src/temporal/dev-server';
+import { startPostgresTemporal } from '../src/temporal/postgres-server';
 import { ensureSklearnPython } from '../scripts/python-env';
-import { CHROMIUM, ensureSystemProgram, OPENSSL } from '../scripts/system-packages';
+import { CHROMIUM, ensureSystemProgram, OPENSSL, POSTGRESQL } from '../scripts/system-packages';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -19,6 +20,8 @@ declare module 'vitest' {
  * Everything the suite needs, provisioned on the first run of a fresh machine: the Temporal CLI
  * (built with Go), the Python environment, chromium and openssl; then one real Temporal dev
  * server for the whole run, on free ports, stopped by pid at the end.
+ * MLOPS_TEST_SERVER=postgres (npm run test:postgres) → the official Temporal server on a
+ * throwaway PostgreSQL cluster, with its Web UI, instead (built with Go on the first run).
  * TEMPORAL_ADDRESS set → the tests use that server instead (it must have our search attributes).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
@@ -30,7 +33,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('temporalUiUrl', process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233');
     return async () => undefined;
   }
-  const server = await startDevServer({});
+  const kind = process.env.MLOPS_TEST_SERVER || 'dev';
+  if (kind !== 'dev' && kind !== 'postgres') throw new Error(`MLOPS_TEST_SERVER=${kind}: expected dev (the default) or postgres`);
+  const server = kind === 'postgres' ? await startPostgresTemporal({ initdb: ensureSystemProgram(POSTGRESQL), ui: true }) : await startDevServer({});
   project.provide('temporalAddress', server.address);
   project.provide('temporalUiUrl', server.uiUrl!);
   return () => server.stop();

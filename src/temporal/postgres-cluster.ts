@@ -118,7 +118,8 @@ export async function startPostgresCluster(options: PostgresClusterOptions): Pro
     pid,
     async restart() {
       const logStart = fs.statSync(logFile).size;
-      const result = await run(pgCtl, ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'restart'], as);
+      // -l again: without it the new postmaster would write its log to our pipe.
+      const result = await run(pgCtl, ['-D', dataDir, '-l', logFile, '-m', 'fast', '-w', '-t', '60', 'restart'], as);
       if (result.code !== 0) throw new PostgresStartFailed(`pg_ctl restart failed (exit ${result.code}): ${result.output.trim()}${describeLog(logFile, logStart, false)}`);
     },
     async stop() {
