@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { temporalCacheDir } from '../cache-dir';
 import { goInstall, isExecutable } from '../go-install';
+
+export { temporalCacheDir };
 
 /**
  * Finds (or builds) the official Temporal CLI, whose `server start-dev` is the dev server we run.
@@ -12,11 +14,6 @@ import { goInstall, isExecutable } from '../go-install';
  */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 const GO_PACKAGE = `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`;
-
-export function temporalCacheDir(): string {
-  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(base, 'temporal-mlops');
-}
 
 export function cachedCliPath(): string {
   return path.join(temporalCacheDir(), `temporal-${TEMPORAL_CLI_VERSION}`);

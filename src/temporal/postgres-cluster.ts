@@ -1,6 +1,7 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { runCaptured } from '../processes';
 import { describeLog, freePort, stopProcess } from './dev-server';
 
 /**
@@ -49,6 +50,11 @@ interface Identity {
   gid: number;
 }
 
+/** The C locale: messages we match on (and initdb's defaults) do not depend on the machine's. */
+function runAs(command: string, args: string[], as: Identity | undefined) {
+  return runCaptured(command, args, { ...as, env: { ...process.env, LC_ALL: 'C' } });
+}
+
 /** Who runs the cluster: ourselves, or (as root) the `postgres` user. */
 function clusterIdentity(): Identity | undefined {
   if (process.getuid?.() !== 0) return undefined;
@@ -59,17 +65,6 @@ function clusterIdentity(): Identity | undefined {
     throw new Error('PostgreSQL refuses to run as root, and there is no `postgres` user to run it as (Debian\'s postgresql package creates it): install postgresql, or run as another user.');
   }
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
-}
-
-function run(command: string, args: string[], as: Identity | undefined): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...as, env: { ...process.env, LC_ALL: 'C' } });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, output }));
-  });
 }
 
 export class PostgresStartFailed extends Error {
@@ -90,7 +85,7 @@ export async function startPostgresCluster(options: PostgresClusterOptions): Pro
 
   const created = !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
   if (created) {
-    const init = await run(options.initdb, ['-D', dataDir, '-U', options.superuser, '--auth=trust', '-E', 'UTF8', '--locale=C', ...(options.durable ? [] : ['--no-sync'])], as);
+    const init = await runAs(options.initdb, ['-D', dataDir, '-U', options.superuser, '--auth=trust', '-E', 'UTF8', '--locale=C', ...(options.durable ? [] : ['--no-sync'])], as);
     if (init.code !== 0) throw new PostgresStartFailed(`initdb failed (exit ${init.code}):\n${init.output.trim()}`);
     // Settings live in the cluster, so a restart (pg_ctl restart, or the next start) keeps them.
     const settings = ['listen_addresses = \'127.0.0.1\'', `unix_socket_directories = '${dir}'`, 'max_connections = 200'];
@@ -102,7 +97,7 @@ export async function startPostgresCluster(options: PostgresClusterOptions): Pro
   for (let attempt = 1; ; attempt++) {
     port = options.port || (await freePort());
     const logStart = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
-    const start = await run(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', `-p ${port}`, 'start'], as);
+    const start = await runAs(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', `-p ${port}`, 'start'], as);
     if (start.code === 0) break;
     const log = describeLog(logFile, logStart, false);
     if (!options.port && attempt < PORT_ATTEMPTS && /could not bind .*Address already in use/.test(log)) continue;
@@ -119,7 +114,7 @@ export async function startPostgresCluster(options: PostgresClusterOptions): Pro
     async restart() {
       const logStart = fs.statSync(logFile).size;
       // -l again: without it the new postmaster would write its log to our pipe.
-      const result = await run(pgCtl, ['-D', dataDir, '-l', logFile, '-m', 'fast', '-w', '-t', '60', 'restart'], as);
+      const result = await runAs(pgCtl, ['-D', dataDir, '-l', logFile, '-m', 'fast', '-w', '-t', '60', 'restart'], as);
       if (result.code !== 0) throw new PostgresStartFailed(`pg_ctl restart failed (exit ${result.code}): ${result.output.trim()}${describeLog(logFile, logStart, false)}`);
     },
     async stop() {

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -6,9 +5,10 @@ import * as path from 'node:path';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { parse, stringify } from 'yaml';
-import { describeLog, freePort, stopProcess } from './dev-server';
+import { type LoggedProcess, runCaptured, spawnLogged } from '../processes';
+import { freePort, stopProcess } from './dev-server';
 import { type PostgresCluster, startPostgresCluster } from './postgres-cluster';
-import { isolatedConnection, tcpAccepts, waitUntilServing } from './readiness';
+import { isolatedConnection, waitUntilAccepting, waitUntilServing } from './readiness';
 import { SEARCH_ATTRIBUTE_FLAGS } from './search-attributes';
 import { resolveTemporalServerKit, resolveTemporalUiServer, type TemporalServerKit } from './server-binaries';
 
@@ -65,10 +65,10 @@ export async function startPostgresTemporal(options: PostgresTemporalOptions): P
   // As root the cluster runs as `postgres`, which must be able to reach its folder inside ours.
   if (ownDir) fs.chmodSync(dir, 0o711);
   const namespace = options.namespace ?? 'default';
-  const children: ChildProcess[] = [];
+  const children: LoggedProcess[] = [];
   let postgres: PostgresCluster | undefined;
   const stop = async () => {
-    for (const child of children.reverse()) if (child.pid !== undefined) await stopProcess(child.pid, 10_000);
+    for (const child of children.reverse()) await stopProcess(child.pid, 10_000);
     await postgres?.stop();
     if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
   };
@@ -98,21 +98,10 @@ async function applySchema(kit: TemporalServerKit, postgres: PostgresCluster): P
     // A kept cluster already has its databases: only updates (none, at the same version) apply.
     const steps = postgres.created ? [['create'], ['setup-schema', '-v', '0.0'], ['update-schema', '-d', versioned]] : [['update-schema', '-d', versioned]];
     for (const step of steps) {
-      const result = await runTool(kit.sqlTool, [...base, ...step]);
+      const result = await runCaptured(kit.sqlTool, [...base, ...step]);
       if (result.code !== 0) throw new Error(`temporal-sql-tool ${step[0]} on ${database} failed (exit ${result.code}):\n${result.output.trim().split('\n').slice(-10).join('\n')}`);
     }
   }
-}
-
-function runTool(command: string, args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, output }));
-  });
 }
 
 /**
@@ -134,7 +123,7 @@ async function membershipPort(): Promise<number> {
 
 const PORT_ATTEMPTS = 4;
 
-async function startServer(kit: TemporalServerKit, postgres: PostgresCluster, dir: string, options: PostgresTemporalOptions, children: ChildProcess[]): Promise<string> {
+async function startServer(kit: TemporalServerKit, postgres: PostgresCluster, dir: string, options: PostgresTemporalOptions, children: LoggedProcess[]): Promise<string> {
   const root = path.join(dir, 'temporal');
   const logFile = path.join(dir, 'temporal.log');
   for (let attempt = 1; ; attempt++) {
@@ -146,13 +135,7 @@ async function startServer(kit: TemporalServerKit, postgres: PostgresCluster, di
       matching: { grpcPort: await freePort(IP), membershipPort: await membershipPort(), bindOnIP: IP },
       worker: { grpcPort: await freePort(IP), membershipPort: await membershipPort(), bindOnIP: IP },
     }, httpPort);
-    fs.mkdirSync(path.dirname(logFile), { recursive: true });
-    const logStart = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
-    const logFd = fs.openSync(logFile, 'a');
-    const child = spawn(kit.server, ['--root', root, '--config', 'config', '--env', ENV, '--allow-no-auth', 'start'], { stdio: ['ignore', logFd, logFd] });
-    fs.closeSync(logFd);
-    let exited: string | undefined;
-    child.on('exit', (code, signal) => (exited = `exit code ${code ?? signal}`));
+    const server = spawnLogged(kit.server, ['--root', root, '--config', 'config', '--env', ENV, '--allow-no-auth', 'start'], logFile);
     const address = `${IP}:${port}`;
     try {
       // The system namespace exists from the first start: this waits for the frontend alone.
@@ -160,15 +143,15 @@ async function startServer(kit: TemporalServerKit, postgres: PostgresCluster, di
         namespace: 'temporal-system',
         timeoutMs: options.readyTimeoutMs ?? 90_000,
         server: 'Temporal server',
-        exitedWith: () => exited,
-        describeLog: () => describeLog(logFile, logStart, false),
+        exitedWith: server.exited,
+        describeLog: server.describeLog,
       });
-      children.push(child);
+      children.push(server);
       return address;
     } catch (err) {
-      if (child.pid !== undefined) await stopProcess(child.pid);
+      await stopProcess(server.pid);
       // Ports we picked can be taken before the server binds them: pick again (not one the caller chose).
-      const output = fs.readFileSync(logFile).subarray(logStart).toString();
+      const output = server.output();
       const requestedTaken = Boolean(options.port) && output.includes(`:${options.port}`);
       if (!/address already in use/i.test(output) || requestedTaken || attempt >= PORT_ATTEMPTS) throw err;
     }
@@ -235,7 +218,7 @@ async function registerNamespace(address: string, namespace: string): Promise<vo
   }
 }
 
-async function startUi(uiServer: string, address: string, dir: string, namespace: string, options: PostgresTemporalOptions, children: ChildProcess[]): Promise<string> {
+async function startUi(uiServer: string, address: string, dir: string, namespace: string, options: PostgresTemporalOptions, children: LoggedProcess[]): Promise<string> {
   const port = options.uiPort || (await freePort(IP));
   const root = path.join(dir, 'ui');
   fs.mkdirSync(path.join(root, 'config'), { recursive: true });
@@ -252,16 +235,8 @@ async function startUi(uiServer: string, address: string, dir: string, namespace
       ...(options.uiCodecEndpoint ? { codec: { endpoint: options.uiCodecEndpoint } } : {}),
     }),
   );
-  const logFile = path.join(dir, 'ui.log');
-  const logFd = fs.openSync(logFile, 'a');
-  const child = spawn(uiServer, ['--root', root, '--config', 'config', '--env', ENV, 'start'], { stdio: ['ignore', logFd, logFd] });
-  fs.closeSync(logFd);
-  children.push(child);
-  // It serves in well under a second; a bound port is all there is to wait for.
-  const deadline = Date.now() + 30_000;
-  while (!(await tcpAccepts(IP, port, 500))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`The Temporal Web UI server did not start on ${IP}:${port}.${describeLog(logFile, 0, false)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const ui = spawnLogged(uiServer, ['--root', root, '--config', 'config', '--env', ENV, 'start'], path.join(dir, 'ui.log'));
+  children.push(ui);
+  await waitUntilAccepting(IP, port, { server: 'The Temporal Web UI server', exitedWith: ui.exited, describeLog: ui.describeLog });
   return `http://${IP}:${port}`;
 }

@@ -111,3 +111,18 @@ export async function waitUntilServing(address: string, options: ReadinessOption
   }
   throw new ServerNotReady(`${server} at ${address} did not become ready in ${Math.round(timeoutMs / 1000)} s: ${stage}.${options.describeLog?.() ?? ''}`);
 }
+
+/**
+ * Waits until something accepts TCP on host:port: all there is to wait for with a plain HTTP
+ * server that binds when it is ready to serve (the Web UI server, versitygw).
+ */
+export async function waitUntilAccepting(host: string, port: number, options: Omit<ReadinessOptions, 'namespace' | 'searchAttribute'> & { server: string }): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
+  while (!(await tcpAccepts(host, port, 500))) {
+    const exit = options.exitedWith?.();
+    if (exit) throw new ServerNotReady(`${options.server} exited (${exit}) before serving.${options.describeLog?.() ?? ''}`);
+    if (Date.now() > deadline) throw new ServerNotReady(`${options.server} did not accept connections on ${host}:${port} in ${Math.round(timeoutMs / 1000)} s.${options.describeLog?.() ?? ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

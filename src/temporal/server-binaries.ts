@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { goInstall, goModCache, isExecutable, publishFolder } from '../go-install';
-import { type ResolveOptions, temporalCacheDir } from './cli-binary';
+import { temporalCacheDir } from '../cache-dir';
+import type { ResolveOptions } from './cli-binary';
 
 /**
  * The official Temporal server (not the dev server) and what it needs to run on PostgreSQL:
