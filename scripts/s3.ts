@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { loadConfig } from '../src/config';
 import { resolveVersitygw, startVersitygw } from '../src/s3/versitygw';
 import { ensureHttpfsExtension } from './duckdb-extensions';
+import { runScript, serveUntilStopped } from './serve';
 
 async function main(): Promise<void> {
   if (process.argv.includes('--install')) {
@@ -22,14 +23,7 @@ async function main(): Promise<void> {
   console.log(`  AWS_ACCESS_KEY_ID=${server.accessKeyId}`);
   console.log(`  AWS_SECRET_ACCESS_KEY=${server.secretAccessKey}`);
   console.log(`  AWS_REGION=${server.region}   (path-style addressing, no TLS)`);
-  console.log('Ctrl-C to stop.');
-  const stop = () => void server.stop().then(() => process.exit(0));
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  await new Promise(() => undefined);
+  await serveUntilStopped(server);
 }
 
-main().catch((err: Error) => {
-  console.error(err.message);
-  process.exit(1);
-});
+runScript(main);

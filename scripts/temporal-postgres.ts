@@ -11,6 +11,7 @@ import { startPostgresTemporal } from '../src/temporal/postgres-server';
 import { splitAddress } from '../src/temporal/readiness';
 import { resolveTemporalServerKit, resolveTemporalUiServer } from '../src/temporal/server-binaries';
 import { ensureSystemProgram, POSTGRESQL } from './system-packages';
+import { runScript, serveUntilStopped } from './serve';
 
 async function main(): Promise<void> {
   const initdb = ensureSystemProgram(POSTGRESQL);
@@ -38,14 +39,7 @@ async function main(): Promise<void> {
   if (server.uiUrl) console.log(`  Web UI:    ${server.uiUrl}`);
   console.log(`  data:      ${server.postgres.dataDir}`);
   console.log(`  logs:      ${path.join(dir, 'temporal.log')}, ui.log, postgres/postgres.log`);
-  console.log('Ctrl-C to stop.');
-  const stop = () => void server.stop().then(() => process.exit(0));
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  await new Promise(() => undefined);
+  await serveUntilStopped(server);
 }
 
-main().catch((err: Error) => {
-  console.error(err.message);
-  process.exit(1);
-});
+runScript(main);
