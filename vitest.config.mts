@@ -1,8 +1,28 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * `npm test`: every file, on the Temporal dev server (SQLite). `npm run test:postgres`
+ * (MLOPS_TEST_SERVER=postgres): the files whose outcome depends on the server's own behaviour,
+ * again on the official server on PostgreSQL with SQL visibility, as production runs it — plus
+ * the tests of that server itself (test/postgres-*.test.ts, which only run there).
+ */
+const SERVER_BEHAVIOUR = [
+  'test/promote.test.ts', // MlopsNeedsAttention queries (pending reviews), update-with-start into the registry
+  'test/cli.test.ts', // `mlops pending`, schedules, the whole command set
+  'test/monitor.test.ts', // signal-with-start of the retraining loop, Schedules that run
+  'test/retrain.test.ts', // continue-as-new across attempts, escalation updates
+  'test/registry-bounds.test.ts', // the registry's continue-as-new with 160 versions
+  'test/retention.test.ts', // a Schedule created and updated
+  'test/score.test.ts', // alerts found by search attribute, acknowledge updates
+  'test/web-ui.test.ts', // the Web UI's queries on SQL visibility
+];
+const POSTGRES_ONLY = 'test/postgres-*.test.ts';
+const onPostgres = process.env.MLOPS_TEST_SERVER === 'postgres';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: onPostgres ? [...SERVER_BEHAVIOUR, POSTGRES_ONLY] : ['test/**/*.test.ts'],
+    exclude: onPostgres ? configDefaults.exclude : [...configDefaults.exclude, POSTGRES_ONLY],
     // The Temporal SDK's native bridge is not safe in worker threads; one process per file.
     pool: 'forks',
     globalSetup: ['test/global-setup.ts'],

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { locateDebianInitdb } from '../src/temporal/postgres-cluster';
 
 /**
  * Programs the test suite needs from the operating system (Debian's chromium for the browser
@@ -15,6 +16,8 @@ export interface SystemProgram {
   debianPackage: string;
   /** An environment variable that points at another copy (e.g. CHROMIUM_PATH). */
   overrideVariable?: string;
+  /** Finds the executable where the package puts it off PATH (instead of looking up `executable`). */
+  locate?: () => string | undefined;
 }
 
 export const CHROMIUM: SystemProgram = {
@@ -26,7 +29,20 @@ export const CHROMIUM: SystemProgram = {
 
 export const OPENSSL: SystemProgram = { purpose: 'the TLS test (throwaway certificates)', executable: 'openssl', debianPackage: 'openssl' };
 
-function found(executable: string): string | undefined {
+/** Debian's server binaries live in /usr/lib/postgresql/<major>/bin, off PATH; initdb names them all. */
+export const POSTGRESQL: SystemProgram = {
+  purpose: 'Temporal on PostgreSQL (npm run temporal:postgres, npm run test:postgres)',
+  executable: 'initdb',
+  debianPackage: 'postgresql',
+  overrideVariable: 'MLOPS_POSTGRES_INITDB',
+  locate: locateDebianInitdb,
+};
+
+function found(program: SystemProgram): string | undefined {
+  return program.locate ? program.locate() : onPath(program.executable);
+}
+
+function onPath(executable: string): string | undefined {
   if (executable.includes('/')) return isExecutable(executable) ? executable : undefined;
   const r = spawnSync('sh', ['-c', `command -v ${executable}`], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : undefined;
@@ -43,7 +59,7 @@ function isExecutable(p: string): boolean {
 
 /** `sudo` when needed and allowed without a password; null when this user cannot install packages. */
 function installPrefix(): string[] | null {
-  if (!found('apt-get')) return null;
+  if (!onPath('apt-get')) return null;
   if (process.getuid?.() === 0) return [];
   return spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0 ? ['sudo', '-n'] : null;
 }
@@ -55,7 +71,7 @@ export function ensureSystemProgram(program: SystemProgram, log: (line: string) 
     if (!isExecutable(override)) throw new Error(`${program.overrideVariable}=${override} is not an executable file.`);
     return override;
   }
-  const existing = found(program.executable);
+  const existing = found(program);
   if (existing) return existing;
   const command = `apt-get install -y --no-install-recommends ${program.debianPackage}`;
   const prefix = installPrefix();
@@ -79,7 +95,7 @@ export function ensureSystemProgram(program: SystemProgram, log: (line: string) 
     apt('update');
     result = apt('install', '-y', '--no-install-recommends', program.debianPackage);
   }
-  const installed = found(program.executable);
+  const installed = found(program);
   if (result.status !== 0 || !installed) {
     throw new Error(`Could not install ${program.debianPackage} for ${program.purpose} (${[...prefix, command].join(' ')}):\n${result.stderr.trim().split('\n').slice(-10).join('\n')}`);
   }

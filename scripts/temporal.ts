@@ -8,6 +8,7 @@ import { loadConfig } from '../src/config';
 import { resolveTemporalCli } from '../src/temporal/cli-binary';
 import { startDevServer } from '../src/temporal/dev-server';
 import { splitAddress } from '../src/temporal/readiness';
+import { runScript, serveUntilStopped } from './serve';
 
 async function main(): Promise<void> {
   if (process.argv.includes('--install')) {
@@ -31,14 +32,7 @@ async function main(): Promise<void> {
   console.log(`  Web UI:      ${server.uiUrl}`);
   console.log(`  persistence: ${dbFile}`);
   console.log(`  log:         ${logFile}`);
-  console.log('Ctrl-C to stop.');
-  const stop = () => void server.stop().then(() => process.exit(0));
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  await new Promise(() => undefined);
+  await serveUntilStopped(server);
 }
 
-main().catch((err: Error) => {
-  console.error(err.message);
-  process.exit(1);
-});
+runScript(main);

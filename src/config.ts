@@ -39,6 +39,8 @@ export const envSchema = z.object({
   MLOPS_PAYLOAD_PREVIOUS_KEYS: z.string().default(''),
   /** Activities one worker runs at once; default 4 per core (the SDK's 100 starved workflow tasks under load). */
   MLOPS_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(1000).optional(),
+  /** A folder in DuckDB's extension layout holding httpfs, where DuckDB cannot download it (src/sql/httpfs.ts). */
+  MLOPS_DUCKDB_EXTENSION_DIR: z.string().optional(),
 });
 
 export interface TlsSettings {
@@ -61,6 +63,8 @@ export interface MlopsConfig {
   /** undefined: payloads stored as plain JSON. */
   payloadEncryption?: PayloadEncryptionSettings;
   maxConcurrentActivities: number;
+  /** undefined: DuckDB's own extensions, the project cache, or DuckDB's repository. */
+  duckdbExtensionDir?: string;
 }
 
 export class ConfigError extends Error {
@@ -104,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MlopsConfig {
     apiKey: e.TEMPORAL_API_KEY,
     payloadEncryption: payloadEncryptionOf(e.MLOPS_PAYLOAD_KEY, e.MLOPS_PAYLOAD_PREVIOUS_KEYS),
     maxConcurrentActivities: e.MLOPS_MAX_CONCURRENT_ACTIVITIES ?? 4 * os.availableParallelism(),
+    duckdbExtensionDir: e.MLOPS_DUCKDB_EXTENSION_DIR ? path.resolve(expandHome(e.MLOPS_DUCKDB_EXTENSION_DIR)) : undefined,
   };
 }
 

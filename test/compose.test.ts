@@ -65,6 +65,23 @@ describe('docker-compose.yml', () => {
     for (const flag of SEARCH_ATTRIBUTE_FLAGS) expect(setup).toContain(flag);
   });
 
+  it('gives the worker an S3 service, its bucket and the store settings that point at them', () => {
+    const s3 = services.s3!;
+    expect(s3.image).toMatch(/^versity\/versitygw:v\d+\.\d+\.\d+$/);
+    const port = s3.environment!.VGW_PORT!.replace(/^:/, '');
+    expect(s3.ports).toContain(`${port}:${port}`);
+    expect(s3.volumes).toContain(`s3-data:${s3.environment!.VGW_BACKEND_ARG}`);
+
+    const worker = services.worker!.environment!;
+    const bucket = /^s3:\/\/([^/]+)\//.exec(worker.MLOPS_STORE ?? '')?.[1];
+    expect(bucket, 'MLOPS_STORE=s3://<bucket>/<prefix>').toBeDefined();
+    expect(worker).toMatchObject({ AWS_ENDPOINT_URL: `http://s3:${port}`, AWS_ACCESS_KEY_ID: s3.environment!.ROOT_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: s3.environment!.ROOT_SECRET_ACCESS_KEY });
+    expect(services.worker!.depends_on).toMatchObject({ 's3-setup': { condition: 'service_completed_successfully' } });
+    const setup = services['s3-setup']!;
+    expect(JSON.stringify(setup.command)).toContain(`create-bucket --bucket ${bucket}`);
+    expect(setup.environment).toMatchObject({ AWS_ENDPOINT_URL: worker.AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID: worker.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: worker.AWS_SECRET_ACCESS_KEY });
+  });
+
   it('builds the worker from this repo and keeps its data on a volume', () => {
     const worker = services.worker!;
     expect(worker.build).toBe('.');
@@ -74,5 +91,12 @@ describe('docker-compose.yml', () => {
     const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(/^FROM node:20/m);
     expect(dockerfile).toContain('src/worker.ts');
+  });
+
+  it('builds the worker image from files that exist', () => {
+    const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+    const sources = [...dockerfile.matchAll(/^COPY\s+(?!--from)(.+)\s+\S+\s*$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/));
+    expect(sources.length).toBeGreaterThan(0);
+    for (const source of sources) expect(fs.existsSync(path.join(ROOT, source)), `COPY ${source}`).toBe(true);
   });
 });

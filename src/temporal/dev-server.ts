@@ -165,13 +165,14 @@ function readFrom(file: string, offset: number): string {
 }
 
 /** The log's path (unless it is a temporary one about to go) and the lines this start wrote last. */
-function describeLog(logFile: string, offset: number, temporary: boolean): string {
+export function describeLog(logFile: string, offset: number, temporary: boolean): string {
   const lines = readFrom(logFile, offset).split('\n').filter(Boolean).slice(-8);
   const where = temporary ? '' : ` Server log: ${logFile}.`;
   return lines.length ? `${where} Its last lines:\n  ${lines.map((l) => l.slice(0, 400)).join('\n  ')}` : `${where} The server printed nothing.`;
 }
 
-export async function stopProcess(pid: number, graceMs = 5000): Promise<void> {
+/** `signal` first (PostgreSQL's fast shutdown is SIGINT), SIGKILL after `graceMs`. */
+export async function stopProcess(pid: number, graceMs = 5000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   const alive = () => {
     try {
       process.kill(pid, 0);
@@ -181,7 +182,7 @@ export async function stopProcess(pid: number, graceMs = 5000): Promise<void> {
     }
   };
   if (!alive()) return;
-  process.kill(pid, 'SIGTERM');
+  process.kill(pid, signal);
   const deadline = Date.now() + graceMs;
   while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   if (alive()) process.kill(pid, 'SIGKILL');

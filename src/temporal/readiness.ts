@@ -69,6 +69,8 @@ export interface ReadinessOptions {
   exitedWith?: () => string | undefined;
   /** Named in the error, with its last lines. */
   describeLog?: () => string;
+  /** What is started, in the error (default: the Temporal dev server). */
+  server?: string;
 }
 
 export class ServerNotReady extends Error {
@@ -83,10 +85,11 @@ export async function waitUntilServing(address: string, options: ReadinessOption
   const timeoutMs = options.timeoutMs ?? 60_000;
   const deadline = Date.now() + timeoutMs;
   const { host, port } = splitAddress(address);
+  const server = options.server ?? 'Temporal dev server';
   let stage = `nothing accepts TCP connections on ${host}:${port}`;
   while (Date.now() < deadline) {
     const exit = options.exitedWith?.();
-    if (exit) throw new ServerNotReady(`Temporal dev server exited (${exit}) before serving.${options.describeLog?.() ?? ''}`);
+    if (exit) throw new ServerNotReady(`${server} exited (${exit}) before serving.${options.describeLog?.() ?? ''}`);
     if (await tcpAccepts(host, port, 500)) {
       try {
         const connection = await isolatedConnection(address, Math.min(5000, Math.max(500, deadline - Date.now())));
@@ -106,5 +109,20 @@ export async function waitUntilServing(address: string, options: ReadinessOption
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new ServerNotReady(`Temporal dev server at ${address} did not become ready in ${Math.round(timeoutMs / 1000)} s: ${stage}.${options.describeLog?.() ?? ''}`);
+  throw new ServerNotReady(`${server} at ${address} did not become ready in ${Math.round(timeoutMs / 1000)} s: ${stage}.${options.describeLog?.() ?? ''}`);
+}
+
+/**
+ * Waits until something accepts TCP on host:port: all there is to wait for with a plain HTTP
+ * server that binds when it is ready to serve (the Web UI server, versitygw).
+ */
+export async function waitUntilAccepting(host: string, port: number, options: Omit<ReadinessOptions, 'namespace' | 'searchAttribute'> & { server: string }): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
+  while (!(await tcpAccepts(host, port, 500))) {
+    const exit = options.exitedWith?.();
+    if (exit) throw new ServerNotReady(`${options.server} exited (${exit}) before serving.${options.describeLog?.() ?? ''}`);
+    if (Date.now() > deadline) throw new ServerNotReady(`${options.server} did not accept connections on ${host}:${port} in ${Math.round(timeoutMs / 1000)} s.${options.describeLog?.() ?? ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
