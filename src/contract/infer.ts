@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type ColumnType, type Contract, contractSchema, parseContract } from './schema';
+import { assertNotEmpty } from '../datasets/raw';
 import { type CsvOptions, readRelation, type SourceFormat } from '../datasets/source';
 import { userError } from '../errors';
 import { queryRows } from '../sql/duckdb';
@@ -35,6 +36,7 @@ export async function inferContract(
   csv: CsvOptions = {},
   options: InferOptions = {},
 ): Promise<Contract> {
+  await assertNotEmpty(files, 'there is nothing to infer a contract from');
   const relation = readRelation(files, format, csv, 'sniff-types');
   // Names as hex, like the allowed values below: the driver's VARCHAR decoding drops a leading U+FEFF.
   const described = await queryRows<{ name: string; column_type: string }>(

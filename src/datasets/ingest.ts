@@ -21,7 +21,7 @@ import { queryRows } from '../sql/duckdb';
 import { quoteString } from '../sql/quote';
 import { type DatasetManifest, type DatasetVersionRef, type ReasonCount, refOf } from './manifest';
 import { profileTable } from './profile';
-import type { StagedSource } from './raw';
+import { assertNotEmpty, type StagedSource } from './raw';
 import { type CsvOptions, CSV_REJECT_SCANS_TABLE, CSV_REJECTS_TABLE, csvFirstLineRelation, readRelation } from './source';
 
 /**
@@ -66,7 +66,7 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
     return refOf(existing, manifestFile, true);
   }
 
-  await assertNotEmpty(staged.files);
+  await assertNotEmpty(staged.files, 'nothing to ingest', staged.fingerprint.files.map((f) => f.original));
   const { format, csv } = staged.fingerprint;
   const relation = readRelation(staged.files, format, csv ?? {});
 
@@ -185,13 +185,6 @@ function asSourceError(err: Error): Error {
   return /^(Invalid Input|Conversion|Binder|Parser) Error/.test(err.message)
     ? userError('SourceReadError', `Cannot read the source as the contract declares it: ${err.message}`)
     : err;
-}
-
-async function assertNotEmpty(files: readonly string[]): Promise<void> {
-  for (const f of files) {
-    if ((await fs.stat(f)).size > 0) return;
-  }
-  throw userError('EmptySource', `The source file${files.length > 1 ? 's are' : ' is'} empty (0 bytes); nothing to ingest.`);
 }
 
 function describeSource(staged: StagedSource): string {

@@ -65,6 +65,15 @@ export async function resolveSourceFiles(
   return files;
 }
 
+/** A source of 0-byte files has no columns to read; DuckDB would invent one (column0). */
+export async function assertNotEmpty(files: readonly string[], consequence: string, names: readonly string[] = files): Promise<void> {
+  for (const f of files) {
+    if ((await fs.stat(f)).size > 0) return;
+  }
+  const what = names.length === 1 ? `The source file ${names[0]} is` : `All ${names.length} source files are`;
+  throw userError('EmptySource', `${what} empty (0 bytes); ${consequence}.`);
+}
+
 export function formatOf(files: readonly string[], requested?: SourceFormat): SourceFormat {
   if (requested) return requested;
   const formats = new Set(files.map(detectFormat));
