@@ -63,6 +63,54 @@ describe('AES-256-GCM payload codec', () => {
   });
 });
 
+describe('the codec server\'s access rules', () => {
+  const codec = new AesGcmPayloadCodec(parsePayloadKey(KEY));
+  const decode = (url: string, headers: Record<string, string> = {}) =>
+    fetch(`${url}/decode`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify({ payloads: [] }) });
+
+  it('refuses to listen beyond loopback without a token', async () => {
+    for (const ip of ['0.0.0.0', '::']) {
+      await expect(startCodecServer({ codec, ip, port: 0, allowedOrigins: [UI] })).rejects.toThrow(
+        new RegExp(`Refusing to serve the codec on ${ip.replace(/\./g, '\\.')} without a token: anyone who reaches it can decrypt every payload\\. Set MLOPS_CODEC_TOKEN`),
+      );
+    }
+    // With a token it may: every request must then carry it.
+    const open = await startCodecServer({ codec, ip: '0.0.0.0', port: 0, allowedOrigins: [UI], token: 'a-long-enough-token' });
+    try {
+      const port = new URL(open.url).port;
+      expect((await decode(`http://127.0.0.1:${port}`)).status).toBe(401);
+      expect((await decode(`http://127.0.0.1:${port}`, { Authorization: 'Bearer a-long-enough-token' })).status).toBe(200);
+    } finally {
+      await open.close();
+    }
+  });
+
+  it('asks every request for the token when one is set, with or without an Origin', async () => {
+    const server = await startCodecServer({ codec, port: 0, allowedOrigins: [UI], token: 'the-token-123' });
+    try {
+      expect((await decode(server.url)).status).toBe(401);
+      expect((await decode(server.url, { Origin: UI })).status).toBe(401);
+      expect((await decode(server.url, { Authorization: 'Bearer the-token-123' })).status).toBe(200);
+      expect((await decode(server.url, { Origin: UI, Authorization: 'Bearer the-token-123' })).status).toBe(200);
+      expect((await decode(server.url, { Origin: 'http://evil.example', Authorization: 'Bearer the-token-123' })).status).toBe(403);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('on loopback without a token, answers local programs and the allowed Web UI origins only', async () => {
+    const server = await startCodecServer({ codec, port: 0, allowedOrigins: [UI] });
+    try {
+      expect((await decode(server.url)).status).toBe(200);
+      expect((await decode(server.url, { Origin: UI })).status).toBe(200);
+      // A page elsewhere (or a DNS-rebinding one) is a browser with its own Origin.
+      expect((await decode(server.url, { Origin: 'http://evil.example' })).status).toBe(403);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('an encrypted deployment', () => {
   let env: TestEnv;
   let rawClient: Client;
