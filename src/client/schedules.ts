@@ -5,7 +5,7 @@ import type { MlopsConfig } from '../config';
 import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
 import type { monitorModel, retentionSweep, scheduledRetrain } from '../workflows';
-import { type MonitorRequestInput, monitorRequestSchema } from '../monitoring/monitor';
+import { type MonitorRequestInput, monitorRequestSchema } from '../monitoring/request';
 import { type RetrainRequestInput, retrainRequestSchema } from '../retraining/request';
 import { modelName } from '../store/names';
 

@@ -1,8 +1,9 @@
 import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DatasetVersionRef } from '../datasets/manifest';
-import type { IngestRequest } from '../datasets/request';
+import { type IngestRequest, ingestRequestSchema } from '../datasets/request';
 import { MlopsDataset, MlopsStage } from '../temporal/search-attributes';
+import { parseInput } from '../validation';
 
 const { stageRawSource } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
@@ -21,7 +22,8 @@ const { buildDatasetVersion } = proxyActivities<Activities>({
  * are non-retryable and fail the workflow with their message; anything else is retried, which is
  * safe because both steps are idempotent.
  */
-export async function ingestDataset(request: IngestRequest): Promise<DatasetVersionRef> {
+export async function ingestDataset(raw: IngestRequest): Promise<DatasetVersionRef> {
+  const request = parseInput(ingestRequestSchema, raw, 'ingest request');
   upsertSearchAttributes([
     { key: MlopsDataset, value: request.dataset },
     { key: MlopsStage, value: 'ingest' },

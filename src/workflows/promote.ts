@@ -10,9 +10,10 @@ import {
 import type { Activities } from '../activities';
 import { rootApplicationFailure } from '../errors';
 import type { EvaluationOutcome } from '../activities/evaluation';
-import type { PromoteRequest } from '../evaluation/request';
+import { type PromoteRequest, promoteRequestSchema } from '../evaluation/request';
 import type { ModelVersionSummary } from '../models/card';
 import { MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
+import { parseInput } from '../validation';
 import type { RegistryState } from './messages';
 import { approveUpdate, type PromotionStatus, promotionStatusQuery, type ReviewInput, rejectUpdate } from './promote-messages';
 import { ALIAS_CHANGED, requireText } from './registry';
@@ -44,7 +45,8 @@ function failureOfType(err: unknown, type: string): ApplicationFailure | undefin
  * against the version the candidate was compared with, and only after the candidate's file is
  * checked to load, so production never points at a model that was not compared or cannot load.
  */
-export async function promoteModel(request: PromoteRequest): Promise<PromotionStatus> {
+export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus> {
+  const request = parseInput(promoteRequestSchema, raw, 'promotion request');
   const { model } = request;
   // Handlers first: a query or a review may arrive before the first activity returns.
   const status: PromotionStatus = { model, candidate: request.candidateVersion ?? '', phase: 'evaluating' };

@@ -7,7 +7,11 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { z } from 'zod';
+import { userError } from '../errors';
+import { modelName } from '../store/names';
 import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { parseInput } from '../validation';
 import {
   ALIASES,
   archiveUpdate,
@@ -16,11 +20,20 @@ import {
   registryStateQuery,
   registryVersionQuery,
   type RegistryState,
+  registryWorkflowId,
   rejectVersionUpdate,
   type SetAliasInput,
   rollbackUpdate,
   setAliasUpdate,
 } from './messages';
+
+const registryInputSchema = z
+  .object({
+    model: modelName,
+    /** Carried over by continue-as-new; checked against the run's origin, not field by field. */
+    state: z.custom<RegistryState>((s) => typeof s === 'object' && s !== null && (s as RegistryState).model !== undefined).optional(),
+  })
+  .strict();
 
 /** Decisions kept in the carried state; earlier ones remain in the histories of earlier runs. */
 const KEPT_DECISIONS = 200;
@@ -63,7 +76,15 @@ export function requireText(value: unknown, what: string): void {
  * versions, the `production`/`candidate` aliases and the decision log; every change is an update
  * with a validator that refuses bad input with a message, before anything is recorded.
  */
-export async function modelRegistry(input: { model: string; state?: RegistryState }): Promise<void> {
+export async function modelRegistry(raw: { model: string; state?: RegistryState }): Promise<void> {
+  const input = parseInput(registryInputSchema, raw, 'registry input');
+  if (workflowInfo().workflowId !== registryWorkflowId(input.model)) {
+    throw userError('InvalidInput', `Workflow ${workflowInfo().workflowId} cannot hold model "${input.model}": the registry of "${input.model}" is ${registryWorkflowId(input.model)}`);
+  }
+  // The state names production: only the registry's own previous run may hand it over.
+  if (input.state !== undefined && !workflowInfo().continuedFromExecutionRunId) {
+    throw userError('InvalidInput', "A registry's state is carried over by the registry itself (continue-as-new); start it with { model } only");
+  }
   const state: RegistryState = input.state ?? {
     model: input.model,
     versions: [],

@@ -2,7 +2,8 @@ import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporal
 import type { Activities } from '../activities';
 import type { ModelVersionSummary } from '../models/card';
 import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
-import type { TrainRequest } from '../training/request';
+import { resolveTrainer, type TrainRequest, trainRequestSchema } from '../training/request';
+import { parseInput } from '../validation';
 
 const { resolveDatasetVersion, registerModelVersion } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -20,7 +21,9 @@ const { trainModelVersion } = proxyActivities<Activities>({
  * registry. Training is idempotent (content-addressed version id) and registration is too, so a
  * crash anywhere ends with exactly one registered version.
  */
-export async function trainModel(request: TrainRequest): Promise<{ summary: ModelVersionSummary; reused: boolean }> {
+export async function trainModel(raw: TrainRequest): Promise<{ summary: ModelVersionSummary; reused: boolean }> {
+  const request = parseInput(trainRequestSchema, raw, 'train request');
+  resolveTrainer(request.trainer);
   upsertSearchAttributes([
     { key: MlopsModel, value: request.model },
     { key: MlopsDataset, value: request.dataset },
