@@ -20,6 +20,10 @@ export const USER_ERROR_TYPES = [
   'TrainerTimeout',
   'RegistryRefused',
   'BaselineLoadError',
+  'TooManyColumns',
+  // Resources, not input: the same work would exhaust them again, so retrying only burns time.
+  'OutOfMemory',
+  'DiskFull',
 ] as const;
 export type UserErrorType = (typeof USER_ERROR_TYPES)[number];
 

@@ -1,7 +1,7 @@
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { buildDatasetVersion } from '../datasets/ingest';
 import type { DatasetVersionRef } from '../datasets/manifest';
-import { type StagedSource, stageRawSource } from '../datasets/raw';
+import { readStagedContract, type StagedSource, stageRawSource } from '../datasets/raw';
 import { type IngestRequest, ingestRequestSchema } from '../datasets/request';
 import type { ArtifactStore } from '../store/artifact-store';
 import { parseInput } from '../validation';
@@ -11,6 +11,7 @@ export interface DatasetActivityDeps {
   store: ArtifactStore;
   duckdb: DuckDBInstance;
   ingestAllowedRoots: readonly string[];
+  maxColumns: number;
 }
 
 export function createDatasetActivities(deps: DatasetActivityDeps) {
@@ -27,6 +28,7 @@ export function createDatasetActivities(deps: DatasetActivityDeps) {
           source: req.source,
           format: req.format,
           csv: req.csv,
+          contractRef: req.contractRef,
           retentionDays: req.retentionDays,
           allowedRoots: deps.ingestAllowedRoots,
           now: new Date(),
@@ -37,14 +39,16 @@ export function createDatasetActivities(deps: DatasetActivityDeps) {
     /** Validates, quarantines, snapshots, profiles and publishes; idempotent by content hash. */
     async buildDatasetVersion(input: { request: IngestRequest; staged: StagedSource }): Promise<DatasetVersionRef> {
       const req = parseInput(ingestRequestSchema, input.request, 'ingest request');
+      const contract = req.contract ?? (input.staged.contract ? await readStagedContract(input.staged.contract) : undefined);
       return withDuckDbActivity(deps.duckdb, (conn, progress) =>
         buildDatasetVersion({
           conn,
           store: deps.store,
           dataset: req.dataset,
           staged: input.staged,
-          contract: req.contract,
+          contract,
           maxRejectedFraction: req.maxRejectedFraction,
+          maxColumns: deps.maxColumns,
           now: new Date(),
           progress,
         }),

@@ -15,10 +15,12 @@ import {
 import { inferContract } from '../contract/infer';
 import type { Contract } from '../contract/schema';
 import { userError } from '../errors';
+import { isResourceExhaustion } from '../resources';
 import type { ArtifactStore } from '../store/artifact-store';
 import { canonicalJson, sha256, sha256File } from '../store/hash';
 import { queryRows } from '../sql/duckdb';
 import { quoteString } from '../sql/quote';
+import { assertColumnLimit, DEFAULT_MAX_COLUMNS } from './limits';
 import { type DatasetManifest, type DatasetVersionRef, type ReasonCount, refOf } from './manifest';
 import { profileTable } from './profile';
 import { assertNotEmpty, type StagedSource } from './raw';
@@ -37,6 +39,8 @@ export interface BuildVersionArgs {
   /** Omitted: a contract is inferred from the data and recorded in the manifest. */
   contract?: Contract;
   maxRejectedFraction: number;
+  /** Widest contract (given or inferred) this worker takes: MLOPS_MAX_COLUMNS. */
+  maxColumns?: number;
   now: Date;
   progress?: (phase: string, details?: Record<string, number>) => void;
 }
@@ -53,6 +57,7 @@ export function versionIdOf(staged: StagedSource, contract: Contract | undefined
 export async function buildDatasetVersion(args: BuildVersionArgs): Promise<DatasetVersionRef> {
   const { conn, store, dataset, staged } = args;
   const progress = args.progress ?? (() => undefined);
+  const maxColumns = args.maxColumns ?? DEFAULT_MAX_COLUMNS;
   const version = versionIdOf(staged, args.contract);
   const finalDir = store.datasetVersionDir(dataset, version);
   const manifestFile = path.join(finalDir, 'manifest.json');
@@ -66,6 +71,7 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
     return refOf(existing, manifestFile, true);
   }
 
+  if (args.contract) assertColumnLimit(args.contract.columns.length, maxColumns, 'The contract');
   await assertNotEmpty(staged.files, 'nothing to ingest', staged.fingerprint.files.map((f) => f.original));
   const { format, csv } = staged.fingerprint;
   const relation = readRelation(staged.files, format, csv ?? {});
@@ -76,6 +82,8 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
   const sourceColumns = await describeColumns(conn, relation);
   if (format === 'csv') await assertDistinctCsvHeader(conn, staged.files[0]!, csv ?? {}, sourceColumns);
   const contractInferred = !args.contract;
+  // Without a contract every source column becomes one.
+  if (contractInferred) assertColumnLimit(sourceColumns.length, maxColumns, describeSource(staged));
   // Inference reads the files again with type sniffing; a file it cannot read is the user's to fix.
   const contract =
     args.contract ??
@@ -199,6 +207,7 @@ async function describeColumns(conn: DuckDBConnection, relation: string): Promis
     const rows = await queryRows<{ name: string }>(conn, `SELECT hex(column_name) AS name FROM (DESCRIBE SELECT * FROM ${relation})`);
     return rows.map((r) => Buffer.from(r.name, 'hex').toString('utf8'));
   } catch (err) {
+    if (isResourceExhaustion(err)) throw err;
     throw userError('SourceReadError', `Cannot read the source: ${(err as Error).message}`);
   }
 }

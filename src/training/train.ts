@@ -8,7 +8,7 @@ import { metricsOf, outputValues } from '../metrics';
 import type { ModelCard, ModelVersionSummary, TrainerConfig } from '../models/card';
 import { summaryOf } from '../models/card';
 import { feedsFromSplit, loadSession } from '../onnx/runtime';
-import type { ArtifactStore } from '../store/artifact-store';
+import { type ArtifactStore, writeFileNamed } from '../store/artifact-store';
 import { canonicalJson, sha256 } from '../store/hash';
 import { type PreparedData, prepareTrainingData, type SplitData } from './data';
 import { fitInThread } from './fit';
@@ -81,7 +81,7 @@ export async function trainModelVersion(args: TrainArgs): Promise<{ summary: Mod
     }
     progress('evaluate');
     const onnxTmp = path.join(tmp, 'model.onnx');
-    await fs.writeFile(onnxTmp, onnxBytes);
+    await writeFileNamed(onnxTmp, onnxBytes);
     const session = await loadSession(onnxTmp).catch((err: Error) => {
       throw userError('ModelLoadError', `ONNX Runtime cannot load the trained model: ${err.message}`);
     });
@@ -166,7 +166,7 @@ async function fitExternal(
   args: TrainArgs,
 ): Promise<Uint8Array> {
   const spec = { task: data.task, label: data.label, classes: data.classes, features: data.features, seed, params: trainer.params };
-  await fs.writeFile(path.join(workDir, 'spec.json'), `${JSON.stringify(spec, null, 2)}\n`);
+  await writeFileNamed(path.join(workDir, 'spec.json'), `${JSON.stringify(spec, null, 2)}\n`);
   await runExternalTrainer({
     dir: workDir,
     command: trainer.command,

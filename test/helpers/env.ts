@@ -47,7 +47,7 @@ export async function startTestEnv(label: string, env: Record<string, string> = 
   const inputDir = path.join(root, 'inputs');
   fs.mkdirSync(inputDir, { recursive: true });
   const workerConnection = await NativeConnection.connect({ address });
-  const duckdb = await openDuckDb({ threads: 2 });
+  const duckdb = await openDuckDb({ ...config.duckdb, threads: 2 });
   const connection = await Connection.connect({ address });
   const client = clientOf(connection, config);
   const worker = await createWorker({ config, connection: workerConnection, duckdb, client });

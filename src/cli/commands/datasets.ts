@@ -1,6 +1,5 @@
-import * as fs from 'node:fs';
 import type { Command } from 'commander';
-import { startIngest } from '../../client/ingest';
+import { contractFromFile, startIngest } from '../../client/ingest';
 import { listDatasets, listVersions, resolveVersion } from '../../datasets/catalog';
 import type { DatasetManifest } from '../../datasets/manifest';
 import type { IngestRequestInput } from '../../datasets/request';
@@ -8,20 +7,6 @@ import { SOURCE_FORMATS, type SourceFormat } from '../../datasets/source';
 import { userError } from '../../errors';
 import type { CliContext } from '../context';
 import { formatNumber, printJson, printRows, printTable } from '../output';
-
-function readJsonFile(file: string, what: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw userError('InvalidInput', `Cannot read ${what} ${file}: ${(err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw userError('InvalidInput', `${what} ${file} is not valid JSON: ${(err as Error).message}`);
-  }
-}
 
 function numberOption(value: string, name: string): number {
   const n = Number(value);
@@ -50,7 +35,7 @@ export function registerDatasetCommands(program: Command, ctx: () => CliContext)
         retentionDays: numberOption(opts.retentionDays, '--retention-days'),
         maxRejectedFraction: numberOption(opts.maxRejectedFraction, '--max-rejected-fraction'),
       };
-      if (opts.contract) request.contract = readJsonFile(opts.contract, 'contract') as IngestRequestInput['contract'];
+      if (opts.contract) Object.assign(request, contractFromFile(opts.contract));
       if (opts.format) {
         if (!SOURCE_FORMATS.includes(opts.format)) {
           throw userError('InvalidInput', `--format must be one of ${SOURCE_FORMATS.join(', ')}`);
