@@ -6,6 +6,7 @@ import { activityFailureInterceptors } from './activities/failures';
 import { loadConfig, type MlopsConfig } from './config';
 import { openDuckDb } from './sql/duckdb';
 import { ArtifactStore } from './store/artifact-store';
+import { TrainerGroups } from './training/process-groups';
 import { dataConverterOf } from './temporal/codec';
 import { connectClient, connectWorker } from './temporal/connection';
 import { modulePath } from './temporal/module-path';
@@ -29,6 +30,9 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const { config } = options;
   const store = new ArtifactStore(config.dataDir);
   await store.removeStaleTemp(STALE_TEMP_MS);
+  // Trainers a killed worker on this host left running would run on beside their own retry.
+  const reaped = new TrainerGroups(store.trainerGroupsDir()).reapOrphans();
+  if (reaped.length) console.log(`ended ${reaped.length} external trainer process group(s) left by a worker that died: ${reaped.join(', ')}`);
   const duckdb = options.duckdb ?? (await openDuckDb(config.duckdb));
   return Worker.create({
     connection: options.connection,

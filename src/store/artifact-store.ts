@@ -56,6 +56,10 @@ export class ArtifactStore {
   contractFile(sha256: string): string {
     return this.path('contracts', `${sha256}.json`);
   }
+  /** Process groups of running external trainers (see training/process-groups.ts). */
+  trainerGroupsDir(): string {
+    return this.path('.trainers');
+  }
   tmpDir(): string {
     return this.path('.tmp');
   }

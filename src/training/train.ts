@@ -12,6 +12,8 @@ import { type ArtifactStore, writeFileNamed } from '../store/artifact-store';
 import { canonicalJson, sha256 } from '../store/hash';
 import { type PreparedData, prepareTrainingData, type SplitData } from './data';
 import { fitInThread } from './fit';
+import { childEnvironment } from '../secrets';
+import { allowedExecutable } from './allowlist';
 import { runExternalTrainer } from './external';
 import { resolveTrainer, type TrainRequest } from './request';
 import { normalizeExternalModel } from '../onnx/external';
@@ -48,7 +50,8 @@ export async function trainModelVersion(args: TrainArgs): Promise<{ summary: Mod
   const { conn, store, request, manifest } = args;
   const progress = args.progress ?? (() => undefined);
   const trainer = resolveTrainer(request.trainer);
-  if (trainer.kind === 'command') assertCommandAllowed(trainer.command, args.allowedCommands);
+  // Checked before any work; the path found is the one that runs.
+  const executable = trainer.kind === 'command' ? await allowedExecutable(trainer.command[0]!, args.allowedCommands, childEnvironment(), process.cwd()) : undefined;
   // Defaults resolved first, so the same model asked for explicitly or by default gets one id.
   const version = modelVersionId({ ...request, label: request.label ?? manifest.contract.label, features: request.features ?? featureColumns(manifest.contract) }, trainer);
   const finalDir = store.modelVersionDir(request.model, version);
@@ -73,7 +76,7 @@ export async function trainModelVersion(args: TrainArgs): Promise<{ summary: Mod
     progress('train', { rows: data.train.rows });
     const onnxBytes =
       trainer.kind === 'command'
-        ? await fitExternal(trainer, data, request.seed, workDir!, args)
+        ? await fitExternal(trainer, executable!, data, request.seed, workDir!, args)
         : await fitInThread({ trainer, data: { task: data.task, features: data.features, classes: data.classes, train: data.train }, ids: { model: request.model, version } }, args.signal);
     if (workDir) {
       await fs.rename(path.join(workDir, 'trainer.log'), path.join(tmp, 'trainer.log'));
@@ -147,19 +150,9 @@ export async function trainModelVersion(args: TrainArgs): Promise<{ summary: Mod
   }
 }
 
-function assertCommandAllowed(command: readonly string[], allowed: readonly string[]): void {
-  const executable = command[0]!;
-  if (allowed.includes('*') || allowed.includes(executable) || allowed.includes(path.basename(executable))) return;
-  throw userError(
-    'InvalidInput',
-    allowed.length === 0
-      ? 'External trainer commands are disabled on this worker; set MLOPS_TRAINER_COMMANDS to the executables it may run (e.g. "python3"), or "*"'
-      : `Trainer executable "${executable}" is not allowed on this worker (MLOPS_TRAINER_COMMANDS=${allowed.join(':')})`,
-  );
-}
-
 async function fitExternal(
   trainer: Extract<TrainerConfig, { kind: 'command' }>,
+  executable: string,
   data: PreparedData,
   seed: number,
   workDir: string,
@@ -169,8 +162,9 @@ async function fitExternal(
   await writeFileNamed(path.join(workDir, 'spec.json'), `${JSON.stringify(spec, null, 2)}\n`);
   await runExternalTrainer({
     dir: workDir,
-    command: trainer.command,
+    command: [executable, ...trainer.command.slice(1)],
     timeoutMs: trainer.timeoutSeconds * 1000,
+    groupsDir: args.store.trainerGroupsDir(),
     signal: args.signal,
     onTick: (seconds) => args.progress?.('external-trainer', { seconds }),
   });
