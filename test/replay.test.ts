@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
  * recorded history of every workflow type is replayed against the current workflow code. A
  * non-deterministic change fails here, not in production; such changes need `patched()` or
  * worker versioning. Refresh the fixtures with `MLOPS_RECORD_HISTORIES=test/fixtures/histories npm test`
- * (deleting the old ones first) when a change is deliberate and patched.
+ * (deleting the old ones first) when a change is deliberate and patched; keep a history from the
+ * code before it as `<type>.v<N>.json` while workflows started by that code may still be running.
  */
 const FIXTURES = path.join(__dirname, 'fixtures', 'histories');
 const WORKFLOW_TYPES = ['ingestDataset', 'retentionSweep', 'modelRegistry', 'trainModel', 'promoteModel', 'trainAndPromote', 'shadowEvaluate', 'scoreBatch', 'retrainUntilImproved', 'monitorModel', 'recordLabelsWorkflow', 'scheduledRetrain'];
@@ -17,7 +18,7 @@ const WORKFLOW_TYPES = ['ingestDataset', 'retentionSweep', 'modelRegistry', 'tra
 describe('recorded histories replay on the current workflow code', () => {
   it('has a history for every workflow type, and each replays without a determinism error', async () => {
     const files = fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort();
-    expect(files.map((f) => f.replace(/\.json$/, '')).sort()).toEqual([...WORKFLOW_TYPES].sort());
+    expect([...new Set(files.map((f) => f.replace(/(\.v\d+)?\.json$/, '')))].sort()).toEqual([...WORKFLOW_TYPES].sort());
     const histories = files.map((f) => {
       const recorded = JSON.parse(fs.readFileSync(path.join(FIXTURES, f), 'utf8')) as { workflowId: string; history: Record<string, unknown> };
       return { workflowId: recorded.workflowId, history: temporal.api.history.v1.History.fromObject(recorded.history) };

@@ -6,6 +6,7 @@ import {
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { rootApplicationFailure } from '../errors';
@@ -14,7 +15,7 @@ import { type PromoteRequest, promoteRequestSchema } from '../evaluation/request
 import type { ModelVersionSummary } from '../models/card';
 import { MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
-import type { RegistryState } from './messages';
+import type { PromotionEvidence, RegistryState } from './messages';
 import { approveUpdate, type PromotionStatus, promotionStatusQuery, type ReviewInput, rejectUpdate } from './promote-messages';
 import { ALIAS_CHANGED, requireText } from './registry';
 
@@ -60,6 +61,7 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
   };
   const onReview = (approved: boolean) => (input: ReviewInput) => {
     review = { approved, by: input.by, reason: input.reason };
+    if (approved) status.approval = { by: input.by, reason: input.reason, at: new Date().toISOString() };
     status.phase = approved ? 'promoting' : 'rejected'; // a second review is refused from here on
     return status;
   };
@@ -100,6 +102,8 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
     if (productionVersion === candidateVersion) return finish('promoted', request.by, 'already production');
     status.baseline = baseline?.version;
     status.phase = 'evaluating';
+    // An approval answers one evaluation; a new one (production changed) asks again.
+    status.approval = undefined;
     let outcome: EvaluationOutcome;
     try {
       setCurrentDetails(`Shadow evaluation of ${model}@${candidateVersion} against ${baseline?.version ?? 'no production model'} (evaluation ${evaluation})`);
@@ -127,6 +131,8 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
 
     let by = request.by;
     let reason = verdict;
+    // What the registry checks before production moves: this report passed, or a person approved it here.
+    let evidence: PromotionEvidence = { kind: 'gates-passed', reportUri: outcome.reportUri };
     const needsPerson = request.policy === 'manual' || (request.policy === 'ask-on-failure' && !outcome.passed);
     if (needsPerson) {
       review = undefined;
@@ -151,6 +157,7 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
       if (!r.approved) return finish('rejected', r.by, r.reason);
       by = r.by;
       reason = `approved: ${r.reason} (${verdict})`;
+      evidence = { kind: 'approved', reportUri: outcome.reportUri, promotion: workflowInfo().workflowId };
     } else if (!outcome.passed) {
       return finish('rejected', by, verdict);
     }
@@ -171,6 +178,7 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
         by,
         reason,
         evidenceUri: outcome.markdownUri,
+        evidence,
         expectedCurrent: productionVersion ?? null,
       });
       return finish('promoted', by, reason);

@@ -205,6 +205,7 @@ export async function retrainUntilImproved(raw: RetrainRequest, carried?: Retrai
       reason: `forced by a person after retraining did not improve: ${by.reason}`,
       // The production the person saw when deciding: if it changed since, refuse and ask again.
       expectedCurrent: status.production ?? null,
+      evidence: { kind: 'forced', loop: workflowInfo().workflowId },
     });
     status.production = version;
     finish('force-promoted');
