@@ -1,24 +1,14 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runMlops } from './helpers/cli';
 
-const BIN = path.resolve(__dirname, '..', 'bin', 'mlops.cjs');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-infer-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 /** `mlops contract infer` as a user runs it; it needs no Temporal server. */
-function infer(file: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'contract', 'infer', file], { env: { ...process.env, MLOPS_DATA_DIR: path.join(dir, 'store') } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const infer = (file: string) => runMlops({ MLOPS_DATA_DIR: path.join(dir, 'store') }, 'contract', 'infer', file);
 
 describe('mlops contract infer', () => {
   it('refuses an empty file instead of inventing a column0 contract', async () => {

@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest, startIngest } from '../src/client/ingest';
 import type { DatasetManifest, DatasetVersionRef } from '../src/datasets/manifest';
 import { sha256 } from '../src/store/hash';
+import { runMlops } from './helpers/cli';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { rootFailure } from './helpers/failures';
 import { payloadsOf } from './helpers/histories';
@@ -34,19 +34,7 @@ function writeWideCsv(file: string, columns: number, rows: number): void {
   fs.writeFileSync(file, `${lines.join('\n')}\n`);
 }
 
-const BIN = path.resolve(__dirname, '..', 'bin', 'mlops.cjs');
-function mlops(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, TEMPORAL_ADDRESS: env.config.temporalAddress, MLOPS_DATA_DIR: env.config.dataDir, MLOPS_TASK_QUEUE: env.config.taskQueue },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const mlops = (...args: string[]) => runMlops({ TEMPORAL_ADDRESS: env.config.temporalAddress, MLOPS_DATA_DIR: env.config.dataDir, MLOPS_TASK_QUEUE: env.config.taskQueue }, ...args);
 
 describe('a CSV with 10,001 columns', () => {
   it('is refused up front, once, naming the count and the setting', async () => {
