@@ -3,7 +3,7 @@ import { type Client, WorkflowIdConflictPolicy } from '@temporalio/client';
 import type { MlopsConfig } from '../config';
 import type { DatasetVersionRef } from '../datasets/manifest';
 import * as fs from 'node:fs';
-import { parseContract } from '../contract/schema';
+import { parseContractJson } from '../contract/schema';
 import { INLINE_CONTRACT_MAX_CHARS, type IngestRequest, type IngestRequestInput, ingestRequestSchema } from '../datasets/request';
 import { userError } from '../errors';
 import { canonicalJson, sha256 } from '../store/hash';
@@ -30,13 +30,7 @@ export function contractFromFile(file: string): Pick<IngestRequestInput, 'contra
   } catch (err) {
     throw userError('InvalidInput', `Cannot read contract ${file}: ${(err as Error).message}`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    throw userError('InvalidInput', `contract ${file} is not valid JSON: ${(err as Error).message}`);
-  }
-  const contract = parseContract(json);
+  const contract = parseContractJson(bytes.toString('utf8'), file);
   if (JSON.stringify(contract).length <= INLINE_CONTRACT_MAX_CHARS) return { contract };
   return { contractRef: { uri: path.resolve(file), sha256: sha256(bytes) } };
 }

@@ -8,7 +8,7 @@ import { type ArtifactStore, writeFileNamed } from '../store/artifact-store';
 import { sha256, sha256File } from '../store/hash';
 import { queryRows } from '../sql/duckdb';
 import { quoteString } from '../sql/quote';
-import { type Contract, parseContract } from '../contract/schema';
+import { type Contract, parseContractJson } from '../contract/schema';
 import type { SourceFingerprint } from './manifest';
 import type { ContractRef } from './request';
 import { type CsvOptions, detectFormat, type SourceFormat } from './source';
@@ -57,21 +57,21 @@ async function listSourceFiles(conn: DuckDBConnection, source: string): Promise<
  * (/proc/self/fd) is checked; elsewhere the path is resolved first and opened without following a
  * final symlink, which leaves directory swaps possible. O_NONBLOCK: a FIFO must not hang the open.
  */
-export async function openAllowedFile(file: string, allowedRoots: readonly string[]): Promise<fs.FileHandle> {
+export async function openAllowedFile(file: string, allowedRoots: readonly string[], what = 'Source'): Promise<fs.FileHandle> {
   const byProc = PROC_FDS;
   const target = byProc ? file : await fs.realpath(file).catch(() => file);
   const flags = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (byProc ? 0 : fs.constants.O_NOFOLLOW);
   const handle = await fs.open(target, flags).catch(() => {
-    throw userError('SourceNotFound', `Source file ${file} does not exist or is not readable`);
+    throw userError('SourceNotFound', `${what} file ${file} does not exist or is not readable`);
   });
   try {
     const real = byProc ? await fs.readlink(`/proc/self/fd/${handle.fd}`) : target;
     // Roots are compared by their real paths too: a root reached through a symlink still admits its files.
     const roots = await Promise.all(allowedRoots.map((root) => fs.realpath(root).catch(() => root)));
     if (roots.length && !roots.some((root) => real === root || real.startsWith(root + path.sep))) {
-      throw userError('InvalidInput', `Source ${file} is outside the folders this worker may read (MLOPS_INGEST_ALLOWED_ROOTS=${allowedRoots.join(':')})`);
+      throw userError('InvalidInput', `${what} ${file} is outside the folders this worker may read (MLOPS_INGEST_ALLOWED_ROOTS=${allowedRoots.join(':')})`);
     }
-    if (!(await handle.stat()).isFile()) throw userError('InvalidInput', `Source ${file} is not a regular file`);
+    if (!(await handle.stat()).isFile()) throw userError('InvalidInput', `${what} ${file} is not a regular file`);
     return handle;
   } catch (err) {
     await handle.close();
@@ -196,7 +196,7 @@ export async function stageRawSource(args: {
  * client saw, parsed, and kept in the store under that hash for the build step (and for inspection).
  */
 export async function stageContract(store: ArtifactStore, ref: ContractRef, allowedRoots: readonly string[]): Promise<ContractRef> {
-  const handle = await openAllowedFile(ref.uri, allowedRoots);
+  const handle = await openAllowedFile(ref.uri, allowedRoots, 'Contract');
   let bytes: Buffer;
   try {
     bytes = await handle.readFile();
@@ -208,7 +208,7 @@ export async function stageContract(store: ArtifactStore, ref: ContractRef, allo
     throw userError('InvalidInput', `Contract file ${ref.uri} has sha256 ${actual}, not ${ref.sha256} as the request says: it changed after the request was made; start the ingest again`);
   }
   // Parsed now so a bad contract fails the first step, before any data is copied.
-  parseContractText(bytes.toString('utf8'), ref.uri);
+  parseContractJson(bytes.toString('utf8'), ref.uri);
   const stored = store.contractFile(actual);
   if (!existsSync(stored)) await store.writeFileAtomic(stored, bytes.toString('utf8'));
   return { uri: stored, sha256: actual };
@@ -218,15 +218,5 @@ export async function stageContract(store: ArtifactStore, ref: ContractRef, allo
 export async function readStagedContract(ref: ContractRef): Promise<Contract> {
   const bytes = await fs.readFile(ref.uri);
   if (sha256(bytes) !== ref.sha256) throw userError('InvalidContract', `Stored contract ${ref.uri} does not match its sha256 ${ref.sha256}; ingest again`);
-  return parseContractText(bytes.toString('utf8'), ref.uri);
-}
-
-function parseContractText(text: string, where: string): Contract {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw userError('InvalidContract', `Contract file ${where} is not valid JSON: ${(err as Error).message}`);
-  }
-  return parseContract(json);
+  return parseContractJson(bytes.toString('utf8'), ref.uri);
 }
