@@ -7,7 +7,9 @@
  * in any variable, and well-known secret shapes (keys, tokens, private key blocks) in any text.
  */
 const OWN_SECRETS = ['TEMPORAL_API_KEY', 'MLOPS_PAYLOAD_KEY', 'MLOPS_PAYLOAD_PREVIOUS_KEYS', 'MLOPS_CODEC_TOKEN'];
-const SECRET_NAME = /SECRET|TOKEN|PASS|PWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH|_KEY$|^KEY$|DSN|SESSION/i;
+const SECRET_NAME = /SECRET|TOKEN|PASS|API_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH|_KEY$|^KEY$|DSN/i;
+/** Names that match the above but hold where a secret is, not the secret (masking paths would garble every message). */
+const NOT_SECRET_NAME = /(_PATH|_FILE|_DIR|_SOCK)$|^XAUTHORITY$|^GOOGLE_APPLICATION_CREDENTIALS$/i;
 /** Shorter values would mask ordinary words and numbers in logs. */
 const MIN_SECRET_LENGTH = 6;
 export const MASK = '***';
@@ -41,7 +43,7 @@ export function secretValues(env: NodeJS.ProcessEnv = process.env): string[] {
   const values: string[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (!value) continue;
-    if (SECRET_NAME.test(name)) values.push(value, ...value.split(',').map((v) => v.trim()));
+    if (SECRET_NAME.test(name) && !NOT_SECRET_NAME.test(name)) values.push(value, ...value.split(',').map((v) => v.trim()));
     for (const m of value.matchAll(URL_CREDENTIALS)) values.push(m[2]!, safeDecode(m[2]!));
   }
   return [...new Set(values.filter((v) => v.length >= MIN_SECRET_LENGTH))].sort((a, b) => b.length - a.length);

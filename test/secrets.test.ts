@@ -29,12 +29,13 @@ const SECRET_ENV = {
 const SECRETS = [DB_PASSWORD, AWS_SECRET, UPSTREAM_PASSWORD];
 
 describe('masking by value and by shape', () => {
-  const env = { PATH: '/usr/bin', HOME: '/root', ...SECRET_ENV, SHORT_TOKEN: 'abc', MODE_PASS: 'enabled' };
+  const env = { PATH: '/usr/bin', HOME: '/root', PWD: '/work/project', OLDPWD: '/work', SSH_AUTH_SOCK: '/tmp/ssh-x/agent.1', TEMPORAL_TLS_KEY_PATH: '/etc/tls/client.key', ...SECRET_ENV, SHORT_TOKEN: 'abc', MODE_PASS: 'enabled' };
 
   it('finds the values to mask in the environment', () => {
     const values = secretValues(env);
     expect(values).toEqual(expect.arrayContaining([SECRET_ENV.DB_URL_WITH_PASS, DB_PASSWORD, AWS_SECRET, UPSTREAM_PASSWORD, 'enabled']));
-    expect(values).not.toContain('/root');
+    // Where things are is not a secret: masking cwd or a key's path would garble every message.
+    for (const place of ['/root', '/work/project', '/work', '/tmp/ssh-x/agent.1', '/etc/tls/client.key']) expect(values).not.toContain(place);
     expect(values).not.toContain('abc'); // too short to mask without masking ordinary words
   });
 

@@ -104,7 +104,8 @@ class TrainerLog {
   /** The last lines; those past the log's cap are masked only if they are still here at the end. */
   private readonly last: Array<{ text: string; masked: boolean; inKey: boolean }> = [];
   private readonly out: fs.WriteStream;
-  private readonly masker = new LineMasker(childEnvironment());
+  /** The worker's whole environment: its own secrets too, should a trainer come by them. */
+  private readonly masker = new LineMasker();
   private written = 0;
   private dropped = 0;
   private error: Error | undefined;
