@@ -14,8 +14,8 @@ const NOT_SECRET_NAME = /(_PATH|_FILE|_DIR|_SOCK)$|^XAUTHORITY$|^GOOGLE_APPLICAT
 const MIN_SECRET_LENGTH = 6;
 export const MASK = '***';
 
-/** user:password@ in any URL; the user stays readable, the password goes. */
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)([^\s@/]+)(@)/gi;
+/** user:password@ in any URL (up to the authority's last @: a raw @ in a password is masked whole); the user stays readable. */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)([^\s/]+)(@)/gi;
 const PRIVATE_KEY_BLOCK = /(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----)[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
 /** Shapes that are secrets wherever they appear; the capture before the secret is kept. */
 const SECRET_SHAPES: RegExp[] = [

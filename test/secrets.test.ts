@@ -58,6 +58,7 @@ describe('masking by value and by shape', () => {
     // The whole value of a variable whose name looks secret; a password in any other URL.
     expect(masked).toContain('connecting to ***\n');
     expect(redactSecrets('see postgres://app:letmein99@db/x', env)).toBe('see postgres://app:***@db/x');
+    expect(redactSecrets('raw redis://:p@ss@cache:6379 and mail to a@b.example', env)).toBe('raw redis://:***@cache:6379 and mail to a@b.example');
     expect(masked).toContain('-----BEGIN RSA PRIVATE KEY-----***-----END RSA PRIVATE KEY-----');
     expect(masked).toContain('plain https://example.com/a@b and epoch 3 loss 0.25, user@example.com');
   });

@@ -71,7 +71,9 @@ export async function runExternalTrainer(run: ExternalRun): Promise<{ logFile: s
     });
     // Whatever the command left behind in its group ends with it.
     end();
-    await Promise.race([Promise.all(streams), new Promise((r) => setTimeout(r, STREAMS_GRACE_MS))]);
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(streams), new Promise((r) => (grace = setTimeout(r, STREAMS_GRACE_MS)))]);
+    clearTimeout(grace);
     child.stdout!.destroy();
     child.stderr!.destroy();
     await log.close();
@@ -90,7 +92,6 @@ export async function runExternalTrainer(run: ExternalRun): Promise<{ logFile: s
     clearTimeout(timer);
     clearInterval(ticker);
     run.signal?.removeEventListener('abort', end);
-    end();
     groups.release(record);
   }
 }
