@@ -1,7 +1,9 @@
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { type PayloadEncryptionSettings, PayloadKeyError, parsePayloadKey } from './temporal/codec';
+import { DEFAULT_MAX_COLUMNS } from './datasets/limits';
 import { formatIssues } from './validation';
 
 /**
@@ -15,6 +17,14 @@ const boolFromEnv = z
 const hostPort = z
   .string()
   .regex(/^[^\s:/]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/, 'expected host:port, e.g. 127.0.0.1:7233');
+
+const MEMORY_SIZE = /^(\d+(?:\.\d+)?)\s*(%|B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
+/**
+ * Without a limit DuckDB takes 80 % of RAM per process, and one 10,001-column CSV drove a worker
+ * to 18.8 GiB. A quarter leaves room for ONNX Runtime, the JS heap and external trainers; what
+ * does not fit is spilled to the temp dir or fails as OutOfMemory.
+ */
+const DEFAULT_MEMORY_SHARE = 25;
 
 export const envSchema = z.object({
   TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
@@ -41,6 +51,15 @@ export const envSchema = z.object({
   MLOPS_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(1000).optional(),
   /** A folder in DuckDB's extension layout holding httpfs, where DuckDB cannot download it (src/sql/httpfs.ts). */
   MLOPS_DUCKDB_EXTENSION_DIR: z.string().optional(),
+  /** DuckDB's memory limit per worker (and CLI process): bytes with a unit (4GB, 512MiB) or a share of RAM (25%). */
+  MLOPS_DUCKDB_MEMORY_LIMIT: z
+    .string()
+    .regex(MEMORY_SIZE, 'expected a size such as 4GB, 512MiB or a share of RAM such as 25%')
+    .default(`${DEFAULT_MEMORY_SHARE}%`),
+  /** Where DuckDB spills what does not fit in its memory limit; default inside the store's .tmp. */
+  MLOPS_DUCKDB_TEMP_DIR: z.string().min(1).optional(),
+  /** Widest table a worker validates and profiles; wider input is refused up front. */
+  MLOPS_MAX_COLUMNS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_MAX_COLUMNS),
 });
 
 export interface TlsSettings {
@@ -65,6 +84,9 @@ export interface MlopsConfig {
   maxConcurrentActivities: number;
   /** undefined: DuckDB's own extensions, the project cache, or DuckDB's repository. */
   duckdbExtensionDir?: string;
+  /** How this process opens DuckDB. */
+  duckdb: { memoryLimit: string; spillDir: string };
+  maxColumns: number;
 }
 
 export class ConfigError extends Error {
@@ -85,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MlopsConfig {
       'TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together (mTLS needs both the client certificate and its key)',
     );
   }
+  const dataDir = path.resolve(expandHome(e.MLOPS_DATA_DIR));
   const wantsTls =
     e.TEMPORAL_TLS ??
     Boolean(e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_CA_PATH || e.TEMPORAL_API_KEY || e.TEMPORAL_TLS_SERVER_NAME);
@@ -92,7 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MlopsConfig {
     temporalAddress: e.TEMPORAL_ADDRESS,
     namespace: e.TEMPORAL_NAMESPACE,
     taskQueue: e.MLOPS_TASK_QUEUE,
-    dataDir: path.resolve(expandHome(e.MLOPS_DATA_DIR)),
+    dataDir,
     ingestAllowedRoots: e.MLOPS_INGEST_ALLOWED_ROOTS.split(':')
       .filter(Boolean)
       .map((p) => path.resolve(expandHome(p))),
@@ -109,7 +132,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MlopsConfig {
     payloadEncryption: payloadEncryptionOf(e.MLOPS_PAYLOAD_KEY, e.MLOPS_PAYLOAD_PREVIOUS_KEYS),
     maxConcurrentActivities: e.MLOPS_MAX_CONCURRENT_ACTIVITIES ?? 4 * os.availableParallelism(),
     duckdbExtensionDir: e.MLOPS_DUCKDB_EXTENSION_DIR ? path.resolve(expandHome(e.MLOPS_DUCKDB_EXTENSION_DIR)) : undefined,
+    duckdb: {
+      memoryLimit: duckDbMemoryLimit(e.MLOPS_DUCKDB_MEMORY_LIMIT),
+      spillDir: e.MLOPS_DUCKDB_TEMP_DIR ? path.resolve(expandHome(e.MLOPS_DUCKDB_TEMP_DIR)) : path.join(dataDir, '.tmp', 'duckdb-spill'),
+    },
+    maxColumns: e.MLOPS_MAX_COLUMNS,
   };
+}
+
+const UNIT_BYTES: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+
+/** The setting as DuckDB takes it (MiB); a share is of the RAM this process may use (a cgroup limit counts). */
+function duckDbMemoryLimit(setting: string): string {
+  const [, amount, unit] = MEMORY_SIZE.exec(setting)!;
+  const bytes = unit === '%' ? (Number(amount) / 100) * availableMemory() : Number(amount) * UNIT_BYTES[unit!.toLowerCase()]!;
+  const mib = Math.floor(bytes / 2 ** 20);
+  if (mib < 16) throw new ConfigError(`MLOPS_DUCKDB_MEMORY_LIMIT=${setting} is ${mib} MiB; DuckDB needs at least 16 MiB`);
+  return `${mib}MiB`;
+}
+
+function availableMemory(): number {
+  try {
+    const limit = fs.readFileSync('/sys/fs/cgroup/memory.max', 'utf8').trim();
+    if (/^\d+$/.test(limit)) return Math.min(Number(limit), os.totalmem());
+  } catch {
+    // not in a cgroup v2 container
+  }
+  return os.totalmem();
 }
 
 function payloadEncryptionOf(key: string | undefined, previous: string): PayloadEncryptionSettings | undefined {

@@ -21,6 +21,10 @@ export const USER_ERROR_TYPES = [
   'RegistryRefused',
   'BaselineLoadError',
   'NoWorker',
+  'TooManyColumns',
+  // Resources, not input: the same work would exhaust them again, so retrying only burns time.
+  'OutOfMemory',
+  'DiskFull',
 ] as const;
 export type UserErrorType = (typeof USER_ERROR_TYPES)[number];
 

@@ -2,9 +2,11 @@ import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { activityFailureInterceptors } from './activities/failures';
 import { loadConfig, type MlopsConfig } from './config';
 import { openDuckDb } from './sql/duckdb';
 import { ArtifactStore } from './store/artifact-store';
+import { TrainerGroups } from './training/process-groups';
 import { dataConverterOf } from './temporal/codec';
 import { connectClient, connectWorker } from './temporal/connection';
 import { modulePath } from './temporal/module-path';
@@ -28,7 +30,10 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const { config } = options;
   const store = new ArtifactStore(config.dataDir);
   await store.removeStaleTemp(STALE_TEMP_MS);
-  const duckdb = options.duckdb ?? (await openDuckDb({ spillDir: path.join(store.tmpDir(), 'duckdb-spill') }));
+  // Trainers a killed worker on this host left running would run on beside their own retry.
+  const reaped = new TrainerGroups(store.trainerGroupsDir()).reapOrphans();
+  if (reaped.length) console.log(`ended ${reaped.length} external trainer process group(s) left by a worker that died: ${reaped.join(', ')}`);
+  const duckdb = options.duckdb ?? (await openDuckDb(config.duckdb));
   return Worker.create({
     connection: options.connection,
     namespace: config.namespace,
@@ -38,6 +43,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     // CPU-heavy activities (training, scoring) beyond a few per core only slow each other down and
     // delay the workflow tasks that share this worker's event loop (seen as task timeouts in bench:load).
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
+    interceptors: { activity: [activityFailureInterceptors({ storeRoot: store.root, memoryLimit: config.duckdb.memoryLimit })] },
     activities: createActivities({
       store,
       duckdb,
@@ -45,6 +51,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       client: options.client ?? (await connectClient(config)),
       taskQueue: options.taskQueue ?? config.taskQueue,
       trainerCommands: config.trainerCommands,
+      maxColumns: config.maxColumns,
     }),
   });
 }

@@ -15,6 +15,24 @@ describe('configuration from the environment', () => {
     expect(loadConfig({ MLOPS_MAX_CONCURRENT_ACTIVITIES: '3' }).maxConcurrentActivities).toBe(3);
   });
 
+  it('bounds DuckDB per process and the width of a table', () => {
+    const c = loadConfig({ MLOPS_DATA_DIR: '/srv/mlops' });
+    // A quarter of the RAM this process may use, in the MiB DuckDB takes.
+    const quarter = Number(/^(\d+)MiB$/.exec(c.duckdb.memoryLimit)![1]);
+    expect(quarter).toBeGreaterThan(0);
+    expect(quarter).toBeLessThanOrEqual(Math.floor(os.totalmem() / 4 / 2 ** 20));
+    expect(c.duckdb.spillDir).toBe('/srv/mlops/.tmp/duckdb-spill');
+    expect(c.maxColumns).toBe(2000);
+    expect(loadConfig({ MLOPS_DUCKDB_MEMORY_LIMIT: '4GB', MLOPS_DUCKDB_TEMP_DIR: '/scratch', MLOPS_MAX_COLUMNS: '500' })).toMatchObject({
+      duckdb: { memoryLimit: '3814MiB', spillDir: '/scratch' },
+      maxColumns: 500,
+    });
+    expect(loadConfig({ MLOPS_DUCKDB_MEMORY_LIMIT: '512MiB' }).duckdb.memoryLimit).toBe('512MiB');
+    expect(() => loadConfig({ MLOPS_DUCKDB_MEMORY_LIMIT: 'lots' })).toThrow(/MLOPS_DUCKDB_MEMORY_LIMIT: expected a size such as 4GB, 512MiB or a share of RAM such as 25%/);
+    expect(() => loadConfig({ MLOPS_DUCKDB_MEMORY_LIMIT: '1MB' })).toThrow(/needs at least 16 MiB/);
+    expect(() => loadConfig({ MLOPS_MAX_COLUMNS: '0' })).toThrow(/MLOPS_MAX_COLUMNS/);
+  });
+
   it('turns on TLS for certificates or an API key, and expands ~', () => {
     const cloud = loadConfig({ TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_API_KEY: 'k', MLOPS_DATA_DIR: '~/mlops' });
     expect(cloud.tls).toBeDefined();

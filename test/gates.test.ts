@@ -58,6 +58,11 @@ describe('quality gates', () => {
     expect(gatesSchema.safeParse({ maxSliceRegression: -1 }).success).toBe(false);
     expect(gatesSchema.safeParse({ minImprovement: Number.NaN }).success).toBe(false);
     expect(gatesSchema.safeParse({ maxLatencyRatio: 2, typo: 1 }).success).toBe(false);
+    // A bound no value can meet would reject every candidate forever: refused, naming the metric.
+    const impossible = gatesSchema.safeParse({ thresholds: { rocAuc: { min: 0.9, max: 0.8 } } });
+    expect(impossible.success).toBe(false);
+    expect(impossible.error?.issues[0]).toMatchObject({ path: ['thresholds', 'rocAuc'], message: 'min (0.9) is greater than max (0.8): no value can pass' });
+    expect(gatesSchema.safeParse({ thresholds: { rocAuc: { min: 0.8, max: 0.8 } } }).success).toBe(true);
     const unknownMetric = evaluateGates(gatesSchema.parse({ primaryMetric: 'auc' }), { task: 'binary', candidate: { rocAuc: 0.9 }, slices: [], latency });
     expect(unknownMetric).toEqual([{ gate: 'primary-metric', passed: false, detail: 'the binary model has no metric "auc"' }]);
   });

@@ -1,7 +1,10 @@
 import { WithStartWorkflowOperation, WorkflowIdConflictPolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registryState, startTraining } from '../src/client/train';
-import type { ModelVersionSummary } from '../src/models/card';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { startPromotion } from '../src/client/promote';
+import { type ModelCard, type ModelVersionSummary, summaryOf as cardSummary } from '../src/models/card';
 import { registerVersionUpdate, registryWorkflowId, setAliasUpdate } from '../src/workflows/messages';
 import { KEPT_VERSIONS, type modelRegistry } from '../src/workflows/registry';
 import { type TestEnv, startTestEnv } from './helpers/env';
@@ -25,9 +28,24 @@ afterAll(async () => {
   await env?.shutdown();
 });
 
-/** The trained version's summary under another version id: a realistic size per version. */
+/**
+ * The trained version again under another version id, as files in the store (the registry checks
+ * them), with its card rewritten to match: a realistic size per version, without 160 trainings.
+ */
 const versionId = (i: number) => i.toString(16).padStart(16, '0');
-const summaryOf = (i: number): ModelVersionSummary => ({ ...real, version: versionId(i), createdAt: new Date(Date.UTC(2026, 0, 1) + i * 86_400_000).toISOString() });
+function summaryOf(i: number): ModelVersionSummary {
+  const version = versionId(i);
+  const dir = env.store.modelVersionDir('daily', version);
+  const onnxUri = path.join(dir, 'model.onnx');
+  if (!fs.existsSync(dir)) {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.copyFileSync(real.onnxUri, onnxUri);
+    const card = JSON.parse(fs.readFileSync(real.cardUri, 'utf8')) as ModelCard;
+    const createdAt = new Date(Date.UTC(2026, 0, 1) + i * 86_400_000).toISOString();
+    fs.writeFileSync(path.join(dir, 'card.json'), JSON.stringify({ ...card, version, createdAt, onnx: { ...card.onnx, uri: onnxUri } }));
+  }
+  return cardSummary(JSON.parse(fs.readFileSync(path.join(dir, 'card.json'), 'utf8')) as ModelCard, path.join(dir, 'card.json'));
+}
 
 async function register(i: number) {
   const startWorkflowOperation = new WithStartWorkflowOperation<typeof modelRegistry>('modelRegistry', {
@@ -42,10 +60,10 @@ async function register(i: number) {
 describe('a long-lived registry', () => {
   it(`keeps its state to ${KEPT_VERSIONS} versions plus the pinned ones, and every payload under 256 KB`, async () => {
     const registry = env.client.workflow.getHandle(registryWorkflowId('daily'));
-    const setProduction = (i: number) =>
-      registry.executeUpdate(setAliasUpdate, { args: [{ alias: 'production', version: versionId(i), by: 'test', reason: 'daily promotion' }] });
+    // Production moves by promotion: a shadow evaluation whose gates pass.
+    const promote = async (i: number) => (await (await startPromotion(env.client, env.config, { model: 'daily', candidateVersion: versionId(i), by: 'test' })).result()).phase;
     await register(1);
-    await setProduction(1);
+    expect(await promote(1)).toBe('promoted');
     for (let i = 2; i <= 160; i++) await register(i);
 
     const state = await registryState(env.client, 'daily');
@@ -58,10 +76,12 @@ describe('a long-lived registry', () => {
     expect(state.retiredVersions).toBe(60 + 1); // and the real one trained first
     expect(state.decisions).toHaveLength(200);
 
+    const setProduction = (i: number) =>
+      registry.executeUpdate(setAliasUpdate, { args: [{ alias: 'production', version: versionId(i), by: 'test', reason: 'daily promotion', evidence: { kind: 'gates-passed', reportUri: '' } }] });
     expect(await rejectionMessage(setProduction(10))).toMatch(/no version "000000000000000a".*keeps the latest 100 versions; train the same request again/);
     // Registering a retired version again brings it back.
     await register(10);
-    await setProduction(10);
+    expect(await promote(10)).toBe('promoted');
     expect((await registryState(env.client, 'daily')).aliases.production).toBe(versionId(10));
 
     const history = await registry.fetchHistory();

@@ -9,9 +9,10 @@ import { describe, expect, it } from 'vitest';
  * recorded history of every workflow type is replayed against the current workflow code. A
  * non-deterministic change fails here, not in production; such changes need `patched()` or
  * worker versioning. Refresh the fixtures with `MLOPS_RECORD_HISTORIES=test/fixtures/histories npm test`
- * (deleting the old ones first) when a change is deliberate and patched; keep a history recorded
- * before the change as `<type>.v<N>.json`, so the patch's old branch keeps replaying
- * (retrainUntilImproved.v1.json: an attempt from before training windows).
+ * (deleting the old ones first) when a change is deliberate and patched; keep a history from the
+ * code before it as `<type>.v<N>.json` while workflows started by that code may still be running
+ * (retrainUntilImproved.v1.json: an attempt from before training windows; modelRegistry.v1.json:
+ * a registry from before its registration and production checks).
  */
 const FIXTURES = path.join(__dirname, 'fixtures', 'histories');
 const WORKFLOW_TYPES = ['ingestDataset', 'repairDataset', 'retentionSweep', 'modelRegistry', 'trainModel', 'promoteModel', 'trainAndPromote', 'shadowEvaluate', 'scoreBatch', 'retrainUntilImproved', 'monitorModel', 'recordLabelsWorkflow', 'scheduledRetrain'];
@@ -19,7 +20,7 @@ const WORKFLOW_TYPES = ['ingestDataset', 'repairDataset', 'retentionSweep', 'mod
 describe('recorded histories replay on the current workflow code', () => {
   it('has a history for every workflow type, and each replays without a determinism error', async () => {
     const files = fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort();
-    expect([...new Set(files.map((f) => f.replace(/(\.[^.]+)?\.json$/, '')))].sort()).toEqual([...WORKFLOW_TYPES].sort());
+    expect([...new Set(files.map((f) => f.replace(/(\.v\d+)?\.json$/, '')))].sort()).toEqual([...WORKFLOW_TYPES].sort());
     const histories = files.map((f) => {
       const recorded = JSON.parse(fs.readFileSync(path.join(FIXTURES, f), 'utf8')) as { workflowId: string; history: Record<string, unknown> };
       return { workflowId: recorded.workflowId, history: temporal.api.history.v1.History.fromObject(recorded.history) };

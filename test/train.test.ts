@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPromotion } from '../src/client/promote';
 import { registryState, startTraining } from '../src/client/train';
 import type { DatasetManifest, DatasetVersionRef } from '../src/datasets/manifest';
 import type { ModelCard } from '../src/models/card';
@@ -102,10 +103,14 @@ describe('registry updates', () => {
     const refused = (input: SetAliasInput) => rejectionMessage(registry.executeUpdate(setAliasUpdate, { args: [input] }));
     expect(await refused({ alias: 'production', version: 'ffffffffffffffff', by: 'ana', reason: 'x' })).toMatch(/no version "ffffffffffffffff"/);
     expect(await refused({ alias: 'production', version: first!, by: 'ana', reason: ' ' })).toMatch(/reason must be a non-empty text/);
+    // Production moves by promotion (or rollback, or a forced promotion), not by a bare update.
+    expect(await refused({ alias: 'production', version: first!, by: 'ana', reason: 'first model' })).toMatch(/production changes only through a promotion/);
     expect(await rejectionMessage(registry.executeUpdate(rollbackUpdate, { args: [{ by: 'ana', reason: 'oops' }] }))).toMatch(/no earlier production version/);
 
-    await registry.executeUpdate(setAliasUpdate, { args: [{ alias: 'production', version: first!, by: 'ana', reason: 'first model' }] });
-    await registry.executeUpdate(setAliasUpdate, { args: [{ alias: 'production', version: second!, by: 'ana', reason: 'better AUC' }] });
+    const promote = async (version: string) =>
+      (await (await startPromotion(env.client, env.config, { model: 'churn', candidateVersion: version, gates: { minImprovement: -1, maxSliceRegression: 1 }, by: 'ana' })).result()).phase;
+    expect(await promote(first!)).toBe('promoted');
+    expect(await promote(second!)).toBe('promoted');
     const rolledBack = await registry.executeUpdate(rollbackUpdate, { args: [{ by: 'bo', reason: 'latency regression' }] });
     expect(rolledBack.aliases.production).toBe(first);
     expect(rolledBack.decisions.slice(-1)[0]).toMatchObject({ action: 'rollback', version: first, previous: second, by: 'bo', reason: 'latency regression' });

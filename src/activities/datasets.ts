@@ -4,7 +4,7 @@ import { listVersions, resolveVersion } from '../datasets/catalog';
 import { buildDatasetVersion, rebuildSnapshot } from '../datasets/ingest';
 import { snapshotDamage } from '../datasets/integrity';
 import type { DatasetVersionRef, RepairRecord } from '../datasets/manifest';
-import { type StagedSource, stagedFromRawCopy, stageRawSource } from '../datasets/raw';
+import { readStagedContract, type StagedSource, stagedFromRawCopy, stageRawSource } from '../datasets/raw';
 import { type IngestRequest, ingestRequestSchema, type RepairRequest, repairRequestSchema } from '../datasets/request';
 import type { ArtifactStore } from '../store/artifact-store';
 import { parseInput } from '../validation';
@@ -14,6 +14,7 @@ export interface DatasetActivityDeps {
   store: ArtifactStore;
   duckdb: DuckDBInstance;
   ingestAllowedRoots: readonly string[];
+  maxColumns: number;
 }
 
 export function createDatasetActivities(deps: DatasetActivityDeps) {
@@ -30,6 +31,7 @@ export function createDatasetActivities(deps: DatasetActivityDeps) {
           source: req.source,
           format: req.format,
           csv: req.csv,
+          contractRef: req.contractRef,
           retentionDays: req.retentionDays,
           allowedRoots: deps.ingestAllowedRoots,
           now: new Date(),
@@ -40,17 +42,19 @@ export function createDatasetActivities(deps: DatasetActivityDeps) {
     /** Validates, quarantines, snapshots, profiles and publishes; idempotent by content hash. */
     async buildDatasetVersion(input: { request: IngestRequest; staged: StagedSource }): Promise<DatasetVersionRef> {
       const req = parseInput(ingestRequestSchema, input.request, 'ingest request');
-      const reused = !req.contract && req.reuseContract ? (await listVersions(deps.store, req.dataset)).at(-1) : undefined;
+      const given = req.contract ?? (input.staged.contract ? await readStagedContract(input.staged.contract) : undefined);
+      const reused = !given && req.reuseContract ? (await listVersions(deps.store, req.dataset)).at(-1) : undefined;
       return withDuckDbActivity(deps.duckdb, (conn, progress) =>
         buildDatasetVersion({
           conn,
           store: deps.store,
           dataset: req.dataset,
           staged: input.staged,
-          contract: req.contract ?? reused?.contract,
+          contract: given ?? reused?.contract,
           ...(reused ? { contractFrom: `${reused.dataset}@${reused.version}` } : {}),
           inferOptions: req.infer,
           maxRejectedFraction: req.maxRejectedFraction,
+          maxColumns: deps.maxColumns,
           now: new Date(),
           progress,
         }),
@@ -68,7 +72,7 @@ export function createDatasetActivities(deps: DatasetActivityDeps) {
       const staged = await stagedFromRawCopy(deps.store, manifest);
       const repaired = await withDuckDbActivity(deps.duckdb, (conn, progress) =>
         // The rows are compared with the record instead of held to a threshold.
-        rebuildSnapshot({ conn, store: deps.store, dataset: manifest.dataset, staged, maxRejectedFraction: 1, now: new Date(), progress, manifest, damage, from: 'raw-copy' }),
+        rebuildSnapshot({ conn, store: deps.store, dataset: manifest.dataset, staged, maxRejectedFraction: 1, maxColumns: deps.maxColumns, now: new Date(), progress, manifest, damage, from: 'raw-copy' }),
       );
       return { ...outcome, intact: false, repaired: repaired.repairs!.at(-1)! };
     },

@@ -17,6 +17,8 @@ export interface ActivityDeps {
   client: Client;
   taskQueue: string;
   trainerCommands: readonly string[];
+  /** MLOPS_MAX_COLUMNS. */
+  maxColumns: number;
 }
 
 /** Every activity, built from injected dependencies so tests and workers choose their own store. */

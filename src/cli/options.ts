@@ -43,10 +43,6 @@ export function commaList(text: string): string[] {
   return text.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
-export function readContractFile(file: string): IngestRequestInput['contract'] {
-  return readJsonFile(file, 'contract') as IngestRequestInput['contract'];
-}
-
 /** --key / --label for a contract inferred from the data. */
 export function inferOptions(opts: { key?: string; label?: string }): IngestRequestInput['infer'] {
   if (!opts.key && !opts.label) return undefined;

@@ -1,8 +1,11 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Client, WorkflowIdConflictPolicy } from '@temporalio/client';
 import type { MlopsConfig } from '../config';
+import { parseContractJson } from '../contract/schema';
 import type { DatasetVersionRef } from '../datasets/manifest';
-import { type IngestRequest, type IngestRequestInput, ingestRequestSchema, repairRequestSchema } from '../datasets/request';
+import { INLINE_CONTRACT_MAX_CHARS, type IngestRequest, type IngestRequestInput, ingestRequestSchema, repairRequestSchema } from '../datasets/request';
+import { userError } from '../errors';
 import { canonicalJson, sha256 } from '../store/hash';
 import { MlopsDataset, MlopsStage } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
@@ -16,10 +19,26 @@ export function ingestWorkflowId(request: IngestRequest): string {
   return `ingest:${request.dataset}:${sha256(canonicalJson(request)).slice(0, 8)}`;
 }
 
+/**
+ * A contract file as the ingest request carries it: inline when small, else by reference to the
+ * file (as the worker sees it, like the source) pinned by the sha256 of the bytes checked here.
+ */
+export function contractFromFile(file: string): Pick<IngestRequestInput, 'contract' | 'contractRef'> {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    throw userError('InvalidInput', `Cannot read contract ${file}: ${(err as Error).message}`);
+  }
+  const contract = parseContractJson(bytes.toString('utf8'), file);
+  if (JSON.stringify(contract).length <= INLINE_CONTRACT_MAX_CHARS) return { contract };
+  return { contractRef: { uri: path.resolve(file), sha256: sha256(bytes) } };
+}
+
 export function normalizeIngestRequest(input: IngestRequestInput): IngestRequest {
   const request = parseInput(ingestRequestSchema, input, 'ingest request');
   // The worker resolves paths on its own machine; make relative paths mean what the user meant.
-  return { ...request, source: path.resolve(request.source) };
+  return { ...request, source: path.resolve(request.source), ...(request.contractRef ? { contractRef: { ...request.contractRef, uri: path.resolve(request.contractRef.uri) } } : {}) };
 }
 
 export async function startIngest(client: Client, config: MlopsConfig, input: IngestRequestInput) {

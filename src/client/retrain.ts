@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { type Client, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { MlopsConfig } from '../config';
 import { userError } from '../errors';
-import { type MonitorRequestInput, monitorRequestSchema } from '../monitoring/monitor';
+import { type MonitorRequestInput, monitorRequestSchema } from '../monitoring/request';
 import { type RetrainRequestInput, retrainRequestSchema, type RetryOverrides, retryOverridesSchema } from '../retraining/request';
 import { datasetName } from '../store/names';
 import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';

@@ -6,7 +6,7 @@ import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
 import { withAbsoluteStrategyPaths } from '../training/command-paths';
 import { parseInput } from '../validation';
 import type { monitorModel, retentionSweep, scheduledRetrain } from '../workflows';
-import { type MonitorRequestInput, monitorRequestSchema } from '../monitoring/monitor';
+import { type MonitorRequestInput, monitorRequestSchema } from '../monitoring/request';
 import { type RetrainRequestInput, retrainRequestSchema } from '../retraining/request';
 import { modelName } from '../store/names';
 

@@ -1,5 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type ColumnType, type Contract, contractSchema, parseContract } from './schema';
+import { assertColumnLimit } from '../datasets/limits';
+import { assertNotEmpty } from '../datasets/raw';
 import { type CsvOptions, readRelation, type SourceFormat } from '../datasets/source';
 import { userError } from '../errors';
 import { queryRows } from '../sql/duckdb';
@@ -16,6 +18,8 @@ export interface InferOptions {
   key?: string[];
   /** Text columns with at most this many distinct values get an `allowed` list. */
   maxAllowedValues?: number;
+  /** Refuse sources wider than this (MLOPS_MAX_COLUMNS) before computing anything per column. */
+  maxColumns?: number;
 }
 
 export function contractTypeOf(duckdbType: string): ColumnType {
@@ -35,12 +39,14 @@ export async function inferContract(
   csv: CsvOptions = {},
   options: InferOptions = {},
 ): Promise<Contract> {
+  await assertNotEmpty(files, 'there is nothing to infer a contract from');
   const relation = readRelation(files, format, csv, 'sniff-types');
   // Names as hex, like the allowed values below: the driver's VARCHAR decoding drops a leading U+FEFF.
   const described = await queryRows<{ name: string; column_type: string }>(
     conn,
     `SELECT hex(column_name) AS name, column_type FROM (DESCRIBE SELECT * FROM ${relation})`,
   );
+  if (options.maxColumns !== undefined) assertColumnLimit(described.length, options.maxColumns, files.length === 1 ? files[0]! : `${files.length} source files`);
   const columns = described.map((d) => ({ name: Buffer.from(d.name, 'hex').toString('utf8'), type: contractTypeOf(d.column_type) }));
   // The source's names reach SQL below, before the inferred contract is parsed at the end: check
   // them first, so a header with NUL (or a reserved name) is a clear error, not a quoteIdent throw.

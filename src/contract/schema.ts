@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { didYouMean } from '../suggest';
 import { hasLoneSurrogate } from '../sql/quote';
+import { userError } from '../errors';
 import { parseInput } from '../validation';
 
 /**
@@ -124,4 +125,15 @@ export function featureColumns(contract: Contract): string[] {
 /** Parses a contract; a bad one is a non-retryable `InvalidContract` listing every problem. */
 export function parseContract(input: unknown): Contract {
   return parseInput(contractSchema, input, 'contract', 'InvalidContract');
+}
+
+/** A contract file's text; `where` names the file in the error. */
+export function parseContractJson(text: string, where: string): Contract {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw userError('InvalidContract', `The contract file ${where} is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseContract(json);
 }

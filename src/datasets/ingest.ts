@@ -15,15 +15,17 @@ import {
 import { type InferOptions, inferContract } from '../contract/infer';
 import type { Contract } from '../contract/schema';
 import { userError } from '../errors';
+import { isResourceExhaustion } from '../resources';
 import type { ArtifactStore } from '../store/artifact-store';
 import { canonicalJson, sha256, sha256File } from '../store/hash';
 import { queryRows } from '../sql/duckdb';
 import { closeMatches } from '../suggest';
 import { quoteString } from '../sql/quote';
 import { type SnapshotDamage, snapshotDamage } from './integrity';
+import { assertColumnLimit, DEFAULT_MAX_COLUMNS } from './limits';
 import { type DatasetLineage, type DatasetManifest, type DatasetVersionRef, type ReasonCount, type RepairRecord, refOf } from './manifest';
 import { profileTable } from './profile';
-import type { StagedSource } from './raw';
+import { assertNotEmpty, type StagedSource } from './raw';
 import { type CsvOptions, CSV_REJECT_SCANS_TABLE, CSV_REJECTS_TABLE, csvFirstLineRelation, readRelation } from './source';
 
 /**
@@ -43,6 +45,8 @@ export interface BuildVersionArgs {
   /** Key and label of an inferred contract. */
   inferOptions?: InferOptions;
   maxRejectedFraction: number;
+  /** Widest contract (given or inferred) this worker takes: MLOPS_MAX_COLUMNS. */
+  maxColumns?: number;
   now: Date;
   progress?: (phase: string, details?: Record<string, number>) => void;
   /** Rows derived from other artifacts (see derived.ts): recorded in the manifest and part of the version id. */
@@ -140,7 +144,9 @@ async function buildInto(tmp: string, args: BuildVersionArgs, version: string): 
   const { conn, store, dataset, staged } = args;
   const progress = args.progress ?? (() => undefined);
   const finalDir = store.datasetVersionDir(dataset, version);
-  await assertNotEmpty(staged.files);
+  const maxColumns = args.maxColumns ?? DEFAULT_MAX_COLUMNS;
+  if (args.contract) assertColumnLimit(args.contract.columns.length, maxColumns, 'The contract');
+  await assertNotEmpty(staged.files, 'nothing to ingest', staged.fingerprint.files.map((f) => f.original));
   const { format, csv } = staged.fingerprint;
   const relation = readRelation(staged.files, format, csv ?? {});
 
@@ -150,6 +156,8 @@ async function buildInto(tmp: string, args: BuildVersionArgs, version: string): 
   const sourceColumns = await describeColumns(conn, relation);
   if (format === 'csv') await assertDistinctCsvHeader(conn, staged.files[0]!, csv ?? {}, sourceColumns);
   const contractInferred = !args.contract;
+  // Without a contract every source column becomes one.
+  if (contractInferred) assertColumnLimit(sourceColumns.length, maxColumns, describeSource(staged));
   // Inference reads the files again with type sniffing; a file it cannot read is the user's to fix.
   const contract =
     args.contract ??
@@ -254,13 +262,6 @@ function asSourceError(err: Error): Error {
     : err;
 }
 
-async function assertNotEmpty(files: readonly string[]): Promise<void> {
-  for (const f of files) {
-    if ((await fs.stat(f)).size > 0) return;
-  }
-  throw userError('EmptySource', `The source file${files.length > 1 ? 's are' : ' is'} empty (0 bytes); nothing to ingest.`);
-}
-
 function describeSource(staged: StagedSource): string {
   const names = staged.fingerprint.files.map((f) => f.original);
   return names.length === 1 ? names[0]! : `${names.length} source files`;
@@ -273,6 +274,7 @@ async function describeColumns(conn: DuckDBConnection, relation: string): Promis
     const rows = await queryRows<{ name: string }>(conn, `SELECT hex(column_name) AS name FROM (DESCRIBE SELECT * FROM ${relation})`);
     return rows.map((r) => Buffer.from(r.name, 'hex').toString('utf8'));
   } catch (err) {
+    if (isResourceExhaustion(err)) throw err;
     throw userError('SourceReadError', `Cannot read the source: ${(err as Error).message}`);
   }
 }

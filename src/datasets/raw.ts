@@ -1,12 +1,16 @@
+import { createWriteStream, existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { userError } from '../errors';
-import type { ArtifactStore } from '../store/artifact-store';
+import { type ArtifactStore, writeFileNamed } from '../store/artifact-store';
 import { sha256, sha256File } from '../store/hash';
 import { queryRows } from '../sql/duckdb';
 import { quoteString } from '../sql/quote';
+import { type Contract, parseContractJson } from '../contract/schema';
 import type { DatasetManifest, SourceFingerprint } from './manifest';
+import type { ContractRef } from './request';
 import { type CsvOptions, detectFormat, type SourceFormat } from './source';
 
 /**
@@ -28,41 +32,96 @@ export interface StagedSource {
   /** Raw copies, in source path order. */
   files: string[];
   expiresAt: string;
+  /** A contract given by reference, copied into the store. */
+  contract?: ContractRef;
 }
 
 export const RETENTION_FILE = 'retention.json';
 const GLOB_CHARS = /[*?[{]/;
+/** Linux: an open descriptor's path, as the kernel resolved it. */
+const PROC_FDS = existsSync('/proc/self/fd');
 
-export async function resolveSourceFiles(
-  conn: DuckDBConnection,
-  source: string,
-  allowedRoots: readonly string[],
-): Promise<string[]> {
+/** The files a path or glob names, in path order; nothing is checked or opened yet. */
+async function listSourceFiles(conn: DuckDBConnection, source: string): Promise<string[]> {
   const absolute = path.resolve(source);
-  let files: string[];
-  if (GLOB_CHARS.test(absolute)) {
-    const rows = await queryRows<{ file: string }>(conn, `SELECT file FROM glob(${quoteString(absolute)}) ORDER BY file`);
-    files = rows.map((r) => r.file);
-    if (files.length === 0) throw userError('SourceNotFound', `No files match ${source}`);
-  } else {
-    files = [absolute];
-  }
-  // Roots are compared by their real paths too: a root reached through a symlink still admits its files.
-  const roots = await Promise.all(allowedRoots.map((root) => fs.realpath(root).catch(() => root)));
-  for (const file of files) {
-    const real = await fs.realpath(file).catch(() => {
-      throw userError('SourceNotFound', `Source file ${file} does not exist or is not readable`);
-    });
+  if (!GLOB_CHARS.test(absolute)) return [absolute];
+  const rows = await queryRows<{ file: string }>(conn, `SELECT file FROM glob(${quoteString(absolute)}) ORDER BY file`);
+  if (rows.length === 0) throw userError('SourceNotFound', `No files match ${source}`);
+  return rows.map((r) => r.file);
+}
+
+/**
+ * Opens a source file and checks the file it opened, not its path: a path checked and then opened
+ * again could be swapped for a symlink out of the allowed roots in between (seen: 2 published
+ * versions in 30 ingests with rows from outside). On Linux the descriptor's own path
+ * (/proc/self/fd) is checked; elsewhere the path is resolved first and opened without following a
+ * final symlink, which leaves directory swaps possible. O_NONBLOCK: a FIFO must not hang the open.
+ */
+export async function openAllowedFile(file: string, allowedRoots: readonly string[], what = 'Source'): Promise<fs.FileHandle> {
+  const byProc = PROC_FDS;
+  const target = byProc ? file : await fs.realpath(file).catch(() => file);
+  const flags = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (byProc ? 0 : fs.constants.O_NOFOLLOW);
+  const handle = await fs.open(target, flags).catch(() => {
+    throw userError('SourceNotFound', `${what} file ${file} does not exist or is not readable`);
+  });
+  try {
+    const real = byProc ? await fs.readlink(`/proc/self/fd/${handle.fd}`) : target;
+    // Roots are compared by their real paths too: a root reached through a symlink still admits its files.
+    const roots = await Promise.all(allowedRoots.map((root) => fs.realpath(root).catch(() => root)));
     if (roots.length && !roots.some((root) => real === root || real.startsWith(root + path.sep))) {
-      throw userError(
-        'InvalidInput',
-        `Source ${file} is outside the folders this worker may read (MLOPS_INGEST_ALLOWED_ROOTS=${allowedRoots.join(':')})`,
-      );
+      throw userError('InvalidInput', `${what} ${file} is outside the folders this worker may read (MLOPS_INGEST_ALLOWED_ROOTS=${allowedRoots.join(':')})`);
     }
-    const stat = await fs.stat(real);
-    if (!stat.isFile()) throw userError('InvalidInput', `Source ${file} is not a regular file`);
+    if (!(await handle.stat()).isFile()) throw userError('InvalidInput', `${what} ${file} is not a regular file`);
+    return handle;
+  } catch (err) {
+    await handle.close();
+    throw err;
   }
+}
+
+/** Checks every file a path or glob names (the CLI reads them in place; workers copy them, below). */
+export async function resolveSourceFiles(conn: DuckDBConnection, source: string, allowedRoots: readonly string[]): Promise<string[]> {
+  const files = await listSourceFiles(conn, source);
+  for (const file of files) await (await openAllowedFile(file, allowedRoots)).close();
   return files;
+}
+
+export interface CopiedFile {
+  original: string;
+  copy: string;
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Copies the files a path or glob names into `dir`, each from the descriptor that was checked
+ * (through its /proc/self/fd link, so the kernel's fast copy still applies), and hashes the copy:
+ * what is validated and kept is exactly what was checked.
+ */
+export async function copyAllowedFiles(conn: DuckDBConnection, source: string, allowedRoots: readonly string[], dir: string): Promise<CopiedFile[]> {
+  const originals = await listSourceFiles(conn, source);
+  const copies: CopiedFile[] = [];
+  for (const [i, original] of originals.entries()) {
+    const handle = await openAllowedFile(original, allowedRoots);
+    try {
+      const copy = path.join(dir, rawCopyName(i, original));
+      if (PROC_FDS) await fs.copyFile(`/proc/self/fd/${handle.fd}`, copy, fs.constants.COPYFILE_FICLONE);
+      else await pipeline(handle.createReadStream({ autoClose: false }), createWriteStream(copy));
+      copies.push({ original, copy, size: (await fs.stat(copy)).size, sha256: await sha256File(copy) });
+    } finally {
+      await handle.close();
+    }
+  }
+  return copies;
+}
+
+/** A source of 0-byte files has no columns to read; DuckDB would invent one (column0). */
+export async function assertNotEmpty(files: readonly string[], consequence: string, names: readonly string[] = files): Promise<void> {
+  for (const f of files) {
+    if ((await fs.stat(f)).size > 0) return;
+  }
+  const what = names.length === 1 ? `The source file ${names[0]} is` : `All ${names.length} source files are`;
+  throw userError('EmptySource', `${what} empty (0 bytes); ${consequence}.`);
 }
 
 export function formatOf(files: readonly string[], requested?: SourceFormat): SourceFormat {
@@ -92,23 +151,20 @@ export async function stageRawSource(args: {
   source: string;
   format?: SourceFormat;
   csv?: CsvOptions;
+  contractRef?: ContractRef;
   retentionDays: number;
   allowedRoots: readonly string[];
   now: Date;
 }): Promise<StagedSource> {
-  const originals = await resolveSourceFiles(args.conn, args.source, args.allowedRoots);
-  const format = formatOf(originals, args.format);
+  const contract = args.contractRef ? await stageContract(args.store, args.contractRef, args.allowedRoots) : undefined;
   // Copy first, then hash the copies: the id describes exactly the bytes that are kept and
   // validated, even if the original is still being written to.
   const tmp = await args.store.makeTempDir(`raw-${args.dataset}`);
   try {
-    const names = originals.map((o, i) => rawCopyName(i, o));
-    const files = [];
-    for (const [i, original] of originals.entries()) {
-      const copy = path.join(tmp, names[i]!);
-      await fs.copyFile(original, copy, fs.constants.COPYFILE_FICLONE);
-      files.push({ original, size: (await fs.stat(copy)).size, sha256: await sha256File(copy) });
-    }
+    const copies = await copyAllowedFiles(args.conn, args.source, args.allowedRoots, tmp);
+    const format = formatOf(copies.map((c) => c.original), args.format);
+    const names = copies.map((c) => path.basename(c.copy));
+    const files = copies.map(({ original, size, sha256 }) => ({ original, size, sha256 }));
     const hash = sha256(files.map((f) => f.sha256).join('\n'));
     const fingerprint: SourceFingerprint = { format, ...(args.csv ? { csv: args.csv } : {}), hash, files };
     const rawDir = args.store.rawDir(args.dataset, hash.slice(0, 16));
@@ -123,13 +179,13 @@ export async function stageRawSource(args: {
     }
     if (!record) {
       record = { dataset: args.dataset, sourceHash: hash, files: names, copiedAt: args.now.toISOString(), expiresAt };
-      await fs.writeFile(path.join(tmp, RETENTION_FILE), `${JSON.stringify(record, null, 2)}\n`);
+      await writeFileNamed(path.join(tmp, RETENTION_FILE), `${JSON.stringify(record, null, 2)}\n`);
       // A folder without a record is a leftover of an interrupted write or sweep: replace it.
       await args.store.discardDir(rawDir);
       if (!(await args.store.publishDir(tmp, rawDir))) record = (await args.store.readJson<RawRetentionRecord>(recordFile))!;
     }
     // The stored copy keeps the names it was first written with.
-    return { fingerprint, rawDir, files: record.files.map((f) => path.join(rawDir, f)), expiresAt: record.expiresAt };
+    return { fingerprint, rawDir, files: record.files.map((f) => path.join(rawDir, f)), expiresAt: record.expiresAt, ...(contract ? { contract } : {}) };
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
@@ -155,4 +211,34 @@ export async function stagedFromRawCopy(store: ArtifactStore, manifest: DatasetM
     if (actual !== manifest.source.files[i]!.sha256) throw gone(`${file} ${actual ? 'changed' : 'is missing'}`);
   }
   return { fingerprint: manifest.source, rawDir: manifest.raw.uri, files, expiresAt: record.expiresAt };
+}
+
+/**
+ * A contract given by reference: read once through the allowed-roots check, held to the sha256 the
+ * client saw, parsed, and kept in the store under that hash for the build step (and for inspection).
+ */
+export async function stageContract(store: ArtifactStore, ref: ContractRef, allowedRoots: readonly string[]): Promise<ContractRef> {
+  const handle = await openAllowedFile(ref.uri, allowedRoots, 'Contract');
+  let bytes: Buffer;
+  try {
+    bytes = await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+  const actual = sha256(bytes);
+  if (actual !== ref.sha256) {
+    throw userError('InvalidInput', `Contract file ${ref.uri} has sha256 ${actual}, not ${ref.sha256} as the request says: it changed after the request was made; start the ingest again`);
+  }
+  // Parsed now so a bad contract fails the first step, before any data is copied.
+  parseContractJson(bytes.toString('utf8'), ref.uri);
+  const stored = store.contractFile(actual);
+  if (!existsSync(stored)) await store.writeFileAtomic(stored, bytes.toString('utf8'));
+  return { uri: stored, sha256: actual };
+}
+
+/** The contract staged by stageContract, checked against its hash again (the store is shared). */
+export async function readStagedContract(ref: ContractRef): Promise<Contract> {
+  const bytes = await fs.readFile(ref.uri);
+  if (sha256(bytes) !== ref.sha256) throw userError('InvalidContract', `Stored contract ${ref.uri} does not match its sha256 ${ref.sha256}; ingest again`);
+  return parseContractJson(bytes.toString('utf8'), ref.uri);
 }

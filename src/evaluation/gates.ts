@@ -38,7 +38,11 @@ export function defaultPrimaryMetric(task: Task): string {
 const bound = z
   .object({ min: z.number().finite().optional(), max: z.number().finite().optional() })
   .strict()
-  .refine((b) => b.min !== undefined || b.max !== undefined, 'give min, max or both');
+  .refine((b) => b.min !== undefined || b.max !== undefined, 'give min, max or both')
+  // A gate no value can pass would reject every candidate forever, looking like bad models.
+  .superRefine((b, ctx) => {
+    if (b.min !== undefined && b.max !== undefined && b.min > b.max) ctx.addIssue({ code: 'custom', message: `min (${b.min}) is greater than max (${b.max}): no value can pass` });
+  });
 
 export const gatesSchema = z
   .object({

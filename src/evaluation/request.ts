@@ -1,6 +1,9 @@
 import { z } from 'zod';
+import { durationSchema } from '../duration';
 import { datasetName, modelName } from '../store/names';
 import { gatesSchema } from './gates';
+
+const versionId = z.string().regex(/^[0-9a-f]{16}$/, 'a 16-hex-digit version id');
 
 /** How promotions proceed once the gates have spoken. */
 export const PROMOTION_POLICIES = ['auto', 'manual', 'ask-on-failure'] as const;
@@ -22,7 +25,7 @@ export const promoteRequestSchema = evaluationOptionsSchema
   .extend({
     model: modelName,
     /** Default: the registry's `candidate` alias at the time the promotion starts. */
-    candidateVersion: z.string().regex(/^[0-9a-f]{16}$/, 'a 16-hex-digit version id').optional(),
+    candidateVersion: versionId.optional(),
     /**
      * auto: promote when the gates pass, reject when they fail. manual: a person approves or
      * rejects (the report is the evidence). ask-on-failure: promote when they pass, ask a person
@@ -30,12 +33,25 @@ export const promoteRequestSchema = evaluationOptionsSchema
      */
     policy: z.enum(PROMOTION_POLICIES).default('auto'),
     /** How long to wait for a person, e.g. "24h"; then `onTimeout`. */
-    approvalTimeout: z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 30s, 15m, 24h, 7d').default('24h'),
+    approvalTimeout: durationSchema.default('24h'),
     /** reject: give up on the candidate; escalate: record it, keep waiting and keep the flag raised. */
     onTimeout: z.enum(['reject', 'escalate']).default('reject'),
     by: z.string().min(1).default('promoteModel'),
   })
   .strict();
+
+/** `shadowEvaluate` (`mlops evaluate`): a comparison without promotion. */
+export const shadowEvaluateRequestSchema = z
+  .object({
+    model: modelName,
+    /** Default: the `candidate` alias. */
+    candidateVersion: versionId.optional(),
+    /** A version to compare with; default: the `production` alias (none: thresholds only). */
+    baselineVersion: versionId.optional(),
+    options: evaluationOptionsSchema,
+  })
+  .strict();
+export type ShadowEvaluateRequest = z.infer<typeof shadowEvaluateRequestSchema>;
 
 export type PromoteRequest = z.infer<typeof promoteRequestSchema>;
 export type PromoteRequestInput = z.input<typeof promoteRequestSchema>;

@@ -2,6 +2,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ColumnProfile } from '../datasets/profile';
 import { queryRows } from '../sql/duckdb';
 import { categoryCode, formatEdge, numericBinCode } from '../sql/bins';
+import { DEFAULT_DRIFT_THRESHOLDS, type DriftThresholds } from './request';
 import { binnedKs, chiSquare, psi } from './stats';
 
 /**
@@ -10,14 +11,6 @@ import { binnedKs, chiSquare, psi } from './stats';
  * into the end bins), its top values plus "other" for categoricals — with missing values as a
  * bin of their own on both sides, so a jump in missingness is drift too.
  */
-export interface DriftThresholds {
-  /** PSI at or above which a feature counts as drifted (0.2: the usual "significant shift"). */
-  psi: number;
-  /** …provided the test also rejects "same distribution" at this level (large samples make any difference significant). */
-  pValue: number;
-}
-
-export const DEFAULT_DRIFT_THRESHOLDS: DriftThresholds = { psi: 0.2, pValue: 0.01 };
 
 export interface FeatureDrift {
   feature: string;

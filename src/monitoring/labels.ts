@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Contract } from '../contract/schema';
-import { formatOf, resolveSourceFiles } from '../datasets/raw';
+import { type CopiedFile, copyAllowedFiles, formatOf } from '../datasets/raw';
 import { DUCKDB_TYPES } from '../contract/compile';
 import { readRelation } from '../datasets/source';
 import { userError } from '../errors';
@@ -11,7 +11,7 @@ import { closeMatches } from '../suggest';
 import { queryRows } from '../sql/duckdb';
 import { quoteIdent, quoteString } from '../sql/quote';
 import type { ArtifactStore } from '../store/artifact-store';
-import { sha256, sha256File } from '../store/hash';
+import { sha256 } from '../store/hash';
 import { keyExpression } from '../scoring/score';
 
 /**
@@ -54,8 +54,27 @@ export async function recordLabels(args: {
   const labelColumn = args.label ?? contract.label;
   if (!labelColumn) throw userError('InvalidInput', `Dataset ${dataset} has no label column in its contract (data scored before its outcome is known); name the file's label column (--label <column>)`);
   if (contract.key.length === 0) throw userError('InvalidInput', `Dataset ${dataset} has no key columns in its contract; labels are joined to predictions by key`);
-  const files = await resolveSourceFiles(conn, args.source, args.allowedRoots);
-  const hashes = await Promise.all(files.map((f) => sha256File(f)));
+  // Read from private copies of what was checked (see copyAllowedFiles), never from the paths again.
+  const tmp = await store.makeTempDir(`labels-${dataset}`);
+  try {
+    return await storeLabels({ ...args, labelColumn, copies: await copyAllowedFiles(conn, args.source, args.allowedRoots, tmp) });
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function storeLabels(args: {
+  conn: DuckDBConnection;
+  store: ArtifactStore;
+  dataset: string;
+  contract: Contract;
+  labelColumn: string;
+  copies: CopiedFile[];
+  receivedAt: string;
+}): Promise<LabelBatch> {
+  const { conn, store, dataset, contract, labelColumn } = args;
+  const files = args.copies.map((c) => c.copy);
+  const hashes = args.copies.map((c) => c.sha256);
   const id = sha256(`${labelColumn}\n${hashes.join('\n')}`).slice(0, 16);
   const uri = path.join(labelsDir(store, dataset), `${id}.parquet`);
   const existing = await fs.stat(uri).catch(() => undefined);

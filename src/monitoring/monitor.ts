@@ -1,5 +1,4 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { z } from 'zod';
 import type { DatasetManifest } from '../datasets/manifest';
 import { userError } from '../errors';
 import { defaultPrimaryMetric, higherIsBetter, METRICS_BY_TASK } from '../evaluation/gates';
@@ -8,42 +7,11 @@ import type { Metrics, ModelCard } from '../models/card';
 import { queryRows } from '../sql/duckdb';
 import { quoteString, varcharList } from '../sql/quote';
 import type { ArtifactStore } from '../store/artifact-store';
-import { datasetName, modelName, resourceName } from '../store/names';
 import { predictionLogGlob } from '../scoring/runs';
-import { DEFAULT_DRIFT_THRESHOLDS, type FeatureDrift, featureDrift } from './drift';
+import { type FeatureDrift, featureDrift } from './drift';
+import type { MonitorRequest } from './request';
 import { labelsGlob } from './labels';
 import { type PredictionDrift, predictionDrift } from './prediction-drift';
-
-/**
- * One monitoring pass over the production model: feature drift of a dataset version against the
- * training profile, drift of the model's outputs on it (from its prediction logs), and live
- * metrics wherever labels have arrived for logged predictions, against the card's test metrics.
- */
-export const monitorRequestSchema = z
-  .object({
-    model: modelName,
-    /** Names the report and the workflow (monitor:<model>:<runId>); scheduled runs take it from their workflow id. */
-    runId: resourceName('run'),
-    /** The data to check; default: the production model's training dataset. */
-    dataset: datasetName.optional(),
-    datasetVersion: z.string().regex(/^(latest|[0-9a-f]{1,16})$/, 'dataset version must be "latest" or a version id').default('latest'),
-    drift: z
-      .object({ psi: z.number().positive().default(DEFAULT_DRIFT_THRESHOLDS.psi), pValue: z.number().gt(0).lt(1).default(DEFAULT_DRIFT_THRESHOLDS.pValue) })
-      .strict()
-      .default(DEFAULT_DRIFT_THRESHOLDS),
-    /** Live primary metric this much worse than the card's test value (absolute) counts as degraded. */
-    maxMetricDrop: z.number().min(0).default(0.05),
-    /** Live metrics are judged only with at least this many labeled predictions. */
-    minLabeledRows: z.number().int().min(1).default(200),
-    primaryMetric: z.string().optional(),
-    /** Start (signal-with-start) the retraining loop when a threshold is crossed. */
-    retrainOnTrigger: z.boolean().default(true),
-    /** After a person accepted the current model or aborted the loop (or it gave up), do not start it again for this long. */
-    retrainQuietPeriod: z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 24h or 7d').default('7d'),
-  })
-  .strict();
-export type MonitorRequest = z.infer<typeof monitorRequestSchema>;
-export type MonitorRequestInput = z.input<typeof monitorRequestSchema>;
 
 export interface LiveMetrics {
   rows: number;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { gatesSchema } from '../evaluation/gates';
 import { PROMOTION_POLICIES } from '../evaluation/request';
-import { durationSchema } from '../scoring/request';
+import { durationSchema } from '../duration';
 import { datasetName, modelName } from '../store/names';
 import { trainerConfigSchema } from '../training/request';
 import { DEFAULT_TRAINING_WINDOW, TRAINING_WINDOWS } from './training-windows';

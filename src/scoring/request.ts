@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { durationSchema } from '../duration';
 import { ingestRequestSchema } from '../datasets/request';
 import { datasetName, modelName, resourceName } from '../store/names';
 
-export const durationSchema = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 30s, 15m, 24h, 7d');
 
 /** What `scoreBatch` is asked to do; validated by the client and at activity entry. */
 export const scoreRequestSchema = z

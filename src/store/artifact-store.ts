@@ -3,6 +3,19 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
 /**
+ * fs.writeFile, except that an error names the file: a failed write() (ENOSPC) carries only the
+ * syscall, and "no space left on device, write" tells nobody which filesystem to free.
+ */
+export async function writeFileNamed(file: string, data: string | Uint8Array): Promise<void> {
+  try {
+    await fs.writeFile(file, data);
+  } catch (err) {
+    (err as NodeJS.ErrnoException).path ??= file;
+    throw err;
+  }
+}
+
+/**
  * The artifact store: one root folder laid out like an object-store bucket, so that
  * `<root>/<key>` maps 1:1 to `s3://bucket/prefix/<key>`. Every key is built here from validated
  * names; every write goes to a private temp path first and is renamed into place, so a reader
@@ -38,6 +51,14 @@ export class ArtifactStore {
   }
   rawDir(dataset: string, sourceHash: string): string {
     return this.path('raw', dataset, sourceHash);
+  }
+  /** Contracts that came by reference (too large to ride in payloads), by the sha256 of their bytes. */
+  contractFile(sha256: string): string {
+    return this.path('contracts', `${sha256}.json`);
+  }
+  /** Process groups of running external trainers (see training/process-groups.ts). */
+  trainerGroupsDir(): string {
+    return this.path('.trainers');
   }
   tmpDir(): string {
     return this.path('.tmp');
@@ -77,7 +98,7 @@ export class ArtifactStore {
   async writeFileAtomic(file: string, text: string): Promise<void> {
     await fs.mkdir(path.dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    await fs.writeFile(tmp, text);
+    await writeFileNamed(tmp, text);
     await fs.rename(tmp, file);
   }
 

@@ -8,8 +8,13 @@ import { temporal } from '@temporalio/proto';
  * can show encrypted payloads decoded: `POST /decode` and `POST /encode` (also under
  * `/{namespace}/…`), body and answer `{"payloads":[{"metadata":{k:base64},"data":base64}]}`.
  *
- * Whoever can reach it can decrypt, so it listens on 127.0.0.1 by default, answers browsers only
- * from the listed Web UI origins (CORS), and can require a bearer token.
+ * Whoever can reach it can decrypt. The rule:
+ * - With a token, every POST must carry it (`Authorization: Bearer …`), whether or not it comes
+ *   from a browser: an Origin header proves nothing about who sent it.
+ * - Without a token it serves loopback only (startup refuses any other address), so only programs
+ *   on this machine reach it: they may call without an Origin (the `temporal` CLI, curl).
+ * - A request with an Origin (a browser) must also come from a listed Web UI origin, token or not:
+ *   a page elsewhere, or one that rebinds its DNS name to 127.0.0.1, carries its own origin.
  */
 export interface CodecServerOptions {
   codec: PayloadCodec;
@@ -41,6 +46,13 @@ class HttpError extends Error {
 }
 
 export async function startCodecServer(options: CodecServerOptions): Promise<CodecServer> {
+  const ip = options.ip ?? '127.0.0.1';
+  if (!options.token && !isLoopback(ip)) {
+    throw new Error(
+      `Refusing to serve the codec on ${ip} without a token: anyone who reaches it can decrypt every payload. ` +
+        'Set MLOPS_CODEC_TOKEN (and give the Web UI or `temporal --codec-auth` that bearer token), or listen on 127.0.0.1.',
+    );
+  }
   const server = http.createServer((req, res) => {
     handle(options, req, res).catch((err: Error) => {
       const status = err instanceof HttpError ? err.status : 422;
@@ -48,7 +60,6 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
       res.end(JSON.stringify({ error: err.message }));
     });
   });
-  const ip = options.ip ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, ip, resolve);
@@ -86,6 +97,12 @@ async function handle(options: CodecServerOptions, req: http.IncomingMessage, re
   const out = route === 'decode' ? await options.codec.decode(payloads) : await options.codec.encode(payloads);
   res.writeHead(200, { 'Content-Type': 'application/json' });
   res.end(JSON.stringify(Payloads.toObject(Payloads.create({ payloads: out }), { bytes: String })));
+}
+
+/** 127.0.0.0/8, ::1 and their IPv4-mapped form; "localhost" too. Everything else may be reachable from elsewhere. */
+export function isLoopback(ip: string): boolean {
+  const v4 = ip.replace(/^::ffff:/i, '');
+  return ip === 'localhost' || ip === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
 }
 
 function bearerMatches(header: string | undefined, token: string): boolean {

@@ -1,4 +1,5 @@
 import type { FeatureSpec, SplitData } from './data';
+import { type GbdtParams } from './gbdt-params';
 import { type GbdtBuffers, GbdtThreads } from './gbdt-threads';
 
 /**
@@ -11,25 +12,7 @@ import { type GbdtBuffers, GbdtThreads } from './gbdt-threads';
  * Thresholds are float32 values (the largest training value of a bin), so that the ONNX tree
  * ensemble, which compares in float32, routes every row exactly as this code does.
  */
-export interface GbdtParams {
-  nEstimators: number;
-  learningRate: number;
-  maxDepth: number;
-  maxLeaves: number;
-  minSamplesLeaf: number;
-  l2: number;
-  maxBins: number;
-}
-
-export const DEFAULT_GBDT_PARAMS: GbdtParams = {
-  nEstimators: 100,
-  learningRate: 0.1,
-  maxDepth: 6,
-  maxLeaves: 31,
-  minSamplesLeaf: 20,
-  l2: 1,
-  maxBins: 255,
-};
+export { DEFAULT_GBDT_PARAMS, type GbdtParams } from './gbdt-params';
 
 /** `cover`: training rows that reached the node (path-based explanations weigh by it). */
 export type TreeNode =

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { datasetName, modelName } from '../store/names';
 import { userError } from '../errors';
 import { formatIssues } from '../validation';
-import { DEFAULT_GBDT_PARAMS } from './gbdt';
+import { DEFAULT_GBDT_PARAMS } from './gbdt-params';
 
 /** Trainer parameters, one strict schema per built-in trainer: an unknown parameter is an error, not ignored. */
 const logisticParams = z

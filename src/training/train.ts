@@ -8,10 +8,12 @@ import { metricsOf, outputValues } from '../metrics';
 import type { ModelCard, ModelVersionSummary, TrainerConfig } from '../models/card';
 import { summaryOf } from '../models/card';
 import { feedsFromSplit, loadSession } from '../onnx/runtime';
-import type { ArtifactStore } from '../store/artifact-store';
+import { type ArtifactStore, writeFileNamed } from '../store/artifact-store';
 import { canonicalJson, sha256 } from '../store/hash';
 import { type PreparedData, prepareTrainingData, type SplitData, type TrainingRows } from './data';
 import { fitInThread } from './fit';
+import { childEnvironment } from '../secrets';
+import { allowedExecutable } from './allowlist';
 import { runExternalTrainer } from './external';
 import { resolveTrainer, type TrainRequest } from './request';
 import { normalizeExternalModel } from '../onnx/external';
@@ -55,7 +57,8 @@ export async function trainModelVersion(args: TrainArgs): Promise<TrainedVersion
   const { conn, store, request, manifest } = args;
   const progress = args.progress ?? (() => undefined);
   const trainer = resolveTrainer(request.trainer);
-  if (trainer.kind === 'command') assertCommandAllowed(trainer.command, args.allowedCommands);
+  // Checked before any work; the path found is the one that runs.
+  const executable = trainer.kind === 'command' ? await allowedExecutable(trainer.command[0]!, args.allowedCommands, childEnvironment(), process.cwd()) : undefined;
   // Defaults resolved first, so the same model asked for explicitly or by default gets one id.
   const version = modelVersionId({ ...request, label: request.label ?? manifest.contract.label, features: request.features ?? featureColumns(manifest.contract) }, trainer);
   const finalDir = store.modelVersionDir(request.model, version);
@@ -80,7 +83,7 @@ export async function trainModelVersion(args: TrainArgs): Promise<TrainedVersion
     progress('train', { rows: data.train.rows });
     const onnxBytes =
       trainer.kind === 'command'
-        ? await fitExternal(trainer, data, request.seed, workDir!, args)
+        ? await fitExternal(trainer, executable!, data, request.seed, workDir!, args)
         : await fitInThread({ trainer, data: { task: data.task, features: data.features, classes: data.classes, train: data.train }, ids: { model: request.model, version } }, args.signal);
     if (workDir) {
       await fs.rename(path.join(workDir, 'trainer.log'), path.join(tmp, 'trainer.log'));
@@ -88,7 +91,7 @@ export async function trainModelVersion(args: TrainArgs): Promise<TrainedVersion
     }
     progress('evaluate');
     const onnxTmp = path.join(tmp, 'model.onnx');
-    await fs.writeFile(onnxTmp, onnxBytes);
+    await writeFileNamed(onnxTmp, onnxBytes);
     const session = await loadSession(onnxTmp).catch((err: Error) => {
       throw userError('ModelLoadError', `ONNX Runtime cannot load the trained model: ${err.message}`);
     });
@@ -155,30 +158,21 @@ export async function trainModelVersion(args: TrainArgs): Promise<TrainedVersion
   }
 }
 
-function assertCommandAllowed(command: readonly string[], allowed: readonly string[]): void {
-  const executable = command[0]!;
-  if (allowed.includes('*') || allowed.includes(executable) || allowed.includes(path.basename(executable))) return;
-  throw userError(
-    'InvalidInput',
-    allowed.length === 0
-      ? 'External trainer commands are disabled on this worker; set MLOPS_TRAINER_COMMANDS to the executables it may run (e.g. "python3"), or "*"'
-      : `Trainer executable "${executable}" is not allowed on this worker (MLOPS_TRAINER_COMMANDS=${allowed.join(':')})`,
-  );
-}
-
 async function fitExternal(
   trainer: Extract<TrainerConfig, { kind: 'command' }>,
+  executable: string,
   data: PreparedData,
   seed: number,
   workDir: string,
   args: TrainArgs,
 ): Promise<Uint8Array> {
   const spec = { task: data.task, label: data.label, classes: data.classes, features: data.features, seed, params: trainer.params };
-  await fs.writeFile(path.join(workDir, 'spec.json'), `${JSON.stringify(spec, null, 2)}\n`);
+  await writeFileNamed(path.join(workDir, 'spec.json'), `${JSON.stringify(spec, null, 2)}\n`);
   await runExternalTrainer({
     dir: workDir,
-    command: trainer.command,
+    command: [executable, ...trainer.command.slice(1)],
     timeoutMs: trainer.timeoutSeconds * 1000,
+    groupsDir: args.store.trainerGroupsDir(),
     signal: args.signal,
     onTick: (seconds) => args.progress?.('external-trainer', { seconds }),
   });

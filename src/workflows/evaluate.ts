@@ -1,8 +1,9 @@
 import { ApplicationFailure, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { EvaluationOutcome } from '../activities/evaluation';
-import type { EvaluationOptions } from '../evaluation/request';
+import { type ShadowEvaluateRequest, shadowEvaluateRequestSchema } from '../evaluation/request';
 import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { parseInput } from '../validation';
 
 const { readRegistry } = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry: { maximumAttempts: 10 } });
 const { evaluateCandidate } = proxyActivities<Activities>({
@@ -11,17 +12,11 @@ const { evaluateCandidate } = proxyActivities<Activities>({
   retry: { maximumAttempts: 5 },
 });
 
-export interface ShadowEvaluateInput {
-  model: string;
-  /** Default: the `candidate` alias. */
-  candidateVersion?: string;
-  /** A version to compare with; default: the `production` alias (none: thresholds only). */
-  baselineVersion?: string;
-  options: EvaluationOptions;
-}
+export type ShadowEvaluateInput = ShadowEvaluateRequest;
 
 /** A shadow evaluation on its own, without promotion (`mlops evaluate`): the report and its verdict. */
-export async function shadowEvaluate(input: ShadowEvaluateInput): Promise<EvaluationOutcome & { candidate: string; baseline?: string }> {
+export async function shadowEvaluate(raw: ShadowEvaluateInput): Promise<EvaluationOutcome & { candidate: string; baseline?: string }> {
+  const input = parseInput(shadowEvaluateRequestSchema, raw, 'evaluation request');
   upsertSearchAttributes([
     { key: MlopsModel, value: input.model },
     { key: MlopsStage, value: 'evaluate' },

@@ -1,9 +1,10 @@
 import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DatasetVersionRef } from '../datasets/manifest';
-import type { IngestRequest, RepairRequest } from '../datasets/request';
+import { type IngestRequest, ingestRequestSchema, type RepairRequest, repairRequestSchema } from '../datasets/request';
 import type { RepairOutcome } from '../activities/datasets';
 import { MlopsDataset, MlopsStage } from '../temporal/search-attributes';
+import { parseInput } from '../validation';
 
 const { stageRawSource } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
@@ -22,7 +23,8 @@ const { buildDatasetVersion, repairSnapshot } = proxyActivities<Activities>({
  * are non-retryable and fail the workflow with their message; anything else is retried, which is
  * safe because both steps are idempotent.
  */
-export async function ingestDataset(request: IngestRequest): Promise<DatasetVersionRef> {
+export async function ingestDataset(raw: IngestRequest): Promise<DatasetVersionRef> {
+  const request = parseInput(ingestRequestSchema, raw, 'ingest request');
   upsertSearchAttributes([
     { key: MlopsDataset, value: request.dataset },
     { key: MlopsStage, value: 'ingest' },
@@ -32,7 +34,8 @@ export async function ingestDataset(request: IngestRequest): Promise<DatasetVers
 }
 
 /** `mlops datasets repair`: a damaged snapshot rebuilt in place from the version's raw copy (recorded in its manifest). */
-export async function repairDataset(request: RepairRequest): Promise<RepairOutcome> {
+export async function repairDataset(raw: RepairRequest): Promise<RepairOutcome> {
+  const request = parseInput(repairRequestSchema, raw, 'repair request');
   upsertSearchAttributes([
     { key: MlopsDataset, value: request.dataset },
     { key: MlopsStage, value: 'repair' },

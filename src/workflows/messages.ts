@@ -48,12 +48,27 @@ export interface RegisterVersionInput {
   by: string;
 }
 
+/**
+ * What entitles a version to become production. The registry checks it against the artifact store
+ * and the workflow that decided, before production moves (a Temporal client can send any update;
+ * the store is written only by workers):
+ * - gates-passed: the stored evaluation report of this candidate against the current production passed;
+ * - approved: a person approved it in its promotion (`promote:<model>:<version>`), on that report;
+ * - forced: a person chose force-promote in the model's retraining loop, for a version it trained.
+ */
+export type PromotionEvidence =
+  | { kind: 'gates-passed'; reportUri: string }
+  | { kind: 'approved'; reportUri: string; promotion: string }
+  | { kind: 'forced'; loop: string };
+
 export interface SetAliasInput {
   alias: Alias;
   version: string;
   by: string;
   reason: string;
   evidenceUri?: string;
+  /** Required for `production`. */
+  evidence?: PromotionEvidence;
   /**
    * Compare-and-set: refuse unless the alias still points here (null: points nowhere). A promotion
    * passes the production version it was evaluated against, so it never replaces a version it

@@ -1,11 +1,17 @@
+import { z } from 'zod';
 import { ApplicationFailure, log, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { MonitorOutcome } from '../activities/monitoring';
 import type { LabelBatch } from '../monitoring/labels';
-import type { MonitorRequest } from '../monitoring/monitor';
-import type { RetrainRequestInput } from '../retraining/request';
+import { labelsRequestSchema, type MonitorRequest, monitorRequestSchema } from '../monitoring/request';
+import { type RetrainRequestInput, retrainRequestSchema } from '../retraining/request';
+import { modelName } from '../store/names';
 import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { parseInput } from '../validation';
 import { retrainWorkflowId } from './retrain-messages';
+
+/** What a monitor pass or a schedule passes on to the loop it starts; checked here, passed on as given. */
+const retrainOptionsSchema = retrainRequestSchema.omit({ model: true });
 
 const { readRegistry, resolveDatasetVersion, requestRetrain, recordLabels } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -29,11 +35,11 @@ export interface MonitorResult extends MonitorOutcome {
  * the reasons. Schedules run it regularly (`mlops schedule monitor`).
  */
 export async function monitorModel(input: Omit<MonitorRequest, 'runId'> & { runId?: string; retrain?: Omit<RetrainRequestInput, 'model'> }): Promise<MonitorResult> {
-  const { model } = input;
   // A schedule starts runs as monitor:<model>:scheduled-<time>: that tail names the run.
   const runId = input.runId ?? workflowInfo().workflowId.split(':').slice(2).join(':').replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 100);
-  const { retrain, ...rest } = input;
-  const request: MonitorRequest = { ...rest, runId };
+  const { retrain: _checked, ...request } = parseInput(monitorRequestSchema.extend({ retrain: retrainOptionsSchema.optional() }), { ...input, runId }, 'monitor request');
+  const { retrain } = input;
+  const { model } = request;
   upsertSearchAttributes([
     { key: MlopsModel, value: model },
     { key: MlopsStage, value: 'monitor' },
@@ -59,7 +65,8 @@ export async function monitorModel(input: Omit<MonitorRequest, 'runId'> & { runI
 }
 
 /** Labels that arrived late (`labels:<dataset>:<id>`): stored beside the dataset for live metrics. */
-export async function recordLabelsWorkflow(input: { dataset: string; source: string; label?: string }): Promise<LabelBatch> {
+export async function recordLabelsWorkflow(raw: { dataset: string; source: string; label?: string }): Promise<LabelBatch> {
+  const input = parseInput(labelsRequestSchema, raw, 'labels request');
   upsertSearchAttributes([
     { key: MlopsDataset, value: input.dataset },
     { key: MlopsStage, value: 'labels' },
@@ -69,6 +76,7 @@ export async function recordLabelsWorkflow(input: { dataset: string; source: str
 
 /** What a retrain schedule starts: it only asks (signal-with-start), so one loop per model runs. */
 export async function scheduledRetrain(input: { model: string; retrain?: Omit<RetrainRequestInput, 'model'> }): Promise<{ workflowId: string }> {
+  parseInput(z.object({ model: modelName, retrain: retrainOptionsSchema.optional() }).strict(), input, 'scheduled retraining');
   upsertSearchAttributes([
     { key: MlopsModel, value: input.model },
     { key: MlopsStage, value: 'retrain-schedule' },

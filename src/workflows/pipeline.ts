@@ -1,22 +1,16 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ApplicationFailure, executeChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { DatasetVersionRef } from '../datasets/manifest';
-import type { IngestRequest } from '../datasets/request';
-import type { PromoteRequest } from '../evaluation/request';
 import type { ModelVersionSummary } from '../models/card';
+import { type PipelineRequest, pipelineRequestSchema } from '../pipeline/request';
 import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
-import type { TrainRequest } from '../training/request';
+import { parseInput } from '../validation';
 import { ingestDataset } from './ingest';
 import { promoteModel } from './promote';
 import { type PromotionStatus, promoteWorkflowId } from './promote-messages';
 import { trainModel } from './train';
 
-export interface TrainAndPromoteInput {
-  /** New raw data to ingest first; its version is what the model trains on. */
-  ingest?: IngestRequest;
-  train: TrainRequest;
-  promote: Omit<PromoteRequest, 'model' | 'candidateVersion'>;
-}
+export type TrainAndPromoteInput = PipelineRequest;
 
 export interface TrainAndPromoteResult {
   dataset?: DatasetVersionRef;
@@ -29,7 +23,8 @@ export interface TrainAndPromoteResult {
  * workflow with its own history in the Web UI. The promotion child keeps the id
  * promote:<model>:<version>, so `mlops approve` finds it like any other promotion.
  */
-export async function trainAndPromote(input: TrainAndPromoteInput): Promise<TrainAndPromoteResult> {
+export async function trainAndPromote(raw: TrainAndPromoteInput): Promise<TrainAndPromoteResult> {
+  const input = parseInput(pipelineRequestSchema, raw, 'pipeline request');
   const { model } = input.train;
   const id = workflowInfo().workflowId;
   upsertSearchAttributes([

@@ -29,6 +29,8 @@ export interface PromotionStatus {
   evaluation?: { reportUri: string; markdownUri: string; rows: number; passed: boolean; gates: GateResult[]; primaryMetric: string; candidateValue: number | null; baselineValue?: number | null };
   waitingSince?: string;
   escalatedAt?: string;
+  /** A person's approval of the latest evaluation: the registry asks for it before production moves. */
+  approval?: { by: string; reason: string; at: string };
   decision?: { outcome: 'promoted' | 'rejected'; by: string; reason: string; at: string };
 }
 

@@ -6,14 +6,16 @@ import {
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { rootApplicationFailure } from '../errors';
 import type { EvaluationOutcome } from '../activities/evaluation';
-import type { PromoteRequest } from '../evaluation/request';
+import { type PromoteRequest, promoteRequestSchema } from '../evaluation/request';
 import type { ModelVersionSummary } from '../models/card';
 import { MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
-import type { RegistryState } from './messages';
+import { parseInput } from '../validation';
+import type { PromotionEvidence, RegistryState } from './messages';
 import { approveUpdate, type PromotionStatus, promotionStatusQuery, type ReviewInput, rejectUpdate } from './promote-messages';
 import { ALIAS_CHANGED, requireText } from './registry';
 
@@ -44,7 +46,8 @@ function failureOfType(err: unknown, type: string): ApplicationFailure | undefin
  * against the version the candidate was compared with, and only after the candidate's file is
  * checked to load, so production never points at a model that was not compared or cannot load.
  */
-export async function promoteModel(request: PromoteRequest): Promise<PromotionStatus> {
+export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus> {
+  const request = parseInput(promoteRequestSchema, raw, 'promotion request');
   const { model } = request;
   // Handlers first: a query or a review may arrive before the first activity returns.
   const status: PromotionStatus = { model, candidate: request.candidateVersion ?? '', phase: 'evaluating' };
@@ -58,6 +61,7 @@ export async function promoteModel(request: PromoteRequest): Promise<PromotionSt
   };
   const onReview = (approved: boolean) => (input: ReviewInput) => {
     review = { approved, by: input.by, reason: input.reason };
+    if (approved) status.approval = { by: input.by, reason: input.reason, at: new Date().toISOString() };
     status.phase = approved ? 'promoting' : 'rejected'; // a second review is refused from here on
     return status;
   };
@@ -98,6 +102,8 @@ export async function promoteModel(request: PromoteRequest): Promise<PromotionSt
     if (productionVersion === candidateVersion) return finish('promoted', request.by, 'already production');
     status.baseline = baseline?.version;
     status.phase = 'evaluating';
+    // An approval answers one evaluation; a new one (production changed) asks again.
+    status.approval = undefined;
     let outcome: EvaluationOutcome;
     try {
       setCurrentDetails(`Shadow evaluation of ${model}@${candidateVersion} against ${baseline?.version ?? 'no production model'} (evaluation ${evaluation})`);
@@ -125,6 +131,8 @@ export async function promoteModel(request: PromoteRequest): Promise<PromotionSt
 
     let by = request.by;
     let reason = verdict;
+    // What the registry checks before production moves: this report passed, or a person approved it here.
+    let evidence: PromotionEvidence = { kind: 'gates-passed', reportUri: outcome.reportUri };
     const needsPerson = request.policy === 'manual' || (request.policy === 'ask-on-failure' && !outcome.passed);
     if (needsPerson) {
       review = undefined;
@@ -149,6 +157,7 @@ export async function promoteModel(request: PromoteRequest): Promise<PromotionSt
       if (!r.approved) return finish('rejected', r.by, r.reason);
       by = r.by;
       reason = `approved: ${r.reason} (${verdict})`;
+      evidence = { kind: 'approved', reportUri: outcome.reportUri, promotion: workflowInfo().workflowId };
     } else if (!outcome.passed) {
       return finish('rejected', by, verdict);
     }
@@ -169,6 +178,7 @@ export async function promoteModel(request: PromoteRequest): Promise<PromotionSt
         by,
         reason,
         evidenceUri: outcome.markdownUri,
+        evidence,
         expectedCurrent: productionVersion ?? null,
       });
       return finish('promoted', by, reason);

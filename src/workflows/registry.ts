@@ -1,26 +1,46 @@
 import {
   allHandlersFinished,
+  ApplicationFailure,
   condition,
   continueAsNew,
+  patched,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { Activities } from '../activities';
+import { rootApplicationFailure, userError } from '../errors';
+import { modelName } from '../store/names';
 import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { parseInput } from '../validation';
 import {
   ALIASES,
   archiveUpdate,
   type Decision,
+  type PromotionEvidence,
+  type RegisterVersionInput,
   registerVersionUpdate,
   registryStateQuery,
   registryVersionQuery,
   type RegistryState,
+  type RegistryVersion,
+  registryWorkflowId,
   rejectVersionUpdate,
   type SetAliasInput,
   rollbackUpdate,
   setAliasUpdate,
 } from './messages';
+
+const registryInputSchema = z
+  .object({
+    model: modelName,
+    /** Carried over by continue-as-new; checked against the run's origin, not field by field. */
+    state: z.custom<RegistryState>((s) => typeof s === 'object' && s !== null && (s as RegistryState).model !== undefined).optional(),
+  })
+  .strict();
 
 /** Decisions kept in the carried state; earlier ones remain in the histories of earlier runs. */
 const KEPT_DECISIONS = 200;
@@ -51,6 +71,27 @@ export function retireOldVersions(state: RegistryState): void {
 /** Continue as new well before Temporal's history limits, carrying the state. */
 const MAX_HISTORY_EVENTS = 2000;
 
+/**
+ * Registrations and production changes are checked against the store first (models/evidence.ts),
+ * by local activities: they need no activity slot, so a worker whose slots all wait on registry
+ * updates cannot deadlock on the checks. Histories from before the checks replay without them.
+ */
+const CHECKED_CHANGES = 'registry-checks-files-and-evidence';
+const { verifyRegistration, verifyProductionChange } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 5 },
+});
+const PROMOTION_EVIDENCE: ReadonlyArray<PromotionEvidence['kind']> = ['gates-passed', 'approved', 'forced'];
+
+/** A check that refused (or could not run) fails the update with its own message, as a refusal. */
+async function checked<T>(check: Promise<T>): Promise<T> {
+  try {
+    return await check;
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(rootApplicationFailure(err)?.message ?? (err as Error).message, 'RegistryRefused');
+  }
+}
+
 /** The start of the message a compare-and-set alias update fails with; clients look for it. */
 export const ALIAS_CHANGED = 'alias changed';
 
@@ -63,7 +104,15 @@ export function requireText(value: unknown, what: string): void {
  * versions, the `production`/`candidate` aliases and the decision log; every change is an update
  * with a validator that refuses bad input with a message, before anything is recorded.
  */
-export async function modelRegistry(input: { model: string; state?: RegistryState }): Promise<void> {
+export async function modelRegistry(raw: { model: string; state?: RegistryState }): Promise<void> {
+  const input = parseInput(registryInputSchema, raw, 'registry input');
+  if (workflowInfo().workflowId !== registryWorkflowId(input.model)) {
+    throw userError('InvalidInput', `Workflow ${workflowInfo().workflowId} cannot hold model "${input.model}": the registry of "${input.model}" is ${registryWorkflowId(input.model)}`);
+  }
+  // The state names production: only the registry's own previous run may hand it over.
+  if (input.state !== undefined && !workflowInfo().continuedFromExecutionRunId) {
+    throw userError('InvalidInput', "A registry's state is carried over by the registry itself (continue-as-new); start it with { model } only");
+  }
   const state: RegistryState = input.state ?? {
     model: input.model,
     versions: [],
@@ -99,22 +148,30 @@ export async function modelRegistry(input: { model: string; state?: RegistryStat
   setHandler(registryStateQuery, () => state);
   setHandler(registryVersionQuery, (version) => find(version));
 
+  const register = ({ summary, asCandidate, by }: RegisterVersionInput): RegistryVersion => {
+    const existing = find(summary.version);
+    // Registering the same version again (a retried activity) changes nothing.
+    if (existing) return existing;
+    const registered = { ...summary, registeredAt: new Date().toISOString(), status: 'active' as const };
+    state.versions.push(registered);
+    retireOldVersions(state);
+    record({ action: 'register', version: summary.version, by, reason: `trained by ${summary.trainer.kind} on ${summary.dataset.name}@${summary.dataset.version}` });
+    if (asCandidate) {
+      const previous = state.aliases.candidate;
+      state.aliases.candidate = summary.version;
+      record({ action: 'set-alias', alias: 'candidate', version: summary.version, previous, by, reason: 'newly trained' });
+    }
+    return registered;
+  };
+
   setHandler(
     registerVersionUpdate,
-    ({ summary, asCandidate, by }) => {
-      const existing = find(summary.version);
-      // Registering the same version again (a retried activity) changes nothing.
-      if (existing) return existing;
-      const registered = { ...summary, registeredAt: new Date().toISOString(), status: 'active' as const };
-      state.versions.push(registered);
-      retireOldVersions(state);
-      record({ action: 'register', version: summary.version, by, reason: `trained by ${summary.trainer.kind} on ${summary.dataset.name}@${summary.dataset.version}` });
-      if (asCandidate) {
-        const previous = state.aliases.candidate;
-        state.aliases.candidate = summary.version;
-        record({ action: 'set-alias', alias: 'candidate', version: summary.version, previous, by, reason: 'newly trained' });
-      }
-      return registered;
+    async (input) => {
+      const existing = find(input.summary.version);
+      if (existing || !patched(CHECKED_CHANGES)) return existing ?? register(input);
+      // What is kept is the store's card, checked against the files, not what the sender claims.
+      const summary = await checked(verifyRegistration({ summary: input.summary }));
+      return register({ ...input, summary });
     },
     {
       validator: ({ summary, by }) => {
@@ -125,32 +182,50 @@ export async function modelRegistry(input: { model: string; state?: RegistryStat
     },
   );
 
+  const setAlias = ({ alias, version, by, reason, evidenceUri }: SetAliasInput): RegistryState => {
+    const previous = state.aliases[alias];
+    if (previous === version) return state;
+    state.aliases[alias] = version;
+    if (alias === 'production') {
+      state.productionHistory.push(version);
+      if (state.aliases.candidate === version) delete state.aliases.candidate;
+    }
+    record({ action: 'set-alias', alias, version, previous, by, reason, evidenceUri });
+    return state;
+  };
+  const validateSetAlias = ({ alias, version, by, reason, expectedCurrent, evidence }: SetAliasInput) => {
+    if (!ALIASES.includes(alias)) throw new Error(`alias must be one of ${ALIASES.join(', ')}`);
+    if (expectedCurrent !== undefined && (state.aliases[alias] ?? null) !== expectedCurrent) {
+      throw new Error(`${ALIAS_CHANGED}: ${alias} is ${state.aliases[alias] ?? 'unset'} now, not ${expectedCurrent ?? 'unset'} as expected`);
+    }
+    const v = find(version);
+    if (!v) throw unknown(version);
+    if (v.status === 'archived') throw new Error(`version ${version} is archived`);
+    requireText(by, 'by');
+    requireText(reason, 'reason');
+    if (alias === 'production' && state.aliases.production !== version && !(PROMOTION_EVIDENCE as readonly string[]).includes(evidence?.kind ?? '')) {
+      throw new Error(
+        `production changes only through a promotion (\`mlops promote\`: gates passed, or a person's approval), \`mlops rollback\`, or a retraining loop's force-promote; ` +
+          `this update carries no evidence of one (evidence.kind: ${PROMOTION_EVIDENCE.join(' | ')})`,
+      );
+    }
+  };
+
   setHandler(
     setAliasUpdate,
-    ({ alias, version, by, reason, evidenceUri }) => {
-      const previous = state.aliases[alias];
-      if (previous === version) return state;
-      state.aliases[alias] = version;
-      if (alias === 'production') {
-        state.productionHistory.push(version);
-        if (state.aliases.candidate === version) delete state.aliases.candidate;
+    async (input) => {
+      if (input.alias !== 'production' || state.aliases.production === input.version || !patched(CHECKED_CHANGES)) return setAlias(input);
+      const production = state.aliases.production ?? null;
+      await checked(verifyProductionChange({ model: state.model, version: input.version, production, evidence: input.evidence! }));
+      // Again: other changes may have landed while the evidence was read (a second promotion).
+      try {
+        validateSetAlias({ ...input, expectedCurrent: production });
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable((err as Error).message, 'RegistryRefused');
       }
-      record({ action: 'set-alias', alias, version, previous, by, reason, evidenceUri });
-      return state;
+      return setAlias(input);
     },
-    {
-      validator: ({ alias, version, by, reason, expectedCurrent }: SetAliasInput) => {
-        if (!ALIASES.includes(alias)) throw new Error(`alias must be one of ${ALIASES.join(', ')}`);
-        if (expectedCurrent !== undefined && (state.aliases[alias] ?? null) !== expectedCurrent) {
-          throw new Error(`${ALIAS_CHANGED}: ${alias} is ${state.aliases[alias] ?? 'unset'} now, not ${expectedCurrent ?? 'unset'} as expected`);
-        }
-        const v = find(version);
-        if (!v) throw unknown(version);
-        if (v.status === 'archived') throw new Error(`version ${version} is archived`);
-        requireText(by, 'by');
-        requireText(reason, 'reason');
-      },
-    },
+    { validator: validateSetAlias },
   );
 
   setHandler(

@@ -1,8 +1,9 @@
 import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { SweepReport } from '../datasets/retention';
-import type { RetentionSweepRequest } from '../datasets/request';
+import { type RetentionSweepRequest, retentionSweepRequestSchema } from '../datasets/request';
 import { MlopsStage } from '../temporal/search-attributes';
+import { parseInput } from '../validation';
 
 const { sweepExpiredRaw } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
@@ -10,7 +11,8 @@ const { sweepExpiredRaw } = proxyActivities<Activities>({
 });
 
 /** Deletes expired raw copies; the result (kept in history) and a report file say what went. */
-export async function retentionSweep(request: RetentionSweepRequest = {}): Promise<SweepReport> {
+export async function retentionSweep(raw: RetentionSweepRequest = {}): Promise<SweepReport> {
+  const request = parseInput(retentionSweepRequestSchema, raw, 'retention sweep request');
   upsertSearchAttributes([{ key: MlopsStage, value: 'retention' }]);
   // Workflow time is deterministic (it is the time of the workflow task), so replays agree.
   const asOf = request.asOf ?? new Date().toISOString();

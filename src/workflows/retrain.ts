@@ -18,11 +18,12 @@ import {
 import type { Activities } from '../activities';
 import type { TrainingSpec } from '../activities/retraining';
 import type { ModelVersionSummary } from '../models/card';
-import type { RetrainRequest, RetryOverrides, Strategy } from '../retraining/request';
-import { DEFAULT_TRAINING_WINDOW, TRAINING_WINDOWS } from '../retraining/training-windows';
+import { type RetrainRequest, retrainRequestSchema, type RetryOverrides, retryOverridesSchema, type Strategy } from '../retraining/request';
+import { DEFAULT_TRAINING_WINDOW } from '../retraining/training-windows';
 import { defaultStrategies } from '../retraining/strategies';
 import { MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
-import { rootApplicationFailure } from '../errors';
+import { rootApplicationFailure, userError } from '../errors';
+import { parseInput } from '../validation';
 import { promoteModel } from './promote';
 import { promoteWorkflowId } from './promote-messages';
 import { requireText } from './registry';
@@ -75,7 +76,12 @@ type Decision =
  * waits for a person: `retry` (with overrides), `acceptCurrent`, `forcePromote`, `abort`. Each
  * attempt ends with continue-as-new, carrying the loop's state, so its history stays small.
  */
-export async function retrainUntilImproved(request: RetrainRequest, carried?: RetrainStatus): Promise<RetrainStatus> {
+export async function retrainUntilImproved(raw: RetrainRequest, carried?: RetrainStatus): Promise<RetrainStatus> {
+  let request = parseInput(retrainRequestSchema, raw, 'retrain request');
+  // The status decides what forcePromote may promote: only the loop's own previous run may hand it over.
+  if (carried !== undefined && !workflowInfo().continuedFromExecutionRunId) {
+    throw userError('InvalidInput', "A retraining loop's status is carried over by the loop itself (continue-as-new); start it with the request only");
+  }
   const { model } = request;
   const now = () => new Date().toISOString();
   const status: RetrainStatus = carried
@@ -117,15 +123,8 @@ export async function retrainUntilImproved(request: RetrainRequest, carried?: Re
   setHandler(retryUpdate, (input) => take({ action: 'retry', input }), {
     validator: (input) => {
       whileEscalated(input);
-      const o = input.overrides;
-      if (o !== undefined && (typeof o !== 'object' || o === null || Array.isArray(o))) throw new Error('overrides must be an object');
-      const known = ['maxAttempts', 'maxDuration', 'strategies', 'gates', 'skipBaselineProof', 'trainingWindow'];
-      const unknown = Object.keys(o ?? {}).filter((k) => !known.includes(k));
-      if (unknown.length) throw new Error(`unknown override(s) ${unknown.join(', ')}; allowed: ${known.join(', ')}`);
-      if (o?.maxAttempts !== undefined && !(Number.isInteger(o.maxAttempts) && o.maxAttempts >= 1 && o.maxAttempts <= 50)) throw new Error('overrides.maxAttempts must be an integer from 1 to 50');
-      if (o?.maxDuration !== undefined && !/^\d+(ms|s|m|h|d)$/.test(String(o.maxDuration))) throw new Error('overrides.maxDuration must be a duration such as 30m or 6h');
-      if (o?.strategies !== undefined && (!Array.isArray(o.strategies) || o.strategies.length === 0)) throw new Error('overrides.strategies must be a non-empty list');
-      if (o?.trainingWindow !== undefined && !TRAINING_WINDOWS.includes(o.trainingWindow)) throw new Error(`overrides.trainingWindow must be one of ${TRAINING_WINDOWS.join(', ')}`);
+      // The client's schema: an override reaches timers and training, so anything else is refused here too.
+      if (input.overrides !== undefined) parseInput(retryOverridesSchema, input.overrides, 'retry overrides');
     },
   });
   setHandler(acceptCurrentUpdate, (input) => take({ action: 'acceptCurrent', input }), { validator: whileEscalated });
@@ -217,6 +216,7 @@ export async function retrainUntilImproved(request: RetrainRequest, carried?: Re
       reason: `forced by a person after retraining did not improve: ${by.reason}`,
       // The production the person saw when deciding: if it changed since, refuse and ask again.
       expectedCurrent: status.production ?? null,
+      evidence: { kind: 'forced', loop: workflowInfo().workflowId },
     });
     status.production = version;
     finish('force-promoted');

@@ -1,6 +1,7 @@
 import { ApplicationFailure, condition, executeChild, log, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { ScoreRequest } from '../scoring/request';
+import { type ScoreRequest, scoreRequestSchema } from '../scoring/request';
+import { parseInput } from '../validation';
 import { MlopsDataset, MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
 import { ingestDataset } from './ingest';
 import { requireText } from './registry';
@@ -23,7 +24,8 @@ const { scoreDatasetVersion } = proxyActivities<Activities>({
  * are flagged, the batch is kept as scored, an alert is recorded and the run raises
  * MlopsNeedsAttention until a person acknowledges it (or the timeout passes).
  */
-export async function scoreBatch(request: ScoreRequest): Promise<ScoreStatus> {
+export async function scoreBatch(raw: ScoreRequest): Promise<ScoreStatus> {
+  const request = parseInput(scoreRequestSchema, raw, 'score request');
   const { model, runId } = request;
   const status: ScoreStatus = { model, runId, phase: 'resolving' };
   let acknowledged: AcknowledgeInput | undefined;

@@ -1,8 +1,9 @@
 import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
-import type { TrainRequest } from '../training/request';
+import { resolveTrainer, type TrainRequest, trainRequestSchema } from '../training/request';
 import type { TrainedVersion } from '../training/train';
+import { parseInput } from '../validation';
 
 const { resolveDatasetVersion, registerModelVersion } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -20,7 +21,9 @@ const { trainModelVersion } = proxyActivities<Activities>({
  * registry. Training is idempotent (content-addressed version id) and registration is too, so a
  * crash anywhere ends with exactly one registered version.
  */
-export async function trainModel(request: TrainRequest): Promise<TrainedVersion> {
+export async function trainModel(raw: TrainRequest): Promise<TrainedVersion> {
+  const request = parseInput(trainRequestSchema, raw, 'train request');
+  resolveTrainer(request.trainer);
   upsertSearchAttributes([
     { key: MlopsModel, value: request.model },
     { key: MlopsDataset, value: request.dataset },

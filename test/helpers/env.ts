@@ -79,7 +79,7 @@ export async function startTestEnv(label: string, env: Record<string, string> = 
 
 async function startInProcessWorker(config: MlopsConfig, client: Client): Promise<{ stop(): Promise<void> }> {
   const workerConnection = await NativeConnection.connect({ address: config.temporalAddress });
-  const duckdb = await openDuckDb({ threads: 2 });
+  const duckdb = await openDuckDb({ ...config.duckdb, threads: 2 });
   const worker = await createWorker({ config, connection: workerConnection, duckdb, client });
   const running = worker.run();
   return {

@@ -8,7 +8,7 @@ import { until } from './wait';
 const ROOT = path.resolve(__dirname, '..', '..');
 
 /** A real worker in its own OS process (so a test can kill -9 it), sharing the test's artifact store. */
-export function spawnWorker(config: MlopsConfig, taskQueue: string): { child: ChildProcess; output: () => string } {
+export function spawnWorker(config: MlopsConfig, taskQueue: string, extraEnv: Record<string, string> = {}): { child: ChildProcess; output: () => string } {
   const child = spawn(process.execPath, ['-r', 'tsx/cjs', path.join(ROOT, 'src', 'worker.ts')], {
     cwd: ROOT,
     env: {
@@ -17,6 +17,7 @@ export function spawnWorker(config: MlopsConfig, taskQueue: string): { child: Ch
       TEMPORAL_NAMESPACE: config.namespace,
       MLOPS_DATA_DIR: config.dataDir,
       MLOPS_TASK_QUEUE: taskQueue,
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

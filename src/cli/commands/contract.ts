@@ -19,17 +19,18 @@ export function registerContractCommands(program: Command, ctx: () => CliContext
     .option('--format <format>', `source format (${SOURCE_FORMATS.join('|')})`)
     .option('--delimiter <char>', 'CSV delimiter (default: sniffed)')
     .action(async (file: string, opts) => {
-      const duckdb = await openDuckDb();
+      const { config } = ctx();
+      const duckdb = await openDuckDb({ memoryLimit: config.duckdb.memoryLimit });
       try {
         const conn = await duckdb.connect();
-        const files = await resolveSourceFiles(conn, file, ctx().config.ingestAllowedRoots);
+        const files = await resolveSourceFiles(conn, file, config.ingestAllowedRoots);
         const format = formatOf(files, opts.format as SourceFormat | undefined);
         const inferred = await inferContract(
           conn,
           files,
           format,
           opts.delimiter !== undefined ? { delimiter: opts.delimiter } : {},
-          { label: opts.label, key: opts.key ? commaList(opts.key) : [] },
+          { label: opts.label, key: opts.key ? commaList(opts.key) : [], maxColumns: config.maxColumns },
         );
         const text = `${JSON.stringify(inferred, null, 2)}\n`;
         if (opts.out) {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { startIngest, startRepair } from '../../client/ingest';
+import { contractFromFile, startIngest, startRepair } from '../../client/ingest';
 import { listDatasets, listVersions, listVersionsOrExplain, parseDatasetRef, resolveVersion } from '../../datasets/catalog';
 import type { DatasetManifest } from '../../datasets/manifest';
 import { describeLines, describeRows } from '../../evaluation/data';
@@ -7,7 +7,7 @@ import type { IngestRequestInput } from '../../datasets/request';
 import { SOURCE_FORMATS, type SourceFormat } from '../../datasets/source';
 import { userError } from '../../errors';
 import type { CliContext } from '../context';
-import { inferOptions, numberOption, readContractFile } from '../options';
+import { inferOptions, numberOption } from '../options';
 import { formatNumber, printJson, printRows, printTable } from '../output';
 
 export function registerDatasetCommands(program: Command, ctx: () => CliContext): void {
@@ -33,7 +33,7 @@ export function registerDatasetCommands(program: Command, ctx: () => CliContext)
         retentionDays: numberOption('--retention-days', opts.retentionDays as string),
         maxRejectedFraction: numberOption('--max-rejected-fraction', opts.maxRejectedFraction as string),
       };
-      if (opts.contract) request.contract = readContractFile(opts.contract);
+      if (opts.contract) Object.assign(request, contractFromFile(opts.contract));
       const infer = inferOptions(opts);
       if (infer) {
         if (opts.contract) throw userError('InvalidInput', '--key and --label describe an inferred contract; with --contract, put them in the contract');

@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import type { Command } from 'commander';
 import { decideAndSettle, type RetrainDecision, requestRetrain, retrainStatus, startLabels, startMonitor } from '../../client/retrain';
+import { contractFromFile } from '../../client/ingest';
 import { acknowledgeAndFinish, startScoring } from '../../client/score';
 import { resultOrState } from '../../client/settle';
 import { parseDatasetRef } from '../../datasets/catalog';
@@ -11,7 +12,7 @@ import type { AttemptData, RetrainStatus } from '../../workflows/retrain-message
 import { TRAINING_WINDOWS } from '../../retraining/training-windows';
 import { type ScoreStatus, scoreStatusQuery } from '../../workflows/score-messages';
 import type { CliContext } from '../context';
-import { commaList, numberOption, parseJsonOption, readContractFile } from '../options';
+import { commaList, numberOption, parseJsonOption } from '../options';
 import { printJson, printRows, printTable } from '../output';
 
 const whoAmI = () => process.env.USER ?? os.userInfo().username;
@@ -35,7 +36,7 @@ function printScore(s: ScoreStatus): void {
  */
 function scoredFileIngest(dataset: string, opts: { file: string; contract?: string; key?: string }): IngestRequestInput {
   if (opts.contract && opts.key) throw userError('InvalidInput', '--key describes an inferred contract; with --contract, put the key in the contract');
-  if (opts.contract) return { dataset, source: opts.file, contract: readContractFile(opts.contract) };
+  if (opts.contract) return { dataset, source: opts.file, ...contractFromFile(opts.contract) };
   if (opts.key) return { dataset, source: opts.file, infer: { key: commaList(opts.key) } };
   return { dataset, source: opts.file, reuseContract: true };
 }
