@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { curvesOf } from '../src/evaluation/curves';
 import type { EvaluationReport } from '../src/evaluation/report';
 import { rocAuc } from '../src/metrics';
-import { calibrationBins, confusionMatrix, histogramOf, samplePairs, thin, thresholdCurves } from '../src/metrics/curves';
+import { calibrationBins, confusionMatrix, histogramOf, samplePairs, thinIndices, thresholdCurves } from '../src/metrics/curves';
 import { renderEvaluationPage } from '../src/reports/evaluation';
 import { niceDomain, niceTicks, timeTicks } from '../src/reports/svg';
 import { rng } from '../src/synthetic/rng';
@@ -42,7 +42,8 @@ describe('threshold curves', () => {
     expect(thinned).toHaveLength(50);
     expect(thinned[0]).toMatchObject({ fpr: 0, tpr: 0 });
     expect(thinned[49]).toMatchObject({ fpr: 1, tpr: 1 });
-    expect(thin([1, 2, 3], 10)).toEqual([1, 2, 3]);
+    expect(thinIndices(3, 10)).toEqual([0, 1, 2]);
+    expect(thinIndices(11, 3)).toEqual([0, 5, 10]);
   });
 });
 

@@ -30,49 +30,65 @@ export interface ThresholdCurves {
 
 export const MAX_CURVE_POINTS = 200;
 
-/** Keeps `max` points spread evenly by index, first and last included. */
-export function thin<T>(points: readonly T[], max = MAX_CURVE_POINTS): T[] {
-  if (points.length <= max) return [...points];
-  const out: T[] = [];
-  for (let k = 0; k < max; k++) out.push(points[Math.round((k * (points.length - 1)) / (max - 1))]!);
-  return out;
+/** `max` indices of 0…n−1 spread evenly, first and last included (all of them when n ≤ max). */
+export function thinIndices(n: number, max = MAX_CURVE_POINTS): number[] {
+  if (n <= max) return Array.from({ length: n }, (_, k) => k);
+  return Array.from({ length: max }, (_, k) => Math.round((k * (n - 1)) / (max - 1)));
 }
 
 /**
  * Both threshold curves of a binary score in one descending sweep. Ties are one step (a
  * threshold cannot split rows with the same score). NaN scores are left out, as they cannot be
- * ranked. Empty curves when only one class is present (neither rate is defined).
+ * ranked. Empty curves when only one class is present (neither rate is defined). Positives and
+ * negatives are sorted apart with native typed-array sorts and merged from the top, as rocAuc
+ * does: a million rows take a fraction of a second.
  */
 export function thresholdCurves(actual: Labels, score: ArrayLike<number>, positive = 1, maxPoints = MAX_CURVE_POINTS): ThresholdCurves {
   assertSameLength(actual, score);
-  const order: number[] = [];
-  for (let i = 0; i < score.length; i++) if (!Number.isNaN(score[i]!)) order.push(i);
-  order.sort((a, b) => score[b]! - score[a]!);
   let positives = 0;
-  for (const i of order) if (actual[i] === positive) positives++;
-  const negatives = order.length - positives;
-  if (positives === 0 || negatives === 0) return { roc: [], pr: [], averagePrecision: Number.NaN };
-  const roc: RocPoint[] = [{ fpr: 0, tpr: 0, threshold: Number.POSITIVE_INFINITY }];
-  const pr: PrPoint[] = [];
-  let tp = 0;
-  let fp = 0;
-  let ap = 0;
-  let lastRecall = 0;
-  for (let k = 0; k < order.length; k++) {
-    const i = order[k]!;
-    if (actual[i] === positive) tp++;
-    else fp++;
-    const next = order[k + 1];
-    if (next !== undefined && score[next] === score[i]) continue;
-    const threshold = score[i]!;
-    const recall = tp / positives;
-    const precision = tp / (tp + fp);
-    roc.push({ fpr: fp / negatives, tpr: recall, threshold });
-    pr.push({ recall, precision, threshold });
-    ap += (recall - lastRecall) * precision;
-    lastRecall = recall;
+  let negatives = 0;
+  for (let i = 0; i < actual.length; i++) {
+    if (Number.isNaN(score[i]!)) continue;
+    if (actual[i] === positive) positives++;
+    else negatives++;
   }
-  return { roc: thin(roc, maxPoints), pr: thin(pr, maxPoints), averagePrecision: ap };
+  if (positives === 0 || negatives === 0) return { roc: [], pr: [], averagePrecision: Number.NaN };
+  const pos = new Float64Array(positives);
+  const neg = new Float64Array(negatives);
+  for (let i = 0, p = 0, q = 0; i < actual.length; i++) {
+    const v = score[i]!;
+    if (Number.isNaN(v)) continue;
+    if (actual[i] === positive) pos[p++] = v;
+    else neg[q++] = v;
+  }
+  pos.sort();
+  neg.sort();
+  // One slot per distinct score plus the start, in typed arrays: a million points are not a
+  // million objects; only the kept ones become objects.
+  const fp = new Float64Array(positives + negatives + 1);
+  const tp = new Float64Array(positives + negatives + 1);
+  const at = new Float64Array(positives + negatives + 1);
+  at[0] = Number.POSITIVE_INFINITY; // in JSON this first threshold (no row predicted positive) is null
+  let points = 1;
+  let p = positives - 1;
+  let q = negatives - 1;
+  let ap = 0;
+  while (p >= 0 || q >= 0) {
+    const threshold = Math.max(p >= 0 ? pos[p]! : Number.NEGATIVE_INFINITY, q >= 0 ? neg[q]! : Number.NEGATIVE_INFINITY);
+    while (p >= 0 && pos[p] === threshold) p--;
+    while (q >= 0 && neg[q] === threshold) q--;
+    tp[points] = positives - 1 - p;
+    fp[points] = negatives - 1 - q;
+    at[points] = threshold;
+    ap += ((tp[points]! - tp[points - 1]!) / positives) * (tp[points]! / (tp[points]! + fp[points]!));
+    points++;
+  }
+  const kept = (from: number) => thinIndices(points - from, maxPoints).map((k) => k + from);
+  return {
+    roc: kept(0).map((k) => ({ fpr: fp[k]! / negatives, tpr: tp[k]! / positives, threshold: at[k]! })),
+    pr: kept(1).map((k) => ({ recall: tp[k]! / positives, precision: tp[k]! / (tp[k]! + fp[k]!), threshold: at[k]! })),
+    averagePrecision: ap,
+  };
 }
 
 export interface CalibrationBin {
