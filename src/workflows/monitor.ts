@@ -53,6 +53,7 @@ export async function monitorModel(input: Omit<MonitorRequest, 'runId'> & { runI
   const outcome = await monitorProduction.executeWithOptions({ summary: `Drift and live metrics of ${production.version.slice(0, 8)} on ${dataset}@${resolved.version.slice(0, 8)}` }, [
     { request: { ...request, dataset }, production, manifestUri: resolved.manifestUri, now: new Date().toISOString() },
   ]);
+  // Histories recorded before pages were written replay with an outcome that has no htmlUri.
   setCurrentDetails(
     `${outcome.triggered ? `**Threshold crossed**: ${outcome.reasons.join('; ')}` : 'No threshold crossed'}\n\n` +
       `Report: \`${outcome.htmlUri ?? outcome.markdownUri}\` — open it with \`mlops report ${model} --monitoring ${request.runId} --open\``,
