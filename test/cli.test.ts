@@ -151,7 +151,14 @@ describe('mlops CLI', () => {
     expect(glance.evaluations[0]).toMatchObject({ candidate: version, passed: true, baseline: null });
     expect(glance.flags).toEqual([]);
     expect(glance.decisions.at(-1)).toMatchObject({ action: 'set-alias', by: 'tester' });
-    expect((await mlops('status', 'people-model')).stdout).toMatch(/people-model: production [0-9a-f]{16}, candidate \(none\)\n\nlatest evaluations/);
+    expect((await mlops('status', 'people-model')).stdout).toMatch(/people-model: production [0-9a-f]{16}, candidate \(none\)\nmodel page: mlops report people-model --open.*\n\nlatest evaluations/);
+    // The pages: the evaluation's beside its JSON, the model page with its decision log.
+    const evaluationPage = await mlops('report', 'people-model', '--evaluation', path.basename(status.evaluation.reportUri, '.json'));
+    expect(evaluationPage.code, evaluationPage.stderr).toBe(0);
+    expect(evaluationPage.stdout.trim()).toBe(status.evaluation.reportUri.replace(/\.json$/, '.html'));
+    const modelPage = await mlops('report', 'people-model');
+    expect(modelPage.code, modelPage.stderr).toBe(0);
+    expect(fs.readFileSync(modelPage.stdout.trim(), 'utf8')).toContain('first model, report reviewed');
 
     const itself = await mlops('evaluate', 'people-model', '--version', version);
     expect(itself.code).toBe(1);

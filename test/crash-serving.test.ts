@@ -63,7 +63,7 @@ describe('a worker killed mid-evaluation', () => {
       expect(status.phase, status.decision?.reason).toBe('promoted');
       expect(await finishingAttempt(handle, 'evaluateCandidate')).toBeGreaterThanOrEqual(2);
       const added = reports().filter((f) => !before.includes(f));
-      expect(added.map((f) => path.extname(f)).sort()).toEqual(['.json', '.md']);
+      expect(added.map((f) => path.extname(f)).sort()).toEqual(['.html', '.json', '.md']);
       const state = await registryState(env.client, 'served');
       expect(state.aliases.production).toBe(v2);
       expect(state.decisions.filter((d) => d.alias === 'production' && d.version === v2)).toHaveLength(1);
@@ -97,7 +97,7 @@ describe('a worker killed mid-scoring', () => {
       const run = status.run!;
       expect(run).toMatchObject({ rows: ROWS, modelVersion: production });
       expect(fs.readdirSync(logDir)).toEqual(['nightly']);
-      expect(fs.readdirSync(path.join(logDir, 'nightly')).sort()).toEqual([...run.parts.map((p) => path.basename(p)), 'run.json'].sort());
+      expect(fs.readdirSync(path.join(logDir, 'nightly')).sort()).toEqual([...run.parts.map((p) => path.basename(p)), 'report.html', 'run.json'].sort());
       const db = await openDuckDb();
       try {
         const [counts] = await queryRows<{ rows: number; distinct_rows: number; keys: number }>(

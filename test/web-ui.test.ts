@@ -85,6 +85,8 @@ describe('the Temporal Web UI as the monitoring console', () => {
     await shown(page, `Promote ui-model@${trained.summary.version} (manual)`);
     await shown(page, `Waiting for a review of ui-model@${trained.summary.version}`);
     await shown(page, `mlops approve ui-model ${trained.summary.version}`);
+    // …and the report page to open, with the command that serves it.
+    await shown(page, 'open it with mlops report ui-model --evaluation');
     await page.screenshot({ path: path.join(SHOTS, 'promotion-waiting.png'), fullPage: true });
     await page.close();
     // The registry keeps its current details too: where the aliases point, what changed last.

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { finiteOrNull } from '../metrics';
 import { readModelCard } from '../models/cards';
@@ -16,6 +17,7 @@ import type { ModelVersionSummary } from '../models/card';
 import { loadSession } from '../onnx/runtime';
 import type { ArtifactStore } from '../store/artifact-store';
 import { canonicalJson, sha256, sha256File } from '../store/hash';
+import { renderEvaluationPage } from '../reports/evaluation';
 import { parseInput } from '../validation';
 import { withDuckDbActivity } from './progress';
 
@@ -35,6 +37,8 @@ export interface EvaluationOutcome {
   reportId: string;
   reportUri: string;
   markdownUri: string;
+  /** The report as a page with charts (`mlops report <model> --evaluation <reportId> --open`). */
+  htmlUri: string;
   dataset: { name: string; version: string };
   rows: number;
   passed: boolean;
@@ -63,6 +67,8 @@ export async function checkModelLoads(summary: ModelVersionSummary): Promise<voi
   await session.release();
 }
 
+const fileExists = (file: string) => fs.stat(file).then(() => true, () => false);
+
 export function createEvaluationActivities(deps: EvaluationActivityDeps) {
   const { store } = deps;
   const readCard = (summary: ModelVersionSummary) => readModelCard(store, summary);
@@ -85,6 +91,7 @@ export function createEvaluationActivities(deps: EvaluationActivityDeps) {
       const dir = evaluationsDir(store, candidate.model);
       const reportUri = path.join(dir, `${id}.json`);
       const markdownUri = path.join(dir, `${id}.md`);
+      const htmlUri = path.join(dir, `${id}.html`);
       const existing = await store.readJson<EvaluationReport>(reportUri);
       const report =
         existing ??
@@ -128,15 +135,19 @@ export function createEvaluationActivities(deps: EvaluationActivityDeps) {
               ...(baselineCard ? [{ role: 'baseline' as const, card: baselineCard, manifest: await store.readJson<DatasetManifest>(baselineCard.dataset.manifestUri) }] : []),
             ]),
           };
-          // Markdown first: the JSON is the "done" marker a retry looks for.
+          // Markdown and page first: the JSON is the "done" marker a retry looks for.
           await store.writeFileAtomic(markdownUri, renderMarkdown(full));
+          await store.writeFileAtomic(htmlUri, renderEvaluationPage(full, reportUri));
           await store.writeJsonAtomic(reportUri, full);
           return full;
         }));
+      // A report stored before pages were written gets its page on a retry.
+      if (existing && !(await fileExists(htmlUri))) await store.writeFileAtomic(htmlUri, renderEvaluationPage(existing, reportUri));
       return {
         reportId: report.id,
         reportUri,
         markdownUri,
+        htmlUri,
         dataset: report.dataset,
         rows: report.rows,
         passed: report.passed,

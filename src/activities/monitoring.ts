@@ -9,6 +9,8 @@ import { userError } from '../errors';
 import type { ModelVersionSummary } from '../models/card';
 import { type LabelBatch, recordLabels } from '../monitoring/labels';
 import { type MonitoringReport, monitor, renderMonitoringMarkdown } from '../monitoring/monitor';
+import { monitoringDir, monitoringHistory, pointOf } from '../monitoring/history';
+import { renderMonitoringPage } from '../reports/monitoring';
 import { type MonitorRequest, monitorRequestSchema } from '../monitoring/request';
 import type { RetrainRequestInput } from '../retraining/request';
 import { requestRetrain } from '../client/retrain';
@@ -30,6 +32,8 @@ export interface MonitoringActivityDeps {
 export interface MonitorOutcome {
   reportUri: string;
   markdownUri: string;
+  /** The report as a page with charts. */
+  htmlUri: string;
   modelVersion: string;
   dataset: string;
   datasetVersion: string;
@@ -41,14 +45,11 @@ export interface MonitorOutcome {
   notes: string[];
 }
 
-export function monitoringDir(store: ArtifactStore, model: string): string {
-  return store.path('reports', 'monitoring', model);
-}
-
 function outcomeOf(report: MonitoringReport, reportUri: string): MonitorOutcome {
   return {
     reportUri,
     markdownUri: reportUri.replace(/\.json$/, '.md'),
+    htmlUri: reportUri.replace(/\.json$/, '.html'),
     modelVersion: report.modelVersion,
     dataset: report.dataset,
     datasetVersion: report.datasetVersion,
@@ -88,6 +89,9 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
       const manifest = await readVerifiedManifest(store, input.manifestUri);
       const report = await withDuckDbActivity(deps.duckdb, (conn) => monitor({ conn, store, card, manifest, request, now: input.now }));
       await store.writeFileAtomic(reportUri.replace(/\.json$/, '.md'), renderMonitoringMarkdown(report));
+      // The page draws this run after the ones before it; `mlops report --monitoring` redraws with later runs.
+      const history = [...(await monitoringHistory(store, monitoringDir(store, request.model))), pointOf(report)];
+      await store.writeFileAtomic(reportUri.replace(/\.json$/, '.html'), renderMonitoringPage(report, history, reportUri));
       await store.writeJsonAtomic(reportUri, report);
       return outcomeOf(report, reportUri);
     },

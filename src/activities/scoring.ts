@@ -7,7 +7,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { userError } from '../errors';
 import type { ModelCard, ModelVersionSummary } from '../models/card';
 import { scoreRequestSchema, type ScoreRequest } from '../scoring/request';
-import { RUN_FILE, predictionsDir, type ScoreRun } from '../scoring/runs';
+import { RUN_FILE, RUN_PAGE, predictionsDir, type ScoreRun } from '../scoring/runs';
+import { summarizeScoreRun } from '../scoring/summary';
+import { renderScoringPage } from '../reports/scoring';
 import { scoreDataset } from '../scoring/score';
 import type { ArtifactStore } from '../store/artifact-store';
 import { parseInput } from '../validation';
@@ -81,7 +83,7 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
         const result = await withDuckDbActivity(deps.duckdb, async (conn, progress) => {
           const writer = await deps.duckdb.connect();
           try {
-            return await scoreDataset({
+            const scored = await scoreDataset({
               conn,
               writer,
               dataset: { name: manifest.dataset, version: manifest.version, snapshotUri: manifest.snapshot.uri, contract: manifest.contract },
@@ -94,6 +96,7 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
               range,
               onBatch: (rows) => progress('score', { rows, total: manifest.rows.accepted }),
             });
+            return { ...scored, summary: await summarizeScoreRun(conn, path.join(tmp, 'part-*.parquet'), card, range) };
           } finally {
             writer.closeSync();
           }
@@ -127,8 +130,11 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
           logUri: finalDir,
           parts: result.parts.map((p) => path.join(finalDir, path.basename(p))),
           runUri,
+          htmlUri: path.join(finalDir, RUN_PAGE),
+          summary: result.summary,
           seconds: { total: (Date.now() - started) / 1000, inference: result.inferenceMs / 1000 },
         };
+        await store.writeFileAtomic(path.join(tmp, RUN_PAGE), renderScoringPage(run, runUri));
         await store.writeJsonAtomic(path.join(tmp, RUN_FILE), run);
         const published = await store.publishDir(tmp, finalDir);
         return published ? run : ((await store.readJson<ScoreRun>(runUri)) ?? run);

@@ -5,6 +5,7 @@ import { registerDatasetCommands } from './commands/datasets';
 import { registerModelCommands } from './commands/models';
 import { registerPromotionCommands } from './commands/promotion';
 import { registerLoopCommands } from './commands/loop';
+import { registerReportCommand } from './commands/report';
 import { registerRetentionCommands } from './commands/retention';
 import { registerScheduleCommands } from './commands/schedules';
 import { registerSqlCommand } from './commands/sql';
@@ -30,6 +31,7 @@ export function buildProgram(ctx: () => CliContext): Command {
   registerPromotionCommands(program, ctx);
   registerContractCommands(program, ctx);
   registerLoopCommands(program, ctx);
+  registerReportCommand(program, ctx);
   registerRetentionCommands(program, ctx);
   registerScheduleCommands(program, ctx);
   registerSqlCommand(program, ctx);

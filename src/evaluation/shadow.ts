@@ -10,7 +10,9 @@ import { categoryCode, formatEdge, numericBinCode } from '../sql/bins';
 import { quoteIdent, quoteString, varcharList } from '../sql/quote';
 import { testSplitFilter, type Task } from '../training/data';
 import { metricsOf, rowArgmax } from '../metrics';
-import { percentile, summarizeDifferences, type Distribution, distributionOf } from './stats';
+import { histogramOf, type Histogram } from '../metrics/curves';
+import { curvesOf, type ModelCurves } from './curves';
+import { absoluteDifferences, type DifferenceSummary, percentile, summarizeDifferences, type Distribution, distributionOf } from './stats';
 
 /**
  * Shadow evaluation: the candidate and the baseline score the same rows, batch by batch, through
@@ -34,6 +36,8 @@ export interface ModelSide {
   metrics: Metrics;
   latency: { batches: number; p50Ms: number; p99Ms: number; rowsPerSecond: number };
   distribution: Distribution;
+  /** The data of the report's charts (reports written before this field lack it). */
+  curves?: ModelCurves;
 }
 
 export interface SliceMetrics {
@@ -46,13 +50,15 @@ export interface SliceMetrics {
 
 export interface ShadowResult {
   task: Task;
+  /** Class names in the models' order (classification; reports written before this field lack it). */
+  classes?: string[];
   rows: number;
   /** Why rows were left out, in words. */
   excluded: string[];
   candidate: ModelSide;
   baseline?: ModelSide;
   /** How often the two agree, and how far apart their outputs are. */
-  agreement?: { sameLabel?: number; absoluteDifference: ReturnType<typeof summarizeDifferences> };
+  agreement?: { sameLabel?: number; absoluteDifference: DifferenceSummary; /** The differences binned (reports written before this field lack it). */ histogram?: Histogram };
   slices: SliceMetrics[];
 }
 
@@ -154,6 +160,7 @@ export async function shadowEvaluate(args: ShadowArgs): Promise<ShadowResult> {
       rowsPerSecond: rows / (sides[m]!.runMs / 1000),
     },
     distribution: distributionOf(candidate.task, outputs[m]!, classes),
+    curves: curvesOf(candidate.task, label, outputs[m]!, classes),
   });
 
   const sliceMetrics: SliceMetrics[] = [];
@@ -172,6 +179,7 @@ export async function shadowEvaluate(args: ShadowArgs): Promise<ShadowResult> {
 
   return {
     task: candidate.task,
+    ...(classes > 0 ? { classes: candidate.classes } : {}),
     rows,
     excluded,
     candidate: sideOf(0),
@@ -258,10 +266,13 @@ function pick(outputs: Float32Array, indices: number[], width: number): Float32A
 }
 
 function agreementOf(task: Task, a: Float32Array, b: Float32Array, classes: number): NonNullable<ShadowResult['agreement']> {
-  if (task === 'regression') return { absoluteDifference: summarizeDifferences(a, b, 1, 0) };
+  // Differences of the prediction (regression), the positive-class probability (binary) or the winning class's (multiclass).
+  const differences = absoluteDifferences(a, b, task === 'regression' ? 1 : classes, task === 'regression' ? 0 : classes === 2 ? 1 : -1);
+  const absoluteDifference = summarizeDifferences(differences);
+  const histogram = histogramOf(differences, 30);
+  if (task === 'regression') return { absoluteDifference, histogram };
   const rows = a.length / classes;
   let same = 0;
   for (let i = 0; i < rows; i++) if (rowArgmax(a, i, classes) === rowArgmax(b, i, classes)) same++;
-  // Differences of the positive-class probability (binary) or of the winning class's (multiclass).
-  return { sameLabel: same / rows, absoluteDifference: summarizeDifferences(a, b, classes, classes === 2 ? 1 : -1) };
+  return { sameLabel: same / rows, absoluteDifference, histogram };
 }

@@ -20,19 +20,24 @@ export interface DifferenceSummary {
  * |a − b| per row, on column `column` of rows `width` wide; column −1 compares each row's
  * largest value (the winning class's probability).
  */
-export function summarizeDifferences(a: Float32Array, b: Float32Array, width: number, column: number): DifferenceSummary {
+export function absoluteDifferences(a: Float32Array, b: Float32Array, width: number, column: number): Float64Array {
   const rows = a.length / width;
   const diffs = new Float64Array(rows);
-  let sum = 0;
   for (let i = 0; i < rows; i++) {
     const va = a[i * width + (column >= 0 ? column : rowArgmax(a, i, width))]!;
     const vb = b[i * width + (column >= 0 ? column : rowArgmax(b, i, width))]!;
     diffs[i] = Math.abs(va - vb);
-    sum += diffs[i]!;
   }
-  diffs.sort();
-  const at = (q: number) => (rows ? diffs[Math.min(rows - 1, Math.max(0, Math.ceil(q * rows) - 1))]! : Number.NaN);
-  return { mean: rows ? sum / rows : Number.NaN, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: rows ? diffs[rows - 1]! : Number.NaN };
+  return diffs;
+}
+
+export function summarizeDifferences(diffs: Float64Array): DifferenceSummary {
+  const rows = diffs.length;
+  let sum = 0;
+  for (let i = 0; i < rows; i++) sum += diffs[i]!;
+  const sorted = Float64Array.from(diffs).sort();
+  const at = (q: number) => (rows ? sorted[Math.min(rows - 1, Math.max(0, Math.ceil(q * rows) - 1))]! : Number.NaN);
+  return { mean: rows ? sum / rows : Number.NaN, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: rows ? sorted[rows - 1]! : Number.NaN };
 }
 
 /**

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ArtifactStore } from '../store/artifact-store';
+import type { ScoreRunSummary } from './summary';
 
 /** The record of one scoring run, stored as run.json beside its prediction log parts. */
 export interface ScoreRun {
@@ -24,10 +25,15 @@ export interface ScoreRun {
   logUri: string;
   parts: string[];
   runUri: string;
+  /** The run as a page with charts, beside run.json (runs before pages were written lack it). */
+  htmlUri?: string;
+  /** The numbers behind the page's charts (runs before pages were written lack it). */
+  summary?: ScoreRunSummary;
   seconds: { total: number; inference: number };
 }
 
 export const RUN_FILE = 'run.json';
+export const RUN_PAGE = 'report.html';
 
 export function predictionsDir(store: ArtifactStore, model: string): string {
   return store.path('predictions', model);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApplicationFailure, log, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, log, proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { MonitorOutcome } from '../activities/monitoring';
 import type { LabelBatch } from '../monitoring/labels';
@@ -53,6 +53,11 @@ export async function monitorModel(input: Omit<MonitorRequest, 'runId'> & { runI
   const outcome = await monitorProduction.executeWithOptions({ summary: `Drift and live metrics of ${production.version.slice(0, 8)} on ${dataset}@${resolved.version.slice(0, 8)}` }, [
     { request: { ...request, dataset }, production, manifestUri: resolved.manifestUri, now: new Date().toISOString() },
   ]);
+  // Histories recorded before pages were written replay with an outcome that has no htmlUri.
+  setCurrentDetails(
+    `${outcome.triggered ? `**Threshold crossed**: ${outcome.reasons.join('; ')}` : 'No threshold crossed'}\n\n` +
+      `Report: \`${outcome.htmlUri ?? outcome.markdownUri}\` — open it with \`mlops report ${model} --monitoring ${request.runId} --open\``,
+  );
   if (!outcome.triggered || !request.retrainOnTrigger) return outcome;
   log.warn('monitoring threshold crossed', { model, reasons: outcome.reasons });
   const started = await requestRetrain({

@@ -39,6 +39,13 @@ function failureOfType(err: unknown, type: string): ApplicationFailure | undefin
   return root?.type === type ? root : undefined;
 }
 
+/** Where a person reads the evidence: the page with charts (and the command that opens it), else the Markdown. */
+function reportToOpen(model: string, evaluation: { reportUri: string; markdownUri: string; htmlUri?: string }): string {
+  if (!evaluation.htmlUri) return `Report: \`${evaluation.markdownUri}\``;
+  const id = evaluation.reportUri.split('/').pop()!.replace(/\.json$/, '');
+  return `Report: \`${evaluation.htmlUri}\` — open it with \`mlops report ${model} --evaluation ${id} --open\``;
+}
+
 /**
  * Candidate → shadow evaluation against production → quality gates → production, or not. With
  * policy `manual` (or `ask-on-failure` when a gate fails) it waits for a person's `approve` or
@@ -84,7 +91,7 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
   const finish = async (outcome: 'promoted' | 'rejected', by: string, reason: string) => {
     status.phase = outcome;
     status.decision = { outcome, by, reason, at: new Date().toISOString() };
-    setCurrentDetails(`**${outcome}** ${model}@${candidateVersion} by ${by}: ${reason}`);
+    setCurrentDetails(`**${outcome}** ${model}@${candidateVersion} by ${by}: ${reason}${status.evaluation ? `\n\n${reportToOpen(model, status.evaluation)}` : ''}`);
     upsertSearchAttributes([{ key: MlopsNeedsAttention, value: false }]);
     if (outcome === 'rejected') {
       await rejectRegistryVersion({ model, version: candidateVersion, by, reason, evidenceUri: status.evaluation?.markdownUri });
@@ -119,6 +126,7 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
     status.evaluation = {
       reportUri: outcome.reportUri,
       markdownUri: outcome.markdownUri,
+      ...(outcome.htmlUri ? { htmlUri: outcome.htmlUri } : {}),
       rows: outcome.rows,
       passed: outcome.passed,
       gates: outcome.gates,
@@ -141,7 +149,7 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
       upsertSearchAttributes([{ key: MlopsNeedsAttention, value: true }]);
       setCurrentDetails(
         `**Waiting for a review** of ${model}@${candidateVersion} against ${baseline?.version ?? 'no production model'}: ${verdict}.\n\n` +
-          `Report: \`${outcome.markdownUri}\`\n\nAnswer with \`mlops approve ${model} ${candidateVersion} --reason …\` or \`mlops reject ${model} ${candidateVersion} --reason …\` (timeout ${request.approvalTimeout}: ${request.onTimeout}).`,
+          `${reportToOpen(model, outcome)}\n\nAnswer with \`mlops approve ${model} ${candidateVersion} --reason …\` or \`mlops reject ${model} ${candidateVersion} --reason …\` (timeout ${request.approvalTimeout}: ${request.onTimeout}).`,
       );
       log.info('waiting for a review', { model, candidate: candidateVersion, verdict });
       const reviewed = await condition(() => review !== undefined, request.approvalTimeout as `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`);

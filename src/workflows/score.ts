@@ -75,7 +75,8 @@ export async function scoreBatch(raw: ScoreRequest): Promise<ScoreStatus> {
   if (run.alert) {
     status.phase = 'waiting-for-acknowledgement';
     upsertSearchAttributes([{ key: MlopsNeedsAttention, value: true }]);
-    setCurrentDetails(`**ALERT**: ${run.alert}\n\nLog: \`${run.logUri}\`\n\nAcknowledge with \`mlops acknowledge ${model} ${runId} --reason …\` (timeout ${request.acknowledgeTimeout}).`);
+    const page = run.htmlUri ? `Report: \`${run.htmlUri}\` — open it with \`mlops report ${model} --scoring ${runId} --open\`\n\n` : '';
+    setCurrentDetails(`**ALERT**: ${run.alert}\n\n${page}Log: \`${run.logUri}\`\n\nAcknowledge with \`mlops acknowledge ${model} ${runId} --reason …\` (timeout ${request.acknowledgeTimeout}).`);
     log.warn('scoring alert', { model, runId, alert: run.alert });
     const answered = await condition(() => acknowledged !== undefined, request.acknowledgeTimeout as `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`);
     if (!answered && !acknowledged) status.acknowledgement = { timedOut: true, at: new Date().toISOString() };

@@ -1,4 +1,5 @@
 import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { EvaluationOutcome } from '../../activities/evaluation';
 import { listPending, reviewOutcome, rollbackProduction, startEvaluation, startPromotion } from '../../client/promote';
@@ -7,7 +8,8 @@ import { userError } from '../../errors';
 import { PROMOTION_POLICIES } from '../../evaluation/request';
 import { parsePromoteWorkflowId, type PromotionStatus } from '../../workflows/promote-messages';
 import { registryState } from '../../client/train';
-import { latestEvaluations } from '../../evaluation/reports';
+import { evaluationsDir, latestEvaluations } from '../../evaluation/reports';
+import { pageOf } from '../../reports/publish';
 import type { CliContext } from '../context';
 import { commaList, parseJsonOption } from '../options';
 import { printJson, printRows, printTable } from '../output';
@@ -40,11 +42,12 @@ function evaluationOptions(opts: { dataset?: string; slices?: string; gates?: st
   };
 }
 
-function printVerdict(e: Pick<EvaluationOutcome, 'passed' | 'gates' | 'primaryMetric' | 'candidateValue' | 'baselineValue' | 'markdownUri' | 'rows'>): void {
+function printVerdict(e: Pick<EvaluationOutcome, 'passed' | 'gates' | 'primaryMetric' | 'candidateValue' | 'baselineValue' | 'markdownUri' | 'rows'> & { htmlUri?: string }): void {
   const against = e.baselineValue !== undefined ? ` vs baseline ${metricText(e.baselineValue)}` : ' (no baseline)';
   console.log(`${e.passed ? 'PASSED' : 'FAILED'}: ${e.primaryMetric} ${metricText(e.candidateValue)}${against} on ${e.rows} rows`);
   if (e.gates.length) printTable(e.gates.map((g) => ({ gate: g.gate, result: g.passed ? 'pass' : 'FAIL', detail: g.detail })));
   console.log(`report: ${e.markdownUri}`);
+  if (e.htmlUri) console.log(`page:   ${e.htmlUri}`);
 }
 
 /** Metrics can be undefined for the rows at hand (e.g. ROC AUC of one class); JSON carries that as null. */
@@ -184,6 +187,7 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
           passed: r.passed,
           [r.primaryMetric]: `${r.candidate.metrics[r.primaryMetric]?.toFixed(4)}${r.baseline ? ` vs ${r.baseline.metrics[r.primaryMetric]?.toFixed(4)}` : ''}`,
           report: r.id,
+          page: pageOf(path.join(evaluationsDir(c.store, model), `${r.id}.json`)),
         })),
         flags,
         // A promotion waiting for a person is what the model's next version hangs on, whether or
@@ -193,7 +197,12 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
       };
       if (opts.json) return printJson(status);
       console.log(`${model}: production ${status.production?.version ?? '(none)'}, candidate ${status.candidate?.version ?? '(none)'}`);
-      for (const r of status.inReview) console.log(`in review: ${model}@${r.version} — answer with \`mlops approve|reject ${model} ${r.version} --reason …\``);
+      for (const r of status.inReview) {
+        const evaluation = status.evaluations.find((e) => e.candidate === r.version);
+        console.log(`in review: ${model}@${r.version} — answer with \`mlops approve|reject ${model} ${r.version} --reason …\``);
+        if (evaluation) console.log(`  its evaluation: ${evaluation.page} (mlops report ${model} --evaluation ${evaluation.report} --open)`);
+      }
+      console.log(`model page: mlops report ${model} --open; an evaluation's page: mlops report ${model} --evaluation <report> --open`);
       console.log('\nlatest evaluations');
       printTable(status.evaluations);
       console.log('\nwaiting for a person');
