@@ -4,7 +4,7 @@ import { startPromotion } from '../src/client/promote';
 import { registryState, startTraining } from '../src/client/train';
 import type { DatasetManifest, DatasetVersionRef } from '../src/datasets/manifest';
 import type { ModelCard } from '../src/models/card';
-import { registryWorkflowId, rollbackUpdate, type SetAliasInput, setAliasUpdate } from '../src/workflows/messages';
+import { registryWorkflowId, rollbackUpdate, type SetAliasInput, setAliasUpdate } from '../src/api/registry';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { rejectionMessage, rootFailure } from './helpers/failures';
 import { ingestChurn } from './helpers/training';

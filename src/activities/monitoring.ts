@@ -10,13 +10,14 @@ import type { ModelVersionSummary } from '../models/card';
 import { type LabelBatch, recordLabels } from '../monitoring/labels';
 import { type MonitoringReport, monitor, renderMonitoringMarkdown } from '../monitoring/monitor';
 import { type MonitorRequest, monitorRequestSchema } from '../monitoring/request';
-import type { RetrainRequestInput } from '../retraining/request';
-import { requestRetrain } from '../client/retrain';
-import { type RetrainStatus, retrainWorkflowId } from '../workflows/retrain-messages';
+import { RETRAIN_WORKFLOW_TYPE, type RetrainStatus, retrainRequestedSignal, retrainStartOptions, retrainWorkflowId, type Trigger } from '../api/retrain';
+import { type RetrainRequest, type RetrainRequestInput, retrainRequestSchema } from '../retraining/request';
+import { withAbsoluteStrategyPaths } from '../training/command-paths';
 import type { ArtifactStore } from '../store/artifact-store';
 import { datasetName } from '../store/names';
 import { parseInput } from '../validation';
 import { withDuckDbActivity } from './progress';
+import { createRegistryActivities } from './registry';
 
 export interface MonitoringActivityDeps {
   store: ArtifactStore;
@@ -63,6 +64,7 @@ function outcomeOf(report: MonitoringReport, reportUri: string): MonitorOutcome 
 
 export function createMonitoringActivities(deps: MonitoringActivityDeps) {
   const { store } = deps;
+  const { readRegistry } = createRegistryActivities(deps);
   return {
     /** Stores a label file for a dataset (content-addressed: the same file twice is stored once). */
     async recordLabels(input: { dataset: string; source: string; label?: string; receivedAt: string }): Promise<LabelBatch> {
@@ -93,7 +95,8 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
     },
 
     /**
-     * Signal-with-start of the model's retraining loop (see client/retrain.ts) — unless a person
+     * Signal-with-start of the model's retraining loop, through the injected client (a workflow
+     * cannot signal-with-start) — unless a person
      * ended the last loop (accept-current, abort) or it gave up within `quietPeriod`: drift is
      * judged against the same training profile, so the same crossing would ask them again daily.
      */
@@ -111,7 +114,17 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
           }
         }
       }
-      const handle = await requestRetrain(deps.client, deps.taskQueue, input.request, input.trigger);
+      const parsed = parseInput(retrainRequestSchema, { ...input.request, reason: input.trigger.reason, by: input.trigger.by }, 'retrain request');
+      const request = { ...parsed, ...(parsed.strategies ? { strategies: withAbsoluteStrategyPaths(parsed.strategies) } : {}) };
+      // A loop started for a model without a registry would only fail: refuse here, where the trigger is.
+      await readRegistry({ model: request.model });
+      const handle = await deps.client.workflow.signalWithStart<(r: RetrainRequest) => Promise<RetrainStatus>, [Omit<Trigger, 'at'>]>(RETRAIN_WORKFLOW_TYPE, {
+        ...retrainStartOptions(request.model),
+        taskQueue: deps.taskQueue,
+        args: [request],
+        signal: retrainRequestedSignal,
+        signalArgs: [input.trigger],
+      });
       return { workflowId: handle.workflowId };
     },
   };

@@ -14,7 +14,7 @@ import type { ArtifactStore } from '../store/artifact-store';
 import { datasetName } from '../store/names';
 import { trainModelVersion } from '../training/train';
 import { parseInput } from '../validation';
-import type { AttemptData, BaselineProof } from '../workflows/retrain-messages';
+import type { AttemptData, BaselineProof } from '../api/retrain';
 import { withDuckDbActivity } from './progress';
 
 export interface RetrainingActivityDeps {

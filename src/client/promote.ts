@@ -9,12 +9,12 @@ import { resolveTrainer, type TrainRequestInput, trainRequestSchema } from '../t
 import { withAbsoluteCommandPaths } from '../training/command-paths';
 import { parseInput } from '../validation';
 import type { promoteModel, shadowEvaluate, trainAndPromote } from '../workflows';
-import { rollbackUpdate, type RegistryState, registryWorkflowId } from '../workflows/messages';
-import { approveUpdate, type PromotionStatus, promoteWorkflowId, promotionStatusQuery, rejectUpdate } from '../workflows/promote-messages';
+import { rollbackUpdate, type RegistryState, registryWorkflowId } from '../api/registry';
+import { approveUpdate, type PromotionStatus, promoteWorkflowId, promotionStatusQuery, rejectUpdate } from '../api/promote';
 import { normalizeIngestRequest } from './ingest';
 import { resultOrState } from './settle';
 import { assertModelExists, registryState } from './train';
-import { refusalAsUserError } from './updates';
+import { refusalAsUserError } from '../temporal/updates';
 
 /** Starts promoteModel for the given version, or for the registry's current candidate. */
 export async function startPromotion(client: Client, config: MlopsConfig, input: PromoteRequestInput) {

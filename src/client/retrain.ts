@@ -11,19 +11,21 @@ import { parseInput } from '../validation';
 import type { monitorModel, recordLabelsWorkflow, retrainUntilImproved } from '../workflows';
 import {
   abortUpdate,
+  RETRAIN_WORKFLOW_TYPE,
   acceptCurrentUpdate,
   forcePromoteUpdate,
   type RetrainStatus,
   retrainRequestedSignal,
+  retrainStartOptions,
   retrainStatusQuery,
   retrainWorkflowId,
   retryUpdate,
-} from '../workflows/retrain-messages';
+} from '../api/retrain';
 import { canonicalJson, sha256 } from '../store/hash';
 import { defaultRunId } from './score';
 import { resultOrState } from './settle';
 import { assertModelExists } from './train';
-import { refusalAsUserError } from './updates';
+import { refusalAsUserError } from '../temporal/updates';
 
 /**
  * Starts the model's retraining loop, or adds the trigger to the one already running
@@ -33,17 +35,12 @@ export async function requestRetrain(client: Client, taskQueue: string, input: R
   const parsed = parseInput(retrainRequestSchema, { ...input, reason: trigger.reason, by: trigger.by }, 'retrain request');
   const request = { ...parsed, ...(parsed.strategies ? { strategies: withAbsoluteStrategyPaths(parsed.strategies) } : {}) };
   await assertModelExists(client, request.model);
-  return client.workflow.signalWithStart<typeof retrainUntilImproved, [{ reason: string; by: string }]>('retrainUntilImproved', {
-    workflowId: retrainWorkflowId(request.model),
+  return client.workflow.signalWithStart<typeof retrainUntilImproved, [{ reason: string; by: string }]>(RETRAIN_WORKFLOW_TYPE, {
+    ...retrainStartOptions(request.model),
     taskQueue,
     args: [request],
     signal: retrainRequestedSignal,
     signalArgs: [trigger],
-    typedSearchAttributes: [
-      { key: MlopsModel, value: request.model },
-      { key: MlopsStage, value: 'retrain' },
-    ],
-    staticSummary: `Retrain ${request.model} until a candidate beats production (or a person decides)`,
   });
 }
 

@@ -5,10 +5,10 @@ import { type ScoreRequestInput, scoreRequestSchema } from '../scoring/request';
 import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
 import type { scoreBatch } from '../workflows';
-import { acknowledgeUpdate, type ScoreStatus, scoreWorkflowId } from '../workflows/score-messages';
+import { acknowledgeUpdate, type ScoreStatus, scoreWorkflowId } from '../api/score';
 import { normalizeIngestRequest } from './ingest';
 import { assertModelExists } from './train';
-import { refusalAsUserError } from './updates';
+import { refusalAsUserError } from '../temporal/updates';
 
 /** A run id people can read and sort: <dataset>-<UTC timestamp>. */
 export function defaultRunId(dataset: string, now = new Date()): string {

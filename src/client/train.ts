@@ -7,7 +7,7 @@ import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attribu
 import { resolveTrainer, type TrainRequest, type TrainRequestInput, trainRequestSchema } from '../training/request';
 import { withAbsoluteCommandPaths } from '../training/command-paths';
 import { parseInput } from '../validation';
-import { type RegistryState, registryStateQuery, registryWorkflowId } from '../workflows/messages';
+import { type RegistryState, registryStateQuery, registryWorkflowId } from '../api/registry';
 import type { trainModel } from '../workflows';
 
 /** `train:<model>:<run>`; the run defaults to a hash of the request, so the same request is one run. */

@@ -8,7 +8,7 @@ import { type RetrainRequestInput, retrainRequestSchema } from '../retraining/re
 import { modelName } from '../store/names';
 import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
-import { retrainWorkflowId } from './retrain-messages';
+import { retrainWorkflowId } from '../api/retrain';
 
 /** What a monitor pass or a schedule passes on to the loop it starts; checked here, passed on as given. */
 const retrainOptionsSchema = retrainRequestSchema.omit({ model: true });

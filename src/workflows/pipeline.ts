@@ -7,7 +7,7 @@ import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attribu
 import { parseInput } from '../validation';
 import { ingestDataset } from './ingest';
 import { promoteModel } from './promote';
-import { type PromotionStatus, promoteWorkflowId } from './promote-messages';
+import { type PromotionStatus, promoteWorkflowId } from '../api/promote';
 import { trainModel } from './train';
 
 export type TrainAndPromoteInput = PipelineRequest;

@@ -15,8 +15,8 @@ import { type PromoteRequest, promoteRequestSchema } from '../evaluation/request
 import type { ModelVersionSummary } from '../models/card';
 import { MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
-import type { PromotionEvidence, RegistryState } from './messages';
-import { approveUpdate, type PromotionStatus, promotionStatusQuery, type ReviewInput, rejectUpdate } from './promote-messages';
+import type { PromotionEvidence, RegistryState } from '../api/registry';
+import { approveUpdate, type PromotionStatus, promotionStatusQuery, type ReviewInput, rejectUpdate } from '../api/promote';
 import { ALIAS_CHANGED, requireText } from './registry';
 
 const { readRegistry, setRegistryAlias, rejectRegistryVersion, checkModelLoads } = proxyActivities<Activities>({

@@ -14,7 +14,6 @@ import { z } from 'zod';
 import type { Activities } from '../activities';
 import { rootApplicationFailure, userError } from '../errors';
 import { modelName } from '../store/names';
-import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
 import {
   ALIASES,
@@ -22,7 +21,9 @@ import {
   type Decision,
   type PromotionEvidence,
   type RegisterVersionInput,
+  type RegistryInput,
   registerVersionUpdate,
+  registrySearchAttributes,
   registryStateQuery,
   registryVersionQuery,
   type RegistryState,
@@ -32,7 +33,7 @@ import {
   type SetAliasInput,
   rollbackUpdate,
   setAliasUpdate,
-} from './messages';
+} from '../api/registry';
 
 const registryInputSchema = z
   .object({
@@ -104,7 +105,7 @@ export function requireText(value: unknown, what: string): void {
  * versions, the `production`/`candidate` aliases and the decision log; every change is an update
  * with a validator that refuses bad input with a message, before anything is recorded.
  */
-export async function modelRegistry(raw: { model: string; state?: RegistryState }): Promise<void> {
+export async function modelRegistry(raw: RegistryInput): Promise<void> {
   const input = parseInput(registryInputSchema, raw, 'registry input');
   if (workflowInfo().workflowId !== registryWorkflowId(input.model)) {
     throw userError('InvalidInput', `Workflow ${workflowInfo().workflowId} cannot hold model "${input.model}": the registry of "${input.model}" is ${registryWorkflowId(input.model)}`);
@@ -120,10 +121,7 @@ export async function modelRegistry(raw: { model: string; state?: RegistryState 
     productionHistory: [],
     decisions: [],
   };
-  upsertSearchAttributes([
-    { key: MlopsModel, value: state.model },
-    { key: MlopsStage, value: 'registry' },
-  ]);
+  upsertSearchAttributes(registrySearchAttributes(state.model));
   const find = (version: string) => state.versions.find((v) => v.version === version);
   const unknown = (version: string) =>
     new Error(

@@ -25,7 +25,7 @@ import { MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-
 import { rootApplicationFailure, userError } from '../errors';
 import { parseInput } from '../validation';
 import { promoteModel } from './promote';
-import { promoteWorkflowId } from './promote-messages';
+import { promoteWorkflowId } from '../api/promote';
 import { requireText } from './registry';
 import {
   abortUpdate,
@@ -38,7 +38,7 @@ import {
   retrainRequestedSignal,
   retrainStatusQuery,
   retryUpdate,
-} from './retrain-messages';
+} from '../api/retrain';
 import { trainModel } from './train';
 
 const { readRegistry, trainingSpecOf, checkModelLoads, setRegistryAlias } = proxyActivities<Activities>({

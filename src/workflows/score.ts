@@ -5,7 +5,7 @@ import { parseInput } from '../validation';
 import { MlopsDataset, MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
 import { ingestDataset } from './ingest';
 import { requireText } from './registry';
-import { type AcknowledgeInput, acknowledgeUpdate, type ScoreStatus, scoreStatusQuery } from './score-messages';
+import { type AcknowledgeInput, acknowledgeUpdate, type ScoreStatus, scoreStatusQuery } from '../api/score';
 
 const { readRegistry, resolveDatasetVersion } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',

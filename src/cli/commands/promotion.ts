@@ -5,7 +5,7 @@ import { listPending, reviewOutcome, rollbackProduction, startEvaluation, startP
 import { parseDatasetRef } from '../../datasets/catalog';
 import { userError } from '../../errors';
 import { PROMOTION_POLICIES } from '../../evaluation/request';
-import { parsePromoteWorkflowId, type PromotionStatus } from '../../workflows/promote-messages';
+import { parsePromoteWorkflowId, type PromotionStatus } from '../../api/promote';
 import { registryState } from '../../client/train';
 import { latestEvaluations } from '../../evaluation/reports';
 import type { CliContext } from '../context';

@@ -1,13 +1,46 @@
+import type { SearchAttributePair } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { ModelVersionSummary } from '../models/card';
+import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
 
 /**
- * Messages of the per-model registry workflow (`registry:<model>`), shared by the workflow and its
- * clients. All changes to a model's registry are updates, so each is validated, serialized with
- * the others and recorded in the workflow's history.
+ * The API of the per-model registry workflow (`registry:<model>`): its id, how it is started, its
+ * messages, shared by the workflow, its clients and the activities that call it. All changes to a
+ * model's registry are updates, so each is validated, serialized with the others and recorded in
+ * the workflow's history.
  */
+export const REGISTRY_WORKFLOW_TYPE = 'modelRegistry';
+
+const ID_PREFIX = 'registry:';
+
 export function registryWorkflowId(model: string): string {
-  return `registry:${model}`;
+  return `${ID_PREFIX}${model}`;
+}
+
+/** The model a registry's workflow id names, or undefined for any other id. */
+export function parseRegistryWorkflowId(workflowId: string): string | undefined {
+  return workflowId.startsWith(ID_PREFIX) ? workflowId.slice(ID_PREFIX.length) : undefined;
+}
+
+export function registrySearchAttributes(model: string): SearchAttributePair[] {
+  return [
+    { key: MlopsModel, value: model },
+    { key: MlopsStage, value: 'registry' },
+  ];
+}
+
+export function registryStartOptions(model: string) {
+  return {
+    workflowId: registryWorkflowId(model),
+    typedSearchAttributes: registrySearchAttributes(model),
+    staticSummary: `Registry of model ${model}: versions, aliases, decisions`,
+  };
+}
+
+/** What the registry starts with: the model; its state only when it continues as new. */
+export interface RegistryInput {
+  model: string;
+  state?: RegistryState;
 }
 
 export const ALIASES = ['production', 'candidate'] as const;
@@ -39,6 +72,16 @@ export interface RegistryState {
   decisions: Decision[];
   /** How many old versions left the carried state (their cards stay in the artifact store). */
   retiredVersions?: number;
+}
+
+/** The version the `production` alias points at, if the registry still holds it. */
+export function productionOf(state: Pick<RegistryState, 'versions' | 'aliases'>): RegistryVersion | undefined {
+  const production = state.aliases.production;
+  return production === undefined ? undefined : state.versions.find((v) => v.version === production);
+}
+
+export function versionOf(state: Pick<RegistryState, 'versions'>, version: string): RegistryVersion | undefined {
+  return state.versions.find((v) => v.version === version);
 }
 
 export interface RegisterVersionInput {

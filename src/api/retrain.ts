@@ -1,9 +1,40 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { RetryOverrides, Strategy, TrainingWindow } from '../retraining/request';
+import type { SearchAttributePair } from '@temporalio/common';
+import type { AttemptData, BaselineProof } from '../retraining/attempt';
+import type { RetryOverrides, Strategy } from '../retraining/request';
+import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
 
-/** Messages of the `retrainUntilImproved` loop (`retrain:<model>`), shared with clients. */
+export type { AttemptData, BaselineProof, RowsRef } from '../retraining/attempt';
+
+/**
+ * The `retrainUntilImproved` loop's API (`retrain:<model>`): its id, what it is started with, its
+ * messages — shared by the client, the monitoring activity that signal-with-starts it, and the loop.
+ */
+export const RETRAIN_WORKFLOW_TYPE = 'retrainUntilImproved';
+
 export function retrainWorkflowId(model: string): string {
   return `retrain:${model}`;
+}
+
+/** The retrain schedule's runs (`mlops schedule retrain`): they only ask the loop, by signal-with-start. */
+export function retrainScheduleWorkflowId(model: string): string {
+  return `retrain-schedule:${model}`;
+}
+
+export function retrainSearchAttributes(model: string, stage: 'retrain' | 'retrain-escalated' | 'retrain-schedule' = 'retrain'): SearchAttributePair[] {
+  return [
+    { key: MlopsModel, value: model },
+    { key: MlopsStage, value: stage },
+  ];
+}
+
+/** Id, search attributes and summary of a loop start, wherever it is started from. */
+export function retrainStartOptions(model: string) {
+  return {
+    workflowId: retrainWorkflowId(model),
+    typedSearchAttributes: retrainSearchAttributes(model),
+    staticSummary: `Retrain ${model} until a candidate beats production (or a person decides)`,
+  };
 }
 
 export interface AttemptRecord {
@@ -22,36 +53,6 @@ export interface AttemptRecord {
   reportUri?: string;
   /** Which rows trained the candidate and which judged it (absent in attempts made before training windows). */
   data?: AttemptData;
-}
-
-/** A dataset version and how many rows of it count. */
-export interface RowsRef {
-  dataset: string;
-  version: string;
-  rows: number;
-}
-
-/** The data of one attempt, as the retraining activity prepared it (every version is concrete). */
-export interface AttemptData {
-  /** The window trained on: the one asked for, or `original` when there were too few labeled production rows (see notes). */
-  window: TrainingWindow;
-  trainedOn: RowsRef & { originalRows: number; productionRows: number };
-  /** `labeledProduction`: labeled production rows neither model trained on; else the training data's test split (or the dataset asked for). */
-  judgedOn: RowsRef & { labeledProduction: boolean };
-  /** All labeled production rows found for the model (a dataset version with lineage). */
-  labeledProduction?: RowsRef;
-  notes: string[];
-}
-
-export interface BaselineProof {
-  /** The production version that was retrained from its own training data. */
-  version: string;
-  primaryMetric: string;
-  registered: number | null;
-  reproduced: number | null;
-  tolerance: number;
-  passed: boolean;
-  at: string;
 }
 
 export interface Trigger {
