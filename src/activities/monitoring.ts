@@ -3,7 +3,7 @@ import { durationMs } from '../duration';
 import { readModelCard } from '../models/cards';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Client } from '@temporalio/client';
-import { readVerifiedManifest } from '../datasets/integrity';
+import { readManifest, readVerifiedManifest } from '../datasets/integrity';
 import { resolveVersion } from '../datasets/catalog';
 import { userError } from '../errors';
 import type { ModelVersionSummary } from '../models/card';
@@ -76,14 +76,14 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
     },
 
     /** One monitoring pass; the report goes to reports/monitoring/<model>/<runId>.json (+ .md). Idempotent. */
-    async monitorProduction(input: { request: MonitorRequest; production: ModelVersionSummary; manifestUri: string; now: string }): Promise<MonitorOutcome> {
+    async monitorProduction(input: { request: MonitorRequest; production: ModelVersionSummary; manifestUri: string; datasetVersion?: string; now: string }): Promise<MonitorOutcome> {
       const request = parseInput(monitorRequestSchema, input.request, 'monitor request');
       const reportUri = path.join(monitoringDir(store, request.model), `${request.runId}.json`);
       const existing = await store.readJson<MonitoringReport>(reportUri);
       if (existing) {
         // A retry finds its report; another pass under the same run id must not reuse it.
-        const manifestVersion = path.basename(path.dirname(input.manifestUri));
-        if (existing.modelVersion === input.production.version && existing.datasetVersion === manifestVersion) return outcomeOf(existing, reportUri);
+        const datasetVersion = input.datasetVersion ?? (await readManifest(store, input.manifestUri)).version;
+        if (existing.modelVersion === input.production.version && existing.datasetVersion === datasetVersion) return outcomeOf(existing, reportUri);
         throw userError('InvalidInput', `Monitoring run id "${request.runId}" of ${request.model} was already used (${existing.dataset}@${existing.datasetVersion}, ${existing.createdAt}); choose another run id`);
       }
       const card = await readModelCard(store, input.production);

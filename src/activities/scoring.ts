@@ -2,7 +2,7 @@ import * as fs from 'node:fs/promises';
 import { readModelCard } from '../models/cards';
 import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
-import { readVerifiedManifest } from '../datasets/integrity';
+import { readManifest, readVerifiedManifest } from '../datasets/integrity';
 import { ApplicationFailure } from '@temporalio/common';
 import { userError } from '../errors';
 import type { ModelCard, ModelVersionSummary } from '../models/card';
@@ -24,6 +24,8 @@ export interface ScoreInput {
   /** The production version, resolved once by the workflow and recorded in its history. */
   model: ModelVersionSummary;
   manifestUri: string;
+  /** The dataset version that manifest describes (absent in histories from before it was passed). */
+  datasetVersion?: string;
   /** Workflow time: the run's timestamp and the start of its retention period. */
   scoredAt: string;
 }
@@ -62,8 +64,8 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
       const existing = await store.readJson<ScoreRun>(runUri);
       if (existing) {
         // A retry of this run finds its result; another run under the same id must not get it.
-        const manifestVersion = path.basename(path.dirname(input.manifestUri));
-        if (existing.modelVersion === input.model.version && existing.datasetVersion === manifestVersion) return existing;
+        const datasetVersion = input.datasetVersion ?? (await readManifest(store, input.manifestUri)).version;
+        if (existing.modelVersion === input.model.version && existing.datasetVersion === datasetVersion) return existing;
         throw userError('InvalidInput', `Run id "${request.runId}" of ${request.model} was already used (for ${existing.dataset}@${existing.datasetVersion} with ${existing.modelVersion} on ${existing.createdAt}); choose another run id`);
       }
 

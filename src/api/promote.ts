@@ -1,7 +1,12 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { GateResult } from '../evaluation/gates';
+import type { PromotionPolicy } from '../evaluation/request';
+import { stageAttributes } from './search';
 
-/** Messages of the `promoteModel` workflow (`promote:<model>:<version>`), shared with clients. */
+/**
+ * The `promoteModel` API (`promote:<model>:<version>`): id, start attributes and summary, its
+ * messages; shared by clients, the pipeline and the retraining loop that start it as a child.
+ */
 export function promoteWorkflowId(model: string, version: string): string {
   return `promote:${model}:${version}`;
 }
@@ -9,6 +14,12 @@ export function promoteWorkflowId(model: string, version: string): string {
 export function parsePromoteWorkflowId(workflowId: string): { model: string; version: string } | undefined {
   const match = /^promote:([^:]+):([^:]+)$/.exec(workflowId);
   return match ? { model: match[1]!, version: match[2]! } : undefined;
+}
+
+export const promoteSearchAttributes = (model: string) => stageAttributes('promote', { model });
+
+export function promoteSummary(model: string, version: string, policy: PromotionPolicy): string {
+  return `Promote ${model}@${version} (${policy}) after a shadow evaluation against production`;
 }
 
 export interface ReviewInput {

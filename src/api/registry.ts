@@ -1,7 +1,6 @@
-import type { SearchAttributePair } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { ModelVersionSummary } from '../models/card';
-import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { stageAttributes } from './search';
 
 /**
  * The API of the per-model registry workflow (`registry:<model>`): its id, how it is started, its
@@ -22,12 +21,7 @@ export function parseRegistryWorkflowId(workflowId: string): string | undefined 
   return workflowId.startsWith(ID_PREFIX) ? workflowId.slice(ID_PREFIX.length) : undefined;
 }
 
-export function registrySearchAttributes(model: string): SearchAttributePair[] {
-  return [
-    { key: MlopsModel, value: model },
-    { key: MlopsStage, value: 'registry' },
-  ];
-}
+export const registrySearchAttributes = (model: string) => stageAttributes('registry', { model });
 
 export function registryStartOptions(model: string) {
   return {

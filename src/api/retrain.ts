@@ -1,8 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { SearchAttributePair } from '@temporalio/common';
 import type { AttemptData, BaselineProof } from '../retraining/attempt';
 import type { RetryOverrides, Strategy } from '../retraining/request';
-import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { stageAttributes } from './search';
 
 export type { AttemptData, BaselineProof, RowsRef } from '../retraining/attempt';
 
@@ -21,12 +20,8 @@ export function retrainScheduleWorkflowId(model: string): string {
   return `retrain-schedule:${model}`;
 }
 
-export function retrainSearchAttributes(model: string, stage: 'retrain' | 'retrain-escalated' | 'retrain-schedule' = 'retrain'): SearchAttributePair[] {
-  return [
-    { key: MlopsModel, value: model },
-    { key: MlopsStage, value: stage },
-  ];
-}
+export const retrainSearchAttributes = (model: string) => stageAttributes('retrain', { model });
+export const retrainScheduleSearchAttributes = (model: string) => stageAttributes('retrain-schedule', { model });
 
 /** Id, search attributes and summary of a loop start, wherever it is started from. */
 export function retrainStartOptions(model: string) {

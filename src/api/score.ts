@@ -1,9 +1,18 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { ScoreRequest } from '../scoring/request';
 import type { ScoreRun } from '../scoring/runs';
+import { stageAttributes } from './search';
 
-/** Messages of the `scoreBatch` workflow (`score:<model>:<runId>`), shared with clients. */
+/** The `scoreBatch` API (`score:<model>:<runId>`): id, start attributes, summary and messages. */
 export function scoreWorkflowId(model: string, runId: string): string {
   return `score:${model}:${runId}`;
+}
+
+/** The dataset is known to the workflow (it may ingest first); a start names the model only. */
+export const scoreSearchAttributes = (model: string, dataset?: string) => stageAttributes('score', { model, dataset });
+
+export function scoreSummary(request: Pick<ScoreRequest, 'model' | 'runId' | 'dataset' | 'datasetVersion' | 'ingest'>): string {
+  return `Score ${request.ingest ? request.ingest.source : `${request.dataset}@${request.datasetVersion}`} with production ${request.model} (run ${request.runId})`;
 }
 
 export type ScorePhase = 'resolving' | 'scoring' | 'waiting-for-acknowledgement' | 'done';

@@ -2,7 +2,7 @@ import { ApplicationFailure, proxyActivities, upsertSearchAttributes } from '@te
 import type { Activities } from '../activities';
 import type { EvaluationOutcome } from '../activities/evaluation';
 import { type ShadowEvaluateRequest, shadowEvaluateRequestSchema } from '../evaluation/request';
-import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { evaluateSearchAttributes } from '../api/evaluate';
 import { parseInput } from '../validation';
 
 const { readRegistry } = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry: { maximumAttempts: 10 } });
@@ -17,10 +17,7 @@ export type ShadowEvaluateInput = ShadowEvaluateRequest;
 /** A shadow evaluation on its own, without promotion (`mlops evaluate`): the report and its verdict. */
 export async function shadowEvaluate(raw: ShadowEvaluateInput): Promise<EvaluationOutcome & { candidate: string; baseline?: string }> {
   const input = parseInput(shadowEvaluateRequestSchema, raw, 'evaluation request');
-  upsertSearchAttributes([
-    { key: MlopsModel, value: input.model },
-    { key: MlopsStage, value: 'evaluate' },
-  ]);
+  upsertSearchAttributes(evaluateSearchAttributes(input.model));
   const state = await readRegistry({ model: input.model });
   const candidateVersion = input.candidateVersion ?? state.aliases.candidate;
   if (!candidateVersion) throw ApplicationFailure.nonRetryable(`Model "${input.model}" has no candidate; pass the version to evaluate`, 'InvalidInput');

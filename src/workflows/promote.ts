@@ -13,10 +13,10 @@ import { rootApplicationFailure } from '../errors';
 import type { EvaluationOutcome } from '../activities/evaluation';
 import { type PromoteRequest, promoteRequestSchema } from '../evaluation/request';
 import type { ModelVersionSummary } from '../models/card';
-import { MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
+import { MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
 import type { PromotionEvidence, RegistryState } from '../api/registry';
-import { approveUpdate, type PromotionStatus, promotionStatusQuery, type ReviewInput, rejectUpdate } from '../api/promote';
+import { approveUpdate, promoteSearchAttributes, type PromotionStatus, promotionStatusQuery, type ReviewInput, rejectUpdate } from '../api/promote';
 import { ALIAS_CHANGED, requireText } from './registry';
 
 const { readRegistry, setRegistryAlias, rejectRegistryVersion, checkModelLoads } = proxyActivities<Activities>({
@@ -67,11 +67,7 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
   };
   setHandler(approveUpdate, onReview(true), { validator: validateReview });
   setHandler(rejectUpdate, onReview(false), { validator: validateReview });
-  upsertSearchAttributes([
-    { key: MlopsModel, value: model },
-    { key: MlopsStage, value: 'promote' },
-    { key: MlopsNeedsAttention, value: false },
-  ]);
+  upsertSearchAttributes([...promoteSearchAttributes(model), { key: MlopsNeedsAttention, value: false }]);
 
   const registry = await readRegistry({ model });
   const candidateVersion = request.candidateVersion ?? registry.aliases.candidate;

@@ -21,7 +21,8 @@ import type { ModelVersionSummary } from '../models/card';
 import { type RetrainRequest, retrainRequestSchema, type RetryOverrides, retryOverridesSchema, type Strategy } from '../retraining/request';
 import { DEFAULT_TRAINING_WINDOW } from '../retraining/training-windows';
 import { defaultStrategies } from '../retraining/strategies';
-import { MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
+import { MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
+import { childWorkflowId } from '../api/search';
 import { rootApplicationFailure, userError } from '../errors';
 import { parseInput } from '../validation';
 import { promoteModel } from './promote';
@@ -36,7 +37,9 @@ import {
   forcePromoteUpdate,
   type RetrainStatus,
   retrainRequestedSignal,
+  retrainSearchAttributes,
   retrainStatusQuery,
+  retrainWorkflowId,
   retryUpdate,
 } from '../api/retrain';
 import { trainModel } from './train';
@@ -136,11 +139,7 @@ export async function retrainUntilImproved(raw: RetrainRequest, carried?: Retrai
       if (!tried.includes(input.version)) throw new Error(`version "${input.version}" was not trained by this loop; choose one of: ${tried.join(', ') || '(none)'}`);
     },
   });
-  upsertSearchAttributes([
-    { key: MlopsModel, value: model },
-    { key: MlopsStage, value: 'retrain' },
-    { key: MlopsNeedsAttention, value: false },
-  ]);
+  upsertSearchAttributes([...retrainSearchAttributes(model), { key: MlopsNeedsAttention, value: false }]);
 
   const finish = (outcome: RetrainStatus['outcome']) => {
     status.phase = 'done';
@@ -310,7 +309,7 @@ async function attempt(request: RetrainRequest, status: RetrainStatus, productio
       ? { dataset: data.judgedOn.dataset, version: data.judgedOn.version }
       : { dataset: request.evaluationDataset ?? request.dataset ?? spec.dataset, version: 'latest' };
     const trained = await executeChild(trainModel, {
-      workflowId: `${loopId}/attempt-${n}/train`,
+      workflowId: childWorkflowId(loopId, `attempt-${n}`, 'train'),
       staticSummary: `Attempt ${n}: train ${(strategy.trainer ?? spec.trainer).kind} on ${data ? `${trainOn.dataset}@${trainOn.version.slice(0, 8)}` : `the latest ${trainOn.dataset}`}`,
       args: [
         {
@@ -348,7 +347,7 @@ async function attempt(request: RetrainRequest, status: RetrainStatus, productio
           policy: request.policy,
           approvalTimeout: request.approvalTimeout,
           onTimeout: 'reject',
-          by: `retrain:${request.model} attempt ${n}`,
+          by: `${retrainWorkflowId(request.model)} attempt ${n}`,
         },
       ],
     });

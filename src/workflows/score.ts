@@ -2,10 +2,11 @@ import { ApplicationFailure, condition, executeChild, log, proxyActivities, setC
 import type { Activities } from '../activities';
 import { type ScoreRequest, scoreRequestSchema } from '../scoring/request';
 import { parseInput } from '../validation';
-import { MlopsDataset, MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
+import { MlopsNeedsAttention } from '../temporal/search-attributes';
+import { childWorkflowId } from '../api/search';
 import { ingestDataset } from './ingest';
 import { requireText } from './registry';
-import { type AcknowledgeInput, acknowledgeUpdate, type ScoreStatus, scoreStatusQuery } from '../api/score';
+import { type AcknowledgeInput, acknowledgeUpdate, type ScoreStatus, scoreSearchAttributes, scoreStatusQuery } from '../api/score';
 
 const { readRegistry, resolveDatasetVersion } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -45,17 +46,12 @@ export async function scoreBatch(raw: ScoreRequest): Promise<ScoreStatus> {
       },
     },
   );
-  upsertSearchAttributes([
-    { key: MlopsModel, value: model },
-    { key: MlopsDataset, value: request.ingest?.dataset ?? request.dataset },
-    { key: MlopsStage, value: 'score' },
-    { key: MlopsNeedsAttention, value: false },
-  ]);
+  upsertSearchAttributes([...scoreSearchAttributes(model, request.ingest?.dataset ?? request.dataset), { key: MlopsNeedsAttention, value: false }]);
 
   let datasetVersion = request.datasetVersion;
   let dataset = request.dataset;
   if (request.ingest) {
-    const ingested = await executeChild(ingestDataset, { args: [request.ingest], workflowId: `${workflowInfo().workflowId}/ingest` });
+    const ingested = await executeChild(ingestDataset, { args: [request.ingest], workflowId: childWorkflowId(workflowInfo().workflowId, 'ingest') });
     dataset = ingested.dataset;
     datasetVersion = ingested.version;
   }
@@ -69,7 +65,7 @@ export async function scoreBatch(raw: ScoreRequest): Promise<ScoreStatus> {
   status.phase = 'scoring';
   setCurrentDetails(`Scoring ${dataset}@${resolved.version} with production ${model}@${production}`);
   const run = await scoreDatasetVersion.executeWithOptions({ summary: `Score ${dataset}@${resolved.version.slice(0, 8)} with ${production.slice(0, 8)}` }, [
-    { request: { ...request, dataset, datasetVersion: resolved.version }, model: summary, manifestUri: resolved.manifestUri, scoredAt: new Date().toISOString() },
+    { request: { ...request, dataset, datasetVersion: resolved.version }, model: summary, manifestUri: resolved.manifestUri, datasetVersion: resolved.version, scoredAt: new Date().toISOString() },
   ]);
   status.run = run;
   if (run.alert) {

@@ -1,0 +1,2 @@
+/** @deprecated Moved to src/api/score.ts (one API module per workflow); kept so code written against the old path still compiles. */
+export * from '../api/score';
