@@ -3,7 +3,7 @@ import type { DuckDBInstance } from '@duckdb/node-api';
 import { listVersions, resolveVersion } from '../datasets/catalog';
 import { buildDatasetVersion, rebuildSnapshot } from '../datasets/ingest';
 import { snapshotDamage } from '../datasets/integrity';
-import type { DatasetVersionRef, RepairRecord } from '../datasets/manifest';
+import type { DatasetVersionRef, RepairOutcome } from '../datasets/manifest';
 import { readStagedContract, type StagedSource, stagedFromRawCopy, stageRawSource } from '../datasets/raw';
 import { type IngestRequest, ingestRequestSchema, type RepairRequest, repairRequestSchema } from '../datasets/request';
 import type { ArtifactStore } from '../store/artifact-store';
@@ -79,11 +79,3 @@ export function createDatasetActivities(deps: DatasetActivityDeps) {
   };
 }
 
-export interface RepairOutcome {
-  dataset: string;
-  version: string;
-  manifestUri: string;
-  /** The snapshot was the recorded file: nothing was done. */
-  intact: boolean;
-  repaired?: RepairRecord;
-}

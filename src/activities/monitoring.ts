@@ -9,6 +9,8 @@ import { userError } from '../errors';
 import type { ModelVersionSummary } from '../models/card';
 import { type LabelBatch, recordLabels } from '../monitoring/labels';
 import { type MonitoringReport, monitor, renderMonitoringMarkdown } from '../monitoring/monitor';
+import { type MonitorOutcome, outcomeOfMonitoringReport } from '../monitoring/outcome';
+import { monitoringDir } from '../monitoring/reports';
 import { type MonitorRequest, monitorRequestSchema } from '../monitoring/request';
 import { RETRAIN_WORKFLOW_TYPE, type RetrainStatus, retrainRequestedSignal, retrainStartOptions, retrainWorkflowId, type Trigger } from '../api/retrain';
 import { type RetrainRequest, type RetrainRequestInput, retrainRequestSchema } from '../retraining/request';
@@ -25,41 +27,6 @@ export interface MonitoringActivityDeps {
   client: Client;
   taskQueue: string;
   ingestAllowedRoots: readonly string[];
-}
-
-/** What the monitor workflow keeps in its history: verdicts and references, not the bins. */
-export interface MonitorOutcome {
-  reportUri: string;
-  markdownUri: string;
-  modelVersion: string;
-  dataset: string;
-  datasetVersion: string;
-  triggered: boolean;
-  reasons: string[];
-  driftedFeatures: string[];
-  predictionPsi?: number;
-  live?: { rows: number; primaryMetric: string; value: number | null; baseline: number | null };
-  notes: string[];
-}
-
-export function monitoringDir(store: ArtifactStore, model: string): string {
-  return store.path('reports', 'monitoring', model);
-}
-
-function outcomeOf(report: MonitoringReport, reportUri: string): MonitorOutcome {
-  return {
-    reportUri,
-    markdownUri: reportUri.replace(/\.json$/, '.md'),
-    modelVersion: report.modelVersion,
-    dataset: report.dataset,
-    datasetVersion: report.datasetVersion,
-    triggered: report.triggered,
-    reasons: report.reasons,
-    driftedFeatures: report.features.filter((f) => f.drifted).map((f) => f.feature),
-    ...(report.predictions ? { predictionPsi: report.predictions.psi } : {}),
-    ...(report.live ? { live: { rows: report.live.rows, primaryMetric: report.live.primaryMetric, value: report.live.value, baseline: report.live.baseline } } : {}),
-    notes: report.notes,
-  };
 }
 
 export function createMonitoringActivities(deps: MonitoringActivityDeps) {
@@ -83,7 +50,7 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
       if (existing) {
         // A retry finds its report; another pass under the same run id must not reuse it.
         const datasetVersion = input.datasetVersion ?? (await readManifest(store, input.manifestUri)).version;
-        if (existing.modelVersion === input.production.version && existing.datasetVersion === datasetVersion) return outcomeOf(existing, reportUri);
+        if (existing.modelVersion === input.production.version && existing.datasetVersion === datasetVersion) return outcomeOfMonitoringReport(existing, reportUri);
         throw userError('InvalidInput', `Monitoring run id "${request.runId}" of ${request.model} was already used (${existing.dataset}@${existing.datasetVersion}, ${existing.createdAt}); choose another run id`);
       }
       const card = await readModelCard(store, input.production);
@@ -91,7 +58,7 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
       const report = await withDuckDbActivity(deps.duckdb, (conn) => monitor({ conn, store, card, manifest, request, now: input.now }));
       await store.writeFileAtomic(reportUri.replace(/\.json$/, '.md'), renderMonitoringMarkdown(report));
       await store.writeJsonAtomic(reportUri, report);
-      return outcomeOf(report, reportUri);
+      return outcomeOfMonitoringReport(report, reportUri);
     },
 
     /**

@@ -1,8 +1,9 @@
 import { ApplicationFailure, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { EvaluationOutcome } from '../activities/evaluation';
+import type { EvaluationOutcome } from '../evaluation/outcome';
 import { type ShadowEvaluateRequest, shadowEvaluateRequestSchema } from '../evaluation/request';
 import { evaluateSearchAttributes } from '../api/evaluate';
+import { versionOf } from '../api/registry';
 import { parseInput } from '../validation';
 
 const { readRegistry } = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry: { maximumAttempts: 10 } });
@@ -22,7 +23,7 @@ export async function shadowEvaluate(raw: ShadowEvaluateInput): Promise<Evaluati
   const candidateVersion = input.candidateVersion ?? state.aliases.candidate;
   if (!candidateVersion) throw ApplicationFailure.nonRetryable(`Model "${input.model}" has no candidate; pass the version to evaluate`, 'InvalidInput');
   const find = (version: string) => {
-    const v = state.versions.find((x) => x.version === version);
+    const v = versionOf(state, version);
     if (!v) throw ApplicationFailure.nonRetryable(`Model "${input.model}" has no version ${version}`, 'InvalidInput');
     return v;
   };

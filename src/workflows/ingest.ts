@@ -1,8 +1,7 @@
 import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { DatasetVersionRef } from '../datasets/manifest';
+import type { DatasetVersionRef, RepairOutcome } from '../datasets/manifest';
 import { type IngestRequest, ingestRequestSchema, type RepairRequest, repairRequestSchema } from '../datasets/request';
-import type { RepairOutcome } from '../activities/datasets';
 import { ingestSearchAttributes, repairSearchAttributes } from '../api/datasets';
 import { parseInput } from '../validation';
 

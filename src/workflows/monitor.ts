@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ApplicationFailure, log, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { MonitorOutcome } from '../activities/monitoring';
+import type { MonitorOutcome } from '../monitoring/outcome';
 import type { LabelBatch } from '../monitoring/labels';
 import { labelsRequestSchema, type MonitorRequest, monitorRequestSchema } from '../monitoring/request';
 import { type RetrainRequestInput, retrainRequestSchema } from '../retraining/request';
@@ -10,6 +10,7 @@ import { labelsSearchAttributes } from '../api/labels';
 import { monitorSearchAttributes, monitorWorkflowId, runIdOfMonitorWorkflowId } from '../api/monitor';
 import { MlopsDataset } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
+import { productionOf } from '../api/registry';
 import { retrainScheduleSearchAttributes, retrainWorkflowId } from '../api/retrain';
 
 /** What a monitor pass or a schedule passes on to the loop it starts; checked here, passed on as given. */
@@ -44,7 +45,7 @@ export async function monitorModel(input: Omit<MonitorRequest, 'runId'> & { runI
   const { model } = request;
   upsertSearchAttributes(monitorSearchAttributes(model));
   const registry = await readRegistry({ model });
-  const production = registry.versions.find((v) => v.version === registry.aliases.production);
+  const production = productionOf(registry);
   if (!production) throw ApplicationFailure.nonRetryable(`Model "${model}" has no production version to monitor`, 'NoProductionModel');
   const dataset = request.dataset ?? production.dataset.name;
   upsertSearchAttributes([{ key: MlopsDataset, value: dataset }]);

@@ -10,12 +10,12 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { rootApplicationFailure } from '../errors';
-import type { EvaluationOutcome } from '../activities/evaluation';
+import type { EvaluationOutcome } from '../evaluation/outcome';
 import { type PromoteRequest, promoteRequestSchema } from '../evaluation/request';
 import type { ModelVersionSummary } from '../models/card';
 import { MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
-import type { PromotionEvidence, RegistryState } from '../api/registry';
+import { productionOf, type PromotionEvidence, type RegistryState, versionOf } from '../api/registry';
 import { approveUpdate, promoteSearchAttributes, type PromotionStatus, promotionStatusQuery, type ReviewInput, rejectUpdate } from '../api/promote';
 import { ALIAS_CHANGED, requireText } from './registry';
 
@@ -72,7 +72,7 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
   const registry = await readRegistry({ model });
   const candidateVersion = request.candidateVersion ?? registry.aliases.candidate;
   if (!candidateVersion) throw ApplicationFailure.nonRetryable(`Model "${model}" has no candidate to promote`, 'InvalidInput');
-  const candidate = registry.versions.find((v) => v.version === candidateVersion);
+  const candidate = versionOf(registry, candidateVersion);
   if (!candidate) throw ApplicationFailure.nonRetryable(`Model "${model}" has no version ${candidateVersion}`, 'InvalidInput');
   if (candidate.status === 'archived') throw ApplicationFailure.nonRetryable(`Version ${candidateVersion} is archived`, 'InvalidInput');
   status.candidate = candidateVersion;
@@ -93,8 +93,7 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
   let state: RegistryState = registry;
   for (let evaluation = 1; evaluation <= MAX_EVALUATIONS; evaluation++) {
     const productionVersion = state.aliases.production;
-    const baseline: ModelVersionSummary | undefined =
-      productionVersion && productionVersion !== candidateVersion ? state.versions.find((v) => v.version === productionVersion) : undefined;
+    const baseline: ModelVersionSummary | undefined = productionVersion !== candidateVersion ? productionOf(state) : undefined;
     if (productionVersion === candidateVersion) return finish('promoted', request.by, 'already production');
     status.baseline = baseline?.version;
     status.phase = 'evaluating';

@@ -29,6 +29,7 @@ import {
   type RegistryState,
   type RegistryVersion,
   registryWorkflowId,
+  versionOf,
   rejectVersionUpdate,
   type SetAliasInput,
   rollbackUpdate,
@@ -122,7 +123,7 @@ export async function modelRegistry(raw: RegistryInput): Promise<void> {
     decisions: [],
   };
   upsertSearchAttributes(registrySearchAttributes(state.model));
-  const find = (version: string) => state.versions.find((v) => v.version === version);
+  const find = (version: string) => versionOf(state, version);
   const unknown = (version: string) =>
     new Error(
       `model "${state.model}" has no version "${version}"` +

@@ -16,12 +16,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { TrainingSpec } from '../activities/retraining';
+import type { TrainingSpec } from '../training/spec';
 import type { ModelVersionSummary } from '../models/card';
 import { type RetrainRequest, retrainRequestSchema, type RetryOverrides, retryOverridesSchema, type Strategy } from '../retraining/request';
 import { DEFAULT_TRAINING_WINDOW } from '../retraining/training-windows';
 import { defaultStrategies } from '../retraining/strategies';
 import { MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
+import { productionOf, versionOf } from '../api/registry';
 import { childWorkflowId } from '../api/search';
 import { rootApplicationFailure, userError } from '../errors';
 import { parseInput } from '../validation';
@@ -204,7 +205,7 @@ export async function retrainUntilImproved(raw: RetrainRequest, carried?: Retrai
 
   const forcePromote = async (version: string, by: DecisionInput) => {
     const registry = await readRegistry({ model });
-    const summary = registry.versions.find((v) => v.version === version);
+    const summary = versionOf(registry, version);
     if (!summary) throw ApplicationFailure.nonRetryable(`Model "${model}" has no version ${version}`, 'InvalidInput');
     await checkModelLoads(summary);
     await setRegistryAlias({
@@ -223,7 +224,7 @@ export async function retrainUntilImproved(raw: RetrainRequest, carried?: Retrai
 
   for (;;) {
     const registry = await readRegistry({ model });
-    const production = registry.versions.find((v) => v.version === registry.aliases.production);
+    const production = productionOf(registry);
     if (!production) throw ApplicationFailure.nonRetryable(`Model "${model}" has no production version to improve on; promote one first`, 'NoProductionModel');
     status.production = production.version;
     let spec: TrainingSpec;

@@ -3,6 +3,7 @@ import type { Activities } from '../activities';
 import { type ScoreRequest, scoreRequestSchema } from '../scoring/request';
 import { parseInput } from '../validation';
 import { MlopsNeedsAttention } from '../temporal/search-attributes';
+import { productionOf } from '../api/registry';
 import { childWorkflowId } from '../api/search';
 import { ingestDataset } from './ingest';
 import { requireText } from './registry';
@@ -56,8 +57,8 @@ export async function scoreBatch(raw: ScoreRequest): Promise<ScoreStatus> {
     datasetVersion = ingested.version;
   }
   const registry = await readRegistry({ model });
-  const production = registry.aliases.production;
-  const summary = registry.versions.find((v) => v.version === production);
+  const summary = productionOf(registry);
+  const production = summary?.version;
   if (!production || !summary) throw ApplicationFailure.nonRetryable(`Model "${model}" has no production version; promote one first`, 'NoProductionModel');
   const resolved = await resolveDatasetVersion({ dataset, version: datasetVersion });
   status.modelVersion = production;

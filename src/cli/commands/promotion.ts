@@ -1,6 +1,6 @@
 import * as os from 'node:os';
 import type { Command } from 'commander';
-import type { EvaluationOutcome } from '../../activities/evaluation';
+import type { EvaluationOutcome } from '../../evaluation/outcome';
 import { listPending, reviewOutcome, rollbackProduction, startEvaluation, startPromotion } from '../../client/promote';
 import { parseDatasetRef } from '../../datasets/catalog';
 import { userError } from '../../errors';
