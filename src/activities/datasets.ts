@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { listVersions, resolveVersion } from '../datasets/catalog';
 import { buildDatasetVersion, rebuildSnapshot } from '../datasets/ingest';
@@ -65,7 +64,7 @@ export function createDatasetActivities(deps: DatasetActivityDeps) {
     async repairSnapshot(input: RepairRequest): Promise<RepairOutcome> {
       const req = parseInput(repairRequestSchema, input, 'repair request');
       const manifest = await resolveVersion(deps.store, `${req.dataset}@${req.version}`);
-      const manifestUri = path.join(deps.store.datasetVersionDir(manifest.dataset, manifest.version), 'manifest.json');
+      const manifestUri = deps.store.manifestFile(manifest.dataset, manifest.version);
       const outcome = { dataset: manifest.dataset, version: manifest.version, manifestUri };
       const damage = await snapshotDamage(manifest);
       if (!damage) return { ...outcome, intact: true };

@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { Context } from '@temporalio/activity';
 import { readVerifiedManifest } from '../datasets/integrity';
@@ -22,7 +21,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       const manifest = await resolveVersion(deps.store, `${input.dataset}@${input.version}`);
       return {
         version: manifest.version,
-        manifestUri: path.join(deps.store.datasetVersionDir(manifest.dataset, manifest.version), 'manifest.json'),
+        manifestUri: deps.store.manifestFile(manifest.dataset, manifest.version),
       };
     },
 

@@ -1,6 +1,7 @@
 import type { ArtifactStore } from '../store/artifact-store';
+import { layout } from '../store/layout';
 
 /** Where a model's monitoring reports live: reports/monitoring/<model>/<runId>.json (+ .md). */
 export function monitoringDir(store: ArtifactStore, model: string): string {
-  return store.path('reports', 'monitoring', model);
+  return store.path(...layout.monitoring(model));
 }

@@ -1,6 +1,9 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ArtifactStore } from '../store/artifact-store';
+import { layout, RUN_FILE } from '../store/layout';
+
+export { RUN_FILE };
 
 /** The record of one scoring run, stored as run.json beside its prediction log parts. */
 export interface ScoreRun {
@@ -27,10 +30,9 @@ export interface ScoreRun {
   seconds: { total: number; inference: number };
 }
 
-export const RUN_FILE = 'run.json';
 
 export function predictionsDir(store: ArtifactStore, model: string): string {
-  return store.path('predictions', model);
+  return store.path(...layout.predictionRuns(model));
 }
 
 /** Every part file of a model's prediction logs, as a DuckDB glob. */
