@@ -1,4 +1,5 @@
-import { ApplicationFailure, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { userError } from '../errors';
 import type { Activities } from '../activities';
 import type { EvaluationOutcome } from '../evaluation/outcome';
 import { type ShadowEvaluateRequest, shadowEvaluateRequestSchema } from '../evaluation/request';
@@ -21,16 +22,16 @@ export async function shadowEvaluate(raw: ShadowEvaluateInput): Promise<Evaluati
   upsertSearchAttributes(evaluateSearchAttributes(input.model));
   const state = await readRegistry({ model: input.model });
   const candidateVersion = input.candidateVersion ?? state.aliases.candidate;
-  if (!candidateVersion) throw ApplicationFailure.nonRetryable(`Model "${input.model}" has no candidate; pass the version to evaluate`, 'InvalidInput');
+  if (!candidateVersion) throw userError('InvalidInput', `Model "${input.model}" has no candidate; pass the version to evaluate`);
   const find = (version: string) => {
     const v = versionOf(state, version);
-    if (!v) throw ApplicationFailure.nonRetryable(`Model "${input.model}" has no version ${version}`, 'InvalidInput');
+    if (!v) throw userError('InvalidInput', `Model "${input.model}" has no version ${version}`);
     return v;
   };
   const candidate = find(candidateVersion);
   const baselineVersion = input.baselineVersion ?? state.aliases.production;
   if (baselineVersion === candidateVersion) {
-    throw ApplicationFailure.nonRetryable(`${candidateVersion} is ${input.baselineVersion ? 'the version to compare with' : 'production'} itself; choose another baseline`, 'InvalidInput');
+    throw userError('InvalidInput', `${candidateVersion} is ${input.baselineVersion ? 'the version to compare with' : 'production'} itself; choose another baseline`);
   }
   const baseline = baselineVersion ? find(baselineVersion) : undefined;
   const outcome = await evaluateCandidate({ candidate, baseline, options: input.options });

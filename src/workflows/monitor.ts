@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ApplicationFailure, log, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { log, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { userError } from '../errors';
 import type { Activities } from '../activities';
 import type { MonitorOutcome } from '../monitoring/outcome';
 import type { LabelBatch } from '../monitoring/labels';
@@ -46,7 +47,7 @@ export async function monitorModel(input: Omit<MonitorRequest, 'runId'> & { runI
   upsertSearchAttributes(monitorSearchAttributes(model));
   const registry = await readRegistry({ model });
   const production = productionOf(registry);
-  if (!production) throw ApplicationFailure.nonRetryable(`Model "${model}" has no production version to monitor`, 'NoProductionModel');
+  if (!production) throw userError('NoProductionModel', `Model "${model}" has no production version to monitor`);
   const dataset = request.dataset ?? production.dataset.name;
   upsertSearchAttributes([{ key: MlopsDataset, value: dataset }]);
   const resolved = await resolveDatasetVersion({ dataset, version: request.datasetVersion });

@@ -1,5 +1,6 @@
+import { userError } from '../errors';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ApplicationFailure, executeChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { executeChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { DatasetVersionRef } from '../datasets/manifest';
 import type { ModelVersionSummary } from '../models/card';
 import { type PipelineRequest, pipelineRequestSchema } from '../pipeline/request';
@@ -42,7 +43,7 @@ export async function trainAndPromote(raw: TrainAndPromoteInput): Promise<TrainA
     (err: unknown) => {
       // The same version is already being promoted (e.g. from `mlops promote`): say where, rather than fail obscurely.
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        throw ApplicationFailure.nonRetryable(`A promotion of ${model}@${version} is already running (workflow ${promotionId}); follow or review it there`, 'InvalidInput');
+        throw userError('InvalidInput', `A promotion of ${model}@${version} is already running (workflow ${promotionId}); follow or review it there`);
       }
       throw err;
     },

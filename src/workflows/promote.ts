@@ -1,5 +1,4 @@
 import {
-  ApplicationFailure,
   condition,
   log,
   proxyActivities,
@@ -9,7 +8,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { rootApplicationFailure } from '../errors';
+import { failureOfType, userError } from '../errors';
 import type { EvaluationOutcome } from '../evaluation/outcome';
 import { type PromoteRequest, promoteRequestSchema } from '../evaluation/request';
 import type { ModelVersionSummary } from '../models/card';
@@ -33,10 +32,9 @@ const { evaluateCandidate } = proxyActivities<Activities>({
 /** Production may change under a running promotion (another one finished first); re-evaluate this often at most. */
 const MAX_EVALUATIONS = 3;
 
-/** The activity's failure if it is of this type (activity failures wrap it as their cause). */
-function failureOfType(err: unknown, type: string): ApplicationFailure | undefined {
-  const root = rootApplicationFailure(err);
-  return root?.type === type ? root : undefined;
+/** Production moved under the compare-and-set; histories from before AliasChanged recorded it as a RegistryRefused saying so. */
+function lostCompareAndSet(err: unknown): boolean {
+  return !!failureOfType(err, 'AliasChanged') || !!failureOfType(err, 'RegistryRefused')?.message.startsWith(ALIAS_CHANGED);
 }
 
 /**
@@ -68,15 +66,13 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
   setHandler(approveUpdate, onReview(true), { validator: validateReview });
   setHandler(rejectUpdate, onReview(false), { validator: validateReview });
   upsertSearchAttributes([...promoteSearchAttributes(model), { key: MlopsNeedsAttention, value: false }]);
-
   const registry = await readRegistry({ model });
   const candidateVersion = request.candidateVersion ?? registry.aliases.candidate;
-  if (!candidateVersion) throw ApplicationFailure.nonRetryable(`Model "${model}" has no candidate to promote`, 'InvalidInput');
+  if (!candidateVersion) throw userError('InvalidInput', `Model "${model}" has no candidate to promote`);
   const candidate = versionOf(registry, candidateVersion);
-  if (!candidate) throw ApplicationFailure.nonRetryable(`Model "${model}" has no version ${candidateVersion}`, 'InvalidInput');
-  if (candidate.status === 'archived') throw ApplicationFailure.nonRetryable(`Version ${candidateVersion} is archived`, 'InvalidInput');
+  if (!candidate) throw userError('InvalidInput', `Model "${model}" has no version ${candidateVersion}`);
+  if (candidate.status === 'archived') throw userError('InvalidInput', `Version ${candidateVersion} is archived`);
   status.candidate = candidateVersion;
-
   const finish = async (outcome: 'promoted' | 'rejected', by: string, reason: string) => {
     status.phase = outcome;
     status.decision = { outcome, by, reason, at: new Date().toISOString() };
@@ -87,7 +83,6 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
     }
     return status;
   };
-
   const { dataset, datasetVersion, sliceColumns, batchSize, gates } = request;
   const evaluationOptions = { ...(dataset ? { dataset } : {}), datasetVersion, sliceColumns, batchSize, gates };
   let state: RegistryState = registry;
@@ -123,7 +118,6 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
     };
     const failed = outcome.gates.filter((g) => !g.passed);
     const verdict = failed.length ? `gates failed: ${failed.map((g) => `${g.gate} (${g.detail})`).join('; ')}` : 'all gates passed';
-
     let by = request.by;
     let reason = verdict;
     // What the registry checks before production moves: this report passed, or a person approved it here.
@@ -156,7 +150,6 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
     } else if (!outcome.passed) {
       return finish('rejected', by, verdict);
     }
-
     status.phase = 'promoting';
     try {
       await checkModelLoads(candidate);
@@ -178,7 +171,7 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
       });
       return finish('promoted', by, reason);
     } catch (err) {
-      if (!failureOfType(err, 'RegistryRefused')?.message.includes(ALIAS_CHANGED)) throw err;
+      if (!lostCompareAndSet(err)) throw err;
       state = await readRegistry({ model });
       // Our own earlier attempt succeeded and only its reply was lost: done.
       if (state.aliases.production === candidateVersion) return finish('promoted', by, reason);

@@ -1,6 +1,5 @@
 import {
   allHandlersFinished,
-  ApplicationFailure,
   condition,
   continueAsNew,
   patched,
@@ -12,7 +11,7 @@ import {
 } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities } from '../activities';
-import { rootApplicationFailure, userError } from '../errors';
+import { failureOfType, rootApplicationFailure, userError } from '../errors';
 import { modelName } from '../store/names';
 import { parseInput } from '../validation';
 import {
@@ -90,11 +89,14 @@ async function checked<T>(check: Promise<T>): Promise<T> {
   try {
     return await check;
   } catch (err) {
-    throw ApplicationFailure.nonRetryable(rootApplicationFailure(err)?.message ?? (err as Error).message, 'RegistryRefused');
+    throw userError('RegistryRefused', rootApplicationFailure(err)?.message ?? (err as Error).message);
   }
 }
 
-/** The start of the message a compare-and-set alias update fails with; clients look for it. */
+/**
+ * The start of the message a lost compare-and-set failed with before it had its own type
+ * (AliasChanged): only to read failures recorded in histories from then (see promote.ts).
+ */
 export const ALIAS_CHANGED = 'alias changed';
 
 export function requireText(value: unknown, what: string): void {
@@ -195,7 +197,7 @@ export async function modelRegistry(raw: RegistryInput): Promise<void> {
   const validateSetAlias = ({ alias, version, by, reason, expectedCurrent, evidence }: SetAliasInput) => {
     if (!ALIASES.includes(alias)) throw new Error(`alias must be one of ${ALIASES.join(', ')}`);
     if (expectedCurrent !== undefined && (state.aliases[alias] ?? null) !== expectedCurrent) {
-      throw new Error(`${ALIAS_CHANGED}: ${alias} is ${state.aliases[alias] ?? 'unset'} now, not ${expectedCurrent ?? 'unset'} as expected`);
+      throw userError('AliasChanged', `${ALIAS_CHANGED}: ${alias} is ${state.aliases[alias] ?? 'unset'} now, not ${expectedCurrent ?? 'unset'} as expected`);
     }
     const v = find(version);
     if (!v) throw unknown(version);
@@ -220,7 +222,7 @@ export async function modelRegistry(raw: RegistryInput): Promise<void> {
       try {
         validateSetAlias({ ...input, expectedCurrent: production });
       } catch (err) {
-        throw ApplicationFailure.nonRetryable((err as Error).message, 'RegistryRefused');
+        throw failureOfType(err, 'AliasChanged') ?? userError('RegistryRefused', (err as Error).message);
       }
       return setAlias(input);
     },

@@ -2,7 +2,6 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { type Duration, durationMs } from '../duration';
 import {
   allHandlersFinished,
-  ApplicationFailure,
   isCancellation,
   condition,
   continueAsNew,
@@ -206,7 +205,7 @@ export async function retrainUntilImproved(raw: RetrainRequest, carried?: Retrai
   const forcePromote = async (version: string, by: DecisionInput) => {
     const registry = await readRegistry({ model });
     const summary = versionOf(registry, version);
-    if (!summary) throw ApplicationFailure.nonRetryable(`Model "${model}" has no version ${version}`, 'InvalidInput');
+    if (!summary) throw userError('InvalidInput', `Model "${model}" has no version ${version}`);
     await checkModelLoads(summary);
     await setRegistryAlias({
       model,
@@ -225,7 +224,7 @@ export async function retrainUntilImproved(raw: RetrainRequest, carried?: Retrai
   for (;;) {
     const registry = await readRegistry({ model });
     const production = productionOf(registry);
-    if (!production) throw ApplicationFailure.nonRetryable(`Model "${model}" has no production version to improve on; promote one first`, 'NoProductionModel');
+    if (!production) throw userError('NoProductionModel', `Model "${model}" has no production version to improve on; promote one first`);
     status.production = production.version;
     let spec: TrainingSpec;
     try {

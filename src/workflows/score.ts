@@ -1,4 +1,5 @@
-import { ApplicationFailure, condition, executeChild, log, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { condition, executeChild, log, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { userError } from '../errors';
 import type { Activities } from '../activities';
 import { type ScoreRequest, scoreRequestSchema } from '../scoring/request';
 import { parseInput } from '../validation';
@@ -59,7 +60,7 @@ export async function scoreBatch(raw: ScoreRequest): Promise<ScoreStatus> {
   const registry = await readRegistry({ model });
   const summary = productionOf(registry);
   const production = summary?.version;
-  if (!production || !summary) throw ApplicationFailure.nonRetryable(`Model "${model}" has no production version; promote one first`, 'NoProductionModel');
+  if (!production || !summary) throw userError('NoProductionModel', `Model "${model}" has no production version; promote one first`);
   const resolved = await resolveDatasetVersion({ dataset, version: datasetVersion });
   status.modelVersion = production;
   status.dataset = { name: dataset, version: resolved.version };
