@@ -18,14 +18,38 @@ const SERVER_BEHAVIOUR = [
 ];
 const POSTGRES_ONLY = 'test/postgres-*.test.ts';
 const onPostgres = process.env.MLOPS_TEST_SERVER === 'postgres';
+/**
+ * `npm run test:unit` (MLOPS_TEST_KIND=unit): the files that need no server, no browser and no
+ * provisioning — pure code, real DuckDB and ONNX Runtime; `npm run test:integration`: all the
+ * others; plain `npm test`: everything.
+ */
+const UNIT = [
+  'test/cli-output.test.ts',
+  'test/command-paths.test.ts',
+  'test/compose.test.ts',
+  'test/contract.test.ts',
+  'test/contributions.test.ts',
+  'test/drift-stats.test.ts',
+  'test/drift.test.ts',
+  'test/gates.test.ts',
+  'test/import-graph.test.ts',
+  'test/metrics.test.ts',
+  'test/onnx-names.test.ts',
+  'test/profile.test.ts',
+  'test/suggest.test.ts',
+  'test/training-gbdt.test.ts',
+  'test/training-linear.test.ts',
+];
+const kind = process.env.MLOPS_TEST_KIND;
 
 export default defineConfig({
   test: {
-    include: onPostgres ? [...SERVER_BEHAVIOUR, POSTGRES_ONLY] : ['test/**/*.test.ts'],
-    exclude: onPostgres ? configDefaults.exclude : [...configDefaults.exclude, POSTGRES_ONLY],
+    include: onPostgres ? [...SERVER_BEHAVIOUR, POSTGRES_ONLY] : kind === 'unit' ? UNIT : ['test/**/*.test.ts'],
+    exclude: onPostgres ? configDefaults.exclude : [...configDefaults.exclude, POSTGRES_ONLY, ...(kind === 'integration' ? UNIT : [])],
     // The Temporal SDK's native bridge is not safe in worker threads; one process per file.
     pool: 'forks',
-    globalSetup: ['test/global-setup.ts'],
+    // Unit files need none of what the setup provisions and starts.
+    globalSetup: kind === 'unit' ? [] : ['test/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
   },

@@ -44,8 +44,8 @@ import { clientOf } from '../src/temporal/connection';
 import { type DevServer, startDevServer } from '../src/temporal/dev-server';
 import type { TrainRequestInput } from '../src/training/request';
 import { createWorker } from '../src/worker';
-import { registryWorkflowId } from '../src/workflows/messages';
-import { scoreWorkflowId } from '../src/workflows/score-messages';
+import { registryWorkflowId } from '../src/api/registry';
+import { scoreWorkflowId } from '../src/api/score';
 
 const OUT = path.join(__dirname, 'out', 'load');
 const OUT_RESULTS = path.join(__dirname, 'out', 'load-results');

@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBResult } from '@duckdb/node-api';
 import * as ort from 'onnxruntime-node';
-import { acceptableRange } from '../src/activities/scoring';
+import { acceptableRange } from '../src/scoring/range';
 import { formatTable } from '../src/cli/output';
 import { type Contract, parseContract } from '../src/contract/schema';
 import { outputValues } from '../src/metrics';

@@ -19,6 +19,9 @@ export const USER_ERROR_TYPES = [
   'TrainerFailed',
   'TrainerTimeout',
   'RegistryRefused',
+  /** A compare-and-set on an alias lost: it points elsewhere now (another promotion finished first). */
+  'AliasChanged',
+  'NoProductionModel',
   'BaselineLoadError',
   'NoWorker',
   'TooManyColumns',
@@ -32,6 +35,12 @@ export function userError(type: UserErrorType, message: string, details?: unknow
   return ApplicationFailure.create({ type, message, nonRetryable: true, details: details === undefined ? [] : [details] });
 }
 
+
+/** The failure at the root of `err` if it is of this catalogued type: what callers branch on, never the message. */
+export function failureOfType(err: unknown, type: UserErrorType): ApplicationFailure | undefined {
+  const root = rootApplicationFailure(err);
+  return root?.type === type ? root : undefined;
+}
 
 /** The ApplicationFailure at the root of a failure chain (WorkflowFailedError → ActivityFailure → …). */
 export function rootApplicationFailure(err: unknown): ApplicationFailure | undefined {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retentionScheduleId } from '../src/client/schedules';
 import type { Contract } from '../src/contract/schema';
 import type { DatasetManifest, DatasetVersionRef } from '../src/datasets/manifest';
-import { scoreStatusQuery } from '../src/workflows/score-messages';
+import { scoreStatusQuery } from '../src/api/score';
 import { type Cli, cliFor, documentedCommands, type LongRunning } from './helpers/cli';
 import { people, writePeopleCsv } from './helpers/data';
 import { type TestEnv, startTestEnv } from './helpers/env';

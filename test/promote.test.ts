@@ -5,7 +5,7 @@ import { registryState, startTraining } from '../src/client/train';
 import type { EvaluationReport } from '../src/evaluation/report';
 import type { PromoteRequestInput } from '../src/evaluation/request';
 import type { TrainRequestInput } from '../src/training/request';
-import { promotionStatusQuery } from '../src/workflows/promote-messages';
+import { promotionStatusQuery } from '../src/api/promote';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { rootFailure } from './helpers/failures';
 import { CHURN_CONTRACT, churnCsv, ingestChurn } from './helpers/training';

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startPromotion } from '../src/client/promote';
 import { type ModelCard, type ModelVersionSummary, summaryOf as cardSummary } from '../src/models/card';
-import { registerVersionUpdate, registryWorkflowId, setAliasUpdate } from '../src/workflows/messages';
+import { registerVersionUpdate, registryWorkflowId, setAliasUpdate } from '../src/api/registry';
 import { KEPT_VERSIONS, type modelRegistry } from '../src/workflows/registry';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { rejectionMessage } from './helpers/failures';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPromotion } from '../src/client/promote';
 import { requestRetrain } from '../src/client/retrain';
 import { registryState, startTraining } from '../src/client/train';
-import { retrainStatusQuery } from '../src/workflows/retrain-messages';
+import { retrainStatusQuery } from '../src/api/retrain';
 import { ingestChurnData } from './helpers/churn';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { spawnWorker, stopWorker } from './helpers/worker-process';

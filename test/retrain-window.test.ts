@@ -14,7 +14,7 @@ import { type WindowOptions, windowOptionsSchema } from '../src/retraining/reque
 import { planRetrainingData } from '../src/retraining/window';
 import { openDuckDb, queryRows } from '../src/sql/duckdb';
 import { quoteString } from '../src/sql/quote';
-import { type RetrainStatus, retrainStatusQuery, retrainWorkflowId } from '../src/workflows/retrain-messages';
+import { type RetrainStatus, retrainStatusQuery, retrainWorkflowId } from '../src/api/retrain';
 import { ingestChurnData, writeChurnCsv } from './helpers/churn';
 import { cliFor } from './helpers/cli';
 import { type TestEnv, startTestEnv } from './helpers/env';

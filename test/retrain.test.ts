@@ -4,7 +4,7 @@ import { listPending, startPromotion } from '../src/client/promote';
 import { decideRetrain, requestRetrain, retrainStatus } from '../src/client/retrain';
 import { registryState, startTraining } from '../src/client/train';
 import type { TrainRequestInput } from '../src/training/request';
-import { retrainStatusQuery, retrainWorkflowId } from '../src/workflows/retrain-messages';
+import { retrainStatusQuery, retrainWorkflowId } from '../src/api/retrain';
 import { ingestChurnData } from './helpers/churn';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { until } from './helpers/wait';

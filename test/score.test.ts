@@ -6,7 +6,7 @@ import { createLineageViews } from '../src/lineage/views';
 import { openDuckDb } from '../src/sql/duckdb';
 import { queryRecords, queryRows } from '../src/sql/duckdb';
 import { quoteString } from '../src/sql/quote';
-import { scoreStatusQuery } from '../src/workflows/score-messages';
+import { scoreStatusQuery } from '../src/api/score';
 import { ingest } from '../src/client/ingest';
 import { ingestChurnData, writeChurnCsv } from './helpers/churn';
 import { CHURN_CONTRACT } from './helpers/training';

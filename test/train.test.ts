@@ -1,10 +1,11 @@
+import { rootApplicationFailure } from '../src/errors';
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPromotion } from '../src/client/promote';
 import { registryState, startTraining } from '../src/client/train';
 import type { DatasetManifest, DatasetVersionRef } from '../src/datasets/manifest';
 import type { ModelCard } from '../src/models/card';
-import { registryWorkflowId, rollbackUpdate, type SetAliasInput, setAliasUpdate } from '../src/workflows/messages';
+import { registryWorkflowId, rollbackUpdate, type SetAliasInput, setAliasUpdate } from '../src/api/registry';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { rejectionMessage, rootFailure } from './helpers/failures';
 import { ingestChurn } from './helpers/training';
@@ -114,5 +115,11 @@ describe('registry updates', () => {
     const rolledBack = await registry.executeUpdate(rollbackUpdate, { args: [{ by: 'bo', reason: 'latency regression' }] });
     expect(rolledBack.aliases.production).toBe(first);
     expect(rolledBack.decisions.slice(-1)[0]).toMatchObject({ action: 'rollback', version: first, previous: second, by: 'bo', reason: 'latency regression' });
+
+    // A lost compare-and-set is a catalogued type callers branch on, not a message to search.
+    const lost = await registry
+      .executeUpdate(setAliasUpdate, { args: [{ alias: 'candidate', version: second!, by: 'ana', reason: 'x', expectedCurrent: 'aaaaaaaaaaaaaaaa' }] })
+      .catch((err: unknown) => rootApplicationFailure(err));
+    expect(lost).toMatchObject({ type: 'AliasChanged', nonRetryable: true });
   });
 });

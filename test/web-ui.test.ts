@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startPromotion } from '../src/client/promote';
 import { startTraining } from '../src/client/train';
-import { promotionStatusQuery } from '../src/workflows/promote-messages';
+import { promotionStatusQuery } from '../src/api/promote';
 import { ingestChurnData } from './helpers/churn';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { until } from './helpers/wait';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rootApplicationFailure } from '../src/errors';
-import { registryWorkflowId } from '../src/workflows/messages';
+import { registryWorkflowId } from '../src/api/registry';
 import { type TestEnv, startTestEnv } from './helpers/env';
 
 /**

@@ -1,9 +1,8 @@
-import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { listVersions, resolveVersion } from '../datasets/catalog';
 import { buildDatasetVersion, rebuildSnapshot } from '../datasets/ingest';
 import { snapshotDamage } from '../datasets/integrity';
-import type { DatasetVersionRef, RepairRecord } from '../datasets/manifest';
+import type { DatasetVersionRef, RepairOutcome } from '../datasets/manifest';
 import { readStagedContract, type StagedSource, stagedFromRawCopy, stageRawSource } from '../datasets/raw';
 import { type IngestRequest, ingestRequestSchema, type RepairRequest, repairRequestSchema } from '../datasets/request';
 import type { ArtifactStore } from '../store/artifact-store';
@@ -65,7 +64,7 @@ export function createDatasetActivities(deps: DatasetActivityDeps) {
     async repairSnapshot(input: RepairRequest): Promise<RepairOutcome> {
       const req = parseInput(repairRequestSchema, input, 'repair request');
       const manifest = await resolveVersion(deps.store, `${req.dataset}@${req.version}`);
-      const manifestUri = path.join(deps.store.datasetVersionDir(manifest.dataset, manifest.version), 'manifest.json');
+      const manifestUri = deps.store.manifestFile(manifest.dataset, manifest.version);
       const outcome = { dataset: manifest.dataset, version: manifest.version, manifestUri };
       const damage = await snapshotDamage(manifest);
       if (!damage) return { ...outcome, intact: true };
@@ -79,11 +78,3 @@ export function createDatasetActivities(deps: DatasetActivityDeps) {
   };
 }
 
-export interface RepairOutcome {
-  dataset: string;
-  version: string;
-  manifestUri: string;
-  /** The snapshot was the recorded file: nothing was done. */
-  intact: boolean;
-  repaired?: RepairRecord;
-}

@@ -1,6 +1,4 @@
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { finiteOrNull } from '../metrics';
 import { readModelCard } from '../models/cards';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { verifySnapshot } from '../datasets/integrity';
@@ -8,16 +6,17 @@ import { resolveVersion } from '../datasets/catalog';
 import { userError } from '../errors';
 import type { DatasetManifest } from '../datasets/manifest';
 import { describeEvaluationData } from '../evaluation/data';
-import { checkMetricNames, defaultPrimaryMetric, evaluateGates, type GateResult } from '../evaluation/gates';
+import { checkMetricNames, defaultPrimaryMetric, evaluateGates } from '../evaluation/gates';
+import { type EvaluationOutcome, outcomeOfReport } from '../evaluation/outcome';
+import { checkModelLoads } from '../models/loads';
 import { type EvaluationReport, renderMarkdown } from '../evaluation/report';
 import { evaluationsDir } from '../evaluation/reports';
 import { type EvaluationOptions, evaluationOptionsSchema } from '../evaluation/request';
 import { shadowEvaluate } from '../evaluation/shadow';
 import type { ModelVersionSummary } from '../models/card';
-import { loadSession } from '../onnx/runtime';
-import type { ArtifactStore } from '../store/artifact-store';
-import { canonicalJson, sha256, sha256File } from '../store/hash';
+import { type ArtifactStore, fileExists } from '../store/artifact-store';
 import { renderEvaluationPage } from '../reports/evaluation';
+import { canonicalJson, sha256 } from '../store/hash';
 import { parseInput } from '../validation';
 import { withDuckDbActivity } from './progress';
 
@@ -31,43 +30,6 @@ export interface EvaluateInput {
   baseline?: ModelVersionSummary;
   options: EvaluationOptions;
 }
-
-/** What the workflow gets back: a reference to the report and the verdict, never the rows. */
-export interface EvaluationOutcome {
-  reportId: string;
-  reportUri: string;
-  markdownUri: string;
-  /** The report as a page with charts (`mlops report <model> --evaluation <reportId> --open`). */
-  htmlUri: string;
-  dataset: { name: string; version: string };
-  rows: number;
-  passed: boolean;
-  gates: GateResult[];
-  primaryMetric: string;
-  /** null when undefined for these rows (e.g. ROC AUC with one class present). */
-  candidateValue: number | null;
-  baselineValue?: number | null;
-}
-
-/**
- * A model version's files are what the registry says they are, and ONNX Runtime loads them.
- * Checked before a version is evaluated and again right before it becomes production.
- */
-export async function checkModelLoads(summary: ModelVersionSummary): Promise<void> {
-  const where = `${summary.model}@${summary.version}`;
-  const actual = await sha256File(summary.onnxUri).catch((err: NodeJS.ErrnoException) => {
-    throw userError('ModelLoadError', `Model ${where}: cannot read ${summary.onnxUri} (${err.code ?? err.message})`);
-  });
-  if (actual !== summary.onnxSha256) {
-    throw userError('ModelLoadError', `Model ${where}: ${summary.onnxUri} changed after registration (sha256 ${actual.slice(0, 12)}…, registered ${summary.onnxSha256.slice(0, 12)}…)`);
-  }
-  const session = await loadSession(summary.onnxUri).catch((err: Error) => {
-    throw userError('ModelLoadError', `Model ${where}: ONNX Runtime cannot load it: ${err.message}`);
-  });
-  await session.release();
-}
-
-const fileExists = (file: string) => fs.stat(file).then(() => true, () => false);
 
 export function createEvaluationActivities(deps: EvaluationActivityDeps) {
   const { store } = deps;
@@ -143,19 +105,7 @@ export function createEvaluationActivities(deps: EvaluationActivityDeps) {
         }));
       // A report stored before pages were written gets its page on a retry.
       if (existing && !(await fileExists(htmlUri))) await store.writeFileAtomic(htmlUri, renderEvaluationPage(existing, reportUri));
-      return {
-        reportId: report.id,
-        reportUri,
-        markdownUri,
-        htmlUri,
-        dataset: report.dataset,
-        rows: report.rows,
-        passed: report.passed,
-        gates: report.gates,
-        primaryMetric: report.primaryMetric,
-        candidateValue: finiteOrNull(report.candidate.metrics[report.primaryMetric]),
-        ...(report.baseline ? { baselineValue: finiteOrNull(report.baseline.metrics[report.primaryMetric]) } : {}),
-      };
+      return outcomeOfReport(report, { reportUri, markdownUri, htmlUri });
     },
   };
 }

@@ -6,6 +6,7 @@ import { createEvaluationActivities } from './evaluation';
 import { createRetentionActivities } from './retention';
 import { createScoringActivities } from './scoring';
 import { createMonitoringActivities } from './monitoring';
+import { createRegistryActivities } from './registry';
 import { createRetrainingActivities } from './retraining';
 import { createTrainingActivities } from './training';
 
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDatasetActivities(deps),
     ...createRetentionActivities(deps),
     ...createTrainingActivities(deps),
+    ...createRegistryActivities(deps),
     ...createEvaluationActivities(deps),
     ...createScoringActivities(deps),
     ...createMonitoringActivities(deps),

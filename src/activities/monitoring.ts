@@ -3,22 +3,25 @@ import { durationMs } from '../duration';
 import { readModelCard } from '../models/cards';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Client } from '@temporalio/client';
-import { readVerifiedManifest } from '../datasets/integrity';
+import { readManifest, readVerifiedManifest } from '../datasets/integrity';
 import { resolveVersion } from '../datasets/catalog';
 import { userError } from '../errors';
 import type { ModelVersionSummary } from '../models/card';
 import { type LabelBatch, recordLabels } from '../monitoring/labels';
 import { type MonitoringReport, monitor, renderMonitoringMarkdown } from '../monitoring/monitor';
-import { monitoringDir, monitoringHistory, pointOf } from '../monitoring/history';
+import { monitoringHistory, pointOf } from '../monitoring/history';
+import { type MonitorOutcome, outcomeOfMonitoringReport } from '../monitoring/outcome';
+import { monitoringDir } from '../monitoring/reports';
 import { renderMonitoringPage } from '../reports/monitoring';
 import { type MonitorRequest, monitorRequestSchema } from '../monitoring/request';
-import type { RetrainRequestInput } from '../retraining/request';
-import { requestRetrain } from '../client/retrain';
-import { type RetrainStatus, retrainWorkflowId } from '../workflows/retrain-messages';
+import { RETRAIN_WORKFLOW_TYPE, type RetrainStatus, retrainRequestedSignal, retrainStartOptions, retrainWorkflowId, type Trigger } from '../api/retrain';
+import { type RetrainRequest, type RetrainRequestInput, retrainRequestSchema } from '../retraining/request';
+import { withAbsoluteStrategyPaths } from '../training/command-paths';
 import type { ArtifactStore } from '../store/artifact-store';
 import { datasetName } from '../store/names';
 import { parseInput } from '../validation';
 import { withDuckDbActivity } from './progress';
+import { createRegistryActivities } from './registry';
 
 export interface MonitoringActivityDeps {
   store: ArtifactStore;
@@ -28,42 +31,9 @@ export interface MonitoringActivityDeps {
   ingestAllowedRoots: readonly string[];
 }
 
-/** What the monitor workflow keeps in its history: verdicts and references, not the bins. */
-export interface MonitorOutcome {
-  reportUri: string;
-  markdownUri: string;
-  /** The report as a page with charts. */
-  htmlUri: string;
-  modelVersion: string;
-  dataset: string;
-  datasetVersion: string;
-  triggered: boolean;
-  reasons: string[];
-  driftedFeatures: string[];
-  predictionPsi?: number;
-  live?: { rows: number; primaryMetric: string; value: number | null; baseline: number | null };
-  notes: string[];
-}
-
-function outcomeOf(report: MonitoringReport, reportUri: string): MonitorOutcome {
-  return {
-    reportUri,
-    markdownUri: reportUri.replace(/\.json$/, '.md'),
-    htmlUri: reportUri.replace(/\.json$/, '.html'),
-    modelVersion: report.modelVersion,
-    dataset: report.dataset,
-    datasetVersion: report.datasetVersion,
-    triggered: report.triggered,
-    reasons: report.reasons,
-    driftedFeatures: report.features.filter((f) => f.drifted).map((f) => f.feature),
-    ...(report.predictions ? { predictionPsi: report.predictions.psi } : {}),
-    ...(report.live ? { live: { rows: report.live.rows, primaryMetric: report.live.primaryMetric, value: report.live.value, baseline: report.live.baseline } } : {}),
-    notes: report.notes,
-  };
-}
-
 export function createMonitoringActivities(deps: MonitoringActivityDeps) {
   const { store } = deps;
+  const { readRegistry } = createRegistryActivities(deps);
   return {
     /** Stores a label file for a dataset (content-addressed: the same file twice is stored once). */
     async recordLabels(input: { dataset: string; source: string; label?: string; receivedAt: string }): Promise<LabelBatch> {
@@ -75,14 +45,14 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
     },
 
     /** One monitoring pass; the report goes to reports/monitoring/<model>/<runId>.json (+ .md). Idempotent. */
-    async monitorProduction(input: { request: MonitorRequest; production: ModelVersionSummary; manifestUri: string; now: string }): Promise<MonitorOutcome> {
+    async monitorProduction(input: { request: MonitorRequest; production: ModelVersionSummary; manifestUri: string; datasetVersion?: string; now: string }): Promise<MonitorOutcome> {
       const request = parseInput(monitorRequestSchema, input.request, 'monitor request');
       const reportUri = path.join(monitoringDir(store, request.model), `${request.runId}.json`);
       const existing = await store.readJson<MonitoringReport>(reportUri);
       if (existing) {
         // A retry finds its report; another pass under the same run id must not reuse it.
-        const manifestVersion = path.basename(path.dirname(input.manifestUri));
-        if (existing.modelVersion === input.production.version && existing.datasetVersion === manifestVersion) return outcomeOf(existing, reportUri);
+        const datasetVersion = input.datasetVersion ?? (await readManifest(store, input.manifestUri)).version;
+        if (existing.modelVersion === input.production.version && existing.datasetVersion === datasetVersion) return outcomeOfMonitoringReport(existing, reportUri);
         throw userError('InvalidInput', `Monitoring run id "${request.runId}" of ${request.model} was already used (${existing.dataset}@${existing.datasetVersion}, ${existing.createdAt}); choose another run id`);
       }
       const card = await readModelCard(store, input.production);
@@ -93,11 +63,12 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
       const history = [...(await monitoringHistory(store, monitoringDir(store, request.model))), pointOf(report)];
       await store.writeFileAtomic(reportUri.replace(/\.json$/, '.html'), renderMonitoringPage(report, history, reportUri));
       await store.writeJsonAtomic(reportUri, report);
-      return outcomeOf(report, reportUri);
+      return outcomeOfMonitoringReport(report, reportUri);
     },
 
     /**
-     * Signal-with-start of the model's retraining loop (see client/retrain.ts) — unless a person
+     * Signal-with-start of the model's retraining loop, through the injected client (a workflow
+     * cannot signal-with-start) — unless a person
      * ended the last loop (accept-current, abort) or it gave up within `quietPeriod`: drift is
      * judged against the same training profile, so the same crossing would ask them again daily.
      */
@@ -115,7 +86,17 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
           }
         }
       }
-      const handle = await requestRetrain(deps.client, deps.taskQueue, input.request, input.trigger);
+      const parsed = parseInput(retrainRequestSchema, { ...input.request, reason: input.trigger.reason, by: input.trigger.by }, 'retrain request');
+      const request = { ...parsed, ...(parsed.strategies ? { strategies: withAbsoluteStrategyPaths(parsed.strategies) } : {}) };
+      // A loop started for a model without a registry would only fail: refuse here, where the trigger is.
+      await readRegistry({ model: request.model });
+      const handle = await deps.client.workflow.signalWithStart<(r: RetrainRequest) => Promise<RetrainStatus>, [Omit<Trigger, 'at'>]>(RETRAIN_WORKFLOW_TYPE, {
+        ...retrainStartOptions(request.model),
+        taskQueue: deps.taskQueue,
+        args: [request],
+        signal: retrainRequestedSignal,
+        signalArgs: [input.trigger],
+      });
       return { workflowId: handle.workflowId };
     },
   };

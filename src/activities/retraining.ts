@@ -7,14 +7,15 @@ import { verifySnapshot } from '../datasets/integrity';
 import type { DatasetManifest } from '../datasets/manifest';
 import { userError } from '../errors';
 import { defaultPrimaryMetric } from '../evaluation/gates';
-import type { ModelVersionSummary, TrainerConfig } from '../models/card';
+import type { ModelVersionSummary } from '../models/card';
 import { DEFAULT_TRAINING_WINDOW, TRAINING_WINDOWS, windowOptionsSchema } from '../retraining/request';
 import { planRetrainingData } from '../retraining/window';
 import type { ArtifactStore } from '../store/artifact-store';
 import { datasetName } from '../store/names';
+import { type TrainingSpec, trainingSpecOf } from '../training/spec';
 import { trainModelVersion } from '../training/train';
 import { parseInput } from '../validation';
-import type { AttemptData, BaselineProof } from '../workflows/retrain-messages';
+import type { AttemptData, BaselineProof } from '../api/retrain';
 import { withDuckDbActivity } from './progress';
 
 export interface RetrainingActivityDeps {
@@ -32,22 +33,12 @@ const retrainingDataRequestSchema = z.object({
   window: windowOptionsSchema.default(windowOptionsSchema.parse({})),
 }).strict();
 
-/** How a model version was trained: what the retraining loop starts from. */
-export interface TrainingSpec {
-  dataset: string;
-  trainer: TrainerConfig;
-  seed: number;
-  label: string;
-  features: string[];
-}
-
 export function createRetrainingActivities(deps: RetrainingActivityDeps) {
   const { store } = deps;
   const readCard = (summary: ModelVersionSummary) => readModelCard(store, summary);
   return {
     async trainingSpecOf(input: { summary: ModelVersionSummary }): Promise<TrainingSpec> {
-      const card = await readCard(input.summary);
-      return { dataset: card.dataset.name, trainer: card.trainer, seed: card.seed, label: card.label, features: card.features.map((f) => f.name) };
+      return trainingSpecOf(await readCard(input.summary));
     },
 
     /**
@@ -77,7 +68,7 @@ export function createRetrainingActivities(deps: RetrainingActivityDeps) {
         trainModelVersion({
           conn,
           store,
-          request: { model: card.model, dataset: card.dataset.name, datasetVersion: card.dataset.version, trainer: card.trainer, seed: card.seed, label: card.label, features: card.features.map((f) => f.name) },
+          request: { ...trainingSpecOf(card), model: card.model, datasetVersion: card.dataset.version },
           manifest,
           manifestUri: card.dataset.manifestUri,
           now: new Date(),

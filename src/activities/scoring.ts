@@ -2,10 +2,10 @@ import * as fs from 'node:fs/promises';
 import { readModelCard } from '../models/cards';
 import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
-import { readVerifiedManifest } from '../datasets/integrity';
+import { readManifest, readVerifiedManifest } from '../datasets/integrity';
 import { ApplicationFailure } from '@temporalio/common';
 import { userError } from '../errors';
-import type { ModelCard, ModelVersionSummary } from '../models/card';
+import type { ModelVersionSummary } from '../models/card';
 import { scoreRequestSchema, type ScoreRequest } from '../scoring/request';
 import { RUN_FILE, RUN_PAGE, predictionsDir, type ScoreRun } from '../scoring/runs';
 import { summarizeScoreRun } from '../scoring/summary';
@@ -13,7 +13,8 @@ import { renderScoringPage } from '../reports/scoring';
 import { scoreDataset } from '../scoring/score';
 import type { ArtifactStore } from '../store/artifact-store';
 import { parseInput } from '../validation';
-import { checkModelLoads } from './evaluation';
+import { checkModelLoads } from '../models/loads';
+import { acceptableRange } from '../scoring/range';
 import { withDuckDbActivity } from './progress';
 
 export interface ScoringActivityDeps {
@@ -26,28 +27,10 @@ export interface ScoreInput {
   /** The production version, resolved once by the workflow and recorded in its history. */
   model: ModelVersionSummary;
   manifestUri: string;
+  /** The dataset version that manifest describes (absent in histories from before it was passed). */
+  datasetVersion?: string;
   /** Workflow time: the run's timestamp and the start of its retention period. */
   scoredAt: string;
-}
-
-/**
- * Acceptable range: configured, or the card's expected [min, max] widened by the margin on both
- * sides. Probabilities are widened on the log-odds scale, so the range stays inside (0, 1) and
- * "more extreme than anything seen on the test split" keeps its meaning near 0 and 1.
- */
-export function acceptableRange(card: ModelCard, request: Pick<ScoreRequest, 'range' | 'rangeMargin'>): ScoreRun['range'] {
-  if (request.range) return { ...request.range, source: 'configured' };
-  const { min, max } = card.expectedPredictionRange;
-  if (card.task === 'regression') {
-    const margin = (max - min) * request.rangeMargin;
-    return { min: min - margin, max: max + margin, source: 'model card' };
-  }
-  const clamp = (p: number) => Math.min(1 - 1e-7, Math.max(1e-7, p));
-  const logit = (p: number) => Math.log(clamp(p) / (1 - clamp(p)));
-  const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
-  const [lo, hi] = [logit(min), logit(max)];
-  const margin = (hi - lo) * request.rangeMargin;
-  return { min: sigmoid(lo - margin), max: sigmoid(hi + margin), source: 'model card' };
 }
 
 export function createScoringActivities(deps: ScoringActivityDeps) {
@@ -64,8 +47,8 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
       const existing = await store.readJson<ScoreRun>(runUri);
       if (existing) {
         // A retry of this run finds its result; another run under the same id must not get it.
-        const manifestVersion = path.basename(path.dirname(input.manifestUri));
-        if (existing.modelVersion === input.model.version && existing.datasetVersion === manifestVersion) return existing;
+        const datasetVersion = input.datasetVersion ?? (await readManifest(store, input.manifestUri)).version;
+        if (existing.modelVersion === input.model.version && existing.datasetVersion === datasetVersion) return existing;
         throw userError('InvalidInput', `Run id "${request.runId}" of ${request.model} was already used (for ${existing.dataset}@${existing.datasetVersion} with ${existing.modelVersion} on ${existing.createdAt}); choose another run id`);
       }
 

@@ -78,4 +78,4 @@ stopQuietlyWhenTheReaderLeaves(process.stderr);
 // Exit as soon as the command is done: a call still in flight (the long poll for a workflow result
 // that a missing worker will never produce) would otherwise hold the process for its full timeout.
 // Writes to pipes, files and terminals are synchronous here, so nothing printed is lost.
-main(process.argv).then((code) => process.exit(code));
+void main(process.argv).then((code) => process.exit(code));

@@ -6,8 +6,8 @@ import { parseContractJson } from '../contract/schema';
 import type { DatasetVersionRef } from '../datasets/manifest';
 import { INLINE_CONTRACT_MAX_CHARS, type IngestRequest, type IngestRequestInput, ingestRequestSchema, repairRequestSchema } from '../datasets/request';
 import { userError } from '../errors';
-import { canonicalJson, sha256 } from '../store/hash';
-import { MlopsDataset, MlopsStage } from '../temporal/search-attributes';
+import { ingestSearchAttributes, ingestSummary, ingestWorkflowId as ingestIdOf, repairSearchAttributes, repairSummary, repairWorkflowId } from '../api/datasets';
+import { requestDigest, sha256 } from '../store/hash';
 import { parseInput } from '../validation';
 import type { ingestDataset, repairDataset } from '../workflows';
 
@@ -16,7 +16,7 @@ import type { ingestDataset, repairDataset } from '../workflows';
  * twice while the first still runs attaches to it instead of running twice.
  */
 export function ingestWorkflowId(request: IngestRequest): string {
-  return `ingest:${request.dataset}:${sha256(canonicalJson(request)).slice(0, 8)}`;
+  return ingestIdOf(request.dataset, requestDigest(request));
 }
 
 /**
@@ -48,11 +48,8 @@ export async function startIngest(client: Client, config: MlopsConfig, input: In
     workflowId: ingestWorkflowId(request),
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     args: [request],
-    typedSearchAttributes: [
-      { key: MlopsDataset, value: request.dataset },
-      { key: MlopsStage, value: 'ingest' },
-    ],
-    staticSummary: `Ingest ${path.basename(request.source)} into dataset ${request.dataset}`,
+    typedSearchAttributes: ingestSearchAttributes(request.dataset),
+    staticSummary: ingestSummary(request),
   });
 }
 
@@ -61,14 +58,11 @@ export async function startRepair(client: Client, config: MlopsConfig, input: { 
   const request = parseInput(repairRequestSchema, input, 'repair request');
   return client.workflow.start<typeof repairDataset>('repairDataset', {
     taskQueue: config.taskQueue,
-    workflowId: `repair:${request.dataset}:${request.version}`,
+    workflowId: repairWorkflowId(request.dataset, request.version),
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     args: [request],
-    typedSearchAttributes: [
-      { key: MlopsDataset, value: request.dataset },
-      { key: MlopsStage, value: 'repair' },
-    ],
-    staticSummary: `Check ${request.dataset}@${request.version}'s snapshot; rebuild it from the raw copy if damaged`,
+    typedSearchAttributes: repairSearchAttributes(request.dataset),
+    staticSummary: repairSummary(request),
   });
 }
 

@@ -3,18 +3,19 @@ import type { MlopsConfig } from '../config';
 import type { IngestRequestInput } from '../datasets/request';
 import { userError } from '../errors';
 import { type EvaluationOptionsInput, evaluationOptionsSchema, type PromoteRequestInput, promoteRequestSchema } from '../evaluation/request';
-import { canonicalJson, sha256 } from '../store/hash';
-import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { evaluateSearchAttributes, evaluateSummary, evaluateWorkflowId } from '../api/evaluate';
+import { pipelineSearchAttributes, pipelineSummary, pipelineWorkflowId } from '../api/pipeline';
+import { requestDigest } from '../store/hash';
 import { resolveTrainer, type TrainRequestInput, trainRequestSchema } from '../training/request';
 import { withAbsoluteCommandPaths } from '../training/command-paths';
 import { parseInput } from '../validation';
 import type { promoteModel, shadowEvaluate, trainAndPromote } from '../workflows';
-import { rollbackUpdate, type RegistryState, registryWorkflowId } from '../workflows/messages';
-import { approveUpdate, type PromotionStatus, promoteWorkflowId, promotionStatusQuery, rejectUpdate } from '../workflows/promote-messages';
+import { rollbackUpdate, type RegistryState, registryWorkflowId } from '../api/registry';
+import { approveUpdate, type PromotionStatus, promoteSearchAttributes, promoteSummary, promoteWorkflowId, promotionStatusQuery, rejectUpdate } from '../api/promote';
 import { normalizeIngestRequest } from './ingest';
 import { resultOrState } from './settle';
 import { assertModelExists, registryState } from './train';
-import { refusalAsUserError } from './updates';
+import { refusalAsUserError } from '../temporal/updates';
 
 /** Starts promoteModel for the given version, or for the registry's current candidate. */
 export async function startPromotion(client: Client, config: MlopsConfig, input: PromoteRequestInput) {
@@ -28,11 +29,8 @@ export async function startPromotion(client: Client, config: MlopsConfig, input:
     // A promotion of this version already running: attach to it rather than evaluate twice.
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     args: [{ ...request, candidateVersion }],
-    typedSearchAttributes: [
-      { key: MlopsModel, value: request.model },
-      { key: MlopsStage, value: 'promote' },
-    ],
-    staticSummary: `Promote ${request.model}@${candidateVersion} (${request.policy}) after a shadow evaluation against production`,
+    typedSearchAttributes: promoteSearchAttributes(request.model),
+    staticSummary: promoteSummary(request.model, candidateVersion, request.policy),
   });
 }
 
@@ -45,14 +43,11 @@ export async function startEvaluation(client: Client, config: MlopsConfig, input
   const args = { model: input.model, candidateVersion, ...(input.baselineVersion ? { baselineVersion: input.baselineVersion } : {}), options };
   return client.workflow.start<typeof shadowEvaluate>('shadowEvaluate', {
     taskQueue: config.taskQueue,
-    workflowId: `evaluate:${input.model}:${candidateVersion}:${sha256(canonicalJson(args)).slice(0, 8)}`,
+    workflowId: evaluateWorkflowId(input.model, candidateVersion, requestDigest(args)),
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     args: [args],
-    typedSearchAttributes: [
-      { key: MlopsModel, value: input.model },
-      { key: MlopsStage, value: 'evaluate' },
-    ],
-    staticSummary: `Shadow evaluation of ${input.model}@${candidateVersion} against ${input.baselineVersion ?? 'production'}`,
+    typedSearchAttributes: evaluateSearchAttributes(input.model),
+    staticSummary: evaluateSummary(input.model, candidateVersion, input.baselineVersion),
   });
 }
 
@@ -124,13 +119,10 @@ export async function startPipeline(client: Client, config: MlopsConfig, input: 
   const args = { ...(ingest ? { ingest } : {}), train, promote };
   return client.workflow.start<typeof trainAndPromote>('trainAndPromote', {
     taskQueue: config.taskQueue,
-    workflowId: `pipeline:${train.model}:${run ?? sha256(canonicalJson(args)).slice(0, 8)}`,
+    workflowId: pipelineWorkflowId(train.model, run ?? requestDigest(args)),
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     args: [args],
-    typedSearchAttributes: [
-      { key: MlopsModel, value: train.model },
-      { key: MlopsStage, value: 'pipeline' },
-    ],
-    staticSummary: `Ingest → train → shadow → promote for model ${train.model}`,
+    typedSearchAttributes: pipelineSearchAttributes(train.model),
+    staticSummary: pipelineSummary(train.model),
   });
 }

@@ -5,25 +5,28 @@ import { userError } from '../errors';
 import { type MonitorRequestInput, monitorRequestSchema } from '../monitoring/request';
 import { type RetrainRequestInput, retrainRequestSchema, type RetryOverrides, retryOverridesSchema } from '../retraining/request';
 import { datasetName } from '../store/names';
-import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { labelsSearchAttributes, labelsSummary, labelsWorkflowId } from '../api/labels';
+import { monitorSearchAttributes, monitorSummary, monitorWorkflowId } from '../api/monitor';
 import { withAbsoluteStrategyPaths } from '../training/command-paths';
 import { parseInput } from '../validation';
 import type { monitorModel, recordLabelsWorkflow, retrainUntilImproved } from '../workflows';
 import {
   abortUpdate,
+  RETRAIN_WORKFLOW_TYPE,
   acceptCurrentUpdate,
   forcePromoteUpdate,
   type RetrainStatus,
   retrainRequestedSignal,
+  retrainStartOptions,
   retrainStatusQuery,
   retrainWorkflowId,
   retryUpdate,
-} from '../workflows/retrain-messages';
-import { canonicalJson, sha256 } from '../store/hash';
+} from '../api/retrain';
+import { requestDigest } from '../store/hash';
 import { defaultRunId } from './score';
 import { resultOrState } from './settle';
 import { assertModelExists } from './train';
-import { refusalAsUserError } from './updates';
+import { refusalAsUserError } from '../temporal/updates';
 
 /**
  * Starts the model's retraining loop, or adds the trigger to the one already running
@@ -33,17 +36,12 @@ export async function requestRetrain(client: Client, taskQueue: string, input: R
   const parsed = parseInput(retrainRequestSchema, { ...input, reason: trigger.reason, by: trigger.by }, 'retrain request');
   const request = { ...parsed, ...(parsed.strategies ? { strategies: withAbsoluteStrategyPaths(parsed.strategies) } : {}) };
   await assertModelExists(client, request.model);
-  return client.workflow.signalWithStart<typeof retrainUntilImproved, [{ reason: string; by: string }]>('retrainUntilImproved', {
-    workflowId: retrainWorkflowId(request.model),
+  return client.workflow.signalWithStart<typeof retrainUntilImproved, [{ reason: string; by: string }]>(RETRAIN_WORKFLOW_TYPE, {
+    ...retrainStartOptions(request.model),
     taskQueue,
     args: [request],
     signal: retrainRequestedSignal,
     signalArgs: [trigger],
-    typedSearchAttributes: [
-      { key: MlopsModel, value: request.model },
-      { key: MlopsStage, value: 'retrain' },
-    ],
-    staticSummary: `Retrain ${request.model} until a candidate beats production (or a person decides)`,
   });
 }
 
@@ -110,14 +108,11 @@ export async function startMonitor(client: Client, config: MlopsConfig, input: O
   await assertModelExists(client, request.model);
   return client.workflow.start<typeof monitorModel>('monitorModel', {
     taskQueue: config.taskQueue,
-    workflowId: `monitor:${request.model}:${request.runId}`,
+    workflowId: monitorWorkflowId(request.model, request.runId),
     workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
     args: [{ ...request, ...(retrain ? { retrain } : {}) }],
-    typedSearchAttributes: [
-      { key: MlopsModel, value: request.model },
-      { key: MlopsStage, value: 'monitor' },
-    ],
-    staticSummary: `Monitor production ${request.model}: drift, prediction drift, live metrics`,
+    typedSearchAttributes: monitorSearchAttributes(request.model),
+    staticSummary: monitorSummary(request.model),
   });
 }
 
@@ -127,12 +122,9 @@ export async function startLabels(client: Client, config: MlopsConfig, input: { 
   const source = path.resolve(input.source);
   return client.workflow.start<typeof recordLabelsWorkflow>('recordLabelsWorkflow', {
     taskQueue: config.taskQueue,
-    workflowId: `labels:${input.dataset}:${sha256(canonicalJson({ source, at: Date.now() })).slice(0, 8)}`,
+    workflowId: labelsWorkflowId(input.dataset, requestDigest({ source, at: Date.now() })),
     args: [{ dataset: input.dataset, source, ...(input.label ? { label: input.label } : {}) }],
-    typedSearchAttributes: [
-      { key: MlopsDataset, value: input.dataset },
-      { key: MlopsStage, value: 'labels' },
-    ],
-    staticSummary: `Labels for ${input.dataset} from ${source}`,
+    typedSearchAttributes: labelsSearchAttributes(input.dataset),
+    staticSummary: labelsSummary(input.dataset, source),
   });
 }

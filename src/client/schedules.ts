@@ -2,7 +2,9 @@ import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@tem
 import type { Duration } from '@temporalio/common';
 import { z } from 'zod';
 import type { MlopsConfig } from '../config';
-import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { RETENTION_SCHEDULED_WORKFLOW_ID, retentionSearchAttributes } from '../api/datasets';
+import { monitorScheduledWorkflowId, monitorSearchAttributes } from '../api/monitor';
+import { retrainScheduleSearchAttributes, retrainScheduleWorkflowId } from '../api/retrain';
 import { withAbsoluteStrategyPaths } from '../training/command-paths';
 import { parseInput } from '../validation';
 import type { monitorModel, retentionSweep, scheduledRetrain } from '../workflows';
@@ -33,8 +35,8 @@ export async function scheduleRetentionSweep(client: Client, config: MlopsConfig
     workflowType: 'retentionSweep' as const,
     args: [{}] as Parameters<typeof retentionSweep>,
     taskQueue: config.taskQueue,
-    workflowId: 'retention-sweep',
-    typedSearchAttributes: [{ key: MlopsStage, value: 'retention' }],
+    workflowId: RETENTION_SCHEDULED_WORKFLOW_ID,
+    typedSearchAttributes: retentionSearchAttributes(),
   };
   try {
     await client.schedule.create({
@@ -85,22 +87,16 @@ export async function scheduleModelWorkflow(
           // Parsed here so the workflow gets every default; the run id comes from each run's workflow id.
           args: [{ ...withoutRunId(parseInput(monitorRequestSchema, { ...input.monitor, model, runId: 'scheduled' }, 'monitor options')), ...(retrain ? { retrain } : {}) }] as Parameters<typeof monitorModel>,
           taskQueue: config.taskQueue,
-          workflowId: `monitor:${model}:scheduled`,
-          typedSearchAttributes: [
-            { key: MlopsModel, value: model },
-            { key: MlopsStage, value: 'monitor' },
-          ],
+          workflowId: monitorScheduledWorkflowId(model),
+          typedSearchAttributes: monitorSearchAttributes(model),
         }
       : {
           type: 'startWorkflow' as const,
           workflowType: 'scheduledRetrain' as const,
           args: [{ model, ...(retrain ? { retrain } : {}) }] as Parameters<typeof scheduledRetrain>,
           taskQueue: config.taskQueue,
-          workflowId: `retrain-schedule:${model}`,
-          typedSearchAttributes: [
-            { key: MlopsModel, value: model },
-            { key: MlopsStage, value: 'retrain-schedule' },
-          ],
+          workflowId: retrainScheduleWorkflowId(model),
+          typedSearchAttributes: retrainScheduleSearchAttributes(model),
         };
   const scheduleId = modelScheduleId(input.kind, model);
   try {

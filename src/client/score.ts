@@ -2,13 +2,12 @@ import { type Client, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { MlopsConfig } from '../config';
 import { userError } from '../errors';
 import { type ScoreRequestInput, scoreRequestSchema } from '../scoring/request';
-import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
 import type { scoreBatch } from '../workflows';
-import { acknowledgeUpdate, type ScoreStatus, scoreWorkflowId } from '../workflows/score-messages';
+import { acknowledgeUpdate, type ScoreStatus, scoreSearchAttributes, scoreSummary, scoreWorkflowId } from '../api/score';
 import { normalizeIngestRequest } from './ingest';
 import { assertModelExists } from './train';
-import { refusalAsUserError } from './updates';
+import { refusalAsUserError } from '../temporal/updates';
 
 /** A run id people can read and sort: <dataset>-<UTC timestamp>. */
 export function defaultRunId(dataset: string, now = new Date()): string {
@@ -25,11 +24,8 @@ export async function startScoring(client: Client, config: MlopsConfig, input: O
     workflowId: scoreWorkflowId(request.model, request.runId),
     workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
     args: [request],
-    typedSearchAttributes: [
-      { key: MlopsModel, value: request.model },
-      { key: MlopsStage, value: 'score' },
-    ],
-    staticSummary: `Score ${request.ingest ? request.ingest.source : `${request.dataset}@${request.datasetVersion}`} with production ${request.model} (run ${request.runId})`,
+    typedSearchAttributes: scoreSearchAttributes(request.model),
+    staticSummary: scoreSummary(request),
   });
 }
 

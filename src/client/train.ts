@@ -2,17 +2,17 @@ import { type Client, WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@t
 import { userError } from '../errors';
 import { didYouMean } from '../suggest';
 import type { MlopsConfig } from '../config';
-import { canonicalJson, sha256 } from '../store/hash';
-import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { trainSearchAttributes, trainSummary, trainWorkflowId as trainIdOf } from '../api/train';
+import { requestDigest } from '../store/hash';
 import { resolveTrainer, type TrainRequest, type TrainRequestInput, trainRequestSchema } from '../training/request';
 import { withAbsoluteCommandPaths } from '../training/command-paths';
 import { parseInput } from '../validation';
-import { type RegistryState, registryStateQuery, registryWorkflowId } from '../workflows/messages';
+import { parseRegistryWorkflowId, type RegistryState, registryStateQuery, registryWorkflowId } from '../api/registry';
 import type { trainModel } from '../workflows';
 
 /** `train:<model>:<run>`; the run defaults to a hash of the request, so the same request is one run. */
 export function trainWorkflowId(request: TrainRequest, run?: string): string {
-  return `train:${request.model}:${run ?? sha256(canonicalJson(request)).slice(0, 8)}`;
+  return trainIdOf(request.model, run ?? requestDigest(request));
 }
 
 export async function startTraining(client: Client, config: MlopsConfig, input: TrainRequestInput, run?: string) {
@@ -24,12 +24,8 @@ export async function startTraining(client: Client, config: MlopsConfig, input: 
     workflowId: trainWorkflowId(request, run),
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     args: [request],
-    typedSearchAttributes: [
-      { key: MlopsModel, value: request.model },
-      { key: MlopsDataset, value: request.dataset },
-      { key: MlopsStage, value: 'train' },
-    ],
-    staticSummary: `Train ${request.model} (${request.trainer.kind}) on ${request.dataset}@${request.datasetVersion}`,
+    typedSearchAttributes: trainSearchAttributes(request.model, request.dataset),
+    staticSummary: trainSummary(request),
   });
 }
 
@@ -60,7 +56,8 @@ export async function assertModelExists(client: Client, model: string): Promise<
 export async function listModels(client: Client): Promise<string[]> {
   const names: string[] = [];
   for await (const wf of client.workflow.list({ query: `WorkflowType = "modelRegistry" AND ExecutionStatus = "Running"` })) {
-    names.push(wf.workflowId.replace(/^registry:/, ''));
+    const model = parseRegistryWorkflowId(wf.workflowId);
+    if (model !== undefined) names.push(model);
   }
   return [...new Set(names)].sort();
 }

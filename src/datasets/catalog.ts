@@ -2,6 +2,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { userError } from '../errors';
 import type { ArtifactStore } from '../store/artifact-store';
+import { layout, MANIFEST_FILE } from '../store/layout';
 import { datasetName } from '../store/names';
 import { didYouMean } from '../suggest';
 import { parseInput } from '../validation';
@@ -12,10 +13,10 @@ import type { DatasetManifest } from './manifest';
  * A dataset whose ingests all failed has only a quarantine folder and is not listed.
  */
 export async function listDatasets(store: ArtifactStore): Promise<string[]> {
-  const entries = await fs.readdir(store.path('datasets'), { withFileTypes: true }).catch(() => []);
+  const entries = await fs.readdir(store.path(...layout.datasets()), { withFileTypes: true }).catch(() => []);
   const names = [];
   for (const e of entries.filter((d) => d.isDirectory())) {
-    const versions = await fs.readdir(path.join(store.datasetDir(e.name), 'versions')).catch(() => []);
+    const versions = await fs.readdir(store.path(...layout.datasetVersions(e.name))).catch(() => []);
     if (versions.length > 0) names.push(e.name);
   }
   return names.sort();
@@ -23,10 +24,10 @@ export async function listDatasets(store: ArtifactStore): Promise<string[]> {
 
 export async function listVersions(store: ArtifactStore, dataset: string): Promise<DatasetManifest[]> {
   parseInput(datasetName, dataset, 'dataset name');
-  const dir = path.join(store.datasetDir(dataset), 'versions');
+  const dir = store.path(...layout.datasetVersions(dataset));
   const ids = await fs.readdir(dir).catch(() => [] as string[]);
   const manifests = await Promise.all(
-    ids.map((id) => store.readJson<DatasetManifest>(path.join(dir, id, 'manifest.json'))),
+    ids.map((id) => store.readJson<DatasetManifest>(path.join(dir, id, MANIFEST_FILE))),
   );
   return manifests
     .filter((m): m is DatasetManifest => m !== undefined)

@@ -18,6 +18,7 @@ import { userError } from '../errors';
 import { isResourceExhaustion } from '../resources';
 import type { ArtifactStore } from '../store/artifact-store';
 import { canonicalJson, sha256, sha256File } from '../store/hash';
+import { MANIFEST_FILE } from '../store/layout';
 import { queryRows } from '../sql/duckdb';
 import { closeMatches } from '../suggest';
 import { quoteString } from '../sql/quote';
@@ -69,7 +70,7 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
   const { store, dataset, staged } = args;
   const version = versionIdOf(staged, args.contract, args.inferOptions, args.lineage);
   const finalDir = store.datasetVersionDir(dataset, version);
-  const manifestFile = path.join(finalDir, 'manifest.json');
+  const manifestFile = path.join(finalDir, MANIFEST_FILE);
   const existing = await store.readJson<DatasetManifest>(manifestFile);
   if (existing) {
     // The same data was accepted before, perhaps under a looser threshold than this request's.
@@ -87,7 +88,7 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
   const tmp = await store.makeTempDir(`dataset-${dataset}-${version}`);
   try {
     const manifest = await buildInto(tmp, args, version);
-    await store.writeJsonAtomic(path.join(tmp, 'manifest.json'), manifest);
+    await store.writeJsonAtomic(path.join(tmp, MANIFEST_FILE), manifest);
     args.progress?.('publish');
     const published = await store.publishDir(tmp, finalDir);
     const stored = published ? manifest : (await store.readJson<DatasetManifest>(manifestFile))!;
@@ -132,7 +133,7 @@ export async function rebuildSnapshot(
     };
     // Snapshot first, then the manifest: a crash in between leaves a mismatch that the next repair mends.
     await fs.rename(path.join(tmp, 'data.parquet'), manifest.snapshot.uri);
-    await store.writeJsonAtomic(path.join(path.dirname(manifest.snapshot.uri), 'manifest.json'), repaired);
+    await store.writeJsonAtomic(path.join(path.dirname(manifest.snapshot.uri), MANIFEST_FILE), repaired);
     return repaired;
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });

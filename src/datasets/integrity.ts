@@ -53,10 +53,16 @@ async function howToRepair(m: DatasetManifest): Promise<string> {
     : `its raw copy is gone (expired ${m.raw.expiresAt}): ingest the same source again (${again}), which rebuilds it in place, or restore the file from a backup.`;
 }
 
-/** The manifest at a URI a workflow carries, with its snapshot verified. */
-export async function readVerifiedManifest(store: ArtifactStore, manifestUri: string): Promise<DatasetManifest> {
+/** The manifest at a URI a workflow carries (its snapshot not checked: see readVerifiedManifest). */
+export async function readManifest(store: ArtifactStore, manifestUri: string): Promise<DatasetManifest> {
   const manifest = await store.readJson<DatasetManifest>(manifestUri);
   if (!manifest) throw userError('DatasetNotFound', `No dataset manifest at ${manifestUri}`);
+  return manifest;
+}
+
+/** The manifest at a URI a workflow carries, with its snapshot verified. */
+export async function readVerifiedManifest(store: ArtifactStore, manifestUri: string): Promise<DatasetManifest> {
+  const manifest = await readManifest(store, manifestUri);
   await verifySnapshot(manifest);
   return manifest;
 }

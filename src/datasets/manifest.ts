@@ -113,3 +113,13 @@ export function refOf(manifest: DatasetManifest, manifestUri: string, reused: bo
     reused,
   };
 }
+
+/** What `mlops datasets repair` found and did. */
+export interface RepairOutcome {
+  dataset: string;
+  version: string;
+  manifestUri: string;
+  /** The snapshot was the recorded file: nothing was done. */
+  intact: boolean;
+  repaired?: RepairRecord;
+}

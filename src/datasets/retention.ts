@@ -1,6 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ArtifactStore } from '../store/artifact-store';
+import { layout } from '../store/layout';
 import { expiredPredictionRuns } from '../scoring/retention';
 import { RETENTION_FILE, type RawRetentionRecord } from './raw';
 
@@ -38,7 +39,7 @@ export interface SweepReport {
 }
 
 async function listRetentionRecords(store: ArtifactStore): Promise<Array<{ dir: string; record: RawRetentionRecord }>> {
-  const rawRoot = store.path('raw');
+  const rawRoot = store.path(...layout.raw());
   const out: Array<{ dir: string; record: RawRetentionRecord }> = [];
   const datasets = await fs.readdir(rawRoot, { withFileTypes: true }).catch(() => []);
   for (const d of datasets.filter((e) => e.isDirectory())) {
@@ -62,8 +63,8 @@ async function folderBytes(dir: string): Promise<number> {
   return total;
 }
 
-export async function sweepExpiredRaw(store: ArtifactStore, sweepId: string, asOf: Date): Promise<SweepReport> {
-  const reportUri = store.path('reports', 'retention', `${sweepId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
+export async function sweepExpiredRawAndPredictionLogs(store: ArtifactStore, sweepId: string, asOf: Date): Promise<SweepReport> {
+  const reportUri = store.path(...layout.retentionReport(sweepId));
   const previous = await store.readJson<SweepReport>(reportUri);
   const records = await listRetentionRecords(store);
   // A copy younger than the grace period may still be read by an ingest in progress (or its retry).

@@ -1,10 +1,11 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ArtifactStore } from '../store/artifact-store';
+import { layout } from '../store/layout';
 import type { EvaluationReport } from './report';
 
 export function evaluationsDir(store: ArtifactStore, model: string): string {
-  return store.path('reports', 'evaluations', model);
+  return store.path(...layout.evaluations(model));
 }
 
 /** A model's stored evaluation reports, newest first. */

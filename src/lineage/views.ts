@@ -3,6 +3,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { queryRows } from '../sql/duckdb';
 import { quoteString } from '../sql/quote';
 import type { ArtifactStore } from '../store/artifact-store';
+import { layoutGlobs } from '../store/layout';
 
 /**
  * The artifact store as SQL views, for people who would rather query lineage and predictions than
@@ -30,42 +31,42 @@ export const VIEWS: ViewSpec[] = [
   {
     name: 'datasets',
     description: 'dataset versions: rows read/accepted/rejected, snapshot, source, raw retention, lineage of derived versions',
-    glob: ['datasets', '*', 'versions', '*', 'manifest.json'],
+    glob: [...layoutGlobs.manifests],
     select: (f) =>
       `SELECT ${[text('dataset', 'dataset'), text('version', 'version'), typed('createdAt', 'TIMESTAMP', 'created_at'), typed('rows.read', 'BIGINT', 'rows_read'), typed('rows.accepted', 'BIGINT', 'rows_accepted'), typed('rows.rejected', 'BIGINT', 'rows_rejected'), text('snapshot.uri', 'snapshot_uri'), typed('raw.expiresAt', 'TIMESTAMP', 'raw_expires_at'), text('source.hash', 'source_hash'), text('lineage.kind', 'derived_as'), raw('lineage', 'lineage')].join(', ')} FROM ${objects(f)}`,
   },
   {
     name: 'models',
     description: 'model versions (cards): trainer, training data, holdout metrics, file',
-    glob: ['models', '*', 'versions', '*', 'card.json'],
+    glob: [...layoutGlobs.cards],
     select: (f) =>
       `SELECT ${[text('model', 'model'), text('version', 'version'), typed('createdAt', 'TIMESTAMP', 'created_at'), text('task', 'task'), text('trainer.kind', 'trainer'), raw('trainer', 'trainer_config'), text('dataset.name', 'dataset'), text('dataset.version', 'dataset_version'), raw('metrics.test', 'test_metrics'), raw('metrics.validation', 'validation_metrics'), text('onnx.uri', 'onnx_uri'), text('onnx.sha256', 'onnx_sha256')].join(', ')} FROM ${objects(f)}`,
   },
   {
     name: 'evaluations',
     description: 'shadow evaluation reports: candidate vs baseline, verdict, gates',
-    glob: ['reports', 'evaluations', '*', '*.json'],
+    glob: [...layoutGlobs.evaluations],
     select: (f) =>
       `SELECT ${[text('id', 'id'), text('model', 'model'), typed('createdAt', 'TIMESTAMP', 'created_at'), text('dataset.name', 'dataset'), text('dataset.version', 'dataset_version'), text('candidate.version', 'candidate'), text('baseline.version', 'baseline'), text('primaryMetric', 'primary_metric'), raw('candidate.metrics', 'candidate_metrics'), raw('baseline.metrics', 'baseline_metrics'), typed('passed', 'BOOLEAN', 'passed'), raw('gates', 'gates'), typed('rows', 'BIGINT', 'rows')].join(', ')} FROM ${objects(f)}`,
   },
   {
     name: 'monitoring',
     description: 'monitoring reports: drifted features, prediction drift, live metrics, reasons',
-    glob: ['reports', 'monitoring', '*', '*.json'],
+    glob: [...layoutGlobs.monitoring],
     select: (f) =>
       `SELECT ${[text('id', 'id'), text('model', 'model'), text('modelVersion', 'model_version'), text('dataset', 'dataset'), text('datasetVersion', 'dataset_version'), typed('createdAt', 'TIMESTAMP', 'created_at'), typed('triggered', 'BOOLEAN', 'triggered'), raw('reasons', 'reasons'), typed('predictions.psi', 'DOUBLE', 'prediction_psi'), raw('live', 'live'), raw('features', 'features'), raw('notes', 'notes')].join(', ')} FROM ${objects(f)}`,
   },
   {
     name: 'scoring_runs',
     description: 'scoring runs: model version, rows, flags, alert, log location, expiry',
-    glob: ['predictions', '*', '*', 'run.json'],
+    glob: [...layoutGlobs.scoringRuns],
     select: (f) =>
       `SELECT ${[text('runId', 'run_id'), text('model', 'model'), text('modelVersion', 'model_version'), text('dataset', 'dataset'), text('datasetVersion', 'dataset_version'), typed('createdAt', 'TIMESTAMP', 'created_at'), typed('expiresAt', 'TIMESTAMP', 'expires_at'), typed('rows', 'BIGINT', 'rows'), typed('outOfRange', 'BIGINT', 'out_of_range'), typed('notANumber', 'BIGINT', 'not_a_number'), typed('flaggedShare', 'DOUBLE', 'flagged_share'), text('alert', 'alert'), text('logUri', 'log_uri')].join(', ')} FROM ${objects(f)}`,
   },
   {
     name: 'predictions',
     description: "prediction logs: key, output, predicted label, flag; features as JSON and contributions as MAP(VARCHAR, DOUBLE), each row's own model's",
-    glob: ['predictions', '*', '*', 'part-*.parquet'],
+    glob: [...layoutGlobs.predictionParts],
     build: predictionsSelect,
   },
   {

@@ -34,7 +34,7 @@ async function insideStore(file: string, dir: string, what: string): Promise<str
 export async function verifyModelFiles(store: ArtifactStore, summary: ModelVersionSummary): Promise<ModelVersionSummary> {
   const where = `${summary.model}@${summary.version}`;
   const dir = store.modelVersionDir(summary.model, summary.version);
-  const cardUri = path.join(dir, 'card.json');
+  const cardUri = store.cardFile(summary.model, summary.version);
   const onnxUri = path.join(dir, 'model.onnx');
   if (path.resolve(summary.cardUri) !== cardUri || path.resolve(summary.onnxUri) !== onnxUri) {
     throw refuse(`Version ${where} must be registered from ${dir} (card.json, model.onnx), where training publishes it; got card ${summary.cardUri}, model ${summary.onnxUri}`);

@@ -3,10 +3,6 @@ import * as path from 'node:path';
 import type { ArtifactStore } from '../store/artifact-store';
 import type { MonitoringReport } from './monitor';
 
-export function monitoringDir(store: ArtifactStore, model: string): string {
-  return store.path('reports', 'monitoring', model);
-}
-
 /** One monitoring run, reduced to what changes over time: the points of the report's trend charts. */
 export interface MonitoringPoint {
   id: string;

@@ -11,6 +11,7 @@ import { closeMatches } from '../suggest';
 import { queryRows } from '../sql/duckdb';
 import { quoteIdent, quoteString } from '../sql/quote';
 import type { ArtifactStore } from '../store/artifact-store';
+import { layout, layoutGlobs } from '../store/layout';
 import { sha256 } from '../store/hash';
 import { keyExpression } from '../scoring/score';
 
@@ -31,12 +32,12 @@ export interface LabelBatch {
 }
 
 export function labelsDir(store: ArtifactStore, dataset: string): string {
-  return store.path('labels', dataset);
+  return store.path(...layout.datasetLabels(dataset));
 }
 
 /** Every label file of every dataset, as a DuckDB glob. */
 export function labelsGlob(store: ArtifactStore): string {
-  return path.join(store.path('labels'), '*', '*.parquet');
+  return store.path(...layoutGlobs.labelFiles);
 }
 
 export async function recordLabels(args: {

@@ -1,4 +1,4 @@
-import type { RegistryState } from '../workflows/messages';
+import type { RegistryState } from '../api/registry';
 import { COLORS, lineChart, type TimelineEvent, timelineChart } from './charts';
 import { grid, link, raw, renderPage, section, table, wide } from './page';
 import { esc, fmt } from './svg';

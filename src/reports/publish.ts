@@ -1,16 +1,17 @@
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { userError } from '../errors';
 import { defaultPrimaryMetric } from '../evaluation/gates';
 import type { EvaluationReport } from '../evaluation/report';
 import { evaluationsDir, latestEvaluations } from '../evaluation/reports';
-import { monitoringDir, monitoringHistory } from '../monitoring/history';
+import { monitoringHistory } from '../monitoring/history';
+import { monitoringDir } from '../monitoring/reports';
 import type { MonitoringReport } from '../monitoring/monitor';
 import { listRuns, predictionsDir, RUN_FILE, RUN_PAGE, type ScoreRun } from '../scoring/runs';
-import type { ArtifactStore } from '../store/artifact-store';
+import { type ArtifactStore, fileExists } from '../store/artifact-store';
+import { layout } from '../store/layout';
 import { resourceName } from '../store/names';
 import { parseInput } from '../validation';
-import type { RegistryState } from '../workflows/messages';
+import type { RegistryState } from '../api/registry';
 import { renderEvaluationPage } from './evaluation';
 import { renderModelPage } from './model';
 import { renderMonitoringPage } from './monitoring';
@@ -64,7 +65,7 @@ export async function writeScoringPage(store: ArtifactStore, model: string, run:
 /** The model page, reports/models/<model>/index.html, with the registry state it was drawn from as model.json beside it. */
 export async function writeModelPage(store: ArtifactStore, state: RegistryState, now: string): Promise<string> {
   const model = state.model;
-  const dir = store.path('reports', 'models', model);
+  const dir = store.path(...layout.modelPage(model));
   const page = path.join(dir, 'index.html');
   const task = state.versions[0]?.task ?? 'binary';
   const evaluations = await latestEvaluations(store, model, 50);
@@ -72,10 +73,9 @@ export async function writeModelPage(store: ArtifactStore, state: RegistryState,
   const scoring = (await listRuns(store, model)).reverse().slice(0, 50);
   // Relative links to pages that exist (drawn now if only their JSON does); else to the file itself.
   const hrefs = new Map<string, string>();
-  const exists = (file: string) => fs.stat(file).then(() => true, () => false);
   const remember = async (uri: string, draw?: () => Promise<string>) => {
     let target = pageOf(uri);
-    if (!(await exists(target))) target = draw ? await draw().catch(() => uri) : uri;
+    if (!(await fileExists(target))) target = draw ? await draw().catch(() => uri) : uri;
     hrefs.set(uri, path.relative(dir, target).split(path.sep).join('/'));
   };
   const evaluationUri = (id: string) => path.join(evaluationsDir(store, model), `${id}.json`);
@@ -84,7 +84,7 @@ export async function writeModelPage(store: ArtifactStore, state: RegistryState,
   for (const m of monitoring) await remember(monitoringUri(m.id));
   for (const s of scoring) hrefs.set(s.runUri, path.relative(dir, path.join(path.dirname(s.runUri), RUN_PAGE)).split(path.sep).join('/'));
   for (const d of state.decisions) if (d.evidenceUri && !hrefs.has(d.evidenceUri)) await remember(d.evidenceUri);
-  for (const s of scoring) if (!(await exists(path.join(path.dirname(s.runUri), RUN_PAGE)))) await writeScoringPage(store, model, s.runId);
+  for (const s of scoring) if (!(await fileExists(path.join(path.dirname(s.runUri), RUN_PAGE)))) await writeScoringPage(store, model, s.runId);
   const html = renderModelPage({
     state,
     primaryMetric: evaluations[0]?.primaryMetric ?? defaultPrimaryMetric(task),

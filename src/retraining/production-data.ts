@@ -54,7 +54,7 @@ export async function findScoredSnapshots(
   const notes: string[] = [];
   for (const [ref, scoredBy] of [...bySnapshot.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     const { dataset, datasetVersion } = scoredBy[0]!;
-    const manifest = await store.readJson<DatasetManifest>(path.join(store.datasetVersionDir(dataset, datasetVersion), 'manifest.json'));
+    const manifest = await store.readJson<DatasetManifest>(store.manifestFile(dataset, datasetVersion));
     if (!manifest) {
       notes.push(`scored snapshot ${ref} is gone: its rows are left out`);
       continue;

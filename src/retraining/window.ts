@@ -13,7 +13,7 @@ import { quoteIdent, quoteString } from '../sql/quote';
 import type { ArtifactStore } from '../store/artifact-store';
 import { sha256 } from '../store/hash';
 import { datasetName } from '../store/names';
-import type { AttemptData, RowsRef } from '../workflows/retrain-messages';
+import type { AttemptData, RowsRef } from './attempt';
 import {
   conformedColumns,
   findScoredSnapshots,

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ArtifactStore } from '../store/artifact-store';
+import { layout } from '../store/layout';
 import { predictionsDir, RUN_FILE, type ScoreRun } from './runs';
 
 /**
@@ -8,7 +9,7 @@ import { predictionsDir, RUN_FILE, type ScoreRun } from './runs';
  * The folder to delete is where the run was found, never a path read from the run's file.
  */
 export async function expiredPredictionRuns(store: ArtifactStore, asOf: Date): Promise<Array<{ run: ScoreRun; dir: string }>> {
-  const models = await fs.readdir(store.path('predictions'), { withFileTypes: true }).catch(() => []);
+  const models = await fs.readdir(store.path(...layout.predictions()), { withFileTypes: true }).catch(() => []);
   const expired: Array<{ run: ScoreRun; dir: string }> = [];
   for (const m of models.filter((d) => d.isDirectory())) {
     const root = predictionsDir(store, m.name);

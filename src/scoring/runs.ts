@@ -1,7 +1,10 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ArtifactStore } from '../store/artifact-store';
+import { layout, RUN_FILE, RUN_PAGE } from '../store/layout';
 import type { ScoreRunSummary } from './summary';
+
+export { RUN_FILE, RUN_PAGE };
 
 /** The record of one scoring run, stored as run.json beside its prediction log parts. */
 export interface ScoreRun {
@@ -32,11 +35,9 @@ export interface ScoreRun {
   seconds: { total: number; inference: number };
 }
 
-export const RUN_FILE = 'run.json';
-export const RUN_PAGE = 'report.html';
 
 export function predictionsDir(store: ArtifactStore, model: string): string {
-  return store.path('predictions', model);
+  return store.path(...layout.predictionRuns(model));
 }
 
 /** Every part file of a model's prediction logs, as a DuckDB glob. */

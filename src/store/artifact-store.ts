@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { layout } from './layout';
 
 /**
  * fs.writeFile, except that an error names the file: a failed write() (ENOSPC) carries only the
@@ -13,6 +14,14 @@ export async function writeFileNamed(file: string, data: string | Uint8Array): P
     (err as NodeJS.ErrnoException).path ??= file;
     throw err;
   }
+}
+
+/** Whether a file (or folder) exists; any error reading it counts as no. */
+export function fileExists(file: string): Promise<boolean> {
+  return fs.stat(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**
@@ -38,35 +47,39 @@ export class ArtifactStore {
   }
 
   datasetDir(dataset: string): string {
-    return this.path('datasets', dataset);
+    return this.path(...layout.dataset(dataset));
   }
   datasetVersionDir(dataset: string, version: string): string {
-    return this.path('datasets', dataset, 'versions', version);
+    return this.path(...layout.datasetVersion(dataset, version));
+  }
+  manifestFile(dataset: string, version: string): string {
+    return this.path(...layout.manifest(dataset, version));
   }
   quarantineFile(dataset: string, version: string): string {
-    return this.path('datasets', dataset, 'quarantine', `${version}.parquet`);
+    return this.path(...layout.quarantine(dataset, version));
   }
   modelVersionDir(model: string, version: string): string {
-    return this.path('models', model, 'versions', version);
+    return this.path(...layout.modelVersion(model, version));
+  }
+  cardFile(model: string, version: string): string {
+    return this.path(...layout.card(model, version));
   }
   rawDir(dataset: string, sourceHash: string): string {
-    return this.path('raw', dataset, sourceHash);
+    return this.path(...layout.rawCopy(dataset, sourceHash));
   }
-  /** Contracts that came by reference (too large to ride in payloads), by the sha256 of their bytes. */
   contractFile(sha256: string): string {
-    return this.path('contracts', `${sha256}.json`);
+    return this.path(...layout.contract(sha256));
   }
-  /** Process groups of running external trainers (see training/process-groups.ts). */
   trainerGroupsDir(): string {
-    return this.path('.trainers');
+    return this.path(...layout.trainerGroups());
   }
   tmpDir(): string {
-    return this.path('.tmp');
+    return this.path(...layout.tmp());
   }
 
   /** A fresh private folder inside the store (same filesystem, so rename is atomic). */
   async makeTempDir(label: string): Promise<string> {
-    const dir = this.path('.tmp', `${label}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const dir = this.path(...layout.tmp(), `${label}-${process.pid}-${randomBytes(4).toString('hex')}`);
     await fs.mkdir(dir, { recursive: true });
     return dir;
   }
@@ -116,7 +129,7 @@ export class ArtifactStore {
    * debris only in .tmp, never a half-deleted folder at its published path.
    */
   async discardDir(dir: string): Promise<void> {
-    const trash = this.path('.tmp', `trash-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const trash = this.path(...layout.tmp(), `trash-${process.pid}-${randomBytes(4).toString('hex')}`);
     await fs.mkdir(this.tmpDir(), { recursive: true });
     try {
       await fs.rename(dir, trash);

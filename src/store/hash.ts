@@ -19,3 +19,8 @@ export function canonicalJson(value: unknown): string {
       : v,
   );
 }
+
+/** Eight hex digits of a value's canonical hash: the tail of a workflow id that the same request makes again. */
+export function requestDigest(value: unknown): string {
+  return sha256(canonicalJson(value)).slice(0, 8);
+}

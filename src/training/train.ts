@@ -10,6 +10,7 @@ import { summaryOf } from '../models/card';
 import { feedsFromSplit, loadSession } from '../onnx/runtime';
 import { type ArtifactStore, writeFileNamed } from '../store/artifact-store';
 import { canonicalJson, sha256 } from '../store/hash';
+import { CARD_FILE } from '../store/layout';
 import { type PreparedData, prepareTrainingData, type SplitData, type TrainingRows } from './data';
 import { fitInThread } from './fit';
 import { childEnvironment } from '../secrets';
@@ -62,7 +63,7 @@ export async function trainModelVersion(args: TrainArgs): Promise<TrainedVersion
   // Defaults resolved first, so the same model asked for explicitly or by default gets one id.
   const version = modelVersionId({ ...request, label: request.label ?? manifest.contract.label, features: request.features ?? featureColumns(manifest.contract) }, trainer);
   const finalDir = store.modelVersionDir(request.model, version);
-  const cardFile = path.join(finalDir, 'card.json');
+  const cardFile = path.join(finalDir, CARD_FILE);
   const existing = args.verifyOnly ? undefined : await store.readJson<ModelCard>(cardFile);
   if (existing) return { summary: summaryOf(existing, cardFile), reused: true, ...(existing.rows ? { rows: existing.rows } : {}) };
 
@@ -148,7 +149,7 @@ export async function trainModelVersion(args: TrainArgs): Promise<TrainedVersion
       },
     };
     if (args.verifyOnly) return { summary: summaryOf(card, cardFile), reused: false, rows: data.rows };
-    await store.writeJsonAtomic(path.join(tmp, 'card.json'), card);
+    await store.writeJsonAtomic(path.join(tmp, CARD_FILE), card);
     progress('publish');
     const published = await store.publishDir(tmp, finalDir);
     const stored = published ? card : (await store.readJson<ModelCard>(cardFile))!;

@@ -1,8 +1,10 @@
-import { ApplicationFailure, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { userError } from '../errors';
 import type { Activities } from '../activities';
-import type { EvaluationOutcome } from '../activities/evaluation';
+import type { EvaluationOutcome } from '../evaluation/outcome';
 import { type ShadowEvaluateRequest, shadowEvaluateRequestSchema } from '../evaluation/request';
-import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { evaluateSearchAttributes } from '../api/evaluate';
+import { versionOf } from '../api/registry';
 import { parseInput } from '../validation';
 
 const { readRegistry } = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry: { maximumAttempts: 10 } });
@@ -17,22 +19,19 @@ export type ShadowEvaluateInput = ShadowEvaluateRequest;
 /** A shadow evaluation on its own, without promotion (`mlops evaluate`): the report and its verdict. */
 export async function shadowEvaluate(raw: ShadowEvaluateInput): Promise<EvaluationOutcome & { candidate: string; baseline?: string }> {
   const input = parseInput(shadowEvaluateRequestSchema, raw, 'evaluation request');
-  upsertSearchAttributes([
-    { key: MlopsModel, value: input.model },
-    { key: MlopsStage, value: 'evaluate' },
-  ]);
+  upsertSearchAttributes(evaluateSearchAttributes(input.model));
   const state = await readRegistry({ model: input.model });
   const candidateVersion = input.candidateVersion ?? state.aliases.candidate;
-  if (!candidateVersion) throw ApplicationFailure.nonRetryable(`Model "${input.model}" has no candidate; pass the version to evaluate`, 'InvalidInput');
+  if (!candidateVersion) throw userError('InvalidInput', `Model "${input.model}" has no candidate; pass the version to evaluate`);
   const find = (version: string) => {
-    const v = state.versions.find((x) => x.version === version);
-    if (!v) throw ApplicationFailure.nonRetryable(`Model "${input.model}" has no version ${version}`, 'InvalidInput');
+    const v = versionOf(state, version);
+    if (!v) throw userError('InvalidInput', `Model "${input.model}" has no version ${version}`);
     return v;
   };
   const candidate = find(candidateVersion);
   const baselineVersion = input.baselineVersion ?? state.aliases.production;
   if (baselineVersion === candidateVersion) {
-    throw ApplicationFailure.nonRetryable(`${candidateVersion} is ${input.baselineVersion ? 'the version to compare with' : 'production'} itself; choose another baseline`, 'InvalidInput');
+    throw userError('InvalidInput', `${candidateVersion} is ${input.baselineVersion ? 'the version to compare with' : 'production'} itself; choose another baseline`);
   }
   const baseline = baselineVersion ? find(baselineVersion) : undefined;
   const outcome = await evaluateCandidate({ candidate, baseline, options: input.options });

@@ -1,9 +1,8 @@
 import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { DatasetVersionRef } from '../datasets/manifest';
+import type { DatasetVersionRef, RepairOutcome } from '../datasets/manifest';
 import { type IngestRequest, ingestRequestSchema, type RepairRequest, repairRequestSchema } from '../datasets/request';
-import type { RepairOutcome } from '../activities/datasets';
-import { MlopsDataset, MlopsStage } from '../temporal/search-attributes';
+import { ingestSearchAttributes, repairSearchAttributes } from '../api/datasets';
 import { parseInput } from '../validation';
 
 const { stageRawSource } = proxyActivities<Activities>({
@@ -25,10 +24,7 @@ const { buildDatasetVersion, repairSnapshot } = proxyActivities<Activities>({
  */
 export async function ingestDataset(raw: IngestRequest): Promise<DatasetVersionRef> {
   const request = parseInput(ingestRequestSchema, raw, 'ingest request');
-  upsertSearchAttributes([
-    { key: MlopsDataset, value: request.dataset },
-    { key: MlopsStage, value: 'ingest' },
-  ]);
+  upsertSearchAttributes(ingestSearchAttributes(request.dataset));
   const staged = await stageRawSource(request);
   return buildDatasetVersion({ request, staged });
 }
@@ -36,9 +32,6 @@ export async function ingestDataset(raw: IngestRequest): Promise<DatasetVersionR
 /** `mlops datasets repair`: a damaged snapshot rebuilt in place from the version's raw copy (recorded in its manifest). */
 export async function repairDataset(raw: RepairRequest): Promise<RepairOutcome> {
   const request = parseInput(repairRequestSchema, raw, 'repair request');
-  upsertSearchAttributes([
-    { key: MlopsDataset, value: request.dataset },
-    { key: MlopsStage, value: 'repair' },
-  ]);
+  upsertSearchAttributes(repairSearchAttributes(request.dataset));
   return repairSnapshot(request);
 }

@@ -1,14 +1,18 @@
 import { z } from 'zod';
-import { ApplicationFailure, log, proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { log, proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { userError } from '../errors';
 import type { Activities } from '../activities';
-import type { MonitorOutcome } from '../activities/monitoring';
+import type { MonitorOutcome } from '../monitoring/outcome';
 import type { LabelBatch } from '../monitoring/labels';
 import { labelsRequestSchema, type MonitorRequest, monitorRequestSchema } from '../monitoring/request';
 import { type RetrainRequestInput, retrainRequestSchema } from '../retraining/request';
 import { modelName } from '../store/names';
-import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { labelsSearchAttributes } from '../api/labels';
+import { monitorSearchAttributes, monitorWorkflowId, runIdOfMonitorWorkflowId } from '../api/monitor';
+import { MlopsDataset } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
-import { retrainWorkflowId } from './retrain-messages';
+import { productionOf } from '../api/registry';
+import { retrainScheduleSearchAttributes, retrainWorkflowId } from '../api/retrain';
 
 /** What a monitor pass or a schedule passes on to the loop it starts; checked here, passed on as given. */
 const retrainOptionsSchema = retrainRequestSchema.omit({ model: true });
@@ -36,22 +40,19 @@ export interface MonitorResult extends MonitorOutcome {
  */
 export async function monitorModel(input: Omit<MonitorRequest, 'runId'> & { runId?: string; retrain?: Omit<RetrainRequestInput, 'model'> }): Promise<MonitorResult> {
   // A schedule starts runs as monitor:<model>:scheduled-<time>: that tail names the run.
-  const runId = input.runId ?? workflowInfo().workflowId.split(':').slice(2).join(':').replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 100);
+  const runId = input.runId ?? runIdOfMonitorWorkflowId(workflowInfo().workflowId);
   const { retrain: _checked, ...request } = parseInput(monitorRequestSchema.extend({ retrain: retrainOptionsSchema.optional() }), { ...input, runId }, 'monitor request');
   const { retrain } = input;
   const { model } = request;
-  upsertSearchAttributes([
-    { key: MlopsModel, value: model },
-    { key: MlopsStage, value: 'monitor' },
-  ]);
+  upsertSearchAttributes(monitorSearchAttributes(model));
   const registry = await readRegistry({ model });
-  const production = registry.versions.find((v) => v.version === registry.aliases.production);
-  if (!production) throw ApplicationFailure.nonRetryable(`Model "${model}" has no production version to monitor`, 'NoProductionModel');
+  const production = productionOf(registry);
+  if (!production) throw userError('NoProductionModel', `Model "${model}" has no production version to monitor`);
   const dataset = request.dataset ?? production.dataset.name;
   upsertSearchAttributes([{ key: MlopsDataset, value: dataset }]);
   const resolved = await resolveDatasetVersion({ dataset, version: request.datasetVersion });
   const outcome = await monitorProduction.executeWithOptions({ summary: `Drift and live metrics of ${production.version.slice(0, 8)} on ${dataset}@${resolved.version.slice(0, 8)}` }, [
-    { request: { ...request, dataset }, production, manifestUri: resolved.manifestUri, now: new Date().toISOString() },
+    { request: { ...request, dataset }, production, manifestUri: resolved.manifestUri, datasetVersion: resolved.version, now: new Date().toISOString() },
   ]);
   // Histories recorded before pages were written replay with an outcome that has no htmlUri.
   setCurrentDetails(
@@ -62,7 +63,7 @@ export async function monitorModel(input: Omit<MonitorRequest, 'runId'> & { runI
   log.warn('monitoring threshold crossed', { model, reasons: outcome.reasons });
   const started = await requestRetrain({
     request: { ...(retrain ?? {}), model },
-    trigger: { reason: `monitoring ${request.runId}: ${outcome.reasons.join('; ')}`, by: `monitor:${model}:${request.runId}` },
+    trigger: { reason: `monitoring ${request.runId}: ${outcome.reasons.join('; ')}`, by: monitorWorkflowId(model, request.runId) },
     quietPeriod: request.retrainQuietPeriod,
   });
   if (started.suppressed) log.info('retraining not requested', { model, why: started.suppressed });
@@ -72,19 +73,13 @@ export async function monitorModel(input: Omit<MonitorRequest, 'runId'> & { runI
 /** Labels that arrived late (`labels:<dataset>:<id>`): stored beside the dataset for live metrics. */
 export async function recordLabelsWorkflow(raw: { dataset: string; source: string; label?: string }): Promise<LabelBatch> {
   const input = parseInput(labelsRequestSchema, raw, 'labels request');
-  upsertSearchAttributes([
-    { key: MlopsDataset, value: input.dataset },
-    { key: MlopsStage, value: 'labels' },
-  ]);
+  upsertSearchAttributes(labelsSearchAttributes(input.dataset));
   return recordLabels({ ...input, receivedAt: new Date().toISOString() });
 }
 
 /** What a retrain schedule starts: it only asks (signal-with-start), so one loop per model runs. */
 export async function scheduledRetrain(input: { model: string; retrain?: Omit<RetrainRequestInput, 'model'> }): Promise<{ workflowId: string }> {
   parseInput(z.object({ model: modelName, retrain: retrainOptionsSchema.optional() }).strict(), input, 'scheduled retraining');
-  upsertSearchAttributes([
-    { key: MlopsModel, value: input.model },
-    { key: MlopsStage, value: 'retrain-schedule' },
-  ]);
+  upsertSearchAttributes(retrainScheduleSearchAttributes(input.model));
   return requestRetrain({ request: { ...(input.retrain ?? {}), model: input.model }, trigger: { reason: 'scheduled retraining', by: workflowInfo().workflowId } });
 }

@@ -1,5 +1,4 @@
 import {
-  ApplicationFailure,
   condition,
   log,
   proxyActivities,
@@ -9,14 +8,14 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { rootApplicationFailure } from '../errors';
-import type { EvaluationOutcome } from '../activities/evaluation';
+import { failureOfType, userError } from '../errors';
+import type { EvaluationOutcome } from '../evaluation/outcome';
 import { type PromoteRequest, promoteRequestSchema } from '../evaluation/request';
 import type { ModelVersionSummary } from '../models/card';
-import { MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
+import { MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
-import type { PromotionEvidence, RegistryState } from './messages';
-import { approveUpdate, type PromotionStatus, promotionStatusQuery, type ReviewInput, rejectUpdate } from './promote-messages';
+import { productionOf, type PromotionEvidence, type RegistryState, versionOf } from '../api/registry';
+import { approveUpdate, promoteSearchAttributes, type PromotionStatus, promotionStatusQuery, type ReviewInput, rejectUpdate } from '../api/promote';
 import { ALIAS_CHANGED, requireText } from './registry';
 
 const { readRegistry, setRegistryAlias, rejectRegistryVersion, checkModelLoads } = proxyActivities<Activities>({
@@ -33,10 +32,9 @@ const { evaluateCandidate } = proxyActivities<Activities>({
 /** Production may change under a running promotion (another one finished first); re-evaluate this often at most. */
 const MAX_EVALUATIONS = 3;
 
-/** The activity's failure if it is of this type (activity failures wrap it as their cause). */
-function failureOfType(err: unknown, type: string): ApplicationFailure | undefined {
-  const root = rootApplicationFailure(err);
-  return root?.type === type ? root : undefined;
+/** Production moved under the compare-and-set; histories from before AliasChanged recorded it as a RegistryRefused saying so. */
+function lostCompareAndSet(err: unknown): boolean {
+  return !!failureOfType(err, 'AliasChanged') || !!failureOfType(err, 'RegistryRefused')?.message.startsWith(ALIAS_CHANGED);
 }
 
 /** Where a person reads the evidence: the page with charts (and the command that opens it), else the Markdown. */
@@ -74,20 +72,14 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
   };
   setHandler(approveUpdate, onReview(true), { validator: validateReview });
   setHandler(rejectUpdate, onReview(false), { validator: validateReview });
-  upsertSearchAttributes([
-    { key: MlopsModel, value: model },
-    { key: MlopsStage, value: 'promote' },
-    { key: MlopsNeedsAttention, value: false },
-  ]);
-
+  upsertSearchAttributes([...promoteSearchAttributes(model), { key: MlopsNeedsAttention, value: false }]);
   const registry = await readRegistry({ model });
   const candidateVersion = request.candidateVersion ?? registry.aliases.candidate;
-  if (!candidateVersion) throw ApplicationFailure.nonRetryable(`Model "${model}" has no candidate to promote`, 'InvalidInput');
-  const candidate = registry.versions.find((v) => v.version === candidateVersion);
-  if (!candidate) throw ApplicationFailure.nonRetryable(`Model "${model}" has no version ${candidateVersion}`, 'InvalidInput');
-  if (candidate.status === 'archived') throw ApplicationFailure.nonRetryable(`Version ${candidateVersion} is archived`, 'InvalidInput');
+  if (!candidateVersion) throw userError('InvalidInput', `Model "${model}" has no candidate to promote`);
+  const candidate = versionOf(registry, candidateVersion);
+  if (!candidate) throw userError('InvalidInput', `Model "${model}" has no version ${candidateVersion}`);
+  if (candidate.status === 'archived') throw userError('InvalidInput', `Version ${candidateVersion} is archived`);
   status.candidate = candidateVersion;
-
   const finish = async (outcome: 'promoted' | 'rejected', by: string, reason: string) => {
     status.phase = outcome;
     status.decision = { outcome, by, reason, at: new Date().toISOString() };
@@ -98,14 +90,12 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
     }
     return status;
   };
-
   const { dataset, datasetVersion, sliceColumns, batchSize, gates } = request;
   const evaluationOptions = { ...(dataset ? { dataset } : {}), datasetVersion, sliceColumns, batchSize, gates };
   let state: RegistryState = registry;
   for (let evaluation = 1; evaluation <= MAX_EVALUATIONS; evaluation++) {
     const productionVersion = state.aliases.production;
-    const baseline: ModelVersionSummary | undefined =
-      productionVersion && productionVersion !== candidateVersion ? state.versions.find((v) => v.version === productionVersion) : undefined;
+    const baseline: ModelVersionSummary | undefined = productionVersion !== candidateVersion ? productionOf(state) : undefined;
     if (productionVersion === candidateVersion) return finish('promoted', request.by, 'already production');
     status.baseline = baseline?.version;
     status.phase = 'evaluating';
@@ -136,7 +126,6 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
     };
     const failed = outcome.gates.filter((g) => !g.passed);
     const verdict = failed.length ? `gates failed: ${failed.map((g) => `${g.gate} (${g.detail})`).join('; ')}` : 'all gates passed';
-
     let by = request.by;
     let reason = verdict;
     // What the registry checks before production moves: this report passed, or a person approved it here.
@@ -169,7 +158,6 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
     } else if (!outcome.passed) {
       return finish('rejected', by, verdict);
     }
-
     status.phase = 'promoting';
     try {
       await checkModelLoads(candidate);
@@ -191,7 +179,7 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
       });
       return finish('promoted', by, reason);
     } catch (err) {
-      if (!failureOfType(err, 'RegistryRefused')?.message.includes(ALIAS_CHANGED)) throw err;
+      if (!lostCompareAndSet(err)) throw err;
       state = await readRegistry({ model });
       // Our own earlier attempt succeeded and only its reply was lost: done.
       if (state.aliases.production === candidateVersion) return finish('promoted', by, reason);

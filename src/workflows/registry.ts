@@ -1,6 +1,5 @@
 import {
   allHandlersFinished,
-  ApplicationFailure,
   condition,
   continueAsNew,
   patched,
@@ -12,9 +11,8 @@ import {
 } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities } from '../activities';
-import { rootApplicationFailure, userError } from '../errors';
+import { failureOfType, rootApplicationFailure, userError } from '../errors';
 import { modelName } from '../store/names';
-import { MlopsModel, MlopsStage } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
 import {
   ALIASES,
@@ -22,17 +20,20 @@ import {
   type Decision,
   type PromotionEvidence,
   type RegisterVersionInput,
+  type RegistryInput,
   registerVersionUpdate,
+  registrySearchAttributes,
   registryStateQuery,
   registryVersionQuery,
   type RegistryState,
   type RegistryVersion,
   registryWorkflowId,
+  versionOf,
   rejectVersionUpdate,
   type SetAliasInput,
   rollbackUpdate,
   setAliasUpdate,
-} from './messages';
+} from '../api/registry';
 
 const registryInputSchema = z
   .object({
@@ -88,11 +89,14 @@ async function checked<T>(check: Promise<T>): Promise<T> {
   try {
     return await check;
   } catch (err) {
-    throw ApplicationFailure.nonRetryable(rootApplicationFailure(err)?.message ?? (err as Error).message, 'RegistryRefused');
+    throw userError('RegistryRefused', rootApplicationFailure(err)?.message ?? (err as Error).message);
   }
 }
 
-/** The start of the message a compare-and-set alias update fails with; clients look for it. */
+/**
+ * The start of the message a lost compare-and-set failed with before it had its own type
+ * (AliasChanged): only to read failures recorded in histories from then (see promote.ts).
+ */
 export const ALIAS_CHANGED = 'alias changed';
 
 export function requireText(value: unknown, what: string): void {
@@ -104,7 +108,7 @@ export function requireText(value: unknown, what: string): void {
  * versions, the `production`/`candidate` aliases and the decision log; every change is an update
  * with a validator that refuses bad input with a message, before anything is recorded.
  */
-export async function modelRegistry(raw: { model: string; state?: RegistryState }): Promise<void> {
+export async function modelRegistry(raw: RegistryInput): Promise<void> {
   const input = parseInput(registryInputSchema, raw, 'registry input');
   if (workflowInfo().workflowId !== registryWorkflowId(input.model)) {
     throw userError('InvalidInput', `Workflow ${workflowInfo().workflowId} cannot hold model "${input.model}": the registry of "${input.model}" is ${registryWorkflowId(input.model)}`);
@@ -120,11 +124,8 @@ export async function modelRegistry(raw: { model: string; state?: RegistryState 
     productionHistory: [],
     decisions: [],
   };
-  upsertSearchAttributes([
-    { key: MlopsModel, value: state.model },
-    { key: MlopsStage, value: 'registry' },
-  ]);
-  const find = (version: string) => state.versions.find((v) => v.version === version);
+  upsertSearchAttributes(registrySearchAttributes(state.model));
+  const find = (version: string) => versionOf(state, version);
   const unknown = (version: string) =>
     new Error(
       `model "${state.model}" has no version "${version}"` +
@@ -196,7 +197,7 @@ export async function modelRegistry(raw: { model: string; state?: RegistryState 
   const validateSetAlias = ({ alias, version, by, reason, expectedCurrent, evidence }: SetAliasInput) => {
     if (!ALIASES.includes(alias)) throw new Error(`alias must be one of ${ALIASES.join(', ')}`);
     if (expectedCurrent !== undefined && (state.aliases[alias] ?? null) !== expectedCurrent) {
-      throw new Error(`${ALIAS_CHANGED}: ${alias} is ${state.aliases[alias] ?? 'unset'} now, not ${expectedCurrent ?? 'unset'} as expected`);
+      throw userError('AliasChanged', `${ALIAS_CHANGED}: ${alias} is ${state.aliases[alias] ?? 'unset'} now, not ${expectedCurrent ?? 'unset'} as expected`);
     }
     const v = find(version);
     if (!v) throw unknown(version);
@@ -221,7 +222,7 @@ export async function modelRegistry(raw: { model: string; state?: RegistryState 
       try {
         validateSetAlias({ ...input, expectedCurrent: production });
       } catch (err) {
-        throw ApplicationFailure.nonRetryable((err as Error).message, 'RegistryRefused');
+        throw failureOfType(err, 'AliasChanged') ?? userError('RegistryRefused', (err as Error).message);
       }
       return setAlias(input);
     },

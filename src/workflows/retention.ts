@@ -2,7 +2,7 @@ import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporal
 import type { Activities } from '../activities';
 import type { SweepReport } from '../datasets/retention';
 import { type RetentionSweepRequest, retentionSweepRequestSchema } from '../datasets/request';
-import { MlopsStage } from '../temporal/search-attributes';
+import { retentionSearchAttributes } from '../api/datasets';
 import { parseInput } from '../validation';
 
 const { sweepExpiredRaw } = proxyActivities<Activities>({
@@ -13,7 +13,7 @@ const { sweepExpiredRaw } = proxyActivities<Activities>({
 /** Deletes expired raw copies; the result (kept in history) and a report file say what went. */
 export async function retentionSweep(raw: RetentionSweepRequest = {}): Promise<SweepReport> {
   const request = parseInput(retentionSweepRequestSchema, raw, 'retention sweep request');
-  upsertSearchAttributes([{ key: MlopsStage, value: 'retention' }]);
+  upsertSearchAttributes(retentionSearchAttributes());
   // Workflow time is deterministic (it is the time of the workflow task), so replays agree.
   const asOf = request.asOf ?? new Date().toISOString();
   return sweepExpiredRaw({ sweepId: workflowInfo().workflowId, asOf });

@@ -2,7 +2,6 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { type Duration, durationMs } from '../duration';
 import {
   allHandlersFinished,
-  ApplicationFailure,
   isCancellation,
   condition,
   continueAsNew,
@@ -16,16 +15,18 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { TrainingSpec } from '../activities/retraining';
+import type { TrainingSpec } from '../training/spec';
 import type { ModelVersionSummary } from '../models/card';
 import { type RetrainRequest, retrainRequestSchema, type RetryOverrides, retryOverridesSchema, type Strategy } from '../retraining/request';
 import { DEFAULT_TRAINING_WINDOW } from '../retraining/training-windows';
 import { defaultStrategies } from '../retraining/strategies';
-import { MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
+import { MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
+import { productionOf, versionOf } from '../api/registry';
+import { childWorkflowId } from '../api/search';
 import { rootApplicationFailure, userError } from '../errors';
 import { parseInput } from '../validation';
 import { promoteModel } from './promote';
-import { promoteWorkflowId } from './promote-messages';
+import { promoteWorkflowId } from '../api/promote';
 import { requireText } from './registry';
 import {
   abortUpdate,
@@ -36,9 +37,11 @@ import {
   forcePromoteUpdate,
   type RetrainStatus,
   retrainRequestedSignal,
+  retrainSearchAttributes,
   retrainStatusQuery,
+  retrainWorkflowId,
   retryUpdate,
-} from './retrain-messages';
+} from '../api/retrain';
 import { trainModel } from './train';
 
 const { readRegistry, trainingSpecOf, checkModelLoads, setRegistryAlias } = proxyActivities<Activities>({
@@ -136,11 +139,7 @@ export async function retrainUntilImproved(raw: RetrainRequest, carried?: Retrai
       if (!tried.includes(input.version)) throw new Error(`version "${input.version}" was not trained by this loop; choose one of: ${tried.join(', ') || '(none)'}`);
     },
   });
-  upsertSearchAttributes([
-    { key: MlopsModel, value: model },
-    { key: MlopsStage, value: 'retrain' },
-    { key: MlopsNeedsAttention, value: false },
-  ]);
+  upsertSearchAttributes([...retrainSearchAttributes(model), { key: MlopsNeedsAttention, value: false }]);
 
   const finish = (outcome: RetrainStatus['outcome']) => {
     status.phase = 'done';
@@ -205,8 +204,8 @@ export async function retrainUntilImproved(raw: RetrainRequest, carried?: Retrai
 
   const forcePromote = async (version: string, by: DecisionInput) => {
     const registry = await readRegistry({ model });
-    const summary = registry.versions.find((v) => v.version === version);
-    if (!summary) throw ApplicationFailure.nonRetryable(`Model "${model}" has no version ${version}`, 'InvalidInput');
+    const summary = versionOf(registry, version);
+    if (!summary) throw userError('InvalidInput', `Model "${model}" has no version ${version}`);
     await checkModelLoads(summary);
     await setRegistryAlias({
       model,
@@ -224,8 +223,8 @@ export async function retrainUntilImproved(raw: RetrainRequest, carried?: Retrai
 
   for (;;) {
     const registry = await readRegistry({ model });
-    const production = registry.versions.find((v) => v.version === registry.aliases.production);
-    if (!production) throw ApplicationFailure.nonRetryable(`Model "${model}" has no production version to improve on; promote one first`, 'NoProductionModel');
+    const production = productionOf(registry);
+    if (!production) throw userError('NoProductionModel', `Model "${model}" has no production version to improve on; promote one first`);
     status.production = production.version;
     let spec: TrainingSpec;
     try {
@@ -310,7 +309,7 @@ async function attempt(request: RetrainRequest, status: RetrainStatus, productio
       ? { dataset: data.judgedOn.dataset, version: data.judgedOn.version }
       : { dataset: request.evaluationDataset ?? request.dataset ?? spec.dataset, version: 'latest' };
     const trained = await executeChild(trainModel, {
-      workflowId: `${loopId}/attempt-${n}/train`,
+      workflowId: childWorkflowId(loopId, `attempt-${n}`, 'train'),
       staticSummary: `Attempt ${n}: train ${(strategy.trainer ?? spec.trainer).kind} on ${data ? `${trainOn.dataset}@${trainOn.version.slice(0, 8)}` : `the latest ${trainOn.dataset}`}`,
       args: [
         {
@@ -348,7 +347,7 @@ async function attempt(request: RetrainRequest, status: RetrainStatus, productio
           policy: request.policy,
           approvalTimeout: request.approvalTimeout,
           onTimeout: 'reject',
-          by: `retrain:${request.model} attempt ${n}`,
+          by: `${retrainWorkflowId(request.model)} attempt ${n}`,
         },
       ],
     });

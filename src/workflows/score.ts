@@ -1,11 +1,14 @@
-import { ApplicationFailure, condition, executeChild, log, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { condition, executeChild, log, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { userError } from '../errors';
 import type { Activities } from '../activities';
 import { type ScoreRequest, scoreRequestSchema } from '../scoring/request';
 import { parseInput } from '../validation';
-import { MlopsDataset, MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
+import { MlopsNeedsAttention } from '../temporal/search-attributes';
+import { productionOf } from '../api/registry';
+import { childWorkflowId } from '../api/search';
 import { ingestDataset } from './ingest';
 import { requireText } from './registry';
-import { type AcknowledgeInput, acknowledgeUpdate, type ScoreStatus, scoreStatusQuery } from './score-messages';
+import { type AcknowledgeInput, acknowledgeUpdate, type ScoreStatus, scoreSearchAttributes, scoreStatusQuery } from '../api/score';
 
 const { readRegistry, resolveDatasetVersion } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -45,31 +48,26 @@ export async function scoreBatch(raw: ScoreRequest): Promise<ScoreStatus> {
       },
     },
   );
-  upsertSearchAttributes([
-    { key: MlopsModel, value: model },
-    { key: MlopsDataset, value: request.ingest?.dataset ?? request.dataset },
-    { key: MlopsStage, value: 'score' },
-    { key: MlopsNeedsAttention, value: false },
-  ]);
+  upsertSearchAttributes([...scoreSearchAttributes(model, request.ingest?.dataset ?? request.dataset), { key: MlopsNeedsAttention, value: false }]);
 
   let datasetVersion = request.datasetVersion;
   let dataset = request.dataset;
   if (request.ingest) {
-    const ingested = await executeChild(ingestDataset, { args: [request.ingest], workflowId: `${workflowInfo().workflowId}/ingest` });
+    const ingested = await executeChild(ingestDataset, { args: [request.ingest], workflowId: childWorkflowId(workflowInfo().workflowId, 'ingest') });
     dataset = ingested.dataset;
     datasetVersion = ingested.version;
   }
   const registry = await readRegistry({ model });
-  const production = registry.aliases.production;
-  const summary = registry.versions.find((v) => v.version === production);
-  if (!production || !summary) throw ApplicationFailure.nonRetryable(`Model "${model}" has no production version; promote one first`, 'NoProductionModel');
+  const summary = productionOf(registry);
+  const production = summary?.version;
+  if (!production || !summary) throw userError('NoProductionModel', `Model "${model}" has no production version; promote one first`);
   const resolved = await resolveDatasetVersion({ dataset, version: datasetVersion });
   status.modelVersion = production;
   status.dataset = { name: dataset, version: resolved.version };
   status.phase = 'scoring';
   setCurrentDetails(`Scoring ${dataset}@${resolved.version} with production ${model}@${production}`);
   const run = await scoreDatasetVersion.executeWithOptions({ summary: `Score ${dataset}@${resolved.version.slice(0, 8)} with ${production.slice(0, 8)}` }, [
-    { request: { ...request, dataset, datasetVersion: resolved.version }, model: summary, manifestUri: resolved.manifestUri, scoredAt: new Date().toISOString() },
+    { request: { ...request, dataset, datasetVersion: resolved.version }, model: summary, manifestUri: resolved.manifestUri, datasetVersion: resolved.version, scoredAt: new Date().toISOString() },
   ]);
   status.run = run;
   if (run.alert) {

@@ -1,6 +1,6 @@
 import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { MlopsDataset, MlopsModel, MlopsStage } from '../temporal/search-attributes';
+import { trainSearchAttributes } from '../api/train';
 import { resolveTrainer, type TrainRequest, trainRequestSchema } from '../training/request';
 import type { TrainedVersion } from '../training/train';
 import { parseInput } from '../validation';
@@ -24,11 +24,7 @@ const { trainModelVersion } = proxyActivities<Activities>({
 export async function trainModel(raw: TrainRequest): Promise<TrainedVersion> {
   const request = parseInput(trainRequestSchema, raw, 'train request');
   resolveTrainer(request.trainer);
-  upsertSearchAttributes([
-    { key: MlopsModel, value: request.model },
-    { key: MlopsDataset, value: request.dataset },
-    { key: MlopsStage, value: 'train' },
-  ]);
+  upsertSearchAttributes(trainSearchAttributes(request.model, request.dataset));
   const dataset = await resolveDatasetVersion({ dataset: request.dataset, version: request.datasetVersion });
   const result = await trainModelVersion.executeWithOptions({ summary: `Train ${request.trainer.kind} on ${request.dataset}@${dataset.version.slice(0, 8)}` }, [
     { request: { ...request, datasetVersion: dataset.version }, manifestUri: dataset.manifestUri },

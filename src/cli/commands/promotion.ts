@@ -1,12 +1,12 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import type { EvaluationOutcome } from '../../activities/evaluation';
+import type { EvaluationOutcome } from '../../evaluation/outcome';
 import { listPending, reviewOutcome, rollbackProduction, startEvaluation, startPromotion } from '../../client/promote';
 import { parseDatasetRef } from '../../datasets/catalog';
 import { userError } from '../../errors';
 import { PROMOTION_POLICIES } from '../../evaluation/request';
-import { parsePromoteWorkflowId, type PromotionStatus } from '../../workflows/promote-messages';
+import { parsePromoteWorkflowId, type PromotionStatus } from '../../api/promote';
 import { registryState } from '../../client/train';
 import { evaluationsDir, latestEvaluations } from '../../evaluation/reports';
 import { pageOf } from '../../reports/publish';

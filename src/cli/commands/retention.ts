@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { retentionSweepRequestSchema } from '../../datasets/request';
-import { MlopsStage } from '../../temporal/search-attributes';
+import { manualRetentionSweepWorkflowId, retentionSearchAttributes } from '../../api/datasets';
 import { parseInput } from '../../validation';
 import type { retentionSweep } from '../../workflows';
 import type { CliContext } from '../context';
@@ -20,9 +20,9 @@ export function registerRetentionCommands(program: Command, ctx: () => CliContex
       const client = await c.temporal();
       const handle = await client.workflow.start<typeof retentionSweep>('retentionSweep', {
         taskQueue: c.config.taskQueue,
-        workflowId: `retention-sweep-manual-${new Date().toISOString()}`,
+        workflowId: manualRetentionSweepWorkflowId(new Date()),
         args: [request],
-        typedSearchAttributes: [{ key: MlopsStage, value: 'retention' }],
+        typedSearchAttributes: retentionSearchAttributes(),
       });
       const report = await c.answer(handle.result());
       if (opts.json) return printJson(report);

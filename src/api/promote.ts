@@ -1,0 +1,50 @@
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { GateResult } from '../evaluation/gates';
+import type { PromotionPolicy } from '../evaluation/request';
+import { stageAttributes } from './search';
+
+/**
+ * The `promoteModel` API (`promote:<model>:<version>`): id, start attributes and summary, its
+ * messages; shared by clients, the pipeline and the retraining loop that start it as a child.
+ */
+export function promoteWorkflowId(model: string, version: string): string {
+  return `promote:${model}:${version}`;
+}
+
+export function parsePromoteWorkflowId(workflowId: string): { model: string; version: string } | undefined {
+  const match = /^promote:([^:]+):([^:]+)$/.exec(workflowId);
+  return match ? { model: match[1]!, version: match[2]! } : undefined;
+}
+
+export const promoteSearchAttributes = (model: string) => stageAttributes('promote', { model });
+
+export function promoteSummary(model: string, version: string, policy: PromotionPolicy): string {
+  return `Promote ${model}@${version} (${policy}) after a shadow evaluation against production`;
+}
+
+export interface ReviewInput {
+  /** The candidate version being reviewed (guards against approving the wrong one). */
+  version: string;
+  by: string;
+  reason: string;
+}
+
+export type PromotionPhase = 'evaluating' | 'waiting-for-review' | 'promoting' | 'promoted' | 'rejected';
+
+export interface PromotionStatus {
+  model: string;
+  candidate: string;
+  baseline?: string;
+  phase: PromotionPhase;
+  /** The latest evaluation's verdict; the full report is at reportUri. */
+  evaluation?: { reportUri: string; markdownUri: string; /** The page to open (promotions started before pages were written lack it). */ htmlUri?: string; rows: number; passed: boolean; gates: GateResult[]; primaryMetric: string; candidateValue: number | null; baselineValue?: number | null };
+  waitingSince?: string;
+  escalatedAt?: string;
+  /** A person's approval of the latest evaluation: the registry asks for it before production moves. */
+  approval?: { by: string; reason: string; at: string };
+  decision?: { outcome: 'promoted' | 'rejected'; by: string; reason: string; at: string };
+}
+
+export const approveUpdate = defineUpdate<PromotionStatus, [ReviewInput]>('approve');
+export const rejectUpdate = defineUpdate<PromotionStatus, [ReviewInput]>('reject');
+export const promotionStatusQuery = defineQuery<PromotionStatus>('status');

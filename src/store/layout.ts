@@ -1,0 +1,49 @@
+/**
+ * The artifact store's layout: every key (folder or file) the project reads or writes, as path
+ * segments below the store's root. This is the one module that spells them, so a backend that is
+ * not a local folder (S3: the same segments joined by `/` under a prefix) maps one place.
+ */
+export const MANIFEST_FILE = 'manifest.json';
+export const CARD_FILE = 'card.json';
+export const RUN_FILE = 'run.json';
+/** A scoring run's page with charts, beside its run.json. */
+export const RUN_PAGE = 'report.html';
+
+export const layout = {
+  datasets: () => ['datasets'],
+  dataset: (dataset: string) => ['datasets', dataset],
+  datasetVersions: (dataset: string) => ['datasets', dataset, 'versions'],
+  datasetVersion: (dataset: string, version: string) => ['datasets', dataset, 'versions', version],
+  manifest: (dataset: string, version: string) => ['datasets', dataset, 'versions', version, MANIFEST_FILE],
+  quarantine: (dataset: string, version: string) => ['datasets', dataset, 'quarantine', `${version}.parquet`],
+  raw: () => ['raw'],
+  rawCopy: (dataset: string, sourceHash: string) => ['raw', dataset, sourceHash],
+  /** Contracts that came by reference (too large to ride in payloads), by the sha256 of their bytes. */
+  contract: (sha256: string) => ['contracts', `${sha256}.json`],
+  labels: () => ['labels'],
+  datasetLabels: (dataset: string) => ['labels', dataset],
+  modelVersion: (model: string, version: string) => ['models', model, 'versions', version],
+  card: (model: string, version: string) => ['models', model, 'versions', version, CARD_FILE],
+  evaluations: (model: string) => ['reports', 'evaluations', model],
+  monitoring: (model: string) => ['reports', 'monitoring', model],
+  /** The model page (index.html) and its data (model.json). */
+  modelPage: (model: string) => ['reports', 'models', model],
+  retentionReport: (sweepId: string) => ['reports', 'retention', `${sweepId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`],
+  predictions: () => ['predictions'],
+  /** A model's scoring runs: predictions/<model>/<runId>/ with run.json and part-*.parquet. */
+  predictionRuns: (model: string) => ['predictions', model],
+  /** Process groups of running external trainers (see training/process-groups.ts). */
+  trainerGroups: () => ['.trainers'],
+  tmp: () => ['.tmp'],
+} as const;
+
+/** Globs over the layout, for the lineage views (`mlops sql`). */
+export const layoutGlobs = {
+  manifests: ['datasets', '*', 'versions', '*', MANIFEST_FILE],
+  cards: ['models', '*', 'versions', '*', CARD_FILE],
+  evaluations: ['reports', 'evaluations', '*', '*.json'],
+  monitoring: ['reports', 'monitoring', '*', '*.json'],
+  scoringRuns: ['predictions', '*', '*', RUN_FILE],
+  predictionParts: ['predictions', '*', '*', 'part-*.parquet'],
+  labelFiles: ['labels', '*', '*.parquet'],
+} as const;
