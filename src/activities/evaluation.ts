@@ -13,9 +13,9 @@ import { evaluationsDir } from '../evaluation/reports';
 import { type EvaluationOptions, evaluationOptionsSchema } from '../evaluation/request';
 import { shadowEvaluate } from '../evaluation/shadow';
 import type { ModelVersionSummary } from '../models/card';
-import { loadSession } from '../onnx/runtime';
+import { openVerifiedModel } from '../models/files';
 import type { ArtifactStore } from '../store/artifact-store';
-import { canonicalJson, sha256, sha256File } from '../store/hash';
+import { canonicalJson, sha256 } from '../store/hash';
 import { parseInput } from '../validation';
 import { withDuckDbActivity } from './progress';
 
@@ -50,17 +50,7 @@ export interface EvaluationOutcome {
  * Checked before a version is evaluated and again right before it becomes production.
  */
 export async function checkModelLoads(summary: ModelVersionSummary): Promise<void> {
-  const where = `${summary.model}@${summary.version}`;
-  const actual = await sha256File(summary.onnxUri).catch((err: NodeJS.ErrnoException) => {
-    throw userError('ModelLoadError', `Model ${where}: cannot read ${summary.onnxUri} (${err.code ?? err.message})`);
-  });
-  if (actual !== summary.onnxSha256) {
-    throw userError('ModelLoadError', `Model ${where}: ${summary.onnxUri} changed after registration (sha256 ${actual.slice(0, 12)}…, registered ${summary.onnxSha256.slice(0, 12)}…)`);
-  }
-  const session = await loadSession(summary.onnxUri).catch((err: Error) => {
-    throw userError('ModelLoadError', `Model ${where}: ONNX Runtime cannot load it: ${err.message}`);
-  });
-  await session.release();
+  await (await openVerifiedModel(summary)).release();
 }
 
 export function createEvaluationActivities(deps: EvaluationActivityDeps) {

@@ -7,6 +7,7 @@ import { registerPromotionCommands } from './commands/promotion';
 import { registerLoopCommands } from './commands/loop';
 import { registerRetentionCommands } from './commands/retention';
 import { registerScheduleCommands } from './commands/schedules';
+import { registerServeCommand } from './commands/serve';
 import { registerSqlCommand } from './commands/sql';
 import { CliContext } from './context';
 import { describeError } from './errors';
@@ -32,6 +33,7 @@ export function buildProgram(ctx: () => CliContext): Command {
   registerLoopCommands(program, ctx);
   registerRetentionCommands(program, ctx);
   registerScheduleCommands(program, ctx);
+  registerServeCommand(program, ctx);
   registerSqlCommand(program, ctx);
   registerCodecCommand(program, ctx);
   program
