@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listPending, rollbackProduction, startPromotion } from '../src/client/promote';
+import { startLabels, startMonitor } from '../src/client/retrain';
 import { acknowledgeAlert, startScoring } from '../src/client/score';
 import { startTraining } from '../src/client/train';
 import { startModelServer, type ModelServer } from '../src/serving/http';
@@ -168,6 +169,42 @@ describe('mlops serve', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('logs every online prediction in the background (batch columns), and late labels join them in monitoring', async () => {
+    const server = await serve({ alerts: false, log: { flushIntervalMs: 200 } });
+    const ids = Array.from({ length: 250 }, (_, i) => 500_000 + i);
+    let dir = '';
+    try {
+      for (let i = 0; i < ids.length; i += 50) expect((await post(server, ids.slice(i, i + 50).map((id) => row(id, (id % 40) / 10 - 2)))).status).toBe(200);
+      const one = await post(server, { x1: 0.1, x2: null, color: 'green' }, { 'x-request-id': 'req-no-key' });
+      expect(one.json.prediction.key).toBe('req-no-key');
+      // What a crash can lose: only rows still waiting. One flush interval later, all are on disk
+      // while the server runs on (nothing closed, nothing flushed by hand).
+      const status = await until('the log written', async () => {
+        const s = server.predictor.status();
+        return s.log && s.log.written === 251 && s.log.buffered === 0 ? s : undefined;
+      });
+      dir = status.log!.dir;
+      const logged = await sql<Record<string, unknown>>(`SELECT * FROM read_parquet(${quoteString(`${dir}/part-*.parquet`)}) ORDER BY row_number`);
+      expect(logged).toHaveLength(251);
+      expect(fs.readdirSync(dir).filter((f) => !f.startsWith('part-'))).toEqual([]);
+      expect(logged[0]).toMatchObject({ row_number: 0, key: '500000', model: MODEL, model_version: v1, dataset: 'churn-train', dataset_version: 'online', flag: null });
+      expect(Object.keys(logged[0]!.features as object)).toEqual(['x1', 'x2', 'color']);
+      expect(Object.keys(logged[0]!.contributions as object)).toEqual(['x1', 'x2', 'color', '(bias)']);
+      expect(logged.at(-1)).toMatchObject({ key: 'req-no-key', request_id: 'req-no-key' });
+      // The batch log's columns, in its order, then request_id.
+      const batchColumns = Object.keys((await sql<Record<string, unknown>>(`SELECT * FROM read_parquet(${quoteString(`${env.store.path('predictions', MODEL, 'batch-1')}/part-*.parquet`)}) LIMIT 1`))[0]!);
+      expect(Object.keys(logged[0]!)).toEqual([...batchColumns, 'request_id']);
+    } finally {
+      await server.close();
+    }
+    const labels = `${env.inputDir}/online-labels.csv`;
+    fs.writeFileSync(labels, `id,churned\n${ids.map((id) => `${id},${id % 40 >= 20}`).join('\n')}\n`);
+    expect((await (await startLabels(env.client, env.config, { dataset: 'churn-train', source: labels })).result()).rows).toBe(250);
+    const report = await (await startMonitor(env.client, env.config, { model: MODEL, dataset: 'churn-train', runId: 'online-check', retrainOnTrigger: false })).result();
+    expect(report.live).toMatchObject({ rows: 250, primaryMetric: 'rocAuc' });
+    expect(report.live!.value).toBeGreaterThan(0.9);
   });
 
   it('swaps to each new production (promotion, then rollback) under a request loop without one failed response', async () => {
