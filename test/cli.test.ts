@@ -366,6 +366,41 @@ describe('mlops CLI', () => {
     expect(fs.existsSync(env.store.path('predictions', 'people-model', 'cli-1'))).toBe(false);
   });
 
+  it('serves online predictions until stopped; the log is flushed on shutdown, and a kill -9 loses only rows not yet written', async () => {
+    const logRows = async (dir: string) => {
+      const parts = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+      expect(parts.filter((f) => !/^part-\d{5}\.parquet$/.test(f))).toEqual([]); // no half-written part is ever visible
+      const r = await mlops('sql', `SELECT count(*) AS n FROM read_parquet('${dir}/part-*.parquet')`, '--json');
+      return parts.length ? (JSON.parse(r.stdout) as Array<{ n: number }>)[0]!.n : 0;
+    };
+    const predictRows = async (url: string, n: number) => {
+      const status = await fetch(`${url}/readyz`).then((r) => r.json() as Promise<{ version: string }>);
+      for (let i = 0; i < n; i++) {
+        const r = await fetch(`${url}/v1/models/people-model/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ age: 30 + i, income: null, city: 'Lima' }) });
+        expect(r.status, await r.clone().text()).toBe(200);
+        expect(((await r.json()) as { modelVersion: string }).modelVersion).toBe(status.version);
+      }
+    };
+    const start = async (flush: string) => {
+      const server = mlops.spawn(['serve', 'people-model', '--port', '0', '--log-flush-interval', flush]);
+      await server.waitFor(/online prediction log: \S+/);
+      return { server, url: /on (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output())![1]!, dir: /online prediction log: (\S+)/.exec(server.output())![1]! };
+    };
+    // A flush interval of an hour: only the shutdown writes the rows.
+    const calm = await start('1h');
+    await predictRows(calm.url, 12);
+    expect(await logRows(calm.dir)).toBe(0);
+    expect(await calm.server.stop()).toBe(0);
+    expect(await logRows(calm.dir)).toBe(12);
+    // kill -9: rows written at the last flush survive; what a crash loses is what waited since.
+    const crashing = await start('200ms');
+    await predictRows(crashing.url, 15);
+    await until('the rows written', async () => ((await fetch(`${crashing.url}/readyz`).then((r) => r.json() as Promise<{ log: { written: number } }>)).log.written === 15 ? true : undefined));
+    crashing.server.child.kill('SIGKILL');
+    await crashing.server.stop();
+    expect(await logRows(crashing.dir)).toBe(15);
+  });
+
   it('serves the payload codec until stopped', async () => {
     const key = randomBytes(32).toString('base64');
     const server = mlops.spawn(['codec-server', '--port', '0'], { env: { MLOPS_PAYLOAD_KEY: key } });

@@ -105,7 +105,7 @@ function cycles(graph: Map<string, Module>): string[][] {
 
 const layerOf = (file: string): string => {
   const top = file.split(path.sep)[0]!;
-  return ['api', 'activities', 'workflows', 'client', 'cli', 'temporal'].includes(top) ? top : file === 'worker.ts' ? 'worker' : 'domain';
+  return ['api', 'activities', 'workflows', 'client', 'cli', 'temporal', 'reports', 'serving'].includes(top) ? top : file === 'worker.ts' ? 'worker' : 'domain';
 };
 
 /** What each layer must never import (by layer of the imported module). */
@@ -116,6 +116,10 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   activities: ['workflows', 'client', 'cli', 'worker'],
   workflows: ['client', 'cli', 'worker'],
   client: ['cli', 'worker'],
+  // Pages are drawn from stored reports and the registry's state (its api/ types), never by talking to Temporal.
+  reports: ['activities', 'workflows', 'client', 'cli', 'worker'],
+  // The model server is an application of its own beside the CLI: a Temporal client of the registry and alerts.
+  serving: ['activities', 'cli', 'worker'],
 };
 
 /** Packages that pull Node into the workflow sandbox, where they cannot run. */

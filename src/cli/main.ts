@@ -8,6 +8,7 @@ import { registerLoopCommands } from './commands/loop';
 import { registerReportCommand } from './commands/report';
 import { registerRetentionCommands } from './commands/retention';
 import { registerScheduleCommands } from './commands/schedules';
+import { registerServeCommand } from './commands/serve';
 import { registerSqlCommand } from './commands/sql';
 import { CliContext } from './context';
 import { describeError } from './errors';
@@ -34,6 +35,7 @@ export function buildProgram(ctx: () => CliContext): Command {
   registerReportCommand(program, ctx);
   registerRetentionCommands(program, ctx);
   registerScheduleCommands(program, ctx);
+  registerServeCommand(program, ctx);
   registerSqlCommand(program, ctx);
   registerCodecCommand(program, ctx);
   program

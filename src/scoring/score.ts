@@ -49,6 +49,14 @@ export interface ScoreResult {
 
 export const FLAG_OUT_OF_RANGE = 'out-of-range';
 export const FLAG_NOT_A_NUMBER = 'not-a-number';
+const OUT_OF_RANGE = 1;
+const NOT_A_NUMBER = 2;
+/** A prediction's range check, as the log's flag codes (0: none; see FLAG_NAMES); shared with online serving. */
+export function rangeFlag(value: number, range: { min: number; max: number }): 0 | 1 | 2 {
+  if (!Number.isFinite(value)) return NOT_A_NUMBER;
+  return value < range.min || value > range.max ? OUT_OF_RANGE : 0;
+}
+export const FLAG_NAMES = [null, FLAG_OUT_OF_RANGE, FLAG_NOT_A_NUMBER] as const;
 /** Appender chunks hold at most this many rows (DuckDB's vector size). */
 const CHUNK_ROWS = 2048;
 const STAGING = 'mlops_scored';
@@ -106,7 +114,7 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
     `${quoteString(args.scoredAt)}::TIMESTAMP AS scored_at`,
     'output',
     classes > 0 ? `list_extract(${varcharList(card.classes)}, label_index + 1) AS predicted_label` : 'NULL::VARCHAR AS predicted_label',
-    `CASE flag WHEN 1 THEN '${FLAG_OUT_OF_RANGE}' WHEN 2 THEN '${FLAG_NOT_A_NUMBER}' END AS flag`,
+    `CASE flag WHEN ${OUT_OF_RANGE} THEN '${FLAG_OUT_OF_RANGE}' WHEN ${NOT_A_NUMBER} THEN '${FLAG_NOT_A_NUMBER}' END AS flag`,
     ...(explain ? [`{${explain.columns.map((name, j) => `${quoteString(name)}: contribution[${j + 1}]`).join(', ')}} AS contributions`] : []),
   ].join(', ');
 
@@ -150,16 +158,13 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
       const flags = new Int32Array(rows);
       for (let i = 0; i < rows; i++) {
         const v = values[i]!;
-        if (!Number.isFinite(v)) {
-          flags[i] = 2;
+        flags[i] = rangeFlag(v, args.range);
+        if (flags[i] === NOT_A_NUMBER) {
           labelIndex[i] = -1; // no class for a prediction that is not a number
           result.notANumber++;
           continue;
         }
-        if (v < args.range.min || v > args.range.max) {
-          flags[i] = 1;
-          result.outOfRange++;
-        }
+        if (flags[i] === OUT_OF_RANGE) result.outOfRange++;
         sum += v;
         result.output.min = result.output.min === null ? v : Math.min(result.output.min, v);
         result.output.max = result.output.max === null ? v : Math.max(result.output.max, v);

@@ -8,3 +8,4 @@ export { shadowEvaluate } from './evaluate';
 export { scoreBatch } from './score';
 export { retrainUntilImproved } from './retrain';
 export { monitorModel, recordLabelsWorkflow, scheduledRetrain } from './monitor';
+export { servingAlert } from './serving-alert';

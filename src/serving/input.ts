@@ -1,0 +1,160 @@
+import * as ort from 'onnxruntime-node';
+import type { Contract, ContractColumn } from '../contract/schema';
+import type { ModelCard } from '../models/card';
+import { didYouMean } from '../suggest';
+
+/**
+ * Online input: JSON rows with the raw feature columns the model card names, checked against the
+ * card and the training dataset's contract before anything reaches ONNX Runtime, then fed exactly
+ * as batch scoring feeds them (float32 with NaN for a missing number, '' for a missing string),
+ * so a row gets the same prediction online as in `mlops score`.
+ */
+export interface InputIssue {
+  /** Index of the row in the request (0 for a single-row request). */
+  row: number;
+  field: string;
+  problem: string;
+}
+
+/** Bad input: every problem found, each naming its row and field (HTTP 400). */
+export class PredictionInputError extends Error {
+  readonly type = 'InvalidInput';
+  constructor(readonly issues: InputIssue[]) {
+    const shown = issues.slice(0, 20).map((i) => `row ${i.row} field "${i.field}": ${i.problem}`);
+    super(`Invalid prediction input: ${shown.join('; ')}${issues.length > shown.length ? `; and ${issues.length - shown.length} more` : ''}`);
+    this.name = 'PredictionInputError';
+  }
+}
+
+export interface InputFeeds {
+  rows: number;
+  feeds: Record<string, ort.Tensor>;
+  /** The row as the log keeps it: numbers (null = missing) and strings (null = missing), by feature. */
+  features: Array<Record<string, number | string | null>>;
+  /** The row's key as batch scoring writes it (key columns joined by U+241F), when the row carries every key column. */
+  keys: Array<string | undefined>;
+}
+
+type FieldCheck = (value: unknown) => { value: number | string | null } | { problem: string };
+
+/** The checks for one model version, compiled once when it is loaded. */
+export interface InputValidator {
+  parse(rows: readonly unknown[]): InputFeeds;
+}
+
+export interface InputOptions {
+  /** Categorical values the model never saw in training: refused (default), or fed as the "unknown" level batch scoring uses. */
+  unknownCategories?: 'reject' | 'accept';
+}
+
+/** Checking stops after this many problems: enough to mend a request, bounded for a huge bad one. */
+const MAX_ISSUES = 100;
+
+export function compileInputValidator(card: ModelCard, contract: Contract | undefined, options: InputOptions = {}): InputValidator {
+  const columns = new Map((contract?.columns ?? []).map((c) => [c.name, c]));
+  const inputs = card.onnx.inputs.map((i) => ({ name: i.name, float: i.type !== 'string' }));
+  const checks = new Map<string, FieldCheck>(
+    card.features.map((f) => [f.name, fieldCheck(f.kind === 'categorical' ? f.categories : undefined, columns.get(f.name), options)]),
+  );
+  const keyColumns = contract?.key ?? [];
+  // Other contract columns (keys, the label, ids) may ride along: known, not fed to the model.
+  const known = new Set([...checks.keys(), ...columns.keys()]);
+  const knownList = [...known];
+
+  return {
+    parse(rows) {
+      const issues: InputIssue[] = [];
+      const n = rows.length;
+      const floats = new Map(inputs.filter((i) => i.float).map((i) => [i.name, new Float32Array(n)]));
+      const strings = new Map(inputs.filter((i) => !i.float).map((i) => [i.name, new Array<string>(n)]));
+      const features: InputFeeds['features'] = [];
+      const keys: InputFeeds['keys'] = [];
+      rows.forEach((raw, r) => {
+        if (issues.length >= MAX_ISSUES) return;
+        if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+          issues.push({ row: r, field: '(row)', problem: `a row is a JSON object of feature columns, not ${Array.isArray(raw) ? 'an array' : raw === null ? 'null' : typeof raw}` });
+          return;
+        }
+        const row = raw as Record<string, unknown>;
+        for (const field of Object.keys(row)) {
+          if (!known.has(field)) issues.push({ row: r, field, problem: `unknown field${didYouMean(field, knownList, 'fields')}` });
+        }
+        const logged: Record<string, number | string | null> = {};
+        for (const [name, check] of checks) {
+          if (!(name in row)) {
+            issues.push({ row: r, field: name, problem: `missing: the model needs it${columns.get(name)?.nullable === false ? '' : ' (send null when the value is unknown)'}` });
+            continue;
+          }
+          const checked = check(row[name]);
+          if ('problem' in checked) {
+            issues.push({ row: r, field: name, problem: checked.problem });
+            continue;
+          }
+          logged[name] = checked.value;
+          const f = floats.get(name);
+          if (f) f[r] = checked.value === null ? Number.NaN : (checked.value as number);
+          else strings.get(name)![r] = checked.value === null ? '' : (checked.value as string);
+        }
+        features.push(logged);
+        keys.push(keyOf(row, keyColumns));
+      });
+      if (issues.length) throw new PredictionInputError(issues);
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const i of inputs) {
+        feeds[i.name] = i.float ? new ort.Tensor('float32', floats.get(i.name)!, [n, 1]) : new ort.Tensor('string', strings.get(i.name)!, [n, 1]);
+      }
+      return { rows: n, feeds, features, keys };
+    },
+  };
+}
+
+/**
+ * One feature's check. Numbers must be finite JSON numbers (JSON.parse turns 1e999 into Infinity;
+ * NaN cannot be written in JSON at all), integers for an integer column, true/false for a boolean
+ * one; null is a missing value, allowed unless the contract says the column is never null.
+ */
+function fieldCheck(categories: string[] | undefined, column: ContractColumn | undefined, options: InputOptions): FieldCheck {
+  const nullable = column?.nullable ?? true;
+  const nullCheck = (v: unknown) => (v === null ? (nullable ? { value: null } : { problem: 'must not be null (the contract requires a value)' }) : undefined);
+  if (categories) {
+    const allowed = new Set(categories);
+    return (v) => {
+      const missing = nullCheck(v);
+      if (missing) return missing;
+      if (typeof v !== 'string') return { problem: `expected a string (a category), got ${describe(v)}` };
+      if (options.unknownCategories !== 'accept' && !allowed.has(v)) return { problem: `"${v}" is not a category the model was trained on${didYouMean(v, categories, 'categories')}` };
+      return { value: v };
+    };
+  }
+  const type = column?.type ?? 'double';
+  return (v) => {
+    const missing = nullCheck(v);
+    if (missing) return missing;
+    if (type === 'boolean') return typeof v === 'boolean' ? { value: v ? 1 : 0 } : { problem: `expected true or false, got ${describe(v)}` };
+    if (typeof v !== 'number') return { problem: `expected a number, got ${describe(v)}` };
+    if (!Number.isFinite(v)) return { problem: 'must be a finite number (not NaN or Infinity); send null when the value is unknown' };
+    if (type === 'integer' && !Number.isInteger(v)) return { problem: `expected an integer, got ${v}` };
+    return { value: v };
+  };
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
+}
+
+/** As `keyExpression` in batch scoring writes it: CAST(... AS VARCHAR), joined by U+241F. */
+function keyOf(row: Record<string, unknown>, keyColumns: readonly string[]): string | undefined {
+  if (keyColumns.length === 0) return undefined;
+  const parts: string[] = [];
+  for (const k of keyColumns) {
+    const v = row[k];
+    if (typeof v === 'string') parts.push(v);
+    else if (typeof v === 'number' && Number.isFinite(v)) parts.push(String(v));
+    else if (typeof v === 'boolean') parts.push(String(v));
+    else return undefined;
+  }
+  return parts.join('\u241F');
+}

@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { DuckDBInstance } from '@duckdb/node-api';
+import type { ModelCard } from '../models/card';
+import { predictionsDir } from '../scoring/runs';
+import { quoteIdent, quoteString } from '../sql/quote';
+import type { ArtifactStore } from '../store/artifact-store';
+import type { RowPrediction } from './model';
+
+/**
+ * The online prediction log: the batch log's columns (see scoring/score.ts) plus `request_id`,
+ * as Parquet part files under predictions/<model>/<runId>/, so monitoring, live metrics and
+ * `mlops sql` read online traffic with the same globs as batch runs. `dataset` is the model's
+ * training dataset (labels of that dataset join by key); `dataset_version` is "online".
+ *
+ * Rows wait in memory and are written in the background: every `flushIntervalMs`, or as soon as
+ * `flushRows` are waiting. A crash loses what waits (at most one interval of traffic, and never
+ * more than `maxBufferedRows`); a part is renamed into place whole, so none is ever half-written.
+ * When writes fall behind and `maxBufferedRows` wait, further rows are dropped and counted
+ * (mlops_serve_log_dropped_rows_total) rather than growing memory without bound.
+ */
+export interface OnlineLogOptions {
+  flushRows?: number;
+  flushIntervalMs?: number;
+  maxBufferedRows?: number;
+}
+
+export const ONLINE_DATASET_VERSION = 'online';
+
+interface Pending {
+  card: ModelCard;
+  rows: Array<Record<string, unknown>>;
+}
+
+export class OnlinePredictionLog {
+  readonly dir: string;
+  private pending = new Map<string, Pending>();
+  private buffered = 0;
+  private rowNumber = 0;
+  private parts = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  readonly stats = { written: 0, dropped: 0, parts: 0, failedWrites: 0 };
+  private readonly flushRows: number;
+  private readonly maxBufferedRows: number;
+
+  constructor(
+    store: ArtifactStore,
+    private readonly duckdb: DuckDBInstance,
+    model: string,
+    readonly runId: string,
+    options: OnlineLogOptions = {},
+    private readonly onError: (err: Error) => void = () => undefined,
+  ) {
+    this.dir = path.join(predictionsDir(store, model), runId);
+    this.flushRows = options.flushRows ?? 5000;
+    this.maxBufferedRows = options.maxBufferedRows ?? 100_000;
+    this.timer = setInterval(() => void this.flush(), options.flushIntervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  get bufferedRows(): number {
+    return this.buffered;
+  }
+
+  append(card: ModelCard, requestId: string, scoredAt: Date, features: ReadonlyArray<Record<string, unknown>>, predictions: readonly RowPrediction[]): void {
+    if (this.closed) return;
+    let entry = this.pending.get(card.version);
+    if (!entry) this.pending.set(card.version, (entry = { card, rows: [] }));
+    const at = scoredAt.toISOString();
+    predictions.forEach((p, i) => {
+      if (this.buffered >= this.maxBufferedRows) {
+        this.stats.dropped++;
+        return;
+      }
+      entry!.rows.push({
+        row_number: this.rowNumber++,
+        key: p.key,
+        features: features[i],
+        scored_at: at,
+        output: p.output,
+        predicted_label: p.predictedLabel,
+        flag: p.flag,
+        contributions: p.contributions ?? null,
+        request_id: requestId,
+      });
+      this.buffered++;
+    });
+    if (this.buffered >= this.flushRows) void this.flush();
+  }
+
+  /** Writes everything waiting now (one part per model version); resolves when it is on disk. */
+  flush(): Promise<void> {
+    const batch = [...this.pending.values()];
+    if (batch.length === 0) return this.writing;
+    this.pending = new Map();
+    this.writing = this.writing.then(async () => {
+      for (const entry of batch) {
+        try {
+          await this.writePart(entry);
+          this.stats.written += entry.rows.length;
+        } catch (err) {
+          // The server keeps answering; the lost rows are counted and the cause reported.
+          this.stats.failedWrites++;
+          this.stats.dropped += entry.rows.length;
+          this.onError(err as Error);
+        } finally {
+          this.buffered -= entry.rows.length;
+        }
+      }
+    });
+    return this.writing;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush();
+    this.closed = true;
+  }
+
+  private async writePart({ card, rows }: Pending): Promise<void> {
+    await fs.mkdir(this.dir, { recursive: true });
+    const name = `part-${String(this.parts++).padStart(5, '0')}`;
+    const suffix = `${process.pid}.${randomBytes(4).toString('hex')}`;
+    const json = path.join(this.dir, `.${name}.${suffix}.json`);
+    const tmp = path.join(this.dir, `.${name}.${suffix}.parquet`);
+    try {
+      await fs.writeFile(json, rows.map((r) => JSON.stringify(r)).join('\n'));
+      const conn = await this.duckdb.connect();
+      try {
+        await conn.run(`COPY (${logSelect(card, this.runId, json)}) TO ${quoteString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
+      } finally {
+        conn.closeSync();
+      }
+      await fs.rename(tmp, path.join(this.dir, `${name}.parquet`));
+      this.stats.parts++;
+    } finally {
+      await fs.rm(json, { force: true });
+      await fs.rm(tmp, { force: true });
+    }
+  }
+}
+
+/** The batch log's columns, in its order and types, from the NDJSON rows. */
+function logSelect(card: ModelCard, runId: string, json: string): string {
+  const struct = (fields: Array<[string, string]>) => `STRUCT(${fields.map(([n, t]) => `${quoteIdent(n)} ${t}`).join(', ')})`;
+  const features = struct(card.onnx.inputs.map((i) => [i.name, i.type === 'string' ? 'VARCHAR' : 'FLOAT']));
+  const explain = card.explanation;
+  const columns: Record<string, string> = {
+    row_number: 'BIGINT',
+    key: 'VARCHAR',
+    features,
+    scored_at: 'TIMESTAMP',
+    output: 'DOUBLE',
+    predicted_label: 'VARCHAR',
+    flag: 'VARCHAR',
+    ...(explain ? { contributions: struct(explain.columns.map((c) => [c, 'FLOAT'])) } : {}),
+    request_id: 'VARCHAR',
+  };
+  const spec = `{${Object.entries(columns).map(([n, t]) => `${quoteString(n)}: ${quoteString(t)}`).join(', ')}}`;
+  return `SELECT row_number, key, features, ${quoteString(card.model)} AS model, ${quoteString(card.version)} AS model_version, ${quoteString(runId)} AS run_id,
+      ${quoteString(card.dataset.name)} AS dataset, ${quoteString(ONLINE_DATASET_VERSION)} AS dataset_version, scored_at, output, predicted_label, flag,
+      ${explain ? 'contributions, ' : ''}request_id
+    FROM read_json(${quoteString(json)}, format = 'newline_delimited', columns = ${spec})`;
+}

@@ -1,0 +1,119 @@
+import type { InferenceSession } from 'onnxruntime-node';
+import { acceptableRange } from '../scoring/range';
+import type { DatasetManifest } from '../datasets/manifest';
+import { userError } from '../errors';
+import { outputValues, rowArgmax } from '../metrics';
+import type { ModelCard, ModelVersionSummary } from '../models/card';
+import { readModelCard } from '../models/cards';
+import { openVerifiedModel } from '../models/files';
+import type { ScoreRun } from '../scoring/runs';
+import { FLAG_NAMES, rangeFlag } from '../scoring/score';
+import type { ArtifactStore } from '../store/artifact-store';
+import { compileInputValidator, type InputFeeds, type InputOptions, type InputValidator } from './input';
+
+/** What one row gets back: the fields of the prediction log's row, named for applications. */
+export interface RowPrediction {
+  /** The key the prediction log keeps for the row (labels join on it): the row's key columns, else request id (and row index). */
+  key: string;
+  output: number | null;
+  predictedLabel: string | null;
+  /** Per class (classification). */
+  probabilities?: Record<string, number>;
+  flag: (typeof FLAG_NAMES)[number];
+  contributions?: Record<string, number>;
+}
+
+export interface RangeOptions {
+  range?: { min: number; max: number };
+  rangeMargin?: number;
+}
+
+/**
+ * A model version ready to serve: its file checked against the registry's sha256 and loaded, its
+ * card read, its input checks compiled. Counts the requests using it, so that after a swap the
+ * old session is released only when the last of them is done.
+ */
+export class LoadedModel {
+  private inflight = 0;
+  private retired = false;
+  private readonly outputName: 'prediction' | 'probabilities';
+  private readonly fetches: string[];
+
+  private constructor(
+    readonly summary: ModelVersionSummary,
+    readonly card: ModelCard,
+    readonly range: ScoreRun['range'],
+    private readonly session: InferenceSession,
+    private readonly validator: InputValidator,
+    readonly datasetName: string,
+  ) {
+    this.outputName = card.task === 'regression' ? 'prediction' : 'probabilities';
+    this.fetches = card.explanation ? [this.outputName, card.explanation.output] : [this.outputName];
+  }
+
+  static async load(store: ArtifactStore, summary: ModelVersionSummary, options: RangeOptions & InputOptions = {}): Promise<LoadedModel> {
+    const session = await openVerifiedModel(summary);
+    try {
+      const card = await readModelCard(store, summary);
+      if (card.onnx.sha256 !== summary.onnxSha256) throw userError('ModelLoadError', `Model ${summary.model}@${summary.version}: its card names another ONNX file than the registry`);
+      // The training dataset's contract says types, nullability and keys; without it (deleted by
+      // retention) the card's features alone are checked.
+      const manifest = await store.readJson<DatasetManifest>(card.dataset.manifestUri).catch(() => undefined);
+      const range = acceptableRange(card, { range: options.range, rangeMargin: options.rangeMargin ?? 0.1 });
+      return new LoadedModel(summary, card, range, session, compileInputValidator(card, manifest?.contract, options), card.dataset.name);
+    } catch (err) {
+      await session.release().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  get version(): string {
+    return this.summary.version;
+  }
+
+  /** Validates (throws PredictionInputError) without touching the session. */
+  parse(rows: readonly unknown[]): InputFeeds {
+    return this.validator.parse(rows);
+  }
+
+  /** Runs parsed rows through the model; `keyOf(i)` names rows that have no key columns. */
+  async run(input: InputFeeds, keyOf: (row: number) => string): Promise<RowPrediction[]> {
+    this.inflight++;
+    try {
+      const out = await this.session.run(input.feeds, this.fetches);
+      const { card } = this;
+      const classes = card.classes.length;
+      const raw = out[this.outputName]?.data as Float32Array | undefined;
+      if (!raw) throw userError('ModelLoadError', `Model ${card.model}@${card.version} has no ${this.outputName} output`);
+      const values = outputValues(card.task, raw, Math.max(classes, 1));
+      const explain = card.explanation;
+      const contributions = explain ? (out[explain.output]!.data as Float32Array) : undefined;
+      const width = explain?.columns.length ?? 0;
+      const predictions: RowPrediction[] = [];
+      for (let i = 0; i < input.rows; i++) {
+        const v = values[i]!;
+        const code = rangeFlag(v, this.range);
+        const finite = Number.isFinite(v);
+        const p: RowPrediction = {
+          key: input.keys[i] ?? keyOf(i),
+          output: finite ? v : null,
+          predictedLabel: classes > 0 && finite ? card.classes[rowArgmax(raw, i, classes)]! : null,
+          flag: FLAG_NAMES[code],
+        };
+        if (classes > 0) p.probabilities = Object.fromEntries(card.classes.map((c, k) => [c, raw[i * classes + k]!]));
+        if (contributions) p.contributions = Object.fromEntries(explain!.columns.map((c, j) => [c, contributions[i * width + j]!]));
+        predictions.push(p);
+      }
+      return predictions;
+    } finally {
+      this.inflight--;
+      if (this.retired && this.inflight === 0) void this.session.release().catch(() => undefined);
+    }
+  }
+
+  /** No new requests will come; the session goes once the running ones are done. */
+  retire(): void {
+    this.retired = true;
+    if (this.inflight === 0) void this.session.release().catch(() => undefined);
+  }
+}

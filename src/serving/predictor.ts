@@ -1,0 +1,221 @@
+import { randomUUID } from 'node:crypto';
+import type { DuckDBInstance } from '@duckdb/node-api';
+import type { Client } from '@temporalio/client';
+import { registryState } from '../client/train';
+import { openDuckDb } from '../sql/duckdb';
+import type { ArtifactStore } from '../store/artifact-store';
+import { registryStateQuery, registryWorkflowId, type RegistryState } from '../api/registry';
+import { FlagWindow, raiseServingAlert } from './alerts';
+import type { InputOptions } from './input';
+import { OnlinePredictionLog, type OnlineLogOptions } from './log';
+import { LoadedModel, type RangeOptions, type RowPrediction } from './model';
+
+/**
+ * Online predictions for applications: the production version of one model, followed through the
+ * registry, with the batch path's input columns, range checks, contributions and prediction log.
+ * `mlops serve` is a thin HTTP layer over this; a Node application can embed it directly.
+ *
+ * How it learns of a promotion or rollback: it queries the registry workflow every
+ * `pollIntervalMs` (and whenever `refresh()` is called, the hook for a push). Polling, because the
+ * registry is the one source of truth and any number of servers, started or restarted at any
+ * time, converge on it without registering anywhere; a missed push would leave a server stale
+ * forever, a missed poll only until the next one. A query costs the registry no history events.
+ */
+export interface PredictorOptions extends RangeOptions, InputOptions {
+  model: string;
+  store: ArtifactStore;
+  /** Where the registry is read and alerts are raised. */
+  client: Client;
+  /** Task queue of the workers that run alert workflows. */
+  taskQueue: string;
+  pollIntervalMs?: number;
+  /** false: no prediction log (benchmarks of the bare path). */
+  log?: false | OnlineLogOptions;
+  alerts?: false | { windowRows?: number; minRows?: number; maxFlaggedShare?: number; acknowledgeTimeout?: string };
+  /** Names this server's log folder (online-<time>-<id>). */
+  serverId?: string;
+  /** Swaps, failed loads, alerts, log write failures: for the server's log. */
+  onEvent?: (event: PredictorEvent) => void;
+}
+
+export type PredictorEvent =
+  | { kind: 'swapped'; from: string | null; to: string }
+  | { kind: 'load-failed'; version: string; message: string }
+  | { kind: 'registry-unreachable'; message: string }
+  | { kind: 'alert'; runId: string; reason: string }
+  | { kind: 'alert-failed'; message: string }
+  | { kind: 'log-failed'; message: string };
+
+export interface PredictResponse {
+  requestId: string;
+  model: string;
+  modelVersion: string;
+  predictions: RowPrediction[];
+}
+
+export interface PredictorStatus {
+  model: string;
+  /** Serving a production version whose file matched the registry's sha256 and loaded. */
+  ready: boolean;
+  version: string | null;
+  /** What the registry names as production now (differs from `version` while a new one loads, or when it failed to). */
+  registryProduction: string | null;
+  lastRegistryCheck: string | null;
+  /** The last version that failed to load, and why: the old one keeps serving meanwhile. */
+  failedVersion?: { version: string; message: string; at: string };
+  loadFailures: number;
+  flaggedShare: number;
+  alerting: boolean;
+  log?: { dir: string; written: number; dropped: number; buffered: number; parts: number };
+}
+
+/** No verified production version to serve yet (HTTP 503). */
+export class NotReadyError extends Error {
+  readonly type = 'NotReady';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotReadyError';
+  }
+}
+
+export interface Predictor {
+  predict(rows: readonly unknown[], options?: { requestId?: string }): Promise<PredictResponse>;
+  status(): PredictorStatus;
+  /** Checks the registry now and swaps if production moved; resolves when done (or failed). */
+  refresh(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function compactTime(now: Date): string {
+  return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+export async function createPredictor(options: PredictorOptions): Promise<Predictor> {
+  const { model, store, client } = options;
+  const emit = options.onEvent ?? (() => undefined);
+  // Fails with "no model named …" (and the names that exist) for a model without a registry.
+  let registry: RegistryState | undefined = await registryState(client, model);
+  let current: LoadedModel | undefined;
+  let lastCheck: Date | undefined;
+  let production: string | null = null;
+  let failed: PredictorStatus['failedVersion'];
+  let loadFailures = 0;
+  let closed = false;
+  const alertedVersions = new Set<string>();
+
+  const alerts = options.alerts === false ? undefined : options.alerts ?? {};
+  const window = new FlagWindow(alerts?.windowRows ?? 1000, alerts?.minRows ?? 100, alerts?.maxFlaggedShare ?? 0.01);
+  const raise = (kind: 'flagged-share' | 'model-load', version: string, alert: string) => {
+    if (!alerts) return;
+    raiseServingAlert(client, options.taskQueue, { kind, model, modelVersion: version, alert, ...(alerts.acknowledgeTimeout ? { acknowledgeTimeout: alerts.acknowledgeTimeout } : {}) })
+      .then((runId) => emit({ kind: 'alert', runId, reason: alert }))
+      .catch((err: Error) => emit({ kind: 'alert-failed', message: err.message }));
+  };
+
+  let duckdb: DuckDBInstance | undefined;
+  let log: OnlinePredictionLog | undefined;
+  if (options.log !== false) {
+    duckdb = await openDuckDb({ threads: 1, memoryLimit: '256MB' });
+    const runId = `online-${compactTime(new Date())}-${options.serverId ?? randomUUID().slice(0, 8)}`;
+    log = new OnlinePredictionLog(store, duckdb, model, runId, options.log ?? {}, (err) => emit({ kind: 'log-failed', message: err.message }));
+  }
+
+  const swapTo = async (version: string) => {
+    const summary = registry?.versions.find((v) => v.version === version);
+    try {
+      if (!summary) throw new Error(`the registry names ${version} as production but lists no such version`);
+      const next = await LoadedModel.load(store, summary, options);
+      if (closed) return next.retire();
+      const previous = current;
+      current = next; // one assignment: every request sees the old model or the new one, whole
+      previous?.retire();
+      failed = undefined;
+      emit({ kind: 'swapped', from: previous?.version ?? null, to: version });
+    } catch (err) {
+      const message = (err as Error).message;
+      loadFailures++;
+      failed = { version, message, at: new Date().toISOString() };
+      emit({ kind: 'load-failed', version, message });
+      if (!alertedVersions.has(version)) {
+        alertedVersions.add(version);
+        raise('model-load', version, `The model server cannot load production ${model}@${version} (${message}); it keeps serving ${current ? current.version : 'nothing'}. Restore the file or roll back (mlops rollback ${model}).`);
+      }
+    }
+  };
+
+  let refreshing: Promise<void> | undefined;
+  const refresh = (): Promise<void> =>
+    (refreshing ??= (async () => {
+      try {
+        registry = registry ?? (await client.workflow.getHandle(registryWorkflowId(model)).query(registryStateQuery));
+        lastCheck = new Date();
+        production = registry.aliases.production ?? null;
+        if (production && production !== current?.version) await swapTo(production);
+      } catch (err) {
+        emit({ kind: 'registry-unreachable', message: (err as Error).message });
+      } finally {
+        registry = undefined;
+        refreshing = undefined;
+      }
+    })());
+
+  await refresh();
+  const timer = setInterval(() => void refresh(), options.pollIntervalMs ?? 2000);
+  timer.unref();
+
+  return {
+    async predict(rows, predictOptions = {}) {
+      const serving = current;
+      if (!serving) {
+        throw new NotReadyError(
+          failed
+            ? `Model ${model} has no loadable production version yet: ${failed.message}`
+            : `Model ${model} has no production version yet; promote one (mlops promote ${model})`,
+        );
+      }
+      const requestId = predictOptions.requestId ?? randomUUID();
+      const input = serving.parse(rows);
+      const scoredAt = new Date();
+      const predictions = await serving.run(input, (i) => (rows.length === 1 ? requestId : `${requestId}/${i}`));
+      for (const p of predictions) {
+        if (window.add(p.flag !== null)) {
+          raise(
+            'flagged-share',
+            serving.version,
+            `${(window.share * 100).toFixed(2)} % of the last ${window.count} online predictions of ${model}@${serving.version} are outside the acceptable range ` +
+              `[${serving.range.min.toPrecision(4)}, ${serving.range.max.toPrecision(4)}] or not numbers; the limit is ${(window.maxFlaggedShare * 100).toFixed(2)} %. ` +
+              `The flagged rows are in the online prediction log (${log?.dir ?? 'not kept: the log is off'}, flag IS NOT NULL).`,
+          );
+        }
+      }
+      log?.append(serving.card, requestId, scoredAt, input.features, predictions);
+      return { requestId, model, modelVersion: serving.version, predictions };
+    },
+
+    status() {
+      return {
+        model,
+        ready: current !== undefined,
+        version: current?.version ?? null,
+        registryProduction: production,
+        lastRegistryCheck: lastCheck?.toISOString() ?? null,
+        ...(failed ? { failedVersion: failed } : {}),
+        loadFailures,
+        flaggedShare: window.share,
+        alerting: window.episode,
+        ...(log ? { log: { dir: log.dir, ...log.stats, buffered: log.bufferedRows } } : {}),
+      };
+    },
+
+    refresh,
+
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      await refreshing;
+      await log?.close();
+      duckdb?.closeSync();
+      current?.retire();
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import { condition, log, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { z } from 'zod';
+import { durationSchema } from '../duration';
+import { modelName, resourceName } from '../store/names';
+import { MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
+import { parseInput } from '../validation';
+import { requireText } from './registry';
+import { type AcknowledgeInput, acknowledgeUpdate, type ScoreStatus, scoreStatusQuery } from '../api/score';
+
+export const servingAlertInputSchema = z
+  .object({
+    model: modelName,
+    /** Part of the workflow id `score:<model>:<runId>`, so `mlops acknowledge <model> <runId>` answers it like a batch run's alert. */
+    runId: resourceName('run'),
+    /** The production version the server was serving when it raised the alert. */
+    modelVersion: z.string().min(1).max(64),
+    alert: z.string().min(1).max(4000),
+    acknowledgeTimeout: durationSchema.default('7d'),
+  })
+  .strict();
+export type ServingAlertInput = z.input<typeof servingAlertInputSchema>;
+
+/**
+ * An alert of the model server (`mlops serve`): too many flagged online predictions in its
+ * sliding window, or a new production version it could not load. The server keeps serving; this
+ * workflow is the flag a person answers: MlopsNeedsAttention until `mlops acknowledge`, with the
+ * same update, status query and timeout semantics as a batch scoring run's alert.
+ */
+export async function servingAlert(raw: ServingAlertInput): Promise<ScoreStatus> {
+  const input = parseInput(servingAlertInputSchema, raw, 'serving alert');
+  const status: ScoreStatus = { model: input.model, runId: input.runId, modelVersion: input.modelVersion, phase: 'waiting-for-acknowledgement' };
+  let acknowledged: AcknowledgeInput | undefined;
+  setHandler(scoreStatusQuery, () => status);
+  setHandler(
+    acknowledgeUpdate,
+    (answer) => {
+      acknowledged = answer;
+      status.acknowledgement = { by: answer.by, reason: answer.reason, at: new Date().toISOString() };
+      return status;
+    },
+    {
+      validator: (answer) => {
+        if (status.phase !== 'waiting-for-acknowledgement') throw new Error(`alert ${input.runId} has no open alert (it is ${status.phase})`);
+        requireText(answer?.by, 'by');
+        requireText(answer.reason, 'reason');
+      },
+    },
+  );
+  upsertSearchAttributes([
+    { key: MlopsModel, value: input.model },
+    { key: MlopsStage, value: 'serve' },
+    { key: MlopsNeedsAttention, value: true },
+  ]);
+  setCurrentDetails(`**ALERT** (model server): ${input.alert}\n\nAcknowledge with \`mlops acknowledge ${input.model} ${input.runId} --reason …\` (timeout ${input.acknowledgeTimeout}).`);
+  log.warn('serving alert', { model: input.model, runId: input.runId, alert: input.alert });
+  const answered = await condition(() => acknowledged !== undefined, input.acknowledgeTimeout as `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`);
+  if (!answered && !acknowledged) status.acknowledgement = { timedOut: true, at: new Date().toISOString() };
+  upsertSearchAttributes([{ key: MlopsNeedsAttention, value: false }]);
+  status.phase = 'done';
+  setCurrentDetails(`Alert ${acknowledged ? `acknowledged by ${acknowledged.by}` : 'closed unacknowledged (timeout)'}: ${input.alert}`);
+  return status;
+}
