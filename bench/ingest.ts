@@ -1,5 +1,5 @@
 /**
- * `npm run bench:ingest [-- --rows 1000000,10000000]`
+ * `npm run bench:ingest [-- --rows 1000000,10000000] [--steps]`
  *
  * Ingestion activity (validate + quarantine + snapshot + profile, i.e. buildDatasetVersion) vs
  * DuckDB's bare `COPY (SELECT * FROM read_csv(...)) TO parquet` on the same CSV, in the same
