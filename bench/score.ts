@@ -16,12 +16,15 @@
  * and model that splits the time into reading, inference, staging (appender) and Parquet writing.
  * The log's own cost (our time minus ONNX Runtime inside it) is set against its floor: DuckDB
  * writing the same columns from a table to Parquet with the same options (target ≥ 0.6, logistic).
+ * `--peers` (or `npm run bench:peers:score`) adds the Python peer on the same ONNX file and rows:
+ * pyarrow batches → onnxruntime → Parquet (bench/peers/score_peer.py, in a venv built on first use).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBResult } from '@duckdb/node-api';
 import * as ort from 'onnxruntime-node';
+import { ensurePeersPython } from '../scripts/python-env';
 import { acceptableRange } from '../src/activities/scoring';
 import { formatTable } from '../src/cli/output';
 import { type Contract, parseContract } from '../src/contract/schema';
@@ -231,6 +234,25 @@ async function parquetWriteFloor(parts: string[], repeats: number): Promise<numb
   }
 }
 
+/**
+ * The Python peer (bench/peers/score_peer.py: pyarrow batches → onnxruntime → Parquet) on the same
+ * ONNX file and rows, in its own venv; median of `repeats` wall times.
+ */
+function pythonPeer(onnxFile: string, evalFile: string, repeats: number): number {
+  const python = ensurePeersPython();
+  const out = path.join(OUT, 'peer-log.parquet');
+  const times: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const run = spawnSync(python, [path.join(__dirname, 'peers', 'score_peer.py'), onnxFile, evalFile, out, String(BATCH), 'i', NAMES.join(',')], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`python peer failed: ${run.stderr}`);
+    const report = JSON.parse(run.stdout.trim().split('\n').pop()!) as { seconds: number };
+    process.stderr.write(`python peer ${report.seconds.toFixed(2)} s\n`);
+    times.push(report.seconds);
+    fs.rmSync(out, { force: true });
+  }
+  return median(times);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Parent: data, models, bare ONNX Runtime, and the table.
 // ---------------------------------------------------------------------------------------------
@@ -330,6 +352,7 @@ async function main(): Promise<void> {
       const oursS = median(ours.map((o) => o.seconds));
       const bareS = median(bareRuns);
       const floorS = await parquetWriteFloor(last.parts, repeats);
+      const peer = process.argv.includes('--peers') ? pythonPeer(card.onnx.uri, evalFile, repeats) : undefined;
       // Everything but inference: reading the snapshot, per-batch JS, staging and writing the log.
       const logCostS = oursS - median(ours.map((o) => o.inferenceSeconds));
       results.push({
@@ -349,6 +372,7 @@ async function main(): Promise<void> {
         'log s per 1M rows': ((logCostS / rows) * 1e6).toFixed(2),
         'duckdb write s per 1M rows': ((floorS / rows) * 1e6).toFixed(2),
         'log ratio (≥0.6)': (floorS / logCostS).toFixed(2),
+        ...(peer ? { 'python peer s': peer.toFixed(2), 'peer/ours (>1: ahead)': (peer / oursS).toFixed(2) } : {}),
       });
       console.log(formatTable(results.slice(-1)));
       if (profile) {
