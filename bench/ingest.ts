@@ -1,10 +1,12 @@
 /**
- * `npm run bench:ingest [-- --rows 1000000,10000000]`
+ * `npm run bench:ingest [-- --rows 1000000,10000000] [--steps]`
  *
  * Ingestion activity (validate + quarantine + snapshot + profile, i.e. buildDatasetVersion) vs
  * DuckDB's bare `COPY (SELECT * FROM read_csv(...)) TO parquet` on the same CSV, in the same
  * process and run, alternating. Prints rows/s and the ratio ours/raw (target ≥ 0.5). The raw copy
  * and hashing step (stageRawSource) is timed separately: it is I/O, not validation.
+ * `--steps` adds one instrumented run per size: the time of each ingest phase (from the
+ * activity's progress callbacks) and of every DuckDB statement over 50 ms, beside the bare COPY.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -61,6 +63,37 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** Where one ingest's time goes: per progress phase, and per DuckDB statement (the connection's calls timed). */
+async function printSteps(conn: DuckDBConnection, ingest: (progress: (phase: string) => void) => Promise<unknown>, copyMs: number): Promise<void> {
+  const statements: Array<{ ms: number; sql: string }> = [];
+  // runAndReadAll goes through run, so timing run times every statement once.
+  const original = conn.run.bind(conn);
+  const time = async <T>(sql: string, call: () => Promise<T>): Promise<T> => {
+    const start = process.hrtime.bigint();
+    try {
+      return await call();
+    } finally {
+      statements.push({ ms: Number(process.hrtime.bigint() - start) / 1e6, sql: sql.replace(/\s+/g, ' ').slice(0, 90) });
+    }
+  };
+  conn.run = ((sql: string, ...rest: unknown[]) => time(sql, () => (original as (...a: unknown[]) => Promise<unknown>)(sql, ...rest))) as typeof conn.run;
+  const phases: Array<{ phase: string; at: bigint }> = [];
+  const start = process.hrtime.bigint();
+  try {
+    await ingest((phase) => phases.push({ phase, at: process.hrtime.bigint() }));
+  } finally {
+    conn.run = original;
+  }
+  const end = process.hrtime.bigint();
+  const rows = phases.map((p, i) => {
+    const ms = Number((phases[i + 1]?.at ?? end) - p.at) / 1e6;
+    return { phase: p.phase, s: (ms / 1000).toFixed(2), 'vs duckdb COPY': (ms / copyMs).toFixed(2) };
+  });
+  console.log(`\nOne ingest, phase by phase (total ${(Number(end - start) / 1e9).toFixed(2)} s; duckdb COPY ${(copyMs / 1000).toFixed(2)} s)\n${formatTable(rows)}`);
+  const slow = statements.filter((st) => st.ms > 50).map((st) => ({ s: (st.ms / 1000).toFixed(2), statement: st.sql }));
+  console.log(`\nStatements over 50 ms\n${formatTable(slow)}`);
+}
+
 async function main(): Promise<void> {
   fs.mkdirSync(OUT, { recursive: true });
   const duckdb = await openDuckDb({ spillDir: path.join(OUT, 'spill') });
@@ -96,6 +129,14 @@ async function main(): Promise<void> {
       );
       oursMs.push(ours.ms);
       accepted = ours.value.rows.accepted;
+    }
+    if (process.argv.includes('--steps')) {
+      const staged: StagedSource = { ...stage.value, fingerprint: { ...stage.value.fingerprint, hash: `${stage.value.fingerprint.hash}-steps` } };
+      // The bare COPY again right before: on a shared machine only neighbouring runs compare.
+      const target = path.join(OUT, 'raw.parquet');
+      const copy = await timed(() => conn.run(`COPY (SELECT * FROM read_csv(${quoteString(csv)})) TO ${quoteString(target)} (FORMAT parquet)`));
+      fs.rmSync(target);
+      await printSteps(conn, (progress) => buildDatasetVersion({ conn, store, dataset: 'bench', staged, contract: parsed, maxRejectedFraction: 0.05, now: new Date(), progress }), copy.ms);
     }
     const raw = median(rawMs);
     const ours = median(oursMs);

@@ -14,12 +14,17 @@
  * 1M and of 2 above (`BENCH_REPEATS` sets both), and the ratio of the best runs beside it (on a
  * shared machine one disturbed run moves a median of two). `--profile` adds one instrumented run per size
  * and model that splits the time into reading, inference, staging (appender) and Parquet writing.
+ * The log's own cost (our time minus ONNX Runtime inside it) is set against its floor: DuckDB
+ * writing the same columns from a table to Parquet with the same options (target ≥ 0.6, logistic).
+ * `--peers` (or `npm run bench:peers:score`) adds the Python peer on the same ONNX file and rows:
+ * pyarrow batches → onnxruntime → Parquet (bench/peers/score_peer.py, in a venv built on first use).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBResult } from '@duckdb/node-api';
 import * as ort from 'onnxruntime-node';
+import { ensurePeersPython } from '../scripts/python-env';
 import { acceptableRange } from '../src/scoring/range';
 import { formatTable } from '../src/cli/output';
 import { type Contract, parseContract } from '../src/contract/schema';
@@ -204,6 +209,50 @@ function runChild(cardFile: string, snapshotUri: string, dir: string, profile: b
   });
 }
 
+/**
+ * The floor of writing the prediction log: DuckDB writing the same columns (read back from the
+ * parts just written, held in a table first so that only the write is timed) to Parquet with the
+ * options scoreDataset uses. Median of `repeats`.
+ */
+async function parquetWriteFloor(parts: string[], repeats: number): Promise<number> {
+  const db = await openDuckDb();
+  const conn = await db.connect();
+  try {
+    await conn.run(`CREATE TEMP TABLE log_rows AS SELECT * FROM read_parquet([${parts.map(quoteString).join(', ')}])`);
+    const target = path.join(OUT, 'floor.parquet');
+    const times: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      const started = process.hrtime.bigint();
+      await conn.run(`COPY log_rows TO ${quoteString(target)} (FORMAT parquet, COMPRESSION zstd, DICTIONARY_SIZE_LIMIT 1)`);
+      times.push(Number(process.hrtime.bigint() - started) / 1e9);
+      fs.rmSync(target);
+    }
+    return median(times);
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+}
+
+/**
+ * The Python peer (bench/peers/score_peer.py: pyarrow batches → onnxruntime → Parquet) on the same
+ * ONNX file and rows, in its own venv; median of `repeats` wall times.
+ */
+function pythonPeer(onnxFile: string, evalFile: string, repeats: number): number {
+  const python = ensurePeersPython();
+  const out = path.join(OUT, 'peer-log.parquet');
+  const times: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const run = spawnSync(python, [path.join(__dirname, 'peers', 'score_peer.py'), onnxFile, evalFile, out, String(BATCH), 'i', NAMES.join(',')], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`python peer failed: ${run.stderr}`);
+    const report = JSON.parse(run.stdout.trim().split('\n').pop()!) as { seconds: number };
+    process.stderr.write(`python peer ${report.seconds.toFixed(2)} s\n`);
+    times.push(report.seconds);
+    fs.rmSync(out, { force: true });
+  }
+  return median(times);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Parent: data, models, bare ONNX Runtime, and the table.
 // ---------------------------------------------------------------------------------------------
@@ -302,6 +351,10 @@ async function main(): Promise<void> {
       const logBytes = last.parts.reduce((n, p) => n + fs.statSync(p).size, 0);
       const oursS = median(ours.map((o) => o.seconds));
       const bareS = median(bareRuns);
+      const floorS = await parquetWriteFloor(last.parts, repeats);
+      const peer = process.argv.includes('--peers') ? pythonPeer(card.onnx.uri, evalFile, repeats) : undefined;
+      // Everything but inference: reading the snapshot, per-batch JS, staging and writing the log.
+      const logCostS = oursS - median(ours.map((o) => o.inferenceSeconds));
       results.push({
         rows,
         model: name,
@@ -316,6 +369,10 @@ async function main(): Promise<void> {
         'peak RSS MB': Math.round(Math.max(...ours.map((o) => o.maxRssMb))),
         parts: last.parts.length,
         'log MB': (logBytes / 1e6).toFixed(0),
+        'log s per 1M rows': ((logCostS / rows) * 1e6).toFixed(2),
+        'duckdb write s per 1M rows': ((floorS / rows) * 1e6).toFixed(2),
+        'log ratio (≥0.6)': (floorS / logCostS).toFixed(2),
+        ...(peer ? { 'python peer s': peer.toFixed(2), 'peer/ours (>1: ahead)': (peer / oursS).toFixed(2) } : {}),
       });
       console.log(formatTable(results.slice(-1)));
       if (profile) {
