@@ -193,9 +193,11 @@ describe('mlops serve', () => {
       expect(Object.keys(logged[0]!.features as object)).toEqual(['x1', 'x2', 'color']);
       expect(Object.keys(logged[0]!.contributions as object)).toEqual(['x1', 'x2', 'color', '(bias)']);
       expect(logged.at(-1)).toMatchObject({ key: 'req-no-key', request_id: 'req-no-key' });
-      // The batch log's columns, in its order, then request_id.
-      const batchColumns = Object.keys((await sql<Record<string, unknown>>(`SELECT * FROM read_parquet(${quoteString(`${env.store.path('predictions', MODEL, 'batch-1')}/part-*.parquet`)}) LIMIT 1`))[0]!);
-      expect(Object.keys(logged[0]!)).toEqual([...batchColumns, 'request_id']);
+      // The batch log's columns, in its order and with its types, then request_id.
+      const schema = (glob: string) => sql<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(${quoteString(glob)}))`);
+      const batchSchema = await schema(`${env.store.path('predictions', MODEL, 'batch-1')}/part-*.parquet`);
+      expect(batchSchema.length).toBeGreaterThan(10);
+      expect(await schema(`${dir}/part-*.parquet`)).toEqual([...batchSchema, { column_name: 'request_id', column_type: 'VARCHAR' }]);
     } finally {
       await server.close();
     }

@@ -7,6 +7,7 @@ import { type ModelCard, missingModelInput } from '../models/card';
 import { loadSession } from '../onnx/runtime';
 import { batches, chunkSizes, columnNumbers, columnStrings, featureFeeds, featureSelect, type InputKind } from '../sql/batches';
 import { quoteIdent, quoteString, varcharList } from '../sql/quote';
+import { logSelectList, predictionLogColumns } from './log-columns';
 
 /**
  * Batch scoring: a dataset version's rows stream from DuckDB through the model in ONNX Runtime,
@@ -102,21 +103,21 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
     await writer.run(`CREATE OR REPLACE TEMP TABLE ${STAGING} (${staged.map((c) => `${c.name} ${c.sql}`).join(', ')})`);
     return writer.createAppender(STAGING);
   };
-  const logSelect = [
-    'row_number',
-    'CAST(row_key AS VARCHAR) AS key',
-    `{${inputs.map(([name], j) => `${quoteString(name)}: nullif(f${j}, ${inputs[j]![1] === 'float' ? "'NaN'::FLOAT" : "''"})`).join(', ')}} AS features`,
-    `${quoteString(card.model)} AS model`,
-    `${quoteString(card.version)} AS model_version`,
-    `${quoteString(args.runId)} AS run_id`,
-    `${quoteString(dataset.name)} AS dataset`,
-    `${quoteString(dataset.version)} AS dataset_version`,
-    `${quoteString(args.scoredAt)}::TIMESTAMP AS scored_at`,
-    'output',
-    classes > 0 ? `list_extract(${varcharList(card.classes)}, label_index + 1) AS predicted_label` : 'NULL::VARCHAR AS predicted_label',
-    `CASE flag WHEN ${OUT_OF_RANGE} THEN '${FLAG_OUT_OF_RANGE}' WHEN ${NOT_A_NUMBER} THEN '${FLAG_NOT_A_NUMBER}' END AS flag`,
-    ...(explain ? [`{${explain.columns.map((name, j) => `${quoteString(name)}: contribution[${j + 1}]`).join(', ')}} AS contributions`] : []),
-  ].join(', ');
+  const logSelect = logSelectList(predictionLogColumns(card), {
+    row_number: 'row_number',
+    key: 'row_key',
+    features: `{${inputs.map(([name], j) => `${quoteString(name)}: nullif(f${j}, ${inputs[j]![1] === 'float' ? "'NaN'::FLOAT" : "''"})`).join(', ')}}`,
+    model: quoteString(card.model),
+    model_version: quoteString(card.version),
+    run_id: quoteString(args.runId),
+    dataset: quoteString(dataset.name),
+    dataset_version: quoteString(dataset.version),
+    scored_at: quoteString(args.scoredAt),
+    output: 'output',
+    predicted_label: classes > 0 ? `list_extract(${varcharList(card.classes)}, label_index + 1)` : 'NULL',
+    flag: `CASE flag WHEN ${OUT_OF_RANGE} THEN '${FLAG_OUT_OF_RANGE}' WHEN ${NOT_A_NUMBER} THEN '${FLAG_NOT_A_NUMBER}' END`,
+    ...(explain ? { contributions: `{${explain.columns.map((name, j) => `${quoteString(name)}: contribution[${j + 1}]`).join(', ')}}` } : {}),
+  });
 
   const parts: string[] = [];
   let appender = await newStaging();

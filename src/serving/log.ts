@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { ModelCard } from '../models/card';
 import { predictionsDir } from '../scoring/runs';
+import { type LogExpressions, logSelectList, predictionLogColumns } from '../scoring/log-columns';
 import { quoteIdent, quoteString } from '../sql/quote';
 import type { ArtifactStore } from '../store/artifact-store';
 import type { RowPrediction } from './model';
@@ -144,25 +145,21 @@ export class OnlinePredictionLog {
   }
 }
 
-/** The batch log's columns, in its order and types, from the NDJSON rows. */
+/**
+ * The log's columns (scoring/log-columns.ts) from the NDJSON rows, then `request_id`: the rows
+ * carry what varies per prediction, the card and the run the rest.
+ */
 function logSelect(card: ModelCard, runId: string, json: string): string {
-  const struct = (fields: Array<[string, string]>) => `STRUCT(${fields.map(([n, t]) => `${quoteIdent(n)} ${t}`).join(', ')})`;
-  const features = struct(card.onnx.inputs.map((i) => [i.name, i.type === 'string' ? 'VARCHAR' : 'FLOAT']));
-  const explain = card.explanation;
-  const columns: Record<string, string> = {
-    row_number: 'BIGINT',
-    key: 'VARCHAR',
-    features,
-    scored_at: 'TIMESTAMP',
-    output: 'DOUBLE',
-    predicted_label: 'VARCHAR',
-    flag: 'VARCHAR',
-    ...(explain ? { contributions: struct(explain.columns.map((c) => [c, 'FLOAT'])) } : {}),
-    request_id: 'VARCHAR',
+  const columns = [...predictionLogColumns(card), { name: 'request_id', type: 'VARCHAR' }];
+  const constants: LogExpressions = {
+    model: quoteString(card.model),
+    model_version: quoteString(card.version),
+    run_id: quoteString(runId),
+    dataset: quoteString(card.dataset.name),
+    dataset_version: quoteString(ONLINE_DATASET_VERSION),
   };
-  const spec = `{${Object.entries(columns).map(([n, t]) => `${quoteString(n)}: ${quoteString(t)}`).join(', ')}}`;
-  return `SELECT row_number, key, features, ${quoteString(card.model)} AS model, ${quoteString(card.version)} AS model_version, ${quoteString(runId)} AS run_id,
-      ${quoteString(card.dataset.name)} AS dataset, ${quoteString(ONLINE_DATASET_VERSION)} AS dataset_version, scored_at, output, predicted_label, flag,
-      ${explain ? 'contributions, ' : ''}request_id
-    FROM read_json(${quoteString(json)}, format = 'newline_delimited', columns = ${spec})`;
+  const fromRows = columns.filter((c) => !(c.name in constants));
+  const spec = `{${fromRows.map((c) => `${quoteString(c.name)}: ${quoteString(c.type)}`).join(', ')}}`;
+  const expressions = { ...constants, ...Object.fromEntries(fromRows.map((c) => [c.name, quoteIdent(c.name)])) };
+  return `SELECT ${logSelectList(columns, expressions)} FROM read_json(${quoteString(json)}, format = 'newline_delimited', columns = ${spec})`;
 }
