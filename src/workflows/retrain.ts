@@ -27,7 +27,7 @@ import { rootApplicationFailure, userError } from '../errors';
 import { parseInput } from '../validation';
 import { promoteModel } from './promote';
 import { promoteWorkflowId } from '../api/promote';
-import { requireText } from './registry';
+import { requireText } from './handler-input';
 import {
   abortUpdate,
   acceptCurrentUpdate,
