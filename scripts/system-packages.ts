@@ -29,6 +29,10 @@ export const CHROMIUM: SystemProgram = {
 
 export const OPENSSL: SystemProgram = { purpose: 'the TLS test (throwaway certificates)', executable: 'openssl', debianPackage: 'openssl' };
 
+/** The Java test server (time-skipping workflow tests) runs on the JVM; Maven fetches it and its jars. */
+export const JAVA: SystemProgram = { purpose: 'the time-skipping workflow tests (Temporal\'s Java test server)', executable: 'java', debianPackage: 'default-jre-headless' };
+export const MAVEN: SystemProgram = { purpose: 'fetching Temporal\'s Java test server for the time-skipping workflow tests', executable: 'mvn', debianPackage: 'maven' };
+
 /** Debian's server binaries live in /usr/lib/postgresql/<major>/bin, off PATH; initdb names them all. */
 export const POSTGRESQL: SystemProgram = {
   purpose: 'Temporal on PostgreSQL (npm run temporal:postgres, npm run test:postgres)',

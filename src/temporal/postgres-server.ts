@@ -3,13 +3,12 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { msToTs } from '@temporalio/common/lib/time';
-import { temporal } from '@temporalio/proto';
 import { parse, stringify } from 'yaml';
 import { type LoggedProcess, runCaptured, spawnLogged } from '../processes';
 import { freePort, stopProcess } from './dev-server';
 import { type PostgresCluster, startPostgresCluster } from './postgres-cluster';
 import { isolatedConnection, waitUntilAccepting, waitUntilServing } from './readiness';
-import { SEARCH_ATTRIBUTE_FLAGS } from './search-attributes';
+import { addMissingSearchAttributes } from './search-attribute-registration';
 import { resolveTemporalServerKit, resolveTemporalUiServer, type TemporalServerKit } from './server-binaries';
 
 /**
@@ -194,11 +193,6 @@ function writeServerConfig(kit: TemporalServerKit, root: string, postgresPort: n
   fs.writeFileSync(dynamicConfigFile, stringify(dynamic));
 }
 
-const INDEXED_VALUE_TYPES: Record<string, temporal.api.enums.v1.IndexedValueType> = {
-  Keyword: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-  Bool: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
-};
-
 /** The namespace (24 h retention, as the dev server's) and our search attributes in its SQL visibility. */
 async function registerNamespace(address: string, namespace: string): Promise<void> {
   const connection = await isolatedConnection(address, 5000);
@@ -208,11 +202,7 @@ async function registerNamespace(address: string, namespace: string): Promise<vo
       .catch((err: { code?: number }) => {
         if (err.code !== 6 /* ALREADY_EXISTS: a kept cluster */) throw err;
       });
-    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
-    const missing = SEARCH_ATTRIBUTE_FLAGS.map((flag) => flag.split('=') as [string, string]).filter(([name]) => !(customAttributes && name in customAttributes));
-    if (missing.length) {
-      await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: Object.fromEntries(missing.map(([name, type]) => [name, INDEXED_VALUE_TYPES[type]!])) });
-    }
+    await addMissingSearchAttributes(connection, namespace);
   } finally {
     await connection.close();
   }

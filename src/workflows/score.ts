@@ -1,4 +1,5 @@
-import { condition, executeChild, log, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { executeChild, log, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Duration } from '../duration';
 import { userError } from '../errors';
 import type { Activities } from '../activities';
 import { type ScoreRequest, scoreRequestSchema } from '../scoring/request';
@@ -7,8 +8,8 @@ import { MlopsNeedsAttention } from '../temporal/search-attributes';
 import { productionOf } from '../api/registry';
 import { childWorkflowId } from '../api/search';
 import { ingestDataset } from './ingest';
-import { requireText } from './registry';
-import { type AcknowledgeInput, acknowledgeUpdate, type ScoreStatus, scoreSearchAttributes, scoreStatusQuery } from '../api/score';
+import { acceptAcknowledgement } from './acknowledgement';
+import { type ScoreStatus, scoreSearchAttributes, scoreStatusQuery } from '../api/score';
 
 const { readRegistry, resolveDatasetVersion } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -31,23 +32,8 @@ export async function scoreBatch(raw: ScoreRequest): Promise<ScoreStatus> {
   const request = parseInput(scoreRequestSchema, raw, 'score request');
   const { model, runId } = request;
   const status: ScoreStatus = { model, runId, phase: 'resolving' };
-  let acknowledged: AcknowledgeInput | undefined;
   setHandler(scoreStatusQuery, () => status);
-  setHandler(
-    acknowledgeUpdate,
-    (input) => {
-      acknowledged = input;
-      status.acknowledgement = { by: input.by, reason: input.reason, at: new Date().toISOString() };
-      return status;
-    },
-    {
-      validator: (input) => {
-        if (status.phase !== 'waiting-for-acknowledgement') throw new Error(`scoring run ${runId} has no open alert (it is ${status.phase})`);
-        requireText(input?.by, 'by');
-        requireText(input.reason, 'reason');
-      },
-    },
-  );
+  const acknowledgement = acceptAcknowledgement(status, `scoring run ${runId}`);
   upsertSearchAttributes([...scoreSearchAttributes(model, request.ingest?.dataset ?? request.dataset), { key: MlopsNeedsAttention, value: false }]);
 
   let datasetVersion = request.datasetVersion;
@@ -76,9 +62,7 @@ export async function scoreBatch(raw: ScoreRequest): Promise<ScoreStatus> {
     const page = run.htmlUri ? `Report: \`${run.htmlUri}\` — open it with \`mlops report ${model} --scoring ${runId} --open\`\n\n` : '';
     setCurrentDetails(`**ALERT**: ${run.alert}\n\n${page}Log: \`${run.logUri}\`\n\nAcknowledge with \`mlops acknowledge ${model} ${runId} --reason …\` (timeout ${request.acknowledgeTimeout}).`);
     log.warn('scoring alert', { model, runId, alert: run.alert });
-    const answered = await condition(() => acknowledged !== undefined, request.acknowledgeTimeout as `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`);
-    if (!answered && !acknowledged) status.acknowledgement = { timedOut: true, at: new Date().toISOString() };
-    upsertSearchAttributes([{ key: MlopsNeedsAttention, value: false }]);
+    await acknowledgement.wait(request.acknowledgeTimeout as Duration);
   }
   status.phase = 'done';
   setCurrentDetails(`Scored ${run.rows} rows: ${run.outOfRange} out of range, ${run.notANumber} not a number${run.alert ? ' (alert raised)' : ''}`);

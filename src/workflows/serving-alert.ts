@@ -1,11 +1,11 @@
-import { condition, log, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { log, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { z } from 'zod';
-import { durationSchema } from '../duration';
+import { type Duration, durationSchema } from '../duration';
 import { modelName, resourceName } from '../store/names';
 import { MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
-import { requireText } from './registry';
-import { type AcknowledgeInput, acknowledgeUpdate, type ScoreStatus, scoreStatusQuery } from '../api/score';
+import { acceptAcknowledgement } from './acknowledgement';
+import { type ScoreStatus, scoreStatusQuery } from '../api/score';
 
 export const servingAlertInputSchema = z
   .object({
@@ -29,23 +29,8 @@ export type ServingAlertInput = z.input<typeof servingAlertInputSchema>;
 export async function servingAlert(raw: ServingAlertInput): Promise<ScoreStatus> {
   const input = parseInput(servingAlertInputSchema, raw, 'serving alert');
   const status: ScoreStatus = { model: input.model, runId: input.runId, modelVersion: input.modelVersion, phase: 'waiting-for-acknowledgement' };
-  let acknowledged: AcknowledgeInput | undefined;
   setHandler(scoreStatusQuery, () => status);
-  setHandler(
-    acknowledgeUpdate,
-    (answer) => {
-      acknowledged = answer;
-      status.acknowledgement = { by: answer.by, reason: answer.reason, at: new Date().toISOString() };
-      return status;
-    },
-    {
-      validator: (answer) => {
-        if (status.phase !== 'waiting-for-acknowledgement') throw new Error(`alert ${input.runId} has no open alert (it is ${status.phase})`);
-        requireText(answer?.by, 'by');
-        requireText(answer.reason, 'reason');
-      },
-    },
-  );
+  const acknowledgement = acceptAcknowledgement(status, `alert ${input.runId}`);
   upsertSearchAttributes([
     { key: MlopsModel, value: input.model },
     { key: MlopsStage, value: 'serve' },
@@ -53,10 +38,8 @@ export async function servingAlert(raw: ServingAlertInput): Promise<ScoreStatus>
   ]);
   setCurrentDetails(`**ALERT** (model server): ${input.alert}\n\nAcknowledge with \`mlops acknowledge ${input.model} ${input.runId} --reason …\` (timeout ${input.acknowledgeTimeout}).`);
   log.warn('serving alert', { model: input.model, runId: input.runId, alert: input.alert });
-  const answered = await condition(() => acknowledged !== undefined, input.acknowledgeTimeout as `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`);
-  if (!answered && !acknowledged) status.acknowledgement = { timedOut: true, at: new Date().toISOString() };
-  upsertSearchAttributes([{ key: MlopsNeedsAttention, value: false }]);
+  await acknowledgement.wait(input.acknowledgeTimeout as Duration);
   status.phase = 'done';
-  setCurrentDetails(`Alert ${acknowledged ? `acknowledged by ${acknowledged.by}` : 'closed unacknowledged (timeout)'}: ${input.alert}`);
+  setCurrentDetails(`Alert ${acknowledgement.answer ? `acknowledged by ${acknowledgement.answer.by}` : 'closed unacknowledged (timeout)'}: ${input.alert}`);
   return status;
 }
