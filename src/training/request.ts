@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { datasetVersionRef } from '../datasets/ref';
 import { datasetName, modelName } from '../store/names';
 import { userError } from '../errors';
 import { formatIssues } from '../validation';
@@ -57,7 +58,7 @@ export const trainRequestSchema = z
     model: modelName,
     dataset: datasetName,
     /** A version id, a unique prefix, or "latest"; resolved once by the workflow. */
-    datasetVersion: z.string().regex(/^(latest|[0-9a-f]{1,16})$/, 'dataset version must be "latest" or a version id').default('latest'),
+    datasetVersion: datasetVersionRef.default('latest'),
     trainer: trainerConfigSchema.default({ kind: 'logistic', params: {} }),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
     label: z.string().min(1).optional(),

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { contractFromFile, startIngest, startRepair } from '../../client/ingest';
-import { listDatasets, listVersions, listVersionsOrExplain, parseDatasetRef, resolveVersion } from '../../datasets/catalog';
+import { listDatasets, listVersions, listVersionsOrExplain, resolveVersion } from '../../datasets/catalog';
+import { parseDatasetRef } from '../../datasets/ref';
 import type { DatasetManifest } from '../../datasets/manifest';
 import { describeLines, describeRows } from '../../evaluation/data';
 import type { IngestRequestInput } from '../../datasets/request';

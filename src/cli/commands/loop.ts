@@ -4,7 +4,7 @@ import { decideAndSettle, type RetrainDecision, requestRetrain, retrainStatus, s
 import { contractFromFile } from '../../client/ingest';
 import { acknowledgeAndFinish, startScoring } from '../../client/score';
 import { resultOrState } from '../../client/settle';
-import { parseDatasetRef } from '../../datasets/catalog';
+import { parseDatasetRef } from '../../datasets/ref';
 import type { IngestRequestInput } from '../../datasets/request';
 import { userError } from '../../errors';
 import { listRuns } from '../../scoring/runs';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { listModels, registryState, startTraining } from '../../client/train';
-import { parseDatasetRef } from '../../datasets/catalog';
+import { parseDatasetRef } from '../../datasets/ref';
 import { userError } from '../../errors';
 import { TRAINER_KINDS, type TrainRequestInput } from '../../training/request';
 import type { CliContext } from '../context';

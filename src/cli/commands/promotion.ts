@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { EvaluationOutcome } from '../../evaluation/outcome';
 import { listPending, reviewOutcome, rollbackProduction, startEvaluation, startPromotion } from '../../client/promote';
-import { parseDatasetRef } from '../../datasets/catalog';
+import { parseDatasetRef } from '../../datasets/ref';
 import { userError } from '../../errors';
 import { PROMOTION_POLICIES } from '../../evaluation/request';
 import { parsePromoteWorkflowId, type PromotionStatus } from '../../api/promote';
