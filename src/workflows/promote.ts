@@ -8,6 +8,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { activityOptions } from './activity-options';
 import { failureOfType, userError } from '../errors';
 import type { EvaluationOutcome } from '../evaluation/outcome';
 import { type PromoteRequest, promoteRequestSchema } from '../evaluation/request';
@@ -18,16 +19,9 @@ import { productionOf, type PromotionEvidence, type RegistryState, versionOf } f
 import { approveUpdate, promoteSearchAttributes, type PromotionStatus, promotionStatusQuery, type ReviewInput, rejectUpdate } from '../api/promote';
 import { ALIAS_CHANGED, requireText } from './registry';
 
-const { readRegistry, setRegistryAlias, rejectRegistryVersion, checkModelLoads } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 10 },
-});
+const { readRegistry, setRegistryAlias, rejectRegistryVersion, checkModelLoads } = proxyActivities<Activities>(activityOptions.quick);
 
-const { evaluateCandidate } = proxyActivities<Activities>({
-  startToCloseTimeout: '4 hours',
-  heartbeatTimeout: '30 seconds',
-  retry: { maximumAttempts: 5 },
-});
+const { evaluateCandidate } = proxyActivities<Activities>(activityOptions.modelWork);
 
 /** Production may change under a running promotion (another one finished first); re-evaluate this often at most. */
 const MAX_EVALUATIONS = 3;

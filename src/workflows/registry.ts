@@ -11,6 +11,7 @@ import {
 } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities } from '../activities';
+import { activityOptions } from './activity-options';
 import { failureOfType, rootApplicationFailure, userError } from '../errors';
 import { modelName } from '../store/names';
 import { parseInput } from '../validation';
@@ -78,10 +79,7 @@ const MAX_HISTORY_EVENTS = 2000;
  * updates cannot deadlock on the checks. Histories from before the checks replay without them.
  */
 const CHECKED_CHANGES = 'registry-checks-files-and-evidence';
-const { verifyRegistration, verifyProductionChange } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 5 },
-});
+const { verifyRegistration, verifyProductionChange } = proxyLocalActivities<Activities>(activityOptions.localCheck);
 const PROMOTION_EVIDENCE: ReadonlyArray<PromotionEvidence['kind']> = ['gates-passed', 'approved', 'forced'];
 
 /** A check that refused (or could not run) fails the update with its own message, as a refusal. */

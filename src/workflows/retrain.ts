@@ -15,6 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { activityOptions } from './activity-options';
 import type { TrainingSpec } from '../training/spec';
 import type { ModelVersionSummary } from '../models/card';
 import { type RetrainRequest, retrainRequestSchema, type RetryOverrides, retryOverridesSchema, type Strategy } from '../retraining/request';
@@ -44,16 +45,9 @@ import {
 } from '../api/retrain';
 import { trainModel } from './train';
 
-const { readRegistry, trainingSpecOf, checkModelLoads, setRegistryAlias } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 10 },
-});
+const { readRegistry, trainingSpecOf, checkModelLoads, setRegistryAlias } = proxyActivities<Activities>(activityOptions.quick);
 
-const { reproduceTraining, prepareRetrainingData } = proxyActivities<Activities>({
-  startToCloseTimeout: '4 hours',
-  heartbeatTimeout: '30 seconds',
-  retry: { maximumAttempts: 5 },
-});
+const { reproduceTraining, prepareRetrainingData } = proxyActivities<Activities>(activityOptions.modelWork);
 
 const KEEP_RECORDS = 20;
 
