@@ -1,4 +1,3 @@
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { EvaluationOutcome } from '../../evaluation/outcome';
@@ -11,7 +10,7 @@ import { registryState } from '../../client/train';
 import { evaluationsDir, latestEvaluations } from '../../evaluation/reports';
 import { pageOf } from '../../reports/publish';
 import type { CliContext } from '../context';
-import { commaList, parseJsonOption } from '../options';
+import { commaList, parseJsonOption, whoAmI } from '../options';
 import { printJson, printRows, printTable } from '../output';
 
 /** --gates: a JSON object, inline or @file.json. */
@@ -69,8 +68,6 @@ function printReviewOutcome(s: PromotionStatus): void {
   }
   console.log(`${s.model}@${s.candidate}: ${s.phase}`);
 }
-
-const whoAmI = () => process.env.USER ?? os.userInfo().username;
 
 export function registerPromotionCommands(program: Command, ctx: () => CliContext): void {
   withEvaluationOptions(
