@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { startLabels, startMonitor } from '../../client/retrain';
 import { parseDatasetRef } from '../../datasets/ref';
+import { monitorRequestSchema } from '../../monitoring/request';
 import type { CliContext } from '../context';
+import { schemaOption } from '../schema-defaults';
 import { numberOption } from '../options';
 import { printJson } from '../output';
 
@@ -28,8 +30,8 @@ export function registerMonitoringCommands(program: Command, ctx: () => CliConte
     .argument('<model>', 'model name')
     .option('--dataset <ref>', 'dataset[@version] to check (default: production\'s training dataset, latest)')
     .option('--run-id <id>', 'name of the report (default: <dataset>-<UTC time>)')
-    .option('--psi <value>', 'PSI at which a feature or the predictions count as drifted', '0.2')
-    .option('--max-metric-drop <value>', 'live primary metric drop (absolute) that counts as degraded', '0.05')
+    .addOption(schemaOption('--psi <value>', 'PSI at which a feature or the predictions count as drifted', monitorRequestSchema, 'drift.psi'))
+    .addOption(schemaOption('--max-metric-drop <value>', 'live primary metric drop (absolute) that counts as degraded', monitorRequestSchema, 'maxMetricDrop'))
     .option('--no-retrain', 'only report; do not start the retraining loop')
     .option('--json', 'print the result as JSON')
     .action(async (model: string, opts) => {

@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { decideAndSettle, type RetrainDecision, requestRetrain, retrainStatus } from '../../client/retrain';
 import { userError } from '../../errors';
 import type { AttemptData, RetrainStatus } from '../../api/retrain';
-import { TRAINING_WINDOWS } from '../../retraining/training-windows';
+import { retrainRequestSchema, TRAINING_WINDOWS } from '../../retraining/request';
 import type { CliContext } from '../context';
+import { schemaOption } from '../schema-defaults';
 import { numberOption, parseJsonOption, whoAmI } from '../options';
 import { printJson, printTable } from '../output';
 
@@ -61,16 +62,16 @@ export function registerRetrainingCommands(program: Command, ctx: () => CliConte
     .option('--reason <text>', 'why (recorded)', 'requested by a person')
     .option('--dataset <name>', 'the original training data: this dataset\'s latest version(s) (default: the dataset production was first trained on)')
     .option('--evaluation-dataset <name>', 'compare on this dataset\'s latest version (default: labeled production rows neither model trained on, else the training data\'s test split)')
-    .option('--window <window>', `what each attempt trains on: ${TRAINING_WINDOWS.join('|')} (original+production falls back to original without enough labeled production rows)`, 'original+production')
+    .addOption(schemaOption('--window <window>', `what each attempt trains on: ${TRAINING_WINDOWS.join('|')} (original+production falls back to original without enough labeled production rows)`, retrainRequestSchema, 'trainingWindow'))
     .option('--window-max-age <duration>', 'leave out scoring runs and original versions older than this, e.g. 90d')
-    .option('--original-versions <n>', 'how many of the original dataset\'s latest versions the window spans', '1')
-    .option('--holdout <fraction>', 'share of labeled production rows kept out of training to judge on', '0.3')
-    .option('--min-judging-rows <n>', 'labeled production rows count only with at least this many to judge on', '200')
+    .addOption(schemaOption('--original-versions <n>', 'how many of the original dataset\'s latest versions the window spans', retrainRequestSchema, 'window.originalVersions'))
+    .addOption(schemaOption('--holdout <fraction>', 'share of labeled production rows kept out of training to judge on', retrainRequestSchema, 'window.holdoutFraction'))
+    .addOption(schemaOption('--min-judging-rows <n>', 'labeled production rows count only with at least this many to judge on', retrainRequestSchema, 'window.minJudgingRows'))
     .option('--strategies <json>', 'trainer strategies to try in order, JSON or @file.json, e.g. \'[{}, {"trainer": {"kind": "gbdt", "params": {}}}]\'')
-    .option('--max-attempts <n>', 'attempts before asking a person', '3')
-    .option('--max-duration <duration>', 'time before asking a person, e.g. 6h', '12h')
+    .addOption(schemaOption('--max-attempts <n>', 'attempts before asking a person', retrainRequestSchema, 'maxAttempts'))
+    .addOption(schemaOption('--max-duration <duration>', 'time before asking a person, e.g. 6h', retrainRequestSchema, 'maxDuration'))
     .option('--gates <json>', 'promotion gates, JSON or @file.json (default: improve by ≥ 0.001)')
-    .option('--policy <policy>', 'auto|manual|ask-on-failure for each promotion', 'auto')
+    .addOption(schemaOption('--policy <policy>', 'auto|manual|ask-on-failure for each promotion', retrainRequestSchema, 'policy'))
     .option('--wait', 'wait for the loop to finish')
     .option('--json', 'print as JSON')
     .action(async (model: string, opts) => {

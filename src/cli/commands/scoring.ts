@@ -5,9 +5,11 @@ import { resultOrState } from '../../client/settle';
 import { parseDatasetRef } from '../../datasets/ref';
 import type { IngestRequestInput } from '../../datasets/request';
 import { userError } from '../../errors';
+import { scoreRequestSchema } from '../../scoring/request';
 import { listRuns } from '../../scoring/runs';
 import { type ScoreStatus, scoreStatusQuery } from '../../api/score';
 import type { CliContext } from '../context';
+import { schemaOption } from '../schema-defaults';
 import { commaList, numberOption, whoAmI } from '../options';
 import { printJson, printRows } from '../output';
 
@@ -47,9 +49,9 @@ export function registerScoringCommands(program: Command, ctx: () => CliContext)
     .option('--key <columns>', 'with --file: infer the file\'s contract with these key columns (labels join to predictions by key)')
     .option('--run-id <id>', 'name of the run (default: <dataset>-<UTC time>)')
     .option('--range <min:max>', 'acceptable output range (default: the model card\'s expected range plus --margin)')
-    .option('--margin <fraction>', 'widen the card\'s range by this fraction of its width on each side', '0.1')
-    .option('--max-flagged-share <fraction>', 'alert when more than this share of rows is flagged', '0.01')
-    .option('--retention-days <n>', 'keep the prediction log this long', '90')
+    .addOption(schemaOption('--margin <fraction>', 'widen the card\'s range by this fraction of its width on each side', scoreRequestSchema, 'rangeMargin'))
+    .addOption(schemaOption('--max-flagged-share <fraction>', 'alert when more than this share of rows is flagged', scoreRequestSchema, 'maxFlaggedShare'))
+    .addOption(schemaOption('--retention-days <n>', 'keep the prediction log this long', scoreRequestSchema, 'retentionDays'))
     .option('--wait', 'with an alert, wait until it is acknowledged (or times out) before returning')
     .option('--no-wait', 'start the run and return its workflow id')
     .option('--json', 'print the result as JSON')
