@@ -24,6 +24,7 @@ const onPostgres = process.env.MLOPS_TEST_SERVER === 'postgres';
  * others; plain `npm test`: everything.
  */
 const UNIT = [
+  'test/cli-defaults.test.ts',
   'test/cli-output.test.ts',
   'test/command-paths.test.ts',
   'test/compose.test.ts',

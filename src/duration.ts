@@ -11,6 +11,10 @@ const PATTERN = /^(\d+)(ms|s|m|h|d)$/;
 /** Far beyond any wait we mean, and still a timer Temporal can store (its durations are int64 seconds). */
 const MAX_MS = 36_500 * UNIT_MS.d;
 
+export function isDuration(d: string): d is Duration {
+  return PATTERN.test(d);
+}
+
 export function durationMs(d: string): number {
   const m = PATTERN.exec(d);
   if (!m) throw new Error(`"${d}" is not a duration such as 30m, 24h, 7d`);
@@ -21,4 +25,4 @@ export function durationMs(d: string): number {
 export const durationSchema = z
   .string()
   .regex(PATTERN, 'a duration such as 30s, 15m, 24h, 7d')
-  .refine((d) => !PATTERN.test(d) || durationMs(d) <= MAX_MS, 'at most 36500d (100 years)');
+  .refine((d) => !isDuration(d) || durationMs(d) <= MAX_MS, 'at most 36500d (100 years)');

@@ -78,6 +78,7 @@ describe('retentionSweep', () => {
     } finally {
       await handle.delete();
     }
-    await expect(scheduleRetentionSweep(env.client, env.config, 'daily')).rejects.toThrow(/interval must look like/);
+    await expect(scheduleRetentionSweep(env.client, env.config, 'daily')).rejects.toThrow(/Invalid --every:\s+- a duration such as 30s, 15m, 24h, 7d/);
+    await expect(scheduleRetentionSweep(env.client, env.config, '30s')).rejects.toThrow(/interval must be at least 60s/);
   });
 });

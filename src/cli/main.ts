@@ -1,55 +1,8 @@
-import { Command, CommanderError } from 'commander';
-import { registerCodecCommand } from './commands/codec';
-import { registerContractCommands } from './commands/contract';
-import { registerDatasetCommands } from './commands/datasets';
-import { registerModelCommands } from './commands/models';
-import { registerPromotionCommands } from './commands/promotion';
-import { registerLoopCommands } from './commands/loop';
-import { registerReportCommand } from './commands/report';
-import { registerRetentionCommands } from './commands/retention';
-import { registerScheduleCommands } from './commands/schedules';
-import { registerServeCommand } from './commands/serve';
-import { registerSqlCommand } from './commands/sql';
+import { CommanderError } from 'commander';
 import { CliContext } from './context';
 import { describeError } from './errors';
 import { EXIT } from './exit-codes';
-
-/**
- * `mlops`: the client-script entry point. Commands start and steer workflows on the Temporal
- * server named by TEMPORAL_ADDRESS; read commands look at the artifact store (MLOPS_DATA_DIR).
- */
-export function buildProgram(ctx: () => CliContext): Command {
-  const program = new Command('mlops')
-    .description('temporal-mlops: the MLOps loop as durable Temporal workflows')
-    .option('--wait-for-worker', 'when no worker polls the task queue, wait for one instead of failing')
-    .showHelpAfterError()
-    .exitOverride()
-    .hook('preAction', (_program, action) => {
-      ctx().waitForWorker = Boolean(action.optsWithGlobals().waitForWorker);
-    });
-  registerDatasetCommands(program, ctx);
-  registerModelCommands(program, ctx);
-  registerPromotionCommands(program, ctx);
-  registerContractCommands(program, ctx);
-  registerLoopCommands(program, ctx);
-  registerReportCommand(program, ctx);
-  registerRetentionCommands(program, ctx);
-  registerScheduleCommands(program, ctx);
-  registerServeCommand(program, ctx);
-  registerSqlCommand(program, ctx);
-  registerCodecCommand(program, ctx);
-  program
-    .command('worker')
-    .description('Run a worker: polls MLOPS_TASK_QUEUE and executes workflows and activities')
-    .action(async () => {
-      // Loaded on demand: the worker SDK's native bridge costs every other command ~0.3 s. As
-      // require(), not import(): bin/mlops.cjs registers tsx for CommonJS only, and a dynamic
-      // import() of a .ts file goes through Node's ESM loader, which cannot resolve it.
-      const { runWorker } = require('../worker') as typeof import('../worker');
-      await runWorker(ctx().config);
-    });
-  return program;
-}
+import { buildProgram } from './program';
 
 async function main(argv: string[]): Promise<number> {
   let context: CliContext | undefined;

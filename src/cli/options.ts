@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import type { IngestRequestInput } from '../datasets/request';
 import { userError } from '../errors';
 
@@ -48,3 +49,6 @@ export function inferOptions(opts: { key?: string; label?: string }): IngestRequ
   if (!opts.key && !opts.label) return undefined;
   return { ...(opts.key ? { key: commaList(opts.key) } : {}), ...(opts.label ? { label: opts.label } : {}) };
 }
+
+/** Who a `--by` names when it is not given. */
+export const whoAmI = (): string => process.env.USER ?? os.userInfo().username;

@@ -1,7 +1,7 @@
-import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
+import { type Client, ScheduleAlreadyRunning, type ScheduleOptionsAction, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
-import { z } from 'zod';
 import type { MlopsConfig } from '../config';
+import { durationMs, durationSchema, isDuration } from '../duration';
 import { RETENTION_SCHEDULED_WORKFLOW_ID, retentionSearchAttributes } from '../api/datasets';
 import { monitorScheduledWorkflowId, monitorSearchAttributes } from '../api/monitor';
 import { retrainScheduleSearchAttributes, retrainScheduleWorkflowId } from '../api/retrain';
@@ -12,11 +12,8 @@ import { type MonitorRequestInput, monitorRequestSchema } from '../monitoring/re
 import { type RetrainRequestInput, retrainRequestSchema } from '../retraining/request';
 import { modelName } from '../store/names';
 
-/** `30m`, `12h`, `1d`, `7d`: what people write; Temporal takes the same strings. */
-export const everySchema = z
-  .string()
-  .regex(/^[1-9]\d*(s|m|h|d)$/, 'interval must look like 30m, 12h, 1d or 7d')
-  .refine((s) => !/^\d+s$/.test(s) || Number.parseInt(s, 10) >= 60, 'interval must be at least 60s');
+/** How often a schedule runs: a duration such as 30m, 12h, 1d, 7d (Temporal takes the same strings). */
+export const everySchema = durationSchema.refine((d) => !isDuration(d) || durationMs(d) >= 60_000, 'interval must be at least 60s');
 
 /**
  * One sweep schedule per deployment (task queue), since each sweeps the store its own workers
@@ -38,23 +35,31 @@ export async function scheduleRetentionSweep(client: Client, config: MlopsConfig
     workflowId: RETENTION_SCHEDULED_WORKFLOW_ID,
     typedSearchAttributes: retentionSearchAttributes(),
   };
+  await createOrUpdateSchedule(client, { scheduleId, interval, action, description: 'Deletes raw copies whose retention has expired' });
+  return scheduleId;
+}
+
+/**
+ * Creates the schedule, or points an existing one at this interval and action: running a schedule
+ * command again changes it instead of failing. A run still going when the next is due is skipped.
+ */
+async function createOrUpdateSchedule(
+  client: Client,
+  s: { scheduleId: string; interval: Duration; action: ScheduleOptionsAction; description: string },
+): Promise<void> {
+  const spec = { intervals: [{ every: s.interval }] };
   try {
     await client.schedule.create({
-      scheduleId,
-      spec: { intervals: [{ every: interval }] },
-      action,
+      scheduleId: s.scheduleId,
+      spec,
+      action: s.action,
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
-      memo: { description: 'Deletes raw copies whose retention has expired' },
+      memo: { description: s.description },
     });
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(scheduleId).update((previous) => ({
-      ...previous,
-      spec: { intervals: [{ every: interval }] },
-      action,
-    }));
+    await client.schedule.getHandle(s.scheduleId).update((previous) => ({ ...previous, spec, action: s.action }));
   }
-  return scheduleId;
 }
 
 export type ModelScheduleKind = 'monitor' | 'retrain';
@@ -99,18 +104,12 @@ export async function scheduleModelWorkflow(
           typedSearchAttributes: retrainScheduleSearchAttributes(model),
         };
   const scheduleId = modelScheduleId(input.kind, model);
-  try {
-    await client.schedule.create({
-      scheduleId,
-      spec: { intervals: [{ every: interval }] },
-      action,
-      policies: { overlap: ScheduleOverlapPolicy.SKIP },
-      memo: { description: input.kind === 'monitor' ? `Monitors production ${model} every ${input.every}` : `Asks to retrain ${model} every ${input.every}` },
-    });
-  } catch (err) {
-    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec: { intervals: [{ every: interval }] }, action }));
-  }
+  await createOrUpdateSchedule(client, {
+    scheduleId,
+    interval,
+    action,
+    description: input.kind === 'monitor' ? `Monitors production ${model} every ${input.every}` : `Asks to retrain ${model} every ${input.every}`,
+  });
   return scheduleId;
 }
 

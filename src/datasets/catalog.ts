@@ -7,6 +7,7 @@ import { datasetName } from '../store/names';
 import { didYouMean } from '../suggest';
 import { parseInput } from '../validation';
 import type { DatasetManifest } from './manifest';
+import { parseDatasetRef } from './ref';
 
 /**
  * Read side of the dataset store: published versions only (their folders exist only once complete).
@@ -32,18 +33,6 @@ export async function listVersions(store: ArtifactStore, dataset: string): Promi
   return manifests
     .filter((m): m is DatasetManifest => m !== undefined)
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.version.localeCompare(b.version));
-}
-
-/** `name`, `name@latest`, `name@<version id or unique prefix>`. */
-export function parseDatasetRef(ref: string): { dataset: string; version: string } {
-  const at = ref.indexOf('@');
-  const dataset = at < 0 ? ref : ref.slice(0, at);
-  const version = at < 0 ? 'latest' : ref.slice(at + 1);
-  parseInput(datasetName, dataset, 'dataset name');
-  if (!/^(latest|[0-9a-f]{1,16})$/.test(version)) {
-    throw userError('InvalidInput', `Version "${version}" must be "latest" or a version id (hex) or its prefix`);
-  }
-  return { dataset, version };
 }
 
 /** A dataset's versions, or a DatasetNotFound naming the datasets that do exist. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { contractSchema } from '../contract/schema';
 import { datasetName } from '../store/names';
+import { datasetVersionRef } from './ref';
 import { csvOptionsSchema, SOURCE_FORMATS } from './source';
 
 /**
@@ -63,7 +64,7 @@ export type IngestRequestInput = z.input<typeof ingestRequestSchema>;
 export const repairRequestSchema = z
   .object({
     dataset: datasetName,
-    version: z.string().regex(/^(latest|[0-9a-f]{1,16})$/, 'dataset version must be "latest" or a version id'),
+    version: datasetVersionRef,
   })
   .strict();
 export type RepairRequest = z.infer<typeof repairRequestSchema>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationSchema } from '../duration';
+import { datasetVersionRef } from '../datasets/ref';
 import { datasetName, modelName, resourceName } from '../store/names';
 
 /** Kept apart from monitor.ts (DuckDB): workflow code parses its input with these, so they must stay pure. */
@@ -24,7 +25,7 @@ export const monitorRequestSchema = z
     runId: resourceName('run'),
     /** The data to check; default: the production model's training dataset. */
     dataset: datasetName.optional(),
-    datasetVersion: z.string().regex(/^(latest|[0-9a-f]{1,16})$/, 'dataset version must be "latest" or a version id').default('latest'),
+    datasetVersion: datasetVersionRef.default('latest'),
     drift: z
       .object({ psi: z.number().positive().default(DEFAULT_DRIFT_THRESHOLDS.psi), pValue: z.number().gt(0).lt(1).default(DEFAULT_DRIFT_THRESHOLDS.pValue) })
       .strict()

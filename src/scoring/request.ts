@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { durationSchema } from '../duration';
 import { ingestRequestSchema } from '../datasets/request';
+import { datasetVersionRef } from '../datasets/ref';
 import { datasetName, modelName, resourceName } from '../store/names';
 
 
@@ -12,7 +13,7 @@ export const scoreRequestSchema = z
     runId: resourceName('run'),
     dataset: datasetName,
     /** "latest" or a version id (prefix); ignored when `ingest` is given. */
-    datasetVersion: z.string().regex(/^(latest|[0-9a-f]{1,16})$/, 'dataset version must be "latest" or a version id').default('latest'),
+    datasetVersion: datasetVersionRef.default('latest'),
     /** A file to ingest first; its version is what gets scored. */
     ingest: ingestRequestSchema.optional(),
     /** Acceptable output range; default: the model card's expected range widened by `rangeMargin`. */

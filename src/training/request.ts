@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { datasetVersionRef } from '../datasets/ref';
 import { datasetName, modelName } from '../store/names';
 import { userError } from '../errors';
 import { formatIssues } from '../validation';
@@ -32,6 +33,18 @@ export const TRAINER_KINDS = ['logistic', 'linear', 'gbdt', 'command'] as const;
 
 export const BUILT_IN_TRAINERS = ['logistic', 'linear', 'gbdt'] as const;
 
+/** An external trainer: a command run on the exported training data (training/external.ts). */
+export const commandTrainerSchema = z
+  .object({
+    kind: z.literal('command'),
+    /** argv: executable then arguments; run in a folder with train/validation Parquet and spec.json. */
+    command: z.array(z.string().min(1)).min(1, 'command needs at least the executable'),
+    timeoutSeconds: z.number().int().min(1).max(7 * 86_400).default(3600),
+    /** Passed through to the command in spec.json. */
+    params: z.record(z.string(), z.number()).default({}),
+  })
+  .strict();
+
 export const trainerConfigSchema = z.discriminatedUnion('kind', [
   z
     .object({
@@ -39,16 +52,7 @@ export const trainerConfigSchema = z.discriminatedUnion('kind', [
       params: z.record(z.string(), z.number()).default({}),
     })
     .strict(),
-  z
-    .object({
-      kind: z.literal('command'),
-      /** argv: executable then arguments; run in a folder with train/validation Parquet and spec.json. */
-      command: z.array(z.string().min(1)).min(1, 'command needs at least the executable'),
-      timeoutSeconds: z.number().int().min(1).max(7 * 86_400).default(3600),
-      /** Passed through to the command in spec.json. */
-      params: z.record(z.string(), z.number()).default({}),
-    })
-    .strict(),
+  commandTrainerSchema,
 ]);
 export type TrainerConfig = z.infer<typeof trainerConfigSchema>;
 
@@ -57,7 +61,7 @@ export const trainRequestSchema = z
     model: modelName,
     dataset: datasetName,
     /** A version id, a unique prefix, or "latest"; resolved once by the workflow. */
-    datasetVersion: z.string().regex(/^(latest|[0-9a-f]{1,16})$/, 'dataset version must be "latest" or a version id').default('latest'),
+    datasetVersion: datasetVersionRef.default('latest'),
     trainer: trainerConfigSchema.default({ kind: 'logistic', params: {} }),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
     label: z.string().min(1).optional(),

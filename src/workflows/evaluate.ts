@@ -1,18 +1,15 @@
 import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import { userError } from '../errors';
 import type { Activities } from '../activities';
+import { activityOptions } from './activity-options';
 import type { EvaluationOutcome } from '../evaluation/outcome';
 import { type ShadowEvaluateRequest, shadowEvaluateRequestSchema } from '../evaluation/request';
 import { evaluateSearchAttributes } from '../api/evaluate';
 import { versionOf } from '../api/registry';
 import { parseInput } from '../validation';
 
-const { readRegistry } = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry: { maximumAttempts: 10 } });
-const { evaluateCandidate } = proxyActivities<Activities>({
-  startToCloseTimeout: '4 hours',
-  heartbeatTimeout: '30 seconds',
-  retry: { maximumAttempts: 5 },
-});
+const { readRegistry } = proxyActivities<Activities>(activityOptions.quick);
+const { evaluateCandidate } = proxyActivities<Activities>(activityOptions.modelWork);
 
 export type ShadowEvaluateInput = ShadowEvaluateRequest;
 

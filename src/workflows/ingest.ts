@@ -1,21 +1,14 @@
 import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { activityOptions } from './activity-options';
 import type { DatasetVersionRef, RepairOutcome } from '../datasets/manifest';
 import { type IngestRequest, ingestRequestSchema, type RepairRequest, repairRequestSchema } from '../datasets/request';
 import { ingestSearchAttributes, repairSearchAttributes } from '../api/datasets';
 import { parseInput } from '../validation';
 
-const { stageRawSource } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '20 seconds',
-  retry: { maximumAttempts: 5 },
-});
+const { stageRawSource } = proxyActivities<Activities>(activityOptions.staging);
 
-const { buildDatasetVersion, repairSnapshot } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '20 seconds',
-  retry: { maximumAttempts: 5 },
-});
+const { buildDatasetVersion, repairSnapshot } = proxyActivities<Activities>(activityOptions.snapshot);
 
 /**
  * Raw file(s) → an immutable, versioned dataset. User errors (contract, schema, empty source)

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { log, proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { userError } from '../errors';
 import type { Activities } from '../activities';
+import { activityOptions } from './activity-options';
 import type { MonitorOutcome } from '../monitoring/outcome';
 import type { LabelBatch } from '../monitoring/labels';
 import { labelsRequestSchema, type MonitorRequest, monitorRequestSchema } from '../monitoring/request';
@@ -17,16 +18,9 @@ import { retrainScheduleSearchAttributes, retrainWorkflowId } from '../api/retra
 /** What a monitor pass or a schedule passes on to the loop it starts; checked here, passed on as given. */
 const retrainOptionsSchema = retrainRequestSchema.omit({ model: true });
 
-const { readRegistry, resolveDatasetVersion, requestRetrain, recordLabels } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 10 },
-});
+const { readRegistry, resolveDatasetVersion, requestRetrain, recordLabels } = proxyActivities<Activities>(activityOptions.quick);
 
-const { monitorProduction } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '30 seconds',
-  retry: { maximumAttempts: 5 },
-});
+const { monitorProduction } = proxyActivities<Activities>(activityOptions.monitoring);
 
 export interface MonitorResult extends MonitorOutcome {
   /** Set when a threshold was crossed: the loop started or told, or why it was not (a recent decision). */

@@ -1,14 +1,12 @@
 import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { activityOptions } from './activity-options';
 import type { SweepReport } from '../datasets/retention';
 import { type RetentionSweepRequest, retentionSweepRequestSchema } from '../datasets/request';
 import { retentionSearchAttributes } from '../api/datasets';
 import { parseInput } from '../validation';
 
-const { sweepExpiredRaw } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 minutes',
-  retry: { maximumAttempts: 5 },
-});
+const { sweepExpiredRaw } = proxyActivities<Activities>(activityOptions.unattendedSweep);
 
 /** Deletes expired raw copies; the result (kept in history) and a report file say what went. */
 export async function retentionSweep(raw: RetentionSweepRequest = {}): Promise<SweepReport> {

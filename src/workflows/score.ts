@@ -2,6 +2,7 @@ import { executeChild, log, proxyActivities, setCurrentDetails, setHandler, upse
 import type { Duration } from '../duration';
 import { userError } from '../errors';
 import type { Activities } from '../activities';
+import { activityOptions } from './activity-options';
 import { type ScoreRequest, scoreRequestSchema } from '../scoring/request';
 import { parseInput } from '../validation';
 import { MlopsNeedsAttention } from '../temporal/search-attributes';
@@ -11,16 +12,9 @@ import { ingestDataset } from './ingest';
 import { acceptAcknowledgement } from './acknowledgement';
 import { type ScoreStatus, scoreSearchAttributes, scoreStatusQuery } from '../api/score';
 
-const { readRegistry, resolveDatasetVersion } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 10 },
-});
+const { readRegistry, resolveDatasetVersion } = proxyActivities<Activities>(activityOptions.quick);
 
-const { scoreDatasetVersion } = proxyActivities<Activities>({
-  startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '30 seconds',
-  retry: { maximumAttempts: 5 },
-});
+const { scoreDatasetVersion } = proxyActivities<Activities>(activityOptions.scoring);
 
 /**
  * Batch scoring with the production model: the version is resolved once (and recorded), every

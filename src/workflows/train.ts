@@ -1,20 +1,14 @@
 import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { activityOptions } from './activity-options';
 import { trainSearchAttributes } from '../api/train';
 import { resolveTrainer, type TrainRequest, trainRequestSchema } from '../training/request';
 import type { TrainedVersion } from '../training/train';
 import { parseInput } from '../validation';
 
-const { resolveDatasetVersion, registerModelVersion } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 10 },
-});
+const { resolveDatasetVersion, registerModelVersion } = proxyActivities<Activities>(activityOptions.quick);
 
-const { trainModelVersion } = proxyActivities<Activities>({
-  startToCloseTimeout: '4 hours',
-  heartbeatTimeout: '30 seconds',
-  retry: { maximumAttempts: 5 },
-});
+const { trainModelVersion } = proxyActivities<Activities>(activityOptions.modelWork);
 
 /**
  * Dataset version + trainer config → a model version registered as `candidate` in the model's

@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
 import { contractFromFile, startIngest, startRepair } from '../../client/ingest';
-import { listDatasets, listVersions, listVersionsOrExplain, parseDatasetRef, resolveVersion } from '../../datasets/catalog';
+import { listDatasets, listVersions, listVersionsOrExplain, resolveVersion } from '../../datasets/catalog';
+import { parseDatasetRef } from '../../datasets/ref';
 import type { DatasetManifest } from '../../datasets/manifest';
 import { describeLines, describeRows } from '../../evaluation/data';
-import type { IngestRequestInput } from '../../datasets/request';
+import { type IngestRequestInput, ingestRequestSchema } from '../../datasets/request';
 import { SOURCE_FORMATS, type SourceFormat } from '../../datasets/source';
 import { userError } from '../../errors';
 import type { CliContext } from '../context';
+import { schemaOption } from '../schema-defaults';
 import { inferOptions, numberOption } from '../options';
 import { formatNumber, printJson, printRows, printTable } from '../output';
 
@@ -19,8 +21,8 @@ export function registerDatasetCommands(program: Command, ctx: () => CliContext)
     .option('--contract <file>', 'contract JSON (default: infer one from the data)')
     .option('--key <columns>', 'for an inferred contract: comma-separated key columns (labels join to predictions by them)')
     .option('--label <column>', 'for an inferred contract: the label column')
-    .option('--retention-days <n>', 'keep the raw copy this many days', '30')
-    .option('--max-rejected-fraction <x>', 'fail if more than this share of rows breaks the contract', '0.05')
+    .addOption(schemaOption('--retention-days <n>', 'keep the raw copy this many days', ingestRequestSchema, 'retentionDays'))
+    .addOption(schemaOption('--max-rejected-fraction <x>', 'fail if more than this share of rows breaks the contract', ingestRequestSchema, 'maxRejectedFraction'))
     .option('--format <format>', `source format (${SOURCE_FORMATS.join('|')}); default: from the extension`)
     .option('--delimiter <char>', 'CSV delimiter (default: sniffed)')
     .option('--no-header', 'CSV has no header row')

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { listModels, registryState, startTraining } from '../../client/train';
-import { parseDatasetRef } from '../../datasets/catalog';
+import { parseDatasetRef } from '../../datasets/ref';
 import { userError } from '../../errors';
-import { TRAINER_KINDS, type TrainRequestInput } from '../../training/request';
+import { commandTrainerSchema, TRAINER_KINDS, type TrainRequestInput, trainRequestSchema } from '../../training/request';
 import type { CliContext } from '../context';
+import { schemaOption } from '../schema-defaults';
 import { commaList } from '../options';
 import { formatNumber, printJson, printRows, printTable } from '../output';
 
@@ -52,11 +53,11 @@ export function registerModelCommands(program: Command, ctx: () => CliContext): 
     .description('Train a model version on a dataset version and register it as candidate')
     .argument('<model>', 'model name')
     .requiredOption('--dataset <ref>', 'dataset or dataset@version (default version: latest)')
-    .option('--trainer <kind>', `trainer (${TRAINER_KINDS.join('|')}); command runs an external trainer`, 'logistic')
+    .addOption(schemaOption('--trainer <kind>', `trainer (${TRAINER_KINDS.join('|')}); command runs an external trainer`, trainRequestSchema, 'trainer.kind'))
     .option('--params <json>', 'trainer parameters as JSON, e.g. \'{"nEstimators": 200}\'')
     .option('--command <argv>', 'with --trainer command: the command as a JSON array, e.g. \'["python3", "train.py"]\'')
-    .option('--timeout-seconds <n>', 'with --trainer command: stop the command after this long', '3600')
-    .option('--seed <n>', 'split and training seed', '42')
+    .addOption(schemaOption('--timeout-seconds <n>', 'with --trainer command: stop the command after this long', commandTrainerSchema, 'timeoutSeconds'))
+    .addOption(schemaOption('--seed <n>', 'split and training seed', trainRequestSchema, 'seed'))
     .option('--label <column>', 'label column (default: the contract\'s)')
     .option('--features <columns>', 'comma-separated feature columns (default: the contract\'s)')
     .option('--run <id>', 'run id for the workflow id train:<model>:<run> (default: a hash of the request)')

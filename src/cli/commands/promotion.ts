@@ -1,17 +1,17 @@
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { EvaluationOutcome } from '../../evaluation/outcome';
 import { listPending, reviewOutcome, rollbackProduction, startEvaluation, startPromotion } from '../../client/promote';
-import { parseDatasetRef } from '../../datasets/catalog';
+import { parseDatasetRef } from '../../datasets/ref';
 import { userError } from '../../errors';
-import { PROMOTION_POLICIES } from '../../evaluation/request';
+import { evaluationOptionsSchema, PROMOTION_POLICIES, promoteRequestSchema } from '../../evaluation/request';
 import { parsePromoteWorkflowId, type PromotionStatus } from '../../api/promote';
 import { registryState } from '../../client/train';
 import { evaluationsDir, latestEvaluations } from '../../evaluation/reports';
 import { pageOf } from '../../reports/publish';
 import type { CliContext } from '../context';
-import { commaList, parseJsonOption } from '../options';
+import { schemaOption } from '../schema-defaults';
+import { commaList, parseJsonOption, whoAmI } from '../options';
 import { printJson, printRows, printTable } from '../output';
 
 /** --gates: a JSON object, inline or @file.json. */
@@ -28,7 +28,7 @@ function withEvaluationOptions(command: Command): Command {
     .option('--dataset <ref>', 'evaluate on this dataset[@version] (default: the candidate\'s training dataset, latest version)')
     .option('--slices <columns>', 'comma-separated columns to report metrics per value for')
     .option('--gates <json>', 'quality gates as JSON or @file.json, e.g. \'{"minImprovement": 0.005, "thresholds": {"rocAuc": {"min": 0.7}}}\'')
-    .option('--batch-size <n>', 'rows per ONNX Runtime batch', '16384');
+    .addOption(schemaOption('--batch-size <n>', 'rows per ONNX Runtime batch', evaluationOptionsSchema, 'batchSize'));
 }
 
 function evaluationOptions(opts: { dataset?: string; slices?: string; gates?: string; batchSize: string }) {
@@ -70,8 +70,6 @@ function printReviewOutcome(s: PromotionStatus): void {
   console.log(`${s.model}@${s.candidate}: ${s.phase}`);
 }
 
-const whoAmI = () => process.env.USER ?? os.userInfo().username;
-
 export function registerPromotionCommands(program: Command, ctx: () => CliContext): void {
   withEvaluationOptions(
     program
@@ -103,9 +101,9 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
       .description('Evaluate the candidate against production and promote it if the gates pass (or when a person approves)')
       .argument('<model>', 'model name')
       .option('--version <id>', 'version to promote (default: the candidate)')
-      .option('--policy <policy>', `${PROMOTION_POLICIES.join('|')}: who decides`, 'auto')
-      .option('--approval-timeout <duration>', 'how long to wait for a review, e.g. 30m, 24h', '24h')
-      .option('--on-timeout <outcome>', 'reject|escalate when no review arrives in time', 'reject'),
+      .addOption(schemaOption('--policy <policy>', `${PROMOTION_POLICIES.join('|')}: who decides`, promoteRequestSchema, 'policy'))
+      .addOption(schemaOption('--approval-timeout <duration>', 'how long to wait for a review, e.g. 30m, 24h', promoteRequestSchema, 'approvalTimeout'))
+      .addOption(schemaOption('--on-timeout <outcome>', 'reject|escalate when no review arrives in time', promoteRequestSchema, 'onTimeout')),
   )
     .option('--no-wait', 'start the promotion and return its workflow id')
     .option('--json', 'print the result as JSON')

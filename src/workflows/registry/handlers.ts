@@ -1,5 +1,6 @@
 import { patched, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
+import { activityOptions } from '../activity-options';
 import { failureOfType, rootApplicationFailure, userError } from '../../errors';
 import {
   ALIASES,
@@ -24,10 +25,7 @@ import { record, register, setAlias, unknownVersion } from './state';
  * updates cannot deadlock on the checks. Histories from before the checks replay without them.
  */
 const CHECKED_CHANGES = 'registry-checks-files-and-evidence';
-const { verifyRegistration, verifyProductionChange } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 5 },
-});
+const { verifyRegistration, verifyProductionChange } = proxyLocalActivities<Activities>(activityOptions.localCheck);
 const PROMOTION_EVIDENCE: ReadonlyArray<PromotionEvidence['kind']> = ['gates-passed', 'approved', 'forced'];
 
 /**
