@@ -7,6 +7,7 @@ import { resultOrState } from '../../client/settle';
 import { parseDatasetRef } from '../../datasets/catalog';
 import type { IngestRequestInput } from '../../datasets/request';
 import { userError } from '../../errors';
+import { DEFAULT_SPLIT_ROWS } from '../../scoring/parts';
 import { listRuns } from '../../scoring/runs';
 import type { AttemptData, RetrainStatus } from '../../api/retrain';
 import { TRAINING_WINDOWS } from '../../retraining/training-windows';
@@ -100,6 +101,7 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
     .option('--margin <fraction>', 'widen the card\'s range by this fraction of its width on each side', '0.1')
     .option('--max-flagged-share <fraction>', 'alert when more than this share of rows is flagged', '0.01')
     .option('--retention-days <n>', 'keep the prediction log this long', '90')
+    .option('--split-rows <n>', 'score in parts of at most this many rows, each an activity any worker can take (at most 256 parts)', String(DEFAULT_SPLIT_ROWS))
     .option('--wait', 'with an alert, wait until it is acknowledged (or times out) before returning')
     .option('--no-wait', 'start the run and return its workflow id')
     .option('--json', 'print the result as JSON')
@@ -122,6 +124,7 @@ export function registerLoopCommands(program: Command, ctx: () => CliContext): v
         rangeMargin: numberOption('--margin', opts.margin),
         maxFlaggedShare: numberOption('--max-flagged-share', opts.maxFlaggedShare),
         retentionDays: numberOption('--retention-days', opts.retentionDays),
+        splitRows: numberOption('--split-rows', opts.splitRows),
       });
       if (opts.wait === false) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`started ${handle.workflowId}`);
       if (!opts.json) console.error(`scoring (workflow ${handle.workflowId}) …`);
