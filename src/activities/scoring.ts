@@ -5,6 +5,7 @@ import type { DuckDBInstance } from '@duckdb/node-api';
 import type { InferenceSession } from 'onnxruntime-node';
 import { z } from 'zod';
 import { readManifest, readVerifiedManifest } from '../datasets/integrity';
+import type { DatasetManifest } from '../datasets/manifest';
 import { readManifestVerifiedOnce } from '../datasets/verified-snapshots';
 import { ApplicationFailure } from '@temporalio/common';
 import { userError } from '../errors';
@@ -133,6 +134,33 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
     return published ? run : ((await store.readJson<ScoreRun>(runUri)) ?? run);
   }
 
+  /** The manifest's rows (or one row range of them) scored into `dir` as log part files. */
+  async function scoreRows(dir: string, args: { request: ScoreRequest; scoredAt: string; card: ModelCard; manifest: DatasetManifest; range: ScoreRun['range']; session: InferenceSession; part?: ScorePart }) {
+    const { request, card, manifest, part } = args;
+    return withDuckDbActivity(deps.duckdb, async (conn, progress) => {
+      const writer = await deps.duckdb.connect();
+      try {
+        return await scoreDataset({
+          conn,
+          writer,
+          dataset: { name: manifest.dataset, version: manifest.version, snapshotUri: manifest.snapshot.uri, contract: manifest.contract },
+          card,
+          runId: request.runId,
+          scoredAt: args.scoredAt,
+          dir,
+          batchSize: request.batchSize,
+          partRows: request.partRows,
+          range: args.range,
+          session: args.session,
+          ...(part ? { rows: { first: part.firstRow, ...(part.last ? {} : { count: part.rows }) } } : {}),
+          onBatch: (rows) => progress('score', { ...(part ? { part: part.index } : {}), rows, total: part ? part.rows : manifest.rows.accepted }),
+        });
+      } finally {
+        writer.closeSync();
+      }
+    });
+  }
+
   return {
     /**
      * Scores a dataset version with the given model version into predictions/<model>/<runId>/.
@@ -150,27 +178,7 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
         const manifest = await readVerifiedManifest(store, input.manifestUri);
         const range = acceptableRange(card, request);
         const started = Date.now();
-        const scored = await withDuckDbActivity(deps.duckdb, async (conn, progress) => {
-          const writer = await deps.duckdb.connect();
-          try {
-            return await scoreDataset({
-              conn,
-              writer,
-              dataset: { name: manifest.dataset, version: manifest.version, snapshotUri: manifest.snapshot.uri, contract: manifest.contract },
-              card,
-              runId: request.runId,
-              scoredAt: input.scoredAt,
-              dir: tmp,
-              batchSize: request.batchSize,
-              partRows: request.partRows,
-              range,
-              session,
-              onBatch: (rows) => progress('score', { rows, total: manifest.rows.accepted }),
-            });
-          } finally {
-            writer.closeSync();
-          }
-        });
+        const scored = await scoreRows(tmp, { request, scoredAt: input.scoredAt, card, manifest, range, session });
         return await publishRun(tmp, {
           request,
           card,
@@ -209,28 +217,7 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
         const card = await readModelCard(store, input.model);
         const manifest = await readManifestVerifiedOnce(store, input.manifestUri);
         const range = acceptableRange(card, request);
-        const scored = await withDuckDbActivity(deps.duckdb, async (conn, progress) => {
-          const writer = await deps.duckdb.connect();
-          try {
-            return await scoreDataset({
-              conn,
-              writer,
-              dataset: { name: manifest.dataset, version: manifest.version, snapshotUri: manifest.snapshot.uri, contract: manifest.contract },
-              card,
-              runId: request.runId,
-              scoredAt: input.scoredAt,
-              dir: tmp,
-              batchSize: request.batchSize,
-              partRows: request.partRows,
-              range,
-              rows: { first: part.firstRow, ...(part.last ? {} : { count: part.rows }) },
-              session,
-              onBatch: (rows) => progress('score', { part: part.index, rows, total: part.rows }),
-            });
-          } finally {
-            writer.closeSync();
-          }
-        });
+        const scored = await scoreRows(tmp, { request, scoredAt: input.scoredAt, card, manifest, range, session, part });
         const record: StagedPart = {
           index: part.index,
           firstRow: part.firstRow,
