@@ -37,6 +37,7 @@ const UNIT = [
   'test/metrics.test.ts',
   'test/onnx-names.test.ts',
   'test/profile.test.ts',
+  'test/score-parts.test.ts',
   'test/suggest.test.ts',
   'test/training-gbdt.test.ts',
   'test/training-linear.test.ts',

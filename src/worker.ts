@@ -5,6 +5,7 @@ import { createActivities } from './activities';
 import { activityFailureInterceptors } from './activities/failures';
 import { loadConfig, type MlopsConfig } from './config';
 import { openDuckDb } from './sql/duckdb';
+import { sweepScoringStaging } from './scoring/staging';
 import { ArtifactStore } from './store/artifact-store';
 import { TrainerGroups } from './training/process-groups';
 import { dataConverterOf } from './temporal/codec';
@@ -30,6 +31,8 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const { config } = options;
   const store = new ArtifactStore(config.dataDir);
   await store.removeStaleTemp(STALE_TEMP_MS);
+  // Parts of split scoring runs that failed or were terminated (a live run's staging keeps changing).
+  await sweepScoringStaging(store, STALE_TEMP_MS);
   // Trainers a killed worker on this host left running would run on beside their own retry.
   const reaped = new TrainerGroups(store.trainerGroupsDir()).reapOrphans();
   if (reaped.length) console.log(`ended ${reaped.length} external trainer process group(s) left by a worker that died: ${reaped.join(', ')}`);

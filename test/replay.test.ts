@@ -12,7 +12,8 @@ import { describe, expect, it } from 'vitest';
  * (deleting the old ones first) when a change is deliberate and patched; keep a history from the
  * code before it as `<type>.v<N>.json` while workflows started by that code may still be running
  * (retrainUntilImproved.v1.json: an attempt from before training windows; modelRegistry.v1.json:
- * a registry from before its registration and production checks).
+ * a registry from before its registration and production checks; scoreBatch.v1.json: a run in one
+ * activity, from before `patched('score-in-parts')`, scoreBatch.json: a run in six parts).
  */
 const FIXTURES = path.join(__dirname, 'fixtures', 'histories');
 const WORKFLOW_TYPES = ['ingestDataset', 'repairDataset', 'retentionSweep', 'modelRegistry', 'trainModel', 'promoteModel', 'trainAndPromote', 'shadowEvaluate', 'scoreBatch', 'retrainUntilImproved', 'monitorModel', 'recordLabelsWorkflow', 'scheduledRetrain'];

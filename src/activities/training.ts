@@ -17,11 +17,13 @@ export interface TrainingActivityDeps {
 export function createTrainingActivities(deps: TrainingActivityDeps) {
   return {
     /** "latest" or a prefix → one concrete version, fixed for the rest of the workflow. */
-    async resolveDatasetVersion(input: { dataset: string; version: string }): Promise<{ version: string; manifestUri: string }> {
+    async resolveDatasetVersion(input: { dataset: string; version: string }): Promise<{ version: string; manifestUri: string; rows: number }> {
       const manifest = await resolveVersion(deps.store, `${input.dataset}@${input.version}`);
       return {
         version: manifest.version,
         manifestUri: deps.store.manifestFile(manifest.dataset, manifest.version),
+        // The snapshot's row count: what a scoring run plans its parts by (histories from before lack it).
+        rows: manifest.rows.accepted,
       };
     },
 

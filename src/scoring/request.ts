@@ -3,7 +3,7 @@ import { durationSchema } from '../duration';
 import { ingestRequestSchema } from '../datasets/request';
 import { datasetVersionRef } from '../datasets/ref';
 import { datasetName, modelName, resourceName } from '../store/names';
-
+import { DEFAULT_SPLIT_ROWS } from './parts';
 
 /** What `scoreBatch` is asked to do; validated by the client and at activity entry. */
 export const scoreRequestSchema = z
@@ -29,6 +29,11 @@ export const scoreRequestSchema = z
     batchSize: z.number().int().min(1).max(1_000_000).default(16_384),
     /** Rows per Parquet part file; the staged part is what memory holds (about 0.5 GB per 500k rows of 20 features). */
     partRows: z.number().int().min(1_000).max(5_000_000).default(500_000),
+    /**
+     * Rows per scoring part above which the run is split: each part (a row range of the snapshot)
+     * is its own activity, taken by any worker, and one prediction log is published at the end.
+     */
+    splitRows: z.number().int().min(1_000).max(1_000_000_000).default(DEFAULT_SPLIT_ROWS),
     /** How long the prediction log is kept (the retention sweep deletes it after). */
     retentionDays: z.number().int().min(1).max(36_500).default(90),
     /** How long an alert waits for `acknowledge` before the run closes with it unacknowledged. */

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import type { InferenceSession } from 'onnxruntime-node';
 import { ARRAY, BIGINT, DOUBLE, DuckDBDataChunk, type DuckDBConnection, type DuckDBType, FLOAT, INTEGER, VARCHAR } from '@duckdb/node-api';
 import type { Contract } from '../contract/schema';
 import { userError } from '../errors';
@@ -35,6 +36,10 @@ export interface ScoreArgs {
   /** Rows per Parquet part file. */
   partRows: number;
   range: { min: number; max: number };
+  /** Only these rows of the snapshot (by file_row_number; no count: to the end): one part of a split run. Default: all. */
+  rows?: { first: number; count?: number };
+  /** A session the caller opened (and releases), e.g. the one it verified the model with. */
+  session?: InferenceSession;
   onBatch?: (rowsDone: number) => void;
 }
 
@@ -44,6 +49,8 @@ export interface ScoreResult {
   notANumber: number;
   parts: string[];
   output: { min: number | null; mean: number | null; max: number | null };
+  /** Sum of the outputs that are numbers: a split run's mean adds these up over its parts. */
+  outputSum: number;
   /** Time in ONNX Runtime alone, for the report (and the benchmark's ratio). */
   inferenceMs: number;
 }
@@ -133,14 +140,19 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
     stagedRows = 0;
   };
 
-  const session = await loadSession(card.onnx.uri).catch((err: Error) => {
-    throw userError('ModelLoadError', `Model ${card.model}@${card.version}: ONNX Runtime cannot load it: ${err.message}`);
-  });
-  const source = `read_parquet(${quoteString(dataset.snapshotUri)}, file_row_number = true)`;
+  const session =
+    args.session ??
+    (await loadSession(card.onnx.uri).catch((err: Error) => {
+      throw userError('ModelLoadError', `Model ${card.model}@${card.version}: ONNX Runtime cannot load it: ${err.message}`);
+    }));
+  // A row range filters on file_row_number, which DuckDB prunes row groups by: a part reads its rows only.
+  const bounds = args.rows ? [`file_row_number >= ${args.rows.first}`, ...(args.rows.count === undefined ? [] : [`file_row_number < ${args.rows.first + args.rows.count}`])] : [];
+  const range = bounds.length ? ` WHERE ${bounds.join(' AND ')}` : '';
+  const source = `read_parquet(${quoteString(dataset.snapshotUri)}, file_row_number = true)${range}`;
   const key = numericKey ? `CAST(${quoteIdent(keyColumn!.name)} AS BIGINT)` : keyExpression(dataset.contract);
   const selects = [...inputs.map(([name, kind]) => featureSelect(name, kind)), 'file_row_number', key];
   let reader: ReturnType<typeof batches> | undefined;
-  const result: ScoreResult = { rows: 0, outOfRange: 0, notANumber: 0, parts, output: { min: null, mean: null, max: null }, inferenceMs: 0 };
+  const result: ScoreResult = { rows: 0, outOfRange: 0, notANumber: 0, parts, output: { min: null, mean: null, max: null }, outputSum: 0, inferenceMs: 0 };
   let sum = 0;
   try {
     reader = batches(await conn.stream(`SELECT ${selects.join(', ')} FROM ${source}`), args.batchSize);
@@ -194,10 +206,11 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
       // Already closed by a part write that failed after closing it; that failure is the one to report.
     }
     await writer.run(`DROP TABLE IF EXISTS ${STAGING}`).catch(() => undefined);
-    await session.release().catch(() => undefined);
+    if (!args.session) await session.release().catch(() => undefined);
   }
   const scored = result.rows - result.notANumber;
   result.output.mean = scored > 0 ? sum / scored : null;
+  result.outputSum = sum;
   return result;
 }
 

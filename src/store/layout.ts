@@ -32,6 +32,11 @@ export const layout = {
   predictions: () => ['predictions'],
   /** A model's scoring runs: predictions/<model>/<runId>/ with run.json and part-*.parquet. */
   predictionRuns: (model: string) => ['predictions', model],
+  /**
+   * A split scoring run's parts before they are published: .staging/scoring/<model>/<runId>/<part>/
+   * (fewer segments: the folders above). Outside predictions/, so no reader of the logs sees them.
+   */
+  scoringStaging: (...run: [] | [model: string] | [model: string, runId: string] | [model: string, runId: string, part: string]) => ['.staging', 'scoring', ...run],
   /** Process groups of running external trainers (see training/process-groups.ts). */
   trainerGroups: () => ['.trainers'],
   tmp: () => ['.tmp'],

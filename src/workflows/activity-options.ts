@@ -30,6 +30,8 @@ export const activityOptions = {
   modelWork: heartbeating('4 hours'),
   /** Batch scoring a dataset version into a prediction log. */
   scoring: heartbeating('6 hours'),
+  /** Publishing a run scored in parts as one prediction log (links, run.json): retried often, it is idempotent. */
+  scoringFinish: { startToCloseTimeout: '1 hour', heartbeatTimeout: '30 seconds', retry: { maximumAttempts: 10 } },
   /** Drift and live metrics over a dataset version and the prediction logs. */
   monitoring: heartbeating('2 hours'),
   /** Deletions the retention sweep makes; no heartbeat: it runs unattended on a schedule, and a rerun finds what is left. */

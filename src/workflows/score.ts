@@ -1,10 +1,12 @@
-import { executeChild, log, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { executeChild, log, patched, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Duration } from '../duration';
 import { userError } from '../errors';
 import type { Activities } from '../activities';
 import { activityOptions } from './activity-options';
 import { type ScoreRequest, scoreRequestSchema } from '../scoring/request';
 import { parseInput } from '../validation';
+import { planScoreParts } from '../scoring/parts';
+import type { ScoreRun } from '../scoring/runs';
 import { MlopsNeedsAttention } from '../temporal/search-attributes';
 import { productionOf } from '../api/registry';
 import { childWorkflowId } from '../api/search';
@@ -14,7 +16,9 @@ import { type ScoreStatus, scoreSearchAttributes, scoreStatusQuery } from '../ap
 
 const { readRegistry, resolveDatasetVersion } = proxyActivities<Activities>(activityOptions.quick);
 
-const { scoreDatasetVersion } = proxyActivities<Activities>(activityOptions.scoring);
+const { scoreDatasetVersion, scoreDatasetPart } = proxyActivities<Activities>(activityOptions.scoring);
+
+const { finishScoreRun } = proxyActivities<Activities>(activityOptions.scoringFinish);
 
 /**
  * Batch scoring with the production model: the version is resolved once (and recorded), every
@@ -46,9 +50,21 @@ export async function scoreBatch(raw: ScoreRequest): Promise<ScoreStatus> {
   status.dataset = { name: dataset, version: resolved.version };
   status.phase = 'scoring';
   setCurrentDetails(`Scoring ${dataset}@${resolved.version} with production ${model}@${production}`);
-  const run = await scoreDatasetVersion.executeWithOptions({ summary: `Score ${dataset}@${resolved.version.slice(0, 8)} with ${production.slice(0, 8)}` }, [
-    { request: { ...request, dataset, datasetVersion: resolved.version }, model: summary, manifestUri: resolved.manifestUri, datasetVersion: resolved.version, scoredAt: new Date().toISOString() },
-  ]);
+  const input = { request: { ...request, dataset, datasetVersion: resolved.version }, model: summary, manifestUri: resolved.manifestUri, datasetVersion: resolved.version, scoredAt: new Date().toISOString() };
+  const what = `${dataset}@${resolved.version.slice(0, 8)} with ${production.slice(0, 8)}`;
+  // Histories from before the row count was recorded have none: one part, as they ran.
+  const parts = planScoreParts(resolved.rows ?? 0, request.splitRows);
+  let run: ScoreRun;
+  if (parts.length > 1 && patched('score-in-parts')) {
+    // Each part is its own activity, so any worker polling the queue takes one; the log is published once, at the end.
+    setCurrentDetails(`Scoring ${dataset}@${resolved.version} with production ${model}@${production} in ${parts.length} parts`);
+    await Promise.all(
+      parts.map((part) => scoreDatasetPart.executeWithOptions({ summary: `Score part ${part.index + 1}/${parts.length} of ${what}` }, [{ ...input, part }])),
+    );
+    run = await finishScoreRun.executeWithOptions({ summary: `Publish ${parts.length} parts of ${what}` }, [{ ...input, parts: parts.length }]);
+  } else {
+    run = await scoreDatasetVersion.executeWithOptions({ summary: `Score ${what}` }, [input]);
+  }
   status.run = run;
   if (run.alert) {
     status.phase = 'waiting-for-acknowledgement';

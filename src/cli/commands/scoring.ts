@@ -52,6 +52,7 @@ export function registerScoringCommands(program: Command, ctx: () => CliContext)
     .addOption(schemaOption('--margin <fraction>', 'widen the card\'s range by this fraction of its width on each side', scoreRequestSchema, 'rangeMargin'))
     .addOption(schemaOption('--max-flagged-share <fraction>', 'alert when more than this share of rows is flagged', scoreRequestSchema, 'maxFlaggedShare'))
     .addOption(schemaOption('--retention-days <n>', 'keep the prediction log this long', scoreRequestSchema, 'retentionDays'))
+    .addOption(schemaOption('--split-rows <n>', 'score in parts of at most this many rows, each an activity any worker can take (at most 256 parts)', scoreRequestSchema, 'splitRows'))
     .option('--wait', 'with an alert, wait until it is acknowledged (or times out) before returning')
     .option('--no-wait', 'start the run and return its workflow id')
     .option('--json', 'print the result as JSON')
@@ -74,6 +75,7 @@ export function registerScoringCommands(program: Command, ctx: () => CliContext)
         rangeMargin: numberOption('--margin', opts.margin),
         maxFlaggedShare: numberOption('--max-flagged-share', opts.maxFlaggedShare),
         retentionDays: numberOption('--retention-days', opts.retentionDays),
+        splitRows: numberOption('--split-rows', opts.splitRows),
       });
       if (opts.wait === false) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`started ${handle.workflowId}`);
       if (!opts.json) console.error(`scoring (workflow ${handle.workflowId}) …`);
