@@ -154,15 +154,29 @@ export class ArtifactStore {
     });
   }
 
-  async readText(uri: string): Promise<string | undefined> {
+  /** Size in bytes of the file at a URL; undefined when it is missing. */
+  async size(uri: string): Promise<number | undefined> {
     const key = this.keyOf(uri);
-    if (key !== undefined) return (await this.backend.get(key))?.toString('utf8');
+    if (key !== undefined) return this.backend.size(key);
+    return fs.stat(uri).then(
+      (s) => s.size,
+      () => undefined,
+    );
+  }
+
+  async readBytes(uri: string): Promise<Buffer | undefined> {
+    const key = this.keyOf(uri);
+    if (key !== undefined) return this.backend.get(key);
     try {
-      return await fs.readFile(uri, 'utf8');
+      return await fs.readFile(uri);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+  }
+
+  async readText(uri: string): Promise<string | undefined> {
+    return (await this.readBytes(uri))?.toString('utf8');
   }
 
   async writeJsonAtomic(file: string, value: unknown): Promise<void> {

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 
 /**
@@ -60,6 +61,14 @@ export interface StoreBackend {
    */
   writeWhole(key: string, write: (target: string) => Promise<void>): Promise<void>;
 
+  /**
+   * Publishes a finished local folder of content-addressed files (equal key, equal bytes) under
+   * `key`, its marker last: false when the marker was there first (another writer published).
+   * A folder left at `key` without its marker is a leftover: locally replaced, on S3 overwritten
+   * file by file (same names, same bytes) and swept later.
+   */
+  publishFolder(dir: string, key: string, marker: string, body: string): Promise<boolean>;
+
   /** Starts an attempt at publishing the folder `key`. */
   beginAttempt(key: string, label: string): Promise<PublishAttempt>;
   /**
@@ -84,6 +93,12 @@ export interface StoreBackend {
 
 /** Prefix of the objects of one publish attempt on a store that cannot rename (see s3-backend.ts). */
 export const ATTEMPT_PREFIX = '.attempt-';
+
+/** Joins names onto a store URL: path.join would fold the `//` of `s3://`. */
+export function urlJoin(base: string, ...names: string[]): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(base)) return path.join(base, ...names);
+  return [base.replace(/\/+$/, ''), ...names].join('/');
+}
 
 export function joinKey(...segments: string[]): string {
   return segments.filter((s) => s !== '').join('/');

@@ -145,6 +145,12 @@ export class LocalBackend implements StoreBackend {
     }
   }
 
+  async publishFolder(dir: string, key: string, marker: string, body: string): Promise<boolean> {
+    await writeFileNamed(path.join(dir, marker), body);
+    await this.delete(key);
+    return publishLocalDir(dir, this.url(key));
+  }
+
   async beginAttempt(key: string, label: string): Promise<LocalAttempt> {
     const dir = path.join(this.root, SCRATCH_DIR, `${label}-${process.pid}-${randomBytes(4).toString('hex')}`);
     await fs.mkdir(dir, { recursive: true });
@@ -164,6 +170,7 @@ export class LocalBackend implements StoreBackend {
 
   async replaceFromAttempt(attempt: PublishAttempt, name: string, currentUrl: string): Promise<string> {
     await fs.rename(attempt.writeUrl(name), currentUrl);
+    await this.abandonAttempt(attempt);
     return currentUrl;
   }
 

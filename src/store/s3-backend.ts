@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
@@ -180,6 +181,11 @@ export class S3Backend implements StoreBackend {
 
   async writeWhole(key: string, write: (target: string) => Promise<void>): Promise<void> {
     await write(this.url(key));
+  }
+
+  async publishFolder(dir: string, key: string, marker: string, body: string): Promise<boolean> {
+    for (const name of (await fs.readdir(dir)).sort()) if (name !== marker) await this.putFile(joinKey(key, name), path.join(dir, name));
+    return this.putIfAbsent(joinKey(key, marker), body);
   }
 
   async beginAttempt(key: string, _label: string): Promise<PublishAttempt & { prefix: string }> {
