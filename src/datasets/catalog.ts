@@ -12,7 +12,7 @@ import type { DatasetManifest } from './manifest';
  * a version whose attempt died before its manifest has none: neither is listed.
  */
 export async function listDatasets(store: ArtifactStore): Promise<string[]> {
-  const [datasets, , , manifest] = layoutGlobs.manifests;
+  const [datasets, , , , manifest] = layoutGlobs.manifests;
   const names = new Set<string>();
   for (const { key } of await store.backend.list(store.key(datasets))) {
     const parts = key.split('/');

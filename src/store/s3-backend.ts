@@ -40,6 +40,9 @@ export class S3Backend implements StoreBackend {
     /** MLOPS_DUCKDB_EXTENSION_DIR, where DuckDB cannot download httpfs itself. */
     private readonly extensionDir?: string,
   ) {
+    // The SDK is pinned and the project runs on Node 20: its notice about future releases needing
+    // Node 22 would otherwise end up on the stderr of every `mlops` command.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = new S3Client({
       region: settings.region,
       forcePathStyle: settings.pathStyle,
