@@ -58,6 +58,21 @@ export const envSchema = z.object({
     .default(`${DEFAULT_MEMORY_SHARE}%`),
   /** Where DuckDB spills what does not fit in its memory limit; default inside the store's .tmp. */
   MLOPS_DUCKDB_TEMP_DIR: z.string().min(1).optional(),
+  /**
+   * s3://bucket/prefix: keep the artifacts in that bucket (src/store/s3-backend.ts); unset: the
+   * folder MLOPS_DATA_DIR, which an S3 store still uses for scratch (temp files, DuckDB spill).
+   */
+  MLOPS_STORE: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'expected s3://bucket or s3://bucket/prefix').optional(),
+  /** The usual settings of any S3-compatible service (AWS S3, MinIO, Ceph, R2, versitygw). */
+  AWS_ACCESS_KEY_ID: z.string().optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().optional(),
+  AWS_SESSION_TOKEN: z.string().optional(),
+  AWS_REGION: z.string().optional(),
+  AWS_DEFAULT_REGION: z.string().optional(),
+  AWS_ENDPOINT_URL: z.string().url().optional(),
+  AWS_ENDPOINT_URL_S3: z.string().url().optional(),
+  /** Path-style requests (http://host/bucket/key), as MinIO, Ceph and versitygw want; default: on with an endpoint. */
+  MLOPS_S3_PATH_STYLE: boolFromEnv.optional(),
   /** Widest table a worker validates and profiles; wider input is refused up front. */
   MLOPS_MAX_COLUMNS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_MAX_COLUMNS),
 });
@@ -87,7 +102,28 @@ export interface MlopsConfig {
   /** How this process opens DuckDB. */
   duckdb: { memoryLimit: string; spillDir: string };
   maxColumns: number;
+  /** Where the artifacts live: the folder dataDir, or an S3 bucket and prefix. */
+  store: StoreSettings;
 }
+
+export interface S3StoreSettings {
+  kind: 's3';
+  /** As given: s3://bucket/prefix */
+  url: string;
+  bucket: string;
+  /** '' or ending in '/'. */
+  prefix: string;
+  region: string;
+  /** undefined: AWS S3 itself. */
+  endpoint?: string;
+  /** Which setting named the endpoint, for errors. */
+  endpointSetting?: 'AWS_ENDPOINT_URL_S3' | 'AWS_ENDPOINT_URL';
+  pathStyle: boolean;
+  /** undefined: the SDK's own chain (profile, instance role); DuckDB then uses its credential_chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}
+
+export type StoreSettings = { kind: 'local'; root: string } | S3StoreSettings;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -137,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MlopsConfig {
       spillDir: e.MLOPS_DUCKDB_TEMP_DIR ? path.resolve(expandHome(e.MLOPS_DUCKDB_TEMP_DIR)) : path.join(dataDir, '.tmp', 'duckdb-spill'),
     },
     maxColumns: e.MLOPS_MAX_COLUMNS,
+    store: storeSettingsOf(e, dataDir),
   };
 }
 
@@ -176,6 +213,33 @@ function payloadEncryptionOf(key: string | undefined, previous: string): Payload
     if (err instanceof PayloadKeyError) throw new ConfigError(err.message);
     throw err;
   }
+}
+
+function storeSettingsOf(e: z.infer<typeof envSchema>, dataDir: string): StoreSettings {
+  if (!e.MLOPS_STORE) return { kind: 'local', root: dataDir };
+  const [, bucket, rest] = /^s3:\/\/([^/]+)\/?(.*)$/.exec(e.MLOPS_STORE)!;
+  const prefix = rest!.replace(/\/+$/, '');
+  if (prefix.split('/').some((s) => s === '' || s === '.' || s === '..')) {
+    throw new ConfigError(`MLOPS_STORE=${e.MLOPS_STORE}: the prefix has an empty, "." or ".." segment; use s3://bucket/some/prefix`);
+  }
+  if (Boolean(e.AWS_ACCESS_KEY_ID) !== Boolean(e.AWS_SECRET_ACCESS_KEY)) {
+    throw new ConfigError('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together (or neither, for the SDK\'s own credential chain)');
+  }
+  const endpointSetting = e.AWS_ENDPOINT_URL_S3 ? 'AWS_ENDPOINT_URL_S3' : e.AWS_ENDPOINT_URL ? 'AWS_ENDPOINT_URL' : undefined;
+  const endpoint = e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL;
+  return {
+    kind: 's3',
+    url: e.MLOPS_STORE,
+    bucket: bucket!,
+    prefix: prefix ? `${prefix}/` : '',
+    region: e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? 'us-east-1',
+    ...(endpoint ? { endpoint, endpointSetting } : {}),
+    // S3-compatible servers mostly want path style; AWS itself virtual-hosted.
+    pathStyle: e.MLOPS_S3_PATH_STYLE ?? Boolean(endpoint),
+    ...(e.AWS_ACCESS_KEY_ID
+      ? { credentials: { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY!, ...(e.AWS_SESSION_TOKEN ? { sessionToken: e.AWS_SESSION_TOKEN } : {}) } }
+      : {}),
+  };
 }
 
 function expandHome(p: string): string {

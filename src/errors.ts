@@ -25,6 +25,10 @@ export const USER_ERROR_TYPES = [
   'BaselineLoadError',
   'NoWorker',
   'TooManyColumns',
+  /** The store cannot be reached as configured: wrong credentials, a missing bucket, an unreachable endpoint. */
+  'StoreUnavailable',
+  /** An artifact kind this store backend does not hold yet (e.g. models on S3): refused, never written elsewhere. */
+  'StoreUnsupported',
   // Resources, not input: the same work would exhaust them again, so retrying only burns time.
   'OutOfMemory',
   'DiskFull',
@@ -35,6 +39,19 @@ export function userError(type: UserErrorType, message: string, details?: unknow
   return ApplicationFailure.create({ type, message, nonRetryable: true, details: details === undefined ? [] : [details] });
 }
 
+/**
+ * The store is not there as configured. Wrong credentials or a missing bucket stay wrong until a
+ * person changes the setting the message names; an endpoint that does not answer may be
+ * restarting, so that one is retried like any other activity failure.
+ */
+export function storeUnavailable(message: string, options: { retryable: boolean; details?: unknown }): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'StoreUnavailable',
+    message,
+    nonRetryable: !options.retryable,
+    details: options.details === undefined ? [] : [options.details],
+  });
+}
 
 /** The failure at the root of `err` if it is of this catalogued type: what callers branch on, never the message. */
 export function failureOfType(err: unknown, type: UserErrorType): ApplicationFailure | undefined {

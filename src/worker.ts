@@ -6,7 +6,9 @@ import { activityFailureInterceptors } from './activities/failures';
 import { loadConfig, type MlopsConfig } from './config';
 import { openDuckDb } from './sql/duckdb';
 import { sweepScoringStaging } from './scoring/staging';
-import { ArtifactStore } from './store/artifact-store';
+import { sweepUnpublished } from './datasets/sweep';
+import type { ArtifactStore } from './store/artifact-store';
+import { openStore } from './store/open';
 import { TrainerGroups } from './training/process-groups';
 import { dataConverterOf } from './temporal/codec';
 import { connectClient, connectWorker } from './temporal/connection';
@@ -26,17 +28,32 @@ export interface WorkerOptions {
 /** Longer than any activity's start-to-close timeout, so no live attempt loses its temp folder. */
 const STALE_TEMP_MS = 24 * 3600 * 1000;
 
+/** DuckDB's secrets and extensions belong to the instance: set once, every activity's connection reads the store. */
+async function setupStoreAccess(duckdb: DuckDBInstance, store: ArtifactStore): Promise<void> {
+  const conn = await duckdb.connect();
+  try {
+    await store.backend.setupDuckDb(conn);
+  } finally {
+    conn.closeSync();
+  }
+}
+
 /** A worker polling our task queue with every workflow and activity registered. */
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const { config } = options;
-  const store = new ArtifactStore(config.dataDir);
+  const store = openStore(config);
+  // Wrong credentials or a missing bucket fail here, naming the setting, not in the first activity.
+  await store.backend.check();
   await store.removeStaleTemp(STALE_TEMP_MS);
   // Parts of split scoring runs that failed or were terminated (a live run's staging keeps changing).
   await sweepScoringStaging(store, STALE_TEMP_MS);
+  const swept = await sweepUnpublished(store, STALE_TEMP_MS);
+  if (swept.length) console.log(`removed ${swept.length} unpublished leftover(s) from the store: ${swept.map((s) => s.uri).join(', ')}`);
   // Trainers a killed worker on this host left running would run on beside their own retry.
   const reaped = new TrainerGroups(store.trainerGroupsDir()).reapOrphans();
   if (reaped.length) console.log(`ended ${reaped.length} external trainer process group(s) left by a worker that died: ${reaped.join(', ')}`);
   const duckdb = options.duckdb ?? (await openDuckDb(config.duckdb));
+  await setupStoreAccess(duckdb, store);
   return Worker.create({
     connection: options.connection,
     namespace: config.namespace,
@@ -65,7 +82,7 @@ export async function runWorker(config = loadConfig()): Promise<void> {
   try {
     const worker = await createWorker({ config, connection, client });
     console.log(
-      `mlops worker polling task queue "${config.taskQueue}" on ${config.temporalAddress} (namespace ${config.namespace}); data dir ${config.dataDir}`,
+      `mlops worker polling task queue "${config.taskQueue}" on ${config.temporalAddress} (namespace ${config.namespace}); store ${config.store.kind === 's3' ? config.store.url : config.dataDir}`,
     );
     // The SDK shuts the worker down gracefully on SIGINT/SIGTERM; run() returns after that.
     await worker.run();

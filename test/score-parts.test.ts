@@ -69,15 +69,15 @@ describe('verifySnapshotOnce', () => {
     const file = path.join(root, 'snapshot.parquet');
     fs.writeFileSync(file, 'original bytes of a snapshot');
     const manifest = { dataset: 'd', version: 'abc', snapshot: { uri: file, sha256: await sha256File(file), bytes: 28 }, raw: { uri: root, expiresAt: '2000-01-01T00:00:00Z' }, source: { files: [] }, contractInferred: true } as unknown as DatasetManifest;
-    await verifySnapshotOnce(manifest);
-    await verifySnapshotOnce(manifest); // verified before, unchanged since
+    await verifySnapshotOnce(manifest, new ArtifactStore(root));
+    await verifySnapshotOnce(manifest, new ArtifactStore(root)); // verified before, unchanged since
     // Same size, the old modification time put back: the inode's change time still tells.
     const { mtime } = fs.statSync(file);
     fs.writeFileSync(file, 'Original bytes of a snapshot');
     fs.utimesSync(file, mtime, mtime);
-    await expect(verifySnapshotOnce(manifest)).rejects.toThrow(/changed after it was recorded/);
+    await expect(verifySnapshotOnce(manifest, new ArtifactStore(root))).rejects.toThrow(/changed after it was recorded/);
     fs.rmSync(file);
-    await expect(verifySnapshotOnce(manifest)).rejects.toThrow(/is missing/);
+    await expect(verifySnapshotOnce(manifest, new ArtifactStore(root))).rejects.toThrow(/is missing/);
   });
 });
 

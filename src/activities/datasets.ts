@@ -41,7 +41,7 @@ export function createDatasetActivities(deps: DatasetActivityDeps) {
     /** Validates, quarantines, snapshots, profiles and publishes; idempotent by content hash. */
     async buildDatasetVersion(input: { request: IngestRequest; staged: StagedSource }): Promise<DatasetVersionRef> {
       const req = parseInput(ingestRequestSchema, input.request, 'ingest request');
-      const given = req.contract ?? (input.staged.contract ? await readStagedContract(input.staged.contract) : undefined);
+      const given = req.contract ?? (input.staged.contract ? await readStagedContract(deps.store, input.staged.contract) : undefined);
       const reused = !given && req.reuseContract ? (await listVersions(deps.store, req.dataset)).at(-1) : undefined;
       return withDuckDbActivity(deps.duckdb, (conn, progress) =>
         buildDatasetVersion({
@@ -66,7 +66,7 @@ export function createDatasetActivities(deps: DatasetActivityDeps) {
       const manifest = await resolveVersion(deps.store, `${req.dataset}@${req.version}`);
       const manifestUri = deps.store.manifestFile(manifest.dataset, manifest.version);
       const outcome = { dataset: manifest.dataset, version: manifest.version, manifestUri };
-      const damage = await snapshotDamage(manifest);
+      const damage = await snapshotDamage(manifest, deps.store);
       if (!damage) return { ...outcome, intact: true };
       const staged = await stagedFromRawCopy(deps.store, manifest);
       const repaired = await withDuckDbActivity(deps.duckdb, (conn, progress) =>

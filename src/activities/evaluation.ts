@@ -58,7 +58,7 @@ export function createEvaluationActivities(deps: EvaluationActivityDeps) {
       const report =
         existing ??
         (await withDuckDbActivity(deps.duckdb, async (conn, progress) => {
-          await verifySnapshot(manifest);
+          await verifySnapshot(manifest, store);
           const candidateCard = await readCard(candidate);
           const baselineCard = baseline
             ? await readCard(baseline).catch((err: Error) => {

@@ -63,7 +63,7 @@ export function createRetrainingActivities(deps: RetrainingActivityDeps) {
       const card = await readCard(input.summary);
       const manifest = await store.readJson<DatasetManifest>(card.dataset.manifestUri);
       if (!manifest) throw userError('DatasetNotFound', `Production's training data ${card.dataset.name}@${card.dataset.version} is gone (${card.dataset.manifestUri}); the baseline cannot be reproduced`);
-      await verifySnapshot(manifest);
+      await verifySnapshot(manifest, store);
       const retrained = await withDuckDbActivity(deps.duckdb, (conn, progress) =>
         trainModelVersion({
           conn,

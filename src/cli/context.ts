@@ -1,14 +1,14 @@
 import type { Client } from '@temporalio/client';
 import { unlessNoWorker } from '../client/worker-watch';
 import { loadConfig, type MlopsConfig } from '../config';
-import { ArtifactStore } from '../store/artifact-store';
+import { openStore } from '../store/open';
 import { connectClient } from '../temporal/connection';
 import { EXIT, type ExitCode } from './exit-codes';
 
 /** Lazily built per command: a read-only command never opens a Temporal connection. */
 export class CliContext {
   readonly config: MlopsConfig = loadConfig();
-  readonly store = new ArtifactStore(this.config.dataDir);
+  readonly store = openStore(this.config);
   /** --wait-for-worker: wait for a worker to come instead of failing when none polls. */
   waitForWorker = false;
   /** What the process exits with when the command returns normally. */
@@ -37,6 +37,7 @@ export class CliContext {
   }
 
   async close(): Promise<void> {
+    this.store.backend.close();
     await this.client?.connection.close();
   }
 }

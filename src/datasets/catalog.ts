@@ -1,8 +1,6 @@
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
 import { userError } from '../errors';
 import type { ArtifactStore } from '../store/artifact-store';
-import { layout, MANIFEST_FILE } from '../store/layout';
+import { layout, layoutGlobs } from '../store/layout';
 import { datasetName } from '../store/names';
 import { didYouMean } from '../suggest';
 import { parseInput } from '../validation';
@@ -10,26 +8,24 @@ import type { DatasetManifest } from './manifest';
 import { parseDatasetRef } from './ref';
 
 /**
- * Read side of the dataset store: published versions only (their folders exist only once complete).
- * A dataset whose ingests all failed has only a quarantine folder and is not listed.
+ * Read side of the dataset store: published versions only, i.e. those with a manifest (written
+ * last, on either backend). A dataset whose ingests all failed has only a quarantine folder, and
+ * a version whose attempt died before its manifest has none: neither is listed.
  */
 export async function listDatasets(store: ArtifactStore): Promise<string[]> {
-  const entries = await fs.readdir(store.path(...layout.datasets()), { withFileTypes: true }).catch(() => []);
-  const names = [];
-  for (const e of entries.filter((d) => d.isDirectory())) {
-    const versions = await fs.readdir(store.path(...layout.datasetVersions(e.name))).catch(() => []);
-    if (versions.length > 0) names.push(e.name);
+  const [datasets, , , , manifest] = layoutGlobs.manifests;
+  const names = new Set<string>();
+  for (const { key } of await store.backend.list(store.key(datasets))) {
+    const parts = key.split('/');
+    if (parts.length === 5 && parts[2] === 'versions' && parts[4] === manifest) names.add(parts[1]!);
   }
-  return names.sort();
+  return [...names].sort();
 }
 
 export async function listVersions(store: ArtifactStore, dataset: string): Promise<DatasetManifest[]> {
   parseInput(datasetName, dataset, 'dataset name');
-  const dir = store.path(...layout.datasetVersions(dataset));
-  const ids = await fs.readdir(dir).catch(() => [] as string[]);
-  const manifests = await Promise.all(
-    ids.map((id) => store.readJson<DatasetManifest>(path.join(dir, id, MANIFEST_FILE))),
-  );
+  const ids = await store.backend.children(store.key(...layout.datasetVersions(dataset)));
+  const manifests = await Promise.all(ids.map((id) => store.readJson<DatasetManifest>(store.manifestFile(dataset, id))));
   return manifests
     .filter((m): m is DatasetManifest => m !== undefined)
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.version.localeCompare(b.version));

@@ -1,6 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import {
   acceptedSelect,
@@ -17,8 +14,9 @@ import type { Contract } from '../contract/schema';
 import { userError } from '../errors';
 import { isResourceExhaustion } from '../resources';
 import type { ArtifactStore } from '../store/artifact-store';
-import { canonicalJson, sha256, sha256File } from '../store/hash';
-import { MANIFEST_FILE } from '../store/layout';
+import type { PublishAttempt } from '../store/backend';
+import { canonicalJson, sha256 } from '../store/hash';
+import { layout, MANIFEST_FILE, SNAPSHOT_FILE } from '../store/layout';
 import { queryRows } from '../sql/duckdb';
 import { closeMatches } from '../suggest';
 import { quoteString } from '../sql/quote';
@@ -26,7 +24,7 @@ import { type SnapshotDamage, snapshotDamage } from './integrity';
 import { assertColumnLimit, DEFAULT_MAX_COLUMNS } from './limits';
 import { type DatasetLineage, type DatasetManifest, type DatasetVersionRef, type ReasonCount, type RepairRecord, refOf } from './manifest';
 import { profileTable } from './profile';
-import { assertNotEmpty, type StagedSource } from './raw';
+import { assertSizesNotEmpty, type StagedSource } from './raw';
 import { type CsvOptions, CSV_REJECT_SCANS_TABLE, CSV_REJECTS_TABLE, csvFirstLineRelation, readRelation } from './source';
 
 /**
@@ -69,8 +67,8 @@ export function versionIdOf(staged: StagedSource, contract: Contract | undefined
 export async function buildDatasetVersion(args: BuildVersionArgs): Promise<DatasetVersionRef> {
   const { store, dataset, staged } = args;
   const version = versionIdOf(staged, args.contract, args.inferOptions, args.lineage);
-  const finalDir = store.datasetVersionDir(dataset, version);
-  const manifestFile = path.join(finalDir, MANIFEST_FILE);
+  const versionKey = store.key(...layout.datasetVersion(dataset, version));
+  const manifestFile = store.manifestFile(dataset, version);
   const existing = await store.readJson<DatasetManifest>(manifestFile);
   if (existing) {
     // The same data was accepted before, perhaps under a looser threshold than this request's.
@@ -79,23 +77,27 @@ export async function buildDatasetVersion(args: BuildVersionArgs): Promise<Datas
       rawUri: existing.raw.uri,
     });
     // The same source again is also how a damaged snapshot is mended: these bytes are what it was built from.
-    const damage = await snapshotDamage(existing);
+    const damage = await snapshotDamage(existing, store);
     if (!damage) return refOf(existing, manifestFile, true);
     const repaired = await rebuildSnapshot({ ...args, manifest: existing, damage, from: 'source' });
     return { ...refOf(repaired, manifestFile, true), repaired: repaired.repairs!.at(-1)! };
   }
 
-  const tmp = await store.makeTempDir(`dataset-${dataset}-${version}`);
+  // Invisible until its manifest is written, last: a temp folder renamed into place, or on S3
+  // a unique attempt prefix whose manifest is put only if none is there yet.
+  const attempt = await store.backend.beginAttempt(versionKey, `dataset-${dataset}-${version}`);
+  let published: boolean;
+  let manifest: DatasetManifest;
   try {
-    const manifest = await buildInto(tmp, args, version);
-    await store.writeJsonAtomic(path.join(tmp, MANIFEST_FILE), manifest);
+    manifest = await buildInto(attempt, args, version);
     args.progress?.('publish');
-    const published = await store.publishDir(tmp, finalDir);
-    const stored = published ? manifest : (await store.readJson<DatasetManifest>(manifestFile))!;
-    return refOf(stored, manifestFile, !published);
-  } finally {
-    await fs.rm(tmp, { recursive: true, force: true });
+    published = await store.backend.publishAttempt(attempt, versionKey, MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`);
+  } catch (err) {
+    await store.backend.abandonAttempt(attempt).catch(() => undefined);
+    throw err;
   }
+  const stored = published ? manifest : (await store.readJson<DatasetManifest>(manifestFile))!;
+  return refOf(stored, manifestFile, !published);
 }
 
 /**
@@ -108,10 +110,11 @@ export async function rebuildSnapshot(
   args: Omit<BuildVersionArgs, 'contract' | 'contractFrom' | 'inferOptions'> & { manifest: DatasetManifest; damage: SnapshotDamage; from: RepairRecord['from'] },
 ): Promise<DatasetManifest> {
   const { store, manifest } = args;
-  const tmp = await store.makeTempDir(`repair-${manifest.dataset}-${manifest.version}`);
+  const versionKey = store.key(...layout.datasetVersion(manifest.dataset, manifest.version));
+  const attempt = await store.backend.beginAttempt(versionKey, `repair-${manifest.dataset}-${manifest.version}`);
   try {
     // The recorded contract, also when it was inferred: the rows must be read exactly as before.
-    const rebuilt = await buildInto(tmp, { ...args, contract: manifest.contract }, manifest.version);
+    const rebuilt = await buildInto(attempt, { ...args, contract: manifest.contract }, manifest.version);
     if (canonicalJson(rebuilt.rows) !== canonicalJson(manifest.rows) || canonicalJson(rebuilt.schema) !== canonicalJson(manifest.schema)) {
       throw userError(
         'DatasetIntegrityError',
@@ -126,28 +129,29 @@ export async function rebuildSnapshot(
       recordedSha256: manifest.snapshot.sha256,
       sha256: rebuilt.snapshot.sha256,
     };
+    // Snapshot first, then the manifest: a crash in between leaves a mismatch that the next repair mends.
+    const uri = await store.backend.replaceFromAttempt(attempt, SNAPSHOT_FILE, manifest.snapshot.uri);
     const repaired: DatasetManifest = {
       ...manifest,
-      snapshot: { ...manifest.snapshot, sha256: rebuilt.snapshot.sha256, bytes: rebuilt.snapshot.bytes },
+      snapshot: { uri, sha256: rebuilt.snapshot.sha256, bytes: rebuilt.snapshot.bytes },
       repairs: [...(manifest.repairs ?? []), record],
     };
-    // Snapshot first, then the manifest: a crash in between leaves a mismatch that the next repair mends.
-    await fs.rename(path.join(tmp, 'data.parquet'), manifest.snapshot.uri);
-    await store.writeJsonAtomic(path.join(path.dirname(manifest.snapshot.uri), MANIFEST_FILE), repaired);
+    await store.writeJsonAtomic(store.manifestFile(manifest.dataset, manifest.version), repaired);
     return repaired;
-  } finally {
-    await fs.rm(tmp, { recursive: true, force: true });
+  } catch (err) {
+    await store.backend.abandonAttempt(attempt).catch(() => undefined);
+    throw err;
   }
 }
 
-/** Validates, quarantines and profiles the staged rows; writes data.parquet into `tmp`; returns the manifest to publish. */
-async function buildInto(tmp: string, args: BuildVersionArgs, version: string): Promise<DatasetManifest> {
+/** Validates, quarantines and profiles the staged rows; writes data.parquet into the attempt; returns the manifest to publish. */
+async function buildInto(attempt: PublishAttempt, args: BuildVersionArgs, version: string): Promise<DatasetManifest> {
   const { conn, store, dataset, staged } = args;
   const progress = args.progress ?? (() => undefined);
-  const finalDir = store.datasetVersionDir(dataset, version);
   const maxColumns = args.maxColumns ?? DEFAULT_MAX_COLUMNS;
   if (args.contract) assertColumnLimit(args.contract.columns.length, maxColumns, 'The contract');
-  await assertNotEmpty(staged.files, 'nothing to ingest', staged.fingerprint.files.map((f) => f.original));
+  // The sizes the copies were recorded with: the copies may be objects in a bucket.
+  assertSizesNotEmpty(staged.fingerprint.files.map((f) => f.size), 'nothing to ingest', staged.fingerprint.files.map((f) => f.original));
   const { format, csv } = staged.fingerprint;
   const relation = readRelation(staged.files, format, csv ?? {});
 
@@ -193,13 +197,14 @@ async function buildInto(tmp: string, args: BuildVersionArgs, version: string): 
   let quarantine: DatasetManifest['quarantine'];
   if (rejected > 0) {
     const uri = store.quarantineFile(dataset, version);
-    await writeQuarantine(conn, contract, uri);
+    await store.backend.writeWhole(store.key(...layout.quarantine(dataset, version)), (target) => writeQuarantine(conn, contract, target));
     quarantine = { uri, rows: rejected };
   }
   assertWithinThreshold(read, rejected, args.maxRejectedFraction, topRejectReasons, { quarantineUri: quarantine?.uri, rawUri: staged.rawDir });
 
   progress('snapshot', { read, rejected });
-  const snapshotTmp = path.join(tmp, 'data.parquet');
+  // Written by DuckDB itself, to a local file or straight to the bucket.
+  const snapshotTmp = attempt.writeUrl(SNAPSHOT_FILE);
   const accepted = `FROM ${STAGED} WHERE ${IS_ACCEPTED}`;
   await conn.run(`COPY (SELECT ${acceptedSelect(contract)} ${accepted}) TO ${quoteString(snapshotTmp)} (FORMAT parquet)`);
 
@@ -224,9 +229,9 @@ async function buildInto(tmp: string, args: BuildVersionArgs, version: string): 
     topRejectReasons,
     source: staged.fingerprint,
     snapshot: {
-      uri: path.join(finalDir, 'data.parquet'),
-      sha256: await sha256File(snapshotTmp),
-      bytes: (await fs.stat(snapshotTmp)).size,
+      uri: attempt.publishedUrl(SNAPSHOT_FILE),
+      sha256: (await store.sha256(snapshotTmp))!,
+      bytes: (await store.size(snapshotTmp))!,
     },
     ...(quarantine ? { quarantine } : {}),
     raw: { uri: staged.rawDir, expiresAt: staged.expiresAt },
@@ -372,9 +377,8 @@ async function topReasons(conn: DuckDBConnection): Promise<ReasonCount[]> {
   );
 }
 
-async function writeQuarantine(conn: DuckDBConnection, contract: Contract, uri: string): Promise<void> {
-  await fs.mkdir(path.dirname(uri), { recursive: true });
-  const tmp = `${uri}.${randomBytes(6).toString('hex')}.tmp`;
+/** Written whole to `target` (the store makes it appear at once: backend.writeWhole). */
+async function writeQuarantine(conn: DuckDBConnection, contract: Contract, target: string): Promise<void> {
   await conn.run(
     `COPY (
        SELECT ${quarantineSelect(contract)}, ${REASONS_COLUMN} AS _mlops_reasons,
@@ -383,7 +387,6 @@ async function writeQuarantine(conn: DuckDBConnection, contract: Contract, uri: 
        UNION ALL BY NAME
        SELECT [reason] AS _mlops_reasons, reason || ' (' || error_message || ')' AS _mlops_reason, raw_line AS _mlops_raw_line
        FROM ${MALFORMED}
-     ) TO ${quoteString(tmp)} (FORMAT parquet)`,
+     ) TO ${quoteString(target)} (FORMAT parquet)`,
   );
-  await fs.rename(tmp, uri);
 }

@@ -1,8 +1,6 @@
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
-import { userError } from '../errors';
+import { failureOfType, userError } from '../errors';
 import type { ArtifactStore } from '../store/artifact-store';
-import { sha256File } from '../store/hash';
+import { urlJoin } from '../store/backend';
 import type { DatasetManifest } from './manifest';
 import { RETENTION_FILE } from './raw';
 
@@ -17,25 +15,28 @@ export interface SnapshotDamage {
 }
 
 /** What is wrong with a version's snapshot, or undefined when it is the file the manifest recorded. */
-export async function snapshotDamage(manifest: DatasetManifest): Promise<SnapshotDamage | undefined> {
-  let actual: string;
+export async function snapshotDamage(manifest: DatasetManifest, store: ArtifactStore): Promise<SnapshotDamage | undefined> {
+  let actual: string | undefined;
   try {
-    actual = await sha256File(manifest.snapshot.uri);
+    actual = await store.sha256(manifest.snapshot.uri);
   } catch (err) {
+    // A store that cannot be reached is not a damaged snapshot: that error says what to fix.
+    if (failureOfType(err, 'StoreUnavailable')) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    return { problem: code === 'ENOENT' ? 'is missing' : `cannot be read (${code ?? (err as Error).message})` };
+    return { problem: `cannot be read (${code ?? (err as Error).message})` };
   }
+  if (actual === undefined) return { problem: 'is missing' };
   if (actual === manifest.snapshot.sha256) return undefined;
   return { problem: `changed after it was recorded (sha256 ${actual.slice(0, 12)}…, manifest ${manifest.snapshot.sha256.slice(0, 12)}…)` };
 }
 
-export async function verifySnapshot(manifest: DatasetManifest): Promise<void> {
-  const damage = await snapshotDamage(manifest);
+export async function verifySnapshot(manifest: DatasetManifest, store: ArtifactStore): Promise<void> {
+  const damage = await snapshotDamage(manifest, store);
   if (!damage) return;
   throw userError(
     'DatasetIntegrityError',
     `Dataset ${manifest.dataset}@${manifest.version}: snapshot ${manifest.snapshot.uri} ${damage.problem}. ` +
-      `Versions are immutable; ${await howToRepair(manifest)}`,
+      `Versions are immutable; ${await howToRepair(manifest, store)}`,
   );
 }
 
@@ -43,11 +44,11 @@ export async function verifySnapshot(manifest: DatasetManifest): Promise<void> {
  * The version id hashes the source bytes and the contract, so the same version cannot be ingested
  * "as a new version": the way back is to rebuild it from those bytes, which two commands do.
  */
-async function howToRepair(m: DatasetManifest): Promise<string> {
+async function howToRepair(m: DatasetManifest, store: ArtifactStore): Promise<string> {
   const ref = `${m.dataset}@${m.version}`;
   const source = m.source.files.length === 1 ? m.source.files[0]!.original : `'${m.source.files.length} files as before'`;
   const again = `\`mlops ingest ${m.dataset} ${source}${m.contractInferred ? '' : ' --contract <the same contract>'}\``;
-  const rawKept = Date.parse(m.raw.expiresAt) > Date.now() && (await fs.stat(path.join(m.raw.uri, RETENTION_FILE)).then(() => true, () => false));
+  const rawKept = Date.parse(m.raw.expiresAt) > Date.now() && (await store.exists(urlJoin(m.raw.uri, RETENTION_FILE)));
   return rawKept
     ? `rebuild it from its raw copy (kept until ${m.raw.expiresAt}) with \`mlops datasets repair ${ref}\`, or ingest the same source again (${again}), which rebuilds it in place.`
     : `its raw copy is gone (expired ${m.raw.expiresAt}): ingest the same source again (${again}), which rebuilds it in place, or restore the file from a backup.`;
@@ -63,6 +64,6 @@ export async function readManifest(store: ArtifactStore, manifestUri: string): P
 /** The manifest at a URI a workflow carries, with its snapshot verified. */
 export async function readVerifiedManifest(store: ArtifactStore, manifestUri: string): Promise<DatasetManifest> {
   const manifest = await readManifest(store, manifestUri);
-  await verifySnapshot(manifest);
+  await verifySnapshot(manifest, store);
   return manifest;
 }

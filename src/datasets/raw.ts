@@ -4,7 +4,9 @@ import { pipeline } from 'node:stream/promises';
 import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { userError } from '../errors';
-import { type ArtifactStore, writeFileNamed } from '../store/artifact-store';
+import type { ArtifactStore } from '../store/artifact-store';
+import { urlJoin } from '../store/backend';
+import { layout } from '../store/layout';
 import { sha256, sha256File } from '../store/hash';
 import { queryRows } from '../sql/duckdb';
 import { quoteString } from '../sql/quote';
@@ -117,11 +119,20 @@ export async function copyAllowedFiles(conn: DuckDBConnection, source: string, a
 
 /** A source of 0-byte files has no columns to read; DuckDB would invent one (column0). */
 export async function assertNotEmpty(files: readonly string[], consequence: string, names: readonly string[] = files): Promise<void> {
-  for (const f of files) {
-    if ((await fs.stat(f)).size > 0) return;
-  }
+  // Objects in a bucket (raw copies on S3) were measured when they were copied: their callers check those sizes.
+  const local = files.filter((f) => !isUrl(f));
+  if (local.length < files.length) return;
+  assertSizesNotEmpty(await Promise.all(local.map(async (f) => (await fs.stat(f)).size)), consequence, names);
+}
+
+export function assertSizesNotEmpty(sizes: readonly number[], consequence: string, names: readonly string[]): void {
+  if (sizes.some((size) => size > 0)) return;
   const what = names.length === 1 ? `The source file ${names[0]} is` : `All ${names.length} source files are`;
   throw userError('EmptySource', `${what} empty (0 bytes); ${consequence}.`);
+}
+
+function isUrl(file: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(file);
 }
 
 export function formatOf(files: readonly string[], requested?: SourceFormat): SourceFormat {
@@ -167,8 +178,9 @@ export async function stageRawSource(args: {
     const files = copies.map(({ original, size, sha256 }) => ({ original, size, sha256 }));
     const hash = sha256(files.map((f) => f.sha256).join('\n'));
     const fingerprint: SourceFingerprint = { format, ...(args.csv ? { csv: args.csv } : {}), hash, files };
+    const rawKey = args.store.key(...layout.rawCopy(args.dataset, hash.slice(0, 16)));
     const rawDir = args.store.rawDir(args.dataset, hash.slice(0, 16));
-    const recordFile = path.join(rawDir, RETENTION_FILE);
+    const recordFile = urlJoin(rawDir, RETENTION_FILE);
     const expiresAt = new Date(args.now.getTime() + args.retentionDays * 86_400_000).toISOString();
 
     let record = await args.store.readJson<RawRetentionRecord>(recordFile);
@@ -179,13 +191,13 @@ export async function stageRawSource(args: {
     }
     if (!record) {
       record = { dataset: args.dataset, sourceHash: hash, files: names, copiedAt: args.now.toISOString(), expiresAt };
-      await writeFileNamed(path.join(tmp, RETENTION_FILE), `${JSON.stringify(record, null, 2)}\n`);
-      // A folder without a record is a leftover of an interrupted write or sweep: replace it.
-      await args.store.discardDir(rawDir);
-      if (!(await args.store.publishDir(tmp, rawDir))) record = (await args.store.readJson<RawRetentionRecord>(recordFile))!;
+      // The record is the marker, written last: a folder without one is a leftover of an
+      // interrupted write or sweep, replaced (the copies are named by the hash of their bytes).
+      const ours = await args.store.backend.publishFolder(tmp, rawKey, RETENTION_FILE, `${JSON.stringify(record, null, 2)}\n`);
+      if (!ours) record = (await args.store.readJson<RawRetentionRecord>(recordFile))!;
     }
     // The stored copy keeps the names it was first written with.
-    return { fingerprint, rawDir, files: record.files.map((f) => path.join(rawDir, f)), expiresAt: record.expiresAt, ...(contract ? { contract } : {}) };
+    return { fingerprint, rawDir, files: record.files.map((f) => urlJoin(rawDir, f)), expiresAt: record.expiresAt, ...(contract ? { contract } : {}) };
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
@@ -197,17 +209,17 @@ export async function stageRawSource(args: {
  */
 export async function stagedFromRawCopy(store: ArtifactStore, manifest: DatasetManifest): Promise<StagedSource> {
   const ref = `${manifest.dataset}@${manifest.version}`;
-  const record = await store.readJson<RawRetentionRecord>(path.join(manifest.raw.uri, RETENTION_FILE));
+  const record = await store.readJson<RawRetentionRecord>(urlJoin(manifest.raw.uri, RETENTION_FILE));
   const gone = (why: string) =>
     userError(
       'DatasetIntegrityError',
       `Cannot repair ${ref} from its raw copy: ${why}. Ingest the same source again (same contract), which rebuilds the version in place, or restore the snapshot from a backup.`,
     );
   if (!record) throw gone(`${manifest.raw.uri} is gone (retention until ${manifest.raw.expiresAt})`);
-  const files = record.files.map((f) => path.join(manifest.raw.uri, f));
+  const files = record.files.map((f) => urlJoin(manifest.raw.uri, f));
   if (files.length !== manifest.source.files.length) throw gone('it holds other files than the version was built from');
   for (const [i, file] of files.entries()) {
-    const actual = await sha256File(file).catch(() => undefined);
+    const actual = await store.sha256(file).catch(() => undefined);
     if (actual !== manifest.source.files[i]!.sha256) throw gone(`${file} ${actual ? 'changed' : 'is missing'}`);
   }
   return { fingerprint: manifest.source, rawDir: manifest.raw.uri, files, expiresAt: record.expiresAt };
@@ -232,13 +244,14 @@ export async function stageContract(store: ArtifactStore, ref: ContractRef, allo
   // Parsed now so a bad contract fails the first step, before any data is copied.
   parseContractJson(bytes.toString('utf8'), ref.uri);
   const stored = store.contractFile(actual);
-  if (!existsSync(stored)) await store.writeFileAtomic(stored, bytes.toString('utf8'));
+  if (!(await store.exists(stored))) await store.writeFileAtomic(stored, bytes.toString('utf8'));
   return { uri: stored, sha256: actual };
 }
 
 /** The contract staged by stageContract, checked against its hash again (the store is shared). */
-export async function readStagedContract(ref: ContractRef): Promise<Contract> {
-  const bytes = await fs.readFile(ref.uri);
+export async function readStagedContract(store: ArtifactStore, ref: ContractRef): Promise<Contract> {
+  const bytes = await store.readBytes(ref.uri);
+  if (!bytes) throw userError('InvalidContract', `Stored contract ${ref.uri} is gone; ingest again`);
   if (sha256(bytes) !== ref.sha256) throw userError('InvalidContract', `Stored contract ${ref.uri} does not match its sha256 ${ref.sha256}; ingest again`);
   return parseContractJson(bytes.toString('utf8'), ref.uri);
 }

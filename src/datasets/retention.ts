@@ -1,6 +1,5 @@
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
 import type { ArtifactStore } from '../store/artifact-store';
+import { urlJoin } from '../store/backend';
 import { layout } from '../store/layout';
 import { expiredPredictionRuns } from '../scoring/retention';
 import { RETENTION_FILE, type RawRetentionRecord } from './raw';
@@ -38,33 +37,28 @@ export interface SweepReport {
   reportUri: string;
 }
 
-async function listRetentionRecords(store: ArtifactStore): Promise<Array<{ dir: string; record: RawRetentionRecord }>> {
-  const rawRoot = store.path(...layout.raw());
-  const out: Array<{ dir: string; record: RawRetentionRecord }> = [];
-  const datasets = await fs.readdir(rawRoot, { withFileTypes: true }).catch(() => []);
-  for (const d of datasets.filter((e) => e.isDirectory())) {
-    const copies = await fs.readdir(path.join(rawRoot, d.name), { withFileTypes: true });
-    for (const c of copies.filter((e) => e.isDirectory())) {
-      const dir = path.join(rawRoot, d.name, c.name);
-      const record = await store.readJson<RawRetentionRecord>(path.join(dir, RETENTION_FILE));
-      if (record) out.push({ dir, record });
-    }
+/** Raw copies with their record (copies without one were never published: see sweep.ts), and their bytes. */
+async function listRetentionRecords(store: ArtifactStore): Promise<Array<{ dir: string; record: RawRetentionRecord; bytes: number }>> {
+  const objects = await store.backend.list(store.key(...layout.raw()));
+  const bytes = new Map<string, number>();
+  const recorded: string[] = [];
+  for (const o of objects) {
+    // raw/<dataset>/<source hash>/…
+    const copy = o.key.split('/').slice(0, 3).join('/');
+    bytes.set(copy, (bytes.get(copy) ?? 0) + o.size);
+    if (o.key === `${copy}/${RETENTION_FILE}`) recorded.push(copy);
+  }
+  const out: Array<{ dir: string; record: RawRetentionRecord; bytes: number }> = [];
+  for (const copy of recorded) {
+    const dir = store.url(...copy.split('/'));
+    const record = await store.readJson<RawRetentionRecord>(urlJoin(dir, RETENTION_FILE));
+    if (record) out.push({ dir, record, bytes: bytes.get(copy)! });
   }
   return out;
 }
 
-async function folderBytes(dir: string): Promise<number> {
-  const entries = await fs.readdir(dir, { withFileTypes: true });
-  let total = 0;
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    total += e.isDirectory() ? await folderBytes(p) : (await fs.stat(p)).size;
-  }
-  return total;
-}
-
 export async function sweepExpiredRawAndPredictionLogs(store: ArtifactStore, sweepId: string, asOf: Date): Promise<SweepReport> {
-  const reportUri = store.path(...layout.retentionReport(sweepId));
+  const reportUri = store.url(...layout.retentionReport(sweepId));
   const previous = await store.readJson<SweepReport>(reportUri);
   const records = await listRetentionRecords(store);
   // A copy younger than the grace period may still be read by an ingest in progress (or its retry).
@@ -72,14 +66,8 @@ export async function sweepExpiredRawAndPredictionLogs(store: ArtifactStore, swe
     (r) => Date.parse(r.record.expiresAt) <= asOf.getTime() && Date.parse(r.record.copiedAt) + IN_USE_GRACE_MS <= asOf.getTime(),
   );
   const deleted = new Map((previous?.deleted ?? []).map((d) => [d.uri, d]));
-  for (const { dir, record } of expired) {
-    deleted.set(dir, {
-      dataset: record.dataset,
-      sourceHash: record.sourceHash,
-      expiresAt: record.expiresAt,
-      bytes: await folderBytes(dir),
-      uri: dir,
-    });
+  for (const { dir, record, bytes } of expired) {
+    deleted.set(dir, { dataset: record.dataset, sourceHash: record.sourceHash, expiresAt: record.expiresAt, bytes, uri: dir });
   }
   const logs = new Map((previous?.predictionLogs ?? []).map((l) => [l.uri, l]));
   const expiredLogs = await expiredPredictionRuns(store, asOf);

@@ -18,11 +18,11 @@ async function fileIdentity(manifest: DatasetManifest): Promise<string | undefin
   return stat && [stat.dev, stat.ino, stat.size, stat.mtimeNs, stat.ctimeNs, manifest.snapshot.sha256].join(':');
 }
 
-export async function verifySnapshotOnce(manifest: DatasetManifest): Promise<void> {
+export async function verifySnapshotOnce(manifest: DatasetManifest, store: ArtifactStore): Promise<void> {
   const uri = manifest.snapshot.uri;
   const identity = await fileIdentity(manifest);
   if (identity && verified.get(uri) === identity) return;
-  await verifySnapshot(manifest);
+  await verifySnapshot(manifest, store);
   if (!identity) return;
   if (verified.size >= MAX_ENTRIES) verified.delete(verified.keys().next().value!);
   verified.set(uri, identity);
@@ -31,6 +31,6 @@ export async function verifySnapshotOnce(manifest: DatasetManifest): Promise<voi
 /** The manifest at a URI a workflow carries, its snapshot verified (or verified before, unchanged since). */
 export async function readManifestVerifiedOnce(store: ArtifactStore, manifestUri: string): Promise<DatasetManifest> {
   const manifest = await readManifest(store, manifestUri);
-  await verifySnapshotOnce(manifest);
+  await verifySnapshotOnce(manifest, store);
   return manifest;
 }

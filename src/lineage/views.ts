@@ -114,7 +114,7 @@ export async function createLineageViews(conn: DuckDBConnection, store: Artifact
   const created: string[] = [];
   const missing: string[] = [];
   for (const view of VIEWS) {
-    const pattern = path.join(store.root, ...view.glob);
+    const pattern = store.url(...view.glob);
     const [row] = await queryRows<{ n: number }>(conn, `SELECT count(*) AS n FROM glob(${quoteString(pattern)})`);
     if ((row?.n ?? 0) === 0) {
       missing.push(view.name);

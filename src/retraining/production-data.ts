@@ -70,7 +70,7 @@ export async function findScoredSnapshots(
       .sort()
       .map((f) => path.join(labelsDir(store, dataset), f));
     if (labelFiles.length === 0) continue;
-    const damaged = await verifySnapshot(manifest).then(
+    const damaged = await verifySnapshot(manifest, store).then(
       () => undefined,
       (err: Error) => err.message,
     );

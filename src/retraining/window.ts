@@ -154,7 +154,7 @@ async function originalVersions(store: ArtifactStore, dataset: string, window: W
   const recent = since ? all.filter((m) => m.createdAt >= since) : all;
   if (recent.length < all.length) notes.push(`${all.length - recent.length} version(s) of ${dataset} older than window.maxAge ${window.maxAge} left out`);
   const versions = recent.slice(-window.originalVersions);
-  for (const m of versions) await verifySnapshot(m);
+  for (const m of versions) await verifySnapshot(m, store);
   return { versions, contract: all.at(-1)!.contract };
 }
 

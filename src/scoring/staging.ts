@@ -60,6 +60,8 @@ async function newestChange(dir: string): Promise<number> {
  * other parts are still scoring on another worker.
  */
 export async function sweepScoringStaging(store: ArtifactStore, olderThanMs: number, now = Date.now()): Promise<string[]> {
+  // Scoring runs on a local store only so far (models are not on S3 yet): nothing staged elsewhere.
+  if (store.backend.kind !== 'local') return [];
   const root = store.path(...layout.scoringStaging());
   const removed: string[] = [];
   for (const model of await fs.readdir(root).catch(() => [] as string[])) {

@@ -1,20 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { userError } from '../errors';
+import { joinKey, type StoreBackend } from './backend';
+import { sha256File } from './hash';
 import { layout } from './layout';
+import { LocalBackend, publishLocalDir, SCRATCH_DIR, writeFileNamed } from './local-backend';
 
-/**
- * fs.writeFile, except that an error names the file: a failed write() (ENOSPC) carries only the
- * syscall, and "no space left on device, write" tells nobody which filesystem to free.
- */
-export async function writeFileNamed(file: string, data: string | Uint8Array): Promise<void> {
-  try {
-    await fs.writeFile(file, data);
-  } catch (err) {
-    (err as NodeJS.ErrnoException).path ??= file;
-    throw err;
-  }
-}
+export { writeFileNamed };
 
 /** Whether a file (or folder) exists; any error reading it counts as no. */
 export function fileExists(file: string): Promise<boolean> {
@@ -25,20 +18,56 @@ export function fileExists(file: string): Promise<boolean> {
 }
 
 /**
- * The artifact store: one root folder laid out like an object-store bucket, so that
- * `<root>/<key>` maps 1:1 to `s3://bucket/prefix/<key>`. Every key is built here from validated
- * names; every write goes to a private temp path first and is renamed into place, so a reader
- * (or a retried activity) never sees half of an artifact.
+ * The artifact store: the layout's keys (layout.ts) on a backend — a local folder laid out like a
+ * bucket (the default), or an S3 prefix (backend.ts). Artifacts are named by URL (`url()`, a path
+ * or `s3://…`), which DuckDB reads and writes itself; `path()` is for the kinds of artifact only
+ * the local folder holds yet, and refuses on another backend instead of writing to local disk.
+ * `root` is this process's own folder: the store itself when local, scratch space (temp files,
+ * DuckDB spill, trainer process groups) beside an S3 store.
  */
 export class ArtifactStore {
   readonly root: string;
+  readonly backend: StoreBackend;
 
-  constructor(root: string) {
+  constructor(root: string, backend?: StoreBackend) {
     this.root = path.resolve(root);
+    this.backend = backend ?? new LocalBackend(this.root);
   }
 
-  /** Absolute path for a store key; refuses anything that would resolve outside the root. */
+  /** Where the artifacts are, as people are shown it. */
+  get location(): string {
+    return this.backend.location;
+  }
+
+  /** The store key of layout segments, refusing any that would climb out of the store. */
+  key(...segments: string[]): string {
+    for (const s of segments) {
+      if (s === '' || s === '.' || s === '..' || /[\\/]/.test(s) || s.includes('\0')) {
+        throw new Error(`Path ${segments.join('/')} escapes the artifact store`);
+      }
+    }
+    return joinKey(...segments);
+  }
+
+  /** The URL (a path, or s3://…) of layout segments on this store's backend. */
+  url(...segments: string[]): string {
+    return this.backend.url(this.key(...segments));
+  }
+
+  /** Absolute local path for a store key; refuses anything that would resolve outside the root. */
   path(...segments: string[]): string {
+    if (this.backend.kind !== 'local') {
+      throw userError(
+        'StoreUnsupported',
+        `${segments.slice(0, 2).join('/')}/ is not kept on an ${this.backend.kind} store yet (MLOPS_STORE=${this.location}): ` +
+          'datasets, raw copies, quarantine, contracts and retention reports are; for the rest, run this worker with MLOPS_DATA_DIR and no MLOPS_STORE.',
+      );
+    }
+    return this.localPath(...segments);
+  }
+
+  /** A path below root, whichever the backend: this process's scratch. */
+  private localPath(...segments: string[]): string {
     const p = path.resolve(this.root, ...segments);
     if (p !== this.root && !p.startsWith(this.root + path.sep)) {
       throw new Error(`Path ${segments.join('/')} escapes the artifact store`);
@@ -47,16 +76,16 @@ export class ArtifactStore {
   }
 
   datasetDir(dataset: string): string {
-    return this.path(...layout.dataset(dataset));
+    return this.url(...layout.dataset(dataset));
   }
   datasetVersionDir(dataset: string, version: string): string {
-    return this.path(...layout.datasetVersion(dataset, version));
+    return this.url(...layout.datasetVersion(dataset, version));
   }
   manifestFile(dataset: string, version: string): string {
-    return this.path(...layout.manifest(dataset, version));
+    return this.url(...layout.manifest(dataset, version));
   }
   quarantineFile(dataset: string, version: string): string {
-    return this.path(...layout.quarantine(dataset, version));
+    return this.url(...layout.quarantine(dataset, version));
   }
   modelVersionDir(model: string, version: string): string {
     return this.path(...layout.modelVersion(model, version));
@@ -65,21 +94,21 @@ export class ArtifactStore {
     return this.path(...layout.card(model, version));
   }
   rawDir(dataset: string, sourceHash: string): string {
-    return this.path(...layout.rawCopy(dataset, sourceHash));
+    return this.url(...layout.rawCopy(dataset, sourceHash));
   }
   contractFile(sha256: string): string {
-    return this.path(...layout.contract(sha256));
+    return this.url(...layout.contract(sha256));
   }
   trainerGroupsDir(): string {
-    return this.path(...layout.trainerGroups());
+    return this.localPath(...layout.trainerGroups());
   }
   tmpDir(): string {
-    return this.path(...layout.tmp());
+    return this.localPath(SCRATCH_DIR);
   }
 
-  /** A fresh private folder inside the store (same filesystem, so rename is atomic). */
+  /** A fresh private folder in this process's scratch (inside the store when local, so rename is atomic). */
   async makeTempDir(label: string): Promise<string> {
-    const dir = this.path(...layout.tmp(), `${label}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const dir = path.join(this.tmpDir(), `${label}-${process.pid}-${randomBytes(4).toString('hex')}`);
     await fs.mkdir(dir, { recursive: true });
     return dir;
   }
@@ -103,12 +132,61 @@ export class ArtifactStore {
     return removed;
   }
 
+  /** The key of a URL in this store, or undefined for a file elsewhere (read and written as a local file). */
+  private keyOf(uri: string): string | undefined {
+    return this.backend.keyOf(uri);
+  }
+
+  /** Whether an artifact (file or folder with files) exists at a URL. */
+  async exists(uri: string): Promise<boolean> {
+    const key = this.keyOf(uri);
+    if (key === undefined) return fileExists(uri);
+    return (await this.backend.exists(key)) || (await this.backend.children(key)).length > 0;
+  }
+
+  /** sha256 of the file at a URL, streamed; undefined when it is missing. */
+  async sha256(uri: string): Promise<string | undefined> {
+    const key = this.keyOf(uri);
+    if (key !== undefined) return this.backend.sha256(key);
+    return sha256File(uri).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+  }
+
+  /** Size in bytes of the file at a URL; undefined when it is missing. */
+  async size(uri: string): Promise<number | undefined> {
+    const key = this.keyOf(uri);
+    if (key !== undefined) return this.backend.size(key);
+    return fs.stat(uri).then(
+      (s) => s.size,
+      () => undefined,
+    );
+  }
+
+  async readBytes(uri: string): Promise<Buffer | undefined> {
+    const key = this.keyOf(uri);
+    if (key !== undefined) return this.backend.get(key);
+    try {
+      return await fs.readFile(uri);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async readText(uri: string): Promise<string | undefined> {
+    return (await this.readBytes(uri))?.toString('utf8');
+  }
+
   async writeJsonAtomic(file: string, value: unknown): Promise<void> {
     await this.writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
   }
 
-  /** Writes beside the target under a private name, then renames: readers see all of it or none. */
+  /** Readers see all of it or none: locally a private name renamed into place, on S3 one PUT. */
   async writeFileAtomic(file: string, text: string): Promise<void> {
+    const key = this.keyOf(file);
+    if (key !== undefined) return this.backend.put(key, text);
     await fs.mkdir(path.dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFileNamed(tmp, text);
@@ -116,33 +194,24 @@ export class ArtifactStore {
   }
 
   async readJson<T>(file: string): Promise<T | undefined> {
-    try {
-      return JSON.parse(await fs.readFile(file, 'utf8')) as T;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+    const text = await this.readText(file);
+    return text === undefined ? undefined : (JSON.parse(text) as T);
   }
 
   /**
-   * Removes a folder by first renaming it into .tmp (one atomic step): a crash mid-delete leaves
-   * debris only in .tmp, never a half-deleted folder at its published path.
+   * Removes a folder. Within the store (either backend) without ever leaving half of it at its
+   * published path: locally renamed into .tmp first, on S3 its objects deleted (readers look for
+   * its marker, written last, so a half-deleted folder reads as not published).
    */
   async discardDir(dir: string): Promise<void> {
-    const trash = this.path(...layout.tmp(), `trash-${process.pid}-${randomBytes(4).toString('hex')}`);
-    await fs.mkdir(this.tmpDir(), { recursive: true });
-    try {
-      await fs.rename(dir, trash);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
-    await fs.rm(trash, { recursive: true, force: true });
+    const key = this.keyOf(dir);
+    if (key !== undefined) return this.backend.delete(key);
+    await fs.rm(dir, { recursive: true, force: true });
   }
 
   /**
    * Puts a finished file at a second key without copying its bytes (a hard link; a copy where the
-   * filesystem has none), e.g. a staged part into the folder that is about to be published. The
+   * filesystem has none; local store only), e.g. a staged part into the folder that is about to be published. The
    * source stays until its own folder is discarded. A target already there from an earlier try
    * of the same step is kept when it is the same file.
    */
@@ -163,21 +232,10 @@ export class ArtifactStore {
   }
 
   /**
-   * Publishes a finished folder under its final name. Returns false when another attempt
-   * published the same content-addressed folder first (then ours is discarded).
+   * Publishes a finished local folder under its final name (local store only). Returns false when
+   * another attempt published the same content-addressed folder first (then ours is discarded).
    */
-  async publishDir(tmp: string, final: string): Promise<boolean> {
-    await fs.mkdir(path.dirname(final), { recursive: true });
-    try {
-      await fs.rename(tmp, final);
-      return true;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOTEMPTY' || code === 'EEXIST') {
-        await fs.rm(tmp, { recursive: true, force: true });
-        return false;
-      }
-      throw err;
-    }
+  publishDir(tmp: string, final: string): Promise<boolean> {
+    return publishLocalDir(tmp, final);
   }
 }

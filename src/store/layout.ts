@@ -5,6 +5,8 @@
  */
 export const MANIFEST_FILE = 'manifest.json';
 export const CARD_FILE = 'card.json';
+/** A dataset version's rows. */
+export const SNAPSHOT_FILE = 'data.parquet';
 export const RUN_FILE = 'run.json';
 /** A scoring run's page with charts, beside its run.json. */
 export const RUN_PAGE = 'report.html';

@@ -7,7 +7,8 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { loadConfig, type MlopsConfig } from '../../src/config';
 import { openDuckDb } from '../../src/sql/duckdb';
-import { ArtifactStore } from '../../src/store/artifact-store';
+import type { ArtifactStore } from '../../src/store/artifact-store';
+import { openStore } from '../../src/store/open';
 import { clientOf } from '../../src/temporal/connection';
 import { createWorker } from '../../src/worker';
 import { auditHistories, recordHistories } from './histories';
@@ -58,7 +59,7 @@ export async function startTestEnv(label: string, env: Record<string, string> = 
   return {
     config,
     client,
-    store: new ArtifactStore(config.dataDir),
+    store: openStore(config),
     inputDir,
     async shutdown() {
       if (process.env.MLOPS_RECORD_HISTORIES) await recordHistories(client, config.taskQueue, process.env.MLOPS_RECORD_HISTORIES);

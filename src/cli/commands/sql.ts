@@ -16,6 +16,7 @@ export function registerSqlCommand(program: Command, ctx: () => CliContext): voi
       const db = await openDuckDb();
       try {
         const conn = await db.connect();
+        await ctx().store.backend.setupDuckDb(conn);
         const { missing } = await createLineageViews(conn, ctx().store);
         const rows = await queryRecords(conn, query).catch((err: Error) => {
           const hint = missing.length ? ` (no data yet for: ${missing.join(', ')})` : '';

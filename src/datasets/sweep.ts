@@ -1,0 +1,60 @@
+import type { ArtifactStore } from '../store/artifact-store';
+import { ATTEMPT_PREFIX } from '../store/backend';
+import { layout } from '../store/layout';
+import type { DatasetManifest } from './manifest';
+import { RETENTION_FILE } from './raw';
+
+/**
+ * Removes what publication left unpublished on a store that cannot rename (S3): attempt prefixes
+ * of dataset versions whose manifest does not name them (the attempt died, lost the race, or a
+ * repair replaced its snapshot), and raw copies whose record was never written. Only those
+ * untouched for `graceMs`: a younger one may belong to an attempt still running on another
+ * worker. On a local store publication renames whole folders, so there is nothing of the kind
+ * (its private temp folders are removed by ArtifactStore.removeStaleTemp).
+ */
+export interface SweptLeftover {
+  /** The URL removed. */
+  uri: string;
+  why: string;
+}
+
+export async function sweepUnpublished(store: ArtifactStore, graceMs: number, now = Date.now()): Promise<SweptLeftover[]> {
+  const old = (newest: number) => now - newest > graceMs;
+  const swept: SweptLeftover[] = [];
+
+  // datasets/<dataset>/versions/<version>/.attempt-<id>/…
+  const attempts = newestByPrefix(await store.backend.list(store.key(...layout.datasets())), (parts) =>
+    parts.length > 5 && parts[2] === 'versions' && parts[4]!.startsWith(ATTEMPT_PREFIX) ? 5 : undefined,
+  );
+  for (const [attempt, newest] of attempts) {
+    if (!old(newest)) continue;
+    const [, dataset, , version] = attempt.split('/') as [string, string, string, string];
+    const manifest = await store.readJson<DatasetManifest>(store.manifestFile(dataset, version));
+    const uri = store.url(...attempt.split('/'));
+    if (manifest && manifest.snapshot.uri.startsWith(`${uri}/`)) continue;
+    await store.backend.delete(attempt);
+    swept.push({ uri, why: manifest ? 'an attempt the published manifest does not name' : 'an attempt that never published its manifest' });
+  }
+
+  // raw/<dataset>/<source hash>/…, without retention.json
+  const copies = newestByPrefix(await store.backend.list(store.key(...layout.raw())), (parts) => (parts.length > 3 ? 3 : undefined));
+  for (const [copy, newest] of copies) {
+    if (!old(newest) || (await store.backend.exists(`${copy}/${RETENTION_FILE}`))) continue;
+    await store.backend.delete(copy);
+    swept.push({ uri: store.url(...copy.split('/')), why: `a raw copy whose ${RETENTION_FILE} was never written` });
+  }
+  return swept;
+}
+
+/** The newest modification time per prefix of `depth(parts)` key segments, for the keys that have one. */
+function newestByPrefix(objects: ReadonlyArray<{ key: string; modifiedAt: Date }>, depth: (parts: string[]) => number | undefined): Map<string, number> {
+  const newest = new Map<string, number>();
+  for (const o of objects) {
+    const parts = o.key.split('/');
+    const n = depth(parts);
+    if (n === undefined) continue;
+    const prefix = parts.slice(0, n).join('/');
+    newest.set(prefix, Math.max(newest.get(prefix) ?? 0, o.modifiedAt.getTime()));
+  }
+  return newest;
+}
