@@ -30,15 +30,10 @@ function argRows(): number[] {
 
 /** 20 columns: a key, 12 doubles, 4 integers, 3 categoricals; ~1% nulls and ~0.5% contract breaks. */
 async function generateCsv(conn: DuckDBConnection, rows: number, file: string): Promise<void> {
-  const doubles = Array.from({ length: 12 }, (_, j) =>
-    `CASE WHEN hash(i, ${j}) % 100 = 0 THEN NULL ELSE round(((hash(i, ${j}) % 100000) / 1000.0) - 20, 3) END AS d${j}`,
-  );
+  const doubles = Array.from({ length: 12 }, (_, j) => `CASE WHEN hash(i, ${j}) % 100 = 0 THEN NULL ELSE round(((hash(i, ${j}) % 100000) / 1000.0) - 20, 3) END AS d${j}`);
   const ints = Array.from({ length: 4 }, (_, j) => `(hash(i, ${j + 100}) % 1000)::BIGINT AS n${j}`);
   const cats = Array.from({ length: 3 }, (_, j) => `'c' || (hash(i, ${j + 200}) % ${5 + j * 10}) AS s${j}`);
-  await conn.run(
-    `COPY (SELECT i AS id, ${[...doubles, ...ints, ...cats].join(', ')} FROM range(${rows}) t(i)) ` +
-      `TO ${quoteString(file)} (HEADER)`,
-  );
+  await conn.run(`COPY (SELECT i AS id, ${[...doubles, ...ints, ...cats].join(', ')} FROM range(${rows}) t(i)) ` + `TO ${quoteString(file)} (HEADER)`);
 }
 
 const contract: ContractInput = {
@@ -111,9 +106,7 @@ async function main(): Promise<void> {
     const storeRoot = path.join(OUT, `store-${rows}`);
     fs.rmSync(storeRoot, { recursive: true, force: true });
     const store = new ArtifactStore(storeRoot);
-    const stage = await timed(() =>
-      stageRawSource({ conn, store, dataset: 'bench', source: csv, retentionDays: 1, allowedRoots: [], now: new Date() }),
-    );
+    const stage = await timed(() => stageRawSource({ conn, store, dataset: 'bench', source: csv, retentionDays: 1, allowedRoots: [], now: new Date() }));
 
     const rawMs: number[] = [];
     const oursMs: number[] = [];
@@ -124,9 +117,7 @@ async function main(): Promise<void> {
       fs.rmSync(target);
       // A fresh version id each repeat (the store would otherwise return the published one).
       const staged: StagedSource = { ...stage.value, fingerprint: { ...stage.value.fingerprint, hash: `${stage.value.fingerprint.hash}-${r}` } };
-      const ours = await timed(() =>
-        buildDatasetVersion({ conn, store, dataset: 'bench', staged, contract: parsed, maxRejectedFraction: 0.05, now: new Date() }),
-      );
+      const ours = await timed(() => buildDatasetVersion({ conn, store, dataset: 'bench', staged, contract: parsed, maxRejectedFraction: 0.05, now: new Date() }));
       oursMs.push(ours.ms);
       accepted = ours.value.rows.accepted;
     }
@@ -136,7 +127,11 @@ async function main(): Promise<void> {
       const target = path.join(OUT, 'raw.parquet');
       const copy = await timed(() => conn.run(`COPY (SELECT * FROM read_csv(${quoteString(csv)})) TO ${quoteString(target)} (FORMAT parquet)`));
       fs.rmSync(target);
-      await printSteps(conn, (progress) => buildDatasetVersion({ conn, store, dataset: 'bench', staged, contract: parsed, maxRejectedFraction: 0.05, now: new Date(), progress }), copy.ms);
+      await printSteps(
+        conn,
+        (progress) => buildDatasetVersion({ conn, store, dataset: 'bench', staged, contract: parsed, maxRejectedFraction: 0.05, now: new Date(), progress }),
+        copy.ms,
+      );
     }
     const raw = median(rawMs);
     const ours = median(oursMs);

@@ -293,7 +293,10 @@ async function historyTimings(client: Client, workflowIds: string[]): Promise<Ti
         if (t.attempt > 1) entry.retried++;
         timings.activities.set(s.type, entry);
       }
-      if (e.activityTaskTimedOutEventAttributes) incident(`${scheduled.get(String(e.activityTaskTimedOutEventAttributes.scheduledEventId))?.type} timed out for good: ${failureText(e.activityTaskTimedOutEventAttributes.failure)}`);
+      if (e.activityTaskTimedOutEventAttributes)
+        incident(
+          `${scheduled.get(String(e.activityTaskTimedOutEventAttributes.scheduledEventId))?.type} timed out for good: ${failureText(e.activityTaskTimedOutEventAttributes.failure)}`,
+        );
       if (e.workflowTaskScheduledEventAttributes) wftScheduled.set(id, ms(e.eventTime));
       const wst = e.workflowTaskStartedEventAttributes;
       if (wst) {
@@ -414,7 +417,10 @@ async function main(): Promise<void> {
   Runtime.install({
     logger: new DefaultLogger('WARN', (entry: LogEntry) => {
       // Ids and numbers differ per message; the rest says what happened.
-      const text = entry.message.replace(/^\[TMPRL\d+\]\s+\S+\s+/, '').replace(/[0-9a-f-]{36}/g, '…').slice(0, 160);
+      const text = entry.message
+        .replace(/^\[TMPRL\d+\]\s+\S+\s+/, '')
+        .replace(/[0-9a-f-]{36}/g, '…')
+        .slice(0, 160);
       const type = typeof entry.meta?.workflow_type === 'string' ? ` (${entry.meta.workflow_type})` : '';
       const key = `${entry.level}: ${text}${type}`;
       logged.set(key, (logged.get(key) ?? 0) + 1);
@@ -524,7 +530,8 @@ async function main(): Promise<void> {
     }
     const trained = pipelines.outcomes[i]?.value?.result.trained.summary.version;
     if (state.versions.length !== 1) registryProblems.push(`${model}: ${state.versions.length} versions`);
-    if (!state.aliases.production || state.aliases.production !== trained) registryProblems.push(`${model}: production ${state.aliases.production ?? 'unset'}, trained ${trained ?? 'none'}`);
+    if (!state.aliases.production || state.aliases.production !== trained)
+      registryProblems.push(`${model}: production ${state.aliases.production ?? 'unset'}, trained ${trained ?? 'none'}`);
   }
   console.log(`  registries: ${MODELS - new Set(registryProblems.map((p) => p.split(':')[0])).size}/${MODELS} with exactly one version, production set to it`);
   for (const p of registryProblems.slice(0, 10)) console.log(`    PROBLEM ${p}`);
@@ -575,14 +582,24 @@ async function main(): Promise<void> {
   console.log(`  prediction logs: ${SCORING_RUNS - badLogs}/${SCORING_RUNS} hold exactly ${ROWS} rows, each once; ${flagged} rows flagged out of range in all`);
 
   // Where the time goes, from the histories.
-  const pipelineHistory = (outcomes: Outcome<PipelineRun>[]) => historyTimings(client, outcomes.flatMap((o) => (o.value ? pipelineIds(o.value) : [])));
+  const pipelineHistory = (outcomes: Outcome<PipelineRun>[]) =>
+    historyTimings(
+      client,
+      outcomes.flatMap((o) => (o.value ? pipelineIds(o.value) : [])),
+    );
   const scoreHistory = (outcomes: Outcome<ScoreResult>[]) =>
-    historyTimings(client, outcomes.flatMap((o) => (o.value ? [scoreWorkflowId(o.value.model, o.value.runId)] : [])));
+    historyTimings(
+      client,
+      outcomes.flatMap((o) => (o.value ? [scoreWorkflowId(o.value.model, o.value.runId)] : [])),
+    );
   const pAt = await pipelineHistory(pipelines.outcomes);
   const pSeq = await pipelineHistory(refPipelines.outcomes);
   const sAt = await scoreHistory(scoring.outcomes);
   const sSeq = await scoreHistory(refScoring.outcomes);
-  const fAt = await historyTimings(client, floorAtOnce.outcomes.flatMap((o) => (o.value ? [o.value.workflowId] : [])));
+  const fAt = await historyTimings(
+    client,
+    floorAtOnce.outcomes.flatMap((o) => (o.value ? [o.value.workflowId] : [])),
+  );
 
   // ------------------------------------------------------------------------------------------
   console.log(`\n════ bench:load — ${MODELS} models, ${SCORING_RUNS} scoring runs, ${ROWS} rows each; worker: ${workerOptions} ════\n`);
@@ -635,9 +652,7 @@ async function main(): Promise<void> {
   console.log(`\nWhere the time goes: ${MODELS} pipelines at once — ${rate(pAt, pipelines.result)}; ${wftWaits(pAt, pSeq)}\n${formatTable(timingRows(pAt, pSeq))}`);
   console.log(`\nWhere the time goes: ${SCORING_RUNS} scoring runs at once — ${rate(sAt, scoring.result)}; ${wftWaits(sAt, sSeq)}\n${formatTable(timingRows(sAt, sSeq))}`);
   const fw = sortedCopy(fAt.workflowTaskWaits);
-  console.log(
-    `\nThe floor at once — ${rate(fAt, floorAtOnce.result)}; workflow tasks waited ${round(mean(fw), 0)} ms on average (p99 ${round(percentile(fw, 99), 0)} ms)`,
-  );
+  console.log(`\nThe floor at once — ${rate(fAt, floorAtOnce.result)}; workflow tasks waited ${round(mean(fw), 0)} ms on average (p99 ${round(percentile(fw, 99), 0)} ms)`);
   const incidents = [
     ...[...pAt.incidents].map(([what, n]) => ({ phase: 'pipelines at once', n, what })),
     ...[...pSeq.incidents].map(([what, n]) => ({ phase: 'pipelines one at a time', n, what })),
@@ -666,7 +681,12 @@ async function main(): Promise<void> {
       {
         options: { models: MODELS, scoringRuns: SCORING_RUNS, rows: ROWS, maxActivities: MAX_ACTIVITIES ?? null },
         phases: results.map(({ failures, ...r }) => ({ ...r, failures: Object.fromEntries(failures) })),
-        latencies: { pipelines: latencies(pipelines.outcomes), refPipelines: latencies(refPipelines.outcomes), scoring: latencies(scoring.outcomes), refScoring: latencies(refScoring.outcomes) },
+        latencies: {
+          pipelines: latencies(pipelines.outcomes),
+          refPipelines: latencies(refPipelines.outcomes),
+          scoring: latencies(scoring.outcomes),
+          refScoring: latencies(refScoring.outcomes),
+        },
         incidents,
         logged: Object.fromEntries(logged),
       },

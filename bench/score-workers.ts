@@ -95,7 +95,9 @@ function spawnWorker(name: string, config: MlopsConfig, taskQueue: string): Work
 async function activitiesOf(handle: WorkflowHandle, names: Map<string, string>) {
   const events = (await handle.fetchHistory()).events ?? [];
   const at = new Map(events.map((e) => [String(e.eventId), tsToMs(e.eventTime!)]));
-  const scheduled = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name!]));
+  const scheduled = new Map(
+    events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name!]),
+  );
   const started = new Map(events.filter((e) => e.activityTaskStartedEventAttributes).map((e) => [String(e.eventId), e.activityTaskStartedEventAttributes!]));
   return events
     .filter((e) => e.activityTaskCompletedEventAttributes)
@@ -118,7 +120,12 @@ async function main(): Promise<void> {
   console.log(`bench:score:workers — ${os.cpus().length} cores; ${ROWS.toLocaleString('en')} rows, ${PARTS} parts of ${SPLIT_ROWS.toLocaleString('en')}; ${TRAINER}; out ${OUT}`);
   const server: DevServer = await startDevServer({ headless: true, logFile: path.join(OUT, 'temporal.log') });
   const config = loadConfig({ TEMPORAL_ADDRESS: server.address, MLOPS_DATA_DIR: path.join(OUT, 'store'), MLOPS_TASK_QUEUE: 'bench-setup' });
-  const workers = [spawnWorker('setup', config, 'bench-setup'), spawnWorker('P1', config, 'bench-one'), spawnWorker('P2', config, 'bench-two'), spawnWorker('P3', config, 'bench-two')];
+  const workers = [
+    spawnWorker('setup', config, 'bench-setup'),
+    spawnWorker('P1', config, 'bench-one'),
+    spawnWorker('P2', config, 'bench-two'),
+    spawnWorker('P3', config, 'bench-two'),
+  ];
   const names = new Map(workers.map((w) => [String(w.child.pid), w.name]));
   const connection = await Connection.connect({ address: config.temporalAddress });
   const client: Client = clientOf(connection, config);
@@ -127,7 +134,8 @@ async function main(): Promise<void> {
     const live = path.join(OUT, 'live.csv');
     await writeCsv(train, 50_000, 0, true);
     await writeCsv(live, ROWS, 10_000_000, false);
-    const trainer: { kind: 'gbdt' | 'logistic'; params: Record<string, number> } = TRAINER === 'gbdt' ? { kind: 'gbdt', params: { nEstimators: 100 } } : { kind: 'logistic', params: {} };
+    const trainer: { kind: 'gbdt' | 'logistic'; params: Record<string, number> } =
+      TRAINER === 'gbdt' ? { kind: 'gbdt', params: { nEstimators: 100 } } : { kind: 'logistic', params: {} };
     const pipeline = await startPipeline(client, config, {
       ingest: { dataset: 'bench-train', source: train, contract: CONTRACT },
       train: { model: 'bench', dataset: 'bench-train', trainer },
@@ -154,8 +162,19 @@ async function main(): Promise<void> {
       const splitOne = await score('bench-one', SPLIT_ROWS);
       const splitTwo = await score('bench-two', SPLIT_ROWS);
       const label = r === 0 ? 'warm-up' : `round ${r}`;
-      console.log(`  ${label}: one activity ${whole.seconds.toFixed(2)} s; split, one worker ${splitOne.seconds.toFixed(2)} s; split, two workers ${splitTwo.seconds.toFixed(2)} s`);
-      if (r > 0) rounds.push({ whole: whole.seconds, splitOne: splitOne.seconds, splitTwo: splitTwo.seconds, detail: [{ label: `${label}, one worker`, activities: splitOne.activities }, { label: `${label}, two workers`, activities: splitTwo.activities }] });
+      console.log(
+        `  ${label}: one activity ${whole.seconds.toFixed(2)} s; split, one worker ${splitOne.seconds.toFixed(2)} s; split, two workers ${splitTwo.seconds.toFixed(2)} s`,
+      );
+      if (r > 0)
+        rounds.push({
+          whole: whole.seconds,
+          splitOne: splitOne.seconds,
+          splitTwo: splitTwo.seconds,
+          detail: [
+            { label: `${label}, one worker`, activities: splitOne.activities },
+            { label: `${label}, two workers`, activities: splitTwo.activities },
+          ],
+        });
     }
 
     const rate = (s: number) => `${Math.round(ROWS / s / 1000)}k`;

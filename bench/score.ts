@@ -320,7 +320,13 @@ async function main(): Promise<void> {
     const feeds: Array<Record<string, ort.Tensor>> = [];
     const reader = batches(await conn.stream(`SELECT ${NAMES.map((n) => featureSelect(n, 'float')).join(', ')} FROM read_parquet(${quoteString(evalFile)})`), BATCH);
     for (let chunks = await reader.next(); chunks; chunks = await reader.next()) {
-      feeds.push(featureFeeds(chunks, chunkSizes(chunks), NAMES.map((n) => [n, 'float'])));
+      feeds.push(
+        featureFeeds(
+          chunks,
+          chunkSizes(chunks),
+          NAMES.map((n) => [n, 'float']),
+        ),
+      );
     }
 
     for (const [name, cardFile] of Object.entries(cards)) {

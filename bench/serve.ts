@@ -83,7 +83,14 @@ async function loadChild(spec: LoadSpec): Promise<LoadReport> {
   const post = (body: string) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = http.request(
-        { agent, host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        {
+          agent,
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -184,7 +191,7 @@ async function startProcess(name: string, cmd: string, args: string[], env: Node
   const child = spawn(cmd, args, { env, stdio: ['ignore', log, log] });
   let exited: number | null | undefined;
   child.on('exit', (code) => (exited = code));
-  for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline;) {
     if (exited !== undefined) throw new Error(`${name} exited with ${exited}; see ${logFile}`);
     const ok = await fetch(ready).then(
       (r) => r.ok,
@@ -227,7 +234,18 @@ async function bareLoop(card: ModelCard, rows: Record<string, number>[], size: n
   const batches: Record<string, ort.Tensor>[] = [];
   for (let start = 0; start + size <= rows.length && batches.length < 256; start += size) {
     const slice = rows.slice(start, start + size);
-    batches.push(Object.fromEntries(card.onnx.inputs.map((input) => [input.name, new ort.Tensor('float32', Float32Array.from(slice, (r) => r[input.name]!), [size, 1])])));
+    batches.push(
+      Object.fromEntries(
+        card.onnx.inputs.map((input) => [
+          input.name,
+          new ort.Tensor(
+            'float32',
+            Float32Array.from(slice, (r) => r[input.name]!),
+            [size, 1],
+          ),
+        ]),
+      ),
+    );
   }
   for (let i = 0; i < 200; i++) await session.run(batches[i % batches.length]!, fetches); // warm-up
   const latencies: number[] = [];
@@ -275,12 +293,20 @@ async function main(): Promise<void> {
     if (result.promotion.phase !== 'promoted') throw new Error(`the model was not promoted: ${result.promotion.decision?.reason ?? result.promotion.phase}`);
     const version = result.promotion.candidate;
     const card = JSON.parse(fs.readFileSync(path.join(store, 'models', MODEL, 'versions', version, 'card.json'), 'utf8')) as ModelCard;
-    console.log(`bench:serve — ${MODEL}@${version} (${card.trainer.kind}, ${card.features.length} features, contributions: ${card.explanation ? 'yes' : 'no'}) trained and promoted in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `bench:serve — ${MODEL}@${version} (${card.trainer.kind}, ${card.features.length} features, contributions: ${card.explanation ? 'yes' : 'no'}) trained and promoted in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
     // The worker stays: the server follows the registry through a workflow query, which a worker answers.
 
     const oursPort = await freePort();
     const oursArgs = [path.join(__dirname, '..', 'bin', 'mlops.cjs'), 'serve', MODEL, '--port', String(oursPort), ...(LOG ? [] : ['--no-log'])];
-    ours = await startProcess('mlops-serve', process.execPath, oursArgs, { ...process.env, TEMPORAL_ADDRESS: config.temporalAddress, MLOPS_DATA_DIR: store, MLOPS_TASK_QUEUE: config.taskQueue }, `http://127.0.0.1:${oursPort}/readyz`);
+    ours = await startProcess(
+      'mlops-serve',
+      process.execPath,
+      oursArgs,
+      { ...process.env, TEMPORAL_ADDRESS: config.temporalAddress, MLOPS_DATA_DIR: store, MLOPS_TASK_QUEUE: config.taskQueue },
+      `http://127.0.0.1:${oursPort}/readyz`,
+    );
     const peerPort = await freePort();
     const peerScript = path.join(__dirname, 'peers', 'serve_peer.py');
     const cardFile = path.join(store, 'models', MODEL, 'versions', version, 'card.json');
@@ -300,16 +326,38 @@ async function main(): Promise<void> {
     ];
     // Both answer the same rows the same way before anything is timed.
     const sample = pool.slice(0, 8);
-    const answers = await Promise.all(servers.map((s) => fetch(s.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(sample) }).then((r) => r.json() as Promise<{ predictions: Array<{ output: number }> }>)));
+    const answers = await Promise.all(
+      servers.map((s) =>
+        fetch(s.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(sample) }).then(
+          (r) => r.json() as Promise<{ predictions: Array<{ output: number }> }>,
+        ),
+      ),
+    );
     const gap = Math.max(...sample.map((_, i) => Math.abs(answers[0]!.predictions[i]!.output - answers[1]!.predictions[i]!.output)));
     if (!(gap < 1e-5)) throw new Error(`the two servers disagree on the same rows (largest output difference ${gap})`);
 
     const table: Record<string, string | number>[] = [];
     for (const size of SIZES) {
       const bare = await bareLoop(card, pool, size, SECONDS / 2);
-      table.push({ 'rows/request': size, what: 'bare ONNX Runtime loop', 'rows/s': Math.round(bare.rowsPerSecond), 'requests/s': Math.round(bare.rowsPerSecond / size), 'p50 ms': bare.p50.toFixed(2), 'p99 ms': bare.p99.toFixed(2), errors: '', 'vs bare': 1 });
+      table.push({
+        'rows/request': size,
+        what: 'bare ONNX Runtime loop',
+        'rows/s': Math.round(bare.rowsPerSecond),
+        'requests/s': Math.round(bare.rowsPerSecond / size),
+        'p50 ms': bare.p50.toFixed(2),
+        'p99 ms': bare.p99.toFixed(2),
+        errors: '',
+        'vs bare': 1,
+      });
       for (const server of servers) {
-        const report = await runLoad({ url: server.url, bodies: bodiesOf(size), rowsPerRequest: size, concurrency: CONCURRENCY, warmupMs: WARMUP_SECONDS * 1000, durationMs: SECONDS * 1000 });
+        const report = await runLoad({
+          url: server.url,
+          bodies: bodiesOf(size),
+          rowsPerRequest: size,
+          concurrency: CONCURRENCY,
+          warmupMs: WARMUP_SECONDS * 1000,
+          durationMs: SECONDS * 1000,
+        });
         if (report.errors) console.log(`  ${server.name}, ${size} rows: ${report.errors} failed requests, first: ${report.firstError}`);
         const rowsPerSecond = (report.requests * size) / report.seconds;
         table.push({
@@ -324,7 +372,9 @@ async function main(): Promise<void> {
         });
       }
     }
-    console.log(`\n${CONCURRENCY} requests in flight, ${SECONDS} s per server and size after ${WARMUP_SECONDS} s of warm-up; mlops serve with its prediction log ${LOG ? 'on' : 'off'}:\n`);
+    console.log(
+      `\n${CONCURRENCY} requests in flight, ${SECONDS} s per server and size after ${WARMUP_SECONDS} s of warm-up; mlops serve with its prediction log ${LOG ? 'on' : 'off'}:\n`,
+    );
     console.log(formatTable(table));
     for (const size of SIZES) {
       const rows = table.filter((r) => r['rows/request'] === size);

@@ -132,7 +132,9 @@ async function main(): Promise<void> {
       },
     ]),
   );
-  console.log(`candidate ${last!.candidate.metrics.rocAuc!.toFixed(4)} AUC, p50 ${last!.candidate.latency.p50Ms.toFixed(1)} ms/batch; baseline ${last!.baseline!.metrics.rocAuc!.toFixed(4)} AUC, p50 ${last!.baseline!.latency.p50Ms.toFixed(1)} ms/batch`);
+  console.log(
+    `candidate ${last!.candidate.metrics.rocAuc!.toFixed(4)} AUC, p50 ${last!.candidate.latency.p50Ms.toFixed(1)} ms/batch; baseline ${last!.baseline!.metrics.rocAuc!.toFixed(4)} AUC, p50 ${last!.baseline!.latency.p50Ms.toFixed(1)} ms/batch`,
+  );
 }
 
 main().catch((err: Error) => {

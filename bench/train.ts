@@ -78,7 +78,9 @@ async function main(): Promise<void> {
     'sklearn AUC': theirs.auc.toFixed(4),
     'AUC diff (≤0.005)': Math.abs(auc - theirs.auc).toFixed(4),
   });
-  console.log(`\nTraining benchmark: ${rows} rows × ${FEATURES} features; ${data.train.rows} train / ${valid.rows} validation rows; data preparation in DuckDB ${prepSeconds.toFixed(1)} s`);
+  console.log(
+    `\nTraining benchmark: ${rows} rows × ${FEATURES} features; ${data.train.rows} train / ${valid.rows} validation rows; data preparation in DuckDB ${prepSeconds.toFixed(1)} s`,
+  );
   console.log(formatTable([row('logistic regression', logistic, logisticAuc, sklearn.logistic), row('gradient-boosted trees', gbdt, gbdtAuc, sklearn.gbdt)]));
 }
 

@@ -75,8 +75,20 @@ async function main(): Promise<void> {
     // A scoring run of the live snapshot (what scoreBatch leaves beside its log), then its late labels.
     const runDir = path.join(store.path('predictions', 'm', 'run-1'));
     fs.mkdirSync(runDir, { recursive: true });
-    fs.writeFileSync(path.join(runDir, RUN_FILE), JSON.stringify({ runId: 'run-1', model: 'm', modelVersion: 'v1', dataset: 'live', datasetVersion: live.version, createdAt: now.toISOString(), rows }));
-    await recordLabels({ conn, store, dataset: 'live', contract: unlabeled, source: path.join(root, 'labels.parquet'), label: 'churned', allowedRoots: [], receivedAt: now.toISOString() });
+    fs.writeFileSync(
+      path.join(runDir, RUN_FILE),
+      JSON.stringify({ runId: 'run-1', model: 'm', modelVersion: 'v1', dataset: 'live', datasetVersion: live.version, createdAt: now.toISOString(), rows }),
+    );
+    await recordLabels({
+      conn,
+      store,
+      dataset: 'live',
+      contract: unlabeled,
+      source: path.join(root, 'labels.parquet'),
+      label: 'churned',
+      allowedRoots: [],
+      receivedAt: now.toISOString(),
+    });
     const production = { model: 'm', dataset: { name: 'original', version: original.value.version, manifestUri: original.value.manifestUri } } as ModelCard;
     const plan = () => planRetrainingData({ conn, store, production, trainingWindow: 'original+production', window: windowOptionsSchema.parse({}), now });
     const first = await timed(plan);

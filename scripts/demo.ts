@@ -93,7 +93,10 @@ async function endPreviousRuns(config: MlopsConfig): Promise<void> {
   const client = clientOf(connection, config);
   let ended = 0;
   for await (const wf of client.workflow.list({ query: `TaskQueue = "${config.taskQueue}" AND ExecutionStatus = "Running"` })) {
-    await client.workflow.getHandle(wf.workflowId, wf.runId).terminate('a new demo run starts').catch(() => undefined);
+    await client.workflow
+      .getHandle(wf.workflowId, wf.runId)
+      .terminate('a new demo run starts')
+      .catch(() => undefined);
     ended++;
   }
   if (ended) console.log(`Ended ${ended} open workflow(s) of a previous demo run on task queue "${config.taskQueue}"`);
@@ -201,7 +204,9 @@ class Story {
     const { summary } = await (await startTraining(this.client, this.config, { model: MODEL, dataset: DATASET, trainer: { kind: 'logistic', params: {} } })).result();
     say(`${MODEL}@${summary.version}: test ROC AUC ${fmt(summary.metrics.test.rocAuc)}, registered as candidate`);
     step(`promote ${MODEL}@${summary.version}: the first model, so only the absolute gates apply`);
-    const status = await (await startPromotion(this.client, this.config, { model: MODEL, candidateVersion: summary.version, gates: { thresholds: { rocAuc: { min: 0.6 } } }, by: 'demo' })).result();
+    const status = await (
+      await startPromotion(this.client, this.config, { model: MODEL, candidateVersion: summary.version, gates: { thresholds: { rocAuc: { min: 0.6 } } }, by: 'demo' })
+    ).result();
     say(`${status.decision?.outcome} by ${status.decision?.by}: ${status.decision?.reason}`);
   }
 
@@ -240,7 +245,9 @@ class Story {
   }
 
   private async monitor(runId: string) {
-    const result = await (await startMonitor(this.client, this.config, { model: MODEL, dataset: LIVE, runId, retrain: { maxAttempts: 2, policy: 'manual', approvalTimeout: '1h' } })).result();
+    const result = await (
+      await startMonitor(this.client, this.config, { model: MODEL, dataset: LIVE, runId, retrain: { maxAttempts: 2, policy: 'manual', approvalTimeout: '1h' } })
+    ).result();
     say(
       `monitoring: ${result.triggered ? `THRESHOLD CROSSED — ${result.reasons.join('; ')}` : 'no threshold crossed'} ` +
         `(drifted features: ${result.driftedFeatures.join(', ') || 'none'}, prediction PSI ${fmt(result.predictionPsi)}${result.live ? `, live AUC ${fmt(result.live.value)} vs ${fmt(result.live.baseline)} at training` : ''})`,
@@ -271,7 +278,9 @@ class Story {
     step(`monitor "${MODEL}" on ${LIVE}@latest`);
     const result = await this.monitor(`day-${day}`);
     if (!result.retrain) throw new Error('expected monitoring to start the retraining loop');
-    step(`${result.retrain.workflowId}: baseline proof, then train on ${DATASET}@latest plus the labeled production rows → shadow against production on held-out labeled production rows → a person approves`);
+    step(
+      `${result.retrain.workflowId}: baseline proof, then train on ${DATASET}@latest plus the labeled production rows → shadow against production on held-out labeled production rows → a person approves`,
+    );
     const loop = this.client.workflow.getHandle<typeof retrainUntilImproved>(result.retrain.workflowId);
     let reviewed = false;
     for (;;) {
@@ -281,17 +290,30 @@ class Story {
       if (review) {
         const promotion = await this.client.workflow.getHandle(review.workflowId).query(promotionStatusQuery);
         const e = promotion.evaluation!;
-        say(`baseline proof: ${status?.proof?.passed ? 'passed' : 'failed'} (production reproduced: ${status?.proof?.primaryMetric} ${fmt(status?.proof?.reproduced)} vs ${fmt(status?.proof?.registered)} registered)`);
+        say(
+          `baseline proof: ${status?.proof?.passed ? 'passed' : 'failed'} (production reproduced: ${status?.proof?.primaryMetric} ${fmt(status?.proof?.reproduced)} vs ${fmt(status?.proof?.registered)} registered)`,
+        );
         const data = status?.current?.data;
         if (data) {
-          say(`trained on ${data.trainedOn.dataset}@${data.trainedOn.version.slice(0, 8)}: ${data.trainedOn.originalRows} original + ${data.trainedOn.productionRows} labeled production rows`);
-          say(`judged on ${data.judgedOn.dataset}@${data.judgedOn.version.slice(0, 8)}: ${data.judgedOn.labeledProduction ? 'labeled production rows neither model trained on' : 'the training data\'s test split'}`);
+          say(
+            `trained on ${data.trainedOn.dataset}@${data.trainedOn.version.slice(0, 8)}: ${data.trainedOn.originalRows} original + ${data.trainedOn.productionRows} labeled production rows`,
+          );
+          say(
+            `judged on ${data.judgedOn.dataset}@${data.judgedOn.version.slice(0, 8)}: ${data.judgedOn.labeledProduction ? 'labeled production rows neither model trained on' : "the training data's test split"}`,
+          );
         }
-        say(`shadow evaluation of ${promotion.candidate} against ${promotion.baseline}: ${e.primaryMetric} ${fmt(e.candidateValue)} vs ${fmt(e.baselineValue)} on ${e.rows} rows, gates ${e.passed ? 'passed' : 'failed'}`);
+        say(
+          `shadow evaluation of ${promotion.candidate} against ${promotion.baseline}: ${e.primaryMetric} ${fmt(e.candidateValue)} vs ${fmt(e.baselineValue)} on ${e.rows} rows, gates ${e.passed ? 'passed' : 'failed'}`,
+        );
         say(`waiting for a person (MlopsNeedsAttention=true); the reviewer reads ${shown(e.markdownUri)}`);
         const decision = e.passed ? 'approve' : 'reject';
         say(`and sends: mlops ${decision} ${MODEL} ${promotion.candidate} --reason "…" --by demo-reviewer`);
-        await reviewPromotion(this.client, decision, { model: MODEL, version: promotion.candidate, by: 'demo-reviewer', reason: e.passed ? 'better on the new pricing, slices look fine' : 'gates failed' });
+        await reviewPromotion(this.client, decision, {
+          model: MODEL,
+          version: promotion.candidate,
+          by: 'demo-reviewer',
+          reason: e.passed ? 'better on the new pricing, slices look fine' : 'gates failed',
+        });
         this.flags.push({ workflow: review.workflowId, flag: 'promotion review', answered: `${decision} by demo-reviewer` });
         reviewed = true;
       }
@@ -337,13 +359,26 @@ class Story {
         trainer: v.trainer.kind,
         'trained on': `${v.dataset.name}@${v.dataset.version.slice(0, 8)}`,
         'test AUC': fmt(v.metrics.test.rocAuc),
-        alias: Object.entries(registry.aliases).filter(([, id]) => id === v.version).map(([a]) => a).join(',') || (v.status === 'archived' ? 'archived' : ''),
+        alias:
+          Object.entries(registry.aliases)
+            .filter(([, id]) => id === v.version)
+            .map(([a]) => a)
+            .join(',') || (v.status === 'archived' ? 'archived' : ''),
       }));
       console.log(`\nModel "${model}"\n${formatTable(rows)}`);
-      const decisions = registry.decisions.filter((d) => d.action !== 'register').slice(-4).map((d) => ({ action: d.action, alias: d.alias ?? '', version: d.version, by: d.by, reason: d.reason.slice(0, 60) }));
+      const decisions = registry.decisions
+        .filter((d) => d.action !== 'register')
+        .slice(-4)
+        .map((d) => ({ action: d.action, alias: d.alias ?? '', version: d.version, by: d.by, reason: d.reason.slice(0, 60) }));
       console.log(`decisions\n${formatTable(decisions)}`);
     }
-    const runs = (await listRuns(this.store, MODEL)).map((r) => ({ run: r.runId, 'model version': r.modelVersion, rows: r.rows, 'out of range': r.outOfRange, alert: r.alert ? 'yes' : '' }));
+    const runs = (await listRuns(this.store, MODEL)).map((r) => ({
+      run: r.runId,
+      'model version': r.modelVersion,
+      rows: r.rows,
+      'out of range': r.outOfRange,
+      alert: r.alert ? 'yes' : '',
+    }));
     console.log(`\nScoring runs of "${MODEL}"\n${formatTable(runs)}`);
     console.log(`\nFlags raised for a person\n${formatTable(this.flags)}`);
     const ns = this.config.namespace;

@@ -34,7 +34,9 @@ async function download(version: string, file: string, log: (line: string) => vo
   const work = fs.mkdtempSync(path.join(path.dirname(file), '.download-'));
   try {
     const pip = pipCommand(work);
-    const fetched = spawnSync(pip[0]!, [...pip.slice(1), 'download', '--quiet', '--disable-pip-version-check', '--no-deps', '--only-binary=:all:', '-d', work, requirement], { encoding: 'utf8' });
+    const fetched = spawnSync(pip[0]!, [...pip.slice(1), 'download', '--quiet', '--disable-pip-version-check', '--no-deps', '--only-binary=:all:', '-d', work, requirement], {
+      encoding: 'utf8',
+    });
     if (fetched.status !== 0) throw new Error(`pip download ${requirement} failed:\n${fetched.stderr.trim()}`);
     const wheel = fs.readdirSync(work).find((f) => f.endsWith('.whl'));
     if (!wheel) throw new Error(`pip download ${requirement} left no wheel in ${work}`);
@@ -42,7 +44,12 @@ async function download(version: string, file: string, log: (line: string) => vo
     const staged = path.join(work, 'httpfs.duckdb_extension');
     const extract = spawnSync(
       'python3',
-      ['-c', 'import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nm = [n for n in z.namelist() if n.endswith("/httpfs.duckdb_extension")]\nopen(sys.argv[2], "wb").write(z.read(m[0]))', path.join(work, wheel), staged],
+      [
+        '-c',
+        'import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nm = [n for n in z.namelist() if n.endswith("/httpfs.duckdb_extension")]\nopen(sys.argv[2], "wb").write(z.read(m[0]))',
+        path.join(work, wheel),
+        staged,
+      ],
       { encoding: 'utf8' },
     );
     if (extract.status !== 0) throw new Error(`No httpfs.duckdb_extension in ${wheel}:\n${extract.stderr.trim()}`);

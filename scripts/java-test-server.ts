@@ -45,13 +45,19 @@ export function ensureJavaTestServer(log: (line: string) => void = (l) => proces
   fs.rmSync(staging, { recursive: true, force: true });
   fs.mkdirSync(staging, { recursive: true });
   fs.writeFileSync(path.join(staging, 'pom.xml'), POM);
-  const r = spawnSync(mvn, ['-q', '-B', '-f', path.join(staging, 'pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${path.join(staging, 'lib')}`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    mvn,
+    ['-q', '-B', '-f', path.join(staging, 'pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${path.join(staging, 'lib')}`],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      encoding: 'utf8',
+    },
+  );
   if (r.status !== 0) {
     fs.rmSync(staging, { recursive: true, force: true });
-    throw new Error(`Could not fetch io.temporal:temporal-test-server:${JAVA_TEST_SERVER_VERSION} with Maven:\n${`${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-15).join('\n')}`);
+    throw new Error(
+      `Could not fetch io.temporal:temporal-test-server:${JAVA_TEST_SERVER_VERSION} with Maven:\n${`${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-15).join('\n')}`,
+    );
   }
   // `exec`: the environment stops the server by the pid it started, which must be the JVM itself.
   fs.writeFileSync(path.join(staging, 'test-server'), `#!/bin/sh\nexec '${java}' -cp '${dir}/lib/*' io.temporal.testserver.TestServer "$@"\n`, { mode: 0o755 });

@@ -17,7 +17,7 @@ export function ensureSklearnPython(log: (line: string) => void = (l) => process
 
 /** The benchmarks' Python peers (bench/peers/requirements.txt), built and reused the same way. */
 export function ensurePeersPython(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): string {
-  return ensurePythonEnv('peers', PEER_REQUIREMENTS, 'the benchmarks\' Python peers', log);
+  return ensurePythonEnv('peers', PEER_REQUIREMENTS, "the benchmarks' Python peers", log);
 }
 
 function ensurePythonEnv(name: string, requirementsFile: string, purpose: string, log: (line: string) => void): string {

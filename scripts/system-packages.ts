@@ -30,8 +30,8 @@ export const CHROMIUM: SystemProgram = {
 export const OPENSSL: SystemProgram = { purpose: 'the TLS test (throwaway certificates)', executable: 'openssl', debianPackage: 'openssl' };
 
 /** The Java test server (time-skipping workflow tests) runs on the JVM; Maven fetches it and its jars. */
-export const JAVA: SystemProgram = { purpose: 'the time-skipping workflow tests (Temporal\'s Java test server)', executable: 'java', debianPackage: 'default-jre-headless' };
-export const MAVEN: SystemProgram = { purpose: 'fetching Temporal\'s Java test server for the time-skipping workflow tests', executable: 'mvn', debianPackage: 'maven' };
+export const JAVA: SystemProgram = { purpose: "the time-skipping workflow tests (Temporal's Java test server)", executable: 'java', debianPackage: 'default-jre-headless' };
+export const MAVEN: SystemProgram = { purpose: "fetching Temporal's Java test server for the time-skipping workflow tests", executable: 'mvn', debianPackage: 'maven' };
 
 /** Debian's server binaries live in /usr/lib/postgresql/<major>/bin, off PATH; initdb names them all. */
 export const POSTGRESQL: SystemProgram = {
@@ -101,7 +101,9 @@ export function ensureSystemProgram(program: SystemProgram, log: (line: string) 
   }
   const installed = found(program);
   if (result.status !== 0 || !installed) {
-    throw new Error(`Could not install ${program.debianPackage} for ${program.purpose} (${[...prefix, command].join(' ')}):\n${result.stderr.trim().split('\n').slice(-10).join('\n')}`);
+    throw new Error(
+      `Could not install ${program.debianPackage} for ${program.purpose} (${[...prefix, command].join(' ')}):\n${result.stderr.trim().split('\n').slice(-10).join('\n')}`,
+    );
   }
   log(`  ${program.debianPackage} installed (${Math.round((Date.now() - started) / 1000)} s)`);
   return installed;

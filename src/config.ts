@@ -10,13 +10,9 @@ import { formatIssues } from './validation';
  * Everything the worker and the CLI read from the environment, parsed once with zod so a
  * typo in an env var fails at startup with a message naming the variable, not deep inside a call.
  */
-const boolFromEnv = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const boolFromEnv = z.enum(['true', 'false', '1', '0', 'yes', 'no', '']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const hostPort = z
-  .string()
-  .regex(/^[^\s:/]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/, 'expected host:port, e.g. 127.0.0.1:7233');
+const hostPort = z.string().regex(/^[^\s:/]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/, 'expected host:port, e.g. 127.0.0.1:7233');
 
 const MEMORY_SIZE = /^(\d+(?:\.\d+)?)\s*(%|B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
 /**
@@ -52,17 +48,17 @@ export const envSchema = z.object({
   /** A folder in DuckDB's extension layout holding httpfs, where DuckDB cannot download it (src/sql/httpfs.ts). */
   MLOPS_DUCKDB_EXTENSION_DIR: z.string().optional(),
   /** DuckDB's memory limit per worker (and CLI process): bytes with a unit (4GB, 512MiB) or a share of RAM (25%). */
-  MLOPS_DUCKDB_MEMORY_LIMIT: z
-    .string()
-    .regex(MEMORY_SIZE, 'expected a size such as 4GB, 512MiB or a share of RAM such as 25%')
-    .default(`${DEFAULT_MEMORY_SHARE}%`),
+  MLOPS_DUCKDB_MEMORY_LIMIT: z.string().regex(MEMORY_SIZE, 'expected a size such as 4GB, 512MiB or a share of RAM such as 25%').default(`${DEFAULT_MEMORY_SHARE}%`),
   /** Where DuckDB spills what does not fit in its memory limit; default inside the store's .tmp. */
   MLOPS_DUCKDB_TEMP_DIR: z.string().min(1).optional(),
   /**
    * s3://bucket/prefix: keep the artifacts in that bucket (src/store/s3-backend.ts); unset: the
    * folder MLOPS_DATA_DIR, which an S3 store still uses for scratch (temp files, DuckDB spill).
    */
-  MLOPS_STORE: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'expected s3://bucket or s3://bucket/prefix').optional(),
+  MLOPS_STORE: z
+    .string()
+    .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'expected s3://bucket or s3://bucket/prefix')
+    .optional(),
   /** The usual settings of any S3-compatible service (AWS S3, MinIO, Ceph, R2, versitygw). */
   AWS_ACCESS_KEY_ID: z.string().optional(),
   AWS_SECRET_ACCESS_KEY: z.string().optional(),
@@ -130,23 +126,17 @@ export class ConfigError extends Error {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MlopsConfig {
-  const emptyToUndefined = Object.fromEntries(
-    Object.keys(envSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
-  );
+  const emptyToUndefined = Object.fromEntries(Object.keys(envSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
   const parsed = envSchema.safeParse(emptyToUndefined);
   if (!parsed.success) {
     throw new ConfigError(`Invalid environment configuration:\n${formatIssues(parsed.error)}`);
   }
   const e = parsed.data;
   if (Boolean(e.TEMPORAL_TLS_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_KEY_PATH)) {
-    throw new ConfigError(
-      'TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together (mTLS needs both the client certificate and its key)',
-    );
+    throw new ConfigError('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together (mTLS needs both the client certificate and its key)');
   }
   const dataDir = path.resolve(expandHome(e.MLOPS_DATA_DIR));
-  const wantsTls =
-    e.TEMPORAL_TLS ??
-    Boolean(e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_CA_PATH || e.TEMPORAL_API_KEY || e.TEMPORAL_TLS_SERVER_NAME);
+  const wantsTls = e.TEMPORAL_TLS ?? Boolean(e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_CA_PATH || e.TEMPORAL_API_KEY || e.TEMPORAL_TLS_SERVER_NAME);
   return {
     temporalAddress: e.TEMPORAL_ADDRESS,
     namespace: e.TEMPORAL_NAMESPACE,
@@ -223,7 +213,7 @@ function storeSettingsOf(e: z.infer<typeof envSchema>, dataDir: string): StoreSe
     throw new ConfigError(`MLOPS_STORE=${e.MLOPS_STORE}: the prefix has an empty, "." or ".." segment; use s3://bucket/some/prefix`);
   }
   if (Boolean(e.AWS_ACCESS_KEY_ID) !== Boolean(e.AWS_SECRET_ACCESS_KEY)) {
-    throw new ConfigError('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together (or neither, for the SDK\'s own credential chain)');
+    throw new ConfigError("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together (or neither, for the SDK's own credential chain)");
   }
   const endpointSetting = e.AWS_ENDPOINT_URL_S3 ? 'AWS_ENDPOINT_URL_S3' : e.AWS_ENDPOINT_URL ? 'AWS_ENDPOINT_URL' : undefined;
   const endpoint = e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL;

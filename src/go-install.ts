@@ -60,9 +60,7 @@ export async function goInstall(request: GoInstallRequest): Promise<void> {
         }
       });
       child.on('error', reject);
-      child.on('exit', (code) =>
-        code === 0 ? resolve() : reject(new GoBuildUnavailable(`go install ${packages.join(' ')} failed (exit ${code}):\n${tail.join('\n')}`)),
-      );
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new GoBuildUnavailable(`go install ${packages.join(' ')} failed (exit ${code}):\n${tail.join('\n')}`))));
     });
     const published = request.publish(gobin) !== false;
     const took = `${Math.round((Date.now() - started) / 1000)} s`;

@@ -19,12 +19,7 @@ export function formatIssues(error: z.ZodError, knownKeys?: readonly string[]): 
 }
 
 /** Parses user input or throws a non-retryable failure that says what to fix. */
-export function parseInput<S extends z.ZodType>(
-  schema: S,
-  value: unknown,
-  what: string,
-  type: UserErrorType = 'InvalidInput',
-): z.infer<S> {
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what: string, type: UserErrorType = 'InvalidInput'): z.infer<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   throw userError(type, `Invalid ${what}:\n${formatIssues(parsed.error)}`);

@@ -6,9 +6,19 @@ import { defaultSourceOf } from '../src/cli/schema-defaults';
 /** Defaults that belong to the CLI alone (no request field to come from), with the reason. */
 const CLI_ONLY = new Set([
   'retrain --reason', // the trigger's text, not the request's
-  'report --port', 'codec-server --ip', 'codec-server --port', 'codec-server --allow-origin', // local servers of the CLI itself
-  'serve --host', 'serve --port', 'serve --poll-interval', 'serve --body-limit', 'serve --max-rows',
-  'serve --range-margin', 'serve --max-flagged-share', 'serve --alert-window', 'serve --log-flush-interval', // serving has no request schema yet
+  'report --port',
+  'codec-server --ip',
+  'codec-server --port',
+  'codec-server --allow-origin', // local servers of the CLI itself
+  'serve --host',
+  'serve --port',
+  'serve --poll-interval',
+  'serve --body-limit',
+  'serve --max-rows',
+  'serve --range-margin',
+  'serve --max-flagged-share',
+  'serve --alert-window',
+  'serve --log-flush-interval', // serving has no request schema yet
 ]);
 
 function commands(c: Command): Command[] {

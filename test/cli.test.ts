@@ -114,7 +114,7 @@ describe('mlops CLI', () => {
     expect(badParams.stderr).toContain('Invalid train request');
   });
 
-  it('promotes with a person\'s approval, lists what is pending, and explains refusals', async () => {
+  it("promotes with a person's approval, lists what is pending, and explains refusals", async () => {
     const version = JSON.parse((await mlops('models', 'show', 'people-model', '--json')).stdout).aliases.candidate as string;
     const started = await mlops('promote', 'people-model', '--policy', 'manual', '--slices', 'city', '--no-wait', '--json');
     expect(started.code, started.stderr).toBe(0);
@@ -151,7 +151,9 @@ describe('mlops CLI', () => {
     expect(glance.evaluations[0]).toMatchObject({ candidate: version, passed: true, baseline: null });
     expect(glance.flags).toEqual([]);
     expect(glance.decisions.at(-1)).toMatchObject({ action: 'set-alias', by: 'tester' });
-    expect((await mlops('status', 'people-model')).stdout).toMatch(/people-model: production [0-9a-f]{16}, candidate \(none\)\nmodel page: mlops report people-model --open.*\n\nlatest evaluations/);
+    expect((await mlops('status', 'people-model')).stdout).toMatch(
+      /people-model: production [0-9a-f]{16}, candidate \(none\)\nmodel page: mlops report people-model --open.*\n\nlatest evaluations/,
+    );
     // The pages: the evaluation's beside its JSON, the model page with its decision log.
     const evaluationPage = await mlops('report', 'people-model', '--evaluation', path.basename(status.evaluation.reportUri, '.json'));
     expect(evaluationPage.code, evaluationPage.stderr).toBe(0);
@@ -193,7 +195,9 @@ describe('mlops CLI', () => {
       const s = await mlops('status', 'people-model');
       return s.stdout.includes('in review:') ? s : undefined;
     });
-    expect(inReview.stdout).toContain(`candidate (none)\nin review: people-model@${second.version} — answer with \`mlops approve|reject people-model ${second.version} --reason …\``);
+    expect(inReview.stdout).toContain(
+      `candidate (none)\nin review: people-model@${second.version} — answer with \`mlops approve|reject people-model ${second.version} --reason …\``,
+    );
     const reject = await mlops('reject', 'people-model', second.version, '--reason', 'slower, no better', '--by', 'tester');
     expect(reject.code, reject.stderr).toBe(0);
     expect(reject.stdout).toBe(`rejected people-model@${second.version} by tester: slower, no better\n`);
@@ -232,7 +236,10 @@ describe('mlops CLI', () => {
     // --wait: the old behaviour, until the alert is answered.
     const patient = mlops.spawn(['score', 'people-model', 'people', '--run-id', 'cli-wait', '--range', '0.999:1', '--retention-days', '30', '--wait']);
     await until('the patient run to raise its alert', async () => {
-      const s = await env.client.workflow.getHandle('score:people-model:cli-wait').query(scoreStatusQuery).catch(() => undefined);
+      const s = await env.client.workflow
+        .getHandle('score:people-model:cli-wait')
+        .query(scoreStatusQuery)
+        .catch(() => undefined);
       return s?.phase === 'waiting-for-acknowledgement' ? true : undefined;
     });
     await new Promise((r) => setTimeout(r, 1500));
@@ -244,7 +251,6 @@ describe('mlops CLI', () => {
   });
 
   it('records late labels and monitors; a scored file keeps the key labels join by', async () => {
-
     const labels = await mlops('labels', 'people', path.join(env.inputDir, 'people.csv'), '--json');
     expect(labels.code, labels.stderr).toBe(0);
     expect(JSON.parse(labels.stdout)).toMatchObject({ rows: 300, rejected: 0 });
@@ -261,9 +267,35 @@ describe('mlops CLI', () => {
       writePeopleCsv(file, people(n, seed));
       return file;
     };
-    const firstLive = await mlops('score', 'people-model', 'people-live', '--file', liveFile('live-1.csv', 120, 7), '--key', 'id', '--run-id', 'live-1', '--max-flagged-share', '1', '--retention-days', '30');
+    const firstLive = await mlops(
+      'score',
+      'people-model',
+      'people-live',
+      '--file',
+      liveFile('live-1.csv', 120, 7),
+      '--key',
+      'id',
+      '--run-id',
+      'live-1',
+      '--max-flagged-share',
+      '1',
+      '--retention-days',
+      '30',
+    );
     expect(firstLive.code, firstLive.stderr).toBe(0);
-    const secondLive = await mlops('score', 'people-model', 'people-live', '--file', liveFile('live-2.csv', 80, 8), '--run-id', 'live-2', '--max-flagged-share', '1', '--retention-days', '30');
+    const secondLive = await mlops(
+      'score',
+      'people-model',
+      'people-live',
+      '--file',
+      liveFile('live-2.csv', 80, 8),
+      '--run-id',
+      'live-2',
+      '--max-flagged-share',
+      '1',
+      '--retention-days',
+      '30',
+    );
     expect(secondLive.code, secondLive.stderr).toBe(0);
     const liveVersions = JSON.parse((await mlops('datasets', 'show', 'people-live', '--json')).stdout) as DatasetManifest[];
     expect(liveVersions.map((m) => m.contract.key)).toEqual([['id'], ['id']]);
@@ -288,10 +320,14 @@ describe('mlops CLI', () => {
     const loop = await mlops('retrain', 'people-model', '--reason', 'cli test', '--max-attempts', '1');
     expect(loop.code, loop.stderr).toBe(0);
     expect(loop.stdout).toBe('retraining loop retrain:people-model (follow with `mlops retrain-status people-model`)\n');
-    const escalated = await until('the loop to ask a person', async () => {
-      const s = JSON.parse((await mlops('retrain-status', 'people-model', '--json')).stdout) as { phase: string; production: string };
-      return s.phase === 'escalated' ? s : undefined;
-    }, { timeoutMs: 180_000, intervalMs: 1000 });
+    const escalated = await until(
+      'the loop to ask a person',
+      async () => {
+        const s = JSON.parse((await mlops('retrain-status', 'people-model', '--json')).stdout) as { phase: string; production: string };
+        return s.phase === 'escalated' ? s : undefined;
+      },
+      { timeoutMs: 180_000, intervalMs: 1000 },
+    );
     const asking = await mlops('retrain-status', 'people-model');
     expect(asking.stdout).toContain('WAITING FOR A PERSON: no improvement after 1 attempt(s)');
     const abort = await mlops('decide', 'people-model', 'abort', '--reason', 'cli test over', '--by', 'tester');
@@ -306,14 +342,16 @@ describe('mlops CLI', () => {
     expect(logged.rows, logged.stderr).toEqual([{ n: 300, keys: 300 }]);
     const joined = await sql("SELECT count(*) AS n FROM predictions p JOIN labels l USING (dataset, key) WHERE run_id = 'cli-1'");
     expect(joined.rows).toEqual([{ n: 300 }]);
-    const lineage = await sql("SELECT m.trainer, d.rows_accepted, e.passed FROM models m JOIN datasets d ON d.dataset = m.dataset AND d.version = m.dataset_version JOIN evaluations e ON e.candidate = m.version WHERE m.model = 'people-model' ORDER BY e.created_at");
+    const lineage = await sql(
+      "SELECT m.trainer, d.rows_accepted, e.passed FROM models m JOIN datasets d ON d.dataset = m.dataset AND d.version = m.dataset_version JOIN evaluations e ON e.candidate = m.version WHERE m.model = 'people-model' ORDER BY e.created_at",
+    );
     // Production's evaluation first, then the second version's (failed gates, passed, rejected, reviewed).
     expect(lineage.rows[0], lineage.stderr).toEqual({ trainer: 'gbdt', rows_accepted: 300, passed: true });
     expect(lineage.rows.slice(1, 3)).toEqual([
       { trainer: 'logistic', rows_accepted: 300, passed: false },
       { trainer: 'logistic', rows_accepted: 300, passed: true },
     ]);
-    expect((await sql('SELECT count(*) AS n FROM monitoring WHERE model = \'people-model\'')).rows).toEqual([{ n: 1 }]);
+    expect((await sql("SELECT count(*) AS n FROM monitoring WHERE model = 'people-model'")).rows).toEqual([{ n: 1 }]);
     const badSql = await mlops('sql', 'SELECT * FROM nope');
     expect(badSql.code).toBe(1);
     expect(badSql.stderr).toMatch(/Table with name nope does not exist/);
@@ -376,7 +414,11 @@ describe('mlops CLI', () => {
     const predictRows = async (url: string, n: number) => {
       const status = await fetch(`${url}/readyz`).then((r) => r.json() as Promise<{ version: string }>);
       for (let i = 0; i < n; i++) {
-        const r = await fetch(`${url}/v1/models/people-model/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ age: 30 + i, income: null, city: 'Lima' }) });
+        const r = await fetch(`${url}/v1/models/people-model/predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ age: 30 + i, income: null, city: 'Lima' }),
+        });
         expect(r.status, await r.clone().text()).toBe(200);
         expect(((await r.json()) as { modelVersion: string }).modelVersion).toBe(status.version);
       }
@@ -395,7 +437,9 @@ describe('mlops CLI', () => {
     // kill -9: rows written at the last flush survive; what a crash loses is what waited since.
     const crashing = await start('200ms');
     await predictRows(crashing.url, 15);
-    await until('the rows written', async () => ((await fetch(`${crashing.url}/readyz`).then((r) => r.json() as Promise<{ log: { written: number } }>)).log.written === 15 ? true : undefined));
+    await until('the rows written', async () =>
+      (await fetch(`${crashing.url}/readyz`).then((r) => r.json() as Promise<{ log: { written: number } }>)).log.written === 15 ? true : undefined,
+    );
     crashing.server.child.kill('SIGKILL');
     await crashing.server.stop();
     expect(await logRows(crashing.dir)).toBe(15);

@@ -64,7 +64,7 @@ describe('AES-256-GCM payload codec', () => {
   });
 });
 
-describe('the codec server\'s access rules', () => {
+describe("the codec server's access rules", () => {
   const codec = new AesGcmPayloadCodec(parsePayloadKey(KEY));
   const decode = (url: string, headers: Record<string, string> = {}) =>
     fetch(`${url}/decode`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify({ payloads: [] }) });

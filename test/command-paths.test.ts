@@ -36,6 +36,9 @@ describe('trainer command paths', () => {
   });
 
   it('applies to the trainers of retraining strategies', () => {
-    expect(withAbsoluteStrategyPaths([{ seed: 1 }, { trainer: command(['python3', 'train.py']) }], dir)).toEqual([{ seed: 1 }, { trainer: command(['python3', path.join(dir, 'train.py')]) }]);
+    expect(withAbsoluteStrategyPaths([{ seed: 1 }, { trainer: command(['python3', 'train.py']) }], dir)).toEqual([
+      { seed: 1 },
+      { trainer: command(['python3', path.join(dir, 'train.py')]) },
+    ]);
   });
 });

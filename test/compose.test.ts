@@ -18,13 +18,14 @@ const service = z
   .object({
     image: z.string().optional(),
     build: z.union([z.string(), z.object({ context: z.string() }).passthrough()]).optional(),
-    depends_on: z
-      .record(z.string(), z.object({ condition: z.enum(['service_started', 'service_healthy', 'service_completed_successfully']) }))
-      .optional(),
+    depends_on: z.record(z.string(), z.object({ condition: z.enum(['service_started', 'service_healthy', 'service_completed_successfully']) })).optional(),
     environment: z.record(z.string(), z.string()).optional(),
     ports: z.array(z.string().regex(/^\d+:\d+$/)).optional(),
     volumes: z.array(z.string().regex(/^[^:]+:\/[^:]*(:ro)?$/)).optional(),
-    healthcheck: z.object({ test: z.array(z.string()).min(2) }).passthrough().optional(),
+    healthcheck: z
+      .object({ test: z.array(z.string()).min(2) })
+      .passthrough()
+      .optional(),
   })
   .passthrough()
   .refine((s) => s.image || s.build, 'a service needs an image or a build');
@@ -78,11 +79,19 @@ describe('docker-compose.yml', () => {
     expect(worker.MLOPS_STORE, 'a compose worker must run the whole loop').toBeUndefined();
     const bucket = /^\s*# MLOPS_STORE: s3:\/\/([^/]+)\//m.exec(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'))?.[1];
     expect(bucket, '# MLOPS_STORE: s3://<bucket>/<prefix>').toBeDefined();
-    expect(worker).toMatchObject({ AWS_ENDPOINT_URL: `http://s3:${port}`, AWS_ACCESS_KEY_ID: s3.environment!.ROOT_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: s3.environment!.ROOT_SECRET_ACCESS_KEY });
+    expect(worker).toMatchObject({
+      AWS_ENDPOINT_URL: `http://s3:${port}`,
+      AWS_ACCESS_KEY_ID: s3.environment!.ROOT_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: s3.environment!.ROOT_SECRET_ACCESS_KEY,
+    });
     expect(services.worker!.depends_on).toMatchObject({ 's3-setup': { condition: 'service_completed_successfully' } });
     const setup = services['s3-setup']!;
     expect(JSON.stringify(setup.command)).toContain(`create-bucket --bucket ${bucket}`);
-    expect(setup.environment).toMatchObject({ AWS_ENDPOINT_URL: worker.AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID: worker.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: worker.AWS_SECRET_ACCESS_KEY });
+    expect(setup.environment).toMatchObject({
+      AWS_ENDPOINT_URL: worker.AWS_ENDPOINT_URL,
+      AWS_ACCESS_KEY_ID: worker.AWS_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: worker.AWS_SECRET_ACCESS_KEY,
+    });
   });
 
   it('builds the worker from this repo and keeps its data on a volume', () => {

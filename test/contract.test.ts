@@ -65,14 +65,24 @@ describe('SQL quoting', () => {
       [['3.5', '0.5', 'abc', null], ['n: not a valid integer']],
       [['0x10', '0.5', 'abc', null], ['n: not a valid integer']],
       [[null, '1.5', 'x', null], ['n: missing value (not nullable)']],
-      [['11', '2.5', 'ABC', '2024-02-30'], ['n: above max 10', 'd: value not in allowed set', "s': value not in allowed set", "s': does not match pattern", 'day: not a valid date']],
-      [['-1', 'nan', null, null], ['n: below min 0', 'd: NaN or Infinity']],
+      [
+        ['11', '2.5', 'ABC', '2024-02-30'],
+        ['n: above max 10', 'd: value not in allowed set', "s': value not in allowed set", "s': does not match pattern", 'day: not a valid date'],
+      ],
+      [
+        ['-1', 'nan', null, null],
+        ['n: below min 0', 'd: NaN or Infinity'],
+      ],
     ];
     const db = await openDuckDb();
     const conn = await db.connect();
     const values = cases.map(([v]) => `(${v.map((x) => (x === null ? 'NULL' : quoteString(x))).join(', ')})`).join(', ');
     await conn.run(`CREATE TABLE src AS SELECT * FROM (VALUES ${values}) v(${contract.columns.map((c) => quoteIdent(c.name)).join(', ')})`);
-    const staged = stagingQuery(contract, contract.columns.map((c) => c.name), 'src');
+    const staged = stagingQuery(
+      contract,
+      contract.columns.map((c) => c.name),
+      'src',
+    );
     const rows = await queryRows<Record<string, string[]>>(conn, staged);
     expect(rows.map((r) => r[REASONS_COLUMN] ?? [])).toEqual(cases.map(([, reasons]) => reasons));
     expect(rows.map((r) => r._mlops_raw)).toEqual(cases.map(([values, reasons]) => (reasons.length ? values : null)));

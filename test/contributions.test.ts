@@ -35,7 +35,9 @@ describe('feature contributions in the exported model', () => {
     expectRowsAddUp(c, width, (i) => logit(p[i * 2 + 1]!), 1e-3);
     // x1 (column 0) drives the label up: rows with larger x1 get a larger contribution from it.
     const x1 = data.test.columns[0]!;
-    const order = Array.from({ length: data.test.rows }, (_, i) => i).filter((i) => !Number.isNaN(x1[i]!)).sort((a, b) => x1[a]! - x1[b]!);
+    const order = Array.from({ length: data.test.rows }, (_, i) => i)
+      .filter((i) => !Number.isNaN(x1[i]!))
+      .sort((a, b) => x1[a]! - x1[b]!);
     expect(c[order[order.length - 1]! * width]!).toBeGreaterThan(c[order[0]! * width]!);
     // Averaged over the training rows, a feature contributes nothing (the reference is the mean).
     const train = await onnxOutputs(exportLinear(model, {}), data.train, data.features);
@@ -57,7 +59,15 @@ describe('feature contributions in the exported model', () => {
 
   it('gbdt: path-based, add up to the raw score', async () => {
     const data = await prepareTrainingData(problems.conn(), { snapshotUri: problems.file('binary'), contract: contractFor('boolean'), seed: 7 });
-    const model = trainGbdt(data.train, data.features, data.classes, 'binary', { nEstimators: 30, learningRate: 0.1, maxDepth: 4, maxLeaves: 15, minSamplesLeaf: 20, l2: 1, maxBins: 64 });
+    const model = trainGbdt(data.train, data.features, data.classes, 'binary', {
+      nEstimators: 30,
+      learningRate: 0.1,
+      maxDepth: 4,
+      maxLeaves: 15,
+      minSamplesLeaf: 20,
+      l2: 1,
+      maxBins: 64,
+    });
     const out = await onnxOutputs(exportGbdt(model, {}), data.test, data.features);
     const scores = rawScores(model, data.test);
     const width = data.features.length + 1;

@@ -50,8 +50,7 @@ describe('a worker killed mid-ingest', () => {
     // Kill -9 the worker as soon as the build has started writing its snapshot: the moment a
     // non-atomic implementation would leave a half-written version behind.
     const tmpRoot = env.store.tmpDir();
-    const writing = () =>
-      fs.existsSync(tmpRoot) && fs.readdirSync(tmpRoot).some((d) => d.startsWith('dataset-big-'));
+    const writing = () => fs.existsSync(tmpRoot) && fs.readdirSync(tmpRoot).some((d) => d.startsWith('dataset-big-'));
     await waitForWork(writing, first, 'writing the snapshot');
     await killWorker(first.child);
     expect(await listVersions(env.store, 'big')).toHaveLength(0);

@@ -16,15 +16,33 @@ describe('threshold curves', () => {
 
   it('ROC and precision-recall points per distinct score, average precision as scikit-learn', () => {
     const c = thresholdCurves(y, s);
-    expect(c.roc.map((p) => [p.fpr, p.tpr])).toEqual([[0, 0], [0, 0.5], [0.5, 0.5], [0.5, 1], [1, 1]]);
+    expect(c.roc.map((p) => [p.fpr, p.tpr])).toEqual([
+      [0, 0],
+      [0, 0.5],
+      [0.5, 0.5],
+      [0.5, 1],
+      [1, 1],
+    ]);
     expect(c.roc.map((p) => p.threshold)).toEqual([Number.POSITIVE_INFINITY, 0.8, 0.4, 0.35, 0.1]);
-    expect(c.pr.map((p) => [p.recall, p.precision])).toEqual([[0.5, 1], [0.5, 0.5], [1, 2 / 3], [1, 0.5]]);
+    expect(c.pr.map((p) => [p.recall, p.precision])).toEqual([
+      [0.5, 1],
+      [0.5, 0.5],
+      [1, 2 / 3],
+      [1, 0.5],
+    ]);
     expect(c.averagePrecision).toBeCloseTo(5 / 6, 12);
   });
 
   it('tied scores are one step, NaN scores are left out, one class gives no curve', () => {
-    expect(thresholdCurves([1, 0, 1, 0], [0.5, 0.5, 0.5, 0.5]).roc.map((p) => [p.fpr, p.tpr])).toEqual([[0, 0], [1, 1]]);
-    expect(thresholdCurves([1, 0, 0], [0.9, Number.NaN, 0.1]).roc.map((p) => [p.fpr, p.tpr])).toEqual([[0, 0], [0, 1], [1, 1]]);
+    expect(thresholdCurves([1, 0, 1, 0], [0.5, 0.5, 0.5, 0.5]).roc.map((p) => [p.fpr, p.tpr])).toEqual([
+      [0, 0],
+      [1, 1],
+    ]);
+    expect(thresholdCurves([1, 0, 0], [0.9, Number.NaN, 0.1]).roc.map((p) => [p.fpr, p.tpr])).toEqual([
+      [0, 0],
+      [0, 1],
+      [1, 1],
+    ]);
     expect(thresholdCurves([1, 1], [0.2, 0.3])).toEqual({ roc: [], pr: [], averagePrecision: Number.NaN });
   });
 
@@ -36,9 +54,14 @@ describe('threshold curves', () => {
     const score = label.map((l) => Math.round((random() * 0.7 + l * 0.3) * 50) / 50);
     const full = thresholdCurves(label, score, 1, Number.POSITIVE_INFINITY).roc;
     let area = 0;
-    for (let k = 1; k < full.length; k++) area += (full[k]!.fpr - full[k - 1]!.fpr) * (full[k]!.tpr + full[k - 1]!.tpr) / 2;
+    for (let k = 1; k < full.length; k++) area += ((full[k]!.fpr - full[k - 1]!.fpr) * (full[k]!.tpr + full[k - 1]!.tpr)) / 2;
     expect(area).toBeCloseTo(rocAuc(label, score), 12);
-    const thinned = thresholdCurves(label, Float64Array.from({ length: n }, () => random()).map((v, i) => v + label[i]! * 0.2), 1, 50).roc;
+    const thinned = thresholdCurves(
+      label,
+      Float64Array.from({ length: n }, () => random()).map((v, i) => v + label[i]! * 0.2),
+      1,
+      50,
+    ).roc;
     expect(thinned).toHaveLength(50);
     expect(thinned[0]).toMatchObject({ fpr: 0, tpr: 0 });
     expect(thinned[49]).toMatchObject({ fpr: 1, tpr: 1 });
@@ -58,7 +81,11 @@ describe('calibration, confusion, histograms', () => {
   });
 
   it('confusion matrix counts[actual][predicted]', () => {
-    expect(confusionMatrix([0, 1, 2, 2, 1], [0, 2, 2, 1, 1], 3)).toEqual([[1, 0, 0], [0, 1, 1], [0, 1, 1]]);
+    expect(confusionMatrix([0, 1, 2, 2, 1], [0, 2, 2, 1, 1], 3)).toEqual([
+      [1, 0, 0],
+      [0, 1, 1],
+      [0, 1, 1],
+    ]);
   });
 
   it('histograms put every finite value in a bin (the maximum in the last), equal values in one', () => {
@@ -73,16 +100,26 @@ describe('calibration, confusion, histograms', () => {
     const a = Float64Array.from({ length: 1000 }, (_, i) => i);
     expect(samplePairs(a, a, 100)).toHaveLength(100);
     expect(samplePairs(a, a, 100)).toEqual(samplePairs(a, a, 100));
-    expect(samplePairs([1, 2], [3, 4], 100)).toEqual([[1, 3], [2, 4]]);
+    expect(samplePairs([1, 2], [3, 4], 100)).toEqual([
+      [1, 3],
+      [2, 4],
+    ]);
   });
 
-  it('multiclass: confusion over the classes and calibration of the winning class\'s confidence', () => {
+  it("multiclass: confusion over the classes and calibration of the winning class's confidence", () => {
     // 3 rows × 3 classes; row 2 is wrong (predicted 0, actual 2).
     const outputs = Float32Array.from([0.8, 0.1, 0.1, 0.2, 0.7, 0.1, 0.6, 0.1, 0.3]);
     const c = curvesOf('multiclass', Float64Array.from([0, 1, 2]), outputs, 3);
-    expect(c.confusion).toEqual([[1, 0, 0], [0, 1, 0], [1, 0, 0]]);
+    expect(c.confusion).toEqual([
+      [1, 0, 0],
+      [0, 1, 0],
+      [1, 0, 0],
+    ]);
     // Confidences 0.6 (wrong) and 0.7 (right; 0.69999999 as float32) share the [0.6, 0.7) bin.
-    expect(c.calibration!.map((b) => [b.from, b.rows, b.observed])).toEqual([[0.6, 2, 0.5], [0.8, 1, 1]]);
+    expect(c.calibration!.map((b) => [b.from, b.rows, b.observed])).toEqual([
+      [0.6, 2, 0.5],
+      [0.8, 1, 1],
+    ]);
     expect(c.roc).toBeUndefined();
   });
 });
@@ -101,12 +138,26 @@ describe('chart scales', () => {
 
 describe('an evaluation report written before curves were stored', () => {
   it('renders with a note instead of empty charts', () => {
-    const side = { version: 'a'.repeat(16), metrics: { rocAuc: 0.8 }, latency: { batches: 1, p50Ms: 1, p99Ms: 1, rowsPerSecond: 1000 }, distribution: { kind: 'class-shares' as const, shares: [1] } };
+    const side = {
+      version: 'a'.repeat(16),
+      metrics: { rocAuc: 0.8 },
+      latency: { batches: 1, p50Ms: 1, p99Ms: 1, rowsPerSecond: 1000 },
+      distribution: { kind: 'class-shares' as const, shares: [1] },
+    };
     const old = {
-      id: '0123456789abcdef', model: 'm', createdAt: '2026-01-01T00:00:00Z', dataset: { name: 'd', version: 'v' }, primaryMetric: 'rocAuc',
+      id: '0123456789abcdef',
+      model: 'm',
+      createdAt: '2026-01-01T00:00:00Z',
+      dataset: { name: 'd', version: 'v' },
+      primaryMetric: 'rocAuc',
       gatesConfig: { thresholds: {}, maxSliceRegression: 0.05, minSliceRows: 100, maxLatencyRatio: 3, minLatencyBatches: 10 },
-      gates: [{ gate: 'threshold:rocAuc', passed: true, detail: 'rocAuc 0.8 must be ≥ 0.5' }], passed: true,
-      task: 'binary' as const, rows: 10, excluded: [], candidate: side, slices: [],
+      gates: [{ gate: 'threshold:rocAuc', passed: true, detail: 'rocAuc 0.8 must be ≥ 0.5' }],
+      passed: true,
+      task: 'binary' as const,
+      rows: 10,
+      excluded: [],
+      candidate: side,
+      slices: [],
     } satisfies EvaluationReport;
     const html = renderEvaluationPage(old);
     expect(html).toContain('written before curves were stored');

@@ -64,7 +64,11 @@ describe.skipIf(!mounted)('a worker whose artifact store fills up', () => {
     console.log(`ingest on a full disk: ${failure.type}: ${failure.message}`);
     expect(failure.type).toBe('DiskFull');
     expect(failure.nonRetryable).toBe(true);
-    expect(failure.message).toMatch(new RegExp(`^The disk is full \\(ENOSPC\\) writing ${path.join(mountPoint, 'store', '.tmp')}/raw-big-[^ ]+/part-0000\\.csv \\(now [\\d.]+ \\w*B free of 3\\.1 MB on that filesystem\\)\\.`));
+    expect(failure.message).toMatch(
+      new RegExp(
+        `^The disk is full \\(ENOSPC\\) writing ${path.join(mountPoint, 'store', '.tmp')}/raw-big-[^ ]+/part-0000\\.csv \\(now [\\d.]+ \\w*B free of 3\\.1 MB on that filesystem\\)\\.`,
+      ),
+    );
     expect(await finishingAttempt(handle, 'stageRawSource')).toBe(1);
     expect(fs.existsSync(env!.store.path('raw', 'big'))).toBe(false);
     expect(fs.readdirSync(env!.store.tmpDir()).filter((n) => n.startsWith('raw-'))).toEqual([]);
@@ -73,7 +77,19 @@ describe.skipIf(!mounted)('a worker whose artifact store fills up', () => {
   it('fails training on a full disk at once, naming a path in the store', async () => {
     const file = path.join(env!.inputDir, 'small.csv');
     fs.writeFileSync(file, `id,x,y\n${Array.from({ length: 2000 }, (_, i) => `${i},${(i % 13) / 13},${i % 3 === 0}`).join('\n')}\n`);
-    await ingest(env!.client, env!.config, { dataset: 'small', source: file, contract: { columns: [{ name: 'id', type: 'integer' }, { name: 'x', type: 'double' }, { name: 'y', type: 'boolean' }], key: ['id'], label: 'y' } });
+    await ingest(env!.client, env!.config, {
+      dataset: 'small',
+      source: file,
+      contract: {
+        columns: [
+          { name: 'id', type: 'integer' },
+          { name: 'x', type: 'double' },
+          { name: 'y', type: 'boolean' },
+        ],
+        key: ['id'],
+        label: 'y',
+      },
+    });
     // Fill what is left.
     const filler = path.join(mountPoint, 'filler');
     try {

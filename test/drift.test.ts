@@ -18,7 +18,9 @@ function rows(offset: number, change: Partial<Record<(typeof FEATURES)[number], 
     visits: '(hash(i, 5) % 20)::INTEGER',
     ...change,
   };
-  return `(SELECT ${Object.entries(columns).map(([k, v]) => `${v} AS ${k}`).join(', ')} FROM range(${offset}, ${offset + 20000}) t(i))`;
+  return `(SELECT ${Object.entries(columns)
+    .map(([k, v]) => `${v} AS ${k}`)
+    .join(', ')} FROM range(${offset}, ${offset + 20000}) t(i))`;
 }
 
 beforeAll(async () => {
@@ -69,8 +71,14 @@ describe('feature drift against the training profile', () => {
 describe('the training profile the drift is measured against', () => {
   it('counts every non-null value into its histogram (edges are exact DOUBLEs in SQL)', () => {
     for (const p of training.filter((c) => c.histogram)) {
-      expect(p.histogram!.counts.reduce((a, b) => a + b, 0), p.name).toBe(p.count);
-      expect(p.histogram!.counts.every((c) => c > 0), p.name).toBe(true);
+      expect(
+        p.histogram!.counts.reduce((a, b) => a + b, 0),
+        p.name,
+      ).toBe(p.count);
+      expect(
+        p.histogram!.counts.every((c) => c > 0),
+        p.name,
+      ).toBe(true);
     }
   });
 });

@@ -48,13 +48,15 @@ describe('external trainer command', () => {
     expect(state.versions.map((v) => v.trainer.kind).sort()).toEqual(['command', 'logistic']);
   });
 
-  it('takes the path as train.py\'s docstring writes it: relative to where the command is given', async () => {
+  it("takes the path as train.py's docstring writes it: relative to where the command is given", async () => {
     // vitest runs from the repository root, as the docstring's `mlops train … --command` does.
     expect(path.resolve('examples/sklearn-trainer/train.py')).toBe(TRAIN_PY);
     const relative = await train(command([python, 'examples/sklearn-trainer/train.py'], { timeoutSeconds: 60 }), 'relative');
     const card = JSON.parse(fs.readFileSync(relative.summary.cardUri, 'utf8')) as ModelCard;
     expect(card.trainer).toMatchObject({ kind: 'command', command: [python, TRAIN_PY] });
-    await expect(train(command([python, 'examples/no-such-trainer.py']), 'missing')).rejects.toThrow(/looks like a relative path, and nothing is at .*examples\/no-such-trainer\.py/);
+    await expect(train(command([python, 'examples/no-such-trainer.py']), 'missing')).rejects.toThrow(
+      /looks like a relative path, and nothing is at .*examples\/no-such-trainer\.py/,
+    );
   });
 
   it('fails clearly when the command writes no model, crashes, or runs too long', async () => {

@@ -12,7 +12,7 @@ describe('quality gates', () => {
     expect(results[1]!.detail).toBe('logLoss 0.6 must be ≤ 0.5');
   });
 
-  it('judge improvement in the metric\'s direction, absolute and relative', () => {
+  it("judge improvement in the metric's direction, absolute and relative", () => {
     const config = gatesSchema.parse({ minImprovement: 0.01 });
     const up = evaluateGates(config, { task: 'binary', candidate: { rocAuc: 0.815 }, baseline: { rocAuc: 0.8 }, slices: [], latency });
     expect(verdicts(up).improvement).toBe(true);

@@ -29,7 +29,8 @@ function importsOf(file: string): { spec: string; typeOnly: boolean }[] {
       const clause = s.importClause;
       const bindings = clause?.namedBindings;
       const onlyTypes =
-        !!clause && (clause.isTypeOnly || (!clause.name && !!bindings && ts.isNamedImports(bindings) && bindings.elements.length > 0 && bindings.elements.every((e) => e.isTypeOnly)));
+        !!clause &&
+        (clause.isTypeOnly || (!clause.name && !!bindings && ts.isNamedImports(bindings) && bindings.elements.length > 0 && bindings.elements.every((e) => e.isTypeOnly)));
       return [{ spec: s.moduleSpecifier.text, typeOnly: onlyTypes }];
     }
     if (ts.isExportDeclaration(s) && s.moduleSpecifier && ts.isStringLiteral(s.moduleSpecifier)) return [{ spec: s.moduleSpecifier.text, typeOnly: s.isTypeOnly }];
@@ -133,9 +134,7 @@ describe('the import graph of src/', () => {
   });
 
   it('imports only downward: nothing imports client/ or cli/ from below, activities never import workflows', () => {
-    const upward = [...graph.values()].flatMap((m) =>
-      m.local.filter((dep) => (FORBIDDEN[layerOf(m.file)] ?? []).includes(layerOf(dep))).map((dep) => `${m.file} → ${dep}`),
-    );
+    const upward = [...graph.values()].flatMap((m) => m.local.filter((dep) => (FORBIDDEN[layerOf(m.file)] ?? []).includes(layerOf(dep))).map((dep) => `${m.file} → ${dep}`));
     expect(upward).toEqual([]);
   });
 
@@ -150,7 +149,12 @@ describe('the import graph of src/', () => {
     walk(path.join('workflows', 'index.ts'));
     for (const file of graph.keys()) if (layerOf(file) === 'api') walk(file);
     expect([...reached]).toEqual(expect.arrayContaining([path.join('workflows', 'retrain.ts'), path.join('api', 'retrain.ts'), 'validation.ts']));
-    const offending = [...reached].flatMap((f) => graph.get(f)!.runtime.filter((s) => NOT_IN_WORKFLOWS.test(s)).map((s) => `${f} → ${s}`));
+    const offending = [...reached].flatMap((f) =>
+      graph
+        .get(f)!
+        .runtime.filter((s) => NOT_IN_WORKFLOWS.test(s))
+        .map((s) => `${f} → ${s}`),
+    );
     expect(offending).toEqual([]);
   });
 

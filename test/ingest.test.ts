@@ -68,18 +68,14 @@ describe('ingestDataset on a good CSV', () => {
       expect(edges).toHaveLength(HISTOGRAM_BINS + 1);
       expect(edges[0]).toBe(expected.min);
       expect(edges[HISTOGRAM_BINS]).toBe(expected.max);
-      const expectedCounts = counts.map((_, i) =>
-        values.filter((v) => (i === 0 ? v >= edges[0]! : v > edges[i]!) && v <= edges[i + 1]!).length,
-      );
+      const expectedCounts = counts.map((_, i) => values.filter((v) => (i === 0 ? v >= edges[0]! : v > edges[i]!) && v <= edges[i + 1]!).length);
       expect(counts).toEqual(expectedCounts);
       expect(counts.reduce((a, b) => a + b, 0)).toBe(values.length);
     }
 
     const cityCounts = new Map<string, number>();
     for (const r of rows) cityCounts.set(r.city, (cityCounts.get(r.city) ?? 0) + 1);
-    const expectedTop = [...cityCounts.entries()]
-      .map(([value, count]) => ({ value, count }))
-      .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : 1));
+    const expectedTop = [...cityCounts.entries()].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : 1));
     expect(byName.city!.top).toEqual(expectedTop);
     expect(byName.active!.top!.find((t) => t.value === 'true')!.count).toBe(rows.filter((r) => r.active).length);
 
@@ -142,17 +138,13 @@ describe('contract violations', () => {
   });
 
   it('a stricter request does not reuse a version published under a looser threshold', async () => {
-    const failure = await rootFailure(
-      ingest(env.client, env.config, { dataset: 'people-bad', source: input('bad10.csv'), contract: peopleContract, maxRejectedFraction: 0.05 }),
-    );
+    const failure = await rootFailure(ingest(env.client, env.config, { dataset: 'people-bad', source: input('bad10.csv'), contract: peopleContract, maxRejectedFraction: 0.05 }));
     expect(failure.type).toBe('ContractViolation');
     expect(failure.message).toContain('20 of 200 rows (10.0%)');
   });
 
   it('fails with ContractViolation over the threshold and publishes nothing', async () => {
-    const failure = await rootFailure(
-      ingest(env.client, env.config, { dataset: 'people-strict', source: input('bad10.csv'), contract: peopleContract }),
-    );
+    const failure = await rootFailure(ingest(env.client, env.config, { dataset: 'people-strict', source: input('bad10.csv'), contract: peopleContract }));
     expect(failure.type).toBe('ContractViolation');
     expect(failure.nonRetryable).toBe(true);
     expect(failure.message).toContain('20 of 200 rows (10.0%) break the contract');
@@ -184,7 +176,10 @@ describe('contract violations', () => {
   });
 
   it('quarantines malformed CSV lines (wrong column count) with the raw line', async () => {
-    const good = toCsv(['id', 'age', 'income', 'city', 'active'], people(50, 5).map((p) => [p.id, p.age, p.income, p.city, p.active]));
+    const good = toCsv(
+      ['id', 'age', 'income', 'city', 'active'],
+      people(50, 5).map((p) => [p.id, p.age, p.income, p.city, p.active]),
+    );
     fs.writeFileSync(input('ragged.csv'), `${good}999,30\n`);
     const ref = await ingest(env.client, env.config, {
       dataset: 'people-ragged',
@@ -206,9 +201,7 @@ describe('other sources', () => {
     fs.writeFileSync(input('people.ndjson'), `${ndjson}\n`);
     const db = await openDuckDb();
     const conn = await db.connect();
-    await conn.run(
-      `COPY (SELECT * FROM read_json(${quoteString(input('people.ndjson'))})) TO ${quoteString(input('people.parquet'))} (FORMAT parquet)`,
-    );
+    await conn.run(`COPY (SELECT * FROM read_json(${quoteString(input('people.ndjson'))})) TO ${quoteString(input('people.parquet'))} (FORMAT parquet)`);
     db.closeSync();
 
     const fromJson = await ingest(env.client, env.config, { dataset: 'people-json', source: input('people.ndjson'), contract: peopleContract });
@@ -258,11 +251,13 @@ describe('bad input gets a clear error', () => {
   it('wrong delimiter', async () => {
     fs.writeFileSync(
       input('semicolon.csv'),
-      toCsv(['id', 'age', 'income', 'city', 'active'], people(20, 2).map((p) => [p.id, p.age, p.income, p.city, p.active]), ';'),
+      toCsv(
+        ['id', 'age', 'income', 'city', 'active'],
+        people(20, 2).map((p) => [p.id, p.age, p.income, p.city, p.active]),
+        ';',
+      ),
     );
-    const failure = await rootFailure(
-      ingest(env.client, env.config, { dataset: 'd', source: input('semicolon.csv'), contract: peopleContract, csv: { delimiter: ',' } }),
-    );
+    const failure = await rootFailure(ingest(env.client, env.config, { dataset: 'd', source: input('semicolon.csv'), contract: peopleContract, csv: { delimiter: ',' } }));
     expect(failure.type).toBe('SchemaMismatch');
     expect(failure.message).toContain('delimiter is probably wrong');
     // Without the wrong override DuckDB's sniffer finds the semicolon itself.
@@ -299,9 +294,7 @@ describe('bad input gets a clear error', () => {
 
   it('dataset names with ../ and invalid contracts are refused before anything runs', async () => {
     fs.writeFileSync(input('tiny.csv'), 'a\n1\n');
-    await expect(ingest(env.client, env.config, { dataset: '../etc', source: input('tiny.csv') })).rejects.toThrow(
-      /dataset name must be 1-100 characters/,
-    );
+    await expect(ingest(env.client, env.config, { dataset: '../etc', source: input('tiny.csv') })).rejects.toThrow(/dataset name must be 1-100 characters/);
     await expect(ingest(env.client, env.config, { dataset: 'a..b', source: input('tiny.csv') })).rejects.toThrow(/not contain '\.\.'/);
     await expect(
       ingest(env.client, env.config, {

@@ -97,9 +97,7 @@ describe('a dataset snapshot changed after it was recorded', () => {
     const scoring = await rootFailure(score('watched', 'bad', 'on-bad'));
     expect(scoring.message).toMatch(expected);
 
-    const evaluation = await rootFailure(
-      startPromotion(env.client, env.config, { model: 'watched', candidateVersion: other.version, dataset: 'bad' }).then((h) => h.result()),
-    );
+    const evaluation = await rootFailure(startPromotion(env.client, env.config, { model: 'watched', candidateVersion: other.version, dataset: 'bad' }).then((h) => h.result()));
     expect(evaluation.message).toMatch(expected);
     expect((await registryState(env.client, 'watched')).aliases.production).toBe(base.version);
   });
@@ -148,7 +146,9 @@ describe('a damaged dataset version', () => {
     fs.rmSync(manifest.raw.uri, { recursive: true });
     const refused = await rootFailure(repair('no-raw'));
     expect(refused.type).toBe('DatasetIntegrityError');
-    expect(refused.message).toMatch(/Cannot repair no-raw@[0-9a-f]+ from its raw copy: .* is gone .*Ingest the same source again \(same contract\), which rebuilds the version in place/);
+    expect(refused.message).toMatch(
+      /Cannot repair no-raw@[0-9a-f]+ from its raw copy: .* is gone .*Ingest the same source again \(same contract\), which rebuilds the version in place/,
+    );
     const training = await rootFailure(train('on-no-raw', 'no-raw'));
     expect(training.message).toMatch(/its raw copy is gone \(expired .*\): ingest the same source again \(`mlops ingest no-raw .*`\), which rebuilds it in place/);
     // …and that does work.

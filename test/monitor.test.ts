@@ -28,7 +28,15 @@ afterAll(async () => {
 async function scoreAndMonitor(dataset: string, runId: string, options: { retrainOnTrigger?: boolean; retrain?: { maxAttempts: number } } = {}) {
   // Shifted inputs push outputs out of range too; this test is about drift, so no scoring alert.
   await (await startScoring(env.client, env.config, { model: 'watched', dataset, runId: `score-${runId}`, maxFlaggedShare: 1 })).result();
-  return (await startMonitor(env.client, env.config, { model: 'watched', dataset, runId, retrainOnTrigger: options.retrainOnTrigger ?? false, ...(options.retrain ? { retrain: options.retrain } : {}) })).result();
+  return (
+    await startMonitor(env.client, env.config, {
+      model: 'watched',
+      dataset,
+      runId,
+      retrainOnTrigger: options.retrainOnTrigger ?? false,
+      ...(options.retrain ? { retrain: options.retrain } : {}),
+    })
+  ).result();
 }
 
 describe('monitoring', () => {
@@ -98,7 +106,9 @@ describe('monitoring', () => {
     await ingestChurnData(env, { ...changed, unlabeled: true });
     await (await startScoring(env.client, env.config, { model: 'watched', dataset: 'mon-late', runId: 'score-late-b', maxFlaggedShare: 1 })).result();
     await (await startLabels(env.client, env.config, { dataset: 'mon-late', source: await writeChurnCsv(env, changed), label: 'churned' })).result();
-    const later = await (await startMonitor(env.client, env.config, { model: 'watched', dataset: 'mon-late', runId: 'late-b', retrainOnTrigger: false, maxMetricDrop: 0.02 })).result();
+    const later = await (
+      await startMonitor(env.client, env.config, { model: 'watched', dataset: 'mon-late', runId: 'late-b', retrainOnTrigger: false, maxMetricDrop: 0.02 })
+    ).result();
     expect(later.live!.rows).toBe(6000);
     expect(later.live!.value!).toBeLessThan(after.live!.value! - 0.02);
     expect(later.reasons.join('; ')).toMatch(/live rocAuc .*worse by/);

@@ -17,7 +17,13 @@ import { type TestEnv, startTestEnv } from './helpers/env';
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-race-'));
 const allowed = path.join(base, 'allowed');
 const outside = path.join(base, 'outside');
-const contract = { columns: [{ name: 'id', type: 'integer' as const }, { name: 'secret', type: 'boolean' as const }], key: ['id'] };
+const contract = {
+  columns: [
+    { name: 'id', type: 'integer' as const },
+    { name: 'secret', type: 'boolean' as const },
+  ],
+  key: ['id'],
+};
 let env: TestEnv;
 let swapper: ChildProcess | undefined;
 
@@ -111,7 +117,10 @@ describe('a source swapped with a symlink out of the allowed root while it is in
     const db = await openDuckDb();
     try {
       const conn = await db.connect();
-      const [row] = await queryRows<{ secret: number }>(conn, `SELECT count(*) FILTER (WHERE label = 'true') AS secret FROM read_parquet('${env.store.path('labels', 'labelled')}/*.parquet')`);
+      const [row] = await queryRows<{ secret: number }>(
+        conn,
+        `SELECT count(*) FILTER (WHERE label = 'true') AS secret FROM read_parquet('${env.store.path('labels', 'labelled')}/*.parquet')`,
+      );
       expect(row?.secret).toBe(0);
     } finally {
       db.closeSync();

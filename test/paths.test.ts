@@ -33,7 +33,13 @@ afterAll(async () => {
   fs.rmSync(base, { recursive: true, force: true });
 });
 
-const contract = { columns: [{ name: 'id', type: 'integer' as const }, { name: 'x', type: 'double' as const }], key: ['id'] };
+const contract = {
+  columns: [
+    { name: 'id', type: 'integer' as const },
+    { name: 'x', type: 'double' as const },
+  ],
+  key: ['id'],
+};
 /** Starts the workflow with raw arguments, as a client that does not use our validation would. */
 const rawStart = (type: string, args: unknown[]) =>
   env.client.workflow.start(type, { taskQueue: env.config.taskQueue, workflowId: `raw-${type}-${Math.random().toString(16).slice(2)}`, args }).then((h) => h.result());

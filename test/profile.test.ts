@@ -18,10 +18,7 @@ describe('profile of a large table', () => {
       { name: 'cat', type: 'string' as const },
     ];
     const profile = await profileTable(conn, { relation: '(SELECT *, rowid AS rn FROM t)', rowNumber: 'rn' }, columns, rows);
-    const [exact] = await queryRows<{ q: number[]; d: number }>(
-      conn,
-      'SELECT quantile_cont(sq, [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]) AS q, count(DISTINCT sq) AS d FROM t',
-    );
+    const [exact] = await queryRows<{ q: number[]; d: number }>(conn, 'SELECT quantile_cont(sq, [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]) AS q, count(DISTINCT sq) AS d FROM t');
     const sq = profile.find((p) => p.name === 'sq')!;
     expect(sq.approximate).toBe(true);
     expect(sq.count).toBe(rows);

@@ -41,7 +41,9 @@ afterAll(async () => {
 
 const registry = () => env.client.workflow.getHandle(registryWorkflowId('churn'));
 const setProduction = (version: string, evidence?: PromotionEvidence, by = 'mallory') =>
-  rejectionMessage(registry().executeUpdate(setAliasUpdate, { args: [{ alias: 'production', version, by, reason: 'trust me', ...(evidence ? { evidence } : {}) } satisfies SetAliasInput] }));
+  rejectionMessage(
+    registry().executeUpdate(setAliasUpdate, { args: [{ alias: 'production', version, by, reason: 'trust me', ...(evidence ? { evidence } : {}) } satisfies SetAliasInput] }),
+  );
 
 /** A copy of v2's version folder under a new id at `dir` (the card rewritten to match), as a forger would make it. */
 function forgeVersion(dir: string, version: string): ModelVersionSummary {
@@ -57,7 +59,9 @@ const register = (summary: ModelVersionSummary) => rejectionMessage(registry().e
 describe('registerVersion sent straight to a registry', () => {
   it('refuses files outside the store, files that do not match their card, and links out of the store', async () => {
     const outside = forgeVersion(path.join(env.inputDir, 'evil'), 'eeeeeeeeeeeeeeee');
-    expect(await register(outside)).toMatch(/Version churn@eeeeeeeeeeeeeeee must be registered from .*models\/churn\/versions\/eeeeeeeeeeeeeeee \(card\.json, model\.onnx\), where training publishes it/);
+    expect(await register(outside)).toMatch(
+      /Version churn@eeeeeeeeeeeeeeee must be registered from .*models\/churn\/versions\/eeeeeeeeeeeeeeee \(card\.json, model\.onnx\), where training publishes it/,
+    );
 
     // In the right place, but the model is not the one its card describes.
     const planted = forgeVersion(env.store.modelVersionDir('churn', 'dddddddddddddddd'), 'dddddddddddddddd');
@@ -76,7 +80,9 @@ describe('registerVersion sent straight to a registry', () => {
     const copy = forgeVersion(env.store.modelVersionDir('churn', 'abababababababab'), 'abababababababab');
     expect(await register({ ...copy, onnxSha256: '0'.repeat(64) })).toMatch(/the registration 000000000000…/);
     // Files in the store are trusted (only workers write there); what is kept is their card, not the sender's claims.
-    await registry().executeUpdate(registerVersionUpdate, { args: [{ summary: { ...copy, metrics: { validation: {}, test: { rocAuc: 0.999 } } }, asCandidate: false, by: 'ops' }] });
+    await registry().executeUpdate(registerVersionUpdate, {
+      args: [{ summary: { ...copy, metrics: { validation: {}, test: { rocAuc: 0.999 } } }, asCandidate: false, by: 'ops' }],
+    });
     const state = await registryState(env.client, 'churn');
     expect(state.versions.map((v) => v.version).sort()).toEqual([v1.version, v2.version, 'abababababababab'].sort());
     expect(state.versions.find((v) => v.version === 'abababababababab')!.metrics).toEqual(v2.metrics);
@@ -85,7 +91,9 @@ describe('registerVersion sent straight to a registry', () => {
 
 describe('setAlias production sent straight to a registry', () => {
   it('is refused without evidence of a promotion, or with evidence that does not hold', async () => {
-    expect(await setProduction(v2.version)).toMatch(/production changes only through a promotion \(`mlops promote`: gates passed, or a person's approval\), `mlops rollback`, or a retraining loop's force-promote/);
+    expect(await setProduction(v2.version)).toMatch(
+      /production changes only through a promotion \(`mlops promote`: gates passed, or a person's approval\), `mlops rollback`, or a retraining loop's force-promote/,
+    );
 
     const copied = path.join(env.inputDir, 'report.json');
     fs.copyFileSync(v1Report, copied);
@@ -93,7 +101,9 @@ describe('setAlias production sent straight to a registry', () => {
     expect(await setProduction(v2.version, { kind: 'gates-passed', reportUri: v1Report })).toMatch(new RegExp(`evaluated ${v1.version}, not ${v2.version}`));
 
     // A real evaluation of v2 against production that failed its gates.
-    const strict = await (await startEvaluation(env.client, env.config, { model: 'churn', candidateVersion: v2.version, options: { gates: { thresholds: { rocAuc: { min: 0.9999 } } } } })).result();
+    const strict = await (
+      await startEvaluation(env.client, env.config, { model: 'churn', candidateVersion: v2.version, options: { gates: { thresholds: { rocAuc: { min: 0.9999 } } } } })
+    ).result();
     expect(strict.passed).toBe(false);
     expect(await setProduction(v2.version, { kind: 'gates-passed', reportUri: strict.reportUri })).toMatch(/failed its gates \(threshold:rocAuc/);
 
@@ -105,7 +115,7 @@ describe('setAlias production sent straight to a registry', () => {
     expect((await registryState(env.client, 'churn')).aliases.production).toBe(v1.version);
   });
 
-  it('takes a person\'s approval only once it is recorded in the promotion, then moves', async () => {
+  it("takes a person's approval only once it is recorded in the promotion, then moves", async () => {
     const handle = await startPromotion(env.client, env.config, { model: 'churn', candidateVersion: v2.version, policy: 'manual' });
     const waiting = await until('the promotion to wait for a review', async () => {
       const status = await handle.query(promotionStatusQuery);
@@ -140,15 +150,21 @@ describe('a client without the payload key, against an encrypted worker', () => 
     // Mallory cannot read the (encrypted) answer; the registry's state says what happened.
     await expect(handle.executeUpdate(setAliasUpdate, { args: [{ alias: 'production', version: version!.version, by: 'mallory', reason: 'no key needed' }] })).rejects.toThrow();
     await expect(
-      handle.executeUpdate(registerVersionUpdate, { args: [{ summary: { ...version!, version: 'eeeeeeeeeeeeeeee', cardUri: '/tmp/card.json', onnxUri: '/tmp/model.onnx' }, asCandidate: true, by: 'mallory' }] }),
+      handle.executeUpdate(registerVersionUpdate, {
+        args: [{ summary: { ...version!, version: 'eeeeeeeeeeeeeeee', cardUri: '/tmp/card.json', onnxUri: '/tmp/model.onnx' }, asCandidate: true, by: 'mallory' }],
+      }),
     ).rejects.toThrow();
     const state = await registryState(sealed.client, 'sealed');
     expect(state.aliases.production).toBeUndefined();
     expect(state.versions.map((v) => v.version)).toEqual([version!.version]);
     expect(state.decisions.filter((d) => d.by === 'mallory')).toEqual([]);
     // With the key, the refusal reads as it does anywhere.
-    expect(await rejectionMessage(sealed.client.workflow.getHandle(registryWorkflowId('sealed')).executeUpdate(setAliasUpdate, { args: [{ alias: 'production', version: version!.version, by: 'mallory', reason: 'x' }] }))).toMatch(
-      /production changes only through a promotion/,
-    );
+    expect(
+      await rejectionMessage(
+        sealed.client.workflow
+          .getHandle(registryWorkflowId('sealed'))
+          .executeUpdate(setAliasUpdate, { args: [{ alias: 'production', version: version!.version, by: 'mallory', reason: 'x' }] }),
+      ),
+    ).toMatch(/production changes only through a promotion/);
   });
 });

@@ -5,14 +5,7 @@ import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../src/client/ingest';
-import {
-  acceptedSelect,
-  duplicateKeyStatements,
-  quarantineSelect,
-  RAW_VALUES_COLUMN,
-  REASONS_COLUMN,
-  stagingQuery,
-} from '../src/contract/compile';
+import { acceptedSelect, duplicateKeyStatements, quarantineSelect, RAW_VALUES_COLUMN, REASONS_COLUMN, stagingQuery } from '../src/contract/compile';
 import { type ColumnType, type Contract, type ContractInput, parseContract } from '../src/contract/schema';
 import { buildDatasetVersion } from '../src/datasets/ingest';
 import type { DatasetManifest, DatasetVersionRef } from '../src/datasets/manifest';
@@ -158,9 +151,7 @@ describe('quoteIdent / quoteString on real DuckDB', () => {
   });
 
   it('NUL and lone surrogates are refused with an Error, never silently truncated or replaced', async () => {
-    const unrepresentable = fc
-      .tuple(hostileString(), fc.constantFrom(...UNREPRESENTABLE_FRAGMENTS), hostileString())
-      .map(([a, bad, b]) => `${a}${bad}${b}`);
+    const unrepresentable = fc.tuple(hostileString(), fc.constantFrom(...UNREPRESENTABLE_FRAGMENTS), hostileString()).map(([a, bad, b]) => `${a}${bad}${b}`);
     await checkProperty(
       fc.property(unrepresentable, (s) => {
         expect(() => quoteIdent(s)).toThrow(/NUL|lone surrogate/);
@@ -218,9 +209,7 @@ function columnArb(name: string): fc.Arbitrary<GeneratedColumn> {
         });
     }
     if (type === 'string') {
-      return fc
-        .record({ allowed: fc.uniqueArray(STRING_POOL, { minLength: 1, maxLength: 4 }), prefix: STRING_POOL }, { requiredKeys: [] })
-        .map((c) => ({ ...base, ...c }));
+      return fc.record({ allowed: fc.uniqueArray(STRING_POOL, { minLength: 1, maxLength: 4 }), prefix: STRING_POOL }, { requiredKeys: [] }).map((c) => ({ ...base, ...c }));
     }
     return fc.constant(base);
   });
@@ -285,17 +274,37 @@ function cellArb(c: GeneratedColumn): fc.Arbitrary<Cell> {
       values = fc.oneof(
         valid(STRING_POOL, (s) => s),
         valid(fc.constantFrom(...((c.allowed as string[] | undefined) ?? ['a'])), (s) => s),
-        valid(STRING_POOL.map((s) => `${c.prefix ?? ''}${s}`), (s) => s),
+        valid(
+          STRING_POOL.map((s) => `${c.prefix ?? ''}${s}`),
+          (s) => s,
+        ),
       );
       break;
     case 'boolean':
-      values = fc.oneof(valid(fc.constantFrom('true', 'false', 'TRUE'), (s) => s, (s) => s.toLowerCase() === 'true'), invalid('maybe', 'yes please', ''));
+      values = fc.oneof(
+        valid(
+          fc.constantFrom('true', 'false', 'TRUE'),
+          (s) => s,
+          (s) => s.toLowerCase() === 'true',
+        ),
+        invalid('maybe', 'yes please', ''),
+      );
       break;
     case 'date':
-      values = fc.oneof(valid(fc.constantFrom(...DATES), (s) => s), invalid('2024-02-30', 'x', ''));
+      values = fc.oneof(
+        valid(fc.constantFrom(...DATES), (s) => s),
+        invalid('2024-02-30', 'x', ''),
+      );
       break;
     case 'timestamp':
-      values = fc.oneof(valid(fc.constantFrom(...TIMESTAMPS), (s) => s, (s) => s.replace('T', ' ')), invalid('nope', '2024-13-01 00:00:00', ''));
+      values = fc.oneof(
+        valid(
+          fc.constantFrom(...TIMESTAMPS),
+          (s) => s,
+          (s) => s.replace('T', ' '),
+        ),
+        invalid('nope', '2024-13-01 00:00:00', ''),
+      );
       break;
   }
   return fc.oneof({ weight: 1, arbitrary: nul }, { weight: 6, arbitrary: values });
@@ -347,9 +356,7 @@ function expectedReasons(contract: { columns: GeneratedColumn[]; key: string[] }
 }
 
 describe('the contract compiler on real DuckDB', () => {
-  const caseArb = contractArb.chain((g) =>
-    fc.record({ g: fc.constant(g), rows: fc.array(fc.tuple(...g.columns.map(cellArb)), { minLength: 1, maxLength: 8 }) }),
-  );
+  const caseArb = contractArb.chain((g) => fc.record({ g: fc.constant(g), rows: fc.array(fc.tuple(...g.columns.map(cellArb)), { minLength: 1, maxLength: 8 }) }));
 
   it('compiles any valid contract to SQL that runs, names columns exactly, and judges every row right', async () => {
     await withConnection(async (conn) => {
@@ -388,7 +395,17 @@ describe('the contract compiler on real DuckDB', () => {
             duplicateOnly(reasons) ? raw.map((v, i) => (v !== null && ['boolean', 'double', 'timestamp'].includes(g.columns[i]!.type) ? '*' : v)) : raw;
           const rejected = rows.flatMap((row, r) => {
             const reasons = expected[r];
-            return reasons ? [{ reasons, raw: loose(reasons, row.map((c) => c.raw)) }] : [];
+            return reasons
+              ? [
+                  {
+                    reasons,
+                    raw: loose(
+                      reasons,
+                      row.map((c) => c.raw),
+                    ),
+                  },
+                ]
+              : [];
           });
           const got = judged.map((j) => {
             const reasons = j.reasons.map(fromHex) as string[];
@@ -437,7 +454,15 @@ describe('the contract compiler on real DuckDB', () => {
       }
       throw new Error(`contract was accepted: ${JSON.stringify(input)}`);
     };
-    refused({ columns: [{ name: 'Amount', type: 'double' }, { name: 'amount', type: 'double' }] }, /"Amount" and "amount" differ only in case/);
+    refused(
+      {
+        columns: [
+          { name: 'Amount', type: 'double' },
+          { name: 'amount', type: 'double' },
+        ],
+      },
+      /"Amount" and "amount" differ only in case/,
+    );
     refused({ columns: [{ name: 'a\0b', type: 'string' }] }, /NUL/);
     refused({ columns: [{ name: '', type: 'string' }] }, /empty/);
     refused({ columns: [{ name: 'x'.repeat(256), type: 'string' }] }, /255/);
@@ -676,7 +701,10 @@ describe('hostile column names end to end', () => {
 
   it('the issue examples keep their exact names through ingest, with a contract and inferred', async () => {
     const names = ['a"b', '"; DROP TABLE x; --', '名前', 'x y', 'SELECT', 'n'.repeat(200), "it's"];
-    const rows = [['1', '2.5', 'a', 'b', 'true', 'c', 'd'], ['2', '3.5', 'e', 'f', 'false', 'g', 'h']];
+    const rows = [
+      ['1', '2.5', 'a', 'b', 'true', 'c', 'd'],
+      ['2', '3.5', 'e', 'f', 'false', 'g', 'h'],
+    ];
     const contract = parseContract({
       columns: names.map((name, i) => ({ name, type: i === 0 ? 'integer' : i === 1 ? 'double' : i === 4 ? 'boolean' : 'string' })),
       key: [names[0]!],
@@ -725,7 +753,12 @@ describe('hostile column names end to end', () => {
       }),
       60,
       // A name starting with U+FEFF: the driver's VARCHAR decoding used to drop it from DESCRIBE.
-      { examples: [[['a', '\ufeffb'], true], [['a', '\ufeffb', 'c'], false]] },
+      {
+        examples: [
+          [['a', '\ufeffb'], true],
+          [['a', '\ufeffb', 'c'], false],
+        ],
+      },
     );
     console.info(`hostile headers refused: ${JSON.stringify(Object.fromEntries(errors))}`);
   });
@@ -742,8 +775,18 @@ describe('hostile column names end to end', () => {
     // Without the check, "amount" silently binds to the "Amount" column, and the real "amount"
     // column is renamed "amount_1" and dropped.
     for (const contract of [
-      parseContract({ columns: [{ name: 'id', type: 'integer' }, { name: 'amount', type: 'double' }] }),
-      parseContract({ columns: [{ name: 'id', type: 'integer' }, { name: 'Amount', type: 'double' }] }),
+      parseContract({
+        columns: [
+          { name: 'id', type: 'integer' },
+          { name: 'amount', type: 'double' },
+        ],
+      }),
+      parseContract({
+        columns: [
+          { name: 'id', type: 'integer' },
+          { name: 'Amount', type: 'double' },
+        ],
+      }),
       undefined,
     ]) {
       expectRefused(await ingestDirect({ store, bytes, contract, maxRejectedFraction: 0 }), `contract ${JSON.stringify(contract?.columns)}`);
@@ -752,7 +795,7 @@ describe('hostile column names end to end', () => {
     const dup = await ingestDirect({ store, bytes: csvOf(['id', 'x', 'x'], [['1', '2', '3']]), maxRejectedFraction: 0 });
     expect(dup.ok).toBe(false);
     expect(isUserError((dup as { error: unknown }).error)).toBe(true);
-    expect(((dup as { error: Error }).error).message).toMatch(/"x"/);
+    expect((dup as { error: Error }).error.message).toMatch(/"x"/);
     // A genuine "x_1" next to "x" is not a collision.
     const genuine = await ingestDirect({ store, bytes: csvOf(['x', 'x_1', 'X_2'], [['1', '2', '3']]), maxRejectedFraction: 0 });
     if (!genuine.ok) throw genuine.error;
@@ -794,10 +837,20 @@ describe('hostile column names end to end', () => {
 
   it('names that collide only in case are refused at contract parse, whatever else they contain', async () => {
     await checkProperty(
-      fc.property(columnNameArb.filter((s) => /[a-z]/.test(s)), (name) => {
-        const other = name.replace(/[a-z]/, (c) => c.toUpperCase());
-        expect(() => parseContract({ columns: [{ name, type: 'string' }, { name: other, type: 'string' }] })).toThrow(/differ only in case/);
-      }),
+      fc.property(
+        columnNameArb.filter((s) => /[a-z]/.test(s)),
+        (name) => {
+          const other = name.replace(/[a-z]/, (c) => c.toUpperCase());
+          expect(() =>
+            parseContract({
+              columns: [
+                { name, type: 'string' },
+                { name: other, type: 'string' },
+              ],
+            }),
+          ).toThrow(/differ only in case/);
+        },
+      ),
       100,
     );
   });

@@ -77,7 +77,9 @@ describe('a long-lived registry', () => {
     expect(state.decisions).toHaveLength(200);
 
     const setProduction = (i: number) =>
-      registry.executeUpdate(setAliasUpdate, { args: [{ alias: 'production', version: versionId(i), by: 'test', reason: 'daily promotion', evidence: { kind: 'gates-passed', reportUri: '' } }] });
+      registry.executeUpdate(setAliasUpdate, {
+        args: [{ alias: 'production', version: versionId(i), by: 'test', reason: 'daily promotion', evidence: { kind: 'gates-passed', reportUri: '' } }],
+      });
     expect(await rejectionMessage(setProduction(10))).toMatch(/no version "000000000000000a".*keeps the latest 100 versions; train the same request again/);
     // Registering a retired version again brings it back.
     await register(10);

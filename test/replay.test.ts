@@ -16,11 +16,28 @@ import { describe, expect, it } from 'vitest';
  * activity, from before `patched('score-in-parts')`, scoreBatch.json: a run in six parts).
  */
 const FIXTURES = path.join(__dirname, 'fixtures', 'histories');
-const WORKFLOW_TYPES = ['ingestDataset', 'repairDataset', 'retentionSweep', 'modelRegistry', 'trainModel', 'promoteModel', 'trainAndPromote', 'shadowEvaluate', 'scoreBatch', 'retrainUntilImproved', 'monitorModel', 'recordLabelsWorkflow', 'scheduledRetrain'];
+const WORKFLOW_TYPES = [
+  'ingestDataset',
+  'repairDataset',
+  'retentionSweep',
+  'modelRegistry',
+  'trainModel',
+  'promoteModel',
+  'trainAndPromote',
+  'shadowEvaluate',
+  'scoreBatch',
+  'retrainUntilImproved',
+  'monitorModel',
+  'recordLabelsWorkflow',
+  'scheduledRetrain',
+];
 
 describe('recorded histories replay on the current workflow code', () => {
   it('has a history for every workflow type, and each replays without a determinism error', async () => {
-    const files = fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort();
+    const files = fs
+      .readdirSync(FIXTURES)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
     expect([...new Set(files.map((f) => f.replace(/(\.v\d+)?\.json$/, '')))].sort()).toEqual([...WORKFLOW_TYPES].sort());
     const histories = files.map((f) => {
       const recorded = JSON.parse(fs.readFileSync(path.join(FIXTURES, f), 'utf8')) as { workflowId: string; history: Record<string, unknown> };

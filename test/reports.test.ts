@@ -67,7 +67,13 @@ function expectLineMatches(drawn: Array<[number, number]>, expected: Array<[numb
 describe('report pages', () => {
   it('evaluation (binary): verdicts first, ROC/PR/calibration of both models, confusion, slices with the tolerance, differences, latency — as in the JSON; the Web UI and `mlops status` name the page', async () => {
     const first = await (await startTraining(env.client, env.config, { model: 'rep-model', dataset: 'rep', trainer: { kind: 'logistic', params: {} } })).result();
-    expect((await (await startPromotion(env.client, env.config, { model: 'rep-model', candidateVersion: first.summary.version, gates: { thresholds: { rocAuc: { min: 0.5 } } } })).result()).phase).toBe('promoted');
+    expect(
+      (
+        await (
+          await startPromotion(env.client, env.config, { model: 'rep-model', candidateVersion: first.summary.version, gates: { thresholds: { rocAuc: { min: 0.5 } } } })
+        ).result()
+      ).phase,
+    ).toBe('promoted');
     const second = await (await startTraining(env.client, env.config, { model: 'rep-model', dataset: 'rep', trainer: { kind: 'gbdt', params: { nEstimators: 20 } } })).result();
     const promotion = await startPromotion(env.client, env.config, {
       model: 'rep-model',
@@ -104,17 +110,40 @@ describe('report pages', () => {
     const roc = chart(page, 'roc');
     expect(roc.legend).toEqual([`candidate ${report.candidate.version.slice(0, 8)}`, `production ${report.baseline!.version.slice(0, 8)}`]);
     expect(roc.axisLabels.sort()).toEqual(['false positive rate', 'true positive rate']);
-    expectLineMatches(roc.lines[0]!.points, candidate.roc!.map((p) => [p.fpr, p.tpr]), [1, 1]);
-    expectLineMatches(roc.lines[1]!.points, baseline.roc!.map((p) => [p.fpr, p.tpr]), [1, 1]);
+    expectLineMatches(
+      roc.lines[0]!.points,
+      candidate.roc!.map((p) => [p.fpr, p.tpr]),
+      [1, 1],
+    );
+    expectLineMatches(
+      roc.lines[1]!.points,
+      baseline.roc!.map((p) => [p.fpr, p.tpr]),
+      [1, 1],
+    );
     expect(candidate.roc!.length).toBeGreaterThan(20);
     const pr = chart(page, 'pr');
-    expectLineMatches(pr.lines[0]!.points, candidate.pr!.map((p) => [p.recall, p.precision]), [1, 1]);
-    expectLineMatches(pr.lines[1]!.points, baseline.pr!.map((p) => [p.recall, p.precision]), [1, 1]);
+    expectLineMatches(
+      pr.lines[0]!.points,
+      candidate.pr!.map((p) => [p.recall, p.precision]),
+      [1, 1],
+    );
+    expectLineMatches(
+      pr.lines[1]!.points,
+      baseline.pr!.map((p) => [p.recall, p.precision]),
+      [1, 1],
+    );
     const calibration = chart(page, 'calibration');
-    expectLineMatches(calibration.lines[0]!.points, candidate.calibration!.map((b) => [b.meanPredicted, b.observed]), [1, 1]);
+    expectLineMatches(
+      calibration.lines[0]!.points,
+      candidate.calibration!.map((b) => [b.meanPredicted, b.observed]),
+      [1, 1],
+    );
     expect(calibration.dots).toBe(candidate.calibration!.length + baseline.calibration!.length);
     // Confusion matrices: the counts of every evaluated row.
-    for (const [key, curves] of [['candidate', candidate], ['baseline', baseline]] as const) {
+    for (const [key, curves] of [
+      ['candidate', candidate],
+      ['baseline', baseline],
+    ] as const) {
       const cells = chart(page, `confusion-${key}`).cells;
       expect(cells.map((c) => c.value)).toEqual(curves.confusion!.flat());
       expect(cells.reduce((a, c) => a + c.value, 0)).toBe(report.rows);
@@ -133,7 +162,12 @@ describe('report pages', () => {
     const difference = chart(page, 'difference');
     expect(difference.bars.map((b) => b.value)).toEqual(report.agreement!.histogram!.counts.filter((c) => c > 0));
     expect(difference.bars.reduce((a, b) => a + b.value, 0)).toBe(report.rows);
-    expect(chart(page, 'latency').bars.map((b) => b.value)).toEqual([report.candidate.latency.p50Ms, report.baseline!.latency.p50Ms, report.candidate.latency.p99Ms, report.baseline!.latency.p99Ms]);
+    expect(chart(page, 'latency').bars.map((b) => b.value)).toEqual([
+      report.candidate.latency.p50Ms,
+      report.baseline!.latency.p50Ms,
+      report.candidate.latency.p99Ms,
+      report.baseline!.latency.p99Ms,
+    ]);
     // Light enough to attach to a review.
     expect(fs.statSync(evaluation.htmlUri!).size).toBeLessThan(400_000);
 
@@ -154,7 +188,9 @@ describe('report pages', () => {
     const first = await (await startTraining(env.client, env.config, { ...base, trainer: { kind: 'linear', params: {} } })).result();
     expect((await (await startPromotion(env.client, env.config, { model: 'rep-reg', candidateVersion: first.summary.version })).result()).phase).toBe('promoted');
     const second = await (await startTraining(env.client, env.config, { ...base, trainer: { kind: 'gbdt', params: { nEstimators: 10 } } })).result();
-    const outcome = await (await startEvaluation(env.client, env.config, { model: 'rep-reg', candidateVersion: second.summary.version, options: { sliceColumns: ['color'] } })).result();
+    const outcome = await (
+      await startEvaluation(env.client, env.config, { model: 'rep-reg', candidateVersion: second.summary.version, options: { sliceColumns: ['color'] } })
+    ).result();
     const report = json<EvaluationReport>(outcome.reportUri);
     const page = await open(outcome.htmlUri, 'evaluation-regression.png');
     const scatter = chart(page, 'predicted-vs-actual');
@@ -177,7 +213,8 @@ describe('report pages', () => {
       const s = await handle.query(scoreStatusQuery);
       if (s.phase === 'waiting-for-acknowledgement') return s;
       // A run that ended instead says why.
-      if ((await handle.describe()).status.name !== 'RUNNING') throw new Error(`the scoring run ended: ${JSON.stringify(await handle.result().catch((e: Error) => e.cause ?? e.message))}`);
+      if ((await handle.describe()).status.name !== 'RUNNING')
+        throw new Error(`the scoring run ended: ${JSON.stringify(await handle.result().catch((e: Error) => e.cause ?? e.message))}`);
       return undefined;
     });
     const run = status.run!;
@@ -248,11 +285,19 @@ describe('report pages', () => {
       expect(bars.filter((b) => b.series.startsWith('current')).map((b) => [b.category, b.value])).toEqual(f.bins.map((b) => [b.bin, b.live]));
     });
     expect(byPsi[0]!.feature).toBe('x2');
-    expect(chart(page, 'predictions').bars.filter((b) => b.series.startsWith('current')).map((b) => b.value)).toEqual(report.predictions!.bins.map((b) => b.live));
+    expect(
+      chart(page, 'predictions')
+        .bars.filter((b) => b.series.startsWith('current'))
+        .map((b) => b.value),
+    ).toEqual(report.predictions!.bins.map((b) => b.live));
     // Live metric over time: one dot per run, at each run's value.
     const first = json<MonitoringReport>(m1.reportUri);
     const live = chart(page, 'live-over-time');
-    expectLineMatches(live.lines[0]!.points, [first, report].map((r) => [Date.parse(r.createdAt), r.live!.value!]), [Date.parse(report.createdAt) - Date.parse(first.createdAt) || 1, 1]);
+    expectLineMatches(
+      live.lines[0]!.points,
+      [first, report].map((r) => [Date.parse(r.createdAt), r.live!.value!]),
+      [Date.parse(report.createdAt) - Date.parse(first.createdAt) || 1, 1],
+    );
     expect(live.dots).toBe(2);
     expect(report.live!.value!).toBeLessThan(first.live!.value!);
   });

@@ -27,7 +27,12 @@ describe('a worker killed mid-attempt of the retraining loop', () => {
     // The loop runs on its own task queue, served by a worker in another process.
     const taskQueue = `crash-loop-${randomBytes(4).toString('hex')}`;
     const first = spawnWorker({ ...env.config, taskQueue }, taskQueue);
-    const handle = await requestRetrain(env.client, taskQueue, { model: 'crash-loop', strategies: [{ trainer: { kind: 'gbdt', params: { nEstimators: 400 } } }], maxAttempts: 2 }, { reason: 'crash test', by: 'test' });
+    const handle = await requestRetrain(
+      env.client,
+      taskQueue,
+      { model: 'crash-loop', strategies: [{ trainer: { kind: 'gbdt', params: { nEstimators: 400 } } }], maxAttempts: 2 },
+      { reason: 'crash test', by: 'test' },
+    );
     // Kill -9 once the attempt's training is writing its model (after the baseline proof).
     const tmpRoot = env.store.tmpDir();
     const deadline = Date.now() + 120_000;

@@ -80,7 +80,12 @@ const reportOf = (markdownUri: string) => JSON.parse(fs.readFileSync(markdownUri
 describe('retraining on labeled production data', () => {
   it('trained on the original data alone, the loop cannot improve on the new rows and says which rows judged; a person can switch the window', async () => {
     const production = await productionThatScored('kept');
-    await requestRetrain(env.client, env.config.taskQueue, { model: 'kept', trainingWindow: 'original', strategies: [{ trainer: { kind: 'logistic', params: { C: 10 } } }], maxAttempts: 1, gates: GATES }, { reason: 'drift', by: 'test' });
+    await requestRetrain(
+      env.client,
+      env.config.taskQueue,
+      { model: 'kept', trainingWindow: 'original', strategies: [{ trainer: { kind: 'logistic', params: { C: 10 } } }], maxAttempts: 1, gates: GATES },
+      { reason: 'drift', by: 'test' },
+    );
     const s = await settled('kept');
     expect(s.phase, JSON.stringify(s.attempts)).toBe('escalated');
     const a = s.attempts[0]!;
@@ -101,10 +106,20 @@ describe('retraining on labeled production data', () => {
     expect((await registryState(env.client, 'kept')).aliases.production).toBe(production);
 
     // A person switches the window: the next attempt trains on the labeled production rows too.
-    await decideRetrain(env.client, { model: 'kept', decision: 'retry', by: 'ana', reason: 'use the labeled rows', overrides: { trainingWindow: 'original+production', maxAttempts: 1 } });
+    await decideRetrain(env.client, {
+      model: 'kept',
+      decision: 'retry',
+      by: 'ana',
+      reason: 'use the labeled rows',
+      overrides: { trainingWindow: 'original+production', maxAttempts: 1 },
+    });
     const retried = await settled('kept');
     expect(retried.outcome, JSON.stringify(retried.attempts.at(-1))).toBe('improved');
-    expect(retried.attempts.at(-1)!.data).toMatchObject({ window: 'original+production', trainedOn: { dataset: 'kept.window' }, judgedOn: { dataset: 'kept.judging', labeledProduction: true } });
+    expect(retried.attempts.at(-1)!.data).toMatchObject({
+      window: 'original+production',
+      trainedOn: { dataset: 'kept.window' },
+      judgedOn: { dataset: 'kept.judging', labeledProduction: true },
+    });
     expect((await registryState(env.client, 'kept')).aliases.production).toBe(retried.attempts.at(-1)!.version);
   });
 
@@ -151,7 +166,9 @@ describe('retraining on labeled production data', () => {
     // 2000 customers are in both; for those that trained, the window holds their production row.
     expect(await count(`SELECT id FROM ${w} INTERSECT SELECT id FROM ${p}`)).toBe(productionRows + originalRows - 2000);
     const sameX1 = (other: string) =>
-      count(`SELECT w.id FROM read_parquet(${quoteString(window.snapshot.uri)}) w JOIN read_parquet(${quoteString(other)}) x USING (id) WHERE w.id BETWEEN 2000 AND 3999 AND w.x1 = x.x1 AND w.x2 IS NOT DISTINCT FROM x.x2`);
+      count(
+        `SELECT w.id FROM read_parquet(${quoteString(window.snapshot.uri)}) w JOIN read_parquet(${quoteString(other)}) x USING (id) WHERE w.id BETWEEN 2000 AND 3999 AND w.x1 = x.x1 AND w.x2 IS NOT DISTINCT FROM x.x2`,
+      );
     expect(await sameX1(live.snapshotUri)).toBe(4000 - originalRows);
     expect(await sameX1(original.snapshotUri)).toBe(2000 - (4000 - originalRows));
     expect(judging.rows.accepted).toBe(data.judgedOn.rows);
@@ -182,7 +199,11 @@ describe('retraining on labeled production data', () => {
     expect(baseline).toMatchObject({ model: 'baseline', modelVersion: production, dataset: 'win', kind: 'ingested', sources: [{ kind: 'ingested', dataset: 'win', rows: 4000 }] });
     const markdown = fs.readFileSync(a.reportUri!, 'utf8');
     expect(markdown).toContain(`(labeled production rows neither model trained on; see Data)`);
-    expect(markdown).toMatch(new RegExp(`## Data[\\s\\S]*\\*\\*Judged on\\*\\* ${judging.rows.accepted} rows of learns\\.judging@${judging.version}[\\s\\S]*win-live@${live.version}: ${judging.rows.accepted} labeled production rows`));
+    expect(markdown).toMatch(
+      new RegExp(
+        `## Data[\\s\\S]*\\*\\*Judged on\\*\\* ${judging.rows.accepted} rows of learns\\.judging@${judging.version}[\\s\\S]*win-live@${live.version}: ${judging.rows.accepted} labeled production rows`,
+      ),
+    );
 
     // The new production model's card names the window, and `retrain-status` shows the rows.
     const state = await registryState(env.client, 'learns');
@@ -191,7 +212,9 @@ describe('retraining on labeled production data', () => {
     const shown = await cliFor(env.config)('retrain-status', 'learns');
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toMatch(/original\+production/);
-    expect(shown.stdout).toContain(`trained on learns.window@${window.version.slice(0, 8)} (${data.trainedOn.originalRows} original + ${data.trainedOn.productionRows} labeled production rows)`);
+    expect(shown.stdout).toContain(
+      `trained on learns.window@${window.version.slice(0, 8)} (${data.trainedOn.originalRows} original + ${data.trainedOn.productionRows} labeled production rows)`,
+    );
     expect(shown.stdout).toContain(`judged on learns.judging@${judging.version.slice(0, 8)} (${judging.rows.accepted} labeled production rows neither model trained on)`);
     const lineage = await cliFor(env.config)('datasets', 'show', `learns.production@${labeled.version}`);
     expect(lineage.stdout).toContain('lineage (labeled-production of model learns)');
@@ -206,10 +229,13 @@ describe('retraining on labeled production data', () => {
   });
 
   // From here on, production of `kept` was trained on a window: the original data is found through its lineage.
-  describe('window options (the activity\'s data step on the real store)', () => {
+  describe("window options (the activity's data step on the real store)", () => {
     const plan = async (o: { trainingWindow?: 'original' | 'original+production' | 'production'; window?: Partial<WindowOptions>; now?: Date }) => {
       const state = await registryState(env.client, 'kept');
-      const production = await readModelCard(env.store, state.versions.find((v) => v.version === state.aliases.production)!);
+      const production = await readModelCard(
+        env.store,
+        state.versions.find((v) => v.version === state.aliases.production)!,
+      );
       return planRetrainingData({
         conn,
         store: env.store,
@@ -240,7 +266,10 @@ describe('retraining on labeled production data', () => {
       // Scoring runs older than maxAge do not count: nothing labeled is left.
       const later = new Date(Date.now() + 3 * 3600_000);
       const refused = await plan({ trainingWindow: 'production', window: { maxAge: '1h' }, now: later }).catch((e: Error) => e);
-      expect(refused).toMatchObject({ type: 'InvalidInput', message: expect.stringContaining('trainingWindow "production" needs labeled production rows: no labeled production data') });
+      expect(refused).toMatchObject({
+        type: 'InvalidInput',
+        message: expect.stringContaining('trainingWindow "production" needs labeled production rows: no labeled production data'),
+      });
       const nothing = await plan({ trainingWindow: 'original', window: { maxAge: '1h' }, now: later }).catch((e: Error) => e);
       expect(nothing).toMatchObject({ type: 'DatasetNotFound', message: expect.stringContaining('No version of win is younger than window.maxAge 1h') });
     });

@@ -45,7 +45,12 @@ describe('retrain until improved', () => {
     // Production learned concept a; the newest data follows concept b.
     const production = await productionOf('better', 'ret', v1);
 
-    const handle = await requestRetrain(env.client, env.config.taskQueue, { model: 'better', strategies: [weak, {}], maxAttempts: 3, gates: GATES }, { reason: 'test: concept changed', by: 'tester' });
+    const handle = await requestRetrain(
+      env.client,
+      env.config.taskQueue,
+      { model: 'better', strategies: [weak, {}], maxAttempts: 3, gates: GATES },
+      { reason: 'test: concept changed', by: 'tester' },
+    );
     const result = await handle.result();
     expect(result.outcome, JSON.stringify(result.attempts)).toBe('improved');
     expect(result.proof).toMatchObject({ version: production, passed: true, primaryMetric: 'rocAuc' });
@@ -66,7 +71,12 @@ describe('retrain until improved', () => {
   it('escalates when it cannot improve, refuses bad decisions, obeys retry with overrides, then abort', async () => {
     // Production already fits the newest data: nothing weaker can beat it.
     const production = await productionOf('stuck', 'ret');
-    const handle = await requestRetrain(env.client, env.config.taskQueue, { model: 'stuck', strategies: [weak], maxAttempts: 1, gates: GATES }, { reason: 'weekly', by: 'schedule' });
+    const handle = await requestRetrain(
+      env.client,
+      env.config.taskQueue,
+      { model: 'stuck', strategies: [weak], maxAttempts: 1, gates: GATES },
+      { reason: 'weekly', by: 'schedule' },
+    );
     const escalated = await waitFor('the escalation', async () => {
       const s = await handle.query(retrainStatusQuery);
       return s.phase === 'escalated' ? s : undefined;
@@ -77,7 +87,9 @@ describe('retrain until improved', () => {
     expect(pending).toMatchObject({ type: 'retrainUntilImproved', model: 'stuck', stage: 'retrain-escalated' });
 
     await expect(decideRetrain(env.client, { model: 'stuck', decision: 'retry', by: '', reason: 'x' })).rejects.toThrow(/retry refused: .*by/);
-    await expect(decideRetrain(env.client, { model: 'stuck', decision: 'force-promote', by: 'ana', reason: 'x', version: 'ffffffffffffffff' })).rejects.toThrow(/was not trained by this loop/);
+    await expect(decideRetrain(env.client, { model: 'stuck', decision: 'force-promote', by: 'ana', reason: 'x', version: 'ffffffffffffffff' })).rejects.toThrow(
+      /was not trained by this loop/,
+    );
     await expect(decideRetrain(env.client, { model: 'stuck', decision: 'retry', by: 'ana', reason: 'x', overrides: { maxAttempts: 0 } })).rejects.toThrow(/maxAttempts/);
 
     const retried = await decideRetrain(env.client, {
@@ -118,7 +130,12 @@ describe('retrain until improved', () => {
     expect(state.decisions.at(-1)).toMatchObject({ action: 'set-alias', alias: 'production', version: tried, by: 'ana', reason: expect.stringMatching(/^forced by a person/) });
 
     // The same model again: nothing better → escalation → accept the current production.
-    const again = await requestRetrain(env.client, env.config.taskQueue, { model: 'forced', strategies: [weak], maxAttempts: 1, gates: GATES, baselineProof: { enabled: false } }, { reason: 'again', by: 'tester' });
+    const again = await requestRetrain(
+      env.client,
+      env.config.taskQueue,
+      { model: 'forced', strategies: [weak], maxAttempts: 1, gates: GATES, baselineProof: { enabled: false } },
+      { reason: 'again', by: 'tester' },
+    );
     await waitFor('the escalation', async () => ((await again.query(retrainStatusQuery)).phase === 'escalated' ? true : undefined));
     await decideRetrain(env.client, { model: 'forced', decision: 'accept-current', by: 'ana', reason: 'good enough' });
     expect(await again.result()).toMatchObject({ outcome: 'accepted-current', production: tried });
@@ -133,7 +150,12 @@ describe('retrain until improved', () => {
     card.metrics.test.rocAuc = 0.99;
     fs.writeFileSync(cardUri, JSON.stringify(card));
 
-    const handle = await requestRetrain(env.client, env.config.taskQueue, { model: 'unproven', strategies: [weak], maxAttempts: 1, gates: GATES }, { reason: 'test', by: 'tester' });
+    const handle = await requestRetrain(
+      env.client,
+      env.config.taskQueue,
+      { model: 'unproven', strategies: [weak], maxAttempts: 1, gates: GATES },
+      { reason: 'test', by: 'tester' },
+    );
     const flagged = await waitFor('the escalation', async () => {
       const s = await handle.query(retrainStatusQuery);
       return s.phase === 'escalated' ? s : undefined;

@@ -107,7 +107,10 @@ describe('datasets on S3', () => {
     const ref = await ingest(env.client, env.config, { dataset: 'bad', source: csv, contract: CHURN_CONTRACT, maxRejectedFraction: 0.5 });
     const manifest = await resolveVersion(env.store, `bad@${ref.version}`);
     expect(manifest.quarantine!.uri).toBe(`s3://${bucket}/${PREFIX}/datasets/bad/quarantine/${ref.version}.parquet`);
-    const [q] = await queryRows<{ n: number; reason: string }>(conn, `SELECT count(*) AS n, first(_mlops_reason) AS reason FROM read_parquet(${quoteString(manifest.quarantine!.uri)})`);
+    const [q] = await queryRows<{ n: number; reason: string }>(
+      conn,
+      `SELECT count(*) AS n, first(_mlops_reason) AS reason FROM read_parquet(${quoteString(manifest.quarantine!.uri)})`,
+    );
     expect(q).toEqual({ n: 1, reason: expect.stringMatching(/x1/) });
   });
 
@@ -134,7 +137,10 @@ describe('datasets on S3', () => {
     bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
     await sdk.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }));
 
-    const refused = await verifySnapshot(before, env.store).then(() => undefined, (e: unknown) => rootApplicationFailure(e));
+    const refused = await verifySnapshot(before, env.store).then(
+      () => undefined,
+      (e: unknown) => rootApplicationFailure(e),
+    );
     expect(refused?.type).toBe('DatasetIntegrityError');
     expect(refused?.message).toMatch(/changed after it was recorded \(sha256 [0-9a-f]{12}…, manifest [0-9a-f]{12}…\)/);
     expect(refused?.message).toContain('mlops datasets repair churn@');
@@ -182,7 +188,10 @@ describe('datasets on S3', () => {
 
     expect(await listDatasets(env.store)).toEqual(['bad', 'churn', 'race']);
     expect(await listVersions(env.store, 'ghost')).toEqual([]);
-    const show = await resolveVersion(env.store, 'ghost@latest').then(() => undefined, (e: unknown) => rootApplicationFailure(e));
+    const show = await resolveVersion(env.store, 'ghost@latest').then(
+      () => undefined,
+      (e: unknown) => rootApplicationFailure(e),
+    );
     expect(show?.type).toBe('DatasetNotFound');
 
     // Young leftovers may belong to an attempt still running elsewhere.
@@ -190,10 +199,7 @@ describe('datasets on S3', () => {
     expect(await keys('datasets/ghost/')).toHaveLength(1);
 
     const swept = await sweepUnpublished(env.store, DAY, Date.now() + 2 * DAY);
-    expect(swept.map((s) => s.uri).sort()).toEqual([
-      `s3://${bucket}/${PREFIX}/${path.posix.dirname(ghost)}`,
-      `s3://${bucket}/${PREFIX}/${path.posix.dirname(rawLeftover)}`,
-    ]);
+    expect(swept.map((s) => s.uri).sort()).toEqual([`s3://${bucket}/${PREFIX}/${path.posix.dirname(ghost)}`, `s3://${bucket}/${PREFIX}/${path.posix.dirname(rawLeftover)}`]);
     expect(await keys('datasets/ghost/')).toEqual([]);
     expect(await keys('raw/ghost/')).toEqual([]);
     // Published versions and their raw copies are untouched.
@@ -234,11 +240,19 @@ describe('a store that cannot be used as configured', () => {
   const failureOf = async (settings: Record<string, string>) => {
     const store = openStore(loadConfig({ MLOPS_DATA_DIR: scratch, ...storeEnv, ...settings }));
     try {
-      const err = await store.backend.check().then(() => undefined, (e: unknown) => e);
+      const err = await store.backend.check().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       const root = rootApplicationFailure(err);
       expect(root, String(err)).toBeDefined();
       // Reading fails the same way, not as an empty store.
-      const listing = rootApplicationFailure(await listDatasets(store).then(() => undefined, (e: unknown) => e));
+      const listing = rootApplicationFailure(
+        await listDatasets(store).then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+      );
       return { type: root!.type, nonRetryable: root!.nonRetryable, message: root!.message, listing: listing?.type };
     } finally {
       store.backend.close();

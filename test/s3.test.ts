@@ -147,7 +147,10 @@ describe('DuckDB httpfs against versitygw', () => {
       const fresh = await openDuckDb();
       const c = await fresh.connect();
       try {
-        const err = await loadHttpfs(c, empty).then(() => undefined, (e: unknown) => e);
+        const err = await loadHttpfs(c, empty).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(err).toBeInstanceOf(DuckDbExtensionMissing);
         expect((err as Error).message).toMatch(new RegExp(`MLOPS_DUCKDB_EXTENSION_DIR=${empty} holds no v1\\.5\\.5/\\w+/httpfs\\.duckdb_extension`));
       } finally {
@@ -169,7 +172,10 @@ describe('DuckDB httpfs against versitygw', () => {
       // No installed copy, and a repository that is not there (as on this project's machines).
       await c.run(`SET extension_directory = ${quoteString(empty)}`);
       await c.run(`SET custom_extension_repository = 'http://127.0.0.1:9'`);
-      const err = await loadHttpfs(c).then(() => undefined, (e: unknown) => e);
+      const err = await loadHttpfs(c).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(DuckDbExtensionMissing);
       const message = (err as Error).message;
       expect(message).toMatch(/could not install it: .*httpfs/);

@@ -31,9 +31,7 @@ describe('two workers on one task queue', () => {
     const workers = [spawnWorker(config, config.taskQueue), spawnWorker(config, config.taskQueue)];
     try {
       // One dataset per model, all ingested by the pipelines themselves.
-      const files = await Promise.all(
-        Array.from({ length: MODELS }, (_, i) => writeChurnCsv(env, { dataset: `shared-${i}`, rows: 3000, seed: i })),
-      );
+      const files = await Promise.all(Array.from({ length: MODELS }, (_, i) => writeChurnCsv(env, { dataset: `shared-${i}`, rows: 3000, seed: i })));
       const pipelines = await Promise.all(
         files.map((source, i) =>
           startPipeline(env.client, config, {

@@ -68,7 +68,14 @@ describe('verifySnapshotOnce', () => {
   it('accepts the recorded file and, after any change to it, hashes again and refuses it', async () => {
     const file = path.join(root, 'snapshot.parquet');
     fs.writeFileSync(file, 'original bytes of a snapshot');
-    const manifest = { dataset: 'd', version: 'abc', snapshot: { uri: file, sha256: await sha256File(file), bytes: 28 }, raw: { uri: root, expiresAt: '2000-01-01T00:00:00Z' }, source: { files: [] }, contractInferred: true } as unknown as DatasetManifest;
+    const manifest = {
+      dataset: 'd',
+      version: 'abc',
+      snapshot: { uri: file, sha256: await sha256File(file), bytes: 28 },
+      raw: { uri: root, expiresAt: '2000-01-01T00:00:00Z' },
+      source: { files: [] },
+      contractInferred: true,
+    } as unknown as DatasetManifest;
     await verifySnapshotOnce(manifest, new ArtifactStore(root));
     await verifySnapshotOnce(manifest, new ArtifactStore(root)); // verified before, unchanged since
     // Same size, the old modification time put back: the inode's change time still tells.
@@ -82,7 +89,7 @@ describe('verifySnapshotOnce', () => {
 });
 
 describe('sweepScoringStaging', () => {
-  it('removes the staging of published runs and of runs left alone past the grace, and keeps a live run\'s', async () => {
+  it("removes the staging of published runs and of runs left alone past the grace, and keeps a live run's", async () => {
     const store = new ArtifactStore(path.join(root, 'store'));
     const stage = (run: string) => {
       const dir = store.path(...layout.scoringStaging('m', run, 'part-000'));

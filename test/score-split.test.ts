@@ -34,10 +34,7 @@ async function logOf(run: ScoreRun): Promise<Array<Record<string, unknown>>> {
   const db = await openDuckDb();
   try {
     const conn = await db.connect();
-    return await queryRows<Record<string, unknown>>(
-      conn,
-      `SELECT * EXCLUDE (run_id, scored_at) FROM read_parquet([${run.parts.map(quoteString).join(', ')}]) ORDER BY row_number`,
-    );
+    return await queryRows<Record<string, unknown>>(conn, `SELECT * EXCLUDE (run_id, scored_at) FROM read_parquet([${run.parts.map(quoteString).join(', ')}]) ORDER BY row_number`);
   } finally {
     db.closeSync();
   }
@@ -54,7 +51,17 @@ async function activityCounts(handle: WorkflowHandle): Promise<Record<string, nu
 
 /** The same run, as the one-activity path and the split path each publish it. */
 function expectSameRun(split: ScoreRun, whole: ScoreRun): void {
-  const comparable = (r: ScoreRun) => ({ rows: r.rows, outOfRange: r.outOfRange, notANumber: r.notANumber, flaggedShare: r.flaggedShare, range: r.range, summary: r.summary, alert: r.alert, min: r.output.min, max: r.output.max });
+  const comparable = (r: ScoreRun) => ({
+    rows: r.rows,
+    outOfRange: r.outOfRange,
+    notANumber: r.notANumber,
+    flaggedShare: r.flaggedShare,
+    range: r.range,
+    summary: r.summary,
+    alert: r.alert,
+    min: r.output.min,
+    max: r.output.max,
+  });
   expect(comparable(split)).toEqual(comparable(whole));
   expect(split.output.mean).toBeCloseTo(whole.output.mean!, 12);
 }
@@ -80,7 +87,12 @@ describe('a scoring run split into parts', () => {
     expect(splitLog).toHaveLength(5003);
     expect(splitLog).toEqual(wholeLog);
     // run.json and the page were published with the parts; the staging is gone.
-    expect(fs.readdirSync(split.run!.logUri).filter((f) => !f.startsWith('part-')).sort()).toEqual(['report.html', 'run.json']);
+    expect(
+      fs
+        .readdirSync(split.run!.logUri)
+        .filter((f) => !f.startsWith('part-'))
+        .sort(),
+    ).toEqual(['report.html', 'run.json']);
     expect(fs.existsSync(env.store.path(...layout.scoringStaging('split', 'in-parts')))).toBe(false);
   });
 

@@ -24,7 +24,9 @@ afterAll(async () => {
 });
 
 async function productionModel(model: string, trainer: 'logistic' | 'gbdt'): Promise<string> {
-  const trained = await (await startTraining(env.client, env.config, { model, dataset: 'churn-train', trainer: { kind: trainer, params: trainer === 'gbdt' ? { nEstimators: 20 } : {} } })).result();
+  const trained = await (
+    await startTraining(env.client, env.config, { model, dataset: 'churn-train', trainer: { kind: trainer, params: trainer === 'gbdt' ? { nEstimators: 20 } : {} } })
+  ).result();
   const promoted = await (await startPromotion(env.client, env.config, { model, gates: { thresholds: { rocAuc: { min: 0.5 } } } })).result();
   expect(promoted.phase).toBe('promoted');
   return trained.summary.version;
@@ -69,7 +71,7 @@ describe('batch scoring', () => {
     expect(rows.some((r) => (r.features as Record<string, unknown>).x2 === null)).toBe(true);
   });
 
-  it('flags outliers by the acceptable range (default: the card\'s, widened), raises an alert without losing the batch, and waits for an acknowledgement', async () => {
+  it("flags outliers by the acceptable range (default: the card's, widened), raises an alert without losing the batch, and waits for an acknowledgement", async () => {
     await productionModel('ranged', 'logistic');
     await ingestChurnData(env, { dataset: 'churn-odd', rows: 2000, idOffset: 200_000, outliers: 100, unlabeled: true });
     const handle = await startScoring(env.client, env.config, { model: 'ranged', dataset: 'churn-odd', runId: 'odd-1' });
@@ -129,7 +131,7 @@ describe('batch scoring', () => {
     expect(failure.message).toMatch(/needs column "x2"/);
   });
 
-  it('the `predictions` SQL view keeps each model\'s features and contributions its own', async () => {
+  it("the `predictions` SQL view keeps each model's features and contributions its own", async () => {
     // A second model on other features than `scored` (x1, x2, color), logging into the same store.
     await startTraining(env.client, env.config, { model: 'narrow', dataset: 'churn-train', features: ['x1'], trainer: { kind: 'logistic', params: {} } }).then((h) => h.result());
     expect((await (await startPromotion(env.client, env.config, { model: 'narrow', gates: { thresholds: { rocAuc: { min: 0.5 } } } })).result()).phase).toBe('promoted');
@@ -162,7 +164,9 @@ describe('batch scoring', () => {
   });
 
   it('an unknown model is a clear error naming the models there are', async () => {
-    await expect(startScoring(env.client, env.config, { model: 'scord', dataset: 'churn-live' })).rejects.toThrow(/^No model named "scord"; did you mean .*"scored".*\? \(models: .*scored/);
+    await expect(startScoring(env.client, env.config, { model: 'scord', dataset: 'churn-live' })).rejects.toThrow(
+      /^No model named "scord"; did you mean .*"scored".*\? \(models: .*scored/,
+    );
   });
 });
 

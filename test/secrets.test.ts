@@ -29,7 +29,17 @@ const SECRET_ENV = {
 const SECRETS = [DB_PASSWORD, AWS_SECRET, UPSTREAM_PASSWORD];
 
 describe('masking by value and by shape', () => {
-  const env = { PATH: '/usr/bin', HOME: '/root', PWD: '/work/project', OLDPWD: '/work', SSH_AUTH_SOCK: '/tmp/ssh-x/agent.1', TEMPORAL_TLS_KEY_PATH: '/etc/tls/client.key', ...SECRET_ENV, SHORT_TOKEN: 'abc', MODE_PASS: 'enabled' };
+  const env = {
+    PATH: '/usr/bin',
+    HOME: '/root',
+    PWD: '/work/project',
+    OLDPWD: '/work',
+    SSH_AUTH_SOCK: '/tmp/ssh-x/agent.1',
+    TEMPORAL_TLS_KEY_PATH: '/etc/tls/client.key',
+    ...SECRET_ENV,
+    SHORT_TOKEN: 'abc',
+    MODE_PASS: 'enabled',
+  };
 
   it('finds the values to mask in the environment', () => {
     const values = secretValues(env);
@@ -52,7 +62,19 @@ describe('masking by value and by shape', () => {
       'plain https://example.com/a@b and epoch 3 loss 0.25, user@example.com',
     ].join('\n');
     const masked = redactSecrets(text, env);
-    for (const secret of [DB_PASSWORD, AWS_SECRET, 'AKIAIOSFODNN7EXAMPLE', 'wJalrXUtnFEMI', 'eyJhbGci', 's3cr3t-value', 'abcd1234efgh', 'ghp_0123', 'xoxb-1234', 'MIIEowIBAAKCAQEA', 'abcdef']) {
+    for (const secret of [
+      DB_PASSWORD,
+      AWS_SECRET,
+      'AKIAIOSFODNN7EXAMPLE',
+      'wJalrXUtnFEMI',
+      'eyJhbGci',
+      's3cr3t-value',
+      'abcd1234efgh',
+      'ghp_0123',
+      'xoxb-1234',
+      'MIIEowIBAAKCAQEA',
+      'abcdef',
+    ]) {
       expect(masked, secret).not.toContain(secret);
     }
     // The whole value of a variable whose name looks secret; a password in any other URL.
@@ -70,7 +92,7 @@ describe('masking by value and by shape', () => {
   });
 });
 
-describe('secrets in a worker\'s environment', () => {
+describe("secrets in a worker's environment", () => {
   let env: TestEnv;
   const saved: Record<string, string | undefined> = {};
   beforeAll(async () => {
@@ -106,7 +128,11 @@ describe('secrets in a worker\'s environment', () => {
 
   it('never reach a kept trainer.log', async () => {
     const trained = await (
-      await startTraining(env.client, env.config, { model: 'logged', dataset: 'churn', trainer: { kind: 'command', command: ['sh', '-c', `${leaky}; exec '${python}' '${TRAIN_PY}'`] } })
+      await startTraining(env.client, env.config, {
+        model: 'logged',
+        dataset: 'churn',
+        trainer: { kind: 'command', command: ['sh', '-c', `${leaky}; exec '${python}' '${TRAIN_PY}'`] },
+      })
     ).result();
     const log = fs.readFileSync(path.join(path.dirname(trained.summary.cardUri), 'trainer.log'), 'utf8');
     expect(log).toContain('aws=***');
@@ -119,7 +145,13 @@ describe('secrets in a worker\'s environment', () => {
     const worker = spawnWorker({ ...env.config, taskQueue }, taskQueue, { MLOPS_TRAINER_COMMANDS: 'sh', ...SECRET_ENV });
     try {
       const failure = await rootFailure(
-        (await startTraining(env.client, { ...env.config, taskQueue }, { model: 'logged-worker', dataset: 'churn', trainer: { kind: 'command', command: ['sh', '-c', `${leaky}; exit 4`] } })).result(),
+        (
+          await startTraining(
+            env.client,
+            { ...env.config, taskQueue },
+            { model: 'logged-worker', dataset: 'churn', trainer: { kind: 'command', command: ['sh', '-c', `${leaky}; exit 4`] } },
+          )
+        ).result(),
       );
       expect(failure.message).toContain('exited with code 4');
       // The worker logged the failed activity (that is where the secret used to show up).

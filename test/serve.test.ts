@@ -21,7 +21,9 @@ let v1: string;
 const LENIENT = { thresholds: { rocAuc: { min: 0.5 } }, minImprovement: -1, maxSliceRegression: 1, maxLatencyRatio: 1000 };
 
 async function trainAndPromote(trainer: 'logistic' | 'gbdt', nEstimators = 20): Promise<string> {
-  const trained = await (await startTraining(env.client, env.config, { model: MODEL, dataset: 'churn-train', trainer: { kind: trainer, params: trainer === 'gbdt' ? { nEstimators } : {} } })).result();
+  const trained = await (
+    await startTraining(env.client, env.config, { model: MODEL, dataset: 'churn-train', trainer: { kind: trainer, params: trainer === 'gbdt' ? { nEstimators } : {} } })
+  ).result();
   const promoted = await (await startPromotion(env.client, env.config, { model: MODEL, candidateVersion: trained.summary.version, gates: LENIENT })).result();
   expect(promoted.phase, JSON.stringify(promoted.decision)).toBe('promoted');
   return trained.summary.version;
@@ -68,10 +70,15 @@ describe('mlops serve', () => {
     const batch = await sql<{ key: string; output: number; predicted_label: string; flag: string | null; contributions: Record<string, number> }>(
       `SELECT key, output, predicted_label, flag, contributions FROM read_parquet([${run.parts.map(quoteString).join(', ')}]) ORDER BY row_number`,
     );
-    const rows = await sql<{ id: number; x1: number; x2: number | null; color: string }>(`SELECT id, x1, x2, color FROM read_parquet(${quoteString(live.snapshotUri)}) ORDER BY file_row_number`);
+    const rows = await sql<{ id: number; x1: number; x2: number | null; color: string }>(
+      `SELECT id, x1, x2, color FROM read_parquet(${quoteString(live.snapshotUri)}) ORDER BY file_row_number`,
+    );
     const server = await serve({ alerts: false });
     try {
-      const many = await post(server, rows.map((r) => ({ ...r, id: Number(r.id) })));
+      const many = await post(
+        server,
+        rows.map((r) => ({ ...r, id: Number(r.id) })),
+      );
       expect(many.status, JSON.stringify(many.json)).toBe(200);
       expect(many.json).toMatchObject({ model: MODEL, modelVersion: v1 });
       expect(many.json.predictions).toHaveLength(400);
@@ -118,7 +125,11 @@ describe('mlops serve', () => {
       expect((await post(server, '{"id": 1, "x1": ', auth)).json).toMatchObject({ error: 'BadRequest', message: expect.stringContaining('not valid JSON') });
       expect((await post(server, [], auth)).status).toBe(400);
       expect((await post(server, '"a row"', auth)).json.issues[0].problem).toMatch(/one row as a JSON object/);
-      const big = await post(server, Array.from({ length: 200 }, (_, i) => row(i)), auth);
+      const big = await post(
+        server,
+        Array.from({ length: 200 }, (_, i) => row(i)),
+        auth,
+      );
       expect(big.status).toBe(413);
       expect(big.json.message).toMatch(/limit of 4096 bytes.*--body-limit/);
       expect((await post(server, row(1))).status).toBe(401);
@@ -147,7 +158,10 @@ describe('mlops serve', () => {
       for (let i = 0; i < 30; i++) expect((await post(server, row(i))).status).toBe(200);
       // The burst: x1 far outside anything seen in training, in requests of several rows.
       for (let i = 0; i < 8; i++) {
-        const r = await post(server, Array.from({ length: 5 }, (_, k) => row(1000 + i * 5 + k, 500)));
+        const r = await post(
+          server,
+          Array.from({ length: 5 }, (_, k) => row(1000 + i * 5 + k, 500)),
+        );
         expect(r.json.predictions.every((p: any) => p.flag === 'out-of-range')).toBe(true);
       }
       for (let i = 0; i < 10; i++) await post(server, row(2000 + i, 500));
@@ -176,7 +190,15 @@ describe('mlops serve', () => {
     const ids = Array.from({ length: 250 }, (_, i) => 500_000 + i);
     let dir = '';
     try {
-      for (let i = 0; i < ids.length; i += 50) expect((await post(server, ids.slice(i, i + 50).map((id) => row(id, (id % 40) / 10 - 2)))).status).toBe(200);
+      for (let i = 0; i < ids.length; i += 50)
+        expect(
+          (
+            await post(
+              server,
+              ids.slice(i, i + 50).map((id) => row(id, (id % 40) / 10 - 2)),
+            )
+          ).status,
+        ).toBe(200);
       const one = await post(server, { x1: 0.1, x2: null, color: 'green' }, { 'x-request-id': 'req-no-key' });
       expect(one.json.prediction.key).toBe('req-no-key');
       // What a crash can lose: only rows still waiting. One flush interval later, all are on disk
@@ -194,7 +216,8 @@ describe('mlops serve', () => {
       expect(Object.keys(logged[0]!.contributions as object)).toEqual(['x1', 'x2', 'color', '(bias)']);
       expect(logged.at(-1)).toMatchObject({ key: 'req-no-key', request_id: 'req-no-key' });
       // The batch log's columns, in its order and with its types, then request_id.
-      const schema = (glob: string) => sql<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(${quoteString(glob)}))`);
+      const schema = (glob: string) =>
+        sql<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(${quoteString(glob)}))`);
       const batchSchema = await schema(`${env.store.path('predictions', MODEL, 'batch-1')}/part-*.parquet`);
       expect(batchSchema.length).toBeGreaterThan(10);
       expect(await schema(`${dir}/part-*.parquet`)).toEqual([...batchSchema, { column_name: 'request_id', column_type: 'VARCHAR' }]);
@@ -260,7 +283,13 @@ describe('mlops serve', () => {
       const ready = await fetch(`${server.url}/readyz`);
       expect(ready.status).toBe(200);
       const status = (await ready.json()) as any;
-      expect(status).toMatchObject({ ready: true, version: before, registryProduction: v3, loadFailures: 1, failedVersion: { version: v3, message: expect.stringContaining('changed after registration') } });
+      expect(status).toMatchObject({
+        ready: true,
+        version: before,
+        registryProduction: v3,
+        loadFailures: 1,
+        failedVersion: { version: v3, message: expect.stringContaining('changed after registration') },
+      });
       expect((await post(server, row(2))).json.modelVersion).toBe(before);
       const flag = await until('the model-load alert', async () => (await listPending(env.client)).find((p) => p.workflowId.startsWith(`score:${MODEL}:online-model-load-`)));
       expect(flag).toMatchObject({ type: 'servingAlert', model: MODEL, stage: 'serve' });
@@ -273,5 +302,4 @@ describe('mlops serve', () => {
       await server.close();
     }
   });
-
 });

@@ -60,14 +60,22 @@ describe('trainModel workflow', () => {
     const manifest = JSON.parse(fs.readFileSync(dataset.manifestUri, 'utf8')) as DatasetManifest;
     const missing = manifest.profile.find((p) => p.name === 'x2')!.nulls;
     expect(missing).toBeGreaterThan(100);
-    const { summary, rows } = await (await startTraining(env.client, env.config, { model: 'churn-x2', dataset: 'churn', label: 'x2', features: ['x1', 'color'], trainer: { kind: 'linear', params: {} } })).result();
+    const { summary, rows } = await (
+      await startTraining(env.client, env.config, { model: 'churn-x2', dataset: 'churn', label: 'x2', features: ['x1', 'color'], trainer: { kind: 'linear', params: {} } })
+    ).result();
     const expected = { dataset: manifest.rows.accepted, used: manifest.rows.accepted - missing, dropped: [{ reason: 'label "x2" is missing', rows: missing }] };
     expect(rows).toEqual(expected);
     const card = JSON.parse(fs.readFileSync(summary.cardUri, 'utf8')) as ModelCard;
     expect(card.rows).toEqual(expected);
     expect(card.split.train + card.split.validation + card.split.test).toBe(expected.used);
     // A repeated request answers from the card, with the same account.
-    expect((await (await startTraining(env.client, env.config, { model: 'churn-x2', dataset: 'churn', label: 'x2', features: ['x1', 'color'], trainer: { kind: 'linear', params: {} } })).result()).rows).toEqual(expected);
+    expect(
+      (
+        await (
+          await startTraining(env.client, env.config, { model: 'churn-x2', dataset: 'churn', label: 'x2', features: ['x1', 'color'], trainer: { kind: 'linear', params: {} } })
+        ).result()
+      ).rows,
+    ).toEqual(expected);
   });
 
   it('refuses bad trainer input with clear errors', async () => {
@@ -109,7 +117,11 @@ describe('registry updates', () => {
     expect(await rejectionMessage(registry.executeUpdate(rollbackUpdate, { args: [{ by: 'ana', reason: 'oops' }] }))).toMatch(/no earlier production version/);
 
     const promote = async (version: string) =>
-      (await (await startPromotion(env.client, env.config, { model: 'churn', candidateVersion: version, gates: { minImprovement: -1, maxSliceRegression: 1 }, by: 'ana' })).result()).phase;
+      (
+        await (
+          await startPromotion(env.client, env.config, { model: 'churn', candidateVersion: version, gates: { minImprovement: -1, maxSliceRegression: 1 }, by: 'ana' })
+        ).result()
+      ).phase;
     expect(await promote(first!)).toBe('promoted');
     expect(await promote(second!)).toBe('promoted');
     const rolledBack = await registry.executeUpdate(rollbackUpdate, { args: [{ by: 'bo', reason: 'latency regression' }] });

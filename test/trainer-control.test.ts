@@ -60,7 +60,7 @@ const track = (pid: number) => {
   return pid;
 };
 
-describe('an external trainer\'s process group', () => {
+describe("an external trainer's process group", () => {
   it('ends when the command exits, even with a background child holding stdout', async () => {
     const bg = path.join(env.inputDir, 'bg.pid');
     const started = Date.now();
@@ -92,7 +92,11 @@ describe('an external trainer\'s process group', () => {
     await waitForWork(() => fs.existsSync(starts), first, 'the trainer to start');
     const orphan = track(pidIn(starts));
     // Recorded just after the spawn returned: the trainer may well have written its line first.
-    await waitForWork(() => fs.existsSync(env.store.trainerGroupsDir()) && fs.readdirSync(env.store.trainerGroupsDir()).some((f) => f.includes(`-${orphan}-`)), first, 'its process group to be recorded');
+    await waitForWork(
+      () => fs.existsSync(env.store.trainerGroupsDir()) && fs.readdirSync(env.store.trainerGroupsDir()).some((f) => f.includes(`-${orphan}-`)),
+      first,
+      'its process group to be recorded',
+    );
     await killWorker(first.child);
     expect(running(orphan)).toBe(true);
 
@@ -120,7 +124,11 @@ describe('the allowlist', () => {
     fs.writeFileSync(path.join(fake, 'sh'), '#!/bin/sh\necho pwned\n', { mode: 0o755 });
     const refused = await rootFailure(train(command([path.join(fake, 'sh'), '-c', 'exit 0']), 'fake-sh'));
     expect(refused.type).toBe('InvalidInput');
-    expect(refused.message).toMatch(new RegExp(`Trainer executable ".*/fake/sh" is not allowed on this worker: it runs .*/fake/sh, and MLOPS_TRAINER_COMMANDS=.* admits .*Executables are compared by their real path, not their name`));
+    expect(refused.message).toMatch(
+      new RegExp(
+        `Trainer executable ".*/fake/sh" is not allowed on this worker: it runs .*/fake/sh, and MLOPS_TRAINER_COMMANDS=.* admits .*Executables are compared by their real path, not their name`,
+      ),
+    );
     // Another name for the same file is the same executable.
     fs.symlinkSync(fs.realpathSync('/bin/sh'), path.join(fake, 'shell'));
     const ran = await rootFailure(train(command([path.join(fake, 'shell'), '-c', 'exit 7']), 'alias'));
@@ -134,7 +142,9 @@ describe('trainer output', () => {
     const started = Date.now();
     const failure = await rootFailure(train(command([python, '-c', "import sys; sys.stdout.write('x' * 64_000_000); sys.stdout.flush(); sys.exit(3)"]), 'long-line'));
     const used = process.cpuUsage(cpu);
-    console.log(`64 MB without a newline: ${((Date.now() - started) / 1000).toFixed(1)} s wall, ${((used.user + used.system) / 1e6).toFixed(1)} CPU-s in the test process (worker included)`);
+    console.log(
+      `64 MB without a newline: ${((Date.now() - started) / 1000).toFixed(1)} s wall, ${((used.user + used.system) / 1e6).toFixed(1)} CPU-s in the test process (worker included)`,
+    );
     expect(failure.type).toBe('TrainerFailed');
     expect(failure.message).toMatch(/exited with code 3[\s\S]*x{500} …$/);
     expect(failure.message.length).toBeLessThan(2_000);

@@ -63,13 +63,11 @@ describe('training data checks', () => {
   it('refuses a constant label and too few rows with clear errors', async () => {
     await conn().run(`COPY (SELECT i AS id, i * 1.0 AS x1, 0.5 AS x2, 'red' AS color, true AS y FROM range(100) t(i))
       TO ${quoteString(path.join(problems.dir, 'constant.parquet'))} (FORMAT parquet)`);
-    await expect(
-      prepareTrainingData(conn(), { snapshotUri: problems.file('constant'), contract: contractFor('boolean'), seed: 1 }),
-    ).rejects.toThrow(/constant in the training data/);
+    await expect(prepareTrainingData(conn(), { snapshotUri: problems.file('constant'), contract: contractFor('boolean'), seed: 1 })).rejects.toThrow(
+      /constant in the training data/,
+    );
     await conn().run(`COPY (SELECT i AS id, i * 1.0 AS x1, 0.5 AS x2, 'red' AS color, i % 2 = 0 AS y FROM range(10) t(i))
       TO ${quoteString(path.join(problems.dir, 'tiny.parquet'))} (FORMAT parquet)`);
-    await expect(
-      prepareTrainingData(conn(), { snapshotUri: problems.file('tiny'), contract: contractFor('boolean'), seed: 1 }),
-    ).rejects.toThrow(/training rows/);
+    await expect(prepareTrainingData(conn(), { snapshotUri: problems.file('tiny'), contract: contractFor('boolean'), seed: 1 })).rejects.toThrow(/training rows/);
   });
 });

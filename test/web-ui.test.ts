@@ -37,7 +37,18 @@ async function listed(page: Page, query: string, ids: string[]): Promise<string>
   const deadline = Date.now() + 60_000;
   for (;;) {
     await page.goto(url, { waitUntil: 'domcontentloaded' });
-    const found = await Promise.all(ids.map((id) => page.getByText(id, { exact: true }).first().waitFor({ timeout: 5_000 }).then(() => true, () => false)));
+    const found = await Promise.all(
+      ids.map((id) =>
+        page
+          .getByText(id, { exact: true })
+          .first()
+          .waitFor({ timeout: 5_000 })
+          .then(
+            () => true,
+            () => false,
+          ),
+      ),
+    );
     if (found.every(Boolean)) return (await page.content()).toString();
     if (Date.now() > deadline) throw new Error(`the Web UI did not list ${ids.filter((_, i) => !found[i]).join(', ')} for ${query}`);
   }
@@ -48,7 +59,10 @@ async function shown(page: Page, text: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     for (const frame of page.frames()) {
-      const body = await frame.locator('body').innerText({ timeout: 1_000 }).catch(() => '');
+      const body = await frame
+        .locator('body')
+        .innerText({ timeout: 1_000 })
+        .catch(() => '');
       if (body.replace(/\s+/g, ' ').includes(text)) return;
     }
     if (Date.now() > deadline) throw new Error(`the Web UI page does not show "${text}"`);
@@ -57,7 +71,7 @@ async function shown(page: Page, text: string): Promise<void> {
 }
 
 describe('the Temporal Web UI as the monitoring console', () => {
-  it('lists a model\'s workflows by MlopsModel and the ones that need a person by MlopsNeedsAttention', async () => {
+  it("lists a model's workflows by MlopsModel and the ones that need a person by MlopsNeedsAttention", async () => {
     await ingestChurnData(env, { dataset: 'ui-data', rows: 2000 });
     const trained = await (await startTraining(env.client, env.config, { model: 'ui-model', dataset: 'ui-data' })).result();
     const promotion = await startPromotion(env.client, env.config, { model: 'ui-model', candidateVersion: trained.summary.version, policy: 'manual' });
@@ -76,7 +90,10 @@ describe('the Temporal Web UI as the monitoring console', () => {
     await page.screenshot({ path: path.join(SHOTS, 'needs-attention.png'), fullPage: true });
 
     // The promotion's page says what it waits for and how to answer (its current details).
-    await page.goto(`${inject('temporalUiUrl')}/namespaces/${env.config.namespace}/workflows/${encodeURIComponent(promotion.workflowId)}/${(await promotion.describe()).runId}/history`, { waitUntil: 'domcontentloaded' });
+    await page.goto(
+      `${inject('temporalUiUrl')}/namespaces/${env.config.namespace}/workflows/${encodeURIComponent(promotion.workflowId)}/${(await promotion.describe()).runId}/history`,
+      { waitUntil: 'domcontentloaded' },
+    );
     // The timeline names the activity by its summary.
     await page.getByText(`Shadow: ${trained.summary.version} vs none`, { exact: false }).first().waitFor({ timeout: 30_000 });
     // …and the metadata tab has the static summary and the current details.

@@ -89,8 +89,14 @@ describe('a contract too large to ride in payloads', () => {
 
   it('is refused inline, by the client and by the workflow itself', async () => {
     const inline = ingest(env.client, env.config, { dataset: 'w900', source: file, contract: contract as never });
-    await expect(inline).rejects.toThrow(/contract: \d+ KB inline \(900 columns\) would ride in every payload of the ingest, kept in history; above 32 KB pass it as a file the worker can read: contractRef \{uri, sha256\}/);
-    const raw = await env.client.workflow.start('ingestDataset', { taskQueue: env.config.taskQueue, workflowId: 'raw-inline-contract', args: [{ dataset: 'w900', source: file, contract }] });
+    await expect(inline).rejects.toThrow(
+      /contract: \d+ KB inline \(900 columns\) would ride in every payload of the ingest, kept in history; above 32 KB pass it as a file the worker can read: contractRef \{uri, sha256\}/,
+    );
+    const raw = await env.client.workflow.start('ingestDataset', {
+      taskQueue: env.config.taskQueue,
+      workflowId: 'raw-inline-contract',
+      args: [{ dataset: 'w900', source: file, contract }],
+    });
     const failure = await rootFailure(raw.result());
     expect(failure.type).toBe('InvalidInput');
     expect(failure.message).toMatch(/contract: \d+ KB inline/);

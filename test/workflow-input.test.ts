@@ -80,7 +80,18 @@ describe('workflows started with invalid input', () => {
   });
 
   it('a retraining loop refuses a status it did not carry over itself', async () => {
-    const status = { model: 'm', phase: 'escalated', attempts: [{ n: 1, at: '', strategy: {}, version: 'ffffffffffffffff', outcome: 'rejected', reason: '' }], attemptsMade: 1, maxAttempts: 3, budgetFrom: 0, budgetStartedAt: '', startedAt: '', triggers: [], runs: 1 };
+    const status = {
+      model: 'm',
+      phase: 'escalated',
+      attempts: [{ n: 1, at: '', strategy: {}, version: 'ffffffffffffffff', outcome: 'rejected', reason: '' }],
+      attemptsMade: 1,
+      maxAttempts: 3,
+      budgetFrom: 0,
+      budgetStartedAt: '',
+      startedAt: '',
+      triggers: [],
+      runs: 1,
+    };
     const failure = await failureOf(await start('retrainUntilImproved', [{ model: 'm' }, status]));
     expect(failure.type).toBe('InvalidInput');
     expect(failure.message).toMatch(/carried over by the loop itself/);

@@ -71,10 +71,21 @@ export function createDatasetActivities(deps: DatasetActivityDeps) {
       const staged = await stagedFromRawCopy(deps.store, manifest);
       const repaired = await withDuckDbActivity(deps.duckdb, (conn, progress) =>
         // The rows are compared with the record instead of held to a threshold.
-        rebuildSnapshot({ conn, store: deps.store, dataset: manifest.dataset, staged, maxRejectedFraction: 1, maxColumns: deps.maxColumns, now: new Date(), progress, manifest, damage, from: 'raw-copy' }),
+        rebuildSnapshot({
+          conn,
+          store: deps.store,
+          dataset: manifest.dataset,
+          staged,
+          maxRejectedFraction: 1,
+          maxColumns: deps.maxColumns,
+          now: new Date(),
+          progress,
+          manifest,
+          damage,
+          from: 'raw-copy',
+        }),
       );
       return { ...outcome, intact: false, repaired: repaired.repairs!.at(-1)! };
     },
   };
 }
-

@@ -45,11 +45,15 @@ export function createEvaluationActivities(deps: EvaluationActivityDeps) {
       checkMetricNames(candidate.task, options.gates);
       await checkModelLoads(candidate);
       // The baseline failing is not the candidate's fault: a different error, so promotion does not reject it.
-      if (baseline) await checkModelLoads(baseline).catch((err: Error) => {
-        throw userError('BaselineLoadError', `The baseline (production) ${err.message}; roll back or repair it before promoting`);
-      });
+      if (baseline)
+        await checkModelLoads(baseline).catch((err: Error) => {
+          throw userError('BaselineLoadError', `The baseline (production) ${err.message}; roll back or repair it before promoting`);
+        });
       const manifest = await resolveVersion(store, `${options.dataset ?? candidate.dataset.name}@${options.datasetVersion}`);
-      const id = sha256(canonicalJson({ candidate: candidate.version, baseline: baseline?.version ?? null, dataset: manifest.dataset, version: manifest.version, options })).slice(0, 16);
+      const id = sha256(canonicalJson({ candidate: candidate.version, baseline: baseline?.version ?? null, dataset: manifest.dataset, version: manifest.version, options })).slice(
+        0,
+        16,
+      );
       const dir = evaluationsDir(store, candidate.model);
       const reportUri = path.join(dir, `${id}.json`);
       const markdownUri = path.join(dir, `${id}.md`);

@@ -40,12 +40,27 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
       const dataset = parseInput(datasetName, input.dataset, 'dataset name');
       const manifest = await resolveVersion(store, `${dataset}@latest`);
       return withDuckDbActivity(deps.duckdb, (conn) =>
-        recordLabels({ conn, store, dataset, contract: manifest.contract, source: input.source, label: input.label, allowedRoots: deps.ingestAllowedRoots, receivedAt: input.receivedAt }),
+        recordLabels({
+          conn,
+          store,
+          dataset,
+          contract: manifest.contract,
+          source: input.source,
+          label: input.label,
+          allowedRoots: deps.ingestAllowedRoots,
+          receivedAt: input.receivedAt,
+        }),
       );
     },
 
     /** One monitoring pass; the report goes to reports/monitoring/<model>/<runId>.json (+ .md). Idempotent. */
-    async monitorProduction(input: { request: MonitorRequest; production: ModelVersionSummary; manifestUri: string; datasetVersion?: string; now: string }): Promise<MonitorOutcome> {
+    async monitorProduction(input: {
+      request: MonitorRequest;
+      production: ModelVersionSummary;
+      manifestUri: string;
+      datasetVersion?: string;
+      now: string;
+    }): Promise<MonitorOutcome> {
       const request = parseInput(monitorRequestSchema, input.request, 'monitor request');
       const reportUri = path.join(monitoringDir(store, request.model), `${request.runId}.json`);
       const existing = await store.readJson<MonitoringReport>(reportUri);
@@ -53,7 +68,10 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
         // A retry finds its report; another pass under the same run id must not reuse it.
         const datasetVersion = input.datasetVersion ?? (await readManifest(store, input.manifestUri)).version;
         if (existing.modelVersion === input.production.version && existing.datasetVersion === datasetVersion) return outcomeOfMonitoringReport(existing, reportUri);
-        throw userError('InvalidInput', `Monitoring run id "${request.runId}" of ${request.model} was already used (${existing.dataset}@${existing.datasetVersion}, ${existing.createdAt}); choose another run id`);
+        throw userError(
+          'InvalidInput',
+          `Monitoring run id "${request.runId}" of ${request.model} was already used (${existing.dataset}@${existing.datasetVersion}, ${existing.createdAt}); choose another run id`,
+        );
       }
       const card = await readModelCard(store, input.production);
       const manifest = await readVerifiedManifest(store, input.manifestUri);
@@ -72,7 +90,11 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
      * ended the last loop (accept-current, abort) or it gave up within `quietPeriod`: drift is
      * judged against the same training profile, so the same crossing would ask them again daily.
      */
-    async requestRetrain(input: { request: RetrainRequestInput; trigger: { reason: string; by: string }; quietPeriod?: string }): Promise<{ workflowId: string; suppressed?: string }> {
+    async requestRetrain(input: {
+      request: RetrainRequestInput;
+      trigger: { reason: string; by: string };
+      quietPeriod?: string;
+    }): Promise<{ workflowId: string; suppressed?: string }> {
       const workflowId = retrainWorkflowId(input.request.model);
       if (input.quietPeriod) {
         const quietMs = durationMs(input.quietPeriod);
@@ -82,7 +104,10 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
           const result = (await handle.result().catch(() => undefined)) as RetrainStatus | undefined;
           const decided = result?.decision ? Date.parse(result.decision.at) : Number.NaN;
           if (result && ['accepted-current', 'aborted', 'gave-up'].includes(result.outcome ?? '') && Date.now() - decided < quietMs) {
-            return { workflowId, suppressed: `the last retraining loop ended ${result.outcome} at ${result.decision!.at} (${result.decision!.by}: ${result.decision!.reason}); quiet until ${new Date(decided + quietMs).toISOString()}` };
+            return {
+              workflowId,
+              suppressed: `the last retraining loop ended ${result.outcome} at ${result.decision!.at} (${result.decision!.by}: ${result.decision!.reason}); quiet until ${new Date(decided + quietMs).toISOString()}`,
+            };
           }
         }
       }

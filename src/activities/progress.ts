@@ -10,10 +10,7 @@ const HEARTBEAT_EVERY_MS = 5_000;
  * latest progress (also while a long statement runs), and cancellation that interrupts the
  * running statement instead of waiting for it to finish.
  */
-export async function withDuckDbActivity<T>(
-  duckdb: DuckDBInstance,
-  work: (conn: DuckDBConnection, progress: Progress) => Promise<T>,
-): Promise<T> {
+export async function withDuckDbActivity<T>(duckdb: DuckDBInstance, work: (conn: DuckDBConnection, progress: Progress) => Promise<T>): Promise<T> {
   const ctx = Context.current();
   const conn = await duckdb.connect();
   let latest: Record<string, unknown> = { phase: 'start' };

@@ -52,12 +52,18 @@ export function createRegistryActivities(deps: RegistryActivityDeps) {
     /** Sets an alias; a refusal by the registry's validator (e.g. production changed meanwhile) comes back as RegistryRefused. */
     async setRegistryAlias(input: SetAliasInput & { model: string }): Promise<RegistryState> {
       const { model, ...update } = input;
-      return refusalAsUserError(withDeadline(() => deps.client.workflow.getHandle(registryWorkflowId(model)).executeUpdate(setAliasUpdate, { args: [update] })), 'RegistryRefused');
+      return refusalAsUserError(
+        withDeadline(() => deps.client.workflow.getHandle(registryWorkflowId(model)).executeUpdate(setAliasUpdate, { args: [update] })),
+        'RegistryRefused',
+      );
     },
 
     async rejectRegistryVersion(input: RejectInput & { model: string }): Promise<RegistryState> {
       const { model, ...update } = input;
-      return refusalAsUserError(withDeadline(() => deps.client.workflow.getHandle(registryWorkflowId(model)).executeUpdate(rejectVersionUpdate, { args: [update] })), 'RegistryRefused');
+      return refusalAsUserError(
+        withDeadline(() => deps.client.workflow.getHandle(registryWorkflowId(model)).executeUpdate(rejectVersionUpdate, { args: [update] })),
+        'RegistryRefused',
+      );
     },
 
     /** registerVersion's check of the files, run by the registry (local activity); returns the card's summary. */
@@ -90,7 +96,8 @@ export function createRegistryActivities(deps: RegistryActivityDeps) {
         }
         case 'approved': {
           await readEvaluationEvidence(deps.store, model, version, production, evidence.reportUri);
-          if (evidence.promotion !== promoteWorkflowId(model, version)) throw refuse(`the promotion of ${model}@${version} is ${promoteWorkflowId(model, version)}, not ${evidence.promotion}`);
+          if (evidence.promotion !== promoteWorkflowId(model, version))
+            throw refuse(`the promotion of ${model}@${version} is ${promoteWorkflowId(model, version)}, not ${evidence.promotion}`);
           const status = await withDeadline(async () => (await decider(evidence.promotion, 'promoteModel')).query(promotionStatusQuery));
           if (status.phase !== 'promoting' || !status.approval || status.evaluation?.reportUri !== evidence.reportUri) {
             throw refuse(`${evidence.promotion} records no approval of ${version} on ${evidence.reportUri}`);

@@ -25,13 +25,15 @@ export interface RetrainingActivityDeps {
 }
 
 /** What an attempt's data is prepared from: the loop's request, as far as data goes. */
-const retrainingDataRequestSchema = z.object({
-  dataset: datasetName.optional(),
-  evaluationDataset: datasetName.optional(),
-  // Loops started before training windows carry neither: they get the defaults.
-  trainingWindow: z.enum(TRAINING_WINDOWS).default(DEFAULT_TRAINING_WINDOW),
-  window: windowOptionsSchema.default(windowOptionsSchema.parse({})),
-}).strict();
+const retrainingDataRequestSchema = z
+  .object({
+    dataset: datasetName.optional(),
+    evaluationDataset: datasetName.optional(),
+    // Loops started before training windows carry neither: they get the defaults.
+    trainingWindow: z.enum(TRAINING_WINDOWS).default(DEFAULT_TRAINING_WINDOW),
+    window: windowOptionsSchema.default(windowOptionsSchema.parse({})),
+  })
+  .strict();
 
 export function createRetrainingActivities(deps: RetrainingActivityDeps) {
   const { store } = deps;
@@ -49,9 +51,7 @@ export function createRetrainingActivities(deps: RetrainingActivityDeps) {
     async prepareRetrainingData(input: { summary: ModelVersionSummary; request: z.input<typeof retrainingDataRequestSchema>; at: string }): Promise<AttemptData> {
       const request = parseInput(retrainingDataRequestSchema, input.request, 'retraining data request');
       const production = await readCard(input.summary);
-      return withDuckDbActivity(deps.duckdb, (conn, progress) =>
-        planRetrainingData({ conn, store, production, ...request, now: new Date(input.at), progress }),
-      );
+      return withDuckDbActivity(deps.duckdb, (conn, progress) => planRetrainingData({ conn, store, production, ...request, now: new Date(input.at), progress }));
     },
 
     /**
@@ -62,7 +62,11 @@ export function createRetrainingActivities(deps: RetrainingActivityDeps) {
     async reproduceTraining(input: { summary: ModelVersionSummary; tolerance: number; primaryMetric?: string; at: string }): Promise<BaselineProof> {
       const card = await readCard(input.summary);
       const manifest = await store.readJson<DatasetManifest>(card.dataset.manifestUri);
-      if (!manifest) throw userError('DatasetNotFound', `Production's training data ${card.dataset.name}@${card.dataset.version} is gone (${card.dataset.manifestUri}); the baseline cannot be reproduced`);
+      if (!manifest)
+        throw userError(
+          'DatasetNotFound',
+          `Production's training data ${card.dataset.name}@${card.dataset.version} is gone (${card.dataset.manifestUri}); the baseline cannot be reproduced`,
+        );
       await verifySnapshot(manifest, store);
       const retrained = await withDuckDbActivity(deps.duckdb, (conn, progress) =>
         trainModelVersion({

@@ -50,7 +50,16 @@ export interface FinishScoreInput extends ScoreInput {
 }
 
 const partSchema = z
-  .object({ index: z.number().int().min(0).max(MAX_SCORE_PARTS - 1), firstRow: z.number().int().min(0), rows: z.number().int().min(0), last: z.boolean() })
+  .object({
+    index: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_SCORE_PARTS - 1),
+    firstRow: z.number().int().min(0),
+    rows: z.number().int().min(0),
+    last: z.boolean(),
+  })
   .strict();
 
 /** A part's log file in the published run: numbered across the run, so the run looks as if one activity had written it. */
@@ -66,7 +75,10 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
     // A retry of this run finds its result; another run under the same id must not get it.
     const datasetVersion = input.datasetVersion ?? (await readManifest(store, input.manifestUri)).version;
     if (existing.modelVersion === input.model.version && existing.datasetVersion === datasetVersion) return existing;
-    throw userError('InvalidInput', `Run id "${request.runId}" of ${request.model} was already used (for ${existing.dataset}@${existing.datasetVersion} with ${existing.modelVersion} on ${existing.createdAt}); choose another run id`);
+    throw userError(
+      'InvalidInput',
+      `Run id "${request.runId}" of ${request.model} was already used (for ${existing.dataset}@${existing.datasetVersion} with ${existing.modelVersion} on ${existing.createdAt}); choose another run id`,
+    );
   }
 
   /** The model's session, its file checked against the registry first: opened once for both. */
@@ -82,16 +94,19 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
    * run.json and the page written into the run's temp folder, then the folder published whole as
    * predictions/<model>/<runId>/: a reader sees the finished run or none.
    */
-  async function publishRun(tmp: string, args: {
-    request: ScoreRequest;
-    card: ModelCard;
-    dataset: { name: string; version: string };
-    scoredAt: string;
-    totals: { rows: number; outOfRange: number; notANumber: number; output: ScoreRun['output']; inferenceMs: number };
-    range: ScoreRun['range'];
-    files: string[];
-    seconds: number;
-  }): Promise<ScoreRun> {
+  async function publishRun(
+    tmp: string,
+    args: {
+      request: ScoreRequest;
+      card: ModelCard;
+      dataset: { name: string; version: string };
+      scoredAt: string;
+      totals: { rows: number; outOfRange: number; notANumber: number; output: ScoreRun['output']; inferenceMs: number };
+      range: ScoreRun['range'];
+      files: string[];
+      seconds: number;
+    },
+  ): Promise<ScoreRun> {
     const { request, card, totals, range } = args;
     const finalDir = path.join(predictionsDir(store, request.model), request.runId);
     const runUri = path.join(finalDir, RUN_FILE);
@@ -135,7 +150,10 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
   }
 
   /** The manifest's rows (or one row range of them) scored into `dir` as log part files. */
-  async function scoreRows(dir: string, args: { request: ScoreRequest; scoredAt: string; card: ModelCard; manifest: DatasetManifest; range: ScoreRun['range']; session: InferenceSession; part?: ScorePart }) {
+  async function scoreRows(
+    dir: string,
+    args: { request: ScoreRequest; scoredAt: string; card: ModelCard; manifest: DatasetManifest; range: ScoreRun['range']; session: InferenceSession; part?: ScorePart },
+  ) {
     const { request, card, manifest, part } = args;
     return withDuckDbActivity(deps.duckdb, async (conn, progress) => {
       const writer = await deps.duckdb.connect();
@@ -206,7 +224,12 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
       await publishedRun(request, input);
       const dir = partStagingDir(store, request.model, request.runId, part.index);
       const mine = (s: StagedPart | undefined): s is StagedPart =>
-        !!s && s.modelVersion === input.model.version && s.datasetVersion === input.datasetVersion && s.scoredAt === input.scoredAt && s.firstRow === part.firstRow && s.plannedRows === part.rows;
+        !!s &&
+        s.modelVersion === input.model.version &&
+        s.datasetVersion === input.datasetVersion &&
+        s.scoredAt === input.scoredAt &&
+        s.firstRow === part.firstRow &&
+        s.plannedRows === part.rows;
       const staged = await store.readJson<StagedPart>(path.join(dir, STAGED_PART_FILE));
       if (mine(staged)) return staged;
       if (staged) await store.discardDir(dir);
@@ -261,7 +284,10 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
       for (let index = 0; index < parts; index++) {
         const part = await store.readJson<StagedPart>(path.join(partStagingDir(store, request.model, request.runId, index), STAGED_PART_FILE));
         if (!part || part.scoredAt !== input.scoredAt || part.modelVersion !== input.model.version || part.datasetVersion !== input.datasetVersion) {
-          throw userError('InvalidInput', `Scoring run ${request.runId} of ${request.model}: part ${index} of ${parts} is not staged (swept, or removed by hand); start the run again under a new run id`);
+          throw userError(
+            'InvalidInput',
+            `Scoring run ${request.runId} of ${request.model}: part ${index} of ${parts} is not staged (swept, or removed by hand); start the run again under a new run id`,
+          );
         }
         staged.push(part);
       }

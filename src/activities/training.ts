@@ -44,6 +44,5 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
         }),
       );
     },
-
   };
 }

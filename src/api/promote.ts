@@ -37,7 +37,17 @@ export interface PromotionStatus {
   baseline?: string;
   phase: PromotionPhase;
   /** The latest evaluation's verdict; the full report is at reportUri. */
-  evaluation?: { reportUri: string; markdownUri: string; /** The page to open (promotions started before pages were written lack it). */ htmlUri?: string; rows: number; passed: boolean; gates: GateResult[]; primaryMetric: string; candidateValue: number | null; baselineValue?: number | null };
+  evaluation?: {
+    reportUri: string;
+    markdownUri: string;
+    /** The page to open (promotions started before pages were written lack it). */ htmlUri?: string;
+    rows: number;
+    passed: boolean;
+    gates: GateResult[];
+    primaryMetric: string;
+    candidateValue: number | null;
+    baselineValue?: number | null;
+  };
   waitingSince?: string;
   escalatedAt?: string;
   /** A person's approval of the latest evaluation: the registry asks for it before production moves. */

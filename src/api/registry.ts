@@ -93,10 +93,7 @@ export interface RegisterVersionInput {
  * - approved: a person approved it in its promotion (`promote:<model>:<version>`), on that report;
  * - forced: a person chose force-promote in the model's retraining loop, for a version it trained.
  */
-export type PromotionEvidence =
-  | { kind: 'gates-passed'; reportUri: string }
-  | { kind: 'approved'; reportUri: string; promotion: string }
-  | { kind: 'forced'; loop: string };
+export type PromotionEvidence = { kind: 'gates-passed'; reportUri: string } | { kind: 'approved'; reportUri: string; promotion: string } | { kind: 'forced'; loop: string };
 
 export interface SetAliasInput {
   alias: Alias;

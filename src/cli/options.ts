@@ -41,7 +41,10 @@ export function numberOption(name: string, text: string | undefined): number | u
 
 /** `a, b,c` → ["a", "b", "c"]. */
 export function commaList(text: string): string[] {
-  return text.split(',').map((s) => s.trim()).filter(Boolean);
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** --key / --label for a contract inferred from the data. */

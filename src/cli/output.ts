@@ -17,7 +17,11 @@ export function formatTable(objects: ReadonlyArray<object>, columns?: string[]):
   // A loop, not Math.max(...): a spread of 100,000 rows overflows the call stack.
   const widths = cols.map((c) => c.length);
   for (const values of cells) values.forEach((v, i) => (widths[i] = Math.max(widths[i]!, v.length)));
-  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(cols), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
 

@@ -38,7 +38,11 @@ export function contractFromFile(file: string): Pick<IngestRequestInput, 'contra
 export function normalizeIngestRequest(input: IngestRequestInput): IngestRequest {
   const request = parseInput(ingestRequestSchema, input, 'ingest request');
   // The worker resolves paths on its own machine; make relative paths mean what the user meant.
-  return { ...request, source: path.resolve(request.source), ...(request.contractRef ? { contractRef: { ...request.contractRef, uri: path.resolve(request.contractRef.uri) } } : {}) };
+  return {
+    ...request,
+    source: path.resolve(request.source),
+    ...(request.contractRef ? { contractRef: { ...request.contractRef, uri: path.resolve(request.contractRef.uri) } } : {}),
+  };
 }
 
 export async function startIngest(client: Client, config: MlopsConfig, input: IngestRequestInput) {

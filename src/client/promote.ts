@@ -35,7 +35,11 @@ export async function startPromotion(client: Client, config: MlopsConfig, input:
 }
 
 /** Starts a shadow evaluation without promotion: `evaluate:<model>:<candidate>:<hash8>`. */
-export async function startEvaluation(client: Client, config: MlopsConfig, input: { model: string; candidateVersion?: string; baselineVersion?: string; options: EvaluationOptionsInput }) {
+export async function startEvaluation(
+  client: Client,
+  config: MlopsConfig,
+  input: { model: string; candidateVersion?: string; baselineVersion?: string; options: EvaluationOptionsInput },
+) {
   const options = parseInput(evaluationOptionsSchema, input.options, 'evaluation options');
   await assertModelExists(client, input.model);
   const candidateVersion = input.candidateVersion ?? (await registryState(client, input.model)).aliases.candidate;
@@ -52,7 +56,11 @@ export async function startEvaluation(client: Client, config: MlopsConfig, input
 }
 
 /** approve / reject sent to a waiting promotion; a refusal by its validator becomes a clear error. */
-export async function reviewPromotion(client: Client, decision: 'approve' | 'reject', input: { model: string; version: string; by: string; reason: string }): Promise<PromotionStatus> {
+export async function reviewPromotion(
+  client: Client,
+  decision: 'approve' | 'reject',
+  input: { model: string; version: string; by: string; reason: string },
+): Promise<PromotionStatus> {
   const handle = client.workflow.getHandle(promoteWorkflowId(input.model, input.version));
   const update = handle.executeUpdate(decision === 'approve' ? approveUpdate : rejectUpdate, { args: [{ version: input.version, by: input.by, reason: input.reason }] });
   return refusalAsUserError(update, 'InvalidInput', `${decision} refused: `).catch((err: Error) => {
@@ -66,7 +74,11 @@ export async function reviewPromotion(client: Client, decision: 'approve' | 'rej
  * candidate fails its load check), or a new question when production changed meanwhile and the
  * candidate was evaluated again.
  */
-export async function reviewOutcome(client: Client, decision: 'approve' | 'reject', input: { model: string; version: string; by: string; reason: string }): Promise<PromotionStatus> {
+export async function reviewOutcome(
+  client: Client,
+  decision: 'approve' | 'reject',
+  input: { model: string; version: string; by: string; reason: string },
+): Promise<PromotionStatus> {
   await reviewPromotion(client, decision, input);
   const handle = client.workflow.getHandle(promoteWorkflowId(input.model, input.version));
   const settled = await resultOrState<PromotionStatus, PromotionStatus>(handle, promotionStatusQuery, (s) => s.phase === 'waiting-for-review');

@@ -100,7 +100,11 @@ export async function retrainStatus(client: Client, model: string): Promise<Retr
 }
 
 /** One monitoring pass: `monitor:<model>:<runId>`. */
-export async function startMonitor(client: Client, config: MlopsConfig, input: Omit<MonitorRequestInput, 'runId'> & { runId?: string; retrain?: Omit<RetrainRequestInput, 'model'> }) {
+export async function startMonitor(
+  client: Client,
+  config: MlopsConfig,
+  input: Omit<MonitorRequestInput, 'runId'> & { runId?: string; retrain?: Omit<RetrainRequestInput, 'model'> },
+) {
   const { retrain: given, ...rest } = input;
   const request = parseInput(monitorRequestSchema, { ...rest, runId: rest.runId ?? defaultRunId(rest.dataset ?? 'production') }, 'monitor request');
   const strategies = given ? parseInput(retrainRequestSchema, { ...given, model: request.model }, 'retrain options').strategies : undefined;

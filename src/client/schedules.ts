@@ -43,10 +43,7 @@ export async function scheduleRetentionSweep(client: Client, config: MlopsConfig
  * Creates the schedule, or points an existing one at this interval and action: running a schedule
  * command again changes it instead of failing. A run still going when the next is due is skipped.
  */
-async function createOrUpdateSchedule(
-  client: Client,
-  s: { scheduleId: string; interval: Duration; action: ScheduleOptionsAction; description: string },
-): Promise<void> {
+async function createOrUpdateSchedule(client: Client, s: { scheduleId: string; interval: Duration; action: ScheduleOptionsAction; description: string }): Promise<void> {
   const spec = { intervals: [{ every: s.interval }] };
   try {
     await client.schedule.create({
@@ -90,7 +87,9 @@ export async function scheduleModelWorkflow(
           type: 'startWorkflow' as const,
           workflowType: 'monitorModel' as const,
           // Parsed here so the workflow gets every default; the run id comes from each run's workflow id.
-          args: [{ ...withoutRunId(parseInput(monitorRequestSchema, { ...input.monitor, model, runId: 'scheduled' }, 'monitor options')), ...(retrain ? { retrain } : {}) }] as Parameters<typeof monitorModel>,
+          args: [
+            { ...withoutRunId(parseInput(monitorRequestSchema, { ...input.monitor, model, runId: 'scheduled' }, 'monitor options')), ...(retrain ? { retrain } : {}) },
+          ] as Parameters<typeof monitorModel>,
           taskQueue: config.taskQueue,
           workflowId: monitorScheduledWorkflowId(model),
           typedSearchAttributes: monitorSearchAttributes(model),

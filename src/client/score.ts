@@ -11,7 +11,10 @@ import { refusalAsUserError } from '../temporal/updates';
 
 /** A run id people can read and sort: <dataset>-<UTC timestamp>. */
 export function defaultRunId(dataset: string, now = new Date()): string {
-  return `${dataset}-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+  return `${dataset}-${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}`;
 }
 
 /** Starts scoreBatch: `score:<model>:<runId>`. A run id names one run: using it again is refused. */

@@ -127,10 +127,7 @@ function typedAsTextList(contract: Contract, table: string): string {
  * and only breaking rows build the list of reason strings.
  */
 function reasonsExpr(contract: Contract): string {
-  const checks = [
-    ...contract.columns.flatMap((c, i) => columnChecks(c, rawName(i), typedName(i))),
-    ...keyNullCheck(contract),
-  ];
+  const checks = [...contract.columns.flatMap((c, i) => columnChecks(c, rawName(i), typedName(i))), ...keyNullCheck(contract)];
   if (checks.length === 0) return `CAST(NULL AS VARCHAR[])`;
   const any = checks.map((c) => `(${c.when})`).join(' OR ');
   const list = checks.map((c) => `CASE WHEN ${c.when} THEN ${quoteString(c.reason)} END`).join(', ');

@@ -32,20 +32,11 @@ export function contractTypeOf(duckdbType: string): ColumnType {
   return 'string';
 }
 
-export async function inferContract(
-  conn: DuckDBConnection,
-  files: readonly string[],
-  format: SourceFormat,
-  csv: CsvOptions = {},
-  options: InferOptions = {},
-): Promise<Contract> {
+export async function inferContract(conn: DuckDBConnection, files: readonly string[], format: SourceFormat, csv: CsvOptions = {}, options: InferOptions = {}): Promise<Contract> {
   await assertNotEmpty(files, 'there is nothing to infer a contract from');
   const relation = readRelation(files, format, csv, 'sniff-types');
   // Names as hex, like the allowed values below: the driver's VARCHAR decoding drops a leading U+FEFF.
-  const described = await queryRows<{ name: string; column_type: string }>(
-    conn,
-    `SELECT hex(column_name) AS name, column_type FROM (DESCRIBE SELECT * FROM ${relation})`,
-  );
+  const described = await queryRows<{ name: string; column_type: string }>(conn, `SELECT hex(column_name) AS name, column_type FROM (DESCRIBE SELECT * FROM ${relation})`);
   if (options.maxColumns !== undefined) assertColumnLimit(described.length, options.maxColumns, files.length === 1 ? files[0]! : `${files.length} source files`);
   const columns = described.map((d) => ({ name: Buffer.from(d.name, 'hex').toString('utf8'), type: contractTypeOf(d.column_type) }));
   // The source's names reach SQL below, before the inferred contract is parsed at the end: check
@@ -59,10 +50,7 @@ export async function inferContract(
   }
   const maxAllowed = options.maxAllowedValues ?? 20;
 
-  const stats = columns.flatMap((c, i) => [
-    `count(*) - count(${quoteIdent(c.name)}) AS n${i}`,
-    ...(c.type === 'string' ? [`count(DISTINCT ${quoteIdent(c.name)}) AS d${i}`] : []),
-  ]);
+  const stats = columns.flatMap((c, i) => [`count(*) - count(${quoteIdent(c.name)}) AS n${i}`, ...(c.type === 'string' ? [`count(DISTINCT ${quoteIdent(c.name)}) AS d${i}`] : [])]);
   const [row] = await queryRows(conn, `SELECT count(*) AS rows, ${stats.join(', ')} FROM ${relation}`);
   const rows = (row?.rows as number) ?? 0;
 

@@ -37,7 +37,10 @@ export const columnSchema = z
     min: z.number().finite().optional(),
     max: z.number().finite().optional(),
     /** Allowed values (strings compare exactly; numbers by value). */
-    allowed: z.array(z.union([sqlText('allowed values'), z.number().finite()])).min(1).optional(),
+    allowed: z
+      .array(z.union([sqlText('allowed values'), z.number().finite()]))
+      .min(1)
+      .optional(),
     /** A regular expression the whole string value must match (RE2 syntax). */
     pattern: sqlText('pattern').min(1).optional(),
     description: z.string().optional(),

@@ -26,9 +26,7 @@ export async function listVersions(store: ArtifactStore, dataset: string): Promi
   parseInput(datasetName, dataset, 'dataset name');
   const ids = await store.backend.children(store.key(...layout.datasetVersions(dataset)));
   const manifests = await Promise.all(ids.map((id) => store.readJson<DatasetManifest>(store.manifestFile(dataset, id))));
-  return manifests
-    .filter((m): m is DatasetManifest => m !== undefined)
-    .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.version.localeCompare(b.version));
+  return manifests.filter((m): m is DatasetManifest => m !== undefined).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.version.localeCompare(b.version));
 }
 
 /** A dataset's versions, or a DatasetNotFound naming the datasets that do exist. */

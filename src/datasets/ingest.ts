@@ -1,14 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import {
-  acceptedSelect,
-  DUCKDB_TYPES,
-  duplicateKeyStatements,
-  IS_ACCEPTED,
-  IS_REJECTED,
-  quarantineSelect,
-  REASONS_COLUMN,
-  stagingQuery,
-} from '../contract/compile';
+import { acceptedSelect, DUCKDB_TYPES, duplicateKeyStatements, IS_ACCEPTED, IS_REJECTED, quarantineSelect, REASONS_COLUMN, stagingQuery } from '../contract/compile';
 import { type InferOptions, inferContract } from '../contract/infer';
 import type { Contract } from '../contract/schema';
 import { userError } from '../errors';
@@ -151,7 +142,11 @@ async function buildInto(attempt: PublishAttempt, args: BuildVersionArgs, versio
   const maxColumns = args.maxColumns ?? DEFAULT_MAX_COLUMNS;
   if (args.contract) assertColumnLimit(args.contract.columns.length, maxColumns, 'The contract');
   // The sizes the copies were recorded with: the copies may be objects in a bucket.
-  assertSizesNotEmpty(staged.fingerprint.files.map((f) => f.size), 'nothing to ingest', staged.fingerprint.files.map((f) => f.original));
+  assertSizesNotEmpty(
+    staged.fingerprint.files.map((f) => f.size),
+    'nothing to ingest',
+    staged.fingerprint.files.map((f) => f.original),
+  );
   const { format, csv } = staged.fingerprint;
   const relation = readRelation(staged.files, format, csv ?? {});
 
@@ -333,7 +328,11 @@ function matchColumns(contract: Contract, sourceColumns: readonly string[]): str
   });
   if (missing.length > 0) {
     const single = sourceColumns.length === 1 ? sourceColumns[0]! : undefined;
-    const near = missing.flatMap((m) => closeMatches(m, sourceColumns).slice(0, 1).map((c) => `${JSON.stringify(c)} for ${JSON.stringify(m)}`));
+    const near = missing.flatMap((m) =>
+      closeMatches(m, sourceColumns)
+        .slice(0, 1)
+        .map((c) => `${JSON.stringify(c)} for ${JSON.stringify(m)}`),
+    );
     const hint =
       single && /[,;|\t]/.test(single)
         ? ` The source was read as a single column named ${JSON.stringify(single)}: the delimiter is probably wrong; pass the right one (--delimiter).`

@@ -35,8 +35,7 @@ export async function verifySnapshot(manifest: DatasetManifest, store: ArtifactS
   if (!damage) return;
   throw userError(
     'DatasetIntegrityError',
-    `Dataset ${manifest.dataset}@${manifest.version}: snapshot ${manifest.snapshot.uri} ${damage.problem}. ` +
-      `Versions are immutable; ${await howToRepair(manifest, store)}`,
+    `Dataset ${manifest.dataset}@${manifest.version}: snapshot ${manifest.snapshot.uri} ${damage.problem}. ` + `Versions are immutable; ${await howToRepair(manifest, store)}`,
   );
 }
 

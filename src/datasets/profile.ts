@@ -66,12 +66,7 @@ export async function profileTable(
   return profile;
 }
 
-async function profileColumns(
-  conn: DuckDBConnection,
-  source: ProfileSource,
-  columns: ReadonlyArray<{ name: string; type: ColumnType }>,
-  rows: number,
-): Promise<DatasetProfile> {
+async function profileColumns(conn: DuckDBConnection, source: ProfileSource, columns: ReadonlyArray<{ name: string; type: ColumnType }>, rows: number): Promise<DatasetProfile> {
   const exact = rows <= EXACT_PROFILE_MAX_ROWS;
   const levels = `[${QUANTILE_LEVELS.join(', ')}]`;
   const aggregates: string[] = ['count(*) AS n'];
@@ -150,20 +145,12 @@ async function addHistograms(conn: DuckDBConnection, relation: string, profile: 
 }
 
 /** Exact quantiles of a systematic sample (every k-th row): deterministic, and a small sort. */
-async function addSampledQuantiles(
-  conn: DuckDBConnection,
-  source: Required<ProfileSource>,
-  profile: DatasetProfile,
-  every: number,
-): Promise<void> {
+async function addSampledQuantiles(conn: DuckDBConnection, source: Required<ProfileSource>, profile: DatasetProfile, every: number): Promise<void> {
   const numeric = profile.filter((p) => isNumeric(p.type) && p.count > 0);
   if (numeric.length === 0) return;
   const levels = `[${QUANTILE_LEVELS.join(', ')}]`;
   const selects = numeric.map((p, i) => `quantile_cont(CAST(${quoteIdent(p.name)} AS DOUBLE), ${levels}) AS q${i}`);
-  const [row] = await queryRows(
-    conn,
-    `SELECT ${selects.join(', ')} FROM ${source.relation} WHERE ${source.rowNumber} % ${every} = 0`,
-  );
+  const [row] = await queryRows(conn, `SELECT ${selects.join(', ')} FROM ${source.relation} WHERE ${source.rowNumber} % ${every} = 0`);
   numeric.forEach((p, i) => {
     const q = row?.[`q${i}`] as number[] | null | undefined;
     if (q) p.quantiles = quantileRecord(q);
@@ -178,10 +165,7 @@ async function addTopValues(conn: DuckDBConnection, relation: string, profile: D
       `SELECT ${i} AS col, CAST(${quoteIdent(p.name)} AS VARCHAR) AS value, count(*) AS n FROM ${relation} ` +
       `WHERE ${quoteIdent(p.name)} IS NOT NULL GROUP BY ALL ORDER BY n DESC, value LIMIT ${TOP_VALUES}`,
   );
-  const rows = await queryRows<{ col: number; value: string; n: number }>(
-    conn,
-    parts.map((p) => `(${p})`).join(' UNION ALL '),
-  );
+  const rows = await queryRows<{ col: number; value: string; n: number }>(conn, parts.map((p) => `(${p})`).join(' UNION ALL '));
   categorical.forEach((p, i) => {
     p.top = rows
       .filter((r) => r.col === i)

@@ -173,7 +173,10 @@ export async function stageRawSource(args: {
   const tmp = await args.store.makeTempDir(`raw-${args.dataset}`);
   try {
     const copies = await copyAllowedFiles(args.conn, args.source, args.allowedRoots, tmp);
-    const format = formatOf(copies.map((c) => c.original), args.format);
+    const format = formatOf(
+      copies.map((c) => c.original),
+      args.format,
+    );
     const names = copies.map((c) => path.basename(c.copy));
     const files = copies.map(({ original, size, sha256 }) => ({ original, size, sha256 }));
     const hash = sha256(files.map((f) => f.sha256).join('\n'));
@@ -239,7 +242,10 @@ export async function stageContract(store: ArtifactStore, ref: ContractRef, allo
   }
   const actual = sha256(bytes);
   if (actual !== ref.sha256) {
-    throw userError('InvalidInput', `Contract file ${ref.uri} has sha256 ${actual}, not ${ref.sha256} as the request says: it changed after the request was made; start the ingest again`);
+    throw userError(
+      'InvalidInput',
+      `Contract file ${ref.uri} has sha256 ${actual}, not ${ref.sha256} as the request says: it changed after the request was made; start the ingest again`,
+    );
   }
   // Parsed now so a bad contract fails the first step, before any data is copied.
   parseContractJson(bytes.toString('utf8'), ref.uri);

@@ -34,7 +34,10 @@ export const ingestRequestSchema = z
      */
     reuseContract: z.boolean().optional(),
     /** For a contract inferred from the data: its key columns and label. */
-    infer: z.object({ key: z.array(z.string().min(1)).optional(), label: z.string().min(1).optional() }).strict().optional(),
+    infer: z
+      .object({ key: z.array(z.string().min(1)).optional(), label: z.string().min(1).optional() })
+      .strict()
+      .optional(),
     /** A large contract, by reference (see INLINE_CONTRACT_MAX_CHARS). */
     contractRef: contractRefSchema.optional(),
     format: z.enum(SOURCE_FORMATS).optional(),

@@ -62,9 +62,7 @@ export async function sweepExpiredRawAndPredictionLogs(store: ArtifactStore, swe
   const previous = await store.readJson<SweepReport>(reportUri);
   const records = await listRetentionRecords(store);
   // A copy younger than the grace period may still be read by an ingest in progress (or its retry).
-  const expired = records.filter(
-    (r) => Date.parse(r.record.expiresAt) <= asOf.getTime() && Date.parse(r.record.copiedAt) + IN_USE_GRACE_MS <= asOf.getTime(),
-  );
+  const expired = records.filter((r) => Date.parse(r.record.expiresAt) <= asOf.getTime() && Date.parse(r.record.copiedAt) + IN_USE_GRACE_MS <= asOf.getTime());
   const deleted = new Map((previous?.deleted ?? []).map((d) => [d.uri, d]));
   for (const { dir, record, bytes } of expired) {
     deleted.set(dir, { dataset: record.dataset, sourceHash: record.sourceHash, expiresAt: record.expiresAt, bytes, uri: dir });

@@ -33,12 +33,7 @@ export const CSV_REJECT_SCANS_TABLE = 'mlops_reject_scans';
  * collected in DuckDB's reject tables rather than aborting. `sniff-types` lets DuckDB detect column
  * types instead (contract inference).
  */
-export function readRelation(
-  files: readonly string[],
-  format: SourceFormat,
-  csv: CsvOptions = {},
-  mode: 'validate' | 'sniff-types' = 'validate',
-): string {
+export function readRelation(files: readonly string[], format: SourceFormat, csv: CsvOptions = {}, mode: 'validate' | 'sniff-types' = 'validate'): string {
   const list = `[${files.map(quoteString).join(', ')}]`;
   switch (format) {
     case 'csv': {

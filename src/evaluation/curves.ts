@@ -49,4 +49,3 @@ export function curvesOf(task: Task, label: Float64Array, outputs: Float32Array,
   const right = Uint8Array.from({ length: rows }, (_, i) => (predicted[i] === label[i] ? 1 : 0));
   return { calibration: calibrationBins(right, outputValues(task, outputs, classes)), confusion };
 }
-

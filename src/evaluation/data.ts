@@ -43,7 +43,11 @@ export function describeRows(m: DatasetManifest): RowsDescription {
   };
 }
 
-export function describeEvaluationData(judged: DatasetManifest, rowsJudged: number, models: Array<{ role: 'candidate' | 'baseline'; card: ModelCard; manifest?: DatasetManifest }>): EvaluationData {
+export function describeEvaluationData(
+  judged: DatasetManifest,
+  rowsJudged: number,
+  models: Array<{ role: 'candidate' | 'baseline'; card: ModelCard; manifest?: DatasetManifest }>,
+): EvaluationData {
   return {
     judged: { ...describeRows(judged), rowsJudged },
     trained: models.flatMap(({ role, card, manifest }) => (manifest ? [{ ...describeRows(manifest), model: role, modelVersion: card.version, trainRows: card.split.train }] : [])),
@@ -73,9 +77,18 @@ export function describeLines(d: RowsDescription): string[] {
 
 /** The "Data" section of the Markdown report. */
 export function renderDataMarkdown(data: EvaluationData): string[] {
-  const lines = ['## Data', '', `**Judged on** ${data.judged.rowsJudged} rows of ${data.judged.dataset}@${data.judged.version} (${data.judged.rows} rows in the version):`, ...describeLines(data.judged)];
+  const lines = [
+    '## Data',
+    '',
+    `**Judged on** ${data.judged.rowsJudged} rows of ${data.judged.dataset}@${data.judged.version} (${data.judged.rows} rows in the version):`,
+    ...describeLines(data.judged),
+  ];
   for (const t of data.trained) {
-    lines.push('', `**${t.model === 'candidate' ? 'Candidate' : 'Production'} ${t.modelVersion} trained on** ${t.trainRows} rows (its training split) of ${t.dataset}@${t.version} (${t.rows} rows):`, ...describeLines(t));
+    lines.push(
+      '',
+      `**${t.model === 'candidate' ? 'Candidate' : 'Production'} ${t.modelVersion} trained on** ${t.trainRows} rows (its training split) of ${t.dataset}@${t.version} (${t.rows} rows):`,
+      ...describeLines(t),
+    );
   }
   return lines;
 }

@@ -35,7 +35,12 @@ export function renderMarkdown(r: EvaluationReport): string {
     '',
     '## Gates',
     '',
-    r.gates.length ? table(['gate', 'result', 'detail'], r.gates.map((g) => [g.gate, g.passed ? 'pass' : '**FAIL**', g.detail])) : 'No gates apply.',
+    r.gates.length
+      ? table(
+          ['gate', 'result', 'detail'],
+          r.gates.map((g) => [g.gate, g.passed ? 'pass' : '**FAIL**', g.detail]),
+        )
+      : 'No gates apply.',
     '',
     '## Metrics',
     '',
@@ -52,7 +57,13 @@ export function renderMarkdown(r: EvaluationReport): string {
     '',
     table(
       ['model', 'batches', 'p50 ms', 'p99 ms', 'rows/s'],
-      [r.candidate, ...(r.baseline ? [r.baseline] : [])].map((s) => [s.version, String(s.latency.batches), num(s.latency.p50Ms), num(s.latency.p99Ms), num(s.latency.rowsPerSecond)]),
+      [r.candidate, ...(r.baseline ? [r.baseline] : [])].map((s) => [
+        s.version,
+        String(s.latency.batches),
+        num(s.latency.p50Ms),
+        num(s.latency.p99Ms),
+        num(s.latency.rowsPerSecond),
+      ]),
     ),
   ];
   if (r.agreement) {

@@ -108,11 +108,7 @@ export async function shadowEvaluate(args: ShadowArgs): Promise<ShadowResult> {
     slices = await Promise.all(args.sliceColumns.map((s) => sliceOf(conn, source, where, s, columns.get(s)!.type)));
     sliceParts = slices.map(() => []);
     const inputList = [...inputs.entries()];
-    const selects = [
-      ...inputList.map(([name, kind]) => featureSelect(name, kind)),
-      labelExpression(candidate),
-      ...slices.map((slice) => slice.codeExpression),
-    ];
+    const selects = [...inputList.map(([name, kind]) => featureSelect(name, kind)), labelExpression(candidate), ...slices.map((slice) => slice.codeExpression)];
     const result = await conn.stream(`SELECT ${selects.join(', ')} FROM ${source} WHERE ${where}`);
     const sessions = await loading;
     // Only the output the metrics need: a model may also compute contributions, which cost time here.
@@ -252,7 +248,8 @@ function readBatch(chunks: DuckDBDataChunk[], inputs: ReadonlyArray<[string, Inp
 /** The output metricsOf expects: probabilities (N × C) for classification, predictions (N) for regression. */
 function outputOf(out: ort.InferenceSession.OnnxValueMapType, task: Task, errorType: 'ModelLoadError' | 'BaselineLoadError'): Float32Array {
   const tensor = task === 'regression' ? out.prediction : out.probabilities;
-  if (!tensor) throw userError(errorType, `The ${errorType === 'ModelLoadError' ? 'candidate' : 'baseline'} model has no ${task === 'regression' ? 'prediction' : 'probabilities'} output`);
+  if (!tensor)
+    throw userError(errorType, `The ${errorType === 'ModelLoadError' ? 'candidate' : 'baseline'} model has no ${task === 'regression' ? 'prediction' : 'probabilities'} output`);
   return tensor.data as Float32Array;
 }
 

@@ -92,7 +92,10 @@ async function predictionsSelect(conn: DuckDBConnection, pattern: string): Promi
   const groups = new Map<string, { columns: Set<string>; files: string[] }>();
   for (const parts of runs.values()) {
     const described = await queryRows<{ column_name: string; column_type: string }>(conn, `DESCRIBE SELECT * FROM read_parquet(${quoteString(parts[0]!)})`);
-    const shape = described.filter((c) => c.column_name === 'features' || c.column_name === 'contributions').map((c) => `${c.column_name} ${c.column_type}`).join('; ');
+    const shape = described
+      .filter((c) => c.column_name === 'features' || c.column_name === 'contributions')
+      .map((c) => `${c.column_name} ${c.column_type}`)
+      .join('; ');
     const group = groups.get(shape) ?? { columns: new Set(described.map((c) => c.column_name)), files: [] };
     group.files.push(...parts);
     groups.set(shape, group);

@@ -21,7 +21,8 @@ async function insideStore(file: string, dir: string, what: string): Promise<str
     throw refuse(`${what} ${file} does not exist`);
   });
   const root = await fs.realpath(dir).catch(() => dir);
-  if (!real.startsWith(root + path.sep)) throw refuse(`${what} ${file} is outside the artifact store's ${dir}; only files the workers wrote there can be registered or used as evidence`);
+  if (!real.startsWith(root + path.sep))
+    throw refuse(`${what} ${file} is outside the artifact store's ${dir}; only files the workers wrote there can be registered or used as evidence`);
   return real;
 }
 
@@ -60,7 +61,9 @@ export async function readEvaluationEvidence(store: ArtifactStore, model: string
   if (report.candidate?.version !== candidate) throw refuse(`Evaluation report ${reportUri} evaluated ${report.candidate?.version}, not ${candidate}`);
   const compared = report.baseline?.version ?? null;
   if (compared !== baseline) {
-    throw refuse(`Evaluation report ${reportUri} compared ${candidate} with ${compared ?? 'no production model'}, but production is ${baseline ?? 'unset'}; evaluate it against the current production`);
+    throw refuse(
+      `Evaluation report ${reportUri} compared ${candidate} with ${compared ?? 'no production model'}, but production is ${baseline ?? 'unset'}; evaluate it against the current production`,
+    );
   }
   return report;
 }

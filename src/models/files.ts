@@ -15,7 +15,10 @@ export async function openVerifiedModel(summary: Pick<ModelVersionSummary, 'mode
     throw userError('ModelLoadError', `Model ${where}: cannot read ${summary.onnxUri} (${err.code ?? err.message})`);
   });
   if (actual !== summary.onnxSha256) {
-    throw userError('ModelLoadError', `Model ${where}: ${summary.onnxUri} changed after registration (sha256 ${actual.slice(0, 12)}…, registered ${summary.onnxSha256.slice(0, 12)}…)`);
+    throw userError(
+      'ModelLoadError',
+      `Model ${where}: ${summary.onnxUri} changed after registration (sha256 ${actual.slice(0, 12)}…, registered ${summary.onnxSha256.slice(0, 12)}…)`,
+    );
   }
   return loadSession(summary.onnxUri).catch((err: Error) => {
     throw userError('ModelLoadError', `Model ${where}: ONNX Runtime cannot load it: ${err.message}`);

@@ -53,7 +53,11 @@ export async function recordLabels(args: {
 }): Promise<LabelBatch> {
   const { conn, store, dataset, contract } = args;
   const labelColumn = args.label ?? contract.label;
-  if (!labelColumn) throw userError('InvalidInput', `Dataset ${dataset} has no label column in its contract (data scored before its outcome is known); name the file's label column (--label <column>)`);
+  if (!labelColumn)
+    throw userError(
+      'InvalidInput',
+      `Dataset ${dataset} has no label column in its contract (data scored before its outcome is known); name the file's label column (--label <column>)`,
+    );
   if (contract.key.length === 0) throw userError('InvalidInput', `Dataset ${dataset} has no key columns in its contract; labels are joined to predictions by key`);
   // Read from private copies of what was checked (see copyAllowedFiles), never from the paths again.
   const tmp = await store.makeTempDir(`labels-${dataset}`);

@@ -86,7 +86,9 @@ export async function monitor(args: {
     live = await liveMetrics(conn, store, card, request.primaryMetric ?? defaultPrimaryMetric(card.task));
     if (live.rows < request.minLabeledRows) notes.push(`only ${live.rows} labeled predictions (need ${request.minLabeledRows}) to judge live metrics`);
     else if (live.drop !== null && live.drop > request.maxMetricDrop) {
-      reasons.push(`live ${live.primaryMetric} ${live.value?.toFixed(4)} vs ${live.baseline?.toFixed(4)} at training (worse by ${live.drop.toFixed(4)} on ${live.rows} labeled rows)`);
+      reasons.push(
+        `live ${live.primaryMetric} ${live.value?.toFixed(4)} vs ${live.baseline?.toFixed(4)} at training (worse by ${live.drop.toFixed(4)} on ${live.rows} labeled rows)`,
+      );
     }
   } else notes.push('no labels yet: record them with `mlops labels <dataset> <file>` for live metrics');
 
@@ -114,8 +116,7 @@ async function globHasFiles(conn: DuckDBConnection, pattern: string): Promise<bo
 
 /** The latest prediction of this model version per (dataset, key), joined with the latest label per (dataset, key). */
 async function liveMetrics(conn: DuckDBConnection, store: ArtifactStore, card: ModelCard, primaryMetric: string): Promise<LiveMetrics> {
-  const label =
-    card.task === 'regression' ? 'CAST(l.label AS DOUBLE)' : `CAST(list_position(${varcharList(card.classes)}, l.label) - 1 AS DOUBLE)`;
+  const label = card.task === 'regression' ? 'CAST(l.label AS DOUBLE)' : `CAST(list_position(${varcharList(card.classes)}, l.label) - 1 AS DOUBLE)`;
   const rows = await queryRows<{ output: number; y: number; predicted: string | null }>(
     conn,
     `SELECT p.output AS output, ${label} AS y, p.predicted_label AS predicted
@@ -141,7 +142,12 @@ async function liveMetrics(conn: DuckDBConnection, store: ArtifactStore, card: M
       });
       metrics = metricsOf('binary', y, probabilities, 2);
     } else {
-      metrics = metricsOf('regression', y, Float32Array.from(rows, (r) => r.output), 0);
+      metrics = metricsOf(
+        'regression',
+        y,
+        Float32Array.from(rows, (r) => r.output),
+        0,
+      );
     }
   }
   const known = METRICS_BY_TASK[card.task].includes(primaryMetric) ? primaryMetric : defaultPrimaryMetric(card.task);
@@ -161,12 +167,25 @@ export function renderMonitoringMarkdown(r: MonitoringReport): string {
     '',
     '| feature | kind | PSI | test | statistic | p-value | drifted |',
     '|---|---|---|---|---|---|---|',
-    ...r.features.map((f) => `| ${f.feature} | ${f.kind} | ${f.psi.toFixed(3)} | ${f.test} | ${f.statistic.toFixed(3)} | ${f.pValue.toExponential(2)} | ${f.drifted ? 'YES' : 'no'} |`),
+    ...r.features.map(
+      (f) => `| ${f.feature} | ${f.kind} | ${f.psi.toFixed(3)} | ${f.test} | ${f.statistic.toFixed(3)} | ${f.pValue.toExponential(2)} | ${f.drifted ? 'YES' : 'no'} |`,
+    ),
     '',
   ];
-  if (r.predictions) lines.push('## Prediction drift', '', `PSI ${r.predictions.psi.toFixed(3)}, KS ${r.predictions.ksStatistic.toFixed(3)} (p ${r.predictions.pValue.toExponential(2)}) on ${r.predictions.rows} predictions: ${r.predictions.drifted ? 'DRIFTED' : 'stable'}`, '');
+  if (r.predictions)
+    lines.push(
+      '## Prediction drift',
+      '',
+      `PSI ${r.predictions.psi.toFixed(3)}, KS ${r.predictions.ksStatistic.toFixed(3)} (p ${r.predictions.pValue.toExponential(2)}) on ${r.predictions.rows} predictions: ${r.predictions.drifted ? 'DRIFTED' : 'stable'}`,
+      '',
+    );
   if (r.live) {
-    lines.push('## Live metrics (labeled predictions)', '', `${r.live.primaryMetric}: ${r.live.value ?? 'n/a'} live vs ${r.live.baseline ?? 'n/a'} at training, on ${r.live.rows} labeled rows`, '');
+    lines.push(
+      '## Live metrics (labeled predictions)',
+      '',
+      `${r.live.primaryMetric}: ${r.live.value ?? 'n/a'} live vs ${r.live.baseline ?? 'n/a'} at training, on ${r.live.rows} labeled rows`,
+      '',
+    );
   }
   if (r.notes.length) lines.push('## Notes', '', ...r.notes.map((n) => `- ${n}`), '');
   return `${lines.join('\n')}\n`;

@@ -10,15 +10,7 @@ export const ML_OPSET = 3;
 export const ML_DOMAIN = 'ai.onnx.ml';
 
 /** Integers encode as INT(S); use { float } / { floats } when a float happens to be integral. */
-export type AttributeValue =
-  | number
-  | string
-  | number[]
-  | string[]
-  | { float: number }
-  | { floats: number[] }
-  | { ints: number[] }
-  | onnx.ITensorProto;
+export type AttributeValue = number | string | number[] | string[] | { float: number } | { floats: number[] } | { ints: number[] } | onnx.ITensorProto;
 
 export const TensorType = onnx.TensorProto.DataType;
 
@@ -32,9 +24,7 @@ function attribute(name: string, value: AttributeValue): onnx.IAttributeProto {
     if (value.every((v) => typeof v === 'string')) {
       return { name, type: A.STRINGS, strings: (value as string[]).map((v) => new TextEncoder().encode(v)) };
     }
-    return (value as number[]).every(Number.isInteger)
-      ? { name, type: A.INTS, ints: value as number[] }
-      : { name, type: A.FLOATS, floats: value as number[] };
+    return (value as number[]).every(Number.isInteger) ? { name, type: A.INTS, ints: value as number[] } : { name, type: A.FLOATS, floats: value as number[] };
   }
   if ('float' in value) return { name, type: A.FLOAT, f: value.float };
   if ('floats' in value) return { name, type: A.FLOATS, floats: value.floats };
@@ -42,13 +32,7 @@ function attribute(name: string, value: AttributeValue): onnx.IAttributeProto {
   return { name, type: A.TENSOR, t: value };
 }
 
-export function node(
-  opType: string,
-  inputs: string[],
-  outputs: string[],
-  attributes: Record<string, AttributeValue> = {},
-  domain = '',
-): onnx.INodeProto {
+export function node(opType: string, inputs: string[], outputs: string[], attributes: Record<string, AttributeValue> = {}, domain = ''): onnx.INodeProto {
   return {
     opType,
     input: inputs,

@@ -55,7 +55,10 @@ export function treeContributions(model: GbdtModel): TreeContributions {
     const walk = (id: number, credit: Map<number, number>) => {
       const n = tree[id]!;
       if (n.leaf) {
-        out.set(id, [...credit.entries()].filter(([, v]) => v !== 0));
+        out.set(
+          id,
+          [...credit.entries()].filter(([, v]) => v !== 0),
+        );
         return;
       }
       for (const child of [n.left, n.right]) {

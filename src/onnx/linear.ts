@@ -25,11 +25,7 @@ export function exportLinear(model: LinearModel, metadata: Record<string, string
     const classes = model.task === 'binary' ? 2 : k;
     if (model.task === 'binary') {
       initializers.push(floatTensor(t('one'), [1], [1]));
-      nodes.push(
-        node('Sigmoid', [t('logits')], [t('p1')]),
-        node('Sub', [t('one'), t('p1')], [t('p0')]),
-        node('Concat', [t('p0'), t('p1')], ['probabilities'], { axis: 1 }),
-      );
+      nodes.push(node('Sigmoid', [t('logits')], [t('p1')]), node('Sub', [t('one'), t('p1')], [t('p0')]), node('Concat', [t('p0'), t('p1')], ['probabilities'], { axis: 1 }));
     } else {
       nodes.push(node('Softmax', [t('logits')], ['probabilities'], { axis: 1 }));
     }

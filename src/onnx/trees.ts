@@ -95,13 +95,25 @@ export function exportGbdt(model: GbdtModel, metadata: Record<string, string>): 
   let outputs: onnx.IValueInfoProto[];
   if (model.task === 'regression') {
     nodes.push(
-      node('TreeEnsembleRegressor', [pre.output], ['prediction'], { ...ensembleAttributes(model, 'target'), n_targets: 1, aggregate_function: 'SUM', post_transform: 'NONE' }, ML_DOMAIN),
+      node(
+        'TreeEnsembleRegressor',
+        [pre.output],
+        ['prediction'],
+        { ...ensembleAttributes(model, 'target'), n_targets: 1, aggregate_function: 'SUM', post_transform: 'NONE' },
+        ML_DOMAIN,
+      ),
     );
     outputs = [valueInfo('prediction', TensorType.FLOAT, ['N', 1])];
   } else {
     // One score column; ONNX Runtime turns a 2-class LOGISTIC ensemble into [1 - p, p].
     nodes.push(
-      node('TreeEnsembleClassifier', [pre.output], ['label', 'probabilities'], { ...ensembleAttributes(model, 'class'), classlabels_int64s: { ints: [0, 1] }, post_transform: 'LOGISTIC' }, ML_DOMAIN),
+      node(
+        'TreeEnsembleClassifier',
+        [pre.output],
+        ['label', 'probabilities'],
+        { ...ensembleAttributes(model, 'class'), classlabels_int64s: { ints: [0, 1] }, post_transform: 'LOGISTIC' },
+        ML_DOMAIN,
+      ),
     );
     outputs = [valueInfo('label', TensorType.INT64, ['N']), valueInfo('probabilities', TensorType.FLOAT, ['N', 2])];
   }

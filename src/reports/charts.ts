@@ -114,7 +114,9 @@ export function lineChart(o: LineChartOptions): string {
     body.push(`<path class="line" data-series="${esc(s.name)}" d="${d}" fill="none" stroke="${esc(s.color)}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 3"' : ''}/>`);
     if (s.dots) {
       for (const [a, b] of s.points) {
-        body.push(`<circle class="dot" data-series="${esc(s.name)}" data-x="${datum(a)}" data-y="${datum(b)}" cx="${px(x(a))}" cy="${px(y(b))}" r="3.5" fill="${esc(s.color)}"><title>${esc(`${s.name}: ${fmt(b)}`)}</title></circle>`);
+        body.push(
+          `<circle class="dot" data-series="${esc(s.name)}" data-x="${datum(a)}" data-y="${datum(b)}" cx="${px(x(a))}" cy="${px(y(b))}" r="3.5" fill="${esc(s.color)}"><title>${esc(`${s.name}: ${fmt(b)}`)}</title></circle>`,
+        );
       }
     }
   }
@@ -221,10 +223,7 @@ export function histogramChart(o: HistogramOptions): string {
   const f = frameOf(o.width ?? 640, o.height ?? 300);
   const xs = [o.edges[0]!, o.edges[bins]!, ...(o.rules ?? []).map((r) => r.x)];
   const x = linearScale(niceDomain(xs), [f.left, f.right]);
-  const heights =
-    o.mode === 'stacked'
-      ? Array.from({ length: bins }, (_, b) => o.series.reduce((a, s) => a + (s.values[b] ?? 0), 0))
-      : present;
+  const heights = o.mode === 'stacked' ? Array.from({ length: bins }, (_, b) => o.series.reduce((a, s) => a + (s.values[b] ?? 0), 0)) : present;
   const y = linearScale(niceDomain(heights, [0]), [f.bottom, f.top]);
   const format = o.format ?? fmt;
   const body: string[] = [];
@@ -232,7 +231,9 @@ export function histogramChart(o: HistogramOptions): string {
     const from = Math.max(x.domain[0], r.from);
     const to = Math.min(x.domain[1], r.to);
     if (to > from) {
-      body.push(`<rect class="region" data-from="${datum(r.from)}" data-to="${datum(r.to)}" x="${px(x(from))}" y="${px(f.top)}" width="${px(x(to) - x(from))}" height="${px(f.bottom - f.top)}" fill="${esc(r.color)}" fill-opacity="0.3"><title>${esc(r.label)}</title></rect>`);
+      body.push(
+        `<rect class="region" data-from="${datum(r.from)}" data-to="${datum(r.to)}" x="${px(x(from))}" y="${px(f.top)}" width="${px(x(to) - x(from))}" height="${px(f.bottom - f.top)}" fill="${esc(r.color)}" fill-opacity="0.3"><title>${esc(r.label)}</title></rect>`,
+      );
     }
   }
   body.push(yAxis(f, y, o.yLabel, undefined, format), xAxis(f, x, o.xLabel));
@@ -324,8 +325,12 @@ export function scatterChart(o: ScatterOptions): string {
   const x = linearScale(both ?? niceDomain(xs), [f.left, f.right]);
   const y = linearScale(both ?? niceDomain(ys, o.zeroLine ? [0] : []), [f.bottom, f.top]);
   const body: string[] = [yAxis(f, y, o.yLabel), xAxis(f, x, o.xLabel)];
-  if (o.diagonal) body.push(`<line class="reference" x1="${px(x(x.domain[0]))}" y1="${px(y(x.domain[0]))}" x2="${px(x(x.domain[1]))}" y2="${px(y(x.domain[1]))}" stroke="${COLORS.reference}" stroke-dasharray="4 4"/>`);
-  if (o.zeroLine) body.push(`<line class="reference" x1="${px(f.left)}" x2="${px(f.right)}" y1="${px(y(0))}" y2="${px(y(0))}" stroke="${COLORS.reference}" stroke-dasharray="4 4"/>`);
+  if (o.diagonal)
+    body.push(
+      `<line class="reference" x1="${px(x(x.domain[0]))}" y1="${px(y(x.domain[0]))}" x2="${px(x(x.domain[1]))}" y2="${px(y(x.domain[1]))}" stroke="${COLORS.reference}" stroke-dasharray="4 4"/>`,
+    );
+  if (o.zeroLine)
+    body.push(`<line class="reference" x1="${px(f.left)}" x2="${px(f.right)}" y1="${px(y(0))}" y2="${px(y(0))}" stroke="${COLORS.reference}" stroke-dasharray="4 4"/>`);
   for (const s of o.series) {
     const dots = s.points
       .filter(([a, b]) => Number.isFinite(a) && Number.isFinite(b))
@@ -336,7 +341,10 @@ export function scatterChart(o: ScatterOptions): string {
     const d = l.points.map(([a, b], i) => `${i === 0 ? 'M' : 'L'}${px(x(a))} ${px(y(b))}`).join('');
     body.push(`<path class="line" data-series="${esc(l.name)}" d="${d}" fill="none" stroke="${esc(l.color)}" stroke-width="2.5"${l.dashed ? ' stroke-dasharray="6 3"' : ''}/>`);
   }
-  const entries: LegendEntry[] = [...o.series.map((s) => ({ name: s.name, color: s.color })), ...(o.lines ?? []).map((l) => ({ name: l.name, color: l.color, line: true, dashed: l.dashed }))];
+  const entries: LegendEntry[] = [
+    ...o.series.map((s) => ({ name: s.name, color: s.color })),
+    ...(o.lines ?? []).map((l) => ({ name: l.name, color: l.color, line: true, dashed: l.dashed })),
+  ];
   return svgRoot(o.id, f, o.title, chartTitle(f, o.title) + legend(f, entries) + plotGroup(f, x, y, body.join('')));
 }
 
@@ -356,7 +364,10 @@ export function divergingBarChart(o: DivergingOptions): string {
   const f = frameOf(o.width ?? 480, 40 + o.categories.length * row + 40, { left: labelWidth, top: 30, bottom: 40 });
   const x = linearScale(niceDomain(o.values, [0]), [f.left, f.right]);
   const zero = x(0);
-  const body: string[] = [xAxis(f, x, o.xLabel, niceTicks(x.domain[0], x.domain[1], 4)), `<line class="axis" x1="${px(zero)}" x2="${px(zero)}" y1="${px(f.top)}" y2="${px(f.bottom)}"/>`];
+  const body: string[] = [
+    xAxis(f, x, o.xLabel, niceTicks(x.domain[0], x.domain[1], 4)),
+    `<line class="axis" x1="${px(zero)}" x2="${px(zero)}" y1="${px(f.top)}" y2="${px(f.bottom)}"/>`,
+  ];
   o.categories.forEach((category, i) => {
     const v = o.values[i]!;
     const y0 = f.top + i * row + 3;
@@ -390,7 +401,9 @@ export function timelineChart(o: ChartBase & { lanes: readonly string[]; events:
   const body: string[] = [xAxis(f, x, 'time (UTC)', timeTicks(x.domain, 6), (v) => timeLabel(v, span))];
   o.lanes.forEach((name, i) => {
     const at = px(f.top + i * lane + lane / 2);
-    body.push(`<line class="grid" x1="${px(f.left)}" x2="${px(f.right)}" y1="${at}" y2="${at}"/><text class="tick" x="${px(f.left - 6)}" y="${at}" text-anchor="end" dominant-baseline="middle">${esc(name)}</text>`);
+    body.push(
+      `<line class="grid" x1="${px(f.left)}" x2="${px(f.right)}" y1="${at}" y2="${at}"/><text class="tick" x="${px(f.left - 6)}" y="${at}" text-anchor="end" dominant-baseline="middle">${esc(name)}</text>`,
+    );
   });
   for (const e of o.events) {
     const cy = f.top + Math.max(0, o.lanes.indexOf(e.lane)) * lane + lane / 2;

@@ -46,7 +46,7 @@ function metricsTable(r: EvaluationReport): string {
     const c = r.candidate.metrics[m];
     const b = r.baseline?.metrics[m];
     const diff = c !== undefined && b !== undefined ? c - b : undefined;
-    const better = diff === undefined || diff === 0 ? '' : (diff > 0) === higherIsBetter(m) ? ' (better)' : ' (worse)';
+    const better = diff === undefined || diff === 0 ? '' : diff > 0 === higherIsBetter(m) ? ' (better)' : ' (worse)';
     return [m === r.primaryMetric ? raw(`<strong>${esc(m)}</strong> (primary)`) : m, fmt(c), ...(r.baseline ? [fmt(b), `${fmt(diff)}${better}`] : [])];
   });
   return table(['metric', 'candidate', ...(r.baseline ? ['production', 'difference'] : [])], rows);
@@ -92,7 +92,13 @@ function classificationCharts(r: EvaluationReport, data: Record<string, unknown>
       xDomain: [0, 1],
       yDomain: [0, 1],
       diagonal: true,
-      series: models.map((m) => ({ name: m.name, color: m.color, dashed: m.dashed, dots: true, points: (m.side.curves!.calibration ?? []).map((b) => [b.meanPredicted, b.observed] as const) })),
+      series: models.map((m) => ({
+        name: m.name,
+        color: m.color,
+        dashed: m.dashed,
+        dots: true,
+        points: (m.side.curves!.calibration ?? []).map((b) => [b.meanPredicted, b.observed] as const),
+      })),
     }),
   );
   const classes = r.classes ?? [];
@@ -100,7 +106,9 @@ function classificationCharts(r: EvaluationReport, data: Record<string, unknown>
   for (const m of models) {
     const counts = m.side.curves!.confusion ?? [];
     const labels = counts.map((_, k) => classes[k] ?? String(k));
-    charts.push(heatmapChart({ id: `confusion-${m.key}`, title: `Confusion matrix, ${m.name}`, rowLabel: 'actual', colLabel: 'predicted', rows: labels, cols: labels, values: counts }));
+    charts.push(
+      heatmapChart({ id: `confusion-${m.key}`, title: `Confusion matrix, ${m.name}`, rowLabel: 'actual', colLabel: 'predicted', rows: labels, cols: labels, values: counts }),
+    );
   }
   return section('How the models rank and classify', grid(...charts));
 }
@@ -148,9 +156,17 @@ function sliceCharts(r: EvaluationReport, data: Record<string, unknown>): string
     const slices = r.slices.filter((s) => s.column === column);
     const markers = slices.flatMap((s, i) => {
       const b = s.baseline?.[metric];
-      return b !== undefined && Number.isFinite(b) && s.rows >= r.gatesConfig.minSliceRows ? [{ category: i, value: sliceTolerance(r, b), label: `${column}=${s.value}: the slice gate allows ${fmt(sliceTolerance(r, b))}` }] : [];
+      return b !== undefined && Number.isFinite(b) && s.rows >= r.gatesConfig.minSliceRows
+        ? [{ category: i, value: sliceTolerance(r, b), label: `${column}=${s.value}: the slice gate allows ${fmt(sliceTolerance(r, b))}` }]
+        : [];
     });
-    data[`slices-${column}`] = slices.map((s, i) => ({ value: s.value, rows: s.rows, candidate: s.candidate[metric] ?? null, baseline: s.baseline?.[metric] ?? null, tolerance: markers.find((m) => m.category === i)?.value ?? null }));
+    data[`slices-${column}`] = slices.map((s, i) => ({
+      value: s.value,
+      rows: s.rows,
+      candidate: s.candidate[metric] ?? null,
+      baseline: s.baseline?.[metric] ?? null,
+      tolerance: markers.find((m) => m.category === i)?.value ?? null,
+    }));
     return barChart({
       id: `slices-${column}`,
       title: `${metric} per ${column} slice`,
@@ -178,7 +194,15 @@ function agreementSection(r: EvaluationReport, data: Record<string, unknown>): s
   const h = a.histogram;
   data.difference = h ?? null;
   const chart = h
-    ? histogramChart({ id: 'difference', title: 'Output difference per row', xLabel: '|candidate − production|', yLabel: 'rows', edges: h.edges, mode: 'grouped', series: [{ name: 'rows', color: COLORS.neutral, values: h.counts }] })
+    ? histogramChart({
+        id: 'difference',
+        title: 'Output difference per row',
+        xLabel: '|candidate − production|',
+        yLabel: 'rows',
+        edges: h.edges,
+        mode: 'grouped',
+        series: [{ name: 'rows', color: COLORS.neutral, values: h.counts }],
+      })
     : '<p class="muted">(this report predates the difference histogram)</p>';
   return section('How far apart the two models are', `<p>${esc(words)}</p>`, grid(chart));
 }
@@ -201,8 +225,15 @@ function dataSection(r: EvaluationReport): string {
   const list = (lines: string[]) => `<ul>${lines.map((l) => `<li>${esc(l.replace(/^\s*- /, ''))}</li>`).join('')}</ul>`;
   const parts = [`<p>Left out: ${esc(r.excluded.join('; '))}.</p>`];
   if (r.data) {
-    parts.push(`<h3>Judged on ${r.data.judged.rowsJudged} rows of ${esc(`${r.data.judged.dataset}@${r.data.judged.version}`)} (${esc(KIND_WORDS[r.data.judged.kind])})</h3>`, list(describeLines(r.data.judged)));
-    for (const t of r.data.trained) parts.push(`<h3>${t.model === 'candidate' ? 'Candidate' : 'Production'} ${esc(t.modelVersion)} trained on ${t.trainRows} rows of ${esc(`${t.dataset}@${t.version}`)}</h3>`, list(describeLines(t)));
+    parts.push(
+      `<h3>Judged on ${r.data.judged.rowsJudged} rows of ${esc(`${r.data.judged.dataset}@${r.data.judged.version}`)} (${esc(KIND_WORDS[r.data.judged.kind])})</h3>`,
+      list(describeLines(r.data.judged)),
+    );
+    for (const t of r.data.trained)
+      parts.push(
+        `<h3>${t.model === 'candidate' ? 'Candidate' : 'Production'} ${esc(t.modelVersion)} trained on ${t.trainRows} rows of ${esc(`${t.dataset}@${t.version}`)}</h3>`,
+        list(describeLines(t)),
+      );
   }
   return section('Data', ...parts);
 }
@@ -210,7 +241,10 @@ function dataSection(r: EvaluationReport): string {
 export function renderEvaluationPage(r: EvaluationReport, source?: string): string {
   const data: Record<string, unknown> = { report: r.id, gates: r.gates };
   const gates = r.gates.length
-    ? table(['gate', 'verdict', 'what was compared'], r.gates.map((g) => [gateWords(g.gate), badge(g.passed), g.detail]))
+    ? table(
+        ['gate', 'verdict', 'what was compared'],
+        r.gates.map((g) => [gateWords(g.gate), badge(g.passed), g.detail]),
+      )
     : '<p class="muted">No gate applies.</p>';
   const missingCurves = sides(r).some((s) => !s.side.curves);
   const body = [

@@ -40,12 +40,21 @@ const shortVersion = (v: string | undefined) => (v ? v.slice(0, 12) : '(none)');
 
 export function renderModelPage(o: ModelPageInput): string {
   const { state } = o;
-  const aliasesOf = (version: string) => Object.entries(state.aliases).filter(([, v]) => v === version).map(([a]) => a);
+  const aliasesOf = (version: string) =>
+    Object.entries(state.aliases)
+      .filter(([, v]) => v === version)
+      .map(([a]) => a);
   const lanes = ['register', 'candidate alias', 'production alias', 'reject', 'rollback', 'archive'].filter((l) => state.decisions.some((d) => laneOf(d.action, d.alias) === l));
   const events: TimelineEvent[] = state.decisions.map((d) => {
     const lane = laneOf(d.action, d.alias);
     const href = d.evidenceUri ? o.href(d.evidenceUri) : undefined;
-    return { at: Date.parse(d.at), lane, color: LANE_COLORS[lane] ?? COLORS.neutral, label: `${d.at} · ${d.action}${d.alias ? ` ${d.alias}` : ''} → ${shortVersion(d.version)} by ${d.by}: ${d.reason}`, ...(href ? { href } : {}) };
+    return {
+      at: Date.parse(d.at),
+      lane,
+      color: LANE_COLORS[lane] ?? COLORS.neutral,
+      label: `${d.at} · ${d.action}${d.alias ? ` ${d.alias}` : ''} → ${shortVersion(d.version)} by ${d.by}: ${d.reason}`,
+      ...(href ? { href } : {}),
+    };
   });
   const metric = o.primaryMetric;
   const versions = [...state.versions].sort((a, b) => a.registeredAt.localeCompare(b.registeredAt));
@@ -66,26 +75,84 @@ export function renderModelPage(o: ModelPageInput): string {
     v.trainer.kind,
     `${v.dataset.name}@${v.dataset.version.slice(0, 8)}`,
     fmt(v.metrics.test[metric]),
-    raw(o.evaluations.filter((e) => e.candidate === v.version).slice(0, 3).map((e) => { const h = o.href(e.uri); return h ? link(h, `${e.passed ? 'passed' : 'failed'} ${e.createdAt.slice(0, 10)}`).html : ''; }).join(' · ')),
+    raw(
+      o.evaluations
+        .filter((e) => e.candidate === v.version)
+        .slice(0, 3)
+        .map((e) => {
+          const h = o.href(e.uri);
+          return h ? link(h, `${e.passed ? 'passed' : 'failed'} ${e.createdAt.slice(0, 10)}`).html : '';
+        })
+        .join(' · '),
+    ),
   ]);
   const decisionRows = [...state.decisions].reverse().map((d) => {
     const href = d.evidenceUri ? o.href(d.evidenceUri) : undefined;
-    return [d.at, d.action, d.alias ?? '', raw(`<code>${esc(shortVersion(d.version))}</code>`), d.by, d.reason, href ? link(href, 'evidence') : d.evidenceUri ? raw(`<code>${esc(d.evidenceUri)}</code>`) : ''];
+    return [
+      d.at,
+      d.action,
+      d.alias ?? '',
+      raw(`<code>${esc(shortVersion(d.version))}</code>`),
+      d.by,
+      d.reason,
+      href ? link(href, 'evidence') : d.evidenceUri ? raw(`<code>${esc(d.evidenceUri)}</code>`) : '',
+    ];
   });
   const reportLinks = (title: string, rows: Array<{ label: string; uri: string; detail: string }>) =>
-    `<h3>${esc(title)}</h3>` + table(['report', 'detail'], rows.map((r) => { const h = o.href(r.uri); return [h ? link(h, r.label) : r.label, r.detail]; }));
+    `<h3>${esc(title)}</h3>` +
+    table(
+      ['report', 'detail'],
+      rows.map((r) => {
+        const h = o.href(r.uri);
+        return [h ? link(h, r.label) : r.label, r.detail];
+      }),
+    );
   const body = [
-    section('Decisions', wide(timelineChart({ id: 'decisions', title: 'Decision log (click a point for its evidence)', lanes, events, width: 1160 })), table(['at', 'action', 'alias', 'version', 'by', 'reason', 'evidence'], decisionRows)),
+    section(
+      'Decisions',
+      wide(timelineChart({ id: 'decisions', title: 'Decision log (click a point for its evidence)', lanes, events, width: 1160 })),
+      table(['at', 'action', 'alias', 'version', 'by', 'reason', 'evidence'], decisionRows),
+    ),
     section(
       `Versions (${state.versions.length}${state.retiredVersions ? `, ${state.retiredVersions} older retired from the registry's state` : ''})`,
-      grid(lineChart({ id: 'versions-metric', title: `Test ${metric} per version, by registration time`, xLabel: 'registered (UTC)', yLabel: metric, time: true, series: [{ name: `test ${metric}`, color: COLORS.candidate, dots: true, points: metricPoints }] })),
+      grid(
+        lineChart({
+          id: 'versions-metric',
+          title: `Test ${metric} per version, by registration time`,
+          xLabel: 'registered (UTC)',
+          yLabel: metric,
+          time: true,
+          series: [{ name: `test ${metric}`, color: COLORS.candidate, dots: true, points: metricPoints }],
+        }),
+      ),
       table(['version', 'registered', 'aliases', 'trainer', 'trained on', `test ${metric}`, 'evaluations'], versionRows),
     ),
     section(
       'Reports',
-      reportLinks('Evaluations', o.evaluations.map((e) => ({ label: `${e.createdAt} · ${e.id}`, uri: e.uri, detail: `${shortVersion(e.candidate)} vs ${e.baseline ? shortVersion(e.baseline) : 'none'}: ${e.passed ? 'passed' : 'failed'}` }))),
-      reportLinks('Monitoring runs', o.monitoring.map((m) => ({ label: `${m.createdAt} · ${m.id}`, uri: m.uri, detail: `${shortVersion(m.modelVersion)}: ${m.triggered ? 'threshold crossed' : 'no threshold crossed'}` }))),
-      reportLinks('Scoring runs', o.scoring.map((s) => ({ label: `${s.createdAt} · ${s.runId}`, uri: s.uri, detail: `${shortVersion(s.modelVersion)}: ${s.rows} rows, ${fmt(s.flaggedShare * 100, 3)} % flagged${s.alert ? ' (alert)' : ''}` }))),
+      reportLinks(
+        'Evaluations',
+        o.evaluations.map((e) => ({
+          label: `${e.createdAt} · ${e.id}`,
+          uri: e.uri,
+          detail: `${shortVersion(e.candidate)} vs ${e.baseline ? shortVersion(e.baseline) : 'none'}: ${e.passed ? 'passed' : 'failed'}`,
+        })),
+      ),
+      reportLinks(
+        'Monitoring runs',
+        o.monitoring.map((m) => ({
+          label: `${m.createdAt} · ${m.id}`,
+          uri: m.uri,
+          detail: `${shortVersion(m.modelVersion)}: ${m.triggered ? 'threshold crossed' : 'no threshold crossed'}`,
+        })),
+      ),
+      reportLinks(
+        'Scoring runs',
+        o.scoring.map((s) => ({
+          label: `${s.createdAt} · ${s.runId}`,
+          uri: s.uri,
+          detail: `${shortVersion(s.modelVersion)}: ${s.rows} rows, ${fmt(s.flaggedShare * 100, 3)} % flagged${s.alert ? ' (alert)' : ''}`,
+        })),
+      ),
     ),
   ].join('\n');
   return renderPage({

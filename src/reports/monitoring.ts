@@ -85,7 +85,11 @@ function trendSection(r: MonitoringReport, history: readonly MonitoringPoint[], 
       baseline !== null && metric
         ? [
             { y: baseline, label: `at training ${fmt(baseline)}` },
-            { y: higherIsBetter(metric) ? baseline - r.thresholds.maxMetricDrop : baseline + r.thresholds.maxMetricDrop, label: `allowed drop ${fmt(r.thresholds.maxMetricDrop)}`, color: COLORS.flagged },
+            {
+              y: higherIsBetter(metric) ? baseline - r.thresholds.maxMetricDrop : baseline + r.thresholds.maxMetricDrop,
+              label: `allowed drop ${fmt(r.thresholds.maxMetricDrop)}`,
+              color: COLORS.flagged,
+            },
           ]
         : [],
   });
@@ -104,11 +108,23 @@ function trendSection(r: MonitoringReport, history: readonly MonitoringPoint[], 
   });
   return section(
     `Over time (${history.length} monitoring run${history.length === 1 ? '' : 's'})`,
-    note('Live metrics need labels for logged predictions. No performance estimator (metrics estimated without labels) is configured for this model, so only measured values are drawn.'),
+    note(
+      'Live metrics need labels for logged predictions. No performance estimator (metrics estimated without labels) is configured for this model, so only measured values are drawn.',
+    ),
     grid(metricChart, psiChart),
     table(
       ['run', 'at', 'model version', 'live', 'prediction PSI', 'drifted features', 'crossed'],
-      [...history].reverse().map((p) => [p.id, p.createdAt, p.modelVersion.slice(0, 12), p.live ? `${p.live.primaryMetric} ${fmt(p.live.value)} (${p.live.rows} rows)` : 'n/a', fmt(p.predictionPsi), String(p.driftedFeatures), badge(!p.triggered, 'no', 'YES')]),
+      [...history]
+        .reverse()
+        .map((p) => [
+          p.id,
+          p.createdAt,
+          p.modelVersion.slice(0, 12),
+          p.live ? `${p.live.primaryMetric} ${fmt(p.live.value)} (${p.live.rows} rows)` : 'n/a',
+          fmt(p.predictionPsi),
+          String(p.driftedFeatures),
+          badge(!p.triggered, 'no', 'YES'),
+        ]),
     ),
   );
 }

@@ -82,16 +82,38 @@ export async function writeModelPage(store: ArtifactStore, state: RegistryState,
   const monitoringUri = (id: string) => path.join(monitoringDir(store, model), `${id}.json`);
   for (const e of evaluations) await remember(evaluationUri(e.id), () => writeEvaluationPage(store, model, e.id));
   for (const m of monitoring) await remember(monitoringUri(m.id));
-  for (const s of scoring) hrefs.set(s.runUri, path.relative(dir, path.join(path.dirname(s.runUri), RUN_PAGE)).split(path.sep).join('/'));
+  for (const s of scoring)
+    hrefs.set(
+      s.runUri,
+      path
+        .relative(dir, path.join(path.dirname(s.runUri), RUN_PAGE))
+        .split(path.sep)
+        .join('/'),
+    );
   for (const d of state.decisions) if (d.evidenceUri && !hrefs.has(d.evidenceUri)) await remember(d.evidenceUri);
   for (const s of scoring) if (!(await fileExists(path.join(path.dirname(s.runUri), RUN_PAGE)))) await writeScoringPage(store, model, s.runId);
   const html = renderModelPage({
     state,
     primaryMetric: evaluations[0]?.primaryMetric ?? defaultPrimaryMetric(task),
     href: (uri) => hrefs.get(uri),
-    evaluations: evaluations.map((e) => ({ id: e.id, createdAt: e.createdAt, candidate: e.candidate.version, baseline: e.baseline?.version ?? null, passed: e.passed, uri: evaluationUri(e.id) })),
+    evaluations: evaluations.map((e) => ({
+      id: e.id,
+      createdAt: e.createdAt,
+      candidate: e.candidate.version,
+      baseline: e.baseline?.version ?? null,
+      passed: e.passed,
+      uri: evaluationUri(e.id),
+    })),
     monitoring: monitoring.map((m) => ({ id: m.id, createdAt: m.createdAt, modelVersion: m.modelVersion, triggered: m.triggered, uri: monitoringUri(m.id) })),
-    scoring: scoring.map((s) => ({ runId: s.runId, createdAt: s.createdAt, modelVersion: s.modelVersion, rows: s.rows, flaggedShare: s.flaggedShare, alert: s.alert !== undefined, uri: s.runUri })),
+    scoring: scoring.map((s) => ({
+      runId: s.runId,
+      createdAt: s.createdAt,
+      modelVersion: s.modelVersion,
+      rows: s.rows,
+      flaggedShare: s.flaggedShare,
+      alert: s.alert !== undefined,
+      uri: s.runUri,
+    })),
     generatedAt: now,
   });
   await store.writeJsonAtomic(path.join(dir, 'model.json'), state);

@@ -146,7 +146,9 @@ export function xAxis(f: Frame, x: Scale, label?: string, ticks = niceTicks(x.do
   const parts = [`<line class="axis" x1="${px(f.left)}" x2="${px(f.right)}" y1="${px(f.bottom)}" y2="${px(f.bottom)}"/>`];
   for (const t of ticks) {
     const at = px(x(t));
-    parts.push(`<line class="axis" x1="${at}" x2="${at}" y1="${px(f.bottom)}" y2="${px(f.bottom + 4)}"/><text class="tick" x="${at}" y="${px(f.bottom + 16)}" text-anchor="middle">${esc(format(t))}</text>`);
+    parts.push(
+      `<line class="axis" x1="${at}" x2="${at}" y1="${px(f.bottom)}" y2="${px(f.bottom + 4)}"/><text class="tick" x="${at}" y="${px(f.bottom + 16)}" text-anchor="middle">${esc(format(t))}</text>`,
+    );
   }
   if (label) parts.push(`<text class="axis-label" x="${px((f.left + f.right) / 2)}" y="${px(f.height - 6)}" text-anchor="middle">${esc(label)}</text>`);
   return `<g class="x-axis">${parts.join('')}</g>`;

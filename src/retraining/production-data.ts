@@ -48,7 +48,10 @@ export async function findScoredSnapshots(
   const bySnapshot = new Map<string, ScoringRunRef[]>();
   for (const r of runs) {
     const ref = `${r.dataset}@${r.datasetVersion}`;
-    bySnapshot.set(ref, [...(bySnapshot.get(ref) ?? []), { runId: r.runId, modelVersion: r.modelVersion, dataset: r.dataset, datasetVersion: r.datasetVersion, scoredAt: r.createdAt }]);
+    bySnapshot.set(ref, [
+      ...(bySnapshot.get(ref) ?? []),
+      { runId: r.runId, modelVersion: r.modelVersion, dataset: r.dataset, datasetVersion: r.datasetVersion, scoredAt: r.createdAt },
+    ]);
   }
   const snapshots: ScoredSnapshot[] = [];
   const notes: string[] = [];
@@ -120,7 +123,12 @@ export function heldOut(contract: Contract, fraction: number): string {
  * row per key — the most recently scored. Returns how many rows it staged and how many labels
  * could not be read as the label's type.
  */
-export async function stageLabeledRows(conn: DuckDBConnection, table: string, contract: Contract, snapshots: readonly ScoredSnapshot[]): Promise<{ rows: number; badLabels: number }> {
+export async function stageLabeledRows(
+  conn: DuckDBConnection,
+  table: string,
+  contract: Contract,
+  snapshots: readonly ScoredSnapshot[],
+): Promise<{ rows: number; badLabels: number }> {
   const label = contract.label!;
   const labelType = DUCKDB_TYPES[contract.columns.find((c) => c.name === label)!.type];
   const parts = snapshots.map((s) => {

@@ -13,7 +13,12 @@ export const strategySchema = z
   .object({
     trainer: trainerConfigSchema.optional(),
     features: z.array(z.string().min(1)).min(1).optional(),
-    seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .optional(),
   })
   .strict();
 export type Strategy = z.infer<typeof strategySchema>;

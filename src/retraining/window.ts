@@ -84,9 +84,12 @@ export async function planRetrainingData(args: PlanArgs): Promise<AttemptData> {
   }
 
   // 2. What to train on.
-  const trainedBy = (versions: readonly DatasetManifest[]) => [...versions, productionTraining].filter((m, i, all) => all.findIndex((o) => o.dataset === m.dataset && o.version === m.version) === i);
+  const trainedBy = (versions: readonly DatasetManifest[]) =>
+    [...versions, productionTraining].filter((m, i, all) => all.findIndex((o) => o.dataset === m.dataset && o.version === m.version) === i);
   if (labeled && !contract.key.every((k) => productionTraining.contract.columns.some((c) => c.name === k))) {
-    notes.push(`production's training data ${productionTraining.dataset}@${productionTraining.version} lacks the key (${contract.key.join(', ')}): judging rows cannot be checked against it`);
+    notes.push(
+      `production's training data ${productionTraining.dataset}@${productionTraining.version} lacks the key (${contract.key.join(', ')}): judging rows cannot be checked against it`,
+    );
   }
   const judgeable = labeled
     ? await countRows(conn, judgingRows(labeled.contract, { holdout: window.holdoutFraction, exclude: trainedBy(args.trainingWindow === 'production' ? [] : original.versions) }))
@@ -105,7 +108,8 @@ export async function planRetrainingData(args: PlanArgs): Promise<AttemptData> {
   if (used === 'original' && originalPart.length === 0) {
     throw userError('DatasetNotFound', `No version of ${originalDataset} is younger than window.maxAge ${window.maxAge}: there is nothing to train on; raise window.maxAge`);
   }
-  if (used === 'original+production' && originalPart.length === 0) notes.push(`no version of ${originalDataset} within window.maxAge ${window.maxAge}: the window holds labeled production rows only`);
+  if (used === 'original+production' && originalPart.length === 0)
+    notes.push(`no version of ${originalDataset} within window.maxAge ${window.maxAge}: the window holds labeled production rows only`);
   args.progress?.('window');
   const training =
     used === 'original' && originalPart.length === 1
@@ -124,7 +128,9 @@ export async function planRetrainingData(args: PlanArgs): Promise<AttemptData> {
     if (judging && judging.rows.accepted >= window.minJudgingRows) {
       judgedOn = { dataset: judging.dataset, version: judging.version, rows: judging.rows.accepted, labeledProduction: true };
     } else {
-      notes.push(`judged on the test split of ${training.manifest.dataset}@${training.manifest.version}: only ${judging?.rows.accepted ?? 0} labeled production rows neither model trained on (need window.minJudgingRows = ${window.minJudgingRows})`);
+      notes.push(
+        `judged on the test split of ${training.manifest.dataset}@${training.manifest.version}: only ${judging?.rows.accepted ?? 0} labeled production rows neither model trained on (need window.minJudgingRows = ${window.minJudgingRows})`,
+      );
     }
   }
   return {
@@ -196,11 +202,22 @@ async function labeledProduction(
     derivedFrom: [],
     options: args.window.maxAge ? { maxAge: args.window.maxAge } : {},
   };
-  const ref = await publishDerivedVersion({ conn, store, dataset: derivedDatasetName(production.model, 'production'), contract, lineage, rows: `SELECT ${columnList(contract)} FROM ${LABELED}`, now: args.now, progress: args.progress });
+  const ref = await publishDerivedVersion({
+    conn,
+    store,
+    dataset: derivedDatasetName(production.model, 'production'),
+    contract,
+    lineage,
+    rows: `SELECT ${columnList(contract)} FROM ${LABELED}`,
+    now: args.now,
+    progress: args.progress,
+  });
   if (ref.rows.rejected > 0) {
     // Only rows the training data's contract accepts go on (its quarantine file says why the others did not).
     notes.push(`${ref.rows.rejected} labeled production rows break the training data's contract: quarantined (${ref.quarantineUri})`);
-    await conn.run(`CREATE OR REPLACE TEMP TABLE mlops_accepted AS SELECT l.* FROM ${LABELED} l SEMI JOIN ${keysOf(contract, await readVerifiedManifest(store, ref.manifestUri))} a ON ${keyExpression(contract)} = a._mlops_k`);
+    await conn.run(
+      `CREATE OR REPLACE TEMP TABLE mlops_accepted AS SELECT l.* FROM ${LABELED} l SEMI JOIN ${keysOf(contract, await readVerifiedManifest(store, ref.manifestUri))} a ON ${keyExpression(contract)} = a._mlops_k`,
+    );
     await conn.run(`DROP TABLE ${LABELED}`);
     await conn.run(`ALTER TABLE mlops_accepted RENAME TO ${LABELED}`);
   }
@@ -235,18 +252,32 @@ async function trainingWindow(
   const lineage: DatasetLineage = {
     kind: 'training-window',
     model: production.model,
-    rule: [
-      w.originalPart.length === 1 ? `the latest version of ${w.originalDataset}` : w.originalPart.length ? `the latest ${w.originalPart.length} versions of ${w.originalDataset}` : '',
-      labeled ? `the labeled production rows not held out for judging (${percent(1 - window.holdoutFraction)} of them, by a hash of the key)` : '',
-    ]
-      .filter(Boolean)
-      .join(' plus ') + `; one row per key: ${labeled ? 'the labeled production row, else ' : ''}the newest version's`,
+    rule:
+      [
+        w.originalPart.length === 1
+          ? `the latest version of ${w.originalDataset}`
+          : w.originalPart.length
+            ? `the latest ${w.originalPart.length} versions of ${w.originalDataset}`
+            : '',
+        labeled ? `the labeled production rows not held out for judging (${percent(1 - window.holdoutFraction)} of them, by a hash of the key)` : '',
+      ]
+        .filter(Boolean)
+        .join(' plus ') + `; one row per key: ${labeled ? 'the labeled production row, else ' : ''}the newest version's`,
     originalDataset: w.originalDataset,
     ...(await rowLineage(conn, WINDOW, { manifests: w.originalPart, snapshots: labeled?.snapshots ?? [] })),
     derivedFrom: labeled ? [{ dataset: labeled.ref.dataset, version: labeled.ref.version }] : [],
     options: { ...(window.maxAge ? { maxAge: window.maxAge } : {}), originalVersions: window.originalVersions, ...(labeled ? { holdoutFraction: window.holdoutFraction } : {}) },
   };
-  const ref = await publishDerivedVersion({ conn, store, dataset: derivedDatasetName(production.model, 'window'), contract, lineage, rows: `SELECT ${columnList(contract)} FROM ${WINDOW}`, now: args.now, progress: args.progress });
+  const ref = await publishDerivedVersion({
+    conn,
+    store,
+    dataset: derivedDatasetName(production.model, 'window'),
+    contract,
+    lineage,
+    rows: `SELECT ${columnList(contract)} FROM ${WINDOW}`,
+    now: args.now,
+    progress: args.progress,
+  });
   const manifest = await readVerifiedManifest(store, ref.manifestUri);
   const rowsOf = (kind: string) => lineage.sources.filter((s) => s.kind === kind).reduce((n, s) => n + s.rows, 0);
   await conn.run(`DROP TABLE ${WINDOW}`);
@@ -291,9 +322,19 @@ async function judgingSet(
   };
   lineage.excludedRows = candidates - lineage.sources.reduce((n, s) => n + s.rows, 0);
   const count = await countRows(conn, 'SELECT * FROM mlops_judging');
-  const ref = count > 0
-    ? await publishDerivedVersion({ conn, store, dataset: derivedDatasetName(production.model, 'judging'), contract: labeled.contract, lineage, rows: `SELECT ${columnList(labeled.contract)} FROM mlops_judging`, now: args.now, progress: args.progress })
-    : undefined;
+  const ref =
+    count > 0
+      ? await publishDerivedVersion({
+          conn,
+          store,
+          dataset: derivedDatasetName(production.model, 'judging'),
+          contract: labeled.contract,
+          lineage,
+          rows: `SELECT ${columnList(labeled.contract)} FROM mlops_judging`,
+          now: args.now,
+          progress: args.progress,
+        })
+      : undefined;
   await conn.run('DROP TABLE mlops_judging');
   return ref;
 }

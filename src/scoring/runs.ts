@@ -35,7 +35,6 @@ export interface ScoreRun {
   seconds: { total: number; inference: number };
 }
 
-
 export function predictionsDir(store: ArtifactStore, model: string): string {
   return store.path(...layout.predictionRuns(model));
 }

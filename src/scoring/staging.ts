@@ -67,7 +67,10 @@ export async function sweepScoringStaging(store: ArtifactStore, olderThanMs: num
   for (const model of await fs.readdir(root).catch(() => [] as string[])) {
     for (const runId of await fs.readdir(path.join(root, model)).catch(() => [] as string[])) {
       const dir = path.join(root, model, runId);
-      const published = await fs.stat(path.join(predictionsDir(store, model), runId, RUN_FILE)).then(() => true, () => false);
+      const published = await fs.stat(path.join(predictionsDir(store, model), runId, RUN_FILE)).then(
+        () => true,
+        () => false,
+      );
       const stale = published || now - (await newestChange(dir).catch(() => now)) > olderThanMs;
       if (!stale) continue;
       await store.discardDir(dir);

@@ -66,9 +66,13 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     if (err instanceof PredictionInputError) return reply.code(400).send({ error: err.type, message: err.message, issues: err.issues });
     if (err instanceof NotReadyError) return reply.code(503).send({ error: err.type, message: err.message });
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send({ error: 'PayloadTooLarge', message: `The request body is larger than this server's limit of ${bodyLimit} bytes; send fewer rows per request, or start the server with a larger --body-limit` });
+      return reply.code(413).send({
+        error: 'PayloadTooLarge',
+        message: `The request body is larger than this server's limit of ${bodyLimit} bytes; send fewer rows per request, or start the server with a larger --body-limit`,
+      });
     }
-    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send({ error: 'UnsupportedMediaType', message: 'Send the rows as JSON (Content-Type: application/json)' });
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      return reply.code(415).send({ error: 'UnsupportedMediaType', message: 'Send the rows as JSON (Content-Type: application/json)' });
     if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ error: 'BadRequest', message: `The request body is not valid JSON: ${err.message}` });
     return reply.code(500).send({ error: 'InternalError', message: err.message });
   });
@@ -90,7 +94,8 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     }
     const rows = single ? [body] : (body as unknown[]);
     if (rows.length === 0) throw new PredictionInputError([{ row: 0, field: '(body)', problem: 'the array has no rows' }]);
-    if (rows.length > maxRows) throw new PredictionInputError([{ row: maxRows, field: '(body)', problem: `at most ${maxRows} rows per request (${rows.length} sent); split the request` }]);
+    if (rows.length > maxRows)
+      throw new PredictionInputError([{ row: maxRows, field: '(body)', problem: `at most ${maxRows} rows per request (${rows.length} sent); split the request` }]);
     const header = request.headers['x-request-id'];
     const requestId = typeof header === 'string' && /^[\w.:-]{1,100}$/.test(header) ? header : undefined;
     const response = await predictor.predict(rows, requestId ? { requestId } : {});

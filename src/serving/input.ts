@@ -53,9 +53,7 @@ const MAX_ISSUES = 100;
 export function compileInputValidator(card: ModelCard, contract: Contract | undefined, options: InputOptions = {}): InputValidator {
   const columns = new Map((contract?.columns ?? []).map((c) => [c.name, c]));
   const inputs = card.onnx.inputs.map((i) => ({ name: i.name, float: i.type !== 'string' }));
-  const checks = new Map<string, FieldCheck>(
-    card.features.map((f) => [f.name, fieldCheck(f.kind === 'categorical' ? f.categories : undefined, columns.get(f.name), options)]),
-  );
+  const checks = new Map<string, FieldCheck>(card.features.map((f) => [f.name, fieldCheck(f.kind === 'categorical' ? f.categories : undefined, columns.get(f.name), options)]));
   const keyColumns = contract?.key ?? [];
   // Other contract columns (keys, the label, ids) may ride along: known, not fed to the model.
   const known = new Set([...checks.keys(), ...columns.keys()]);
@@ -72,7 +70,11 @@ export function compileInputValidator(card: ModelCard, contract: Contract | unde
       rows.forEach((raw, r) => {
         if (issues.length >= MAX_ISSUES) return;
         if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-          issues.push({ row: r, field: '(row)', problem: `a row is a JSON object of feature columns, not ${Array.isArray(raw) ? 'an array' : raw === null ? 'null' : typeof raw}` });
+          issues.push({
+            row: r,
+            field: '(row)',
+            problem: `a row is a JSON object of feature columns, not ${Array.isArray(raw) ? 'an array' : raw === null ? 'null' : typeof raw}`,
+          });
           return;
         }
         const row = raw as Record<string, unknown>;
@@ -122,7 +124,8 @@ function fieldCheck(categories: string[] | undefined, column: ContractColumn | u
       const missing = nullCheck(v);
       if (missing) return missing;
       if (typeof v !== 'string') return { problem: `expected a string (a category), got ${describe(v)}` };
-      if (options.unknownCategories !== 'accept' && !allowed.has(v)) return { problem: `"${v}" is not a category the model was trained on${didYouMean(v, categories, 'categories')}` };
+      if (options.unknownCategories !== 'accept' && !allowed.has(v))
+        return { problem: `"${v}" is not a category the model was trained on${didYouMean(v, categories, 'categories')}` };
       return { value: v };
     };
   }

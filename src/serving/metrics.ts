@@ -25,7 +25,12 @@ export class ServingMetrics {
       registers,
     });
     this.predictions = new Counter({ name: 'mlops_serve_predictions_total', help: 'Rows predicted, by model version', labelNames: ['model_version'], registers });
-    this.flagged = new Counter({ name: 'mlops_serve_flagged_predictions_total', help: 'Rows whose prediction was flagged by the range check', labelNames: ['model_version', 'flag'], registers });
+    this.flagged = new Counter({
+      name: 'mlops_serve_flagged_predictions_total',
+      help: 'Rows whose prediction was flagged by the range check',
+      labelNames: ['model_version', 'flag'],
+      registers,
+    });
     new Gauge({
       name: 'mlops_serve_flagged_share',
       help: 'Flagged share of the sliding window of recent predictions (an alert is raised above the limit)',

@@ -55,7 +55,8 @@ export class LoadedModel {
     const session = await openVerifiedModel(summary);
     try {
       const card = await readModelCard(store, summary);
-      if (card.onnx.sha256 !== summary.onnxSha256) throw userError('ModelLoadError', `Model ${summary.model}@${summary.version}: its card names another ONNX file than the registry`);
+      if (card.onnx.sha256 !== summary.onnxSha256)
+        throw userError('ModelLoadError', `Model ${summary.model}@${summary.version}: its card names another ONNX file than the registry`);
       // The training dataset's contract says types, nullability and keys; without it (deleted by
       // retention) the card's features alone are checked.
       const manifest = await store.readJson<DatasetManifest>(card.dataset.manifestUri).catch(() => undefined);

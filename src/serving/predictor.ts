@@ -87,7 +87,10 @@ export interface Predictor {
 }
 
 function compactTime(now: Date): string {
-  return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 export async function createPredictor(options: PredictorOptions): Promise<Predictor> {
@@ -103,11 +106,17 @@ export async function createPredictor(options: PredictorOptions): Promise<Predic
   let closed = false;
   const alertedVersions = new Set<string>();
 
-  const alerts = options.alerts === false ? undefined : options.alerts ?? {};
+  const alerts = options.alerts === false ? undefined : (options.alerts ?? {});
   const window = new FlagWindow(alerts?.windowRows ?? 1000, alerts?.minRows ?? 100, alerts?.maxFlaggedShare ?? 0.01);
   const raise = (kind: 'flagged-share' | 'model-load', version: string, alert: string) => {
     if (!alerts) return;
-    raiseServingAlert(client, options.taskQueue, { kind, model, modelVersion: version, alert, ...(alerts.acknowledgeTimeout ? { acknowledgeTimeout: alerts.acknowledgeTimeout } : {}) })
+    raiseServingAlert(client, options.taskQueue, {
+      kind,
+      model,
+      modelVersion: version,
+      alert,
+      ...(alerts.acknowledgeTimeout ? { acknowledgeTimeout: alerts.acknowledgeTimeout } : {}),
+    })
       .then((runId) => emit({ kind: 'alert', runId, reason: alert }))
       .catch((err: Error) => emit({ kind: 'alert-failed', message: err.message }));
   };
@@ -138,7 +147,11 @@ export async function createPredictor(options: PredictorOptions): Promise<Predic
       emit({ kind: 'load-failed', version, message });
       if (!alertedVersions.has(version)) {
         alertedVersions.add(version);
-        raise('model-load', version, `The model server cannot load production ${model}@${version} (${message}); it keeps serving ${current ? current.version : 'nothing'}. Restore the file or roll back (mlops rollback ${model}).`);
+        raise(
+          'model-load',
+          version,
+          `The model server cannot load production ${model}@${version} (${message}); it keeps serving ${current ? current.version : 'nothing'}. Restore the file or roll back (mlops rollback ${model}).`,
+        );
       }
     }
   };

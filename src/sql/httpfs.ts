@@ -76,7 +76,9 @@ async function loadFile(conn: DuckDBConnection, file: string, where: string): Pr
   try {
     await conn.run(`LOAD ${quoteString(file)}`);
   } catch (err) {
-    throw new DuckDbExtensionMissing(`DuckDB refused the httpfs extension from ${where} (${file}): ${firstLine(err)}. It must be the signed build for exactly this DuckDB version and platform.`);
+    throw new DuckDbExtensionMissing(
+      `DuckDB refused the httpfs extension from ${where} (${file}): ${firstLine(err)}. It must be the signed build for exactly this DuckDB version and platform.`,
+    );
   }
 }
 

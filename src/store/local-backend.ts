@@ -35,7 +35,10 @@ export class LocalBackend implements StoreBackend {
     const resolved = path.resolve(url);
     if (resolved === this.root) return '';
     if (!resolved.startsWith(this.root + path.sep)) return undefined;
-    return resolved.slice(this.root.length + 1).split(path.sep).join('/');
+    return resolved
+      .slice(this.root.length + 1)
+      .split(path.sep)
+      .join('/');
   }
 
   async get(key: string): Promise<Buffer | undefined> {

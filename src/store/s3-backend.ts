@@ -175,9 +175,9 @@ export class S3Backend implements StoreBackend {
     const keys = [...(await this.list(key)).map((o) => o.key), key];
     for (let i = 0; i < keys.length; i += DELETE_CONCURRENCY) {
       await Promise.all(
-        keys.slice(i, i + DELETE_CONCURRENCY).map((k) =>
-          this.call(`deleting ${this.url(k)}`, (c) => c.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.objectKey(k) }))),
-        ),
+        keys
+          .slice(i, i + DELETE_CONCURRENCY)
+          .map((k) => this.call(`deleting ${this.url(k)}`, (c) => c.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.objectKey(k) })))),
       );
     }
   }
@@ -262,17 +262,22 @@ export class S3Backend implements StoreBackend {
       });
     }
     if (status === 403 || ['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'ExpiredToken'].includes(name)) {
-      const keys = s.credentials ? `AWS_ACCESS_KEY_ID=${s.credentials.accessKeyId} and AWS_SECRET_ACCESS_KEY` : 'the credentials the AWS SDK found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)';
+      const keys = s.credentials
+        ? `AWS_ACCESS_KEY_ID=${s.credentials.accessKeyId} and AWS_SECRET_ACCESS_KEY`
+        : 'the credentials the AWS SDK found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)';
       return storeUnavailable(`${where} refused ${keys} (${name || `HTTP ${status}`}) ${doing}: check the key pair and that it may read and write bucket "${s.bucket}".`, {
         retryable: false,
         details: { setting: 'AWS_ACCESS_KEY_ID', bucket: s.bucket },
       });
     }
     if (isNetworkError(err)) {
-      return storeUnavailable(`Cannot reach ${where} (${(err as Error).message || (err as NodeJS.ErrnoException).code}) ${doing}; check the endpoint setting, or that the S3 service is up.`, {
-        retryable: true,
-        details: { setting: s.endpointSetting ?? 'AWS_REGION' },
-      });
+      return storeUnavailable(
+        `Cannot reach ${where} (${(err as Error).message || (err as NodeJS.ErrnoException).code}) ${doing}; check the endpoint setting, or that the S3 service is up.`,
+        {
+          retryable: true,
+          details: { setting: s.endpointSetting ?? 'AWS_REGION' },
+        },
+      );
     }
     return err as Error;
   }

@@ -33,9 +33,7 @@ export function parsePayloadKey(base64: string, variable = 'MLOPS_PAYLOAD_KEY'):
   const trimmed = base64.trim();
   const key = Buffer.from(trimmed, 'base64');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed) || key.length !== 32) {
-    throw new PayloadKeyError(
-      `${variable} must be 32 random bytes in base64 (44 characters), got ${key.length} bytes; create one with: openssl rand -base64 32`,
-    );
+    throw new PayloadKeyError(`${variable} must be 32 random bytes in base64 (44 characters), got ${key.length} bytes; create one with: openssl rand -base64 32`);
   }
   return { id: createHash('sha256').update(key).digest('hex').slice(0, 16), key };
 }

@@ -18,10 +18,7 @@ function tlsOptions(config: MlopsConfig) {
   return {
     serverNameOverride,
     serverRootCACertificate: serverRootCaPath ? read(serverRootCaPath, 'TEMPORAL_TLS_CA_PATH') : undefined,
-    clientCertPair:
-      clientCertPath && clientKeyPath
-        ? { crt: read(clientCertPath, 'TEMPORAL_TLS_CERT_PATH'), key: read(clientKeyPath, 'TEMPORAL_TLS_KEY_PATH') }
-        : undefined,
+    clientCertPair: clientCertPath && clientKeyPath ? { crt: read(clientCertPath, 'TEMPORAL_TLS_CERT_PATH'), key: read(clientKeyPath, 'TEMPORAL_TLS_KEY_PATH') } : undefined,
   };
 }
 
@@ -37,8 +34,7 @@ function connectionOptions(config: MlopsConfig) {
 export async function connectClient(config: MlopsConfig): Promise<Client> {
   const connection = await Connection.connect(connectionOptions(config)).catch((err: Error) => {
     throw new Error(
-      `Cannot reach Temporal at ${config.temporalAddress} (${err.message}). ` +
-        'Start a dev server with `npm run temporal`, or set TEMPORAL_ADDRESS to your server.',
+      `Cannot reach Temporal at ${config.temporalAddress} (${err.message}). ` + 'Start a dev server with `npm run temporal`, or set TEMPORAL_ADDRESS to your server.',
     );
   });
   return clientOf(connection, config);

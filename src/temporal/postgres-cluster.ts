@@ -41,7 +41,12 @@ export interface PostgresCluster {
 /** The newest Debian PostgreSQL's initdb, where the `postgresql` package puts it (not on PATH). */
 export function locateDebianInitdb(): string | undefined {
   const root = '/usr/lib/postgresql';
-  const majors = fs.existsSync(root) ? fs.readdirSync(root).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a)) : [];
+  const majors = fs.existsSync(root)
+    ? fs
+        .readdirSync(root)
+        .filter((d) => /^\d+$/.test(d))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
   return majors.map((major) => path.join(root, major, 'bin', 'initdb')).find((p) => fs.existsSync(p));
 }
 
@@ -62,7 +67,9 @@ function clusterIdentity(): Identity | undefined {
   const uid = id('-u');
   const gid = id('-g');
   if (uid.status !== 0 || gid.status !== 0) {
-    throw new Error('PostgreSQL refuses to run as root, and there is no `postgres` user to run it as (Debian\'s postgresql package creates it): install postgresql, or run as another user.');
+    throw new Error(
+      "PostgreSQL refuses to run as root, and there is no `postgres` user to run it as (Debian's postgresql package creates it): install postgresql, or run as another user.",
+    );
   }
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
@@ -88,7 +95,7 @@ export async function startPostgresCluster(options: PostgresClusterOptions): Pro
     const init = await runAs(options.initdb, ['-D', dataDir, '-U', options.superuser, '--auth=trust', '-E', 'UTF8', '--locale=C', ...(options.durable ? [] : ['--no-sync'])], as);
     if (init.code !== 0) throw new PostgresStartFailed(`initdb failed (exit ${init.code}):\n${init.output.trim()}`);
     // Settings live in the cluster, so a restart (pg_ctl restart, or the next start) keeps them.
-    const settings = ['listen_addresses = \'127.0.0.1\'', `unix_socket_directories = '${dir}'`, 'max_connections = 200'];
+    const settings = ["listen_addresses = '127.0.0.1'", `unix_socket_directories = '${dir}'`, 'max_connections = 200'];
     if (!options.durable) settings.push('fsync = off', 'synchronous_commit = off', 'full_page_writes = off');
     fs.appendFileSync(path.join(dataDir, 'postgresql.conf'), `\n# temporal-mlops\n${settings.join('\n')}\n`);
   }

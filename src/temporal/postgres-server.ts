@@ -98,7 +98,8 @@ async function applySchema(kit: TemporalServerKit, postgres: PostgresCluster): P
     const steps = postgres.created ? [['create'], ['setup-schema', '-v', '0.0'], ['update-schema', '-d', versioned]] : [['update-schema', '-d', versioned]];
     for (const step of steps) {
       const result = await runCaptured(kit.sqlTool, [...base, ...step]);
-      if (result.code !== 0) throw new Error(`temporal-sql-tool ${step[0]} on ${database} failed (exit ${result.code}):\n${result.output.trim().split('\n').slice(-10).join('\n')}`);
+      if (result.code !== 0)
+        throw new Error(`temporal-sql-tool ${step[0]} on ${database} failed (exit ${result.code}):\n${result.output.trim().split('\n').slice(-10).join('\n')}`);
     }
   }
 }
@@ -128,12 +129,18 @@ async function startServer(kit: TemporalServerKit, postgres: PostgresCluster, di
   for (let attempt = 1; ; attempt++) {
     const port = options.port || (await freePort(IP));
     const httpPort = await freePort(IP);
-    writeServerConfig(kit, root, postgres.port, {
-      frontend: { grpcPort: port, membershipPort: await membershipPort(), bindOnIP: IP, httpPort },
-      history: { grpcPort: await freePort(IP), membershipPort: await membershipPort(), bindOnIP: IP },
-      matching: { grpcPort: await freePort(IP), membershipPort: await membershipPort(), bindOnIP: IP },
-      worker: { grpcPort: await freePort(IP), membershipPort: await membershipPort(), bindOnIP: IP },
-    }, httpPort);
+    writeServerConfig(
+      kit,
+      root,
+      postgres.port,
+      {
+        frontend: { grpcPort: port, membershipPort: await membershipPort(), bindOnIP: IP, httpPort },
+        history: { grpcPort: await freePort(IP), membershipPort: await membershipPort(), bindOnIP: IP },
+        matching: { grpcPort: await freePort(IP), membershipPort: await membershipPort(), bindOnIP: IP },
+        worker: { grpcPort: await freePort(IP), membershipPort: await membershipPort(), bindOnIP: IP },
+      },
+      httpPort,
+    );
     const server = spawnLogged(kit.server, ['--root', root, '--config', 'config', '--env', ENV, '--allow-no-auth', 'start'], logFile);
     const address = `${IP}:${port}`;
     try {
@@ -165,7 +172,13 @@ interface ServiceRpc {
 }
 
 /** The module's development-postgres12.yaml and development-sql.yaml, with our ports and limits. */
-function writeServerConfig(kit: TemporalServerKit, root: string, postgresPort: number, rpc: Record<'frontend' | 'history' | 'matching' | 'worker', ServiceRpc>, httpPort: number): void {
+function writeServerConfig(
+  kit: TemporalServerKit,
+  root: string,
+  postgresPort: number,
+  rpc: Record<'frontend' | 'history' | 'matching' | 'worker', ServiceRpc>,
+  httpPort: number,
+): void {
   const config = parse(fs.readFileSync(kit.postgresConfigFile, 'utf8'));
   for (const store of Object.values<{ sql: { connectAddr: string } }>(config.persistence.datastores)) store.sql.connectAddr = `${IP}:${postgresPort}`;
   config.log = { stdout: true, level: 'warn' };
@@ -197,11 +210,9 @@ function writeServerConfig(kit: TemporalServerKit, root: string, postgresPort: n
 async function registerNamespace(address: string, namespace: string): Promise<void> {
   const connection = await isolatedConnection(address, 5000);
   try {
-    await connection.workflowService
-      .registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('24h') })
-      .catch((err: { code?: number }) => {
-        if (err.code !== 6 /* ALREADY_EXISTS: a kept cluster */) throw err;
-      });
+    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('24h') }).catch((err: { code?: number }) => {
+      if (err.code !== 6 /* ALREADY_EXISTS: a kept cluster */) throw err;
+    });
     await addMissingSearchAttributes(connection, namespace);
   } finally {
     await connection.close();

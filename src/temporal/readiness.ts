@@ -122,7 +122,8 @@ export async function waitUntilAccepting(host: string, port: number, options: Om
   while (!(await tcpAccepts(host, port, 500))) {
     const exit = options.exitedWith?.();
     if (exit) throw new ServerNotReady(`${options.server} exited (${exit}) before serving.${options.describeLog?.() ?? ''}`);
-    if (Date.now() > deadline) throw new ServerNotReady(`${options.server} did not accept connections on ${host}:${port} in ${Math.round(timeoutMs / 1000)} s.${options.describeLog?.() ?? ''}`);
+    if (Date.now() > deadline)
+      throw new ServerNotReady(`${options.server} did not accept connections on ${host}:${port} in ${Math.round(timeoutMs / 1000)} s.${options.describeLog?.() ?? ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

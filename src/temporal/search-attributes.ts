@@ -10,9 +10,4 @@ export const MlopsStage = defineSearchAttributeKey('MlopsStage', SearchAttribute
 export const MlopsNeedsAttention = defineSearchAttributeKey('MlopsNeedsAttention', SearchAttributeType.BOOL);
 
 /** `name=Type` pairs as `temporal server start-dev --search-attribute` takes them. */
-export const SEARCH_ATTRIBUTE_FLAGS = [
-  'MlopsModel=Keyword',
-  'MlopsDataset=Keyword',
-  'MlopsStage=Keyword',
-  'MlopsNeedsAttention=Bool',
-] as const;
+export const SEARCH_ATTRIBUTE_FLAGS = ['MlopsModel=Keyword', 'MlopsDataset=Keyword', 'MlopsStage=Keyword', 'MlopsNeedsAttention=Bool'] as const;

@@ -9,7 +9,12 @@ import { userError } from '../errors';
  * taken from the worker's folder. What runs is the file located here.
  */
 async function locate(executable: string, searchPath: string, cwd: string): Promise<string | undefined> {
-  const candidates = executable.includes('/') ? [path.resolve(cwd, executable)] : searchPath.split(':').filter(Boolean).map((dir) => path.join(dir, executable));
+  const candidates = executable.includes('/')
+    ? [path.resolve(cwd, executable)]
+    : searchPath
+        .split(':')
+        .filter(Boolean)
+        .map((dir) => path.join(dir, executable));
   for (const candidate of candidates) {
     try {
       await fs.access(candidate, fs.constants.X_OK);
@@ -26,17 +31,22 @@ const realOf = (p: string) => fs.realpath(p).catch(() => undefined);
 /** The path to run for `executable` if the allowlist admits it; a user error saying why not otherwise. */
 export async function allowedExecutable(executable: string, allowed: readonly string[], env: NodeJS.ProcessEnv, cwd: string): Promise<string> {
   if (allowed.length === 0) {
-    throw userError('InvalidInput', 'External trainer commands are disabled on this worker; set MLOPS_TRAINER_COMMANDS to the executables it may run (e.g. "python3" or "/opt/venv/bin/python"), or "*"');
+    throw userError(
+      'InvalidInput',
+      'External trainer commands are disabled on this worker; set MLOPS_TRAINER_COMMANDS to the executables it may run (e.g. "python3" or "/opt/venv/bin/python"), or "*"',
+    );
   }
   const located = await locate(executable, env.PATH ?? '', cwd);
   if (!located) throw userError('TrainerFailed', `Trainer executable "${executable}" was not found${executable.includes('/') ? '' : ' on PATH'} or is not executable`);
   if (allowed.includes('*')) return located;
   const real = await realOf(located);
   // Entries are resolved the same way, from the worker's own folder and PATH.
-  const admitted = await Promise.all(allowed.map(async (entry) => {
-    const at = await locate(entry, process.env.PATH ?? '', process.cwd());
-    return at ? realOf(at) : undefined;
-  }));
+  const admitted = await Promise.all(
+    allowed.map(async (entry) => {
+      const at = await locate(entry, process.env.PATH ?? '', process.cwd());
+      return at ? realOf(at) : undefined;
+    }),
+  );
   if (real && admitted.includes(real)) return located;
   throw userError(
     'InvalidInput',

@@ -12,9 +12,7 @@ import { quoteIdent, quoteString, varcharList } from '../sql/quote';
  * statistics a model needs for its own preprocessing (computed on the training split only, so no
  * information leaks from the holdout), and each split as typed arrays for the trainers.
  */
-export type FeatureSpec =
-  | { name: string; kind: 'numeric'; mean: number; std: number }
-  | { name: string; kind: 'categorical'; categories: string[] };
+export type FeatureSpec = { name: string; kind: 'numeric'; mean: number; std: number } | { name: string; kind: 'categorical'; categories: string[] };
 
 export type Task = 'binary' | 'multiclass' | 'regression';
 
@@ -68,7 +66,15 @@ export interface PrepareOptions {
 
 function column(contract: Contract, name: string): ContractColumn {
   const c = contract.columns.find((col) => col.name === name);
-  if (!c) throw userError('InvalidInput', `Column "${name}" is not in the dataset's contract${didYouMean(name, contract.columns.map((col) => col.name), 'columns')}`);
+  if (!c)
+    throw userError(
+      'InvalidInput',
+      `Column "${name}" is not in the dataset's contract${didYouMean(
+        name,
+        contract.columns.map((col) => col.name),
+        'columns',
+      )}`,
+    );
   return c;
 }
 
@@ -95,7 +101,10 @@ export async function prepareTrainingData(conn: DuckDBConnection, options: Prepa
   if (featureNames.length === 0) throw userError('InvalidInput', 'No feature columns to train on');
   const clash = featureNames.find((f) => (MODEL_OUTPUT_NAMES as readonly string[]).includes(f));
   if (clash) {
-    throw userError('InvalidInput', `Feature column "${clash}" has the name of a model output (${MODEL_OUTPUT_NAMES.join(', ')}); rename the column or leave it out of the features`);
+    throw userError(
+      'InvalidInput',
+      `Feature column "${clash}" has the name of a model output (${MODEL_OUTPUT_NAMES.join(', ')}); rename the column or leave it out of the features`,
+    );
   }
   const featureCols = featureNames.map((n) => column(contract, n));
   for (const f of featureCols) {
@@ -125,10 +134,7 @@ export async function prepareTrainingData(conn: DuckDBConnection, options: Prepa
 
   const { task, classes } = await labelTask(conn, labelColumn, options.task);
   const features = await featureSpecs(conn, featureCols);
-  const labelExpr =
-    task === 'regression'
-      ? `CAST(${quoteIdent(labelName)} AS DOUBLE)`
-      : `list_position(${varcharList(classes)}, CAST(${quoteIdent(labelName)} AS VARCHAR)) - 1`;
+  const labelExpr = task === 'regression' ? `CAST(${quoteIdent(labelName)} AS DOUBLE)` : `list_position(${varcharList(classes)}, CAST(${quoteIdent(labelName)} AS VARCHAR)) - 1`;
   const splits = {} as Record<'train' | 'validation' | 'test', SplitData>;
   for (const split of ['train', 'validation', 'test'] as const) {
     splits[split] = await readSplit(conn, split, features, labelExpr);
@@ -150,11 +156,7 @@ export async function prepareTrainingData(conn: DuckDBConnection, options: Prepa
   return { rows, task, label: labelName, features, classes, ...splits };
 }
 
-async function labelTask(
-  conn: DuckDBConnection,
-  label: ContractColumn,
-  requested: Task | undefined,
-): Promise<{ task: Task; classes: string[] }> {
+async function labelTask(conn: DuckDBConnection, label: ContractColumn, requested: Task | undefined): Promise<{ task: Task; classes: string[] }> {
   const numeric = label.type === 'integer' || label.type === 'double';
   const [{ n, distinct }] = (await queryRows<{ n: number; distinct: number }>(
     conn,
@@ -207,24 +209,15 @@ async function featureSpecs(conn: DuckDBConnection, columns: ContractColumn[]): 
   return specs;
 }
 
-async function readSplit(
-  conn: DuckDBConnection,
-  split: string,
-  features: FeatureSpec[],
-  labelExpr: string,
-): Promise<SplitData> {
+async function readSplit(conn: DuckDBConnection, split: string, features: FeatureSpec[], labelExpr: string): Promise<SplitData> {
   const selects = features.map((f) =>
     f.kind === 'numeric'
       ? `coalesce(CAST(${quoteIdent(f.name)} AS DOUBLE), 'NaN'::DOUBLE)`
       : `coalesce(list_position(${varcharList(f.categories)}, CAST(${quoteIdent(f.name)} AS VARCHAR)), 0)::DOUBLE - 1`,
   );
-  const result = await conn.run(
-    `SELECT ${[...selects, `CAST(${labelExpr} AS DOUBLE)`].join(', ')} FROM mlops_split WHERE _mlops_split = ${quoteString(split)}`,
-  );
+  const result = await conn.run(`SELECT ${[...selects, `CAST(${labelExpr} AS DOUBLE)`].join(', ')} FROM mlops_split WHERE _mlops_split = ${quoteString(split)}`);
   const rows = result.rowCount;
-  const columns: Array<Float64Array | Int32Array> = features.map((f) =>
-    f.kind === 'numeric' ? new Float64Array(rows) : new Int32Array(rows),
-  );
+  const columns: Array<Float64Array | Int32Array> = features.map((f) => (f.kind === 'numeric' ? new Float64Array(rows) : new Int32Array(rows)));
   const label = new Float64Array(rows);
   let offset = 0;
   for (let c = 0; c < result.chunkCount; c++) {

@@ -16,8 +16,7 @@ export { DEFAULT_GBDT_PARAMS, type GbdtParams } from './gbdt-params';
 
 /** `cover`: training rows that reached the node (path-based explanations weigh by it). */
 export type TreeNode =
-  | { leaf: true; value: number; cover: number }
-  | { leaf: false; feature: number; threshold: number; missingLeft: boolean; left: number; right: number; cover: number };
+  { leaf: true; value: number; cover: number } | { leaf: false; feature: number; threshold: number; missingLeft: boolean; left: number; right: number; cover: number };
 
 export interface GbdtModel {
   kind: 'gbdt';

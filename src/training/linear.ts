@@ -32,13 +32,7 @@ export interface RidgeParams {
   alpha: number;
 }
 
-export function trainLogistic(
-  split: SplitData,
-  features: FeatureSpec[],
-  classes: string[],
-  task: 'binary' | 'multiclass',
-  params: LogisticParams,
-): LinearModel {
+export function trainLogistic(split: SplitData, features: FeatureSpec[], classes: string[], task: 'binary' | 'multiclass', params: LogisticParams): LinearModel {
   const x = encode(split, features);
   const d = encodedWidth(features);
   const k = task === 'binary' ? 1 : classes.length;

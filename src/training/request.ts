@@ -39,7 +39,12 @@ export const commandTrainerSchema = z
     kind: z.literal('command'),
     /** argv: executable then arguments; run in a folder with train/validation Parquet and spec.json. */
     command: z.array(z.string().min(1)).min(1, 'command needs at least the executable'),
-    timeoutSeconds: z.number().int().min(1).max(7 * 86_400).default(3600),
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86_400)
+      .default(3600),
     /** Passed through to the command in spec.json. */
     params: z.record(z.string(), z.number()).default({}),
   })
@@ -63,7 +68,12 @@ export const trainRequestSchema = z
     /** A version id, a unique prefix, or "latest"; resolved once by the workflow. */
     datasetVersion: datasetVersionRef.default('latest'),
     trainer: trainerConfigSchema.default({ kind: 'logistic', params: {} }),
-    seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(42),
     label: z.string().min(1).optional(),
     features: z.array(z.string().min(1)).min(1).optional(),
   })

@@ -85,7 +85,10 @@ export async function trainModelVersion(args: TrainArgs): Promise<TrainedVersion
     const onnxBytes =
       trainer.kind === 'command'
         ? await fitExternal(trainer, executable!, data, request.seed, workDir!, args)
-        : await fitInThread({ trainer, data: { task: data.task, features: data.features, classes: data.classes, train: data.train }, ids: { model: request.model, version } }, args.signal);
+        : await fitInThread(
+            { trainer, data: { task: data.task, features: data.features, classes: data.classes, train: data.train }, ids: { model: request.model, version } },
+            args.signal,
+          );
     if (workDir) {
       await fs.rename(path.join(workDir, 'trainer.log'), path.join(tmp, 'trainer.log'));
       await fs.rm(workDir, { recursive: true, force: true });
@@ -182,11 +185,7 @@ async function fitExternal(
 }
 
 /** Model outputs on a split through ONNX Runtime: probabilities (N × C) or predictions (N). */
-async function scoreSplit(
-  session: Awaited<ReturnType<typeof loadSession>>,
-  data: PreparedData,
-  split: SplitData,
-): Promise<Float32Array> {
+async function scoreSplit(session: Awaited<ReturnType<typeof loadSession>>, data: PreparedData, split: SplitData): Promise<Float32Array> {
   const output = data.task === 'regression' ? 'prediction' : 'probabilities';
   const out = await session.run(feedsFromSplit(split, data.features), [output]);
   const tensor = out[output];

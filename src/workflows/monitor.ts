@@ -45,9 +45,10 @@ export async function monitorModel(input: Omit<MonitorRequest, 'runId'> & { runI
   const dataset = request.dataset ?? production.dataset.name;
   upsertSearchAttributes([{ key: MlopsDataset, value: dataset }]);
   const resolved = await resolveDatasetVersion({ dataset, version: request.datasetVersion });
-  const outcome = await monitorProduction.executeWithOptions({ summary: `Drift and live metrics of ${production.version.slice(0, 8)} on ${dataset}@${resolved.version.slice(0, 8)}` }, [
-    { request: { ...request, dataset }, production, manifestUri: resolved.manifestUri, datasetVersion: resolved.version, now: new Date().toISOString() },
-  ]);
+  const outcome = await monitorProduction.executeWithOptions(
+    { summary: `Drift and live metrics of ${production.version.slice(0, 8)} on ${dataset}@${resolved.version.slice(0, 8)}` },
+    [{ request: { ...request, dataset }, production, manifestUri: resolved.manifestUri, datasetVersion: resolved.version, now: new Date().toISOString() }],
+  );
   // Histories recorded before pages were written replay with an outcome that has no htmlUri.
   setCurrentDetails(
     `${outcome.triggered ? `**Threshold crossed**: ${outcome.reasons.join('; ')}` : 'No threshold crossed'}\n\n` +

@@ -39,14 +39,12 @@ export async function trainAndPromote(raw: TrainAndPromoteInput): Promise<TrainA
   const trained = await executeChild(trainModel, { args: [train], workflowId: childWorkflowId(id, 'train') });
   const version = trained.summary.version;
   const promotionId = promoteWorkflowId(model, version);
-  const promotion = await executeChild(promoteModel, { args: [{ ...input.promote, model, candidateVersion: version }], workflowId: promotionId }).catch(
-    (err: unknown) => {
-      // The same version is already being promoted (e.g. from `mlops promote`): say where, rather than fail obscurely.
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        throw userError('InvalidInput', `A promotion of ${model}@${version} is already running (workflow ${promotionId}); follow or review it there`);
-      }
-      throw err;
-    },
-  );
+  const promotion = await executeChild(promoteModel, { args: [{ ...input.promote, model, candidateVersion: version }], workflowId: promotionId }).catch((err: unknown) => {
+    // The same version is already being promoted (e.g. from `mlops promote`): say where, rather than fail obscurely.
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw userError('InvalidInput', `A promotion of ${model}@${version} is already running (workflow ${promotionId}); follow or review it there`);
+    }
+    throw err;
+  });
   return { ...(dataset ? { dataset } : {}), trained, promotion };
 }

@@ -29,7 +29,10 @@ const MAX_HISTORY_EVENTS = 2000;
 export async function modelRegistry(raw: RegistryInput): Promise<void> {
   const input = parseInput(registryInputSchema, raw, 'registry input');
   if (workflowInfo().workflowId !== registryWorkflowId(input.model)) {
-    throw userError('InvalidInput', `Workflow ${workflowInfo().workflowId} cannot hold model "${input.model}": the registry of "${input.model}" is ${registryWorkflowId(input.model)}`);
+    throw userError(
+      'InvalidInput',
+      `Workflow ${workflowInfo().workflowId} cannot hold model "${input.model}": the registry of "${input.model}" is ${registryWorkflowId(input.model)}`,
+    );
   }
   // The state names production: only the registry's own previous run may hand it over.
   if (input.state !== undefined && !workflowInfo().continuedFromExecutionRunId) {

@@ -50,7 +50,13 @@ export async function scoreBatch(raw: ScoreRequest): Promise<ScoreStatus> {
   status.dataset = { name: dataset, version: resolved.version };
   status.phase = 'scoring';
   setCurrentDetails(`Scoring ${dataset}@${resolved.version} with production ${model}@${production}`);
-  const input = { request: { ...request, dataset, datasetVersion: resolved.version }, model: summary, manifestUri: resolved.manifestUri, datasetVersion: resolved.version, scoredAt: new Date().toISOString() };
+  const input = {
+    request: { ...request, dataset, datasetVersion: resolved.version },
+    model: summary,
+    manifestUri: resolved.manifestUri,
+    datasetVersion: resolved.version,
+    scoredAt: new Date().toISOString(),
+  };
   const what = `${dataset}@${resolved.version.slice(0, 8)} with ${production.slice(0, 8)}`;
   // Histories from before the row count was recorded have none: one part, as they ran.
   const parts = planScoreParts(resolved.rows ?? 0, request.splitRows);
@@ -58,9 +64,7 @@ export async function scoreBatch(raw: ScoreRequest): Promise<ScoreStatus> {
   if (parts.length > 1 && patched('score-in-parts')) {
     // Each part is its own activity, so any worker polling the queue takes one; the log is published once, at the end.
     setCurrentDetails(`Scoring ${dataset}@${resolved.version} with production ${model}@${production} in ${parts.length} parts`);
-    await Promise.all(
-      parts.map((part) => scoreDatasetPart.executeWithOptions({ summary: `Score part ${part.index + 1}/${parts.length} of ${what}` }, [{ ...input, part }])),
-    );
+    await Promise.all(parts.map((part) => scoreDatasetPart.executeWithOptions({ summary: `Score part ${part.index + 1}/${parts.length} of ${what}` }, [{ ...input, part }])));
     run = await finishScoreRun.executeWithOptions({ summary: `Publish ${parts.length} parts of ${what}` }, [{ ...input, parts: parts.length }]);
   } else {
     run = await scoreDatasetVersion.executeWithOptions({ summary: `Score ${what}` }, [input]);
@@ -70,7 +74,9 @@ export async function scoreBatch(raw: ScoreRequest): Promise<ScoreStatus> {
     status.phase = 'waiting-for-acknowledgement';
     upsertSearchAttributes([{ key: MlopsNeedsAttention, value: true }]);
     const page = run.htmlUri ? `Report: \`${run.htmlUri}\` — open it with \`mlops report ${model} --scoring ${runId} --open\`\n\n` : '';
-    setCurrentDetails(`**ALERT**: ${run.alert}\n\n${page}Log: \`${run.logUri}\`\n\nAcknowledge with \`mlops acknowledge ${model} ${runId} --reason …\` (timeout ${request.acknowledgeTimeout}).`);
+    setCurrentDetails(
+      `**ALERT**: ${run.alert}\n\n${page}Log: \`${run.logUri}\`\n\nAcknowledge with \`mlops acknowledge ${model} ${runId} --reason …\` (timeout ${request.acknowledgeTimeout}).`,
+    );
     log.warn('scoring alert', { model, runId, alert: run.alert });
     await acknowledgement.wait(request.acknowledgeTimeout as Duration);
   }

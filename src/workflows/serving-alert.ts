@@ -36,7 +36,9 @@ export async function servingAlert(raw: ServingAlertInput): Promise<ScoreStatus>
     { key: MlopsStage, value: 'serve' },
     { key: MlopsNeedsAttention, value: true },
   ]);
-  setCurrentDetails(`**ALERT** (model server): ${input.alert}\n\nAcknowledge with \`mlops acknowledge ${input.model} ${input.runId} --reason …\` (timeout ${input.acknowledgeTimeout}).`);
+  setCurrentDetails(
+    `**ALERT** (model server): ${input.alert}\n\nAcknowledge with \`mlops acknowledge ${input.model} ${input.runId} --reason …\` (timeout ${input.acknowledgeTimeout}).`,
+  );
   log.warn('serving alert', { model: input.model, runId: input.runId, alert: input.alert });
   await acknowledgement.wait(input.acknowledgeTimeout as Duration);
   status.phase = 'done';

@@ -26,7 +26,10 @@ export interface ChurnOptions {
 }
 
 export async function writeChurnCsv(env: TestEnv, o: ChurnOptions): Promise<string> {
-  const file = path.join(env.inputDir, `${o.dataset}-${o.idOffset ?? 0}-${o.rows}-${o.concept ?? 'a'}-${o.x2Shift ?? 0}-${o.outliers ?? 0}-${o.unlabeled ? 'u' : 'l'}-${o.seed ?? 0}.csv`);
+  const file = path.join(
+    env.inputDir,
+    `${o.dataset}-${o.idOffset ?? 0}-${o.rows}-${o.concept ?? 'a'}-${o.x2Shift ?? 0}-${o.outliers ?? 0}-${o.unlabeled ? 'u' : 'l'}-${o.seed ?? 0}.csv`,
+  );
   const s = o.seed ?? 0;
   const x1Effect = o.concept === 'c' ? -2 : 2;
   const logit = `${x1Effect} * x1 - 1.5 * coalesce(x2, 0)${o.concept === 'b' ? ` + CASE color WHEN 'red' THEN 2 WHEN 'blue' THEN -2 ELSE 0 END` : ''}`;
@@ -49,8 +52,6 @@ export async function writeChurnCsv(env: TestEnv, o: ChurnOptions): Promise<stri
 /** Writes and ingests churn data into `dataset` through the real workflow. */
 export async function ingestChurnData(env: TestEnv, o: ChurnOptions): Promise<DatasetVersionRef> {
   const file = await writeChurnCsv(env, o);
-  const contract = o.unlabeled
-    ? { ...CHURN_CONTRACT, columns: CHURN_CONTRACT.columns.filter((c) => c.name !== 'churned'), label: undefined }
-    : CHURN_CONTRACT;
+  const contract = o.unlabeled ? { ...CHURN_CONTRACT, columns: CHURN_CONTRACT.columns.filter((c) => c.name !== 'churned'), label: undefined } : CHURN_CONTRACT;
   return ingest(env.client, env.config, { dataset: o.dataset, source: file, contract });
 }

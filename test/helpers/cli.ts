@@ -92,11 +92,15 @@ export function cliFor(config: MlopsConfig, defaults: CliOptions = {}): Cli {
       child,
       output: () => output,
       async waitFor(pattern, timeoutMs = 60_000) {
-        await until(`mlops ${args.join(' ')} to print ${pattern}`, async () => {
-          if (pattern.test(output)) return true;
-          if (child.exitCode !== null) throw new Error(`mlops ${args.join(' ')} exited with ${child.exitCode} before printing ${pattern}:\n${output}`);
-          return undefined;
-        }, { timeoutMs, intervalMs: 100 });
+        await until(
+          `mlops ${args.join(' ')} to print ${pattern}`,
+          async () => {
+            if (pattern.test(output)) return true;
+            if (child.exitCode !== null) throw new Error(`mlops ${args.join(' ')} exited with ${child.exitCode} before printing ${pattern}:\n${output}`);
+            return undefined;
+          },
+          { timeoutMs, intervalMs: 100 },
+        );
       },
       async stop() {
         if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) await stopProcess(child.pid);

@@ -68,7 +68,10 @@ export async function startTestEnv(label: string, env: Record<string, string> = 
       // Long-running workflows (registries) of this file would outlive its worker; end them so
       // that other files listing the shared namespace only meet workflows someone serves.
       for await (const wf of client.workflow.list({ query: `TaskQueue = "${config.taskQueue}" AND ExecutionStatus = "Running"` })) {
-        await client.workflow.getHandle(wf.workflowId, wf.runId).terminate('test file finished').catch(() => undefined);
+        await client.workflow
+          .getHandle(wf.workflowId, wf.runId)
+          .terminate('test file finished')
+          .catch(() => undefined);
       }
       await inProcess?.stop();
       await connection.close();

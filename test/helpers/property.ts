@@ -131,12 +131,7 @@ export const duckdbFold = (name: string) => name.replace(/[A-Z]/g, (c) => c.toLo
 
 /** True when the error is one a user caused and can fix: a non-retryable ApplicationFailure with a known type and a message. */
 export function isUserError(err: unknown): err is ApplicationFailure {
-  return (
-    err instanceof ApplicationFailure &&
-    err.nonRetryable === true &&
-    (USER_ERROR_TYPES as readonly string[]).includes(err.type ?? '') &&
-    err.message.trim().length > 0
-  );
+  return err instanceof ApplicationFailure && err.nonRetryable === true && (USER_ERROR_TYPES as readonly string[]).includes(err.type ?? '') && err.message.trim().length > 0;
 }
 
 export function describeError(err: unknown): string {
@@ -276,13 +271,7 @@ function csvCell(v: string, delimiter: string): string {
 }
 
 function cellsOf(row: CsvRow): string[] {
-  return [
-    String(row.id),
-    row.amount === null ? '' : String(row.amount),
-    row.name === null ? '' : row.name,
-    row.active === null ? '' : String(row.active),
-    row.day ?? '',
-  ];
+  return [String(row.id), row.amount === null ? '' : String(row.amount), row.name === null ? '' : row.name, row.active === null ? '' : String(row.active), row.day ?? ''];
 }
 
 /** The bytes of the CSV after every mutation, applied in order. */

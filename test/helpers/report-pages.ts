@@ -79,7 +79,11 @@ export async function openReportPage(browser: Browser, file: string, screenshot:
         dots: svg.querySelectorAll('circle.dot').length,
         cells: [...svg.querySelectorAll('rect.cell')].map((c) => ({ row: c.getAttribute('data-row') ?? '', col: c.getAttribute('data-col') ?? '', value: num(c, 'data-value') })),
         markers: [...svg.querySelectorAll('line.marker')].map((m) => ({ category: m.getAttribute('data-category') ?? '', value: num(m, 'data-value') })),
-        events: [...svg.querySelectorAll('circle.event')].map((e) => ({ lane: e.getAttribute('data-lane') ?? '', at: num(e, 'data-at'), href: e.parentElement?.tagName.toLowerCase() === 'a' ? e.parentElement.getAttribute('href') : null })),
+        events: [...svg.querySelectorAll('circle.event')].map((e) => ({
+          lane: e.getAttribute('data-lane') ?? '',
+          at: num(e, 'data-at'),
+          href: e.parentElement?.tagName.toLowerCase() === 'a' ? e.parentElement.getAttribute('href') : null,
+        })),
         legend: [...svg.querySelectorAll('text.legend')].map((t) => t.textContent ?? ''),
         axisLabels: [...svg.querySelectorAll('text.axis-label')].map((t) => t.textContent ?? ''),
       };

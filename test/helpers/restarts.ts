@@ -30,7 +30,9 @@ export async function pipelineThroughRestarts(
   const store = new ArtifactStore(config.dataDir);
   const csv = path.join(path.dirname(config.dataDir), 'churn.csv');
   const db = await openDuckDb();
-  await (await db.connect()).run(
+  await (
+    await db.connect()
+  ).run(
     `COPY (SELECT i AS id, (hash(i, 1) % 4000) / 1000.0 - 2 AS x1, (hash(i, 2) % 4000) / 1000.0 - 2 AS x2,
                   ['red', 'green', 'blue'][(1 + hash(i, 3) % 3)::INTEGER] AS color, hash(i, 4) % 3 = 0 AS churned
            FROM range(600000) t(i)) TO ${quoteString(csv)} (HEADER)`,

@@ -44,9 +44,7 @@ export async function killWorker(child: ChildProcess): Promise<void> {
 export async function finishingAttempt(handle: WorkflowHandle, activityType: string): Promise<number | undefined> {
   const events = (await handle.fetchHistory()).events ?? [];
   const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType);
-  const started = events.find(
-    (e) => e.activityTaskStartedEventAttributes && String(e.activityTaskStartedEventAttributes.scheduledEventId) === String(scheduled?.eventId),
-  );
+  const started = events.find((e) => e.activityTaskStartedEventAttributes && String(e.activityTaskStartedEventAttributes.scheduledEventId) === String(scheduled?.eventId));
   return started?.activityTaskStartedEventAttributes?.attempt ?? undefined;
 }
 

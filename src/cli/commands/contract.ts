@@ -25,13 +25,11 @@ export function registerContractCommands(program: Command, ctx: () => CliContext
         const conn = await duckdb.connect();
         const files = await resolveSourceFiles(conn, file, config.ingestAllowedRoots);
         const format = formatOf(files, opts.format as SourceFormat | undefined);
-        const inferred = await inferContract(
-          conn,
-          files,
-          format,
-          opts.delimiter !== undefined ? { delimiter: opts.delimiter } : {},
-          { label: opts.label, key: opts.key ? commaList(opts.key) : [], maxColumns: config.maxColumns },
-        );
+        const inferred = await inferContract(conn, files, format, opts.delimiter !== undefined ? { delimiter: opts.delimiter } : {}, {
+          label: opts.label,
+          key: opts.key ? commaList(opts.key) : [],
+          maxColumns: config.maxColumns,
+        });
         const text = `${JSON.stringify(inferred, null, 2)}\n`;
         if (opts.out) {
           fs.writeFileSync(opts.out, text);

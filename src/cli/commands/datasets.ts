@@ -113,7 +113,7 @@ export function registerDatasetCommands(program: Command, ctx: () => CliContext)
 function repairCommand(datasets: Command, ctx: () => CliContext): void {
   datasets
     .command('repair')
-    .description('Check a version\'s snapshot against its manifest; rebuild a damaged one from the raw copy (recorded in the manifest)')
+    .description("Check a version's snapshot against its manifest; rebuild a damaged one from the raw copy (recorded in the manifest)")
     .argument('<ref>', 'dataset@version (or dataset, dataset@latest)')
     .option('--json', 'print the outcome as JSON')
     .action(async (ref: string, opts) => {
@@ -125,7 +125,9 @@ function repairCommand(datasets: Command, ctx: () => CliContext): void {
       if (!outcome.repaired) return console.log(`${name}: the snapshot is the recorded file; nothing to repair`);
       const r = outcome.repaired;
       console.log(`repaired ${name}: its snapshot ${r.damage}; rebuilt from the raw copy`);
-      console.log(`  sha256 ${r.sha256.slice(0, 12)}… (${r.sha256 === r.recordedSha256 ? 'the recorded bytes exactly' : `recorded ${r.recordedSha256.slice(0, 12)}…: the same rows, written anew`}); manifest ${outcome.manifestUri}`);
+      console.log(
+        `  sha256 ${r.sha256.slice(0, 12)}… (${r.sha256 === r.recordedSha256 ? 'the recorded bytes exactly' : `recorded ${r.recordedSha256.slice(0, 12)}…: the same rows, written anew`}); manifest ${outcome.manifestUri}`,
+      );
     });
 }
 
@@ -137,7 +139,12 @@ function printManifest(m: DatasetManifest): void {
   console.log(`  raw copy:   ${m.raw.uri} (expires ${m.raw.expiresAt})`);
   console.log(`  source:     ${m.source.files.map((f) => f.original).join(', ')}`);
   if (m.droppedColumns.length) console.log(`  dropped columns (not in contract): ${m.droppedColumns.join(', ')}`);
-  if (m.lineage) console.log(`  lineage (${m.lineage.kind} of model ${m.lineage.model}):\n${describeLines(describeRows(m)).map((l) => `  ${l}`).join('\n')}`);
+  if (m.lineage)
+    console.log(
+      `  lineage (${m.lineage.kind} of model ${m.lineage.model}):\n${describeLines(describeRows(m))
+        .map((l) => `  ${l}`)
+        .join('\n')}`,
+    );
   for (const r of m.repairs ?? []) console.log(`  repaired:   ${r.at} from the ${r.from === 'source' ? 'source' : 'raw copy'} (snapshot ${r.damage})`);
   if (m.topRejectReasons.length) {
     console.log('  top reject reasons:');
@@ -155,7 +162,10 @@ function printManifest(m: DatasetManifest): void {
       max: p.max,
       mean: p.mean,
       std: p.std,
-      top: p.top?.slice(0, 3).map((t) => `${t.value} (${formatNumber(t.count)})`).join(', '),
+      top: p.top
+        ?.slice(0, 3)
+        .map((t) => `${t.value} (${formatNumber(t.count)})`)
+        .join(', '),
     })),
   );
 }

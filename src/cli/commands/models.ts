@@ -58,8 +58,8 @@ export function registerModelCommands(program: Command, ctx: () => CliContext): 
     .option('--command <argv>', 'with --trainer command: the command as a JSON array, e.g. \'["python3", "train.py"]\'')
     .addOption(schemaOption('--timeout-seconds <n>', 'with --trainer command: stop the command after this long', commandTrainerSchema, 'timeoutSeconds'))
     .addOption(schemaOption('--seed <n>', 'split and training seed', trainRequestSchema, 'seed'))
-    .option('--label <column>', 'label column (default: the contract\'s)')
-    .option('--features <columns>', 'comma-separated feature columns (default: the contract\'s)')
+    .option('--label <column>', "label column (default: the contract's)")
+    .option('--features <columns>', "comma-separated feature columns (default: the contract's)")
     .option('--run <id>', 'run id for the workflow id train:<model>:<run> (default: a hash of the request)')
     .option('--no-wait', 'start the workflow and return its id without waiting')
     .option('--json', 'print the result as JSON')
@@ -88,7 +88,11 @@ export function registerModelCommands(program: Command, ctx: () => CliContext): 
       if (opts.json) return printJson({ ...summary, reused, ...(rows ? { rows } : {}) });
       console.log(`${reused ? 'already trained' : 'trained'} ${summary.model}@${summary.version} (${summary.trainer.kind}) — registered as candidate`);
       if (rows) console.log(`  rows:       ${rows.used} of ${rows.dataset} used${rows.dropped.map((d) => `; ${d.rows} left out: ${d.reason}`).join('')}`);
-      console.log(`  test:       ${Object.entries(summary.metrics.test).map(([k, v]) => `${k} ${formatNumber(v)}`).join(', ')}`);
+      console.log(
+        `  test:       ${Object.entries(summary.metrics.test)
+          .map(([k, v]) => `${k} ${formatNumber(v)}`)
+          .join(', ')}`,
+      );
       console.log(`  model card: ${summary.cardUri}`);
     });
 
@@ -113,14 +117,18 @@ export function registerModelCommands(program: Command, ctx: () => CliContext): 
 
   models
     .command('show')
-    .description('A model\'s versions with their metrics, aliases and recent decisions')
+    .description("A model's versions with their metrics, aliases and recent decisions")
     .argument('<model>', 'model name')
     .option('--json', 'print as JSON')
     .action(async (model: string, opts) => {
       const c = ctx();
       const state = await c.answer(registryState(await c.temporal(), model));
       if (opts.json) return printJson(state);
-      const aliasOf = (v: string) => Object.entries(state.aliases).filter(([, id]) => id === v).map(([a]) => a).join(',');
+      const aliasOf = (v: string) =>
+        Object.entries(state.aliases)
+          .filter(([, id]) => id === v)
+          .map(([a]) => a)
+          .join(',');
       printTable(
         state.versions.map((v) => ({
           version: v.version,

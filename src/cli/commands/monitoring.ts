@@ -13,22 +13,24 @@ export function registerMonitoringCommands(program: Command, ctx: () => CliConte
     .command('labels')
     .description('Record labels that arrived after the predictions (joined to prediction logs by key for live metrics)')
     .argument('<dataset>', 'the dataset the labeled rows belong to')
-    .argument('<file>', 'CSV/Parquet/JSON with the dataset\'s key column(s) and the label')
-    .option('--label <column>', 'the label column in the file (default: the dataset contract\'s label)')
+    .argument('<file>', "CSV/Parquet/JSON with the dataset's key column(s) and the label")
+    .option('--label <column>', "the label column in the file (default: the dataset contract's label)")
     .option('--json', 'print the result as JSON')
     .action(async (dataset: string, file: string, opts) => {
       const c = ctx();
       const handle = await startLabels(await c.temporal(), c.config, { dataset, source: file, ...(opts.label ? { label: opts.label } : {}) });
       const batch = await c.answer(handle.result());
       if (opts.json) return printJson(batch);
-      console.log(`${batch.reused ? 'already recorded' : 'recorded'} ${batch.rows} labels for ${dataset} (${batch.rejected} rows without key or label left out, ${batch.duplicateKeys} repeated keys: last wins): ${batch.uri}`);
+      console.log(
+        `${batch.reused ? 'already recorded' : 'recorded'} ${batch.rows} labels for ${dataset} (${batch.rejected} rows without key or label left out, ${batch.duplicateKeys} repeated keys: last wins): ${batch.uri}`,
+      );
     });
 
   program
     .command('monitor')
     .description('Check production for drift and live metrics; crossing a threshold starts the retraining loop')
     .argument('<model>', 'model name')
-    .option('--dataset <ref>', 'dataset[@version] to check (default: production\'s training dataset, latest)')
+    .option('--dataset <ref>', "dataset[@version] to check (default: production's training dataset, latest)")
     .option('--run-id <id>', 'name of the report (default: <dataset>-<UTC time>)')
     .addOption(schemaOption('--psi <value>', 'PSI at which a feature or the predictions count as drifted', monitorRequestSchema, 'drift.psi'))
     .addOption(schemaOption('--max-metric-drop <value>', 'live primary metric drop (absolute) that counts as degraded', monitorRequestSchema, 'maxMetricDrop'))

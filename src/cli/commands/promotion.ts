@@ -25,7 +25,7 @@ function parseGates(text: string | undefined): Record<string, unknown> | undefin
 /** The evaluation options every command that evaluates shares. */
 function withEvaluationOptions(command: Command): Command {
   return command
-    .option('--dataset <ref>', 'evaluate on this dataset[@version] (default: the candidate\'s training dataset, latest version)')
+    .option('--dataset <ref>', "evaluate on this dataset[@version] (default: the candidate's training dataset, latest version)")
     .option('--slices <columns>', 'comma-separated columns to report metrics per value for')
     .option('--gates <json>', 'quality gates as JSON or @file.json, e.g. \'{"minImprovement": 0.005, "thresholds": {"rocAuc": {"min": 0.7}}}\'')
     .addOption(schemaOption('--batch-size <n>', 'rows per ONNX Runtime batch', evaluationOptionsSchema, 'batchSize'));
@@ -65,7 +65,9 @@ function printReviewOutcome(s: PromotionStatus): void {
   const d = s.decision;
   if (d) return console.log(`${d.outcome} ${s.model}@${s.candidate} by ${d.by}: ${d.reason}`);
   if (s.phase === 'waiting-for-review') {
-    return console.log(`${s.model}@${s.candidate} waits for a review${s.baseline ? ` (compared with production ${s.baseline})` : ''}: answer with \`mlops approve|reject ${s.model} ${s.candidate} --reason …\``);
+    return console.log(
+      `${s.model}@${s.candidate} waits for a review${s.baseline ? ` (compared with production ${s.baseline})` : ''}: answer with \`mlops approve|reject ${s.model} ${s.candidate} --reason …\``,
+    );
   }
   console.log(`${s.model}@${s.candidate}: ${s.phase}`);
 }
@@ -82,12 +84,14 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
     .option('--json', 'print the outcome as JSON')
     .action(async (model: string, opts) => {
       const c = ctx();
-      const handle = await c.answer(startEvaluation(await c.temporal(), c.config, {
-        model,
-        ...(opts.version ? { candidateVersion: opts.version } : {}),
-        ...(opts.against ? { baselineVersion: opts.against } : {}),
-        options: evaluationOptions(opts),
-      }));
+      const handle = await c.answer(
+        startEvaluation(await c.temporal(), c.config, {
+          model,
+          ...(opts.version ? { candidateVersion: opts.version } : {}),
+          ...(opts.against ? { baselineVersion: opts.against } : {}),
+          options: evaluationOptions(opts),
+        }),
+      );
       if (!opts.json) console.error(`evaluating (workflow ${handle.workflowId}) …`);
       const outcome = await c.answer(handle.result());
       if (!outcome.passed) c.answeredNo();
@@ -109,15 +113,17 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
     .option('--json', 'print the result as JSON')
     .action(async (model: string, opts) => {
       const c = ctx();
-      const handle = await c.answer(startPromotion(await c.temporal(), c.config, {
-        model,
-        ...(opts.version ? { candidateVersion: opts.version } : {}),
-        policy: opts.policy,
-        approvalTimeout: opts.approvalTimeout,
-        onTimeout: opts.onTimeout,
-        by: whoAmI(),
-        ...evaluationOptions(opts),
-      }));
+      const handle = await c.answer(
+        startPromotion(await c.temporal(), c.config, {
+          model,
+          ...(opts.version ? { candidateVersion: opts.version } : {}),
+          policy: opts.policy,
+          approvalTimeout: opts.approvalTimeout,
+          onTimeout: opts.onTimeout,
+          by: whoAmI(),
+          ...evaluationOptions(opts),
+        }),
+      );
       if (!opts.wait) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`started ${handle.workflowId}`);
       if (!opts.json) console.error(`promoting (workflow ${handle.workflowId}) …${opts.policy === 'auto' ? '' : ' waits for `mlops approve` or `mlops reject`'}`);
       const status = await c.answer(handle.result());

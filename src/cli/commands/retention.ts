@@ -26,7 +26,9 @@ export function registerRetentionCommands(program: Command, ctx: () => CliContex
       });
       const report = await c.answer(handle.result());
       if (opts.json) return printJson(report);
-      console.log(`deleted ${report.deleted.length} expired raw copies (kept ${report.kept}) and ${report.predictionLogs.length} expired prediction logs; report: ${report.reportUri}`);
+      console.log(
+        `deleted ${report.deleted.length} expired raw copies (kept ${report.kept}) and ${report.predictionLogs.length} expired prediction logs; report: ${report.reportUri}`,
+      );
       if (report.deleted.length) printTable(report.deleted, ['dataset', 'sourceHash', 'expiresAt', 'bytes']);
       if (report.predictionLogs.length) printTable(report.predictionLogs, ['model', 'runId', 'expiresAt']);
     });

@@ -28,9 +28,21 @@ function judgedOn(d: AttemptData, evaluated: boolean): string {
 
 function printLoop(s: RetrainStatus): void {
   console.log(`${s.model}: ${s.phase}${s.outcome ? ` (${s.outcome})` : ''}; production ${s.production ?? '(none)'}; ${s.attemptsMade} attempt(s), ${s.runs} run(s)`);
-  if (s.proof) console.log(`baseline proof: ${s.proof.passed ? 'passed' : 'FAILED'} (${s.proof.primaryMetric} ${s.proof.reproduced} reproduced vs ${s.proof.registered} registered)`);
+  if (s.proof)
+    console.log(`baseline proof: ${s.proof.passed ? 'passed' : 'FAILED'} (${s.proof.primaryMetric} ${s.proof.reproduced} reproduced vs ${s.proof.registered} registered)`);
   if (s.escalation) console.log(`WAITING FOR A PERSON: ${s.escalation.reason}\n  answer with: mlops decide ${s.model} retry|accept-current|force-promote|abort --reason …`);
-  printTable(s.attempts.map((a) => ({ n: a.n, outcome: a.outcome, version: a.version ?? '', trainer: a.strategy.trainer?.kind ?? '(production)', window: a.data?.window ?? '', [a.primaryMetric ?? 'metric']: a.candidateValue ?? '', baseline: a.baselineValue ?? '', reason: a.reason })));
+  printTable(
+    s.attempts.map((a) => ({
+      n: a.n,
+      outcome: a.outcome,
+      version: a.version ?? '',
+      trainer: a.strategy.trainer?.kind ?? '(production)',
+      window: a.data?.window ?? '',
+      [a.primaryMetric ?? 'metric']: a.candidateValue ?? '',
+      baseline: a.baselineValue ?? '',
+      reason: a.reason,
+    })),
+  );
   // The attempt under way, else the last one: which rows it trains on and which judge it.
   const shown = s.current ?? (s.attempts.at(-1)?.data ? { n: s.attempts.at(-1)!.n, data: s.attempts.at(-1)!.data! } : undefined);
   if (shown) {
@@ -60,11 +72,21 @@ export function registerRetrainingCommands(program: Command, ctx: () => CliConte
     .description('Start the retrain-until-improved loop (or add a trigger to the running one)')
     .argument('<model>', 'model name')
     .option('--reason <text>', 'why (recorded)', 'requested by a person')
-    .option('--dataset <name>', 'the original training data: this dataset\'s latest version(s) (default: the dataset production was first trained on)')
-    .option('--evaluation-dataset <name>', 'compare on this dataset\'s latest version (default: labeled production rows neither model trained on, else the training data\'s test split)')
-    .addOption(schemaOption('--window <window>', `what each attempt trains on: ${TRAINING_WINDOWS.join('|')} (original+production falls back to original without enough labeled production rows)`, retrainRequestSchema, 'trainingWindow'))
+    .option('--dataset <name>', "the original training data: this dataset's latest version(s) (default: the dataset production was first trained on)")
+    .option(
+      '--evaluation-dataset <name>',
+      "compare on this dataset's latest version (default: labeled production rows neither model trained on, else the training data's test split)",
+    )
+    .addOption(
+      schemaOption(
+        '--window <window>',
+        `what each attempt trains on: ${TRAINING_WINDOWS.join('|')} (original+production falls back to original without enough labeled production rows)`,
+        retrainRequestSchema,
+        'trainingWindow',
+      ),
+    )
     .option('--window-max-age <duration>', 'leave out scoring runs and original versions older than this, e.g. 90d')
-    .addOption(schemaOption('--original-versions <n>', 'how many of the original dataset\'s latest versions the window spans', retrainRequestSchema, 'window.originalVersions'))
+    .addOption(schemaOption('--original-versions <n>', "how many of the original dataset's latest versions the window spans", retrainRequestSchema, 'window.originalVersions'))
     .addOption(schemaOption('--holdout <fraction>', 'share of labeled production rows kept out of training to judge on', retrainRequestSchema, 'window.holdoutFraction'))
     .addOption(schemaOption('--min-judging-rows <n>', 'labeled production rows count only with at least this many to judge on', retrainRequestSchema, 'window.minJudgingRows'))
     .option('--strategies <json>', 'trainer strategies to try in order, JSON or @file.json, e.g. \'[{}, {"trainer": {"kind": "gbdt", "params": {}}}]\'')
@@ -101,7 +123,8 @@ export function registerRetrainingCommands(program: Command, ctx: () => CliConte
         },
         { reason: opts.reason, by: whoAmI() },
       );
-      if (!opts.wait) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`retraining loop ${handle.workflowId} (follow with \`mlops retrain-status ${model}\`)`);
+      if (!opts.wait)
+        return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`retraining loop ${handle.workflowId} (follow with \`mlops retrain-status ${model}\`)`);
       const status = await c.answer(handle.result());
       if (status.outcome !== 'improved') c.answeredNo();
       if (opts.json) return printJson(status);
@@ -127,7 +150,7 @@ export function registerRetrainingCommands(program: Command, ctx: () => CliConte
     .argument('<decision>', 'retry|accept-current|force-promote|abort')
     .requiredOption('--reason <text>', 'why (recorded)')
     .option('--by <name>', 'who (default: $USER)')
-    .option('--version <id>', 'force-promote: the attempt\'s version to make production')
+    .option('--version <id>', "force-promote: the attempt's version to make production")
     .option('--overrides <json>', 'retry: {"maxAttempts", "maxDuration", "strategies", "gates", "skipBaselineProof", "trainingWindow"} as JSON or @file.json')
     .option('--json', 'print the loop status as JSON')
     .action(async (model: string, decision: string, opts) => {
@@ -135,14 +158,16 @@ export function registerRetrainingCommands(program: Command, ctx: () => CliConte
       if (!decisions.includes(decision as RetrainDecision)) throw userError('InvalidInput', `decision must be one of ${decisions.join(', ')}, not "${decision}"`);
       const overrides = parseJsonOption('--overrides', opts.overrides);
       const c = ctx();
-      const status = await c.answer(decideAndSettle(await c.temporal(), {
-        model,
-        decision: decision as RetrainDecision,
-        by: opts.by ?? whoAmI(),
-        reason: opts.reason,
-        ...(opts.version ? { version: opts.version } : {}),
-        ...(overrides ? { overrides: overrides as never } : {}),
-      }));
+      const status = await c.answer(
+        decideAndSettle(await c.temporal(), {
+          model,
+          decision: decision as RetrainDecision,
+          by: opts.by ?? whoAmI(),
+          reason: opts.reason,
+          ...(opts.version ? { version: opts.version } : {}),
+          ...(overrides ? { overrides: overrides as never } : {}),
+        }),
+      );
       if (opts.json) return printJson(status);
       printDecisionOutcome(decision as RetrainDecision, status);
     });

@@ -43,7 +43,7 @@ export function registerScheduleCommands(program: Command, ctx: () => CliContext
       .description(describe[kind])
       .argument('<model>', 'model name')
       .requiredOption('--every <interval>', 'e.g. 1d, 7d')
-      .option('--dataset <name>', kind === 'monitor' ? 'dataset to check (default: production\'s training dataset)' : 'dataset to train on (default: production\'s)')
+      .option('--dataset <name>', kind === 'monitor' ? "dataset to check (default: production's training dataset)" : "dataset to train on (default: production's)")
       .action(async (model: string, opts) => {
         const c = ctx();
         const id = await scheduleModelWorkflow(await c.temporal(), c.config, {

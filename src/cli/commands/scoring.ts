@@ -45,14 +45,16 @@ export function registerScoringCommands(program: Command, ctx: () => CliContext)
     .argument('<model>', 'model name')
     .argument('<dataset>', 'dataset[@version] to score, or the dataset to ingest --file into')
     .option('--file <path>', 'ingest this file into <dataset> first and score that version')
-    .option('--contract <file>', 'with --file: its contract (default: the contract of <dataset>\'s latest version; a new dataset\'s is inferred)')
-    .option('--key <columns>', 'with --file: infer the file\'s contract with these key columns (labels join to predictions by key)')
+    .option('--contract <file>', "with --file: its contract (default: the contract of <dataset>'s latest version; a new dataset's is inferred)")
+    .option('--key <columns>', "with --file: infer the file's contract with these key columns (labels join to predictions by key)")
     .option('--run-id <id>', 'name of the run (default: <dataset>-<UTC time>)')
-    .option('--range <min:max>', 'acceptable output range (default: the model card\'s expected range plus --margin)')
-    .addOption(schemaOption('--margin <fraction>', 'widen the card\'s range by this fraction of its width on each side', scoreRequestSchema, 'rangeMargin'))
+    .option('--range <min:max>', "acceptable output range (default: the model card's expected range plus --margin)")
+    .addOption(schemaOption('--margin <fraction>', "widen the card's range by this fraction of its width on each side", scoreRequestSchema, 'rangeMargin'))
     .addOption(schemaOption('--max-flagged-share <fraction>', 'alert when more than this share of rows is flagged', scoreRequestSchema, 'maxFlaggedShare'))
     .addOption(schemaOption('--retention-days <n>', 'keep the prediction log this long', scoreRequestSchema, 'retentionDays'))
-    .addOption(schemaOption('--split-rows <n>', 'score in parts of at most this many rows, each an activity any worker can take (at most 256 parts)', scoreRequestSchema, 'splitRows'))
+    .addOption(
+      schemaOption('--split-rows <n>', 'score in parts of at most this many rows, each an activity any worker can take (at most 256 parts)', scoreRequestSchema, 'splitRows'),
+    )
     .option('--wait', 'with an alert, wait until it is acknowledged (or times out) before returning')
     .option('--no-wait', 'start the run and return its workflow id')
     .option('--json', 'print the result as JSON')
@@ -61,7 +63,9 @@ export function registerScoringCommands(program: Command, ctx: () => CliContext)
       const ref = parseDatasetRef(datasetRef);
       let range: { min: number; max: number } | undefined;
       if (opts.range) {
-        const [min, max] = String(opts.range).split(':').map((v) => numberOption('--range', v));
+        const [min, max] = String(opts.range)
+          .split(':')
+          .map((v) => numberOption('--range', v));
         if (min === undefined || max === undefined) throw userError('InvalidInput', '--range must look like 0.02:0.98');
         range = { min, max };
       }
@@ -81,7 +85,9 @@ export function registerScoringCommands(program: Command, ctx: () => CliContext)
       if (!opts.json) console.error(`scoring (workflow ${handle.workflowId}) …`);
       // An alert waits for a person, possibly for days: the run has answered once it waits.
       const settled = await c.answer(
-        opts.wait ? handle.result().then((result) => ({ done: true as const, result })) : resultOrState<ScoreStatus, ScoreStatus>(handle, scoreStatusQuery, (s) => s.phase === 'waiting-for-acknowledgement'),
+        opts.wait
+          ? handle.result().then((result) => ({ done: true as const, result }))
+          : resultOrState<ScoreStatus, ScoreStatus>(handle, scoreStatusQuery, (s) => s.phase === 'waiting-for-acknowledgement'),
       );
       const status = settled.done ? settled.result : settled.state;
       if (status.run?.alert) c.answeredNo();
@@ -91,7 +97,7 @@ export function registerScoringCommands(program: Command, ctx: () => CliContext)
 
   program
     .command('acknowledge')
-    .description('Acknowledge a scoring run\'s alert (too many predictions out of range)')
+    .description("Acknowledge a scoring run's alert (too many predictions out of range)")
     .argument('<model>', 'model name')
     .argument('<run-id>', 'the scoring run')
     .requiredOption('--reason <text>', 'what was found (recorded)')
@@ -113,7 +119,18 @@ export function registerScoringCommands(program: Command, ctx: () => CliContext)
     .action(async (model: string, opts) => {
       const runs = await listRuns(ctx().store, model);
       printRows(
-        opts.json ? runs : runs.map((r) => ({ run: r.runId, at: r.createdAt, version: r.modelVersion, dataset: `${r.dataset}@${r.datasetVersion}`, rows: r.rows, flagged: r.outOfRange + r.notANumber, alert: r.alert ? 'YES' : '', expires: r.expiresAt })),
+        opts.json
+          ? runs
+          : runs.map((r) => ({
+              run: r.runId,
+              at: r.createdAt,
+              version: r.modelVersion,
+              dataset: `${r.dataset}@${r.datasetVersion}`,
+              rows: r.rows,
+              flagged: r.outOfRange + r.notANumber,
+              alert: r.alert ? 'YES' : '',
+              expires: r.expiresAt,
+            })),
         opts.json,
       );
     });

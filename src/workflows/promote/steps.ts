@@ -11,9 +11,7 @@ import { checkModelLoads, evaluateCandidate, rejectRegistryVersion, setRegistryA
 import type { Promotion, Review } from './state';
 
 /** What the promotion decided about one evaluation: production moves, with what evidence, or not. */
-export type Verdict =
-  | { outcome: 'promote'; by: string; reason: string; evidence: PromotionEvidence }
-  | { outcome: 'reject'; by: string; reason: string };
+export type Verdict = { outcome: 'promote'; by: string; reason: string; evidence: PromotionEvidence } | { outcome: 'reject'; by: string; reason: string };
 
 /** Production moved under the compare-and-set; histories from before AliasChanged recorded it as a RegistryRefused saying so. */
 function lostCompareAndSet(err: unknown): boolean {
@@ -30,7 +28,10 @@ function notLoading(err: unknown): string {
 /** Where a person reads the evidence: the page with charts (and the command that opens it), else the Markdown. */
 function reportToOpen(model: string, evaluation: { reportUri: string; markdownUri: string; htmlUri?: string }): string {
   if (!evaluation.htmlUri) return `Report: \`${evaluation.markdownUri}\``;
-  const id = evaluation.reportUri.split('/').pop()!.replace(/\.json$/, '');
+  const id = evaluation.reportUri
+    .split('/')
+    .pop()!
+    .replace(/\.json$/, '');
   return `Report: \`${evaluation.htmlUri}\` — open it with \`mlops report ${model} --evaluation ${id} --open\``;
 }
 

@@ -69,7 +69,14 @@ export async function attempt({ request, status }: RetrainLoop, production: Mode
     const datasetVersion = trained.summary.dataset.version;
     const withData = data ? { data } : {};
     if (version === production.version) {
-      return { ...base, datasetVersion, version, ...withData, outcome: 'same-as-production', reason: 'this strategy on this data gives the production model itself (no newer data?)' };
+      return {
+        ...base,
+        datasetVersion,
+        version,
+        ...withData,
+        outcome: 'same-as-production',
+        reason: 'this strategy on this data gives the production model itself (no newer data?)',
+      };
     }
     // Content-addressed: the same strategy on the same data is the same version; its verdict against this production stands.
     const earlier = status.attempts.find((a) => a.version === version && a.outcome === 'rejected' && a.baselineVersion === production.version);

@@ -1,15 +1,7 @@
 import { setHandler } from '@temporalio/workflow';
 import { retryOverridesSchema } from '../../retraining/request';
 import { parseInput } from '../../validation';
-import {
-  abortUpdate,
-  acceptCurrentUpdate,
-  type DecisionInput,
-  forcePromoteUpdate,
-  retrainRequestedSignal,
-  retrainStatusQuery,
-  retryUpdate,
-} from '../../api/retrain';
+import { abortUpdate, acceptCurrentUpdate, type DecisionInput, forcePromoteUpdate, retrainRequestedSignal, retrainStatusQuery, retryUpdate } from '../../api/retrain';
 import { requireText } from '../handler-input';
 import { addTrigger, type RetrainLoop, take, triedVersions } from './state';
 
