@@ -1,22 +1,21 @@
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEvaluation, startPipeline } from '../src/client/promote';
 import { registryState, startTraining } from '../src/client/train';
 import { resolveVersion } from '../src/datasets/catalog';
 import { rootApplicationFailure } from '../src/errors';
 import type { ModelCard, ModelVersionSummary } from '../src/models/card';
 import { openVerifiedModel } from '../src/models/files';
-import { openDuckDb } from '../src/sql/duckdb';
 import { trainModelVersion } from '../src/training/train';
 import { trainRequestSchema } from '../src/training/request';
 import { ingestChurn } from './helpers/training';
+import { sweepUnpublished } from '../src/datasets/sweep';
 import { cliFor } from './helpers/cli';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { rootFailure } from './helpers/failures';
+import { storeDuckDb, testBucket } from './helpers/s3-bucket';
 
 /**
  * Models on S3, against the real S3 server the setup starts (versitygw), a real Temporal server
@@ -24,31 +23,9 @@ import { rootFailure } from './helpers/failures';
  * and promotes; the model files, cards and evaluation reports are objects in the bucket, loaded
  * from there (their sha256 checked over the bytes read) by evaluation and the registry.
  */
-const s3 = inject('s3');
-const bucket = `models-${randomBytes(4).toString('hex')}`;
-const PREFIX = 'ml';
-const storeEnv = {
-  MLOPS_STORE: `s3://${bucket}/${PREFIX}`,
-  AWS_ACCESS_KEY_ID: s3.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-  AWS_REGION: s3.region,
-  AWS_ENDPOINT_URL: s3.endpoint,
-};
-const base = `s3://${bucket}/${PREFIX}/`;
-const sdk = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: s3 });
-
-/** Every key under the store's prefix (relative to it). */
-async function keys(under = ''): Promise<string[]> {
-  const out: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await sdk.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${PREFIX}/${under}`, ContinuationToken: token }));
-    out.push(...(page.Contents ?? []).map((o) => o.Key!.slice(PREFIX.length + 1)));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return out.sort();
-}
-const objectKey = (uri: string) => uri.slice(`s3://${bucket}/`.length);
+const bucket = testBucket('models', 'ml');
+const { base, keys } = bucket;
+const DAY = 86_400_000;
 
 /** Every file below a local folder, at any depth. */
 function filesBelow(dir: string): string[] {
@@ -57,22 +34,19 @@ function filesBelow(dir: string): string[] {
 }
 
 let env: TestEnv;
-let db: DuckDBInstance;
-let conn: DuckDBConnection;
+let duck: Awaited<ReturnType<typeof storeDuckDb>> | undefined;
 let first: ModelVersionSummary;
+const conn = () => duck!.conn;
 beforeAll(async () => {
-  await sdk.send(new CreateBucketCommand({ Bucket: bucket }));
-  env = await startTestEnv('s3-models', storeEnv);
-  db = await openDuckDb({ threads: 2 });
-  conn = await db.connect();
-  await env.store.backend.setupDuckDb(conn);
+  await bucket.create();
+  env = await startTestEnv('s3-models', bucket.storeEnv);
+  duck = await storeDuckDb(env.store);
 });
 afterAll(async () => {
-  conn?.closeSync();
-  db?.closeSync();
+  duck?.close();
   env?.store.backend.close();
   await env?.shutdown();
-  sdk.destroy();
+  bucket.sdk.destroy();
 });
 
 describe('models on S3', () => {
@@ -92,9 +66,7 @@ describe('models on S3', () => {
     expect(first.onnxUri).toMatch(new RegExp(`^${base}${version}/\\.attempt-[0-9a-z]+-[0-9a-f]{12}/model\\.onnx$`));
     const stored = await keys('models/');
     expect(stored).toEqual([`${version}/card.json`, first.onnxUri.slice(base.length)].sort());
-    const card = JSON.parse(
-      Buffer.from(await (await sdk.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey(first.cardUri) }))).Body!.transformToByteArray()).toString('utf8'),
-    ) as ModelCard;
+    const card = JSON.parse((await bucket.read(first.cardUri)).toString('utf8')) as ModelCard;
     expect(card.onnx).toMatchObject({ uri: first.onnxUri, sha256: first.onnxSha256 });
     expect(card.dataset.manifestUri.startsWith(base)).toBe(true);
 
@@ -125,7 +97,7 @@ describe('models on S3', () => {
   });
 
   it('lists the cards and reports with `mlops models` and `mlops sql`, read from the bucket', async () => {
-    const cli = cliFor(env.config, { env: storeEnv });
+    const cli = cliFor(env.config, { env: bucket.storeEnv });
     const shown = await cli('models', 'show', 'churn', '--json');
     expect(shown.code, shown.stderr).toBe(0);
     expect((JSON.parse(shown.stdout) as { versions: Array<{ version: string; cardUri: string }> }).versions).toEqual(
@@ -144,11 +116,11 @@ describe('models on S3', () => {
   it('ends with one card and the file it names when two workers train the same version at once', async () => {
     const manifest = await resolveVersion(env.store, 'churn@latest');
     const request = { ...trainRequestSchema.parse({ model: 'race', dataset: 'churn', trainer: { kind: 'logistic', params: {} } }), datasetVersion: manifest.version };
-    const other = await db.connect();
+    const other = await duck!.db.connect();
     try {
       const train = (c: DuckDBConnection) =>
         trainModelVersion({ conn: c, store: env.store, request, manifest, manifestUri: env.store.manifestFile('churn', manifest.version), now: new Date(), allowedCommands: [] });
-      const [a, b] = await Promise.all([train(conn), train(other)]);
+      const [a, b] = await Promise.all([train(conn()), train(other)]);
       expect(a.summary.version).toBe(b.summary.version);
       expect([a.reused, b.reused].sort()).toEqual([false, true]);
       // The loser removed its attempt: one card, and the one file it names.
@@ -161,12 +133,66 @@ describe('models on S3', () => {
     }
   });
 
+  it('draws evaluation pages into the bucket, lists them in `mlops status`, and serves them from there with `mlops report --open`', async () => {
+    const cli = cliFor(env.config, { env: bucket.storeEnv });
+    const status = await cli('status', 'churn', '--json');
+    expect(status.code, status.stderr).toBe(0);
+    const evaluations = (JSON.parse(status.stdout) as { evaluations: Array<{ report: string; page: string }> }).evaluations;
+    expect(evaluations).toHaveLength(2);
+    const { report: id, page } = evaluations[1]!;
+    expect(page).toBe(`${base}reports/evaluations/churn/${id}.html`);
+
+    // Drawn again from its JSON in the bucket, over the page the evaluation wrote.
+    const stale = '<html><title>stale</title></html>';
+    await bucket.write(page, stale);
+    const drawn = await cli('report', 'churn', '--evaluation', id);
+    expect(drawn.code, drawn.stderr).toBe(0);
+    expect(drawn.stdout.trim()).toBe(page);
+    const html = (await bucket.read(page)).toString('utf8');
+    expect(html).not.toBe(stale);
+    expect(html).toContain(first.version);
+
+    const served = cli.spawn(['report', 'churn', '--evaluation', id, '--open']);
+    try {
+      await served.waitFor(/open (http:\/\/127\.0\.0\.1:\d+\/\S+)/);
+      const url = /open (http:\/\/127\.0\.0\.1:\d+\/\S+)/.exec(served.output())![1]!;
+      expect(url).toMatch(new RegExp(`/reports/evaluations/churn/${id}\\.html$`));
+      const answer = await fetch(url);
+      expect(answer.status).toBe(200);
+      expect(await answer.text()).toBe(html);
+      const root = new URL('/', url);
+      // Pages only: not the report's JSON, not a card, nothing climbing out of the prefix.
+      expect((await fetch(new URL(`reports/evaluations/churn/${id}.json`, root))).status).toBe(404);
+      expect((await fetch(new URL(`models/churn/versions/${first.version}/card.json`, root))).status).toBe(404);
+      expect((await fetch(new URL('/%2e%2e/%2e%2e/x.html', root))).status).toBe(404);
+      expect((await fetch(new URL('reports/evaluations/churn/nope.html', root))).status).toBe(404);
+    } finally {
+      await served.stop();
+    }
+  });
+
+  it('sweeps model attempts no card names after the grace period, never the one a card names', async () => {
+    const live = first.onnxUri.slice(base.length);
+    const dead = `models/churn/versions/${first.version}/.attempt-old-000000000000/model.onnx`;
+    const ghost = 'models/churn/versions/0123456789abcdef/.attempt-old-111111111111/model.onnx';
+    for (const key of [dead, ghost]) await bucket.write(`${base}${key}`, 'half');
+    expect(await sweepUnpublished(env.store, DAY)).toEqual([]);
+    const swept = await sweepUnpublished(env.store, DAY, Date.now() + 2 * DAY);
+    expect(swept.sort((a, b) => a.uri.localeCompare(b.uri))).toEqual([
+      { uri: `${base}${path.posix.dirname(ghost)}`, why: 'a model attempt that never published its card' },
+      { uri: `${base}${path.posix.dirname(dead)}`, why: 'a model attempt its card does not name' },
+    ]);
+    const left = await keys('models/churn/');
+    expect(left).toContain(live);
+    expect(left.filter((k) => k.includes('.attempt-old-'))).toEqual([]);
+    await (await openVerifiedModel(env.store, first)).release();
+  });
+
   it('refuses a model object changed in the bucket (ModelLoadError), in evaluation and wherever it is loaded', async () => {
-    const key = objectKey(first.onnxUri);
-    const original = Buffer.from(await (await sdk.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
+    const original = await bucket.read(first.onnxUri);
     const tampered = Buffer.from(original);
     tampered[tampered.length - 1]! ^= 0x01;
-    await sdk.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: tampered }));
+    await bucket.write(first.onnxUri, tampered);
     try {
       const refused = rootApplicationFailure(
         await openVerifiedModel(env.store, first).then(
@@ -184,7 +210,7 @@ describe('models on S3', () => {
       expect(failure.type).toBe('ModelLoadError');
       expect(failure.message).toContain('changed after registration');
     } finally {
-      await sdk.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: original }));
+      await bucket.write(first.onnxUri, original);
     }
     await (await openVerifiedModel(env.store, first)).release();
   });

@@ -1,11 +1,13 @@
 import type { ArtifactStore } from '../store/artifact-store';
 import { ATTEMPT_PREFIX } from '../store/backend';
 import { layout } from '../store/layout';
+import type { ModelCard } from '../models/card';
 import type { DatasetManifest } from './manifest';
 import { RETENTION_FILE } from './raw';
 
 /**
  * Removes what publication left unpublished on a store that cannot rename (S3): attempt prefixes
+ * of model versions whose card does not name them (the training attempt died or lost the race),
  * of dataset versions whose manifest does not name them (the attempt died, lost the race, or a
  * repair replaced its snapshot), and raw copies whose record was never written. Only those
  * untouched for `graceMs`: a younger one may belong to an attempt still running on another
@@ -21,6 +23,19 @@ export interface SweptLeftover {
 export async function sweepUnpublished(store: ArtifactStore, graceMs: number, now = Date.now()): Promise<SweptLeftover[]> {
   const old = (newest: number) => now - newest > graceMs;
   const swept: SweptLeftover[] = [];
+
+  // models/<model>/versions/<version>/.attempt-<id>/…: kept while the version's card names its model file there.
+  const modelAttempts = newestByPrefix(await store.backend.list(store.key(...layout.models())), (parts) =>
+    parts.length > 5 && parts[2] === 'versions' && parts[4]!.startsWith(ATTEMPT_PREFIX) ? 5 : undefined,
+  );
+  for (const [attempt, newest] of modelAttempts) {
+    const [, model, , version] = attempt.split('/') as [string, string, string, string];
+    const card = old(newest) ? await store.readJson<ModelCard>(store.cardFile(model, version)) : undefined;
+    const uri = store.url(...attempt.split('/'));
+    if (!old(newest) || card?.onnx.uri.startsWith(`${uri}/`)) continue;
+    await store.backend.delete(attempt);
+    swept.push({ uri, why: card ? 'a model attempt its card does not name' : 'a model attempt that never published its card' });
+  }
 
   // datasets/<dataset>/versions/<version>/.attempt-<id>/…
   const attempts = newestByPrefix(await store.backend.list(store.key(...layout.datasets())), (parts) =>

@@ -2,13 +2,14 @@ import * as path from 'node:path';
 import { userError } from '../errors';
 import { defaultPrimaryMetric } from '../evaluation/gates';
 import type { EvaluationReport } from '../evaluation/report';
-import { evaluationsDir, latestEvaluations } from '../evaluation/reports';
+import { evaluationFile, latestEvaluations } from '../evaluation/reports';
 import { monitoringHistory } from '../monitoring/history';
-import { monitoringDir } from '../monitoring/reports';
+import { monitoringDir, monitoringFile } from '../monitoring/reports';
 import type { MonitoringReport } from '../monitoring/monitor';
-import { listRuns, predictionsDir, RUN_FILE, RUN_PAGE, type ScoreRun } from '../scoring/runs';
-import { type ArtifactStore, fileExists } from '../store/artifact-store';
-import { layout } from '../store/layout';
+import { listRuns, RUN_FILE, RUN_PAGE, type ScoreRun } from '../scoring/runs';
+import type { ArtifactStore } from '../store/artifact-store';
+import { urlJoin } from '../store/backend';
+import { layout, MODEL_PAGE, MODEL_PAGE_DATA } from '../store/layout';
 import { resourceName } from '../store/names';
 import { parseInput } from '../validation';
 import type { RegistryState } from '../api/registry';
@@ -27,6 +28,20 @@ const REPORT_ID = /^[0-9a-f]{16}$/;
 const runId = resourceName('run');
 
 export const pageOf = (jsonUri: string) => jsonUri.replace(/\.(json|md)$/, '.html');
+/** A scoring run's page, beside its run.json. */
+const runPageOf = (runUri: string) => runUri.replace(/[^/\\]+$/, RUN_PAGE);
+
+/**
+ * The link from a page in folder `dir` to `target`, relative so the pages work wherever the
+ * store is opened (a folder, the page server, a copy of the bucket): computed on store keys, since
+ * URLs (s3://…) are not paths. A target outside the store is linked as it is.
+ */
+function relativeHref(store: ArtifactStore, dir: string, target: string): string {
+  const from = store.keyOf(dir);
+  const to = store.keyOf(target);
+  if (from === undefined || to === undefined) return target;
+  return path.posix.relative(from, to);
+}
 
 async function readOrExplain<T>(store: ArtifactStore, uri: string, what: string, list: string): Promise<T> {
   const value = await store.readJson<T>(uri);
@@ -36,7 +51,7 @@ async function readOrExplain<T>(store: ArtifactStore, uri: string, what: string,
 
 export async function writeEvaluationPage(store: ArtifactStore, model: string, id: string): Promise<string> {
   if (!REPORT_ID.test(id)) throw userError('InvalidInput', `Evaluation report id "${id}" must be 16 hex digits, as \`mlops status ${model}\` lists them`);
-  const uri = path.join(evaluationsDir(store, model), `${id}.json`);
+  const uri = evaluationFile(store, model, id);
   const report = await readOrExplain<EvaluationReport>(store, uri, `evaluation report ${id} of ${model}`, `\`mlops status ${model}\` lists the latest`);
   const page = pageOf(uri);
   await store.writeFileAtomic(page, renderEvaluationPage(report, uri));
@@ -46,7 +61,7 @@ export async function writeEvaluationPage(store: ArtifactStore, model: string, i
 export async function writeMonitoringPage(store: ArtifactStore, model: string, run: string): Promise<string> {
   const id = parseInput(runId, run, 'monitoring run id');
   const dir = monitoringDir(store, model);
-  const uri = path.join(dir, `${id}.json`);
+  const uri = monitoringFile(store, model, id);
   const report = await readOrExplain<MonitoringReport>(store, uri, `monitoring run ${id} of ${model}`, `the runs are the .json files in ${dir}`);
   const page = pageOf(uri);
   await store.writeFileAtomic(page, renderMonitoringPage(report, await monitoringHistory(store, dir), uri));
@@ -55,9 +70,9 @@ export async function writeMonitoringPage(store: ArtifactStore, model: string, r
 
 export async function writeScoringPage(store: ArtifactStore, model: string, run: string): Promise<string> {
   const id = parseInput(runId, run, 'scoring run id');
-  const uri = path.join(predictionsDir(store, model), id, RUN_FILE);
+  const uri = store.url(...layout.predictionRuns(model), id, RUN_FILE);
   const scored = await readOrExplain<ScoreRun>(store, uri, `scoring run ${id} of ${model}`, `\`mlops runs ${model}\` lists them`);
-  const page = path.join(path.dirname(uri), RUN_PAGE);
+  const page = runPageOf(uri);
   await store.writeFileAtomic(page, renderScoringPage(scored, uri));
   return page;
 }
@@ -65,8 +80,8 @@ export async function writeScoringPage(store: ArtifactStore, model: string, run:
 /** The model page, reports/models/<model>/index.html, with the registry state it was drawn from as model.json beside it. */
 export async function writeModelPage(store: ArtifactStore, state: RegistryState, now: string): Promise<string> {
   const model = state.model;
-  const dir = store.path(...layout.modelPage(model));
-  const page = path.join(dir, 'index.html');
+  const dir = store.url(...layout.modelPage(model));
+  const page = urlJoin(dir, MODEL_PAGE);
   const task = state.versions[0]?.task ?? 'binary';
   const evaluations = await latestEvaluations(store, model, 50);
   const monitoring = (await monitoringHistory(store, monitoringDir(store, model), 50)).reverse();
@@ -75,23 +90,16 @@ export async function writeModelPage(store: ArtifactStore, state: RegistryState,
   const hrefs = new Map<string, string>();
   const remember = async (uri: string, draw?: () => Promise<string>) => {
     let target = pageOf(uri);
-    if (!(await fileExists(target))) target = draw ? await draw().catch(() => uri) : uri;
-    hrefs.set(uri, path.relative(dir, target).split(path.sep).join('/'));
+    if (!(await store.exists(target))) target = draw ? await draw().catch(() => uri) : uri;
+    hrefs.set(uri, relativeHref(store, dir, target));
   };
-  const evaluationUri = (id: string) => path.join(evaluationsDir(store, model), `${id}.json`);
-  const monitoringUri = (id: string) => path.join(monitoringDir(store, model), `${id}.json`);
+  const evaluationUri = (id: string) => evaluationFile(store, model, id);
+  const monitoringUri = (id: string) => monitoringFile(store, model, id);
   for (const e of evaluations) await remember(evaluationUri(e.id), () => writeEvaluationPage(store, model, e.id));
   for (const m of monitoring) await remember(monitoringUri(m.id));
-  for (const s of scoring)
-    hrefs.set(
-      s.runUri,
-      path
-        .relative(dir, path.join(path.dirname(s.runUri), RUN_PAGE))
-        .split(path.sep)
-        .join('/'),
-    );
+  for (const s of scoring) hrefs.set(s.runUri, relativeHref(store, dir, runPageOf(s.runUri)));
   for (const d of state.decisions) if (d.evidenceUri && !hrefs.has(d.evidenceUri)) await remember(d.evidenceUri);
-  for (const s of scoring) if (!(await fileExists(path.join(path.dirname(s.runUri), RUN_PAGE)))) await writeScoringPage(store, model, s.runId);
+  for (const s of scoring) if (!(await store.exists(runPageOf(s.runUri)))) await writeScoringPage(store, model, s.runId);
   const html = renderModelPage({
     state,
     primaryMetric: evaluations[0]?.primaryMetric ?? defaultPrimaryMetric(task),
@@ -116,7 +124,7 @@ export async function writeModelPage(store: ArtifactStore, state: RegistryState,
     })),
     generatedAt: now,
   });
-  await store.writeJsonAtomic(path.join(dir, 'model.json'), state);
+  await store.writeJsonAtomic(urlJoin(dir, MODEL_PAGE_DATA), state);
   await store.writeFileAtomic(page, html);
   return page;
 }

@@ -1,12 +1,12 @@
-import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as path from 'node:path';
+import type { ArtifactStore } from '../store/artifact-store';
 
 /**
  * `mlops report … --open`: the store's report pages over HTTP on 127.0.0.1, so a browser on this
  * machine (or a tunnel a person sets up) can open them and follow their links. Only .html files
- * under the store root are served, read-only — no prediction logs, no datasets, nothing outside.
+ * in the store (a folder, or the bucket's objects on S3) are served, read-only — no prediction
+ * logs, no datasets, nothing outside.
  */
 export interface PageServer {
   /** http://127.0.0.1:<port>/ */
@@ -16,10 +16,9 @@ export interface PageServer {
   close(): Promise<void>;
 }
 
-export async function servePages(root: string, port = 0): Promise<PageServer> {
-  const realRoot = await fs.realpath(root);
+export async function servePages(store: ArtifactStore, port = 0): Promise<PageServer> {
   const server = http.createServer((req, res) => {
-    void answer(realRoot, req.url ?? '/').then(
+    void answer(store, req.url ?? '/').then(
       (page) => {
         if (page === undefined) {
           res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not a report page\n');
@@ -37,7 +36,11 @@ export async function servePages(root: string, port = 0): Promise<PageServer> {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   return {
     url,
-    urlOf: (file) => new URL(path.relative(root, file).split(path.sep).map(encodeURIComponent).join('/'), url).href,
+    urlOf: (file) => {
+      const key = store.keyOf(file);
+      if (key === undefined) throw new Error(`${file} is not in the artifact store at ${store.location}`);
+      return new URL(key.split('/').map(encodeURIComponent).join('/'), url).href;
+    },
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
@@ -47,16 +50,24 @@ export async function servePages(root: string, port = 0): Promise<PageServer> {
   };
 }
 
-/** The page at `url` when it is an .html file inside the root (symbolic links resolved), else undefined. */
-async function answer(root: string, url: string): Promise<Buffer | undefined> {
+/**
+ * The page at `url` when it is an .html object of the store (locally: also after following
+ * links, none out of the store), else undefined. Read from the bucket when the store is on S3.
+ */
+async function answer(store: ArtifactStore, url: string): Promise<Buffer | undefined> {
   let relative: string;
   try {
     relative = decodeURIComponent(new URL(url, 'http://127.0.0.1').pathname);
   } catch {
     return undefined;
   }
-  if (!relative.endsWith('.html') || relative.includes('\0')) return undefined;
-  const file = await fs.realpath(path.join(root, relative)).catch(() => undefined);
-  if (!file || !file.startsWith(root + path.sep)) return undefined;
-  return fs.readFile(file).catch(() => undefined);
+  if (!relative.endsWith('.html')) return undefined;
+  let key: string;
+  try {
+    key = store.key(...relative.replace(/^\/+/, '').split('/'));
+  } catch {
+    return undefined; // a segment that would climb out ('..'), or an empty one
+  }
+  const real = await store.backend.realKey(key);
+  return real === undefined ? undefined : store.backend.get(real);
 }

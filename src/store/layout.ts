@@ -14,6 +14,9 @@ export const SNAPSHOT_FILE = 'data.parquet';
 export const RUN_FILE = 'run.json';
 /** A scoring run's page with charts, beside its run.json. */
 export const RUN_PAGE = 'report.html';
+/** A model's page and the registry state it was drawn from, in reports/models/<model>/. */
+export const MODEL_PAGE = 'index.html';
+export const MODEL_PAGE_DATA = 'model.json';
 
 export const layout = {
   datasets: () => ['datasets'],
@@ -28,6 +31,7 @@ export const layout = {
   contract: (sha256: string) => ['contracts', `${sha256}.json`],
   labels: () => ['labels'],
   datasetLabels: (dataset: string) => ['labels', dataset],
+  models: () => ['models'],
   modelVersion: (model: string, version: string) => ['models', model, 'versions', version],
   card: (model: string, version: string) => ['models', model, 'versions', version, CARD_FILE],
   evaluations: (model: string) => ['reports', 'evaluations', model],

@@ -37,7 +37,7 @@ export function registerReportCommand(program: Command, ctx: () => CliContext): 
             : await writeModelPage(c.store, await c.answer(registryState(await c.temporal(), model)), new Date().toISOString());
       console.log(page);
       if (!opts.open) return;
-      const server = await servePages(c.store.path(), port);
+      const server = await servePages(c.store, port);
       console.log(`serving the store's report pages on ${server.url} — open ${server.urlOf(page)} (Ctrl-C to stop)`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
