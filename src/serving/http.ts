@@ -98,7 +98,10 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
       throw new PredictionInputError([{ row: maxRows, field: '(body)', problem: `at most ${maxRows} rows per request (${rows.length} sent); split the request` }]);
     const header = request.headers['x-request-id'];
     const requestId = typeof header === 'string' && /^[\w.:-]{1,100}$/.test(header) ? header : undefined;
-    const response = await predictor.predict(rows, requestId ? { requestId } : {});
+    // Which side of a canary answers: the caller's customer id, when the rows carry no key columns.
+    const routing = request.headers['x-routing-key'];
+    const routingKey = typeof routing === 'string' && routing.length > 0 && routing.length <= 200 ? routing : undefined;
+    const response = await predictor.predict(rows, { ...(requestId ? { requestId } : {}), ...(routingKey ? { routingKey } : {}) });
     metrics.observePredictions(response);
     const { predictions, ...meta } = response;
     return single ? { ...meta, prediction: predictions[0] } : { ...meta, predictions };

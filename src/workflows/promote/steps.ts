@@ -1,4 +1,4 @@
-import { condition, log, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { condition, log, patched, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Duration } from '../../duration';
 import { failureOfType } from '../../errors';
 import type { EvaluationOutcome } from '../../evaluation/outcome';
@@ -7,7 +7,7 @@ import { MlopsNeedsAttention, MlopsStage } from '../../temporal/search-attribute
 import type { PromotionEvidence, RegistryVersion } from '../../api/registry';
 import type { PromotionStatus } from '../../api/promote';
 import { ALIAS_CHANGED } from '../registry/handlers';
-import { checkModelLoads, evaluateCandidate, rejectRegistryVersion, setRegistryAlias } from './activities';
+import { checkModelLoads, evaluateCandidate, recordOnlineShadow, rejectRegistryVersion, setRegistryAlias } from './activities';
 import type { Promotion, Review } from './state';
 
 /** What the promotion decided about one evaluation: production moves, with what evidence, or not. */
@@ -82,8 +82,34 @@ export async function shadowEvaluate(
   return { outcome };
 }
 
-/** The gates decide, unless the policy asks a person (always with `manual`, on a failed gate with `ask-on-failure`). */
+/**
+ * Model servers shadow the candidate while it is evaluated and reviewed; once the decision is
+ * made, what they saw joins the report. Histories from before this replay without the activity.
+ */
+const ONLINE_SHADOW_SECTION = 'online-shadow-section';
+
+async function addOnlineShadow({ status }: Promotion, outcome: EvaluationOutcome): Promise<void> {
+  if (!patched(ONLINE_SHADOW_SECTION)) return;
+  const summary = await recordOnlineShadow({
+    model: status.model,
+    candidate: status.candidate,
+    promotionRun: workflowInfo().runId,
+    reportUri: outcome.reportUri,
+    markdownUri: outcome.markdownUri,
+    ...(outcome.htmlUri ? { htmlUri: outcome.htmlUri } : {}),
+  });
+  if (summary) status.onlineShadow = summary;
+}
+
+/** The gates decide (and the online shadow joins the report), unless the policy asks a person first. */
 export async function decide(promotion: Promotion, outcome: EvaluationOutcome, baseline: ModelVersionSummary | undefined): Promise<Verdict> {
+  const verdict = await gatesOrPerson(promotion, outcome, baseline);
+  await addOnlineShadow(promotion, outcome);
+  return verdict;
+}
+
+/** The gates decide, unless the policy asks a person (always with `manual`, on a failed gate with `ask-on-failure`). */
+async function gatesOrPerson(promotion: Promotion, outcome: EvaluationOutcome, baseline: ModelVersionSummary | undefined): Promise<Verdict> {
   const { request } = promotion;
   const failed = outcome.gates.filter((g) => !g.passed);
   const verdict = failed.length ? `gates failed: ${failed.map((g) => `${g.gate} (${g.detail})`).join('; ')}` : 'all gates passed';
