@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readOnlineTrafficFiles } from '../src/activities/online';
-import { type OnlineShadowSummary } from '../src/api/online';
+import { emptyStats, judgeCanaryStep, LATENCY_BOUNDS_MS, type OnlineShadowSummary, type TrafficStats } from '../src/api/online';
 import { type PromotionStatus, promoteWorkflowId, promotionStatusQuery } from '../src/api/promote';
 import { listPending, reviewOutcome, startPromotion, steerCanary } from '../src/client/promote';
 import { registryState, startTraining } from '../src/client/train';
-import type { CanaryOptions, PromoteRequestInput } from '../src/evaluation/request';
+import { type CanaryOptions, canarySchema, type PromoteRequestInput } from '../src/evaluation/request';
 import { startModelServer, type ModelServer } from '../src/serving/http';
 import { createPredictor } from '../src/serving/predictor';
 import { routingBucket } from '../src/serving/promotion-traffic';
@@ -72,7 +72,8 @@ function trafficLoop(x1 = 0.5) {
   };
 }
 
-const fastCanary = (over: Partial<CanaryOptions> = {}): Partial<CanaryOptions> => ({ hold: '1s', checkEvery: '250ms', minRows: 8, ...over });
+/** Short holds; latency is not judged here (speed is measured in bench/, not asserted on a shared test machine). */
+const fastCanary = (over: Partial<CanaryOptions> = {}): Partial<CanaryOptions> => ({ hold: '1s', checkEvery: '250ms', minRows: 8, maxLatencyRatio: 1e6, ...over });
 
 beforeAll(async () => {
   env = await startTestEnv('canary');
@@ -105,6 +106,29 @@ describe('shadow and canary on live traffic', () => {
     expect(share(5)).toBeLessThan(0.06);
     expect(share(25)).toBeGreaterThan(0.23);
     expect(share(25)).toBeLessThan(0.27);
+  });
+
+  it('judges a step on its counters: nothing before minRows, then flag rate, failures and p99 latency (over enough requests)', () => {
+    const options = canarySchema.parse({ minRows: 10 });
+    const stats = (requests: number, rows: number, flagged: number, ms: number, errors = 0): TrafficStats => {
+      const s = emptyStats();
+      s.requests = requests;
+      s.rows = rows;
+      s.flagged = flagged;
+      s.errors = errors;
+      s.latency[LATENCY_BOUNDS_MS.findIndex((b) => ms <= b)] = requests;
+      return s;
+    };
+    const step = (candidate: TrafficStats, production: TrafficStats) => judgeCanaryStep({ share: 5, candidate, production }, options, null);
+    expect(step(stats(2, 9, 9, 1), stats(50, 200, 0, 1))).toMatchObject({ enough: false, failed: [] });
+    expect(step(stats(200, 400, 4, 1), stats(200, 400, 0, 1))).toMatchObject({ enough: true, failed: [] });
+    expect(step(stats(200, 400, 40, 1), stats(200, 400, 0, 1)).failed).toEqual([expect.stringMatching(/^flagged share 10\.00 % of 400 rows > 5\.00 %/)]);
+    expect(step(stats(200, 400, 0, 1, 3), stats(200, 400, 0, 1)).failed).toEqual(['3 of 200 requests failed > 0.00 %']);
+    expect(step(stats(200, 400, 0, 20), stats(200, 400, 0, 2)).failed).toEqual([expect.stringMatching(/^p99 latency [\d.]+ ms > 2 × production's [\d.]+ ms \+ 1 ms$/)]);
+    // Too few requests for a p99: not judged on latency.
+    expect(step(stats(20, 400, 0, 20), stats(200, 400, 0, 2)).failed).toEqual([]);
+    // At 100 % production answers nothing: its p99 from an earlier step is the yardstick.
+    expect(judgeCanaryStep({ share: 100, candidate: stats(200, 400, 0, 20), production: emptyStats() }, options, 2).failed).toHaveLength(1);
   });
 
   it('shadows a candidate under review on live requests and writes what it saw into the evaluation report', async () => {
@@ -223,6 +247,9 @@ describe('shadow and canary on live traffic', () => {
     });
     expect(second.canary).toMatchObject({ share: 25, history: [{ share: 5, outcome: 'advanced', by: 'ana', detail: 'dashboards fine' }] });
     expect(second.canary!.paused).toBeUndefined();
+    // The gates look at the (empty) counters meanwhile: no traffic, nothing to judge yet.
+    const checked = await until('a check of the second step', async () => (await status(v5)).canary?.current);
+    expect(checked).toMatchObject({ enough: false, failed: [], candidate: { rows: 0 } });
     await steerCanary(env.client, 'abort', { ...who, reason: 'support tickets up' });
     const result = await handle.result();
     expect(result.phase).toBe('rejected');

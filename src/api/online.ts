@@ -168,6 +168,9 @@ export interface CanaryJudgement {
   production: TrafficSummary;
 }
 
+/** Requests each side needs in a step before its p99 latency is compared. */
+export const LATENCY_MIN_REQUESTS = 100;
+
 /**
  * The online gates of one canary step. Latency is compared with production's in the same step,
  * or (at 100 %, where production answers nothing) with `baselineP99Ms` from an earlier step.
@@ -183,8 +186,9 @@ export function judgeCanaryStep(stats: CanaryStepStats | undefined, options: Can
     }
     const errorShare = candidate.requests ? candidate.errors / candidate.requests : 0;
     if (errorShare > options.maxErrorShare) failed.push(`${candidate.errors} of ${candidate.requests} requests failed > ${pct(options.maxErrorShare)}`);
-    const base = production.rows >= options.minRows ? production.p99Ms : baselineP99Ms;
-    if (base !== null && candidate.p99Ms !== null && candidate.p99Ms > base * options.maxLatencyRatio + 1) {
+    // A p99 of fewer requests is the slowest of a handful: noise, not a verdict.
+    const base = production.requests >= LATENCY_MIN_REQUESTS ? production.p99Ms : baselineP99Ms;
+    if (candidate.requests >= LATENCY_MIN_REQUESTS && base !== null && candidate.p99Ms !== null && candidate.p99Ms > base * options.maxLatencyRatio + 1) {
       failed.push(`p99 latency ${candidate.p99Ms} ms > ${options.maxLatencyRatio} × production's ${base} ms + 1 ms`);
     }
   }

@@ -1,7 +1,7 @@
 import { condition, log, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { durationMs } from '../../duration';
 import { canarySchema, type CanaryOptions } from '../../evaluation/request';
-import { type CanaryJudgement, type CanaryStatus, type CanaryStepRecord, judgeCanaryStep, type TrafficSummary } from '../../api/online';
+import { type CanaryJudgement, type CanaryStatus, type CanaryStepRecord, judgeCanaryStep, LATENCY_MIN_REQUESTS, type TrafficSummary } from '../../api/online';
 import { MlopsNeedsAttention, MlopsStage } from '../../temporal/search-attributes';
 import { readOnlineTraffic } from './activities';
 import type { Promotion } from './state';
@@ -122,7 +122,7 @@ export async function runCanary(promotion: Promotion): Promise<CanaryResult> {
       describeCanary(promotion, options);
     }
     const last = canary.history.at(-1)!;
-    if (last.production.rows >= options.minRows && last.production.p99Ms !== null) baselineP99 = last.production.p99Ms;
+    if (last.production.requests >= LATENCY_MIN_REQUESTS && last.production.p99Ms !== null) baselineP99 = last.production.p99Ms;
     if (canary.paused) {
       canary.paused = undefined;
       upsertSearchAttributes([{ key: MlopsNeedsAttention, value: false }]);
