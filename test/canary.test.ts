@@ -144,6 +144,11 @@ describe('shadow and canary on live traffic', () => {
       expect(r.status).toBe(200);
       expect(r.json.modelVersion).toBe(v1); // production answers; the candidate only listens
     }
+    await until('every request shadowed', async () => ((server.predictor.status().promotion?.shadowed ?? 0) >= 30 ? true : undefined));
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toContain(`mlops_serve_promotion_info{candidate="${v2}",mode="shadow"} 1`);
+    expect(metrics).toContain('mlops_serve_shadow_requests{state="shadowed"} 30');
+    expect(metrics).toContain('mlops_serve_shadow_requests{state="dropped"} 0');
     // Steering a canary that is not one is refused by the workflow's validator, with the reason.
     await expect(steerCanary(env.client, 'pause', { model: MODEL, by: 'ana', reason: 'try' })).rejects.toThrow(/not in a canary \(it is waiting-for-review\)/);
     const { runId } = await handle.describe();

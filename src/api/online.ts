@@ -73,7 +73,15 @@ export interface OnlineTraffic {
 }
 
 export function emptyStats(): TrafficStats {
-  return { requests: 0, rows: 0, flagged: 0, errors: 0, outputSum: 0, outputBins: new Array<number>(OUTPUT_BINS + 2).fill(0), latency: new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0) };
+  return {
+    requests: 0,
+    rows: 0,
+    flagged: 0,
+    errors: 0,
+    outputSum: 0,
+    outputBins: new Array<number>(OUTPUT_BINS + 2).fill(0),
+    latency: new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0),
+  };
 }
 
 export function emptyShadow(): ShadowStats {

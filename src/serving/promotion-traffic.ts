@@ -1,16 +1,7 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Client } from '@temporalio/client';
-import {
-  emptyShadow,
-  emptyStats,
-  LATENCY_BOUNDS_MS,
-  OUTPUT_BINS,
-  type CanaryStatus,
-  type OnlineTrafficFile,
-  type ShadowStats,
-  type TrafficStats,
-} from '../api/online';
+import { emptyShadow, emptyStats, LATENCY_BOUNDS_MS, OUTPUT_BINS, type CanaryStatus, type OnlineTrafficFile, type ShadowStats, type TrafficStats } from '../api/online';
 import { type PromotionPhase, type PromotionStatus, promotionStatusQuery } from '../api/promote';
 import type { RegistryState } from '../api/registry';
 import type { ArtifactStore } from '../store/artifact-store';
@@ -202,7 +193,7 @@ export class PromotionTraffic {
   observeCanary(side: 'production' | 'candidate', predictions: readonly RowPrediction[] | 'error', ms: number): void {
     const step = this.stepStats();
     if (!step) return;
-    if (predictions === 'error') step.candidate.errors++, step.candidate.requests++;
+    if (predictions === 'error') (step.candidate.errors++, step.candidate.requests++);
     else observe(step[side], predictions, ms, this.file!.outputRange);
     this.dirty = true;
   }

@@ -51,7 +51,9 @@ export function canaryOptions(opts: Record<string, string>, command: Command): {
 
 export function printCanary(canary: CanaryStatus): void {
   const steps = canary.steps.map((s, i) => (i === canary.step && !canary.outcome ? `[${s} %]` : `${s} %`)).join(' → ');
-  console.log(`canary ${steps}${canary.outcome ? `: ${canary.outcome}` : canary.paused ? `: paused by ${canary.paused.by} (${canary.paused.reason})` : `: holding until ${canary.holdUntil}`}`);
+  console.log(
+    `canary ${steps}${canary.outcome ? `: ${canary.outcome}` : canary.paused ? `: paused by ${canary.paused.by} (${canary.paused.reason})` : `: holding until ${canary.holdUntil}`}`,
+  );
   for (const h of canary.history) console.log(`  ${h.share} % ${h.outcome} by ${h.by}: ${h.detail}`);
 }
 

@@ -105,12 +105,12 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
     withCanaryOptions(
       program
         .command('promote')
-      .description('Evaluate the candidate against production and promote it if the gates pass (or when a person approves)')
-      .argument('<model>', 'model name')
-      .option('--version <id>', 'version to promote (default: the candidate)')
-      .addOption(schemaOption('--policy <policy>', `${PROMOTION_POLICIES.join('|')}: who decides`, promoteRequestSchema, 'policy'))
-      .addOption(schemaOption('--approval-timeout <duration>', 'how long to wait for a review, e.g. 30m, 24h', promoteRequestSchema, 'approvalTimeout'))
-      .addOption(schemaOption('--on-timeout <outcome>', 'reject|escalate when no review arrives in time', promoteRequestSchema, 'onTimeout')),
+        .description('Evaluate the candidate against production and promote it if the gates pass (or when a person approves)')
+        .argument('<model>', 'model name')
+        .option('--version <id>', 'version to promote (default: the candidate)')
+        .addOption(schemaOption('--policy <policy>', `${PROMOTION_POLICIES.join('|')}: who decides`, promoteRequestSchema, 'policy'))
+        .addOption(schemaOption('--approval-timeout <duration>', 'how long to wait for a review, e.g. 30m, 24h', promoteRequestSchema, 'approvalTimeout'))
+        .addOption(schemaOption('--on-timeout <outcome>', 'reject|escalate when no review arrives in time', promoteRequestSchema, 'onTimeout')),
     ),
   )
     .option('--no-wait', 'start the promotion and return its workflow id')
@@ -131,7 +131,11 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
       );
       if (!opts.wait) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`started ${handle.workflowId}`);
       const waitsFor =
-        opts.policy === 'auto' ? '' : opts.policy === 'canary' ? ' then serves live traffic in canary steps (mlops canary pause|advance|abort)' : ' waits for `mlops approve` or `mlops reject`';
+        opts.policy === 'auto'
+          ? ''
+          : opts.policy === 'canary'
+            ? ' then serves live traffic in canary steps (mlops canary pause|advance|abort)'
+            : ' waits for `mlops approve` or `mlops reject`';
       if (!opts.json) console.error(`promoting (workflow ${handle.workflowId}) …${waitsFor}`);
       const status = await c.answer(handle.result());
       if (status.phase === 'rejected') c.answeredNo();

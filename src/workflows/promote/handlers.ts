@@ -39,9 +39,12 @@ function registerCanaryHandlers(promotion: Promotion): void {
     (what: 'pause' | 'advance' | 'abort') =>
     (input: CanaryControlInput): void => {
       if (status.phase !== 'canary' || !status.canary) {
-        throw new Error(`promotion of ${status.model}@${status.candidate} is not in a canary (it is ${status.phase}${status.canary?.outcome ? `; its canary ${status.canary.outcome}` : ''}); nothing to ${what}`);
+        throw new Error(
+          `promotion of ${status.model}@${status.candidate} is not in a canary (it is ${status.phase}${status.canary?.outcome ? `; its canary ${status.canary.outcome}` : ''}); nothing to ${what}`,
+        );
       }
-      if (promotion.canaryControl) throw new Error(`the canary is already being ${promotion.canaryControl.kind === 'abort' ? 'aborted' : 'advanced'} (by ${promotion.canaryControl.by})`);
+      if (promotion.canaryControl)
+        throw new Error(`the canary is already being ${promotion.canaryControl.kind === 'abort' ? 'aborted' : 'advanced'} (by ${promotion.canaryControl.by})`);
       if (what === 'pause' && status.canary.paused) {
         throw new Error(`the canary is already paused at ${status.canary.share} % (by ${status.canary.paused.by} at ${status.canary.paused.at}); advance or abort it`);
       }
