@@ -4,6 +4,7 @@ import { readOnlineTrafficFiles } from '../src/activities/online';
 import { emptyStats, judgeCanaryStep, LATENCY_BOUNDS_MS, type OnlineShadowSummary, type TrafficStats } from '../src/api/online';
 import { type PromotionStatus, promoteWorkflowId, promotionStatusQuery } from '../src/api/promote';
 import { listPending, reviewOutcome, startPromotion, steerCanary } from '../src/client/promote';
+import { startLabels } from '../src/client/retrain';
 import { registryState, startTraining } from '../src/client/train';
 import { type CanaryOptions, canarySchema, type PromoteRequestInput } from '../src/evaluation/request';
 import { startModelServer, type ModelServer } from '../src/serving/http';
@@ -87,7 +88,7 @@ beforeAll(async () => {
     taskQueue: env.config.taskQueue,
     pollIntervalMs: 200,
     alerts: false,
-    log: false,
+    log: { flushIntervalMs: 200 },
     promotions: { reportIntervalMs: 200 },
   });
   server = await startModelServer({ predictor, model: MODEL, port: 0 });
@@ -232,6 +233,34 @@ describe('shadow and canary on live traffic', () => {
     const registry = await registryState(env.client, MODEL);
     expect(registry.aliases.production).toBe(production);
     expect(registry.decisions.at(-1)).toMatchObject({ action: 'reject', version: v4, by: 'canary gates' });
+  });
+
+  it('rolls back when labels arrive and the live metric of the canary is worse than production on the same days', async () => {
+    const production = (await registryState(env.client, MODEL)).aliases.production!;
+    const v6 = await train(0.1);
+    const handle = await promote(v6, { policy: 'canary', canary: fastCanary({ steps: [50, 100], hold: '1h', checkEvery: '500ms', minLabeledRows: 20 }) });
+    await until('the canary', async () => ((await status(v6)).phase === 'canary' ? true : undefined));
+    await until('the server routing half to v6', async () => (server.predictor.status().promotion?.share === 50 ? true : undefined));
+    const answers: Array<{ id: number; version: string; label: string }> = [];
+    for (let i = 0; i < 100; i++) {
+      const id = 7_000_000 + i;
+      const r = await post(row(id, (i % 40) / 10 - 2));
+      expect(r.status).toBe(200);
+      answers.push({ id, version: r.json.modelVersion, label: r.json.prediction.predictedLabel });
+    }
+    expect(answers.filter((a) => a.version === v6).length).toBeGreaterThanOrEqual(20);
+    expect(answers.filter((a) => a.version === production).length).toBeGreaterThanOrEqual(20);
+    await until('the online log written', async () => (server.predictor.status().log!.buffered === 0 ? true : undefined));
+    // The outcomes, later: production was right every time, the candidate wrong every time.
+    const labels = `${env.inputDir}/canary-labels.csv`;
+    fs.writeFileSync(labels, `id,churned\n${answers.map((a) => `${a.id},${a.version === v6 ? String(a.label !== 'true') : a.label}`).join('\n')}\n`);
+    expect((await (await startLabels(env.client, env.config, { dataset: 'churn-train', source: labels })).result()).rows).toBe(100);
+    const result = await handle.result();
+    expect(result.phase).toBe('rejected');
+    expect(result.decision!.by).toBe('canary gates');
+    expect(result.decision!.reason).toMatch(/canary step 1 \(50 %\) failed: live rocAuc [\d.]+ on \d+ labeled rows vs production's [\d.]+ on \d+: worse by/);
+    expect(result.canary!.history[0]!.outcome).toBe('failed');
+    expect((await registryState(env.client, MODEL)).aliases.production).toBe(production);
   });
 
   it('lets a person pause, advance and abort a canary, and refuses each where it does not fit', async () => {

@@ -1,8 +1,14 @@
+import type { DuckDBInstance } from '@duckdb/node-api';
+import { defaultPrimaryMetric, higherIsBetter } from '../evaluation/gates';
 import type { EvaluationReport } from '../evaluation/report';
+import type { ModelVersionSummary } from '../models/card';
+import { readModelCard } from '../models/cards';
+import { liveMetrics } from '../monitoring/monitor';
+import { withDuckDbActivity } from './progress';
 import { esc } from '../reports/svg';
 import type { ArtifactStore } from '../store/artifact-store';
 import { layout } from '../store/layout';
-import { LATENCY_BOUNDS_MS, mergeTraffic, type OnlineShadowSummary, type OnlineTraffic, type OnlineTrafficFile, summarizeShadow } from '../api/online';
+import { LATENCY_BOUNDS_MS, type LiveComparison, mergeTraffic, type OnlineShadowSummary, type OnlineTraffic, type OnlineTrafficFile, summarizeShadow } from '../api/online';
 
 export interface OnlineTrafficInput {
   model: string;
@@ -82,12 +88,35 @@ export interface OnlineShadowInput extends OnlineTrafficInput {
   htmlUri?: string;
 }
 
-export function createOnlineActivities(deps: { store: ArtifactStore }) {
+type CardRef = Pick<ModelVersionSummary, 'model' | 'version' | 'cardUri'>;
+
+export interface CanaryTrafficInput extends OnlineTrafficInput {
+  /** Also compare live metrics: both sides' online predictions since `since`, joined with their labels. */
+  live?: { candidate: CardRef; production: CardRef; since: string };
+}
+
+export function createOnlineActivities(deps: { store: ArtifactStore; duckdb: DuckDBInstance }) {
   const { store } = deps;
+
+  /** Each side's primary metric on its labeled online predictions (the prediction log joined with `mlops labels`). */
+  async function compareLive(live: NonNullable<CanaryTrafficInput['live']>): Promise<LiveComparison> {
+    const [candidate, production] = await Promise.all([readModelCard(store, live.candidate), readModelCard(store, live.production)]);
+    const metric = defaultPrimaryMetric(candidate.task);
+    const [c, p] = await withDuckDbActivity(deps.duckdb, async (conn) => [
+      await liveMetrics(conn, store, candidate, metric, { onlineSince: live.since }),
+      await liveMetrics(conn, store, production, metric, { onlineSince: live.since }),
+    ]);
+    const drop = c.value === null || p.value === null ? null : higherIsBetter(metric) ? p.value - c.value : c.value - p.value;
+    return { metric, candidate: { rows: c.rows, value: c.value }, production: { rows: p.rows, value: p.value }, drop };
+  }
+
   return {
-    /** The live traffic of a promotion run so far (the canary's gates judge it). */
-    async readOnlineTraffic(input: OnlineTrafficInput): Promise<OnlineTraffic> {
-      return readOnlineTrafficFiles(store, input);
+    /** The live traffic of a promotion run so far (the canary's gates judge it), with live metrics when asked. */
+    async readOnlineTraffic(input: CanaryTrafficInput): Promise<OnlineTraffic> {
+      const traffic = await readOnlineTrafficFiles(store, input);
+      // No prediction logged yet (or no labels): nothing to compare, not an error.
+      if (input.live) traffic.live = await compareLive(input.live).catch(() => undefined);
+      return traffic;
     },
 
     /**

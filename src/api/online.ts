@@ -70,6 +70,17 @@ export interface OnlineTraffic {
   outputRange?: { min: number; max: number };
   shadow?: ShadowStats;
   canary: Record<string, CanaryStepStats>;
+  /** Live metrics of both sides' online predictions that labels have joined (a canary asks for them). */
+  live?: LiveComparison;
+}
+
+/** The primary metric of each side's labeled online predictions since the canary began. */
+export interface LiveComparison {
+  metric: string;
+  candidate: { rows: number; value: number | null };
+  production: { rows: number; value: number | null };
+  /** How much worse the candidate is (positive: worse), in the metric's units; null without both values. */
+  drop: number | null;
 }
 
 export function emptyStats(): TrafficStats {
@@ -174,6 +185,7 @@ export interface CanaryJudgement {
   failed: string[];
   candidate: TrafficSummary;
   production: TrafficSummary;
+  live?: LiveComparison;
 }
 
 /** Requests each side needs in a step before its p99 latency is compared. */
@@ -183,7 +195,7 @@ export const LATENCY_MIN_REQUESTS = 100;
  * The online gates of one canary step. Latency is compared with production's in the same step,
  * or (at 100 %, where production answers nothing) with `baselineP99Ms` from an earlier step.
  */
-export function judgeCanaryStep(stats: CanaryStepStats | undefined, options: CanaryOptions, baselineP99Ms: number | null): CanaryJudgement {
+export function judgeCanaryStep(stats: CanaryStepStats | undefined, options: CanaryOptions, baselineP99Ms: number | null, live?: LiveComparison): CanaryJudgement {
   const candidate = summarize(stats?.candidate ?? emptyStats());
   const production = summarize(stats?.production ?? emptyStats());
   const enough = candidate.rows >= options.minRows;
@@ -200,7 +212,14 @@ export function judgeCanaryStep(stats: CanaryStepStats | undefined, options: Can
       failed.push(`p99 latency ${candidate.p99Ms} ms > ${options.maxLatencyRatio} × production's ${base} ms + 1 ms`);
     }
   }
-  return { enough, failed, candidate, production };
+  // Labels come late and for any step: judged whenever both sides have enough, since the canary began.
+  if (live && live.drop !== null && live.candidate.rows >= options.minLabeledRows && live.production.rows >= options.minLabeledRows && live.drop > options.maxLiveMetricDrop) {
+    failed.push(
+      `live ${live.metric} ${live.candidate.value!.toFixed(4)} on ${live.candidate.rows} labeled rows vs production's ${live.production.value!.toFixed(4)} on ${live.production.rows}: ` +
+        `worse by ${live.drop.toFixed(4)} > ${options.maxLiveMetricDrop}`,
+    );
+  }
+  return { enough, failed, candidate, production, ...(live ? { live } : {}) };
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(2)} %`;

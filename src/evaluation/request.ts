@@ -36,6 +36,10 @@ export const canarySchema = z
     maxLatencyRatio: z.number().positive().default(2),
     /** Share of the candidate's requests that may fail (they are answered by production instead). */
     maxErrorShare: z.number().min(0).max(1).default(0),
+    /** Labeled online predictions each side needs (since the canary began) before live metrics are compared. */
+    minLabeledRows: z.number().int().min(1).default(100),
+    /** The candidate's live primary metric at most this much worse than production's on the labeled online rows. */
+    maxLiveMetricDrop: z.number().min(0).default(0.02),
   })
   .strict();
 export type CanaryOptions = z.infer<typeof canarySchema>;

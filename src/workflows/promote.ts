@@ -50,7 +50,7 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
     let reason = verdict.reason;
     if (request.policy === 'canary') {
       // Only policy canary (new with it) runs these commands: older histories never reach them.
-      const canary = await runCanary(promotion);
+      const canary = await runCanary(promotion, candidate, baseline);
       if (!canary.passed) return finish(promotion, 'rejected', canary.by, canary.reason);
       promotion.status.phase = 'promoting';
       reason = `${verdict.reason}; ${canary.detail}`;

@@ -4,7 +4,10 @@ import { canarySchema, type CanaryOptions } from '../../evaluation/request';
 import { type CanaryJudgement, type CanaryStatus, type CanaryStepRecord, judgeCanaryStep, LATENCY_MIN_REQUESTS, type TrafficSummary } from '../../api/online';
 import { MlopsNeedsAttention, MlopsStage } from '../../temporal/search-attributes';
 import { readOnlineTraffic } from './activities';
+import type { ModelVersionSummary } from '../../models/card';
 import type { Promotion } from './state';
+
+type CardRef = Pick<ModelVersionSummary, 'model' | 'version' | 'cardUri'>;
 
 /** How a canary ended: passed every step (production may move), or rolled back (the candidate is rejected). */
 export type CanaryResult = { passed: true; detail: string } | { passed: false; by: string; reason: string };
@@ -24,7 +27,11 @@ function describeCanary({ request, status }: Promotion, options: CanaryOptions):
   const state = canary.paused
     ? `**Paused** by ${canary.paused.by} (${canary.paused.reason}) — waits for \`mlops canary advance ${model}\` or \`mlops canary abort ${model}\``
     : `holding until ${canary.holdUntil} (and at least ${options.minRows} candidate rows)`;
-  const current = canary.current ? `\n\ncandidate: ${side(canary.current.candidate)}\n\nproduction: ${side(canary.current.production)}` : '';
+  const live = canary.current?.live;
+  const liveText = live
+    ? `\n\nlive ${live.metric}: candidate ${live.candidate.value ?? '–'} on ${live.candidate.rows} labeled rows, production ${live.production.value ?? '–'} on ${live.production.rows}`
+    : '';
+  const current = canary.current ? `\n\ncandidate: ${side(canary.current.candidate)}\n\nproduction: ${side(canary.current.production)}${liveText}` : '';
   const done = canary.history.map((h) => `- ${h.share} %: ${h.outcome} (${h.detail})`).join('\n');
   setCurrentDetails(
     `**Canary** of ${model}@${status.candidate} against ${status.baseline ?? 'no production model'}: ${steps}; ${state}.${current}` +
@@ -60,8 +67,12 @@ function takeControl(promotion: Promotion): Promotion['canaryControl'] {
  * that fails rolls back at once: production never moved, so ending the canary is the rollback.
  * A person may pause (the clock stops; the gates still judge), advance or abort (handlers.ts).
  */
-export async function runCanary(promotion: Promotion): Promise<CanaryResult> {
+export async function runCanary(promotion: Promotion, candidate: CardRef, production: CardRef | undefined): Promise<CanaryResult> {
   const { request, status } = promotion;
+  const startedAt = new Date().toISOString();
+  // Only the references a card is read by: this rides in every check's input.
+  const ref = (v: CardRef): CardRef => ({ model: v.model, version: v.version, cardUri: v.cardUri });
+  const live = production ? { candidate: ref(candidate), production: ref(production), since: startedAt } : undefined;
   const options = canaryOptionsOf(promotion);
   const holdMs = durationMs(options.hold);
   const checkMs = durationMs(options.checkEvery);
@@ -102,8 +113,8 @@ export async function runCanary(promotion: Promotion): Promise<CanaryResult> {
         record(canary, 'advanced', control.by, control.reason, canary.current);
         break;
       }
-      const traffic = await readOnlineTraffic({ model: request.model, candidate: status.candidate, promotionRun: workflowInfo().runId });
-      const judgement = judgeCanaryStep(traffic.canary[String(i)], options, baselineP99);
+      const traffic = await readOnlineTraffic({ model: request.model, candidate: status.candidate, promotionRun: workflowInfo().runId, ...(live ? { live } : {}) });
+      const judgement = judgeCanaryStep(traffic.canary[String(i)], options, baselineP99, traffic.live);
       canary.current = judgement;
       if (judgement.failed.length) {
         const detail = judgement.failed.join('; ');
