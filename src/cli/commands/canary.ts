@@ -16,6 +16,8 @@ const FLAGS = [
   ['--canary-min-rows <n>', 'policy canary: candidate rows a step needs before it is judged', 'minRows'],
   ['--canary-max-flagged-share <fraction>', "policy canary: most of the candidate's rows outside its acceptable range", 'maxFlaggedShare'],
   ['--canary-max-latency-ratio <ratio>', "policy canary: candidate p99 latency at most this times production's", 'maxLatencyRatio'],
+  ['--canary-min-labeled-rows <n>', 'policy canary: labeled online rows each side needs before live metrics are compared', 'minLabeledRows'],
+  ['--canary-max-live-metric-drop <x>', "policy canary: most the candidate's live primary metric may fall below production's", 'maxLiveMetricDrop'],
 ] as const;
 
 const attribute = (flags: string) =>
@@ -45,6 +47,8 @@ export function canaryOptions(opts: Record<string, string>, command: Command): {
       minRows: numberOption('--canary-min-rows', opts.canaryMinRows!),
       maxFlaggedShare: numberOption('--canary-max-flagged-share', opts.canaryMaxFlaggedShare!),
       maxLatencyRatio: numberOption('--canary-max-latency-ratio', opts.canaryMaxLatencyRatio!),
+      minLabeledRows: numberOption('--canary-min-labeled-rows', opts.canaryMinLabeledRows!),
+      maxLiveMetricDrop: numberOption('--canary-max-live-metric-drop', opts.canaryMaxLiveMetricDrop!),
     },
   };
 }
