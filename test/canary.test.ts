@@ -263,6 +263,15 @@ describe('shadow and canary on live traffic', () => {
     expect((await registryState(env.client, MODEL)).aliases.production).toBe(production);
   });
 
+  it('promotes a first model without a canary: with no production there is no traffic to share', async () => {
+    const trained = await (await startTraining(env.client, env.config, { model: 'canary-first', dataset: 'churn-train', trainer: { kind: 'logistic', params: {} } })).result();
+    const result = await (await startPromotion(env.client, env.config, { model: 'canary-first', gates: LENIENT, policy: 'canary' })).result();
+    expect(result.phase).toBe('promoted');
+    expect(result.canary).toBeUndefined();
+    expect(result.decision!.reason).toContain('no canary: there is no production version to share traffic with');
+    expect((await registryState(env.client, 'canary-first')).aliases.production).toBe(trained.summary.version);
+  });
+
   it('lets a person pause, advance and abort a canary, and refuses each where it does not fit', async () => {
     const v5 = await train(6);
     const handle = await promote(v5, { policy: 'canary', canary: { hold: '1h', checkEvery: '1s' } });

@@ -48,7 +48,10 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
     const notLoading = await loadFailure(candidate);
     if (notLoading) return finish(promotion, 'rejected', verdict.by, notLoading);
     let reason = verdict.reason;
-    if (request.policy === 'canary') {
+    if (request.policy === 'canary' && !baseline) {
+      // Servers answer nothing without a production version: there is no traffic to split.
+      reason = `${verdict.reason}; no canary: there is no production version to share traffic with`;
+    } else if (request.policy === 'canary') {
       // Only policy canary (new with it) runs these commands: older histories never reach them.
       const canary = await runCanary(promotion, candidate, baseline);
       if (!canary.passed) return finish(promotion, 'rejected', canary.by, canary.reason);
