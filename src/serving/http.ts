@@ -12,6 +12,9 @@ import { NotReadyError, type Predictor } from './predictor';
  *   GET  /readyz                      200 only with a loaded, sha256-verified production version
  *   GET  /metrics                     Prometheus text format
  *
+ * `X-Request-Id` names the request in the log; `X-Routing-Key` (a customer id) picks the side of
+ * a running canary when the rows carry no key columns.
+ *
  * Errors are JSON `{ error, message, issues? }`: 400 bad rows (each bad field named), 401 a
  * missing or wrong token, 404 another model, 413 an oversized body, 415 not JSON, 503 not ready.
  */
