@@ -211,6 +211,37 @@ describe('mlops CLI', () => {
     expect(back.stdout).toBe(`people-model: production is ${version} again\n`);
   });
 
+  it('runs a canary promotion and steers it: pause, advance, abort; refuses canary flags with another policy and steps out of order', async () => {
+    const third = JSON.parse((await mlops('train', 'people-model', '--dataset', 'people', '--trainer', 'logistic', '--params', '{"C": 0.3}', '--json')).stdout) as {
+      version: string;
+    };
+    const wrongPolicy = await mlops('promote', 'people-model', '--version', third.version, '--canary-hold', '1m');
+    expect(wrongPolicy.code).toBe(1);
+    expect(wrongPolicy.stderr).toContain('--canary-hold apply to --policy canary only (the policy is auto)');
+    const falling = await mlops('promote', 'people-model', '--version', third.version, '--policy', 'canary', '--canary-steps', '50,10,100');
+    expect(falling.code).toBe(1);
+    expect(falling.stderr).toContain('steps must rise');
+    const nothing = await mlops('canary', 'pause', 'people-model', '--reason', 'early');
+    expect(nothing.code).toBe(1);
+    expect(nothing.stderr).toMatch(/No promotion of "people-model" is running/);
+    const gates = '{"minImprovement": -1, "maxSliceRegression": 1}';
+    const started = await mlops('promote', 'people-model', '--version', third.version, '--policy', 'canary', '--canary-hold', '1h', '--gates', gates, '--no-wait');
+    expect(started.code, started.stderr).toBe(0);
+    await until('the canary', async () => {
+      const paused = await mlops('canary', 'pause', 'people-model', '--reason', 'watching', '--by', 'tester');
+      return paused.code === 0 ? paused : undefined;
+    });
+    const again = await mlops('canary', 'pause', 'people-model', '--reason', 'watching');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('canary pause refused: the canary is already paused at 5 %');
+    const advanced = await mlops('canary', 'advance', 'people-model', '--reason', 'fine', '--by', 'tester');
+    expect(advanced.code, advanced.stderr).toBe(0);
+    expect(advanced.stdout).toContain(`advance sent to promote:people-model:${third.version}`);
+    const aborted = await mlops('canary', 'abort', 'people-model', '--version', third.version, '--reason', 'enough', '--by', 'tester', '--json');
+    expect(aborted.code, aborted.stderr).toBe(0);
+    expect(JSON.parse(aborted.stdout).workflowId).toBe(`promote:people-model:${third.version}`);
+  });
+
   it('scores with production; an alert is printed with its answer, and --wait waits for it', async () => {
     const score = await mlops('score', 'people-model', 'people', '--run-id', 'cli-1', '--retention-days', '3', '--max-flagged-share', '1', '--json');
     expect(score.code, score.stderr).toBe(0);

@@ -13,7 +13,9 @@ import { describe, expect, it } from 'vitest';
  * code before it as `<type>.v<N>.json` while workflows started by that code may still be running
  * (retrainUntilImproved.v1.json: an attempt from before training windows; modelRegistry.v1.json:
  * a registry from before its registration and production checks; scoreBatch.v1.json: a run in one
- * activity, from before `patched('score-in-parts')`, scoreBatch.json: a run in six parts).
+ * activity, from before `patched('score-in-parts')`, scoreBatch.json: a run in six parts;
+ * promoteModel.v1.json: a promotion from before `patched('online-shadow-section')` and policy
+ * canary, promoteModel.json: a canary paused, advanced, checked and aborted).
  */
 const FIXTURES = path.join(__dirname, 'fixtures', 'histories');
 const WORKFLOW_TYPES = [

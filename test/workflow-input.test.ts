@@ -44,7 +44,7 @@ async function failureOf(handle: WorkflowHandle): Promise<{ type?: string; nonRe
 }
 
 const cases: Array<[string, unknown[], RegExp]> = [
-  ['promoteModel', [{ model: 'm', policy: 'yolo' }], /policy: Invalid option: expected one of "auto"\|"manual"\|"ask-on-failure"/],
+  ['promoteModel', [{ model: 'm', policy: 'yolo' }], /policy: Invalid option: expected one of "auto"\|"manual"\|"ask-on-failure"\|"canary"/],
   ['promoteModel', [{ model: 'm', approvalTimeout: 'forever' }], /approvalTimeout: a duration such as 30s, 15m, 24h, 7d/],
   ['promoteModel', [{ model: 'm', approvalTimeout: '99999999999999999999d' }], /approvalTimeout: at most/],
   ['ingestDataset', [{ dataset: 'd' }], /source: /],

@@ -6,6 +6,7 @@ import { createEvaluationActivities } from './evaluation';
 import { createRetentionActivities } from './retention';
 import { createScoringActivities } from './scoring';
 import { createMonitoringActivities } from './monitoring';
+import { createOnlineActivities } from './online';
 import { createRegistryActivities } from './registry';
 import { createRetrainingActivities } from './retraining';
 import { createTrainingActivities } from './training';
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createEvaluationActivities(deps),
     ...createScoringActivities(deps),
     ...createMonitoringActivities(deps),
+    ...createOnlineActivities(deps),
     ...createRetrainingActivities(deps),
   };
 }

@@ -1,6 +1,7 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { GateResult } from '../evaluation/gates';
 import type { PromotionPolicy } from '../evaluation/request';
+import type { CanaryStatus, OnlineShadowSummary } from './online';
 import { stageAttributes } from './search';
 
 /**
@@ -18,8 +19,9 @@ export function parsePromoteWorkflowId(workflowId: string): { model: string; ver
 
 export const promoteSearchAttributes = (model: string) => stageAttributes('promote', { model });
 
-export function promoteSummary(model: string, version: string, policy: PromotionPolicy): string {
-  return `Promote ${model}@${version} (${policy}) after a shadow evaluation against production`;
+export function promoteSummary(model: string, version: string, policy: PromotionPolicy, canarySteps?: readonly number[]): string {
+  const canary = policy === 'canary' ? `, then live traffic in steps ${(canarySteps ?? [5, 25, 100]).map((s) => `${s}%`).join(' → ')}` : '';
+  return `Promote ${model}@${version} (${policy}) after a shadow evaluation against production${canary}`;
 }
 
 export interface ReviewInput {
@@ -29,7 +31,8 @@ export interface ReviewInput {
   reason: string;
 }
 
-export type PromotionPhase = 'evaluating' | 'waiting-for-review' | 'promoting' | 'promoted' | 'rejected';
+/** `canary`: model servers answer a share of live requests with the candidate (status.canary says how much). */
+export type PromotionPhase = 'evaluating' | 'waiting-for-review' | 'canary' | 'promoting' | 'promoted' | 'rejected';
 
 export interface PromotionStatus {
   model: string;
@@ -53,6 +56,10 @@ export interface PromotionStatus {
   /** A person's approval of the latest evaluation: the registry asks for it before production moves. */
   approval?: { by: string; reason: string; at: string };
   decision?: { outcome: 'promoted' | 'rejected'; by: string; reason: string; at: string };
+  /** Policy canary: its steps, the current one and each one's verdict. */
+  canary?: CanaryStatus;
+  /** What model servers saw while they shadowed the candidate on live requests (also in the report). */
+  onlineShadow?: OnlineShadowSummary;
 }
 
 export const approveUpdate = defineUpdate<PromotionStatus, [ReviewInput]>('approve');

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerCanaryCommands } from './commands/canary';
 import { registerCodecCommand } from './commands/codec';
 import { registerContractCommands } from './commands/contract';
 import { registerDatasetCommands } from './commands/datasets';
@@ -30,6 +31,7 @@ export function buildProgram(ctx: () => CliContext): Command {
   registerDatasetCommands(program, ctx);
   registerModelCommands(program, ctx);
   registerPromotionCommands(program, ctx);
+  registerCanaryCommands(program, ctx);
   registerContractCommands(program, ctx);
   registerScoringCommands(program, ctx);
   registerMonitoringCommands(program, ctx);

@@ -16,6 +16,47 @@ import { normalizeIngestRequest } from './ingest';
 import { resultOrState } from './settle';
 import { assertModelExists, registryState } from './train';
 import { refusalAsUserError } from '../temporal/updates';
+import { abortCanaryUpdate, advanceCanaryUpdate, type CanaryStatus, pauseCanaryUpdate } from '../api/online';
+
+export type CanaryAction = 'pause' | 'advance' | 'abort';
+const CANARY_UPDATES = { pause: pauseCanaryUpdate, advance: advanceCanaryUpdate, abort: abortCanaryUpdate } as const;
+
+/**
+ * pause / advance / abort the model's running canary (found among its running promotions, or the
+ * promotion of `version`); the workflow's validator refuses one that does not fit its state.
+ */
+export async function steerCanary(
+  client: Client,
+  action: CanaryAction,
+  input: { model: string; version?: string; by: string; reason: string },
+): Promise<{ workflowId: string; canary: CanaryStatus }> {
+  await assertModelExists(client, input.model);
+  let workflowId = input.version ? promoteWorkflowId(input.model, input.version) : undefined;
+  if (!workflowId) {
+    const running: Array<{ workflowId: string; phase: string }> = [];
+    for await (const wf of client.workflow.list({ query: `WorkflowType = "promoteModel" AND MlopsModel = "${input.model}" AND ExecutionStatus = "Running"` })) {
+      const status = await client.workflow.getHandle(wf.workflowId, wf.runId).query(promotionStatusQuery);
+      running.push({ workflowId: wf.workflowId, phase: status.phase });
+    }
+    const inCanary = running.filter((r) => r.phase === 'canary');
+    if (inCanary.length > 1) throw userError('InvalidInput', `Model "${input.model}" has ${inCanary.length} canaries running; name the version (--version)`);
+    workflowId = (inCanary[0] ?? (running.length === 1 ? running[0] : undefined))?.workflowId;
+    if (!workflowId) {
+      throw userError(
+        'InvalidInput',
+        running.length
+          ? `No canary of "${input.model}" is running (its promotions: ${running.map((r) => `${r.workflowId} ${r.phase}`).join(', ')}); name one with --version`
+          : `No promotion of "${input.model}" is running; start one with \`mlops promote ${input.model} --policy canary\``,
+      );
+    }
+  }
+  const update = client.workflow.getHandle(workflowId).executeUpdate(CANARY_UPDATES[action], { args: [{ by: input.by, reason: input.reason }] });
+  const canary = await refusalAsUserError(update, 'InvalidInput', `canary ${action} refused: `).catch((err: Error) => {
+    if (err.name === 'WorkflowNotFoundError') throw userError('InvalidInput', `No promotion ${workflowId} is running`);
+    throw err;
+  });
+  return { workflowId, canary };
+}
 
 /** Starts promoteModel for the given version, or for the registry's current candidate. */
 export async function startPromotion(client: Client, config: MlopsConfig, input: PromoteRequestInput) {
@@ -30,7 +71,7 @@ export async function startPromotion(client: Client, config: MlopsConfig, input:
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     args: [{ ...request, candidateVersion }],
     typedSearchAttributes: promoteSearchAttributes(request.model),
-    staticSummary: promoteSummary(request.model, candidateVersion, request.policy),
+    staticSummary: promoteSummary(request.model, candidateVersion, request.policy, request.canary?.steps),
   });
 }
 

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DatasetManifest } from '../datasets/manifest';
 import { userError } from '../errors';
@@ -7,7 +8,7 @@ import type { Metrics, ModelCard } from '../models/card';
 import { queryRows } from '../sql/duckdb';
 import { quoteString, varcharList } from '../sql/quote';
 import type { ArtifactStore } from '../store/artifact-store';
-import { predictionLogGlob } from '../scoring/runs';
+import { predictionLogGlob, predictionsDir } from '../scoring/runs';
 import { type FeatureDrift, featureDrift } from './drift';
 import type { MonitorRequest } from './request';
 import { labelsGlob } from './labels';
@@ -114,14 +115,22 @@ async function globHasFiles(conn: DuckDBConnection, pattern: string): Promise<bo
   return (row?.n ?? 0) > 0;
 }
 
+/** Which logged predictions count: all (monitoring), or online ones scored since a time (a canary's). */
+export interface LivePredictionFilter {
+  onlineSince?: string;
+}
+
 /** The latest prediction of this model version per (dataset, key), joined with the latest label per (dataset, key). */
-async function liveMetrics(conn: DuckDBConnection, store: ArtifactStore, card: ModelCard, primaryMetric: string): Promise<LiveMetrics> {
+export async function liveMetrics(conn: DuckDBConnection, store: ArtifactStore, card: ModelCard, primaryMetric: string, filter: LivePredictionFilter = {}): Promise<LiveMetrics> {
+  // Online logs only (model servers name their folders online-…): a canary checks often, batch runs can be large.
+  const logs = filter.onlineSince ? path.join(predictionsDir(store, card.model), 'online-*', 'part-*.parquet') : predictionLogGlob(store, card.model);
+  const online = filter.onlineSince ? `AND dataset_version = 'online' AND scored_at >= CAST(${quoteString(filter.onlineSince)} AS TIMESTAMP)` : '';
   const label = card.task === 'regression' ? 'CAST(l.label AS DOUBLE)' : `CAST(list_position(${varcharList(card.classes)}, l.label) - 1 AS DOUBLE)`;
   const rows = await queryRows<{ output: number; y: number; predicted: string | null }>(
     conn,
     `SELECT p.output AS output, ${label} AS y, p.predicted_label AS predicted
-     FROM (SELECT dataset, key, output, predicted_label FROM read_parquet(${quoteString(predictionLogGlob(store, card.model))}, union_by_name = true)
-           WHERE model_version = ${quoteString(card.version)} AND flag IS DISTINCT FROM 'not-a-number'
+     FROM (SELECT dataset, key, output, predicted_label FROM read_parquet(${quoteString(logs)}, union_by_name = true)
+           WHERE model_version = ${quoteString(card.version)} AND flag IS DISTINCT FROM 'not-a-number' ${online}
            QUALIFY row_number() OVER (PARTITION BY dataset, key ORDER BY scored_at DESC) = 1) p
      JOIN (SELECT dataset, key, label FROM read_parquet(${quoteString(labelsGlob(store))})
            QUALIFY row_number() OVER (PARTITION BY dataset, key ORDER BY received_at DESC) = 1) l

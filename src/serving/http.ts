@@ -12,6 +12,9 @@ import { NotReadyError, type Predictor } from './predictor';
  *   GET  /readyz                      200 only with a loaded, sha256-verified production version
  *   GET  /metrics                     Prometheus text format
  *
+ * `X-Request-Id` names the request in the log; `X-Routing-Key` (a customer id) picks the side of
+ * a running canary when the rows carry no key columns.
+ *
  * Errors are JSON `{ error, message, issues? }`: 400 bad rows (each bad field named), 401 a
  * missing or wrong token, 404 another model, 413 an oversized body, 415 not JSON, 503 not ready.
  */
@@ -98,7 +101,10 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
       throw new PredictionInputError([{ row: maxRows, field: '(body)', problem: `at most ${maxRows} rows per request (${rows.length} sent); split the request` }]);
     const header = request.headers['x-request-id'];
     const requestId = typeof header === 'string' && /^[\w.:-]{1,100}$/.test(header) ? header : undefined;
-    const response = await predictor.predict(rows, requestId ? { requestId } : {});
+    // Which side of a canary answers: the caller's customer id, when the rows carry no key columns.
+    const routing = request.headers['x-routing-key'];
+    const routingKey = typeof routing === 'string' && routing.length > 0 && routing.length <= 200 ? routing : undefined;
+    const response = await predictor.predict(rows, { ...(requestId ? { requestId } : {}), ...(routingKey ? { routingKey } : {}) });
     metrics.observePredictions(response);
     const { predictions, ...meta } = response;
     return single ? { ...meta, prediction: predictions[0] } : { ...meta, predictions };

@@ -67,6 +67,39 @@ export class ServingMetrics {
       },
     });
     new Gauge({
+      name: 'mlops_serve_promotion_info',
+      help: 'The promotion this server follows (value 1): its candidate, and whether it shadows it or serves it a canary share',
+      labelNames: ['candidate', 'mode'],
+      registers,
+      collect() {
+        const p = predictor.status().promotion;
+        this.reset();
+        if (p) this.set({ candidate: p.candidate, mode: p.mode }, 1);
+      },
+    });
+    new Gauge({
+      name: 'mlops_serve_canary_share',
+      help: "Percent of requests the candidate answers in the followed promotion's canary step (0: none)",
+      registers,
+      collect() {
+        this.set(predictor.status().promotion?.share ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'mlops_serve_shadow_requests',
+      help: 'Requests of the followed promotion scored by its candidate off the response path, waiting to be, and dropped (queue full)',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const p = predictor.status().promotion;
+        this.reset();
+        if (!p) return;
+        this.set({ state: 'shadowed' }, p.shadowed);
+        this.set({ state: 'queued' }, p.shadowQueued);
+        this.set({ state: 'dropped' }, p.shadowDropped);
+      },
+    });
+    new Gauge({
       name: 'mlops_serve_log_rows',
       help: 'Online prediction log rows: written to Parquet, waiting in memory, dropped (writes behind or failing)',
       labelNames: ['state'],

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Client } from '@temporalio/client';
 import { registryState } from '../client/train';
@@ -9,6 +10,7 @@ import { FlagWindow, raiseServingAlert } from './alerts';
 import type { InputOptions } from './input';
 import { OnlinePredictionLog, type OnlineLogOptions } from './log';
 import { LoadedModel, type RangeOptions, type RowPrediction } from './model';
+import { PromotionTraffic, type PromotionTrafficEvent, type PromotionTrafficStatus } from './promotion-traffic';
 
 /**
  * Online predictions for applications: the production version of one model, followed through the
@@ -32,8 +34,13 @@ export interface PredictorOptions extends RangeOptions, InputOptions {
   /** false: no prediction log (benchmarks of the bare path). */
   log?: false | OnlineLogOptions;
   alerts?: false | { windowRows?: number; minRows?: number; maxFlaggedShare?: number; acknowledgeTimeout?: string };
-  /** Names this server's log folder (online-<time>-<id>). */
+  /** Names this server's log folder (online-<time>-<id>) and its live-traffic files. */
   serverId?: string;
+  /**
+   * Shadow and canary during promotions (promotion-traffic.ts); false: production answers
+   * everything and nothing is shadowed.
+   */
+  promotions?: false | { reportIntervalMs?: number; shadowQueue?: number };
   /** Swaps, failed loads, alerts, log write failures: for the server's log. */
   onEvent?: (event: PredictorEvent) => void;
 }
@@ -44,7 +51,8 @@ export type PredictorEvent =
   | { kind: 'registry-unreachable'; message: string }
   | { kind: 'alert'; runId: string; reason: string }
   | { kind: 'alert-failed'; message: string }
-  | { kind: 'log-failed'; message: string };
+  | { kind: 'log-failed'; message: string }
+  | PromotionTrafficEvent;
 
 export interface PredictResponse {
   requestId: string;
@@ -67,6 +75,8 @@ export interface PredictorStatus {
   flaggedShare: number;
   alerting: boolean;
   log?: { dir: string; written: number; dropped: number; buffered: number; parts: number };
+  /** The promotion this server shadows or canaries for, if one runs. */
+  promotion?: PromotionTrafficStatus;
 }
 
 /** No verified production version to serve yet (HTTP 503). */
@@ -79,7 +89,8 @@ export class NotReadyError extends Error {
 }
 
 export interface Predictor {
-  predict(rows: readonly unknown[], options?: { requestId?: string }): Promise<PredictResponse>;
+  /** `routingKey` picks the canary side (default: the first row's key columns, else the request id). */
+  predict(rows: readonly unknown[], options?: { requestId?: string; routingKey?: string }): Promise<PredictResponse>;
   status(): PredictorStatus;
   /** Checks the registry now and swaps if production moved; resolves when done (or failed). */
   refresh(): Promise<void>;
@@ -121,11 +132,17 @@ export async function createPredictor(options: PredictorOptions): Promise<Predic
       .catch((err: Error) => emit({ kind: 'alert-failed', message: err.message }));
   };
 
+  const serverId = options.serverId ?? randomUUID().slice(0, 8);
+  const promotions =
+    options.promotions === false
+      ? undefined
+      : new PromotionTraffic({ ...options, serverId: `${compactTime(new Date())}-${serverId}`, onEvent: emit, ...(options.promotions ?? {}) });
+
   let duckdb: DuckDBInstance | undefined;
   let log: OnlinePredictionLog | undefined;
   if (options.log !== false) {
     duckdb = await openDuckDb({ threads: 1, memoryLimit: '256MB' });
-    const runId = `online-${compactTime(new Date())}-${options.serverId ?? randomUUID().slice(0, 8)}`;
+    const runId = `online-${compactTime(new Date())}-${serverId}`;
     log = new OnlinePredictionLog(store, duckdb, model, runId, options.log ?? {}, (err) => emit({ kind: 'log-failed', message: err.message }));
   }
 
@@ -164,6 +181,7 @@ export async function createPredictor(options: PredictorOptions): Promise<Predic
         lastCheck = new Date();
         production = registry.aliases.production ?? null;
         if (production && production !== current?.version) await swapTo(production);
+        await promotions?.refresh(registry, current);
       } catch (err) {
         emit({ kind: 'registry-unreachable', message: (err as Error).message });
       } finally {
@@ -189,7 +207,28 @@ export async function createPredictor(options: PredictorOptions): Promise<Predic
       const requestId = predictOptions.requestId ?? randomUUID();
       const input = serving.parse(rows);
       const scoredAt = new Date();
-      const predictions = await serving.run(input, (i) => (rows.length === 1 ? requestId : `${requestId}/${i}`));
+      const keyOf = (i: number) => (rows.length === 1 ? requestId : `${requestId}/${i}`);
+      const canary = promotions?.canaryModelFor(predictOptions.routingKey ?? input.keys[0] ?? requestId);
+      let answered: { by: LoadedModel; input: typeof input; predictions: RowPrediction[] } | undefined;
+      if (canary) {
+        const started = performance.now();
+        try {
+          const canaryInput = canary.parse(rows);
+          answered = { by: canary, input: canaryInput, predictions: await canary.run(canaryInput, keyOf) };
+          promotions!.observeCanary('candidate', answered.predictions, performance.now() - started);
+        } catch {
+          // The candidate's failure is the canary's to count, not the caller's: production answers.
+          promotions!.observeCanary('candidate', 'error', 0);
+        }
+      }
+      if (!answered) {
+        const started = performance.now();
+        answered = { by: serving, input, predictions: await serving.run(input, keyOf) };
+        const ms = performance.now() - started;
+        promotions?.observeCanary('production', answered.predictions, ms);
+        promotions?.shadow({ rows, production: answered.predictions, productionMs: ms, keyOf });
+      }
+      const { predictions } = answered;
       for (const p of predictions) {
         if (window.add(p.flag !== null)) {
           raise(
@@ -201,8 +240,8 @@ export async function createPredictor(options: PredictorOptions): Promise<Predic
           );
         }
       }
-      log?.append(serving.card, requestId, scoredAt, input.features, predictions);
-      return { requestId, model, modelVersion: serving.version, predictions };
+      log?.append(answered.by.card, requestId, scoredAt, answered.input.features, predictions);
+      return { requestId, model, modelVersion: answered.by.version, predictions };
     },
 
     status() {
@@ -217,6 +256,7 @@ export async function createPredictor(options: PredictorOptions): Promise<Predic
         flaggedShare: window.share,
         alerting: window.episode,
         ...(log ? { log: { dir: log.dir, ...log.stats, buffered: log.bufferedRows } } : {}),
+        ...(promotions?.status() ? { promotion: promotions.status()! } : {}),
       };
     },
 
@@ -226,6 +266,7 @@ export async function createPredictor(options: PredictorOptions): Promise<Predic
       closed = true;
       clearInterval(timer);
       await refreshing;
+      await promotions?.close();
       await log?.close();
       duckdb?.closeSync();
       current?.retire();

@@ -38,6 +38,8 @@ export const layout = {
   monitoring: (model: string) => ['reports', 'monitoring', model],
   /** The model page (index.html) and its data (model.json). */
   modelPage: (model: string) => ['reports', 'models', model],
+  /** Live traffic model servers saw during one promotion run: one cumulative JSON file per server (api/online.ts). */
+  onlineTraffic: (model: string, candidate: string, promotionRun: string) => ['reports', 'online', model, candidate, promotionRun],
   retentionReport: (sweepId: string) => ['reports', 'retention', `${sweepId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`],
   predictions: () => ['predictions'],
   /** A model's scoring runs: predictions/<model>/<runId>/ with run.json and part-*.parquet. */

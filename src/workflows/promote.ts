@@ -5,6 +5,7 @@ import { parseInput } from '../validation';
 import { productionOf } from '../api/registry';
 import { promoteSearchAttributes, type PromotionStatus } from '../api/promote';
 import { readRegistry } from './promote/activities';
+import { runCanary } from './promote/canary';
 import { registerPromotionHandlers } from './promote/handlers';
 import { candidateIn, newPromotion } from './promote/state';
 import { decide, finish, loadFailure, setProduction, shadowEvaluate } from './promote/steps';
@@ -18,6 +19,10 @@ const MAX_EVALUATIONS = 3;
  * `reject` update, raising MlopsNeedsAttention meanwhile. Production is set with compare-and-set
  * against the version the candidate was compared with, and only after the candidate's file is
  * checked to load, so production never points at a model that was not compared or cannot load.
+ * With policy `canary` the candidate then answers a growing share of live requests on the model
+ * servers (promote/canary.ts) and production moves only after the last step; a failing step
+ * rejects it, which is the rollback (production never moved). Model servers shadow the candidate
+ * while it is evaluated or reviewed; what they saw becomes the report's "online shadow" section.
  */
 export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus> {
   const request = parseInput(promoteRequestSchema, raw, 'promotion request');
@@ -42,10 +47,21 @@ export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus
     promotion.status.phase = 'promoting';
     const notLoading = await loadFailure(candidate);
     if (notLoading) return finish(promotion, 'rejected', verdict.by, notLoading);
-    if (await setProduction(promotion, verdict, evaluated.outcome, production)) return finish(promotion, 'promoted', verdict.by, verdict.reason);
+    let reason = verdict.reason;
+    if (request.policy === 'canary' && !baseline) {
+      // Servers answer nothing without a production version: there is no traffic to split.
+      reason = `${verdict.reason}; no canary: there is no production version to share traffic with`;
+    } else if (request.policy === 'canary') {
+      // Only policy canary (new with it) runs these commands: older histories never reach them.
+      const canary = await runCanary(promotion, candidate, baseline);
+      if (!canary.passed) return finish(promotion, 'rejected', canary.by, canary.reason);
+      promotion.status.phase = 'promoting';
+      reason = `${verdict.reason}; ${canary.detail}`;
+    }
+    if (await setProduction(promotion, { ...verdict, reason }, evaluated.outcome, production)) return finish(promotion, 'promoted', verdict.by, reason);
     registry = await readRegistry({ model });
     // Our own earlier attempt succeeded and only its reply was lost: done.
-    if (registry.aliases.production === candidate.version) return finish(promotion, 'promoted', verdict.by, verdict.reason);
+    if (registry.aliases.production === candidate.version) return finish(promotion, 'promoted', verdict.by, reason);
     // Another promotion won meanwhile: compare again, with the new production as the baseline.
     log.info('production changed during the promotion; evaluating again', { model, candidate: candidate.version });
   }

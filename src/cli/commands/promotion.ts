@@ -8,6 +8,7 @@ import { parsePromoteWorkflowId, type PromotionStatus } from '../../api/promote'
 import { registryState } from '../../client/train';
 import { evaluationFile, latestEvaluations } from '../../evaluation/reports';
 import type { CliContext } from '../context';
+import { canaryOptions, printCanary, withCanaryOptions } from './canary';
 import { schemaOption } from '../schema-defaults';
 import { commaList, parseJsonOption, whoAmI } from '../options';
 import { printJson, printRows, printTable } from '../output';
@@ -55,6 +56,7 @@ function metricText(value: number | null): string {
 
 function printPromotion(s: PromotionStatus): void {
   if (s.evaluation) printVerdict(s.evaluation);
+  if (s.canary) printCanary(s.canary);
   printReviewOutcome(s);
 }
 
@@ -98,18 +100,20 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
     });
 
   withEvaluationOptions(
-    program
-      .command('promote')
-      .description('Evaluate the candidate against production and promote it if the gates pass (or when a person approves)')
-      .argument('<model>', 'model name')
-      .option('--version <id>', 'version to promote (default: the candidate)')
-      .addOption(schemaOption('--policy <policy>', `${PROMOTION_POLICIES.join('|')}: who decides`, promoteRequestSchema, 'policy'))
-      .addOption(schemaOption('--approval-timeout <duration>', 'how long to wait for a review, e.g. 30m, 24h', promoteRequestSchema, 'approvalTimeout'))
-      .addOption(schemaOption('--on-timeout <outcome>', 'reject|escalate when no review arrives in time', promoteRequestSchema, 'onTimeout')),
+    withCanaryOptions(
+      program
+        .command('promote')
+        .description('Evaluate the candidate against production and promote it if the gates pass (or when a person approves)')
+        .argument('<model>', 'model name')
+        .option('--version <id>', 'version to promote (default: the candidate)')
+        .addOption(schemaOption('--policy <policy>', `${PROMOTION_POLICIES.join('|')}: who decides`, promoteRequestSchema, 'policy'))
+        .addOption(schemaOption('--approval-timeout <duration>', 'how long to wait for a review, e.g. 30m, 24h', promoteRequestSchema, 'approvalTimeout'))
+        .addOption(schemaOption('--on-timeout <outcome>', 'reject|escalate when no review arrives in time', promoteRequestSchema, 'onTimeout')),
+    ),
   )
     .option('--no-wait', 'start the promotion and return its workflow id')
     .option('--json', 'print the result as JSON')
-    .action(async (model: string, opts) => {
+    .action(async (model: string, opts, command: Command) => {
       const c = ctx();
       const handle = await c.answer(
         startPromotion(await c.temporal(), c.config, {
@@ -118,12 +122,19 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
           policy: opts.policy,
           approvalTimeout: opts.approvalTimeout,
           onTimeout: opts.onTimeout,
+          ...canaryOptions(opts, command),
           by: whoAmI(),
           ...evaluationOptions(opts),
         }),
       );
       if (!opts.wait) return opts.json ? printJson({ workflowId: handle.workflowId }) : console.log(`started ${handle.workflowId}`);
-      if (!opts.json) console.error(`promoting (workflow ${handle.workflowId}) …${opts.policy === 'auto' ? '' : ' waits for `mlops approve` or `mlops reject`'}`);
+      const waitsFor =
+        opts.policy === 'auto'
+          ? ''
+          : opts.policy === 'canary'
+            ? ' then serves live traffic in canary steps (mlops canary pause|advance|abort)'
+            : ' waits for `mlops approve` or `mlops reject`';
+      if (!opts.json) console.error(`promoting (workflow ${handle.workflowId}) …${waitsFor}`);
       const status = await c.answer(handle.result());
       if (status.phase === 'rejected') c.answeredNo();
       if (opts.json) return printJson(status);

@@ -20,6 +20,12 @@ function describeEvent(e: PredictorEvent): string {
       return `could not raise an alert workflow: ${e.message}`;
     case 'log-failed':
       return `prediction log write failed (rows counted as dropped): ${e.message}`;
+    case 'promotion-followed':
+      return `following promotion ${e.workflowId} of ${e.candidate} (${e.phase}): shadow while it is evaluated or reviewed, canary when it says so`;
+    case 'candidate-load-failed':
+      return `candidate ${e.version} failed to load: production answers everything, nothing is shadowed: ${e.message}`;
+    case 'traffic-write-failed':
+      return `could not write the shadow/canary counters to the store (retried): ${e.message}`;
   }
 }
 
@@ -46,6 +52,7 @@ export function registerServeCommand(program: Command, ctx: () => CliContext): v
     .option('--alert-window <rows>', 'predictions in the sliding window', '1000')
     .option('--log-flush-interval <duration>', 'how often waiting prediction log rows are written (what a crash can lose)', '1s')
     .option('--no-log', 'keep no online prediction log')
+    .option('--no-promotions', 'no shadow or canary: production answers every request even while a promotion runs')
     .action(async (model: string, opts) => {
       const c = ctx();
       const token = process.env.MLOPS_SERVE_TOKEN || undefined; // not a flag: flags show up in `ps`
@@ -58,6 +65,7 @@ export function registerServeCommand(program: Command, ctx: () => CliContext): v
         rangeMargin: numberOption('--range-margin', opts.rangeMargin),
         alerts: { maxFlaggedShare: numberOption('--max-flagged-share', opts.maxFlaggedShare), windowRows: numberOption('--alert-window', opts.alertWindow) },
         log: opts.log === false ? false : { flushIntervalMs: duration('--log-flush-interval', opts.logFlushInterval) },
+        ...(opts.promotions === false ? { promotions: false as const } : {}),
         onEvent: (e) => process.stderr.write(`mlops serve: ${describeEvent(e)}\n`),
       });
       const server = await startModelServer({

@@ -1,5 +1,7 @@
-import { setHandler } from '@temporalio/workflow';
+import { setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { abortCanaryUpdate, advanceCanaryUpdate, type CanaryControlInput, pauseCanaryUpdate } from '../../api/online';
 import { approveUpdate, promotionStatusQuery, type ReviewInput, rejectUpdate } from '../../api/promote';
+import { MlopsNeedsAttention } from '../../temporal/search-attributes';
 import { requireText } from '../handler-input';
 import type { Promotion } from './state';
 
@@ -24,4 +26,47 @@ export function registerPromotionHandlers(promotion: Promotion): void {
   };
   setHandler(approveUpdate, onReview(true), { validator: validateReview });
   setHandler(rejectUpdate, onReview(false), { validator: validateReview });
+  registerCanaryHandlers(promotion);
+}
+
+/**
+ * pause / advance / abort of a running canary (canary.ts acts on advance and abort at once: its
+ * wait ends on them). Refused, with the reason, outside a canary or when it would mean nothing.
+ */
+function registerCanaryHandlers(promotion: Promotion): void {
+  const { status } = promotion;
+  const validate =
+    (what: 'pause' | 'advance' | 'abort') =>
+    (input: CanaryControlInput): void => {
+      if (status.phase !== 'canary' || !status.canary) {
+        throw new Error(
+          `promotion of ${status.model}@${status.candidate} is not in a canary (it is ${status.phase}${status.canary?.outcome ? `; its canary ${status.canary.outcome}` : ''}); nothing to ${what}`,
+        );
+      }
+      if (promotion.canaryControl)
+        throw new Error(`the canary is already being ${promotion.canaryControl.kind === 'abort' ? 'aborted' : 'advanced'} (by ${promotion.canaryControl.by})`);
+      if (what === 'pause' && status.canary.paused) {
+        throw new Error(`the canary is already paused at ${status.canary.share} % (by ${status.canary.paused.by} at ${status.canary.paused.at}); advance or abort it`);
+      }
+      requireText(input?.by, 'by');
+      requireText(input.reason, 'reason');
+    };
+  setHandler(
+    pauseCanaryUpdate,
+    ({ by, reason }) => {
+      const canary = status.canary!;
+      canary.paused = { by, reason, at: new Date().toISOString() };
+      // A paused canary waits for a person: list it with everything else that does.
+      upsertSearchAttributes([{ key: MlopsNeedsAttention, value: true }]);
+      setCurrentDetails(`**Canary paused** at ${canary.share} % by ${by}: ${reason}. Answer with \`mlops canary advance|abort ${status.model} --reason …\`.`);
+      return canary;
+    },
+    { validator: validate('pause') },
+  );
+  const control = (kind: 'advance' | 'abort') => (input: CanaryControlInput) => {
+    promotion.canaryControl = { kind, by: input.by, reason: input.reason };
+    return status.canary!;
+  };
+  setHandler(advanceCanaryUpdate, control('advance'), { validator: validate('advance') });
+  setHandler(abortCanaryUpdate, control('abort'), { validator: validate('abort') });
 }

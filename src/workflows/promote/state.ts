@@ -15,6 +15,8 @@ export interface Promotion {
   readonly request: PromoteRequest;
   readonly status: PromotionStatus;
   review?: Review;
+  /** An `advanceCanary` or `abortCanary` the canary loop has not acted on yet. */
+  canaryControl?: { kind: 'advance' | 'abort'; by: string; reason: string };
 }
 
 export function newPromotion(request: PromoteRequest): Promotion {

@@ -1,5 +1,5 @@
-import { condition, log, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { Duration } from '../../duration';
+import { condition, log, patched, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { type Duration, durationMs } from '../../duration';
 import { failureOfType } from '../../errors';
 import type { EvaluationOutcome } from '../../evaluation/outcome';
 import type { ModelVersionSummary } from '../../models/card';
@@ -7,7 +7,7 @@ import { MlopsNeedsAttention, MlopsStage } from '../../temporal/search-attribute
 import type { PromotionEvidence, RegistryVersion } from '../../api/registry';
 import type { PromotionStatus } from '../../api/promote';
 import { ALIAS_CHANGED } from '../registry/handlers';
-import { checkModelLoads, evaluateCandidate, rejectRegistryVersion, setRegistryAlias } from './activities';
+import { checkModelLoads, evaluateCandidate, recordOnlineShadow, rejectRegistryVersion, setRegistryAlias } from './activities';
 import type { Promotion, Review } from './state';
 
 /** What the promotion decided about one evaluation: production moves, with what evidence, or not. */
@@ -82,8 +82,51 @@ export async function shadowEvaluate(
   return { outcome };
 }
 
-/** The gates decide, unless the policy asks a person (always with `manual`, on a failed gate with `ask-on-failure`). */
+/**
+ * Model servers shadow the candidate while it is evaluated and reviewed; once the decision is
+ * made, what they saw joins the report. Histories from before this replay without the activity.
+ */
+const ONLINE_SHADOW_SECTION = 'online-shadow-section';
+
+async function addOnlineShadow({ status }: Promotion, outcome: EvaluationOutcome): Promise<void> {
+  if (!patched(ONLINE_SHADOW_SECTION)) return;
+  const summary = await recordOnlineShadow({
+    model: status.model,
+    candidate: status.candidate,
+    promotionRun: workflowInfo().runId,
+    reportUri: outcome.reportUri,
+    markdownUri: outcome.markdownUri,
+    ...(outcome.htmlUri ? { htmlUri: outcome.htmlUri } : {}),
+  });
+  if (summary) status.onlineShadow = summary;
+}
+
+/** While a person reviews, the report's online shadow section is refreshed this often (what they read grows with the traffic). */
+const SHADOW_REFRESH_MS = 15 * 60_000;
+
+/** Whether a review arrives within the approval timeout; histories from before the online shadow wait in one timer. */
+async function reviewWithinTimeout(promotion: Promotion, outcome: EvaluationOutcome): Promise<boolean> {
+  const arrived = () => promotion.review !== undefined;
+  const timeout = promotion.request.approvalTimeout as Duration;
+  if (!patched(ONLINE_SHADOW_SECTION)) return condition(arrived, timeout);
+  const deadline = Date.now() + durationMs(timeout);
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    if (await condition(arrived, Math.min(left, SHADOW_REFRESH_MS))) return true;
+    if (Date.now() < deadline) await addOnlineShadow(promotion, outcome);
+  }
+}
+
+/** The gates decide (and the online shadow joins the report), unless the policy asks a person first. */
 export async function decide(promotion: Promotion, outcome: EvaluationOutcome, baseline: ModelVersionSummary | undefined): Promise<Verdict> {
+  const verdict = await gatesOrPerson(promotion, outcome, baseline);
+  await addOnlineShadow(promotion, outcome);
+  return verdict;
+}
+
+/** The gates decide, unless the policy asks a person (always with `manual`, on a failed gate with `ask-on-failure`). */
+async function gatesOrPerson(promotion: Promotion, outcome: EvaluationOutcome, baseline: ModelVersionSummary | undefined): Promise<Verdict> {
   const { request } = promotion;
   const failed = outcome.gates.filter((g) => !g.passed);
   const verdict = failed.length ? `gates failed: ${failed.map((g) => `${g.gate} (${g.detail})`).join('; ')}` : 'all gates passed';
@@ -122,7 +165,7 @@ async function waitForReview(promotion: Promotion, outcome: EvaluationOutcome, b
       `${reportToOpen(model, outcome)}\n\nAnswer with \`mlops approve ${model} ${candidateVersion} --reason …\` or \`mlops reject ${model} ${candidateVersion} --reason …\` (timeout ${request.approvalTimeout}: ${request.onTimeout}).`,
   );
   log.info('waiting for a review', { model, candidate: candidateVersion, verdict });
-  const reviewed = await condition(() => promotion.review !== undefined, request.approvalTimeout as Duration);
+  const reviewed = await reviewWithinTimeout(promotion, outcome);
   // A review accepted in the same activation as the timer still counts.
   if (!reviewed && promotion.review === undefined) {
     if (request.onTimeout === 'reject') return undefined;
