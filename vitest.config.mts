@@ -38,6 +38,7 @@ const UNIT = [
   'test/onnx-names.test.ts',
   'test/profile.test.ts',
   'test/score-parts.test.ts',
+  'test/spec.test.ts',
   'test/suggest.test.ts',
   'test/training-gbdt.test.ts',
   'test/training-linear.test.ts',

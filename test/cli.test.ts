@@ -368,6 +368,15 @@ describe('mlops CLI', () => {
     const sweeps = await mlops('schedule', 'retention', '--every', '1d');
     expect(sweeps.stdout).toBe(`schedule ${retentionScheduleId(env.config.taskQueue)}: retention sweep every 1d\n`);
     await env.client.schedule.getHandle(retentionScheduleId(env.config.taskQueue)).delete();
+
+    // The same schedules from a spec file (test/apply.test.ts has the reconciling in full).
+    const specFile = path.join(env.inputDir, 'people-model.yaml');
+    fs.writeFileSync(specFile, 'apiVersion: mlops/v1\nkind: Model\nname: people-model\nmonitoring: { every: 1d }\n');
+    const applied = await mlops('apply', '-f', specFile);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('+ schedule mlops-monitor-people-model: monitorModel every 1d');
+    expect((await mlops('get', 'people-model')).stdout).toContain('every: 1d');
+    expect((await mlops('delete', 'people-model')).stdout).toContain('- schedule mlops-monitor-people-model: the spec is deleted');
   });
 
   it('fails with exit code 1 and an actionable message (2 for a usage error)', async () => {
