@@ -117,6 +117,41 @@ describe('mlops apply', () => {
     await env.client.schedule.getHandle('mlops-monitor-hand-model').delete();
   });
 
+  it('declares landing folders: one scan schedule per dataset, paths and contract taken from beside the spec', async () => {
+    fs.writeFileSync(
+      path.join(env.inputDir, 'live-contract.json'),
+      JSON.stringify({
+        columns: [
+          { name: 'id', type: 'integer' },
+          { name: 'x', type: 'double' },
+        ],
+        key: ['id'],
+      }),
+    );
+    const file = writeSpec('landing.yaml', [
+      'datasets:',
+      '  spec-live:',
+      '    role: live',
+      '    contract: ./live-contract.json',
+      '    landing: { path: ./drop/live, pattern: "*.csv", every: 5m, ready: { marker: .done } }',
+      'scoring: { maxFlaggedShare: 0.2 }',
+    ]);
+    const applied = await mlops('apply', '-f', file);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('+ schedule mlops-landing-spec-model-spec-live: scanLanding every 5m');
+    const landing = await scheduleArgs(env.client, 'mlops-landing-spec-model-spec-live');
+    expect(landing?.every).toBe(5 * 60_000);
+    expect(landing?.args).toMatchObject({
+      model: 'spec-model',
+      dataset: 'spec-live',
+      role: 'live',
+      landing: { path: path.join(env.inputDir, 'drop/live'), pattern: '*.csv', ready: { marker: '.done' } },
+      ingest: { contract: { key: ['id'] } },
+      scoring: { maxFlaggedShare: 0.2 },
+    });
+    expect((await mlops('delete', 'spec-model')).stdout).toContain('- schedule mlops-landing-spec-model-spec-live: the spec is deleted');
+  });
+
   it('refuses an invalid spec naming the line and path, and changes nothing', async () => {
     const file = writeSpec('bad.yaml', ['monitoring:', '  every: often']);
     const bad = await mlops('apply', '-f', file);

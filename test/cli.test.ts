@@ -368,8 +368,9 @@ describe('mlops CLI', () => {
     const sweeps = await mlops('schedule', 'retention', '--every', '1d');
     expect(sweeps.stdout).toBe(`schedule ${retentionScheduleId(env.config.taskQueue)}: retention sweep every 1d\n`);
     await env.client.schedule.getHandle(retentionScheduleId(env.config.taskQueue)).delete();
+  });
 
-    // The same schedules from a spec file (test/apply.test.ts has the reconciling in full).
+  it('applies, prints and deletes a spec (test/apply.test.ts has the reconciling in full)', async () => {
     const specFile = path.join(env.inputDir, 'people-model.yaml');
     fs.writeFileSync(specFile, 'apiVersion: mlops/v1\nkind: Model\nname: people-model\nmonitoring: { every: 1d }\n');
     const applied = await mlops('apply', '-f', specFile);

@@ -13,6 +13,9 @@ describe('model spec files', () => {
     expect(spec.name).toBe('churn');
     expect(spec.monitoring).toMatchObject({ every: '1d', drift: { psi: 0.2, pValue: 0.01 }, maxMetricDrop: 0.03, minLabeledRows: 200, retrainOnTrigger: true });
     expect(spec.retraining).toMatchObject({ maxAttempts: 3, maxDuration: '6h', escalationTimeout: '7d', trainingWindow: 'original+production' });
+    expect(spec.datasets?.['churn-live']).toMatchObject({ role: 'live', landing: { pattern: '*.csv', every: '1m', ready: { stableFor: '30s' } }, retentionDays: 30 });
+    expect(spec.datasets?.churn).toMatchObject({ role: 'training', landing: { pattern: '*', ready: { marker: '.done' } } });
+    expect(spec.scoring).toEqual({ maxFlaggedShare: 0.02, rangeMargin: 0.1, retentionDays: 90, acknowledgeTimeout: '7d' });
     expect(spec.promotion).toMatchObject({ policy: 'auto', approvalTimeout: '24h', gates: { minImprovement: 0.002, thresholds: { rocAuc: { min: 0.7 } } } });
   });
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import * as path from 'node:path';
 import { type Client, type ScheduleDescription, ScheduleNotFoundError } from '@temporalio/client';
 import type { MlopsConfig } from '../config';
 import { durationMs } from '../duration';
@@ -6,7 +7,8 @@ import type { RetrainRequestInput } from '../retraining/request';
 import type { ModelSpec } from '../spec/schema';
 import type { ArtifactStore } from '../store/artifact-store';
 import { layout } from '../store/layout';
-import { createOrUpdateSchedule, type ModelScheduleDefinition, modelScheduleDefinition } from './schedules';
+import { contractFromFile } from './ingest';
+import { createOrUpdateSchedule, landingScheduleDefinition, type ModelScheduleDefinition, modelScheduleDefinition } from './schedules';
 
 /**
  * `mlops apply -f churn.yaml`: reconciles the server with a model's spec, like `kubectl apply`.
@@ -123,8 +125,31 @@ export function desiredSchedules(config: MlopsConfig, spec: ModelSpec, baseDir: 
   const retrain = retrainOptions(spec);
   const out: ModelScheduleDefinition[] = [];
   if (spec.monitoring) {
-    const { every, ...monitor } = spec.monitoring;
-    out.push(modelScheduleDefinition(config, { kind: 'monitor', model: spec.name, every, monitor, ...(retrain ? { retrain } : {}), cwd: baseDir }));
+    out.push(
+      modelScheduleDefinition(config, {
+        kind: 'monitor',
+        model: spec.name,
+        every: spec.monitoring.every,
+        monitor: withoutEvery(spec.monitoring),
+        ...(retrain ? { retrain } : {}),
+        cwd: baseDir,
+      }),
+    );
+  }
+  for (const [dataset, d] of Object.entries(spec.datasets ?? {})) {
+    const { role, landing, contract, ...ingest } = d;
+    out.push(
+      landingScheduleDefinition(config, {
+        model: spec.name,
+        dataset,
+        role,
+        landing: { ...landing, path: path.resolve(baseDir, landing.path) },
+        ingest: { ...ingest, ...(contract ? contractFromFile(path.resolve(baseDir, contract)) : {}) },
+        ...(spec.scoring ? { scoring: spec.scoring } : {}),
+        ...(spec.monitoring ? { monitoring: withoutEvery(spec.monitoring) } : {}),
+        ...(retrain ? { retrain } : {}),
+      }),
+    );
   }
   if (spec.retraining?.every) {
     out.push(modelScheduleDefinition(config, { kind: 'retrain', model: spec.name, every: spec.retraining.every, ...(retrain ? { retrain } : {}), cwd: baseDir }));
@@ -132,10 +157,15 @@ export function desiredSchedules(config: MlopsConfig, spec: ModelSpec, baseDir: 
   return out;
 }
 
+function withoutEvery<T extends { every?: string }>(section: T): Omit<T, 'every'> {
+  const { every: _every, ...rest } = section;
+  return rest;
+}
+
 /** The retraining loop's request from the retraining and promotion sections. */
 function retrainOptions(spec: ModelSpec): Omit<RetrainRequestInput, 'model'> | undefined {
   if (!spec.retraining && !spec.promotion) return undefined;
-  const { every: _every, ...retraining } = spec.retraining ?? {};
+  const retraining = spec.retraining ? withoutEvery(spec.retraining) : {};
   const promotion = spec.promotion;
   return {
     ...retraining,

@@ -7,7 +7,9 @@ import { monitorScheduledWorkflowId, monitorSearchAttributes } from '../api/moni
 import { retrainScheduleSearchAttributes, retrainScheduleWorkflowId } from '../api/retrain';
 import { withAbsoluteStrategyPaths } from '../training/command-paths';
 import { parseInput } from '../validation';
-import type { monitorModel, retentionSweep, scheduledRetrain } from '../workflows';
+import type { monitorModel, retentionSweep, scanLanding, scheduledRetrain } from '../workflows';
+import { landingScanSearchAttributes, landingScanWorkflowId } from '../api/landing';
+import { scanLandingRequestSchema, type ScanLandingRequestInput } from '../landing/request';
 import { type MonitorRequestInput, monitorRequestSchema } from '../monitoring/request';
 import { type RetrainRequestInput, retrainRequestSchema } from '../retraining/request';
 import { modelName } from '../store/names';
@@ -126,6 +128,28 @@ export async function scheduleModelWorkflow(client: Client, config: MlopsConfig,
   const definition = modelScheduleDefinition(config, input);
   await createOrUpdateSchedule(client, definition);
   return definition.scheduleId;
+}
+
+export function landingScheduleId(model: string, dataset: string): string {
+  return `mlops-landing-${model}-${dataset}`;
+}
+
+/** A schedule that looks at a dataset's landing folder every `landing.every` (see workflows/landing.ts). */
+export function landingScheduleDefinition(config: MlopsConfig, input: ScanLandingRequestInput): ModelScheduleDefinition {
+  const request = parseInput(scanLandingRequestSchema, input, 'landing');
+  return {
+    scheduleId: landingScheduleId(request.model, request.dataset),
+    interval: request.landing.every as Duration,
+    action: {
+      type: 'startWorkflow' as const,
+      workflowType: 'scanLanding' as const,
+      args: [request] as Parameters<typeof scanLanding>,
+      taskQueue: config.taskQueue,
+      workflowId: landingScanWorkflowId(request.model, request.dataset),
+      typedSearchAttributes: landingScanSearchAttributes(request.model, request.dataset),
+    },
+    description: `Looks for new files of ${request.dataset} in ${request.landing.path} every ${request.landing.every}`,
+  };
 }
 
 function withoutRunId<T extends { runId?: string }>(request: T): Omit<T, 'runId'> {

@@ -4,7 +4,9 @@ import { gatesSchema } from '../evaluation/gates';
 import { PROMOTION_POLICIES } from '../evaluation/request';
 import { monitorRequestSchema } from '../monitoring/request';
 import { retrainRequestSchema } from '../retraining/request';
-import { modelName } from '../store/names';
+import { DATASET_ROLES, landingIngestSchema, landingSchema } from '../landing/request';
+import { scoreRequestSchema } from '../scoring/request';
+import { datasetName, modelName } from '../store/names';
 
 /**
  * A model's declarative spec (`mlops apply -f churn.yaml`): how its loop runs, in one file instead
@@ -33,12 +35,34 @@ export const retrainingSpecSchema = retrainRequestSchema
   .extend({ every: everySchema.optional() })
   .strict();
 
+/**
+ * A dataset of the model and where its new files land. `training`: each new version asks the
+ * retraining loop to run; `live`: each new version is scored with production, then monitored.
+ */
+export const datasetSpecSchema = landingIngestSchema
+  .omit({ contract: true, contractRef: true })
+  .extend({
+    role: z.enum(DATASET_ROLES),
+    landing: landingSchema,
+    /** The contract file (relative to the spec file); default: the contract of the dataset's latest version. */
+    contract: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** How a live dataset's new versions are scored. */
+export const scoringSpecSchema = scoreRequestSchema.pick({ range: true, rangeMargin: true, maxFlaggedShare: true, retentionDays: true, acknowledgeTimeout: true }).strict();
+
 export const modelSpecSchema = z
   .object({
     apiVersion: z.literal(SPEC_API_VERSION),
     kind: z.literal('Model'),
     /** The model the spec is for (its registry, schedules and loops carry this name). */
     name: modelName.describe('The model: letters, digits, _ - . (its registry, schedules and loops carry this name)'),
+    datasets: z
+      .record(datasetName, datasetSpecSchema)
+      .optional()
+      .describe('Datasets by name, with their role and landing folder: a new file there starts the chain (ingest, then score + monitor, or retrain)'),
+    scoring: scoringSpecSchema.optional().describe("How a live dataset's new versions are scored (range, flagged share)"),
     promotion: promotionSpecSchema.optional().describe("How the retraining loop's candidates are promoted"),
     monitoring: monitoringSpecSchema.optional().describe('A monitoring pass on a schedule; a crossing starts the retraining loop'),
     retraining: retrainingSpecSchema.optional().describe('Limits and strategies of the retraining loop; with `every`, retraining on a schedule too'),
