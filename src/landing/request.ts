@@ -42,6 +42,9 @@ export const landingIngestSchema = z
   })
   .strict();
 
+/** How a live dataset's new versions are scored: the scoring request's range and alert options. */
+export const landingScoringSchema = scoreRequestSchema.pick({ range: true, rangeMargin: true, maxFlaggedShare: true, retentionDays: true, acknowledgeTimeout: true }).strict();
+
 /** One scan of a landing folder: what the schedule's runs are given. */
 export const scanLandingRequestSchema = z
   .object({
@@ -52,12 +55,10 @@ export const scanLandingRequestSchema = z
     landing: landingSchema,
     ingest: landingIngestSchema.partial().default({}),
     /** live: how the new version is scored and monitored. */
-    scoring: scoreRequestSchema.pick({ range: true, rangeMargin: true, maxFlaggedShare: true, retentionDays: true, acknowledgeTimeout: true }).partial().default({}),
+    scoring: landingScoringSchema.partial().default({}),
     monitoring: monitorRequestSchema.omit({ model: true, runId: true, dataset: true, datasetVersion: true }).partial().default({}),
     /** training: the retraining loop the new version asks for (live: the one a monitoring crossing starts). */
     retrain: retrainRequestSchema.omit({ model: true }).partial().optional(),
-    /** How long a failed chain keeps its flag raised waiting for `mlops acknowledge`. */
-    acknowledgeTimeout: durationSchema.default('7d'),
   })
   .strict();
 export type ScanLandingRequest = z.infer<typeof scanLandingRequestSchema>;

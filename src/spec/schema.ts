@@ -4,8 +4,7 @@ import { gatesSchema } from '../evaluation/gates';
 import { PROMOTION_POLICIES } from '../evaluation/request';
 import { monitorRequestSchema } from '../monitoring/request';
 import { retrainRequestSchema } from '../retraining/request';
-import { DATASET_ROLES, landingIngestSchema, landingSchema } from '../landing/request';
-import { scoreRequestSchema } from '../scoring/request';
+import { DATASET_ROLES, landingIngestSchema, landingSchema, landingScoringSchema } from '../landing/request';
 import { datasetName, modelName } from '../store/names';
 
 /**
@@ -50,7 +49,7 @@ export const datasetSpecSchema = landingIngestSchema
   .strict();
 
 /** How a live dataset's new versions are scored. */
-export const scoringSpecSchema = scoreRequestSchema.pick({ range: true, rangeMargin: true, maxFlaggedShare: true, retentionDays: true, acknowledgeTimeout: true }).strict();
+export const scoringSpecSchema = landingScoringSchema;
 
 export const modelSpecSchema = z
   .object({
