@@ -15,6 +15,7 @@ const SERVER_BEHAVIOUR = [
   'test/retention.test.ts', // a Schedule created and updated
   'test/score.test.ts', // alerts found by search attribute, acknowledge updates
   'test/web-ui.test.ts', // the Web UI's queries on SQL visibility
+  'test/apply.test.ts', // Schedules described, compared, updated and deleted by a spec
 ];
 const POSTGRES_ONLY = 'test/postgres-*.test.ts';
 const onPostgres = process.env.MLOPS_TEST_SERVER === 'postgres';
@@ -38,6 +39,7 @@ const UNIT = [
   'test/onnx-names.test.ts',
   'test/profile.test.ts',
   'test/score-parts.test.ts',
+  'test/spec.test.ts',
   'test/suggest.test.ts',
   'test/training-gbdt.test.ts',
   'test/training-linear.test.ts',

@@ -26,3 +26,6 @@ export const durationSchema = z
   .string()
   .regex(PATTERN, 'a duration such as 30s, 15m, 24h, 7d')
   .refine((d) => !isDuration(d) || durationMs(d) <= MAX_MS, 'at most 36500d (100 years)');
+
+/** How often a schedule runs: a duration such as 30m, 12h, 1d, 7d (Temporal takes the same strings). */
+export const everySchema = durationSchema.refine((d) => !isDuration(d) || durationMs(d) >= 60_000, 'interval must be at least 60s');

@@ -25,6 +25,8 @@ export const USER_ERROR_TYPES = [
   'BaselineLoadError',
   'NoWorker',
   'TooManyColumns',
+  /** A file from a landing folder whose chain (ingest, score, monitor, retrain request) failed at a step; the message names both. */
+  'LandedFileFailed',
   /** The store cannot be reached as configured: wrong credentials, a missing bucket, an unreachable endpoint. */
   'StoreUnavailable',
   /** An artifact kind this store backend does not hold yet (e.g. models on S3): refused, never written elsewhere. */

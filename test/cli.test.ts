@@ -401,6 +401,16 @@ describe('mlops CLI', () => {
     await env.client.schedule.getHandle(retentionScheduleId(env.config.taskQueue)).delete();
   });
 
+  it('applies, prints and deletes a spec (test/apply.test.ts has the reconciling in full)', async () => {
+    const specFile = path.join(env.inputDir, 'people-model.yaml');
+    fs.writeFileSync(specFile, 'apiVersion: mlops/v1\nkind: Model\nname: people-model\nmonitoring: { every: 1d }\n');
+    const applied = await mlops('apply', '-f', specFile);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('+ schedule mlops-monitor-people-model: monitorModel every 1d');
+    expect((await mlops('get', 'people-model')).stdout).toContain('every: 1d');
+    expect((await mlops('delete', 'people-model')).stdout).toContain('- schedule mlops-monitor-people-model: the spec is deleted');
+  });
+
   it('fails with exit code 1 and an actionable message (2 for a usage error)', async () => {
     const missing = await mlops('datasets', 'show', 'nothing-here');
     expect(missing.code).toBe(1);

@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { ArtifactStore } from '../store/artifact-store';
 import { createDatasetActivities } from './datasets';
 import { createEvaluationActivities } from './evaluation';
+import { createLandingActivities } from './landing';
 import { createRetentionActivities } from './retention';
 import { createScoringActivities } from './scoring';
 import { createMonitoringActivities } from './monitoring';
@@ -35,6 +36,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMonitoringActivities(deps),
     ...createOnlineActivities(deps),
     ...createRetrainingActivities(deps),
+    ...createLandingActivities(deps),
   };
 }
 

@@ -1,5 +1,5 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { GateResult } from '../evaluation/gates';
+import type { EvaluationOutcome } from '../evaluation/outcome';
 import type { PromotionPolicy } from '../evaluation/request';
 import type { CanaryStatus, OnlineShadowSummary } from './online';
 import { stageAttributes } from './search';
@@ -39,18 +39,12 @@ export interface PromotionStatus {
   candidate: string;
   baseline?: string;
   phase: PromotionPhase;
-  /** The latest evaluation's verdict; the full report is at reportUri. */
-  evaluation?: {
-    reportUri: string;
-    markdownUri: string;
-    /** The page to open (promotions started before pages were written lack it). */ htmlUri?: string;
-    rows: number;
-    passed: boolean;
-    gates: GateResult[];
-    primaryMetric: string;
-    candidateValue: number | null;
-    baselineValue?: number | null;
-  };
+  /**
+   * The latest evaluation's verdict; the full report is at reportUri. The page (htmlUri) is
+   * optional here because promotions started before pages were written lack it.
+   */
+  evaluation?: Pick<EvaluationOutcome, 'reportUri' | 'markdownUri' | 'rows' | 'passed' | 'gates' | 'primaryMetric' | 'candidateValue' | 'baselineValue'> &
+    Partial<Pick<EvaluationOutcome, 'htmlUri'>>;
   waitingSince?: string;
   escalatedAt?: string;
   /** A person's approval of the latest evaluation: the registry asks for it before production moves. */

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerApplyCommands } from './commands/apply';
 import { registerCanaryCommands } from './commands/canary';
 import { registerCodecCommand } from './commands/codec';
 import { registerContractCommands } from './commands/contract';
@@ -39,6 +40,7 @@ export function buildProgram(ctx: () => CliContext): Command {
   registerReportCommand(program, ctx);
   registerRetentionCommands(program, ctx);
   registerScheduleCommands(program, ctx);
+  registerApplyCommands(program, ctx);
   registerServeCommand(program, ctx);
   registerSqlCommand(program, ctx);
   registerCodecCommand(program, ctx);

@@ -1,19 +1,18 @@
 import { type Client, ScheduleAlreadyRunning, type ScheduleOptionsAction, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import type { MlopsConfig } from '../config';
-import { durationMs, durationSchema, isDuration } from '../duration';
+import { everySchema } from '../duration';
 import { RETENTION_SCHEDULED_WORKFLOW_ID, retentionSearchAttributes } from '../api/datasets';
 import { monitorScheduledWorkflowId, monitorSearchAttributes } from '../api/monitor';
 import { retrainScheduleSearchAttributes, retrainScheduleWorkflowId } from '../api/retrain';
 import { withAbsoluteStrategyPaths } from '../training/command-paths';
 import { parseInput } from '../validation';
-import type { monitorModel, retentionSweep, scheduledRetrain } from '../workflows';
+import type { monitorModel, retentionSweep, scanLanding, scheduledRetrain } from '../workflows';
+import { landingScanSearchAttributes, landingScanWorkflowId } from '../api/landing';
+import { scanLandingRequestSchema, type ScanLandingRequestInput } from '../landing/request';
 import { type MonitorRequestInput, monitorRequestSchema } from '../monitoring/request';
 import { type RetrainRequestInput, retrainRequestSchema } from '../retraining/request';
 import { modelName } from '../store/names';
-
-/** How often a schedule runs: a duration such as 30m, 12h, 1d, 7d (Temporal takes the same strings). */
-export const everySchema = durationSchema.refine((d) => !isDuration(d) || durationMs(d) >= 60_000, 'interval must be at least 60s');
 
 /**
  * One sweep schedule per deployment (task queue), since each sweeps the store its own workers
@@ -43,7 +42,7 @@ export async function scheduleRetentionSweep(client: Client, config: MlopsConfig
  * Creates the schedule, or points an existing one at this interval and action: running a schedule
  * command again changes it instead of failing. A run still going when the next is due is skipped.
  */
-async function createOrUpdateSchedule(client: Client, s: { scheduleId: string; interval: Duration; action: ScheduleOptionsAction; description: string }): Promise<void> {
+export async function createOrUpdateSchedule(client: Client, s: { scheduleId: string; interval: Duration; action: ScheduleOptionsAction; description: string }): Promise<void> {
   const spec = { intervals: [{ every: s.interval }] };
   try {
     await client.schedule.create({
@@ -65,21 +64,31 @@ export function modelScheduleId(kind: ModelScheduleKind, model: string): string 
   return `mlops-${kind}-${model}`;
 }
 
-/**
- * `mlops schedule monitor|retrain <model> --every 1d`: a Temporal Schedule (listed in the Web UI)
- * that runs a monitoring pass, or asks for retraining through signal-with-start so that a
- * schedule never starts a second loop next to a running one. Creates or updates (idempotent).
- */
-export async function scheduleModelWorkflow(
-  client: Client,
-  config: MlopsConfig,
-  input: { kind: ModelScheduleKind; model: string; every: string; monitor?: Omit<MonitorRequestInput, 'model' | 'runId'>; retrain?: Omit<RetrainRequestInput, 'model'> },
-): Promise<string> {
+export interface ModelScheduleInput {
+  kind: ModelScheduleKind;
+  model: string;
+  every: string;
+  monitor?: Omit<MonitorRequestInput, 'model' | 'runId'>;
+  retrain?: Omit<RetrainRequestInput, 'model'>;
+  /** Where relative trainer paths in retrain strategies are resolved (default: this process's folder). */
+  cwd?: string;
+}
+
+/** A model schedule as it is created: its id, interval, the workflow it starts with every default filled. */
+export interface ModelScheduleDefinition {
+  scheduleId: string;
+  interval: Duration;
+  action: ScheduleOptionsAction;
+  description: string;
+}
+
+/** What `mlops schedule monitor|retrain` would create, validated, without touching the server. */
+export function modelScheduleDefinition(config: MlopsConfig, input: ModelScheduleInput): ModelScheduleDefinition {
   const interval = parseInput(everySchema, input.every, '--every') as Duration;
   const model = parseInput(modelName, input.model, 'model name');
   const parsedRetrain = input.retrain ? parseInput(retrainRequestSchema, { ...input.retrain, model }, 'retrain options') : undefined;
   const retrain = parsedRetrain
-    ? { ...parsedRetrain, ...(parsedRetrain.strategies ? { strategies: withAbsoluteStrategyPaths(parsedRetrain.strategies) } : {}), model: undefined }
+    ? { ...parsedRetrain, ...(parsedRetrain.strategies ? { strategies: withAbsoluteStrategyPaths(parsedRetrain.strategies, input.cwd) } : {}), model: undefined }
     : undefined;
   const action =
     input.kind === 'monitor'
@@ -102,14 +111,45 @@ export async function scheduleModelWorkflow(
           workflowId: retrainScheduleWorkflowId(model),
           typedSearchAttributes: retrainScheduleSearchAttributes(model),
         };
-  const scheduleId = modelScheduleId(input.kind, model);
-  await createOrUpdateSchedule(client, {
-    scheduleId,
+  return {
+    scheduleId: modelScheduleId(input.kind, model),
     interval,
     action,
     description: input.kind === 'monitor' ? `Monitors production ${model} every ${input.every}` : `Asks to retrain ${model} every ${input.every}`,
-  });
-  return scheduleId;
+  };
+}
+
+/**
+ * `mlops schedule monitor|retrain <model> --every 1d`: a Temporal Schedule (listed in the Web UI)
+ * that runs a monitoring pass, or asks for retraining through signal-with-start so that a
+ * schedule never starts a second loop next to a running one. Creates or updates (idempotent).
+ */
+export async function scheduleModelWorkflow(client: Client, config: MlopsConfig, input: ModelScheduleInput): Promise<string> {
+  const definition = modelScheduleDefinition(config, input);
+  await createOrUpdateSchedule(client, definition);
+  return definition.scheduleId;
+}
+
+export function landingScheduleId(model: string, dataset: string): string {
+  return `mlops-landing-${model}-${dataset}`;
+}
+
+/** A schedule that looks at a dataset's landing folder every `landing.every` (see workflows/landing.ts). */
+export function landingScheduleDefinition(config: MlopsConfig, input: ScanLandingRequestInput): ModelScheduleDefinition {
+  const request = parseInput(scanLandingRequestSchema, input, 'landing');
+  return {
+    scheduleId: landingScheduleId(request.model, request.dataset),
+    interval: request.landing.every as Duration,
+    action: {
+      type: 'startWorkflow' as const,
+      workflowType: 'scanLanding' as const,
+      args: [request] as Parameters<typeof scanLanding>,
+      taskQueue: config.taskQueue,
+      workflowId: landingScanWorkflowId(request.model, request.dataset),
+      typedSearchAttributes: landingScanSearchAttributes(request.model, request.dataset),
+    },
+    description: `Looks for new files of ${request.dataset} in ${request.landing.path} every ${request.landing.every}`,
+  };
 }
 
 function withoutRunId<T extends { runId?: string }>(request: T): Omit<T, 'runId'> {

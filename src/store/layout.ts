@@ -49,6 +49,12 @@ export const layout = {
    * (fewer segments: the folders above). Outside predictions/, so no reader of the logs sees them.
    */
   scoringStaging: (...run: [] | [model: string] | [model: string, runId: string] | [model: string, runId: string, part: string]) => ['.staging', 'scoring', ...run],
+  /** The applied spec of a model (`mlops apply`): what `mlops get` prints and what it owns on the server. */
+  specs: () => ['specs'],
+  spec: (model: string) => ['specs', `${model}.json`],
+  /** Files taken from a dataset's landing folder, one marker per sha256 (see landing/scan.ts). */
+  landed: (model: string, dataset: string) => ['landing', model, dataset],
+  landedFile: (model: string, dataset: string, sha256: string) => ['landing', model, dataset, `${sha256}.json`],
   /** Process groups of running external trainers (see training/process-groups.ts). */
   trainerGroups: () => ['.trainers'],
   tmp: () => ['.tmp'],

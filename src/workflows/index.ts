@@ -9,3 +9,4 @@ export { scoreBatch } from './score';
 export { retrainUntilImproved } from './retrain';
 export { monitorModel, recordLabelsWorkflow, scheduledRetrain } from './monitor';
 export { servingAlert } from './serving-alert';
+export { landedFile, scanLanding } from './landing';

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
@@ -15,6 +16,13 @@ import type { TestEnv } from './env';
 export interface TimeSkippingEnv extends TestEnv {
   /** The environment: `sleep` skips workflow time, `currentTimeMs` reads it. */
   temporal: TestWorkflowEnvironment;
+  /**
+   * A client that does not skip time while it waits, so workflow time moves only by
+   * `temporal.sleep`. Needed once a model exists: awaiting a result with skipping on lets the
+   * server jump, as soon as nothing else runs, to the next timer it knows — the registry's
+   * 10-year run timeout (the server's default), which closes the registry.
+   */
+  steadyClient: Client;
 }
 
 /**
@@ -41,6 +49,7 @@ export async function startTimeSkippingEnv(label: string): Promise<TimeSkippingE
     temporal,
     config,
     client: temporal.client,
+    steadyClient: new Client({ connection: temporal.connection, namespace: temporal.namespace }),
     store: new ArtifactStore(config.dataDir),
     inputDir,
     async shutdown() {

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { durationSchema, everySchema } from '../duration';
+import { ingestRequestSchema } from '../datasets/request';
+import { monitorRequestSchema } from '../monitoring/request';
+import { retrainRequestSchema } from '../retraining/request';
+import { scoreRequestSchema } from '../scoring/request';
+import { datasetName, modelName } from '../store/names';
+
+/**
+ * Where new files of a dataset land, and when a file counts as complete: its modification time
+ * at least `stableFor` ago (writers that write in place), or a marker file beside it
+ * (`data.csv` + `data.csv.done`, for writers that can say when they are done).
+ */
+export const landingSchema = z
+  .object({
+    /** A folder the worker can read (within MLOPS_INGEST_ALLOWED_ROOTS); relative to the spec file's folder. */
+    path: z.string().min(1, 'landing.path must not be empty'),
+    /** File names to take (a glob over names, not paths: * and ?). */
+    pattern: z.string().min(1).default('*'),
+    /** How often the folder is looked at (a Temporal Schedule). */
+    every: everySchema.default('1m'),
+    ready: z
+      .union([z.object({ stableFor: durationSchema }).strict(), z.object({ marker: z.string().regex(/^\.[A-Za-z0-9_.-]+$/, 'a suffix such as .done') }).strict()])
+      .default({ stableFor: '30s' }),
+  })
+  .strict();
+export type Landing = z.infer<typeof landingSchema>;
+
+export const DATASET_ROLES = ['training', 'live'] as const;
+export type DatasetRole = (typeof DATASET_ROLES)[number];
+
+/** What ingesting a landed file takes besides the file: the dataset's ingest options. */
+const ingestField = ingestRequestSchema.shape;
+export const landingIngestSchema = z
+  .object({
+    contract: ingestField.contract,
+    contractRef: ingestField.contractRef,
+    format: ingestField.format,
+    csv: ingestField.csv,
+    retentionDays: ingestField.retentionDays,
+    maxRejectedFraction: ingestField.maxRejectedFraction,
+  })
+  .strict();
+
+/** How a live dataset's new versions are scored: the scoring request's range and alert options. */
+export const landingScoringSchema = scoreRequestSchema.pick({ range: true, rangeMargin: true, maxFlaggedShare: true, retentionDays: true, acknowledgeTimeout: true }).strict();
+
+/** One scan of a landing folder: what the schedule's runs are given. */
+export const scanLandingRequestSchema = z
+  .object({
+    model: modelName,
+    dataset: datasetName,
+    role: z.enum(DATASET_ROLES),
+    /** An absolute folder, as the worker sees it. */
+    landing: landingSchema,
+    ingest: landingIngestSchema.partial().default({}),
+    /** live: how the new version is scored and monitored. */
+    scoring: landingScoringSchema.partial().default({}),
+    monitoring: monitorRequestSchema.omit({ model: true, runId: true, dataset: true, datasetVersion: true }).partial().default({}),
+    /** training: the retraining loop the new version asks for (live: the one a monitoring crossing starts). */
+    retrain: retrainRequestSchema.omit({ model: true }).partial().optional(),
+  })
+  .strict();
+export type ScanLandingRequest = z.infer<typeof scanLandingRequestSchema>;
+export type ScanLandingRequestInput = z.input<typeof scanLandingRequestSchema>;
+
+/** A file found complete and not yet taken. */
+export interface LandedFile {
+  file: string;
+  name: string;
+  sha256: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** The chain one landed file runs: ingest, then score + monitor (live) or ask for retraining (training). */
+export interface LandedFileRequest extends ScanLandingRequest {
+  landed: LandedFile;
+}
