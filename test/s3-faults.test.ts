@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startIngest } from '../src/client/ingest';
@@ -18,8 +18,10 @@ import { openDuckDb } from '../src/sql/duckdb';
 import { openStore } from '../src/store/open';
 import { type S3Server, startVersitygw } from '../src/s3/versitygw';
 import { writeChurnCsv } from './helpers/churn';
+import { bucketKeys } from './helpers/s3';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { CHURN_CONTRACT } from './helpers/training';
+import { ACTIVITY_STARTED, pendingActivity } from './helpers/activities';
 import { until } from './helpers/wait';
 import { finishingAttempt } from './helpers/worker-process';
 
@@ -63,37 +65,7 @@ const storeEnv = () => ({
   AWS_ENDPOINT_URL: s3.endpoint,
 });
 
-/** Every key under the store's prefix (relative to it). */
-async function keys(under = ''): Promise<string[]> {
-  const out: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await sdk.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${PREFIX}/${under}`, ContinuationToken: token }));
-    out.push(...(page.Contents ?? []).map((o) => o.Key!.slice(PREFIX.length + 1)));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return out.sort();
-}
-
-/** The workflow's pending activity of `type` once `ready` holds for it (e.g. started, or failed and retrying). */
-async function pendingActivity(handle: WorkflowHandle, type: string, ready: (a: PendingActivity) => boolean, what: string, timeoutMs = 120_000): Promise<PendingActivity> {
-  return until(
-    what,
-    async () => {
-      const pending = ((await handle.describe()).raw.pendingActivities ?? []) as PendingActivity[];
-      return pending.find((a) => a.activityType?.name === type && ready(a));
-    },
-    { timeoutMs, intervalMs: 50 },
-  );
-}
-interface PendingActivity {
-  activityType?: { name?: string | null } | null;
-  /** 1 SCHEDULED, 2 STARTED, 3 CANCEL_REQUESTED (temporal.api.enums.v1.PendingActivityState). */
-  state?: number | null;
-  attempt?: number | null;
-  lastFailure?: { message?: string | null } | null;
-}
-const STARTED = 2;
+const keys = (under = '') => bucketKeys(sdk, bucket, PREFIX, under);
 
 /**
  * Stops the S3 server once `activity` is running and `moment` has come, keeps it down until that
@@ -101,7 +73,7 @@ const STARTED = 2;
  * again on the same port and folder. Returns the failure the attempt ended with.
  */
 async function restartS3During(handle: WorkflowHandle, activity: string, moment: { what: string; reached: () => boolean }): Promise<string> {
-  await pendingActivity(handle, activity, (a) => a.state === STARTED, `${activity} to start`);
+  await pendingActivity(handle, activity, (a) => a.state === ACTIVITY_STARTED, `${activity} to start`);
   await until(moment.what, async () => moment.reached() || undefined, { timeoutMs: 120_000, intervalMs: 10 });
   await s3.stop();
   const stoppedAt = Date.now();
