@@ -19,6 +19,8 @@ import { loadSession } from '../src/onnx/runtime';
 import { exportGbdt } from '../src/onnx/trees';
 import { openDuckDb } from '../src/sql/duckdb';
 import { quoteString } from '../src/sql/quote';
+import { ArtifactStore } from '../src/store/artifact-store';
+import { sha256 } from '../src/store/hash';
 import { prepareTrainingData } from '../src/training/data';
 import { DEFAULT_GBDT_PARAMS, trainGbdt } from '../src/training/gbdt';
 import { trainLogistic } from '../src/training/linear';
@@ -66,7 +68,7 @@ async function main(): Promise<void> {
       classes: data.classes,
       seed: 1,
       dataset: { name: 'bench-train', version: 'train', manifestUri: '' },
-      onnx: { uri, inputs: names.map((name) => ({ name, type: 'float' })) },
+      onnx: { uri, sha256: sha256(bytes), inputs: names.map((name) => ({ name, type: 'float' })) },
     } as unknown as ModelCard;
   };
   const logistic = cardFor('logistic', exportLinear(trainLogistic(data.train, data.features, data.classes, 'binary', { C: 1, maxIterations: 200, tolerance: 1e-6 }), {}));
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
     const started = process.hrtime.bigint();
     const result = await shadowEvaluate({
       conn,
+      store: new ArtifactStore(OUT),
       dataset: { name: 'bench-eval', version: 'eval', snapshotUri: evalFile, contract },
       candidate: gbdt,
       baseline: logistic,

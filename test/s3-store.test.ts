@@ -6,7 +6,6 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectC
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ingest } from '../src/client/ingest';
-import { startTraining } from '../src/client/train';
 import { loadConfig } from '../src/config';
 import { parseContract } from '../src/contract/schema';
 import { listDatasets, listVersions, resolveVersion } from '../src/datasets/catalog';
@@ -22,7 +21,6 @@ import { openStore } from '../src/store/open';
 import { writeChurnCsv } from './helpers/churn';
 import { cliFor } from './helpers/cli';
 import { type TestEnv, startTestEnv } from './helpers/env';
-import { rootFailure } from './helpers/failures';
 import { CHURN_CONTRACT } from './helpers/training';
 
 /**
@@ -223,14 +221,6 @@ describe('datasets on S3', () => {
     // Copies with time left, and the versions themselves, stay.
     expect((await keys('raw/churn/')).length).toBeGreaterThan(0);
     await readVerifiedManifest(env.store, ref.manifestUri);
-  });
-
-  it('refuses training on an S3 store with a clear error instead of writing the model to the local disk', async () => {
-    const handle = await startTraining(env.client, env.config, { model: 'nowhere', dataset: 'churn', trainer: { kind: 'logistic', params: {} } });
-    const failure = await rootFailure(handle.result());
-    expect(failure.type).toBe('StoreUnsupported');
-    expect(failure.message).toContain(`MLOPS_STORE=s3://${bucket}/${PREFIX}/`);
-    expect(fs.existsSync(path.join(env.config.dataDir, 'models'))).toBe(false);
   });
 });
 

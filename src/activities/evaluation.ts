@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { readModelCard } from '../models/cards';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { verifySnapshot } from '../datasets/integrity';
@@ -10,11 +9,11 @@ import { checkMetricNames, defaultPrimaryMetric, evaluateGates } from '../evalua
 import { type EvaluationOutcome, outcomeOfReport } from '../evaluation/outcome';
 import { checkModelLoads } from '../models/loads';
 import { type EvaluationReport, renderMarkdown } from '../evaluation/report';
-import { evaluationsDir } from '../evaluation/reports';
+import { evaluationFile } from '../evaluation/reports';
 import { type EvaluationOptions, evaluationOptionsSchema } from '../evaluation/request';
 import { shadowEvaluate } from '../evaluation/shadow';
 import type { ModelVersionSummary } from '../models/card';
-import { type ArtifactStore, fileExists } from '../store/artifact-store';
+import type { ArtifactStore } from '../store/artifact-store';
 import { renderEvaluationPage } from '../reports/evaluation';
 import { canonicalJson, sha256 } from '../store/hash';
 import { parseInput } from '../validation';
@@ -36,17 +35,18 @@ export function createEvaluationActivities(deps: EvaluationActivityDeps) {
   const readCard = (summary: ModelVersionSummary) => readModelCard(store, summary);
 
   return {
-    checkModelLoads,
+    /** The version's file matches the registry's sha256 and ONNX Runtime loads it (read through the store). */
+    checkModelLoads: (summary: ModelVersionSummary) => checkModelLoads(store, summary),
 
     /** Shadow evaluation + gates → a stored report (JSON and Markdown). Idempotent: a retry finds the report. */
     async evaluateCandidate(input: EvaluateInput): Promise<EvaluationOutcome> {
       const options = parseInput(evaluationOptionsSchema, input.options, 'evaluation options');
       const { candidate, baseline } = input;
       checkMetricNames(candidate.task, options.gates);
-      await checkModelLoads(candidate);
+      await checkModelLoads(store, candidate);
       // The baseline failing is not the candidate's fault: a different error, so promotion does not reject it.
       if (baseline)
-        await checkModelLoads(baseline).catch((err: Error) => {
+        await checkModelLoads(store, baseline).catch((err: Error) => {
           throw userError('BaselineLoadError', `The baseline (production) ${err.message}; roll back or repair it before promoting`);
         });
       const manifest = await resolveVersion(store, `${options.dataset ?? candidate.dataset.name}@${options.datasetVersion}`);
@@ -54,10 +54,9 @@ export function createEvaluationActivities(deps: EvaluationActivityDeps) {
         0,
         16,
       );
-      const dir = evaluationsDir(store, candidate.model);
-      const reportUri = path.join(dir, `${id}.json`);
-      const markdownUri = path.join(dir, `${id}.md`);
-      const htmlUri = path.join(dir, `${id}.html`);
+      const reportUri = evaluationFile(store, candidate.model, id);
+      const markdownUri = evaluationFile(store, candidate.model, id, 'md');
+      const htmlUri = evaluationFile(store, candidate.model, id, 'html');
       const existing = await store.readJson<EvaluationReport>(reportUri);
       const report =
         existing ??
@@ -71,6 +70,7 @@ export function createEvaluationActivities(deps: EvaluationActivityDeps) {
             : undefined;
           const result = await shadowEvaluate({
             conn,
+            store,
             dataset: { name: manifest.dataset, version: manifest.version, snapshotUri: manifest.snapshot.uri, contract: manifest.contract },
             candidate: candidateCard,
             baseline: baselineCard,
@@ -108,7 +108,7 @@ export function createEvaluationActivities(deps: EvaluationActivityDeps) {
           return full;
         }));
       // A report stored before pages were written gets its page on a retry.
-      if (existing && !(await fileExists(htmlUri))) await store.writeFileAtomic(htmlUri, renderEvaluationPage(existing, reportUri));
+      if (existing && !(await store.exists(htmlUri))) await store.writeFileAtomic(htmlUri, renderEvaluationPage(existing, reportUri));
       return outcomeOfReport(report, { reportUri, markdownUri, htmlUri });
     },
   };

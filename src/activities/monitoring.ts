@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { durationMs } from '../duration';
 import { readModelCard } from '../models/cards';
 import type { DuckDBInstance } from '@duckdb/node-api';
@@ -11,7 +10,7 @@ import { type LabelBatch, recordLabels } from '../monitoring/labels';
 import { type MonitoringReport, monitor, renderMonitoringMarkdown } from '../monitoring/monitor';
 import { monitoringHistory, pointOf } from '../monitoring/history';
 import { type MonitorOutcome, outcomeOfMonitoringReport } from '../monitoring/outcome';
-import { monitoringDir } from '../monitoring/reports';
+import { monitoringDir, monitoringFile } from '../monitoring/reports';
 import { renderMonitoringPage } from '../reports/monitoring';
 import { type MonitorRequest, monitorRequestSchema } from '../monitoring/request';
 import { RETRAIN_WORKFLOW_TYPE, type RetrainStatus, retrainRequestedSignal, retrainStartOptions, retrainWorkflowId, type Trigger } from '../api/retrain';
@@ -62,7 +61,7 @@ export function createMonitoringActivities(deps: MonitoringActivityDeps) {
       now: string;
     }): Promise<MonitorOutcome> {
       const request = parseInput(monitorRequestSchema, input.request, 'monitor request');
-      const reportUri = path.join(monitoringDir(store, request.model), `${request.runId}.json`);
+      const reportUri = monitoringFile(store, request.model, request.runId);
       const existing = await store.readJson<MonitoringReport>(reportUri);
       if (existing) {
         // A retry finds its report; another pass under the same run id must not reuse it.

@@ -94,7 +94,7 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
 
   /** The model's session, its file checked against the registry first: opened once for both. */
   async function openProductionModel(model: ModelVersionSummary): Promise<InferenceSession> {
-    return openVerifiedModel(model).catch((err: Error) => {
+    return openVerifiedModel(store, model).catch((err: Error) => {
       // Only the model's own fault gets the recovery hint; anything else stays retryable as it was.
       if (!(err instanceof ApplicationFailure && err.type === 'ModelLoadError')) throw err;
       throw userError('ModelLoadError', `${err.message}. It cannot score until the file is restored, or production is rolled back (mlops rollback ${model.model})`);

@@ -3,7 +3,8 @@ import * as ort from 'onnxruntime-node';
 import type { Contract } from '../contract/schema';
 import { userError } from '../errors';
 import { type Metrics, type ModelCard, missingModelInput } from '../models/card';
-import { loadSession } from '../onnx/runtime';
+import { openVerifiedModel } from '../models/files';
+import type { ArtifactStore } from '../store/artifact-store';
 import { batches, chunkSizes, columnNumbers, concat, featureFeeds, featureSelect, type InputKind } from '../sql/batches';
 import { queryRows } from '../sql/duckdb';
 import { categoryCode, formatEdge, numericBinCode } from '../sql/bins';
@@ -22,6 +23,8 @@ import { absoluteDifferences, type DifferenceSummary, percentile, summarizeDiffe
  */
 export interface ShadowArgs {
   conn: DuckDBConnection;
+  /** Where the models' files are read from (their cards' onnx.uri: a path or an s3:// URL). */
+  store: ArtifactStore;
   dataset: { name: string; version: string; snapshotUri: string; contract: Contract };
   candidate: ModelCard;
   baseline?: ModelCard;
@@ -96,7 +99,10 @@ export async function shadowEvaluate(args: ShadowArgs): Promise<ShadowResult> {
   }
   const where = filters.join(' AND ');
   // Loading the models (native, off this thread) overlaps with the slice queries.
-  const loading = Promise.all(models.map((card) => loadSession(card.onnx.uri)));
+  // Checked against the card's sha256 again: the bytes scored are the bytes that were verified.
+  const loading = Promise.all(
+    models.map((card) => openVerifiedModel(args.store, { model: card.model, version: card.version, onnxUri: card.onnx.uri, onnxSha256: card.onnx.sha256 })),
+  );
   loading.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
   const sides = models.map(() => ({ outputs: [] as Float32Array[], batchMs: [] as number[], runMs: 0 }));
   const labelParts: Float64Array[] = [];

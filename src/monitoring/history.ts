@@ -1,6 +1,5 @@
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
 import type { ArtifactStore } from '../store/artifact-store';
+import { urlJoin } from '../store/backend';
 import type { MonitoringReport } from './monitor';
 
 /** One monitoring run, reduced to what changes over time: the points of the report's trend charts. */
@@ -28,10 +27,10 @@ export function pointOf(r: MonitoringReport): MonitoringPoint {
   };
 }
 
-/** The model's monitoring runs stored in `dir` (reports/monitoring/<model>), oldest first, the latest `limit` of them. */
+/** The model's monitoring runs stored in `dir` (reports/monitoring/<model>, a folder or S3 prefix), oldest first, the latest `limit` of them. */
 export async function monitoringHistory(store: ArtifactStore, dir: string, limit = 200): Promise<MonitoringPoint[]> {
-  const files = (await fs.readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.json'));
-  const reports = await Promise.all(files.map((f) => store.readJson<MonitoringReport>(path.join(dir, f))));
+  const files = (await store.children(dir)).filter((f) => f.endsWith('.json'));
+  const reports = await Promise.all(files.map((f) => store.readJson<MonitoringReport>(urlJoin(dir, f))));
   return reports
     .filter((r): r is MonitoringReport => r !== undefined && Array.isArray(r.features))
     .map(pointOf)

@@ -52,7 +52,7 @@ export class LoadedModel {
   }
 
   static async load(store: ArtifactStore, summary: ModelVersionSummary, options: RangeOptions & InputOptions = {}): Promise<LoadedModel> {
-    const session = await openVerifiedModel(summary);
+    const session = await openVerifiedModel(store, summary);
     try {
       const card = await readModelCard(store, summary);
       if (card.onnx.sha256 !== summary.onnxSha256)

@@ -60,7 +60,8 @@ export class ArtifactStore {
       throw userError(
         'StoreUnsupported',
         `${segments.slice(0, 2).join('/')}/ is not kept on an ${this.backend.kind} store yet (MLOPS_STORE=${this.location}): ` +
-          'datasets, raw copies, quarantine, contracts and retention reports are; for the rest, run this worker with MLOPS_DATA_DIR and no MLOPS_STORE.',
+          'datasets, raw copies, quarantine, contracts, models and their cards, evaluation and monitoring reports, model pages and retention reports are; ' +
+          'for the rest, run this worker with MLOPS_DATA_DIR and no MLOPS_STORE.',
       );
     }
     return this.localPath(...segments);
@@ -88,10 +89,10 @@ export class ArtifactStore {
     return this.url(...layout.quarantine(dataset, version));
   }
   modelVersionDir(model: string, version: string): string {
-    return this.path(...layout.modelVersion(model, version));
+    return this.url(...layout.modelVersion(model, version));
   }
   cardFile(model: string, version: string): string {
-    return this.path(...layout.card(model, version));
+    return this.url(...layout.card(model, version));
   }
   rawDir(dataset: string, sourceHash: string): string {
     return this.url(...layout.rawCopy(dataset, sourceHash));
@@ -133,8 +134,24 @@ export class ArtifactStore {
   }
 
   /** The key of a URL in this store, or undefined for a file elsewhere (read and written as a local file). */
-  private keyOf(uri: string): string | undefined {
+  keyOf(uri: string): string | undefined {
     return this.backend.keyOf(uri);
+  }
+
+  /**
+   * The store key of the file at a URL when it is the store's own (locally: also after following
+   * links); undefined when it is missing, elsewhere, or a link out of the store.
+   */
+  async realKey(uri: string): Promise<string | undefined> {
+    const key = this.keyOf(uri);
+    return key === undefined ? undefined : this.backend.realKey(key);
+  }
+
+  /** The names directly below a folder URL (files and folders), like readdir; none when it is missing. */
+  async children(dir: string): Promise<string[]> {
+    const key = this.keyOf(dir);
+    if (key !== undefined) return this.backend.children(key);
+    return (await fs.readdir(dir).catch(() => [] as string[])).sort();
   }
 
   /** Whether an artifact (file or folder with files) exists at a URL. */
@@ -184,7 +201,7 @@ export class ArtifactStore {
   }
 
   /** Readers see all of it or none: locally a private name renamed into place, on S3 one PUT. */
-  async writeFileAtomic(file: string, text: string): Promise<void> {
+  async writeFileAtomic(file: string, text: string | Uint8Array): Promise<void> {
     const key = this.keyOf(file);
     if (key !== undefined) return this.backend.put(key, text);
     await fs.mkdir(path.dirname(file), { recursive: true });

@@ -59,6 +59,12 @@ export interface StoreBackend {
    * there from an earlier try of the same step is kept when it holds the same object.
    */
   copy(from: string, to: string): Promise<void>;
+  /**
+   * The key the object at `key` really is: locally with symbolic links followed (a link out of the
+   * store resolves to undefined), on S3 the key itself (objects cannot link). Undefined when missing.
+   * What the registry and the page server check before they trust a file as the store's own.
+   */
+  realKey(key: string): Promise<string | undefined>;
   /** Every object below `prefix` (a folder key), at any depth. */
   list(prefix: string): Promise<StoreObject[]>;
   /** The names directly below `prefix` (files and folders), like readdir. */

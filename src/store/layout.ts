@@ -5,6 +5,10 @@
  */
 export const MANIFEST_FILE = 'manifest.json';
 export const CARD_FILE = 'card.json';
+/** A model version's ONNX file, beside its card (on S3 under the attempt the card names). */
+export const MODEL_FILE = 'model.onnx';
+/** What an external trainer printed, kept with the version it trained. */
+export const TRAINER_LOG = 'trainer.log';
 /** A dataset version's rows. */
 export const SNAPSHOT_FILE = 'data.parquet';
 export const RUN_FILE = 'run.json';

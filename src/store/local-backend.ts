@@ -120,6 +120,17 @@ export class LocalBackend implements StoreBackend {
     }
   }
 
+  async realKey(key: string): Promise<string | undefined> {
+    const real = await fs.realpath(this.url(key)).catch(() => undefined);
+    if (real === undefined) return undefined;
+    const root = await fs.realpath(this.root).catch(() => this.root);
+    if (!real.startsWith(root + path.sep)) return undefined;
+    return real
+      .slice(root.length + 1)
+      .split(path.sep)
+      .join('/');
+  }
+
   async list(prefix: string): Promise<StoreObject[]> {
     const out: StoreObject[] = [];
     const walk = async (key: string): Promise<void> => {

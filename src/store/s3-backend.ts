@@ -159,6 +159,10 @@ export class S3Backend implements StoreBackend {
     );
   }
 
+  async realKey(key: string): Promise<string | undefined> {
+    return (await this.exists(key)) ? key : undefined;
+  }
+
   private async *pages(prefix: string, delimiter?: string): AsyncGenerator<ListObjectsV2CommandOutput> {
     let token: string | undefined;
     do {

@@ -10,7 +10,7 @@ import { summaryOf } from '../models/card';
 import { feedsFromSplit, loadSession } from '../onnx/runtime';
 import { type ArtifactStore, writeFileNamed } from '../store/artifact-store';
 import { canonicalJson, sha256 } from '../store/hash';
-import { CARD_FILE } from '../store/layout';
+import { CARD_FILE, layout, MODEL_FILE, TRAINER_LOG } from '../store/layout';
 import { type PreparedData, prepareTrainingData, type SplitData, type TrainingRows } from './data';
 import { fitInThread } from './fit';
 import { childEnvironment } from '../secrets';
@@ -26,6 +26,12 @@ import { decileProfile } from '../monitoring/prediction-drift';
  * models/<model>/versions/<id>/. The id hashes everything that determines the model, so a retried
  * activity finds its finished version instead of training twice. Holdout metrics come from running
  * the exported file through ONNX Runtime, never from the trainer's own view of itself.
+ *
+ * Published like a dataset version (store/backend.ts): the files of one attempt first, the card
+ * last as the marker readers believe. Locally the attempt is a folder renamed into place; on S3 a
+ * unique `.attempt-<id>/` prefix that the card's onnx.uri names, put only if no card is there, so
+ * two workers training the same version at once end with one card and the model file it names
+ * (the id does not hash the bytes: an external trainer need not be deterministic).
  */
 export interface TrainArgs {
   conn: DuckDBConnection;
@@ -62,8 +68,8 @@ export async function trainModelVersion(args: TrainArgs): Promise<TrainedVersion
   const executable = trainer.kind === 'command' ? await allowedExecutable(trainer.command[0]!, args.allowedCommands, childEnvironment(), process.cwd()) : undefined;
   // Defaults resolved first, so the same model asked for explicitly or by default gets one id.
   const version = modelVersionId({ ...request, label: request.label ?? manifest.contract.label, features: request.features ?? featureColumns(manifest.contract) }, trainer);
-  const finalDir = store.modelVersionDir(request.model, version);
-  const cardFile = path.join(finalDir, CARD_FILE);
+  const versionKey = store.key(...layout.modelVersion(request.model, version));
+  const cardFile = store.cardFile(request.model, version);
   const existing = args.verifyOnly ? undefined : await store.readJson<ModelCard>(cardFile);
   if (existing) return { summary: summaryOf(existing, cardFile), reused: true, ...(existing.rows ? { rows: existing.rows } : {}) };
 
@@ -89,14 +95,8 @@ export async function trainModelVersion(args: TrainArgs): Promise<TrainedVersion
             { trainer, data: { task: data.task, features: data.features, classes: data.classes, train: data.train }, ids: { model: request.model, version } },
             args.signal,
           );
-    if (workDir) {
-      await fs.rename(path.join(workDir, 'trainer.log'), path.join(tmp, 'trainer.log'));
-      await fs.rm(workDir, { recursive: true, force: true });
-    }
     progress('evaluate');
-    const onnxTmp = path.join(tmp, 'model.onnx');
-    await writeFileNamed(onnxTmp, onnxBytes);
-    const session = await loadSession(onnxTmp).catch((err: Error) => {
+    const session = await loadSession(onnxBytes).catch((err: Error) => {
       throw userError('ModelLoadError', `ONNX Runtime cannot load the trained model: ${err.message}`);
     });
     const { validation, test, outputNames } = await (async () => {
@@ -144,7 +144,8 @@ export async function trainModelVersion(args: TrainArgs): Promise<TrainedVersion
           }
         : {}),
       onnx: {
-        uri: path.join(finalDir, 'model.onnx'),
+        // Where a local store publishes it; publishModelVersion records where its attempt does.
+        uri: store.url(...layout.modelVersion(request.model, version), MODEL_FILE),
         sha256: sha256(onnxBytes),
         bytes: onnxBytes.length,
         inputs: data.features.map((f) => ({ name: f.name, type: f.kind === 'numeric' ? 'float' : 'string' })),
@@ -152,13 +153,30 @@ export async function trainModelVersion(args: TrainArgs): Promise<TrainedVersion
       },
     };
     if (args.verifyOnly) return { summary: summaryOf(card, cardFile), reused: false, rows: data.rows };
-    await store.writeJsonAtomic(path.join(tmp, CARD_FILE), card);
     progress('publish');
-    const published = await store.publishDir(tmp, finalDir);
+    const published = await publishModelVersion(store, versionKey, card, onnxBytes, workDir && path.join(workDir, TRAINER_LOG));
     const stored = published ? card : (await store.readJson<ModelCard>(cardFile))!;
     return { summary: summaryOf(stored, cardFile), reused: !published, ...(stored.rows ? { rows: stored.rows } : {}) };
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Writes the model file (and an external trainer's log) into an attempt, then the card naming the
+ * file last: false when another attempt published this version first (ours is removed). `card` is
+ * completed with the file's URL.
+ */
+async function publishModelVersion(store: ArtifactStore, versionKey: string, card: ModelCard, onnxBytes: Uint8Array, trainerLog?: string): Promise<boolean> {
+  const attempt = await store.backend.beginAttempt(versionKey, `model-${card.model}-${card.version}`);
+  try {
+    await store.writeFileAtomic(attempt.writeUrl(MODEL_FILE), onnxBytes);
+    if (trainerLog) await store.writeFileAtomic(attempt.writeUrl(TRAINER_LOG), await fs.readFile(trainerLog));
+    card.onnx.uri = attempt.publishedUrl(MODEL_FILE);
+    return await store.backend.publishAttempt(attempt, versionKey, CARD_FILE, `${JSON.stringify(card, null, 2)}\n`);
+  } catch (err) {
+    await store.backend.abandonAttempt(attempt).catch(() => undefined);
+    throw err;
   }
 }
 

@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { EvaluationOutcome } from '../../evaluation/outcome';
 import { listPending, reviewOutcome, rollbackProduction, startEvaluation, startPromotion } from '../../client/promote';
@@ -7,8 +6,7 @@ import { userError } from '../../errors';
 import { evaluationOptionsSchema, PROMOTION_POLICIES, promoteRequestSchema } from '../../evaluation/request';
 import { parsePromoteWorkflowId, type PromotionStatus } from '../../api/promote';
 import { registryState } from '../../client/train';
-import { evaluationsDir, latestEvaluations } from '../../evaluation/reports';
-import { pageOf } from '../../reports/publish';
+import { evaluationFile, latestEvaluations } from '../../evaluation/reports';
 import type { CliContext } from '../context';
 import { schemaOption } from '../schema-defaults';
 import { commaList, parseJsonOption, whoAmI } from '../options';
@@ -191,7 +189,7 @@ export function registerPromotionCommands(program: Command, ctx: () => CliContex
           passed: r.passed,
           [r.primaryMetric]: `${r.candidate.metrics[r.primaryMetric]?.toFixed(4)}${r.baseline ? ` vs ${r.baseline.metrics[r.primaryMetric]?.toFixed(4)}` : ''}`,
           report: r.id,
-          page: pageOf(path.join(evaluationsDir(c.store, model), `${r.id}.json`)),
+          page: evaluationFile(c.store, model, r.id, 'html'),
         })),
         flags,
         // A promotion waiting for a person is what the model's next version hangs on, whether or
