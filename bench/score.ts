@@ -163,7 +163,7 @@ async function child(): Promise<void> {
       card,
       runId: 'bench',
       scoredAt: '2026-11-27T00:00:00Z',
-      dir: out,
+      partUrl: (name) => path.join(out, name),
       batchSize: BATCH,
       partRows: PART_ROWS,
       range: acceptableRange(card, { rangeMargin: 0.1 }),
