@@ -6,6 +6,10 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startIngest } from '../src/client/ingest';
+import { startPipeline } from '../src/client/promote';
+import { startScoring } from '../src/client/score';
+import { listRuns } from '../src/scoring/runs';
+import { layout, RUN_FILE } from '../src/store/layout';
 import { listDatasets, listVersions } from '../src/datasets/catalog';
 import { readVerifiedManifest } from '../src/datasets/integrity';
 import { sweepUnpublished } from '../src/datasets/sweep';
@@ -176,4 +180,45 @@ describe('an S3 endpoint DuckDB cannot reach', () => {
       db.closeSync();
     }
   });
+});
+
+describe('an S3 server restarted mid-scoring', () => {
+  it('retries the scoring activity; the run and its log are published once, the dead attempt swept after the grace period', async () => {
+    const model = 'scored';
+    const csv = await writeChurnCsv(env, { dataset: model, rows: ROWS, seed: 3 });
+    const pipeline = await startPipeline(env.client, env.config, {
+      ingest: { dataset: model, source: csv, contract: CHURN_CONTRACT },
+      train: { model, dataset: model, trainer: { kind: 'gbdt', params: { nEstimators: 20 } } },
+      promote: { gates: { thresholds: { rocAuc: { min: 0.5 } } } },
+    });
+    expect((await pipeline.result()).promotion.phase).toBe('promoted');
+
+    // Parts of 100k rows, so the moment a first part is in the bucket is well inside the run.
+    const handle = await startScoring(env.client, env.config, { model, dataset: model, runId: 'restarted', partRows: 100_000 });
+    const runDir = path.join(s3.dir, bucket, PREFIX, ...layout.predictionRun(model, 'restarted'));
+    const partWritten = () => fs.existsSync(runDir) && fs.readdirSync(runDir, { recursive: true, encoding: 'utf8' }).some((f) => /\.attempt-[^/]+\/part-\d+\.parquet$/.test(f));
+    const failure = await restartS3During(handle, 'scoreDatasetVersion', { what: 'a first part of the log in the bucket', reached: partWritten });
+    expect(failure).toMatch(/Could not connect|Cannot reach|ECONNREFUSED/);
+
+    const { run } = await handle.result();
+    expect(run?.rows).toBe(ROWS);
+    expect(await finishingAttempt(handle, 'scoreDatasetVersion')).toBeGreaterThanOrEqual(2);
+
+    // One run: one run.json, naming the attempt that holds every part it lists.
+    const runKey = layout.predictionRun(model, 'restarted').join('/');
+    const stored = await keys(`${runKey}/`);
+    expect(stored.filter((k) => k.endsWith(`/${RUN_FILE}`))).toEqual([`${runKey}/${RUN_FILE}`]);
+    expect((await listRuns(env.store, model)).map((r) => r.runId)).toEqual(['restarted']);
+    const published = run!.logUri.slice(`s3://${bucket}/${PREFIX}/`.length);
+    expect(run!.parts.length).toBe(ROWS / 100_000);
+    for (const part of run!.parts) expect(part.startsWith(`${run!.logUri}/`)).toBe(true);
+
+    // The attempt that died kept the part it had written: never read, swept once it is stale.
+    const dead = [...new Set(stored.filter((k) => k.includes('/.attempt-') && !k.startsWith(`${published}/`)).map((k) => path.posix.dirname(k)))];
+    expect(dead).toHaveLength(1);
+    expect(await sweepUnpublished(env.store, DAY)).toEqual([]);
+    const swept = await sweepUnpublished(env.store, DAY, Date.now() + 2 * DAY);
+    expect(swept).toEqual([{ uri: `s3://${bucket}/${PREFIX}/${dead[0]}`, why: 'an attempt at a scoring run its run.json does not name' }]);
+    expect((await keys(`${runKey}/`)).every((k) => k === `${runKey}/${RUN_FILE}` || k.startsWith(`${published}/`))).toBe(true);
+  }, 400_000);
 });
