@@ -22,6 +22,8 @@ export interface BenchS3Store {
   label: string;
   /** The throwaway server, when no endpoint was set. */
   server?: S3Server;
+  /** The settings that reach the store, for a bench's child processes (openStoreFromEnv). */
+  env: Record<string, string>;
   /** Removes every object the bench wrote under the prefix. */
   clear(): Promise<void>;
   close(): Promise<void>;
@@ -43,7 +45,7 @@ export async function openBenchS3Store(url: string, scratch: string): Promise<Be
   if (process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3) {
     const store = openStore(loadConfig({ ...process.env, MLOPS_DATA_DIR: dataDir, MLOPS_STORE: url }));
     await store.backend.check();
-    return { store, label: url, clear: () => clear(store), close: async () => store.backend.close() };
+    return { store, label: url, env: { MLOPS_STORE: url }, clear: () => clearPrefix(store), close: async () => store.backend.close() };
   }
   const dir = path.join(scratch, 'versitygw');
   fs.rmSync(dir, { recursive: true, force: true });
@@ -52,23 +54,21 @@ export async function openBenchS3Store(url: string, scratch: string): Promise<Be
     const bucket = /^s3:\/\/([^/]+)/.exec(url)![1]!;
     const sdk = new S3Client({ endpoint: server.endpoint, region: server.region, forcePathStyle: true, credentials: server });
     await sdk.send(new CreateBucketCommand({ Bucket: bucket })).finally(() => sdk.destroy());
-    const store = openStore(
-      loadConfig({
-        ...process.env,
-        MLOPS_DATA_DIR: dataDir,
-        MLOPS_STORE: url,
-        AWS_ENDPOINT_URL: server.endpoint,
-        AWS_ACCESS_KEY_ID: server.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
-        AWS_REGION: server.region,
-      }),
-    );
+    const env = {
+      MLOPS_STORE: url,
+      AWS_ENDPOINT_URL: server.endpoint,
+      AWS_ACCESS_KEY_ID: server.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
+      AWS_REGION: server.region,
+    };
+    const store = openStore(loadConfig({ ...process.env, MLOPS_DATA_DIR: dataDir, ...env }));
     process.stderr.write(`throwaway versitygw (pid ${server.pid()}) on ${server.endpoint} over ${dir}\n`);
     return {
       store,
       label: `${url} (versitygw, same disk)`,
       server,
-      clear: () => clear(store),
+      env,
+      clear: () => clearPrefix(store),
       async close() {
         store.backend.close();
         await server.stop();
@@ -85,6 +85,12 @@ export async function openBenchS3Store(url: string, scratch: string): Promise<Be
  * Object by object: deleting the prefix itself as a folder (`delete('')`) makes versitygw's posix
  * backend refuse the directory object while empty subfolders remain.
  */
-async function clear(store: ArtifactStore): Promise<void> {
-  for (const o of await store.backend.list('')) await store.backend.delete(o.key);
+export async function clearPrefix(store: ArtifactStore, key = ''): Promise<void> {
+  for (const o of await store.backend.list(key)) await store.backend.delete(o.key);
+}
+
+/** In a bench's child process: the store its parent opened, from the settings the parent passed (BenchS3Store.env). */
+export function openStoreFromEnv(scratch: string): ArtifactStore {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  return openStore(loadConfig({ ...process.env, MLOPS_DATA_DIR: scratch }));
 }
