@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startIngest } from '../src/client/ingest';
@@ -22,7 +22,7 @@ import { openDuckDb } from '../src/sql/duckdb';
 import { openStore } from '../src/store/open';
 import { type S3Server, startVersitygw } from '../src/s3/versitygw';
 import { writeChurnCsv } from './helpers/churn';
-import { bucketKeys } from './helpers/s3';
+import { bucketKeys, s3Client, s3StoreEnv } from './helpers/s3';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { CHURN_CONTRACT } from './helpers/training';
 import { ACTIVITY_STARTED, pendingActivity } from './helpers/activities';
@@ -47,9 +47,7 @@ let sdk: S3Client;
 let env: TestEnv;
 beforeAll(async () => {
   s3 = await startVersitygw({ dir: s3Dir });
-  // As S3Backend does: the pinned SDK's notice about Node 22 would bury the test report.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  sdk = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: s3 });
+  sdk = s3Client(s3);
   await sdk.send(new CreateBucketCommand({ Bucket: bucket }));
   env = await startTestEnv('s3-faults', storeEnv());
 }, 120_000);
@@ -61,13 +59,7 @@ afterAll(async () => {
   fs.rmSync(s3Dir, { recursive: true, force: true });
 });
 
-const storeEnv = () => ({
-  MLOPS_STORE: `s3://${bucket}/${PREFIX}`,
-  AWS_ACCESS_KEY_ID: s3.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-  AWS_REGION: s3.region,
-  AWS_ENDPOINT_URL: s3.endpoint,
-});
+const storeEnv = () => s3StoreEnv(s3, bucket, PREFIX);
 
 const keys = (under = '') => bucketKeys(sdk, bucket, PREFIX, under);
 

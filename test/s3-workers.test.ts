@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ingest } from '../src/client/ingest';
@@ -15,7 +15,7 @@ import { layout, MANIFEST_FILE, CARD_FILE, RUN_FILE } from '../src/store/layout'
 import { ACTIVITY_STARTED, pendingActivity } from './helpers/activities';
 import { writeChurnCsv } from './helpers/churn';
 import { type TestEnv, startTestEnv } from './helpers/env';
-import { bucketKeys } from './helpers/s3';
+import { bucketKeys, s3Client, s3StoreEnv } from './helpers/s3';
 import { CHURN_CONTRACT } from './helpers/training';
 import { finishingAttempt, killWorker, spawnWorker, stopWorker } from './helpers/worker-process';
 
@@ -29,15 +29,8 @@ import { finishingAttempt, killWorker, spawnWorker, stopWorker } from './helpers
 const s3 = inject('s3');
 const bucket = `workers-${randomBytes(4).toString('hex')}`;
 const PREFIX = 'fleet';
-const storeEnv = {
-  MLOPS_STORE: `s3://${bucket}/${PREFIX}`,
-  AWS_ACCESS_KEY_ID: s3.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-  AWS_REGION: s3.region,
-  AWS_ENDPOINT_URL: s3.endpoint,
-};
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-const sdk = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: s3 });
+const storeEnv = s3StoreEnv(s3, bucket, PREFIX);
+const sdk = s3Client(s3);
 const keys = (...segments: string[]) => bucketKeys(sdk, bucket, PREFIX, segments.join('/'));
 
 interface Host {
