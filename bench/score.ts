@@ -18,6 +18,10 @@
  * writing the same columns from a table to Parquet with the same options (target ≥ 0.6, logistic).
  * `--peers` (or `npm run bench:peers:score`) adds the Python peer on the same ONNX file and rows:
  * pyarrow batches → onnxruntime → Parquet (bench/peers/score_peer.py, in a venv built on first use).
+ * `--store s3://bucket/prefix` adds the same run against a bucket, alternating with the local one:
+ * the snapshot read from it through httpfs, the model's bytes read through the store (as the
+ * scoring activity does), the log's parts written to it by DuckDB; printed as time on S3 ÷ time on
+ * the local disk (bench/s3-store.ts: which S3 service; a throwaway versitygw when no endpoint is set).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -41,6 +45,8 @@ import { quoteString } from '../src/sql/quote';
 import { prepareTrainingData } from '../src/training/data';
 import { DEFAULT_GBDT_PARAMS, trainGbdt } from '../src/training/gbdt';
 import { trainLogistic } from '../src/training/linear';
+import { urlJoin } from '../src/store/backend';
+import { type BenchS3Store, clearPrefix, openBenchS3Store, openStoreFromEnv, storeOption } from './s3-store';
 
 const OUT = path.join(__dirname, 'out', 'score');
 const FEATURES = 20;
@@ -153,24 +159,38 @@ async function child(): Promise<void> {
   const db = await openDuckDb();
   const conn = await db.connect();
   const writer = await db.connect();
-  const score = (uri: string, out: string) => {
-    fs.rmSync(out, { recursive: true, force: true });
-    fs.mkdirSync(out, { recursive: true });
-    return scoreDataset({
-      conn,
-      writer,
-      dataset: { name: 'bench-eval', version: 'eval', snapshotUri: uri, contract: contract() },
-      card,
-      runId: 'bench',
-      scoredAt: '2026-11-27T00:00:00Z',
-      dir: out,
-      batchSize: BATCH,
-      partRows: PART_ROWS,
-      range: acceptableRange(card, { rangeMargin: 0.1 }),
-    });
+  // A log folder in a bucket: the store the parent opened, httpfs and its secret on this instance.
+  const store = dir!.startsWith('s3://') ? openStoreFromEnv(path.join(OUT, 's3', 'child')) : undefined;
+  if (store) await store.backend.setupDuckDb(conn);
+  const score = async (uri: string, out: string) => {
+    if (store) await clearPrefix(store, store.keyOf(out));
+    else {
+      fs.rmSync(out, { recursive: true, force: true });
+      fs.mkdirSync(out, { recursive: true });
+    }
+    // On S3 the model's bytes come through the store, as the scoring activity reads them.
+    const session = store ? await loadSession((await store.readBytes(card.onnx.uri))!) : undefined;
+    try {
+      return await scoreDataset({
+        conn,
+        writer,
+        dataset: { name: 'bench-eval', version: 'eval', snapshotUri: uri, contract: contract() },
+        card,
+        runId: 'bench',
+        scoredAt: '2026-11-27T00:00:00Z',
+        partUrl: (name) => urlJoin(out, name),
+        batchSize: BATCH,
+        partRows: PART_ROWS,
+        range: acceptableRange(card, { rangeMargin: 0.1 }),
+        ...(session ? { session } : {}),
+      });
+    } finally {
+      await session?.release();
+    }
   };
   await score(TRAIN_FILE, `${dir}-warmup`);
-  fs.rmSync(`${dir}-warmup`, { recursive: true, force: true });
+  if (store) await clearPrefix(store, store.keyOf(`${dir}-warmup`));
+  else fs.rmSync(`${dir}-warmup`, { recursive: true, force: true });
   const times: Record<string, number> = {};
   if (profile) {
     times['read alone (separate pass) s'] = await readOnly(conn, snapshotUri!);
@@ -182,6 +202,7 @@ async function child(): Promise<void> {
   writer.closeSync();
   conn.closeSync();
   db.closeSync();
+  store?.backend.close();
   const report: ChildReport = {
     seconds,
     rows: result.rows,
@@ -194,10 +215,10 @@ async function child(): Promise<void> {
   process.stdout.write(`\nREPORT ${JSON.stringify(report)}\n`);
 }
 
-function runChild(cardFile: string, snapshotUri: string, dir: string, profile: boolean): Promise<ChildReport> {
+function runChild(cardFile: string, snapshotUri: string, dir: string, profile: boolean, env: Record<string, string> = {}): Promise<ChildReport> {
   return new Promise((resolve, reject) => {
     const args = [...process.execArgv, __filename, '--child', cardFile, snapshotUri, dir, ...(profile ? ['--profile'] : [])];
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     proc.on('error', reject);
@@ -262,6 +283,26 @@ async function main(): Promise<void> {
   const models = (option('--models') ?? 'gbdt,logistic').split(',');
   const profile = process.argv.includes('--profile');
   fs.mkdirSync(OUT, { recursive: true });
+  const s3Url = storeOption();
+  const s3: BenchS3Store | undefined = s3Url ? await openBenchS3Store(s3Url, path.join(OUT, 's3')) : undefined;
+  try {
+    await benchmark(sizes, models, profile, s3);
+  } finally {
+    await s3?.close();
+  }
+}
+
+/** A card of the same model whose ONNX file is an object in the bucket (uploaded once per model). */
+async function cardOnS3(s3: BenchS3Store, cardFile: string): Promise<string> {
+  const card = JSON.parse(fs.readFileSync(cardFile, 'utf8')) as ModelCard;
+  const key = s3.store.key('bench', 'models', path.basename(card.onnx.uri));
+  await s3.store.backend.putFile(key, card.onnx.uri);
+  const file = cardFile.replace(/\.card\.json$/, '.s3.card.json');
+  fs.writeFileSync(file, JSON.stringify({ ...card, onnx: { ...card.onnx, uri: s3.store.backend.url(key) } }, null, 2));
+  return file;
+}
+
+async function benchmark(sizes: number[], models: string[], profile: boolean, s3: BenchS3Store | undefined): Promise<void> {
   const db = await openDuckDb();
   const conn = await db.connect();
   const cols = NAMES.map((n, j) => `((hash(i, ${j}) % 100000) / 50000.0 - 1) AS ${n}`);
@@ -305,6 +346,9 @@ async function main(): Promise<void> {
     cards.logistic = await cardFor('logistic', exportLinear(model, {}), 'linear-exact');
   }
 
+  const s3Cards: Record<string, string> = {};
+  if (s3) for (const [name, file] of Object.entries(cards)) s3Cards[name] = await cardOnS3(s3, file);
+
   const results: Array<Record<string, unknown>> = [];
   const profiles: Array<Record<string, unknown>> = [];
   for (const rows of sizes) {
@@ -315,6 +359,9 @@ async function main(): Promise<void> {
       process.stderr.write('done\n');
     }
     const repeats = Number(process.env.BENCH_REPEATS ?? (rows <= 1_000_000 ? 3 : 2));
+    // The same snapshot as an object in the bucket, and the log's folder there.
+    const s3Eval = s3 && s3.store.backend.url(s3.store.key('bench', path.basename(evalFile)));
+    if (s3 && s3Eval) await s3.store.backend.putFile(s3.store.keyOf(s3Eval)!, evalFile);
 
     // Bare ONNX Runtime: the same batches (same query, same batching) as tensors, built before the clock starts.
     const feeds: Array<Record<string, ort.Tensor>> = [];
@@ -344,12 +391,21 @@ async function main(): Promise<void> {
       await bare(); // warm-up (ours warms up in its child)
       const bareRuns: number[] = [];
       const ours: ChildReport[] = [];
+      const onS3: ChildReport[] = [];
       const dir = path.join(OUT, `log-${name}-${rows}`);
+      const s3Dir = s3 && s3.store.backend.url(s3.store.key('bench', `log-${name}-${rows}`));
       for (let r = 0; r < repeats; r++) {
         bareRuns.push(await bare());
         process.stderr.write(`${name} ${rows}: bare ${bareRuns.at(-1)!.toFixed(2)} s … `);
         ours.push(await runChild(cardFile, evalFile, dir, false));
-        process.stderr.write(`ours ${ours.at(-1)!.seconds.toFixed(2)} s, ${ours.at(-1)!.maxRssMb.toFixed(0)} MB\n`);
+        process.stderr.write(`ours ${ours.at(-1)!.seconds.toFixed(2)} s, ${ours.at(-1)!.maxRssMb.toFixed(0)} MB`);
+        if (s3 && s3Eval && s3Dir) {
+          // Right after the local run: on a shared machine only neighbouring runs compare.
+          onS3.push(await runChild(s3Cards[name]!, s3Eval, s3Dir, false, s3.env));
+          if (onS3.at(-1)!.rows !== rows) throw new Error(`scored ${onS3.at(-1)!.rows} rows on S3, expected ${rows}`);
+          process.stderr.write(`, on S3 ${onS3.at(-1)!.seconds.toFixed(2)} s, ${onS3.at(-1)!.maxRssMb.toFixed(0)} MB`);
+        }
+        process.stderr.write('\n');
       }
       await session.release();
       const last = ours.at(-1)!;
@@ -379,6 +435,16 @@ async function main(): Promise<void> {
         'duckdb write s per 1M rows': ((floorS / rows) * 1e6).toFixed(2),
         'log ratio (≥0.6)': (floorS / logCostS).toFixed(2),
         ...(peer ? { 'python peer s': peer.toFixed(2), 'peer/ours (>1: ahead)': (peer / oursS).toFixed(2) } : {}),
+        ...(onS3.length
+          ? {
+              'S3 s': median(onS3.map((o) => o.seconds)).toFixed(2),
+              'S3 rows/s': Math.round(rows / median(onS3.map((o) => o.seconds))),
+              'S3 ratio (bare/S3)': (bareS / median(onS3.map((o) => o.seconds))).toFixed(2),
+              'S3÷local': (median(onS3.map((o) => o.seconds)) / oursS).toFixed(2),
+              'S3÷local, best runs': (Math.min(...onS3.map((o) => o.seconds)) / Math.min(...ours.map((o) => o.seconds))).toFixed(2),
+              'S3 peak RSS MB': Math.round(Math.max(...onS3.map((o) => o.maxRssMb))),
+            }
+          : {}),
       });
       console.log(formatTable(results.slice(-1)));
       if (profile) {
@@ -396,7 +462,9 @@ async function main(): Promise<void> {
         console.log(formatTable(profiles.slice(-1)));
       }
       fs.rmSync(dir, { recursive: true, force: true });
+      if (s3 && s3Dir) await clearPrefix(s3.store, s3.store.keyOf(s3Dir));
     }
+    if (s3 && s3Eval) await s3.store.backend.delete(s3.store.keyOf(s3Eval)!);
     feeds.length = 0;
   }
   db.closeSync();
@@ -405,6 +473,8 @@ async function main(): Promise<void> {
       `median of runs (and best of runs: the machine is shared); ratio = bare ORT time / scoreDataset time; peak RSS of the scoring child\n${formatTable(results)}`,
   );
   if (profiles.length) console.log(`\nWhere the time goes (one instrumented run each)\n${formatTable(profiles)}`);
+  if (s3) await s3.clear();
+  if (s3) console.log(`S3 columns: the same runs against ${s3.label}; S3÷local = time on S3 / time on the local disk (1.00: no cost)`);
 }
 
 (process.argv.includes('--child') ? child() : main()).catch((err: Error) => {

@@ -1,6 +1,5 @@
-import * as fs from 'node:fs/promises';
-import { readModelCard } from '../models/cards';
 import * as path from 'node:path';
+import { readModelCard } from '../models/cards';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { InferenceSession } from 'onnxruntime-node';
 import { z } from 'zod';
@@ -11,13 +10,15 @@ import { ApplicationFailure } from '@temporalio/common';
 import { userError } from '../errors';
 import type { ModelCard, ModelVersionSummary } from '../models/card';
 import { scoreRequestSchema, type ScoreRequest } from '../scoring/request';
-import { RUN_FILE, RUN_PAGE, predictionsDir, type ScoreRun } from '../scoring/runs';
+import { RUN_FILE, RUN_PAGE, type ScoreRun } from '../scoring/runs';
 import { summarizeScoreRun } from '../scoring/summary';
 import { renderScoringPage } from '../reports/scoring';
 import { scoreDataset } from '../scoring/score';
 import { MAX_SCORE_PARTS, partName, type ScorePart } from '../scoring/parts';
-import { partStagingDir, runStagingDir, STAGED_PART_FILE, type StagedPart } from '../scoring/staging';
+import { partStagingKey, runStagingKey, STAGED_PART_FILE, stagedPartFileKey, type StagedPart } from '../scoring/staging';
 import type { ArtifactStore } from '../store/artifact-store';
+import { joinKey, type PublishAttempt } from '../store/backend';
+import { layout } from '../store/layout';
 import { parseInput } from '../validation';
 import { openVerifiedModel } from '../models/files';
 import { acceptableRange } from '../scoring/range';
@@ -64,13 +65,23 @@ const partSchema = z
 
 /** A part's log file in the published run: numbered across the run, so the run looks as if one activity had written it. */
 const runPartFile = (n: number) => `part-${String(n).padStart(5, '0')}.parquet`;
+/** Server-side copies in flight at once while a split run is published (S3 answers each in its own time). */
+const COPY_CONCURRENCY = 8;
 
 export function createScoringActivities(deps: ScoringActivityDeps) {
   const { store } = deps;
+  const { backend } = store;
+  const runKey = (request: ScoreRequest) => store.key(...layout.predictionRun(request.model, request.runId));
+  /** The store key of a URL an attempt handed out: attempts are always inside the store. */
+  const keyOf = (url: string) => {
+    const key = backend.keyOf(url);
+    if (key === undefined) throw new Error(`${url} is not inside the artifact store ${store.location}`);
+    return key;
+  };
 
   /** This run's result when a retry finds it published; refuses a run id another run already used. */
   async function publishedRun(request: ScoreRequest, input: ScoreInput): Promise<ScoreRun | undefined> {
-    const existing = await store.readJson<ScoreRun>(path.join(predictionsDir(store, request.model), request.runId, RUN_FILE));
+    const existing = await store.readJson<ScoreRun>(store.url(...layout.scoringRun(request.model, request.runId)));
     if (!existing) return undefined;
     // A retry of this run finds its result; another run under the same id must not get it.
     const datasetVersion = input.datasetVersion ?? (await readManifest(store, input.manifestUri)).version;
@@ -91,11 +102,13 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
   }
 
   /**
-   * run.json and the page written into the run's temp folder, then the folder published whole as
-   * predictions/<model>/<runId>/: a reader sees the finished run or none.
+   * The page written into the run's attempt, then run.json as its marker, last: locally the
+   * attempt's folder renamed into place as predictions/<model>/<runId>/, on S3 run.json put only
+   * if absent beside the attempt's prefix. A reader sees the finished run or none; of two
+   * attempts at one run, one is published and the other's result is the published one.
    */
   async function publishRun(
-    tmp: string,
+    attempt: PublishAttempt,
     args: {
       request: ScoreRequest;
       card: ModelCard;
@@ -103,14 +116,21 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
       scoredAt: string;
       totals: { rows: number; outOfRange: number; notANumber: number; output: ScoreRun['output']; inferenceMs: number };
       range: ScoreRun['range'];
+      /** The log's part files, names within the attempt, in row order. */
       files: string[];
       seconds: number;
     },
   ): Promise<ScoreRun> {
     const { request, card, totals, range } = args;
-    const finalDir = path.join(predictionsDir(store, request.model), request.runId);
-    const runUri = path.join(finalDir, RUN_FILE);
-    const summary = await withDuckDbActivity(deps.duckdb, (conn) => summarizeScoreRun(conn, path.join(tmp, 'part-*.parquet'), card, range));
+    const runUri = store.url(...layout.scoringRun(request.model, request.runId));
+    const summary = await withDuckDbActivity(deps.duckdb, (conn) =>
+      summarizeScoreRun(
+        conn,
+        args.files.map((f) => attempt.writeUrl(f)),
+        card,
+        range,
+      ),
+    );
     const flagged = totals.outOfRange + totals.notANumber;
     const flaggedShare = totals.rows > 0 ? flagged / totals.rows : 0;
     const run: ScoreRun = {
@@ -136,22 +156,22 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
           }
         : {}),
       output: totals.output,
-      logUri: finalDir,
-      parts: args.files.map((p) => path.join(finalDir, path.basename(p))),
+      // The folder the parts are read from once published: the run's folder, or its attempt's prefix on S3.
+      logUri: attempt.publishedUrl(''),
+      parts: args.files.map((f) => attempt.publishedUrl(f)),
       runUri,
-      htmlUri: path.join(finalDir, RUN_PAGE),
+      htmlUri: attempt.publishedUrl(RUN_PAGE),
       summary,
       seconds: { total: args.seconds, inference: totals.inferenceMs / 1000 },
     };
-    await store.writeFileAtomic(path.join(tmp, RUN_PAGE), renderScoringPage(run, runUri));
-    await store.writeJsonAtomic(path.join(tmp, RUN_FILE), run);
-    const published = await store.publishDir(tmp, finalDir);
+    await store.writeFileAtomic(attempt.writeUrl(RUN_PAGE), renderScoringPage(run, runUri));
+    const published = await backend.publishAttempt(attempt, runKey(request), RUN_FILE, `${JSON.stringify(run, null, 2)}\n`);
     return published ? run : ((await store.readJson<ScoreRun>(runUri)) ?? run);
   }
 
-  /** The manifest's rows (or one row range of them) scored into `dir` as log part files. */
+  /** The manifest's rows (or one row range of them) scored into the attempt as log part files. */
   async function scoreRows(
-    dir: string,
+    attempt: PublishAttempt,
     args: { request: ScoreRequest; scoredAt: string; card: ModelCard; manifest: DatasetManifest; range: ScoreRun['range']; session: InferenceSession; part?: ScorePart },
   ) {
     const { request, card, manifest, part } = args;
@@ -165,7 +185,7 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
           card,
           runId: request.runId,
           scoredAt: args.scoredAt,
-          dir,
+          partUrl: (name) => attempt.writeUrl(name),
           batchSize: request.batchSize,
           partRows: request.partRows,
           range: args.range,
@@ -190,39 +210,44 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
       if (existing) return existing;
 
       const session = await openProductionModel(input.model);
-      const tmp = await store.makeTempDir(`score-${request.model}-${request.runId}`);
+      const attempt = await backend.beginAttempt(runKey(request), `score-${request.model}-${request.runId}`);
+      let published = false;
       try {
         const card = await readModelCard(store, input.model);
         const manifest = await readVerifiedManifest(store, input.manifestUri);
         const range = acceptableRange(card, request);
         const started = Date.now();
-        const scored = await scoreRows(tmp, { request, scoredAt: input.scoredAt, card, manifest, range, session });
-        return await publishRun(tmp, {
+        const scored = await scoreRows(attempt, { request, scoredAt: input.scoredAt, card, manifest, range, session });
+        const run = await publishRun(attempt, {
           request,
           card,
           dataset: { name: manifest.dataset, version: manifest.version },
           scoredAt: input.scoredAt,
           totals: scored,
           range,
-          files: scored.parts,
+          files: scored.parts.map((p) => path.basename(p)),
           seconds: (Date.now() - started) / 1000,
         });
+        published = true;
+        return run;
       } finally {
         await session.release().catch(() => undefined);
-        await fs.rm(tmp, { recursive: true, force: true });
+        if (!published) await backend.abandonAttempt(attempt).catch(() => undefined);
       }
     },
 
     /**
-     * Scores one row range of a split run into its staging folder (.staging/scoring/<model>/<runId>/<part>/),
-     * published whole with what it counted. Idempotent: a retry, or a second worker given the
+     * Scores one row range of a split run into its staging (.staging/scoring/<model>/<runId>/<part>/),
+     * published with what it counted (staged.json, its marker, last): locally a folder renamed into
+     * place, on S3 an attempt prefix below it. Idempotent: a retry, or a second worker given the
      * same part, finds the staged part and returns it; a part left by another run is replaced.
      */
     async scoreDatasetPart(input: ScorePartInput): Promise<StagedPart> {
       const request = parseInput(scoreRequestSchema, input.request, 'score request');
       const part = parseInput(partSchema, input.part, 'scoring part');
       await publishedRun(request, input);
-      const dir = partStagingDir(store, request.model, request.runId, part.index);
+      const stagingKey = partStagingKey(store, request.model, request.runId, part.index);
+      const stagedUri = backend.url(stagedPartFileKey(store, request.model, request.runId, part.index));
       const mine = (s: StagedPart | undefined): s is StagedPart =>
         !!s &&
         s.modelVersion === input.model.version &&
@@ -230,17 +255,19 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
         s.scoredAt === input.scoredAt &&
         s.firstRow === part.firstRow &&
         s.plannedRows === part.rows;
-      const staged = await store.readJson<StagedPart>(path.join(dir, STAGED_PART_FILE));
+      const staged = await store.readJson<StagedPart>(stagedUri);
       if (mine(staged)) return staged;
-      if (staged) await store.discardDir(dir);
+      if (staged) await backend.delete(stagingKey);
 
       const session = await openProductionModel(input.model);
-      const tmp = await store.makeTempDir(`score-${request.model}-${request.runId}-${partName(part.index)}`);
+      const attempt = await backend.beginAttempt(stagingKey, `score-${request.model}-${request.runId}-${partName(part.index)}`);
+      let settled = false;
       try {
         const card = await readModelCard(store, input.model);
         const manifest = await readManifestVerifiedOnce(store, input.manifestUri);
         const range = acceptableRange(card, request);
-        const scored = await scoreRows(tmp, { request, scoredAt: input.scoredAt, card, manifest, range, session, part });
+        const scored = await scoreRows(attempt, { request, scoredAt: input.scoredAt, card, manifest, range, session, part });
+        const stagingUrl = backend.url(stagingKey);
         const record: StagedPart = {
           index: part.index,
           firstRow: part.firstRow,
@@ -253,36 +280,46 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
           notANumber: scored.notANumber,
           output: { min: scored.output.min, max: scored.output.max, sum: scored.outputSum },
           inferenceMs: scored.inferenceMs,
-          files: scored.parts.map((p) => path.basename(p)),
+          // Relative to the part's staging: the file itself locally, below the attempt's prefix on S3.
+          files: scored.parts.map((p) =>
+            attempt
+              .publishedUrl(path.basename(p))
+              .slice(stagingUrl.length + 1)
+              .split(path.sep)
+              .join('/'),
+          ),
         };
-        await store.writeJsonAtomic(path.join(tmp, STAGED_PART_FILE), record);
-        if (await store.publishDir(tmp, dir)) return record;
-        // Another attempt staged this part first: its files are the ones the run will publish.
-        const theirs = await store.readJson<StagedPart>(path.join(dir, STAGED_PART_FILE));
+        const won = await backend.publishAttempt(attempt, stagingKey, STAGED_PART_FILE, `${JSON.stringify(record, null, 2)}\n`);
+        settled = true;
+        if (won) return record;
+        // Another attempt staged this part first (ours is removed): its files are the ones the run will publish.
+        const theirs = await store.readJson<StagedPart>(stagedUri);
         if (!mine(theirs)) throw new Error(`Part ${part.index} of scoring run ${request.runId} is being staged by another run; retrying`);
         return theirs;
       } finally {
         await session.release().catch(() => undefined);
-        await fs.rm(tmp, { recursive: true, force: true });
+        if (!settled) await backend.abandonAttempt(attempt).catch(() => undefined);
       }
     },
 
     /**
-     * Publishes a split run: every staged part's files linked into one run folder, numbered in row
+     * Publishes a split run: every staged part's files put into one attempt at the run (hard links
+     * locally, server-side copies on S3: no log bytes pass through this worker), numbered in row
      * order, with run.json (summary and range flags over all parts) and the page, then the staging
      * discarded. Idempotent: a retry after publishing finds run.json and returns it.
      */
     async finishScoreRun(input: FinishScoreInput): Promise<ScoreRun> {
       const request = parseInput(scoreRequestSchema, input.request, 'score request');
       const parts = parseInput(z.number().int().min(1).max(MAX_SCORE_PARTS), input.parts, 'scoring part count');
+      const staging = runStagingKey(store, request.model, request.runId);
       const existing = await publishedRun(request, input);
       if (existing) {
-        await store.discardDir(runStagingDir(store, request.model, request.runId));
+        await backend.delete(staging);
         return existing;
       }
       const staged: StagedPart[] = [];
       for (let index = 0; index < parts; index++) {
-        const part = await store.readJson<StagedPart>(path.join(partStagingDir(store, request.model, request.runId, index), STAGED_PART_FILE));
+        const part = await store.readJson<StagedPart>(backend.url(stagedPartFileKey(store, request.model, request.runId, index)));
         if (!part || part.scoredAt !== input.scoredAt || part.modelVersion !== input.model.version || part.datasetVersion !== input.datasetVersion) {
           throw userError(
             'InvalidInput',
@@ -293,21 +330,19 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
       }
       const card = await readModelCard(store, input.model);
       const manifest = await readManifest(store, input.manifestUri);
-      const tmp = await store.makeTempDir(`score-${request.model}-${request.runId}-finish`);
+      const attempt = await backend.beginAttempt(runKey(request), `score-${request.model}-${request.runId}-finish`);
+      let published = false;
       try {
-        const files: string[] = [];
-        for (const part of staged) {
-          for (const file of part.files) {
-            const target = path.join(tmp, runPartFile(files.length));
-            await store.linkFile(path.join(partStagingDir(store, request.model, request.runId, part.index), file), target);
-            files.push(target);
-          }
+        const sources = staged.flatMap((part) => part.files.map((file) => joinKey(partStagingKey(store, request.model, request.runId, part.index), file)));
+        const files = sources.map((_, n) => runPartFile(n));
+        for (let i = 0; i < sources.length; i += COPY_CONCURRENCY) {
+          await Promise.all(sources.slice(i, i + COPY_CONCURRENCY).map((source, j) => backend.copy(source, keyOf(attempt.writeUrl(files[i + j]!)))));
         }
         const rows = staged.reduce((n, p) => n + p.rows, 0);
         const notANumber = staged.reduce((n, p) => n + p.notANumber, 0);
         const mins = staged.map((p) => p.output.min).filter((v): v is number => v !== null);
         const maxs = staged.map((p) => p.output.max).filter((v): v is number => v !== null);
-        const run = await publishRun(tmp, {
+        const run = await publishRun(attempt, {
           request,
           card,
           dataset: { name: manifest.dataset, version: manifest.version },
@@ -328,10 +363,11 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
           // Wall time of the whole split run: from the workflow's start of scoring to now.
           seconds: (Date.now() - Date.parse(input.scoredAt)) / 1000,
         });
-        await store.discardDir(runStagingDir(store, request.model, request.runId));
+        published = true;
+        await backend.delete(staging);
         return run;
       } finally {
-        await fs.rm(tmp, { recursive: true, force: true });
+        if (!published) await backend.abandonAttempt(attempt).catch(() => undefined);
       }
     },
   };

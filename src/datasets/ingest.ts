@@ -9,6 +9,7 @@ import type { PublishAttempt } from '../store/backend';
 import { canonicalJson, sha256 } from '../store/hash';
 import { layout, MANIFEST_FILE, SNAPSHOT_FILE } from '../store/layout';
 import { queryRows } from '../sql/duckdb';
+import { isUnreachableStoreError } from '../sql/httpfs';
 import { closeMatches } from '../suggest';
 import { quoteString } from '../sql/quote';
 import { type SnapshotDamage, snapshotDamage } from './integrity';
@@ -275,7 +276,8 @@ async function describeColumns(conn: DuckDBConnection, relation: string): Promis
     const rows = await queryRows<{ name: string }>(conn, `SELECT hex(column_name) AS name FROM (DESCRIBE SELECT * FROM ${relation})`);
     return rows.map((r) => Buffer.from(r.name, 'hex').toString('utf8'));
   } catch (err) {
-    if (isResourceExhaustion(err)) throw err;
+    // The raw copy may be an object in a bucket that is down for now: retried, not the user's to fix.
+    if (isResourceExhaustion(err) || isUnreachableStoreError(err)) throw err;
     throw userError('SourceReadError', `Cannot read the source: ${(err as Error).message}`);
   }
 }

@@ -2,6 +2,7 @@ import type { ArtifactStore } from '../store/artifact-store';
 import { ATTEMPT_PREFIX } from '../store/backend';
 import { layout } from '../store/layout';
 import type { ModelCard } from '../models/card';
+import type { ScoreRun } from '../scoring/runs';
 import type { DatasetManifest } from './manifest';
 import { RETENTION_FILE } from './raw';
 
@@ -9,7 +10,8 @@ import { RETENTION_FILE } from './raw';
  * Removes what publication left unpublished on a store that cannot rename (S3): attempt prefixes
  * of model versions whose card does not name them (the training attempt died or lost the race),
  * of dataset versions whose manifest does not name them (the attempt died, lost the race, or a
- * repair replaced its snapshot), and raw copies whose record was never written. Only those
+ * repair replaced its snapshot), attempt prefixes of scoring runs whose run.json does not name
+ * them (half-written, or lost the race), and raw copies whose record was never written. Only those
  * untouched for `graceMs`: a younger one may belong to an attempt still running on another
  * worker. On a local store publication renames whole folders, so there is nothing of the kind
  * (its private temp folders are removed by ArtifactStore.removeStaleTemp).
@@ -49,6 +51,23 @@ export async function sweepUnpublished(store: ArtifactStore, graceMs: number, no
     if (manifest && manifest.snapshot.uri.startsWith(`${uri}/`)) continue;
     await store.backend.delete(attempt);
     swept.push({ uri, why: manifest ? 'an attempt the published manifest does not name' : 'an attempt that never published its manifest' });
+  }
+
+  // predictions/<model>/<runId>/.attempt-<id>/…
+  const runAttempts = newestByPrefix(await store.backend.list(store.key(...layout.predictions())), (parts) =>
+    parts.length > 4 && parts[3]!.startsWith(ATTEMPT_PREFIX) ? 4 : undefined,
+  );
+  for (const [attempt, newest] of runAttempts) {
+    if (!old(newest)) continue;
+    const [, model, runId, name] = attempt.split('/') as [string, string, string, string];
+    const run = await store.readJson<ScoreRun>(store.url(...layout.scoringRun(model, runId)));
+    // By the attempt's unique name, not its URL: a copied bucket's run.json still names its own attempt.
+    if (run && run.parts.some((p) => p.split('/').includes(name))) continue;
+    await store.backend.delete(attempt);
+    swept.push({
+      uri: store.url(...attempt.split('/')),
+      why: run ? 'an attempt at a scoring run its run.json does not name' : 'an attempt at a scoring run that never published its run.json',
+    });
   }
 
   // raw/<dataset>/<source hash>/…, without retention.json

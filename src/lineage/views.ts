@@ -4,6 +4,7 @@ import { queryRows } from '../sql/duckdb';
 import { quoteString } from '../sql/quote';
 import type { ArtifactStore } from '../store/artifact-store';
 import { layoutGlobs } from '../store/layout';
+import { predictionLogFiles } from '../scoring/runs';
 
 /**
  * The artifact store as SQL views, for people who would rather query lineage and predictions than
@@ -13,13 +14,13 @@ import { layoutGlobs } from '../store/layout';
 type ViewSpec = {
   name: string;
   description: string;
-  /** Store-relative glob. */
-  glob: string[];
-} & (
-  | { select: (files: string) => string }
-  /** For views that must look at the files first. */
-  | { build: (conn: DuckDBConnection, pattern: string) => Promise<string> }
-);
+} &
+  /** Store-relative glob: every file it matches is published whole. */
+  (
+    | { glob: string[]; select: (files: string) => string }
+    /** For views whose files are named by records (run.json) and must be looked at first. */
+    | { files: (store: ArtifactStore) => Promise<string[]>; build: (conn: DuckDBConnection, files: string[]) => Promise<string> }
+  );
 
 /** JSON records read as JSON values, so a field some records lack is NULL rather than an error. */
 const objects = (files: string) => `read_json_objects(${files}, maximum_object_size = 67108864)`;
@@ -66,7 +67,8 @@ export const VIEWS: ViewSpec[] = [
   {
     name: 'predictions',
     description: "prediction logs: key, output, predicted label, flag; features as JSON and contributions as MAP(VARCHAR, DOUBLE), each row's own model's",
-    glob: [...layoutGlobs.predictionParts],
+    // Not a glob: on S3 a run's parts lie under an attempt only its run.json names (see scoring/runs.ts).
+    files: (store) => predictionLogFiles(store),
     build: predictionsSelect,
   },
   {
@@ -85,8 +87,7 @@ export const VIEWS: ViewSpec[] = [
  * model-specific parts made row-own values: `features` as JSON (`features->>'plan'`), and
  * `contributions` as MAP(VARCHAR, DOUBLE) (`contributions['plan']`, `map_keys(contributions)`).
  */
-async function predictionsSelect(conn: DuckDBConnection, pattern: string): Promise<string> {
-  const files = (await queryRows<{ file: string }>(conn, `SELECT file FROM glob(${quoteString(pattern)}) ORDER BY file`)).map((r) => r.file);
+async function predictionsSelect(conn: DuckDBConnection, files: string[]): Promise<string> {
   const runs = new Map<string, string[]>();
   for (const file of files) runs.set(path.dirname(file), [...(runs.get(path.dirname(file)) ?? []), file]);
   const groups = new Map<string, { columns: Set<string>; files: string[] }>();
@@ -117,13 +118,19 @@ export async function createLineageViews(conn: DuckDBConnection, store: Artifact
   const created: string[] = [];
   const missing: string[] = [];
   for (const view of VIEWS) {
-    const pattern = store.url(...view.glob);
-    const [row] = await queryRows<{ n: number }>(conn, `SELECT count(*) AS n FROM glob(${quoteString(pattern)})`);
-    if ((row?.n ?? 0) === 0) {
+    let select: string | undefined;
+    if ('files' in view) {
+      const files = await view.files(store);
+      if (files.length) select = await view.build(conn, files);
+    } else {
+      const pattern = store.url(...view.glob);
+      const [row] = await queryRows<{ n: number }>(conn, `SELECT count(*) AS n FROM glob(${quoteString(pattern)})`);
+      if ((row?.n ?? 0) > 0) select = view.select(quoteString(pattern));
+    }
+    if (select === undefined) {
       missing.push(view.name);
       continue;
     }
-    const select = 'build' in view ? await view.build(conn, pattern) : view.select(quoteString(pattern));
     await conn.run(`CREATE OR REPLACE VIEW ${view.name} AS ${select}`);
     created.push(view.name);
   }

@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Contract } from '../contract/schema';
 import { type CopiedFile, copyAllowedFiles, formatOf } from '../datasets/raw';
@@ -31,13 +29,14 @@ export interface LabelBatch {
   reused: boolean;
 }
 
+/** A dataset's label files, as a store URL (a path, or s3://…). */
 export function labelsDir(store: ArtifactStore, dataset: string): string {
-  return store.path(...layout.datasetLabels(dataset));
+  return store.url(...layout.datasetLabels(dataset));
 }
 
-/** Every label file of every dataset, as a DuckDB glob. */
+/** Every label file of every dataset, as a DuckDB glob: each file is written whole, so any file it matches is complete. */
 export function labelsGlob(store: ArtifactStore): string {
-  return store.path(...layoutGlobs.labelFiles);
+  return store.url(...layoutGlobs.labelFiles);
 }
 
 export async function recordLabels(args: {
@@ -81,8 +80,9 @@ async function storeLabels(args: {
   const files = args.copies.map((c) => c.copy);
   const hashes = args.copies.map((c) => c.sha256);
   const id = sha256(`${labelColumn}\n${hashes.join('\n')}`).slice(0, 16);
-  const uri = path.join(labelsDir(store, dataset), `${id}.parquet`);
-  const existing = await fs.stat(uri).catch(() => undefined);
+  const fileKey = store.key(...layout.datasetLabels(dataset), `${id}.parquet`);
+  const uri = store.backend.url(fileKey);
+  const existing = await store.backend.exists(fileKey);
   // Read as written (CSV as text, nothing guessed or dropped), then keys cast to the dataset's own
   // types, so "00123" in a label file meets customer 123 the way the snapshot wrote it.
   const source = readRelation(files, formatOf(files), {}, 'validate');
@@ -113,15 +113,17 @@ async function storeLabels(args: {
   const rejected = counts?.rejected ?? 0;
   if (total - rejected === 0) throw userError('InvalidInput', `The label file has no rows with both a key (of the dataset's key type) and a label (${total} rows read)`);
   if (!existing) {
-    await fs.mkdir(path.dirname(uri), { recursive: true });
-    const tmp = `${uri}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    await conn.run(
-      `COPY (SELECT ${quoteString(dataset)} AS dataset, key, label, ${quoteString(args.receivedAt)}::TIMESTAMP AS received_at FROM (
+    // Content-addressed and written whole (locally renamed into place, on S3 one upload): a second writer writes the same bytes.
+    await store.backend.writeWhole(fileKey, (target) =>
+      conn
+        .run(
+          `COPY (SELECT ${quoteString(dataset)} AS dataset, key, label, ${quoteString(args.receivedAt)}::TIMESTAMP AS received_at FROM (
          SELECT ${key} AS key, ${label} AS label, row_number() OVER () AS line FROM ${relation})
        WHERE key IS NOT NULL AND label IS NOT NULL QUALIFY row_number() OVER (PARTITION BY key ORDER BY line DESC) = 1)
-       TO ${quoteString(tmp)} (FORMAT parquet)`,
+       TO ${quoteString(target)} (FORMAT parquet)`,
+        )
+        .then(() => undefined),
     );
-    await fs.rename(tmp, uri);
   }
-  return { dataset, uri, rows: total - rejected - (counts?.duplicates ?? 0), rejected, duplicateKeys: counts?.duplicates ?? 0, reused: Boolean(existing) };
+  return { dataset, uri, rows: total - rejected - (counts?.duplicates ?? 0), rejected, duplicateKeys: counts?.duplicates ?? 0, reused: existing };
 }

@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DatasetManifest } from '../datasets/manifest';
 import { userError } from '../errors';
@@ -8,7 +7,7 @@ import type { Metrics, ModelCard } from '../models/card';
 import { queryRows } from '../sql/duckdb';
 import { quoteString, varcharList } from '../sql/quote';
 import type { ArtifactStore } from '../store/artifact-store';
-import { predictionLogGlob, predictionsDir } from '../scoring/runs';
+import { ONLINE_RUN_PREFIX, predictionLogFiles } from '../scoring/runs';
 import { type FeatureDrift, featureDrift } from './drift';
 import type { MonitorRequest } from './request';
 import { labelsGlob } from './labels';
@@ -65,13 +64,14 @@ export async function monitor(args: {
   const drifted = features.filter((f) => f.drifted);
   if (drifted.length) reasons.push(`feature drift in ${drifted.map((f) => `${f.feature} (PSI ${f.psi.toFixed(2)})`).join(', ')}`);
 
-  const logs = predictionLogGlob(store, card.model);
-  const hasLogs = await globHasFiles(conn, logs);
+  // The parts of published runs only (their run.json names them): never a half-written run's.
+  const files = await predictionLogFiles(store, card.model);
+  const hasLogs = files.length > 0;
+  const log = logRelation(files);
   let predictions: PredictionDrift | undefined;
   if (!hasLogs) notes.push('no prediction logs yet: score data with `mlops score` to monitor predictions and live metrics');
   else {
     // The latest scoring run of this version with this model: scoring it twice must not double the sample.
-    const log = `read_parquet(${quoteString(logs)}, union_by_name = true)`;
     const mine = `model_version = ${quoteString(card.version)} AND dataset_version = ${quoteString(manifest.version)}`;
     const scored = `(SELECT output FROM ${log} WHERE ${mine} AND run_id = (SELECT run_id FROM ${log} WHERE ${mine} ORDER BY scored_at DESC, run_id DESC LIMIT 1))`;
     predictions = card.predictionProfile ? await predictionDrift(conn, scored, 'output', card.predictionProfile, request.drift) : undefined;
@@ -84,7 +84,7 @@ export async function monitor(args: {
 
   let live: LiveMetrics | undefined;
   if (hasLogs && (await globHasFiles(conn, labelsGlob(store)))) {
-    live = await liveMetrics(conn, store, card, request.primaryMetric ?? defaultPrimaryMetric(card.task));
+    live = await liveMetricsOf(conn, store, log, card, request.primaryMetric ?? defaultPrimaryMetric(card.task), {});
     if (live.rows < request.minLabeledRows) notes.push(`only ${live.rows} labeled predictions (need ${request.minLabeledRows}) to judge live metrics`);
     else if (live.drop !== null && live.drop > request.maxMetricDrop) {
       reasons.push(
@@ -122,14 +122,33 @@ export interface LivePredictionFilter {
 
 /** The latest prediction of this model version per (dataset, key), joined with the latest label per (dataset, key). */
 export async function liveMetrics(conn: DuckDBConnection, store: ArtifactStore, card: ModelCard, primaryMetric: string, filter: LivePredictionFilter = {}): Promise<LiveMetrics> {
-  // Online logs only (model servers name their folders online-…): a canary checks often, batch runs can be large.
-  const logs = filter.onlineSince ? path.join(predictionsDir(store, card.model), 'online-*', 'part-*.parquet') : predictionLogGlob(store, card.model);
+  // Online logs only (model servers name their runs online-…): a canary checks often, batch runs can be large.
+  const files = await predictionLogFiles(store, card.model, filter.onlineSince ? (runId) => runId.startsWith(ONLINE_RUN_PREFIX) : undefined);
+  return liveMetricsOf(conn, store, logRelation(files), card, primaryMetric, filter);
+}
+
+/** Log files as one relation for DuckDB; an empty list reads as no rows (read_parquet refuses one). */
+function logRelation(files: readonly string[]): string {
+  return files.length ? `read_parquet([${files.map(quoteString).join(', ')}], union_by_name = true)` : EMPTY_LOG;
+}
+
+const EMPTY_LOG = `(SELECT NULL::VARCHAR AS dataset, NULL::VARCHAR AS key, NULL::DOUBLE AS output, NULL::VARCHAR AS predicted_label,
+  NULL::VARCHAR AS model_version, NULL::VARCHAR AS flag, NULL::VARCHAR AS dataset_version, NULL::TIMESTAMP AS scored_at WHERE false)`;
+
+async function liveMetricsOf(
+  conn: DuckDBConnection,
+  store: ArtifactStore,
+  log: string,
+  card: ModelCard,
+  primaryMetric: string,
+  filter: LivePredictionFilter,
+): Promise<LiveMetrics> {
   const online = filter.onlineSince ? `AND dataset_version = 'online' AND scored_at >= CAST(${quoteString(filter.onlineSince)} AS TIMESTAMP)` : '';
   const label = card.task === 'regression' ? 'CAST(l.label AS DOUBLE)' : `CAST(list_position(${varcharList(card.classes)}, l.label) - 1 AS DOUBLE)`;
   const rows = await queryRows<{ output: number; y: number; predicted: string | null }>(
     conn,
     `SELECT p.output AS output, ${label} AS y, p.predicted_label AS predicted
-     FROM (SELECT dataset, key, output, predicted_label FROM read_parquet(${quoteString(logs)}, union_by_name = true)
+     FROM (SELECT dataset, key, output, predicted_label FROM ${log}
            WHERE model_version = ${quoteString(card.version)} AND flag IS DISTINCT FROM 'not-a-number' ${online}
            QUALIFY row_number() OVER (PARTITION BY dataset, key ORDER BY scored_at DESC) = 1) p
      JOIN (SELECT dataset, key, label FROM read_parquet(${quoteString(labelsGlob(store))})

@@ -1,5 +1,3 @@
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DUCKDB_TYPES } from '../contract/compile';
 import type { Contract } from '../contract/schema';
@@ -11,6 +9,8 @@ import { keyExpression } from '../scoring/score';
 import { queryRows } from '../sql/duckdb';
 import { quoteIdent, quoteString } from '../sql/quote';
 import type { ArtifactStore } from '../store/artifact-store';
+import { urlJoin } from '../store/backend';
+import { layout } from '../store/layout';
 
 /**
  * Labeled production data in DuckDB: the snapshots production scored (found through the model's
@@ -68,10 +68,9 @@ export async function findScoredSnapshots(
       notes.push(`scored snapshot ${ref} does not have the training data's key (${options.trainingKey.join(', ')}): its rows are left out`);
       continue;
     }
-    const labelFiles = (await fs.readdir(labelsDir(store, dataset)).catch(() => [] as string[]))
+    const labelFiles = (await store.backend.children(store.key(...layout.datasetLabels(dataset))))
       .filter((f) => f.endsWith('.parquet'))
-      .sort()
-      .map((f) => path.join(labelsDir(store, dataset), f));
+      .map((f) => urlJoin(labelsDir(store, dataset), f));
     if (labelFiles.length === 0) continue;
     const damaged = await verifySnapshot(manifest, store).then(
       () => undefined,

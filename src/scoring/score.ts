@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { ARRAY, BIGINT, DOUBLE, DuckDBDataChunk, type DuckDBConnection, type DuckDBType, FLOAT, INTEGER, VARCHAR } from '@duckdb/node-api';
 import type { Contract } from '../contract/schema';
@@ -30,8 +29,8 @@ export interface ScoreArgs {
   card: ModelCard;
   runId: string;
   scoredAt: string;
-  /** Folder the part files are written to. */
-  dir: string;
+  /** Where part file `name` is written: a path, or an s3:// URL DuckDB writes itself. */
+  partUrl: (name: string) => string;
   batchSize: number;
   /** Rows per Parquet part file. */
   partRows: number;
@@ -47,6 +46,7 @@ export interface ScoreResult {
   rows: number;
   outOfRange: number;
   notANumber: number;
+  /** The part files written, as `partUrl` named them. */
   parts: string[];
   output: { min: number | null; mean: number | null; max: number | null };
   /** Sum of the outputs that are numbers: a split run's mean adds these up over its parts. */
@@ -131,7 +131,7 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
   let stagedRows = 0;
   const writePart = async () => {
     appender.closeSync(); // flushes
-    const file = path.join(args.dir, `part-${String(parts.length).padStart(5, '0')}.parquet`);
+    const file = args.partUrl(`part-${String(parts.length).padStart(5, '0')}.parquet`);
     // No dictionary encoding: features, outputs and contributions are nearly all distinct, and
     // trying dictionaries first cost a third of the write (same file size without).
     await writer.run(`COPY (SELECT ${logSelect} FROM ${STAGING}) TO ${quoteString(file)} (FORMAT parquet, COMPRESSION zstd, DICTIONARY_SIZE_LIMIT 1)`);

@@ -1,14 +1,14 @@
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
 import type { ArtifactStore } from '../store/artifact-store';
+import { joinKey } from '../store/backend';
 import { layout, RUN_FILE } from '../store/layout';
 import { partName } from './parts';
-import { predictionsDir } from './runs';
 
 /**
- * Where a split scoring run's parts wait until the run is finished: one folder per part, published
- * whole by the part's activity (log files + STAGED_PART_FILE), read by the finishing activity,
- * which links the files into the run folder and then discards the run's staging.
+ * Where a split scoring run's parts wait until the run is finished: one folder per part in the
+ * store (never below predictions/, so no reader of the logs sees them), published by the part's
+ * activity with STAGED_PART_FILE as its marker (locally a folder renamed into place, on S3 an
+ * attempt prefix below it), read by the finishing activity, which puts the files into the run's
+ * own attempt (hard links, or server-side copies) and then discards the run's staging.
  */
 export const STAGED_PART_FILE = 'staged.json';
 
@@ -28,53 +28,41 @@ export interface StagedPart {
   /** Sum of the in-range and out-of-range outputs (not-a-number rows excluded), for the run's mean. */
   output: { min: number | null; max: number | null; sum: number };
   inferenceMs: number;
-  /** The part's log files in order, names within its staging folder. */
+  /** The part's log files in order, relative to its staging folder (`part-00000.parquet`, or `.attempt-…/part-00000.parquet` on S3). */
   files: string[];
 }
 
-export function runStagingDir(store: ArtifactStore, model: string, runId: string): string {
-  return store.path(...layout.scoringStaging(model, runId));
+export function runStagingKey(store: ArtifactStore, model: string, runId: string): string {
+  return store.key(...layout.scoringStaging(model, runId));
 }
 
-export function partStagingDir(store: ArtifactStore, model: string, runId: string, index: number): string {
-  return store.path(...layout.scoringStaging(model, runId, partName(index)));
+export function partStagingKey(store: ArtifactStore, model: string, runId: string, index: number): string {
+  return store.key(...layout.scoringStaging(model, runId, partName(index)));
 }
 
-/** The newest modification time inside a run's staging (the folder and the entries one and two levels down). */
-async function newestChange(dir: string): Promise<number> {
-  let newest = (await fs.stat(dir)).mtimeMs;
-  for (const entry of await fs.readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const p = path.join(dir, entry.name);
-    newest = Math.max(newest, (await fs.stat(p).catch(() => undefined))?.mtimeMs ?? 0);
-    if (entry.isDirectory()) {
-      for (const inner of await fs.readdir(p).catch(() => [] as string[])) newest = Math.max(newest, (await fs.stat(path.join(p, inner)).catch(() => undefined))?.mtimeMs ?? 0);
-    }
-  }
-  return newest;
+export function stagedPartFileKey(store: ArtifactStore, model: string, runId: string, index: number): string {
+  return joinKey(partStagingKey(store, model, runId, index), STAGED_PART_FILE);
 }
 
 /**
  * Removes the staging of runs that will not finish it: runs already published (a finish that
  * died between publishing and discarding), and runs whose staging has not changed for
  * `olderThanMs` (a run that failed or was terminated). A younger staging may belong to a run whose
- * other parts are still scoring on another worker.
+ * other parts are still scoring on another worker. Works through the backend, so on either store.
  */
 export async function sweepScoringStaging(store: ArtifactStore, olderThanMs: number, now = Date.now()): Promise<string[]> {
-  // Scoring runs on a local store only so far (models are not on S3 yet): nothing staged elsewhere.
-  if (store.backend.kind !== 'local') return [];
-  const root = store.path(...layout.scoringStaging());
+  const { backend } = store;
   const removed: string[] = [];
-  for (const model of await fs.readdir(root).catch(() => [] as string[])) {
-    for (const runId of await fs.readdir(path.join(root, model)).catch(() => [] as string[])) {
-      const dir = path.join(root, model, runId);
-      const published = await fs.stat(path.join(predictionsDir(store, model), runId, RUN_FILE)).then(
-        () => true,
-        () => false,
-      );
-      const stale = published || now - (await newestChange(dir).catch(() => now)) > olderThanMs;
-      if (!stale) continue;
-      await store.discardDir(dir);
-      removed.push(dir);
+  const root = store.key(...layout.scoringStaging());
+  for (const model of await backend.children(root)) {
+    for (const runId of await backend.children(joinKey(root, model))) {
+      const staging = runStagingKey(store, model, runId);
+      const published = await backend.exists(store.key(...layout.predictionRun(model, runId), RUN_FILE));
+      // A staging with no file yet counts as unchanged since forever: nothing in it to lose.
+      const newest = Math.max(0, ...(await backend.list(staging)).map((o) => o.modifiedAt.getTime()));
+      if (!published && now - newest <= olderThanMs) continue;
+      await backend.delete(staging);
+      removed.push(backend.url(staging));
     }
   }
   return removed;

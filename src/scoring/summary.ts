@@ -33,8 +33,9 @@ const BINS = 30;
 export const TOP_FLAGGED = 10;
 const TOP_CONTRIBUTIONS = 8;
 
-export async function summarizeScoreRun(conn: DuckDBConnection, partsGlob: string, card: ModelCard, range: { min: number; max: number }): Promise<ScoreRunSummary> {
-  const log = `read_parquet(${quoteString(partsGlob)}, union_by_name = true)`;
+/** `parts`: the run's log files (paths or s3:// URLs). */
+export async function summarizeScoreRun(conn: DuckDBConnection, parts: readonly string[], card: ModelCard, range: { min: number; max: number }): Promise<ScoreRunSummary> {
+  const log = `read_parquet([${parts.map(quoteString).join(', ')}], union_by_name = true)`;
   const [bounds] = await queryRows<{ lo: number | null; hi: number | null }>(conn, `SELECT min(output) AS lo, max(output) AS hi FROM ${log} WHERE isfinite(output)`);
   // Probabilities live on [0, 1]; a value's axis spans what was scored and the range around it.
   const lo = card.task === 'regression' ? Math.min(bounds?.lo ?? range.min, range.min) : 0;

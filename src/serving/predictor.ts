@@ -11,6 +11,7 @@ import type { InputOptions } from './input';
 import { OnlinePredictionLog, type OnlineLogOptions } from './log';
 import { LoadedModel, type RangeOptions, type RowPrediction } from './model';
 import { PromotionTraffic, type PromotionTrafficEvent, type PromotionTrafficStatus } from './promotion-traffic';
+import { ONLINE_RUN_PREFIX } from '../scoring/runs';
 
 /**
  * Online predictions for applications: the production version of one model, followed through the
@@ -142,7 +143,7 @@ export async function createPredictor(options: PredictorOptions): Promise<Predic
   let log: OnlinePredictionLog | undefined;
   if (options.log !== false) {
     duckdb = await openDuckDb({ threads: 1, memoryLimit: '256MB' });
-    const runId = `online-${compactTime(new Date())}-${serverId}`;
+    const runId = `${ONLINE_RUN_PREFIX}${compactTime(new Date())}-${serverId}`;
     log = new OnlinePredictionLog(store, duckdb, model, runId, options.log ?? {}, (err) => emit({ kind: 'log-failed', message: err.message }));
   }
 

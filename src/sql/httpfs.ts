@@ -95,3 +95,12 @@ async function failureOf(conn: DuckDBConnection, sql: string): Promise<{ error: 
 function firstLine(err: unknown): string {
   return String((err as Error)?.message ?? err).split('\n')[0]!;
 }
+
+/**
+ * httpfs's failures to reach the S3 endpoint (refused, reset, timed out, a 5xx or throttling
+ * answer): the store may be restarting, so they are retried like the SDK's, never taken for
+ * something wrong with the file being read.
+ */
+export function isUnreachableStoreError(err: unknown): boolean {
+  return err instanceof Error && /^(IO|HTTP) Error: .*(Could not connect|Connection (refused|reset)|timed? ?out|\(HTTP (5\d\d|429)\))/i.test(err.message);
+}

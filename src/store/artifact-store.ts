@@ -227,28 +227,6 @@ export class ArtifactStore {
   }
 
   /**
-   * Puts a finished file at a second key without copying its bytes (a hard link; a copy where the
-   * filesystem has none; local store only), e.g. a staged part into the folder that is about to be published. The
-   * source stays until its own folder is discarded. A target already there from an earlier try
-   * of the same step is kept when it is the same file.
-   */
-  async linkFile(source: string, target: string): Promise<void> {
-    await fs.mkdir(path.dirname(target), { recursive: true });
-    try {
-      await fs.link(source, target);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') {
-        const [a, b] = await Promise.all([fs.stat(source), fs.stat(target)]);
-        if (a.ino === b.ino && a.dev === b.dev) return;
-        throw err;
-      }
-      if (code !== 'EPERM' && code !== 'EXDEV' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
-      await fs.copyFile(source, target, fs.constants.COPYFILE_EXCL);
-    }
-  }
-
-  /**
    * Publishes a finished local folder under its final name (local store only). Returns false when
    * another attempt published the same content-addressed folder first (then ours is discarded).
    */

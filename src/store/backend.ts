@@ -48,6 +48,18 @@ export interface StoreBackend {
   /** sha256 of the object's bytes, streamed; undefined when missing. */
   sha256(key: string): Promise<string | undefined>;
   /**
+   * A token that changes whenever the object is written or replaced, without reading its bytes:
+   * what a cache of checks on the object is keyed by. Locally device, inode, size, mtime and ctime;
+   * on S3 the ETag, size and Last-Modified of a HEAD. Undefined when missing.
+   */
+  identity(key: string): Promise<string | undefined>;
+  /**
+   * Puts the bytes at `from` also at `to` without passing them through this process: a hard link
+   * locally (a copy where the filesystem has none), a server-side copy on S3. A target already
+   * there from an earlier try of the same step is kept when it holds the same object.
+   */
+  copy(from: string, to: string): Promise<void>;
+  /**
    * The key the object at `key` really is: locally with symbolic links followed (a link out of the
    * store resolves to undefined), on S3 the key itself (objects cannot link). Undefined when missing.
    * What the registry and the page server check before they trust a file as the store's own.

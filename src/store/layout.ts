@@ -44,6 +44,9 @@ export const layout = {
   predictions: () => ['predictions'],
   /** A model's scoring runs: predictions/<model>/<runId>/ with run.json and part-*.parquet. */
   predictionRuns: (model: string) => ['predictions', model],
+  predictionRun: (model: string, runId: string) => ['predictions', model, runId],
+  /** The run's record, written last: a run folder without it is not (yet) a run. */
+  scoringRun: (model: string, runId: string) => ['predictions', model, runId, RUN_FILE],
   /**
    * A split scoring run's parts before they are published: .staging/scoring/<model>/<runId>/<part>/
    * (fewer segments: the folders above). Outside predictions/, so no reader of the logs sees them.
@@ -67,6 +70,5 @@ export const layoutGlobs = {
   evaluations: ['reports', 'evaluations', '*', '*.json'],
   monitoring: ['reports', 'monitoring', '*', '*.json'],
   scoringRuns: ['predictions', '*', '*', RUN_FILE],
-  predictionParts: ['predictions', '*', '*', 'part-*.parquet'],
   labelFiles: ['labels', '*', '*.parquet'],
 } as const;

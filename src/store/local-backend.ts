@@ -98,6 +98,28 @@ export class LocalBackend implements StoreBackend {
     }
   }
 
+  async identity(key: string): Promise<string | undefined> {
+    const stat = await fs.stat(this.url(key), { bigint: true }).catch(() => undefined);
+    return stat && [stat.dev, stat.ino, stat.size, stat.mtimeNs, stat.ctimeNs].join(':');
+  }
+
+  async copy(from: string, to: string): Promise<void> {
+    const [source, target] = [this.url(from), this.url(to)];
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    try {
+      await fs.link(source, target);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') {
+        const [a, b] = await Promise.all([fs.stat(source), fs.stat(target)]);
+        if (a.ino === b.ino && a.dev === b.dev) return;
+        throw err;
+      }
+      if (code !== 'EPERM' && code !== 'EXDEV' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+      await fs.copyFile(source, target, fs.constants.COPYFILE_EXCL);
+    }
+  }
+
   async realKey(key: string): Promise<string | undefined> {
     const real = await fs.realpath(this.url(key)).catch(() => undefined);
     if (real === undefined) return undefined;

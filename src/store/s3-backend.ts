@@ -4,6 +4,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -138,6 +139,24 @@ export class S3Backend implements StoreBackend {
     const hash = createHash('sha256');
     for await (const chunk of body) hash.update(chunk as Buffer);
     return hash.digest('hex');
+  }
+
+  async identity(key: string): Promise<string | undefined> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: this.objectKey(key) }));
+      return [head.ETag, head.ContentLength, head.LastModified?.toISOString()].join(':');
+    } catch (err) {
+      if (isMissingKey(err)) return undefined;
+      throw this.explain(err, `reading ${this.url(key)}`);
+    }
+  }
+
+  /** CopyObject: the server copies the bytes (one request for objects up to 5 GB; prediction log parts are far smaller). */
+  async copy(from: string, to: string): Promise<void> {
+    const source = `${this.settings.bucket}/${this.objectKey(from).split('/').map(encodeURIComponent).join('/')}`;
+    await this.call(`copying ${this.url(from)} to ${this.url(to)}`, (c) =>
+      c.send(new CopyObjectCommand({ Bucket: this.settings.bucket, Key: this.objectKey(to), CopySource: source })),
+    );
   }
 
   async realKey(key: string): Promise<string | undefined> {
