@@ -7,7 +7,7 @@ import { startPromotion } from '../src/client/promote';
 import { startScoring } from '../src/client/score';
 import { registryState, startTraining } from '../src/client/train';
 import { evaluationsDir } from '../src/evaluation/reports';
-import { predictionsDir } from '../src/scoring/runs';
+import { layout } from '../src/store/layout';
 import { openDuckDb, queryRows } from '../src/sql/duckdb';
 import { quoteString } from '../src/sql/quote';
 import { ingestChurnData } from './helpers/churn';
@@ -86,7 +86,7 @@ describe('a worker killed mid-scoring', () => {
       fs.readdirSync(tmpRoot).some((d) => d.startsWith('score-served-nightly-') && fs.readdirSync(path.join(tmpRoot, d)).some((f) => f.endsWith('.parquet')));
     await waitForWork(writingParts, first, 'writing prediction parts');
     await killWorker(first.child);
-    const logDir = predictionsDir(env.store, 'served');
+    const logDir = env.store.path(...layout.predictionRuns('served'));
     expect(fs.existsSync(path.join(logDir, 'nightly'))).toBe(false);
 
     const second = spawnWorker(config, config.taskQueue);

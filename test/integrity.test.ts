@@ -6,7 +6,7 @@ import { startRepair } from '../src/client/ingest';
 import { startScoring } from '../src/client/score';
 import type { DatasetManifest, DatasetVersionRef } from '../src/datasets/manifest';
 import { registryState, startTraining } from '../src/client/train';
-import { predictionsDir } from '../src/scoring/runs';
+import { layout } from '../src/store/layout';
 import { ingestChurnData } from './helpers/churn';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { rootFailure } from './helpers/failures';
@@ -68,7 +68,7 @@ describe('a model file changed after registration', () => {
     const failure = await rootFailure(score('guarded', 'live', 'after-tamper'));
     expect(failure.type).toBe('ModelLoadError');
     expect(failure.message).toMatch(/guarded@[0-9a-f]+: .*model\.onnx changed after registration.*mlops rollback guarded/);
-    expect(fs.existsSync(path.join(predictionsDir(env.store, 'guarded'), 'after-tamper'))).toBe(false);
+    expect(fs.existsSync(path.join(env.store.path(...layout.predictionRuns('guarded')), 'after-tamper'))).toBe(false);
 
     // Rolling back puts the last good version back in service.
     await rollbackProduction(env.client, { model: 'guarded', by: 'test', reason: 'v2 file corrupted' });

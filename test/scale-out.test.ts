@@ -5,7 +5,7 @@ import { startPipeline } from '../src/client/promote';
 import { startScoring } from '../src/client/score';
 import { registryState } from '../src/client/train';
 import { listVersions } from '../src/datasets/catalog';
-import { predictionsDir } from '../src/scoring/runs';
+import { layout } from '../src/store/layout';
 import { writeChurnCsv } from './helpers/churn';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { CHURN_CONTRACT } from './helpers/training';
@@ -55,7 +55,7 @@ describe('two workers on one task queue', () => {
         const state = await registryState(env.client, `shared-${i}`);
         expect(state.versions).toHaveLength(1);
         expect(state.decisions.filter((d) => d.action === 'register')).toHaveLength(1);
-        expect(fs.readdirSync(predictionsDir(env.store, `shared-${i}`)).sort()).toEqual([`run-${i}`, `run-${i + MODELS}`].sort());
+        expect(fs.readdirSync(env.store.path(...layout.predictionRuns(`shared-${i}`))).sort()).toEqual([`run-${i}`, `run-${i + MODELS}`].sort());
       }
 
       // Who did the work: each started activity event names the worker (pid@host) that ran it.

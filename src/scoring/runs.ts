@@ -34,14 +34,6 @@ export interface ScoreRun {
   seconds: { total: number; inference: number };
 }
 
-/**
- * A model's runs as a local folder, for what only a local store holds yet (the online log of
- * `mlops serve`, pages): refuses on another backend. Batch runs go through the URLs below.
- */
-export function predictionsDir(store: ArtifactStore, model: string): string {
-  return store.path(...layout.predictionRuns(model));
-}
-
 /** A run's folder as a store URL (a path, or s3://…): run.json and, on a store that cannot rename, the attempt its parts are under. */
 export function runUrl(store: ArtifactStore, model: string, runId: string): string {
   return store.url(...layout.predictionRun(model, runId));

@@ -3,10 +3,11 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { ModelCard } from '../models/card';
-import { predictionsDir } from '../scoring/runs';
 import { type LogExpressions, logSelectList, predictionLogColumns } from '../scoring/log-columns';
 import { quoteIdent, quoteString } from '../sql/quote';
 import type { ArtifactStore } from '../store/artifact-store';
+import { joinKey } from '../store/backend';
+import { layout } from '../store/layout';
 import type { RowPrediction } from './model';
 
 /**
@@ -17,7 +18,8 @@ import type { RowPrediction } from './model';
  *
  * Rows wait in memory and are written in the background: every `flushIntervalMs`, or as soon as
  * `flushRows` are waiting. A crash loses what waits (at most one interval of traffic, and never
- * more than `maxBufferedRows`); a part is renamed into place whole, so none is ever half-written.
+ * more than `maxBufferedRows`); a part appears whole (renamed into place on a local store, one upload
+on S3: see StoreBackend.writeWhole), so none is ever half-written.
  * When writes fall behind and `maxBufferedRows` wait, further rows are dropped and counted
  * (mlops_serve_log_dropped_rows_total) rather than growing memory without bound.
  */
@@ -35,7 +37,9 @@ interface Pending {
 }
 
 export class OnlinePredictionLog {
+  /** Where the parts go: a folder, or an s3:// prefix. */
   readonly dir: string;
+  private readonly key: string;
   private pending = new Map<string, Pending>();
   private buffered = 0;
   private rowNumber = 0;
@@ -48,14 +52,15 @@ export class OnlinePredictionLog {
   private readonly maxBufferedRows: number;
 
   constructor(
-    store: ArtifactStore,
+    private readonly store: ArtifactStore,
     private readonly duckdb: DuckDBInstance,
     model: string,
     readonly runId: string,
     options: OnlineLogOptions = {},
     private readonly onError: (err: Error) => void = () => undefined,
   ) {
-    this.dir = path.join(predictionsDir(store, model), runId);
+    this.key = store.key(...layout.predictionRun(model, runId));
+    this.dir = store.backend.url(this.key);
     this.flushRows = options.flushRows ?? 5000;
     this.maxBufferedRows = options.maxBufferedRows ?? 100_000;
     this.timer = setInterval(() => void this.flush(), options.flushIntervalMs ?? 1000);
@@ -123,24 +128,23 @@ export class OnlinePredictionLog {
   }
 
   private async writePart({ card, rows }: Pending): Promise<void> {
-    await fs.mkdir(this.dir, { recursive: true });
-    const name = `part-${String(this.parts++).padStart(5, '0')}`;
-    const suffix = `${process.pid}.${randomBytes(4).toString('hex')}`;
-    const json = path.join(this.dir, `.${name}.${suffix}.json`);
-    const tmp = path.join(this.dir, `.${name}.${suffix}.parquet`);
+    const name = `part-${String(this.parts++).padStart(5, '0')}.parquet`;
+    // The rows go to DuckDB as NDJSON in this process's scratch, never in the store.
+    const json = path.join(this.store.tmpDir(), `online-log-${process.pid}-${randomBytes(4).toString('hex')}.json`);
     try {
+      await fs.mkdir(path.dirname(json), { recursive: true });
       await fs.writeFile(json, rows.map((r) => JSON.stringify(r)).join('\n'));
-      const conn = await this.duckdb.connect();
-      try {
-        await conn.run(`COPY (${logSelect(card, this.runId, json)}) TO ${quoteString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
-      } finally {
-        conn.closeSync();
-      }
-      await fs.rename(tmp, path.join(this.dir, `${name}.parquet`));
+      await this.store.backend.writeWhole(joinKey(this.key, name), async (target) => {
+        const conn = await this.duckdb.connect();
+        try {
+          await conn.run(`COPY (${logSelect(card, this.runId, json)}) TO ${quoteString(target)} (FORMAT parquet, COMPRESSION zstd)`);
+        } finally {
+          conn.closeSync();
+        }
+      });
       this.stats.parts++;
     } finally {
       await fs.rm(json, { force: true });
-      await fs.rm(tmp, { force: true });
     }
   }
 }

@@ -143,6 +143,12 @@ export async function createPredictor(options: PredictorOptions): Promise<Predic
   let log: OnlinePredictionLog | undefined;
   if (options.log !== false) {
     duckdb = await openDuckDb({ threads: 1, memoryLimit: '256MB' });
+    const conn = await duckdb.connect();
+    try {
+      await store.backend.setupDuckDb(conn); // the log's parts go straight to s3:// on an S3 store
+    } finally {
+      conn.closeSync();
+    }
     const runId = `${ONLINE_RUN_PREFIX}${compactTime(new Date())}-${serverId}`;
     log = new OnlinePredictionLog(store, duckdb, model, runId, options.log ?? {}, (err) => emit({ kind: 'log-failed', message: err.message }));
   }

@@ -60,8 +60,7 @@ export class ArtifactStore {
       throw userError(
         'StoreUnsupported',
         `${segments.slice(0, 2).join('/')}/ is not kept on an ${this.backend.kind} store yet (MLOPS_STORE=${this.location}): ` +
-          'datasets, raw copies, quarantine, contracts, models and their cards, evaluation and monitoring reports, model pages and retention reports are; ' +
-          'for the rest, run this worker with MLOPS_DATA_DIR and no MLOPS_STORE.',
+          'this step reads a local folder: run it with MLOPS_DATA_DIR and no MLOPS_STORE.',
       );
     }
     return this.localPath(...segments);
