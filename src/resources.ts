@@ -2,6 +2,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { userError } from './errors';
+import { publishedName } from './store/local-backend';
 
 /**
  * A full disk or an exhausted memory limit is not a passing fault: the same work fails the same
@@ -34,7 +35,8 @@ export async function resourceFailure(err: unknown, context: ResourceContext): P
   const errno = err as ErrnoError;
   if (isDiskFull(errno)) {
     // copyfile names its source in `path` and the file it could not write in `dest`; DuckDB quotes the file.
-    const written = errno.dest ?? (errno.code ? undefined : /"([^"]+)"/.exec(errno.message)?.[1]) ?? errno.path;
+    const quoted = errno.dest ?? (errno.code ? undefined : /"([^"]+)"/.exec(errno.message)?.[1]) ?? errno.path;
+    const written = quoted === undefined ? undefined : publishedName(quoted);
     const where = written ? `writing ${written}` : `writing under the artifact store ${context.storeRoot}`;
     const free = await freeSpace(written ?? context.storeRoot);
     return userError(

@@ -5,7 +5,7 @@ import { userError } from '../errors';
 import { joinKey, type StoreBackend } from './backend';
 import { sha256File } from './hash';
 import { layout } from './layout';
-import { LocalBackend, publishLocalDir, SCRATCH_DIR, writeFileNamed } from './local-backend';
+import { LocalBackend, privateName, publishLocalDir, SCRATCH_DIR, writeFileNamed } from './local-backend';
 
 export { writeFileNamed };
 
@@ -204,7 +204,7 @@ export class ArtifactStore {
     const key = this.keyOf(file);
     if (key !== undefined) return this.backend.put(key, text);
     await fs.mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    const tmp = privateName(file);
     await writeFileNamed(tmp, text);
     await fs.rename(tmp, file);
   }

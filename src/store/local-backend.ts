@@ -240,8 +240,14 @@ export async function publishLocalDir(tmp: string, final: string): Promise<boole
   }
 }
 
-function privateName(file: string): string {
+/** A name beside `file` that no reader looks for, renamed (or linked) to `file` once written whole. */
+export function privateName(file: string): string {
   return `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+}
+
+/** The file a private name will become: errors name that, not the `.123.ab12cd34.tmp` beside it. */
+export function publishedName(file: string): string {
+  return file.replace(/\.\d+\.[0-9a-f]{8}\.tmp$/, '');
 }
 
 /**
