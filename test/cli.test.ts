@@ -411,6 +411,33 @@ describe('mlops CLI', () => {
     expect((await mlops('delete', 'people-model')).stdout).toContain('- schedule mlops-monitor-people-model: the spec is deleted');
   });
 
+  it('lists landing chains and answers one waiting for a person (test/landing.test.ts has the chains in full)', async () => {
+    const workflowId = `landed:people-model:people-landed:${randomBytes(8).toString('hex')}`;
+    // A file outside the folders the worker may read: the ingest step fails and the chain waits.
+    const landed = { file: '/etc/hostname', name: 'hostname', sha256: randomBytes(32).toString('hex'), size: 1, mtimeMs: 0 };
+    await env.client.workflow.start('landedFile', {
+      args: [{ model: 'people-model', dataset: 'people-landed', role: 'live', landing: { path: '/etc' }, landed }],
+      taskQueue: env.config.taskQueue,
+      workflowId,
+    });
+    const listed = await until('the chain waiting', async () => {
+      const r = await mlops('landed', 'list', 'people-model');
+      return r.stdout.includes('waiting for a person: the ingest step failed') ? r : undefined;
+    });
+    expect(listed.stdout).toContain(workflowId);
+    const retried = await mlops('landed', 'retry', workflowId, '--reason', 'try again', '--by', 'ana');
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(retried.stdout).toContain(`retry sent to ${workflowId}`);
+    await until('the step failed again', async () => ((await mlops('landed', 'list', '--json')).stdout.includes('"retries": 1') ? true : undefined));
+    await until('the chain waiting again', async () => ((await mlops('landed', 'list')).stdout.includes('waiting for a person') ? true : undefined));
+    const dismissed = await mlops('landed', 'dismiss', workflowId, '--reason', 'not ours', '--by', 'ana');
+    expect(dismissed.code, dismissed.stderr).toBe(0);
+    expect(dismissed.stdout).toContain(`dismiss sent to ${workflowId}: dismissed`);
+    const refused = await mlops('landed', 'retry', 'score:people-model:x', '--reason', 'x');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('is not a landing chain');
+  });
+
   it('fails with exit code 1 and an actionable message (2 for a usage error)', async () => {
     const missing = await mlops('datasets', 'show', 'nothing-here');
     expect(missing.code).toBe(1);

@@ -2,16 +2,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LandedStatus } from '../src/api/landing';
+import { type LandedStatus, landedStatusQuery } from '../src/api/landing';
+import { answerLandedChain } from '../src/client/landed';
 import { retrainWorkflowId } from '../src/api/retrain';
-import { startPromotion } from '../src/client/promote';
+import { listPending, startPromotion } from '../src/client/promote';
 import { startTraining } from '../src/client/train';
 import { listVersions } from '../src/datasets/catalog';
 import type { ScanLandingRequestInput } from '../src/landing/request';
 import type { ScanLandingResult } from '../src/workflows/landing';
+import { type Cli, cliFor } from './helpers/cli';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { rootFailure } from './helpers/failures';
 import { CHURN_CONTRACT, churnCsv, ingestChurn } from './helpers/training';
+import { until } from './helpers/wait';
 
 /**
  * New files in a landing folder start the pipeline by themselves: each complete file once, by the
@@ -20,8 +23,10 @@ import { CHURN_CONTRACT, churnCsv, ingestChurn } from './helpers/training';
  */
 let env: TestEnv;
 let rows: string[];
+let cli: Cli;
 beforeAll(async () => {
   env = await startTestEnv('landing');
+  cli = cliFor(env.config);
   await ingestChurn(env, 3000);
   for (const model of ['land', 'land-train']) {
     await (await startTraining(env.client, env.config, { model, dataset: 'churn', trainer: { kind: 'logistic', params: {} } })).result();
@@ -42,12 +47,20 @@ function land(dir: string, name: string, from: number, to: number, options: { fr
   return file;
 }
 
+/** The chain's status once it waits for a person (a failed step). */
+function waitingForAPerson(workflowId: string): Promise<LandedStatus> {
+  return until('the chain to wait for a person', async () => {
+    const status = await env.client.workflow.getHandle(workflowId).query(landedStatusQuery);
+    return status.phase === 'waiting-for-a-person' ? status : undefined;
+  });
+}
+
 function scan(request: ScanLandingRequestInput): Promise<ScanLandingResult> {
   return env.client.workflow.execute('scanLanding', { args: [request], taskQueue: env.config.taskQueue, workflowId: `landing-scan-test-${randomBytes(4).toString('hex')}` });
 }
 
 describe('a live dataset landing folder', () => {
-  it('takes each complete file once, by content, scores it with production and monitors it; a broken file fails its chain naming it', async () => {
+  it('takes each complete file once, by content, scores it with production and monitors it; a broken file waits for a person, naming it', async () => {
     const dir = path.join(env.inputDir, 'landing-live');
     const request: ScanLandingRequestInput = {
       model: 'land',
@@ -81,17 +94,59 @@ describe('a live dataset landing folder', () => {
     fs.utimesSync(path.join(dir, 'a-copy.csv'), new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
     expect((await scan(request)).started).toEqual([]);
 
-    // A file that breaks the contract: its chain fails, naming the file and the step.
+    // A file that breaks the contract: its chain raises a flag naming the file and the step, and waits.
     const bad = path.join(dir, 'broken.csv');
     fs.writeFileSync(bad, 'id,x1\n1,oops\n');
     fs.utimesSync(bad, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
     const [badId] = (await scan(request)).started;
     expect(badId).toBeDefined();
-    const failure = await rootFailure(env.client.workflow.getHandle(badId!).result());
-    expect(failure.type).toBe('LandedFileFailed');
-    expect(failure.message).toContain(`New file ${bad} of dataset land-live: the ingest step failed: `);
-    // Taken once, failed once: the next scan does not start it again.
+    const waiting = await waitingForAPerson(badId!);
+    expect(waiting.failure).toMatchObject({ step: 'ingest' });
+    expect((await listPending(env.client)).map((p) => p.workflowId)).toContain(badId);
+    const listed = await cli.run(['landed', 'list', 'land']);
+    expect(listed.stdout).toContain(badId);
+    expect(listed.stdout).toMatch(/waiting for a person: the ingest step failed/);
+    // Taken once: the next scan does not start it again.
     expect((await scan(request)).started).toEqual([]);
+    // A person gives up on it: the chain ends dismissed, the failure on record, the flag lowered.
+    const dismissed = await cli.run(['landed', 'dismiss', badId!, '--reason', 'sender resends fixed data', '--by', 'ana']);
+    expect(dismissed.stdout).toContain(`dismiss sent to ${badId}: dismissed`);
+    const ended = await env.client.workflow.getHandle<() => Promise<LandedStatus>>(badId!).result();
+    expect(ended).toMatchObject({ phase: 'dismissed', failure: { step: 'ingest' }, answer: { by: 'ana', reason: 'sender resends fixed data' } });
+    expect((await listPending(env.client)).map((p) => p.workflowId)).not.toContain(badId);
+    // Answering a chain that does not wait is refused, with the reason.
+    const again = await cli.run(['landed', 'retry', badId!, '--reason', 'late']);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/No landing chain .* is running|not waiting for a person/);
+  });
+
+  it('waits for a person when a step cannot run yet, and a retry after the fix finishes the chain', async () => {
+    const dir = path.join(env.inputDir, 'landing-unready');
+    const request: ScanLandingRequestInput = {
+      model: 'land-later',
+      dataset: 'land-later-live',
+      role: 'live',
+      landing: { path: dir },
+      ingest: { contract: CHURN_CONTRACT },
+      monitoring: { retrainOnTrigger: false },
+    };
+    land(dir, 'first.csv', 0, 300);
+    const [id] = (await scan(request)).started;
+    // No model land-later yet: the file is ingested, then scoring fails and the chain waits.
+    const waiting = await waitingForAPerson(id!);
+    expect(waiting.failure).toMatchObject({ step: 'score' });
+    expect(waiting.failure!.message).toContain('land-later');
+    expect(waiting.version).toBeDefined();
+    await expect(answerLandedChain(env.client, id!, 'retry', { by: '', reason: 'x' })).rejects.toThrow(/retry refused: by must be a non-empty text/);
+
+    await (await startTraining(env.client, env.config, { model: 'land-later', dataset: 'churn', trainer: { kind: 'logistic', params: {} } })).result();
+    expect((await (await startPromotion(env.client, env.config, { model: 'land-later', gates: { thresholds: { rocAuc: { min: 0.5 } } } })).result()).phase).toBe('promoted');
+    expect((await cli.run(['landed', 'retry', id!, '--reason', 'model promoted', '--by', 'ana'])).code).toBe(0);
+    const done = await env.client.workflow.getHandle<() => Promise<LandedStatus>>(id!).result();
+    // The same version goes on from the failed step: ingested once, then scored and monitored.
+    expect(done).toMatchObject({ phase: 'done', version: waiting.version, retries: 1, failure: { step: 'score' } });
+    expect((await listVersions(env.store, 'land-later-live')).map((v) => v.version)).toEqual([waiting.version]);
+    expect(await env.client.workflow.getHandle(done.scoringWorkflowId!).result()).toMatchObject({ phase: 'done', run: { rows: 300 } });
   });
 
   it('with a marker, waits for it: data.csv is taken only once data.csv.done is there', async () => {

@@ -1,4 +1,4 @@
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { stageAttributes } from './search';
 
 /**
@@ -26,7 +26,7 @@ export function landedFileSummary(model: string, dataset: string, name: string, 
   return role === 'live' ? `New file ${name} of ${dataset}: ingest, score with ${model}, monitor` : `New file ${name} of ${dataset}: ingest, ask to retrain ${model}`;
 }
 
-export type LandedPhase = 'ingesting' | 'scoring' | 'monitoring' | 'requesting-retrain' | 'done' | 'waiting-for-acknowledgement' | 'failed';
+export type LandedPhase = 'ingesting' | 'scoring' | 'monitoring' | 'requesting-retrain' | 'done' | 'waiting-for-a-person' | 'dismissed' | 'failed';
 
 export interface LandedStatus {
   model: string;
@@ -39,8 +39,27 @@ export interface LandedStatus {
   scoringWorkflowId?: string;
   monitoringWorkflowId?: string;
   retrainWorkflowId?: string;
-  /** Why the chain stopped, naming the file and the step. */
-  failure?: { step: string; message: string };
+  /** Why the chain stopped, naming the file and the step (kept after a retry succeeded, as history). */
+  failure?: { step: string; message: string; at: string };
+  /** How many times a person asked to run the failed step again. */
+  retries: number;
+  /** Who dismissed the failed file, and why; or that nobody answered in time. */
+  answer?: { by: string; reason: string; at: string } | { timedOut: true; at: string };
+}
+
+/** Who answers a failed chain, and why (the same shape as an alert's acknowledgement). */
+export interface LandedAnswerInput {
+  by: string;
+  reason: string;
 }
 
 export const landedStatusQuery = defineQuery<LandedStatus>('status');
+/** Runs the failed step again (the data or the system was fixed); accepted only while the chain waits. */
+export const retryLandedUpdate = defineUpdate<LandedStatus, [LandedAnswerInput]>('retry');
+/** Gives up on the file: the chain ends `dismissed`, the failure on record. */
+export const dismissLandedUpdate = defineUpdate<LandedStatus, [LandedAnswerInput]>('dismiss');
+
+/** The commands that answer a chain waiting for a person. */
+export function landedAnswerCommands(workflowId: string): string[] {
+  return [`mlops landed retry ${workflowId} --reason …`, `mlops landed dismiss ${workflowId} --reason …`];
+}

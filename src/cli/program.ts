@@ -4,6 +4,7 @@ import { registerCanaryCommands } from './commands/canary';
 import { registerCodecCommand } from './commands/codec';
 import { registerContractCommands } from './commands/contract';
 import { registerDatasetCommands } from './commands/datasets';
+import { registerLandedCommands } from './commands/landed';
 import { registerModelCommands } from './commands/models';
 import { registerMonitoringCommands } from './commands/monitoring';
 import { registerPromotionCommands } from './commands/promotion';
@@ -41,6 +42,7 @@ export function buildProgram(ctx: () => CliContext): Command {
   registerRetentionCommands(program, ctx);
   registerScheduleCommands(program, ctx);
   registerApplyCommands(program, ctx);
+  registerLandedCommands(program, ctx);
   registerServeCommand(program, ctx);
   registerSqlCommand(program, ctx);
   registerCodecCommand(program, ctx);

@@ -22,6 +22,8 @@ export const landingSchema = z
     ready: z
       .union([z.object({ stableFor: durationSchema }).strict(), z.object({ marker: z.string().regex(/^\.[A-Za-z0-9_.-]+$/, 'a suffix such as .done') }).strict()])
       .default({ stableFor: '30s' }),
+    /** How long a file whose chain failed waits for a person (retry or dismiss) before its chain fails. */
+    waitOnFailure: durationSchema.default('7d'),
   })
   .strict();
 export type Landing = z.infer<typeof landingSchema>;
@@ -65,15 +67,18 @@ export type ScanLandingRequest = z.infer<typeof scanLandingRequestSchema>;
 export type ScanLandingRequestInput = z.input<typeof scanLandingRequestSchema>;
 
 /** A file found complete and not yet taken. */
-export interface LandedFile {
-  file: string;
-  name: string;
-  sha256: string;
-  size: number;
-  mtimeMs: number;
-}
+export const landedFileSchema = z
+  .object({
+    file: z.string().min(1),
+    name: z.string().min(1),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in hex'),
+    size: z.number().int().nonnegative(),
+    mtimeMs: z.number(),
+  })
+  .strict();
+export type LandedFile = z.infer<typeof landedFileSchema>;
 
 /** The chain one landed file runs: ingest, then score + monitor (live) or ask for retraining (training). */
-export interface LandedFileRequest extends ScanLandingRequest {
-  landed: LandedFile;
-}
+export const landedFileRequestSchema = scanLandingRequestSchema.extend({ landed: landedFileSchema }).strict();
+export type LandedFileRequest = z.infer<typeof landedFileRequestSchema>;
+export type LandedFileRequestInput = z.input<typeof landedFileRequestSchema>;

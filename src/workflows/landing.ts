@@ -1,7 +1,10 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
-import { executeChild, ParentClosePolicy, proxyActivities, setCurrentDetails, setHandler, startChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { condition, executeChild, ParentClosePolicy, proxyActivities, setCurrentDetails, setHandler, startChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
+  dismissLandedUpdate,
+  type LandedAnswerInput,
+  landedAnswerCommands,
   landedFileSearchAttributes,
   landedFileSummary,
   landedFileWorkflowId,
@@ -9,16 +12,20 @@ import {
   type LandedStatus,
   landedStatusQuery,
   landingScanSearchAttributes,
+  retryLandedUpdate,
 } from '../api/landing';
 import { monitorWorkflowId } from '../api/monitor';
 import { scoreWorkflowId } from '../api/score';
 import { childWorkflowId } from '../api/search';
+import type { Duration } from '../duration';
 import { rootApplicationFailure, userError } from '../errors';
-import { type LandedFileRequest, scanLandingRequestSchema, type ScanLandingRequestInput } from '../landing/request';
+import { type LandedFileRequest, landedFileRequestSchema, type LandedFileRequestInput, scanLandingRequestSchema, type ScanLandingRequestInput } from '../landing/request';
 import { monitorRequestSchema } from '../monitoring/request';
 import { scoreRequestSchema } from '../scoring/request';
+import { MlopsNeedsAttention } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
 import { activityOptions } from './activity-options';
+import { requireText } from './handler-input';
 import { ingestDataset } from './ingest';
 import { monitorModel } from './monitor';
 import { scoreBatch } from './score';
@@ -70,14 +77,19 @@ export async function scanLanding(raw: ScanLandingRequestInput): Promise<ScanLan
  * One landed file, end to end: ingest it as a new version of its dataset; then, for a live
  * dataset, score that version with production and monitor it (a crossing starts the retraining
  * loop); for a training dataset, ask the retraining loop to run on it. Each step is a child
- * workflow of its own, visible in the Web UI. A step that fails fails the chain with the file
- * and the step named (LandedFileFailed): a file is never skipped silently.
+ * workflow of its own, visible in the Web UI. A step that fails raises a flag naming the file and
+ * the step (MlopsNeedsAttention, `mlops pending`) and the chain waits for a person: `retry` runs
+ * the step again (the data or the system was fixed), `dismiss` ends it `dismissed` with the
+ * failure on record; nobody answering within `landing.waitOnFailure` fails it (LandedFileFailed).
+ * A file is never skipped silently.
  */
-export async function landedFile(request: LandedFileRequest): Promise<LandedStatus> {
-  const { model, dataset, role, landed } = request;
+export async function landedFile(raw: LandedFileRequestInput): Promise<LandedStatus> {
+  const request = parseInput(landedFileRequestSchema, raw, 'landed file');
+  const { model, dataset, landed } = request;
   const id = workflowInfo().workflowId;
-  const status: LandedStatus = { model, dataset, file: landed.file, sha256: landed.sha256, phase: 'ingesting' };
+  const status: LandedStatus = { model, dataset, file: landed.file, sha256: landed.sha256, phase: 'ingesting', retries: 0 };
   setHandler(landedStatusQuery, () => status);
+  const person = acceptAnswers(status);
   upsertSearchAttributes(landedFileSearchAttributes(model, dataset));
   const taken = await recordLandedFile({ model, dataset, marker: { ...landed, workflowId: id, takenAt: new Date().toISOString() } });
   if (!taken) {
@@ -86,45 +98,123 @@ export async function landedFile(request: LandedFileRequest): Promise<LandedStat
     setCurrentDetails(`${landed.name} was already taken by an earlier chain`);
     return status;
   }
-  let step = 'ingest';
-  try {
-    const { contract, contractRef, ...ingestOptions } = request.ingest;
-    const version = await executeChild(ingestDataset, {
-      args: [
-        { ...ingestOptions, dataset, source: landed.file, ...(contract ? { contract } : contractRef ? { contractRef } : { reuseContract: true }) } as Parameters<
-          typeof ingestDataset
-        >[0],
-      ],
-      workflowId: childWorkflowId(id, 'ingest'),
-    });
-    status.version = version.version;
-    const runId = landedRunId(landed.sha256);
-    if (role === 'live') {
-      step = 'score';
-      status.phase = 'scoring';
-      status.scoringWorkflowId = scoreWorkflowId(model, runId);
-      const score = parseInput(scoreRequestSchema, { ...request.scoring, model, runId, dataset, datasetVersion: version.version }, 'scoring options');
-      await executeChild(scoreBatch, { args: [score], workflowId: status.scoringWorkflowId });
-      step = 'monitor';
-      status.phase = 'monitoring';
-      status.monitoringWorkflowId = monitorWorkflowId(model, runId);
-      const monitor = parseInput(monitorRequestSchema, { ...request.monitoring, model, runId, dataset, datasetVersion: version.version }, 'monitoring options');
-      await executeChild(monitorModel, { args: [{ ...monitor, ...(request.retrain ? { retrain: request.retrain } : {}) }], workflowId: status.monitoringWorkflowId });
-    } else {
-      step = 'retrain request';
-      status.phase = 'requesting-retrain';
-      const started = await requestRetrain({
-        request: { ...(request.retrain ?? {}), model },
-        trigger: { reason: `new training data: ${landed.name} became ${dataset}@${version.version}`, by: id },
-      });
-      status.retrainWorkflowId = started.workflowId;
+  for (const step of chainSteps(request, status, id)) {
+    for (;;) {
+      status.phase = step.phase;
+      try {
+        await step.run();
+        break;
+      } catch (err) {
+        const message = rootApplicationFailure(err)?.message ?? (err as Error).message;
+        status.failure = { step: step.name, message, at: new Date().toISOString() };
+        const failure = `New file ${landed.file} of dataset ${dataset}: the ${step.name} step failed: ${message}`;
+        const answer = await person.waitAfter(failure, request.landing.waitOnFailure as Duration);
+        if (answer === 'retry') continue;
+        if (answer === 'dismiss') return status;
+        status.phase = 'failed';
+        throw userError('LandedFileFailed', `${failure} (nobody answered within ${request.landing.waitOnFailure})`);
+      }
     }
-    status.phase = 'done';
-    return status;
-  } catch (err) {
-    const message = rootApplicationFailure(err)?.message ?? (err as Error).message;
-    status.phase = 'failed';
-    status.failure = { step, message };
-    throw userError('LandedFileFailed', `New file ${landed.file} of dataset ${dataset}: the ${step} step failed: ${message}`);
   }
+  status.phase = 'done';
+  return status;
+}
+
+interface ChainStep {
+  name: string;
+  phase: LandedStatus['phase'];
+  run(): Promise<void>;
+}
+
+/** The steps of a file's chain by the dataset's role; each reads what the steps before it recorded in `status`. */
+function chainSteps(request: LandedFileRequest, status: LandedStatus, id: string): ChainStep[] {
+  const { model, dataset, landed } = request;
+  const runId = landedRunId(landed.sha256);
+  const version = () => status.version!;
+  const ingest: ChainStep = {
+    name: 'ingest',
+    phase: 'ingesting',
+    async run() {
+      const { contract, contractRef, ...ingestOptions } = request.ingest;
+      const ingested = await executeChild(ingestDataset, {
+        args: [
+          { ...ingestOptions, dataset, source: landed.file, ...(contract ? { contract } : contractRef ? { contractRef } : { reuseContract: true }) } as Parameters<
+            typeof ingestDataset
+          >[0],
+        ],
+        workflowId: childWorkflowId(id, 'ingest'),
+      });
+      status.version = ingested.version;
+    },
+  };
+  if (request.role === 'training') {
+    return [
+      ingest,
+      {
+        name: 'retrain request',
+        phase: 'requesting-retrain',
+        async run() {
+          const started = await requestRetrain({
+            request: { ...(request.retrain ?? {}), model },
+            trigger: { reason: `new training data: ${landed.name} became ${dataset}@${version()}`, by: id },
+          });
+          status.retrainWorkflowId = started.workflowId;
+        },
+      },
+    ];
+  }
+  return [
+    ingest,
+    {
+      name: 'score',
+      phase: 'scoring',
+      async run() {
+        status.scoringWorkflowId = scoreWorkflowId(model, runId);
+        const score = parseInput(scoreRequestSchema, { ...request.scoring, model, runId, dataset, datasetVersion: version() }, 'scoring options');
+        await executeChild(scoreBatch, { args: [score], workflowId: status.scoringWorkflowId });
+      },
+    },
+    {
+      name: 'monitor',
+      phase: 'monitoring',
+      async run() {
+        status.monitoringWorkflowId = monitorWorkflowId(model, runId);
+        const monitor = parseInput(monitorRequestSchema, { ...request.monitoring, model, runId, dataset, datasetVersion: version() }, 'monitoring options');
+        await executeChild(monitorModel, { args: [{ ...monitor, ...(request.retrain ? { retrain: request.retrain } : {}) }], workflowId: status.monitoringWorkflowId });
+      },
+    },
+  ];
+}
+
+/** The `retry` and `dismiss` updates of a failed chain: accepted only while it waits for a person, with who and why. */
+function acceptAnswers(status: LandedStatus) {
+  let answer: 'retry' | 'dismiss' | undefined;
+  const validator = (input: LandedAnswerInput) => {
+    if (status.phase !== 'waiting-for-a-person') throw new Error(`the chain of ${status.file} is not waiting for a person (it is ${status.phase})`);
+    requireText(input?.by, 'by');
+    requireText(input.reason, 'reason');
+  };
+  const answered = (kind: 'retry' | 'dismiss') => (input: LandedAnswerInput) => {
+    answer = kind;
+    status.answer = { by: input.by, reason: input.reason, at: new Date().toISOString() };
+    if (kind === 'retry') status.retries++;
+    status.phase = kind === 'dismiss' ? 'dismissed' : 'ingesting';
+    return status;
+  };
+  setHandler(retryLandedUpdate, answered('retry'), { validator });
+  setHandler(dismissLandedUpdate, answered('dismiss'), { validator });
+  return {
+    /** Raises the flag for `failure` and waits for an answer; undefined when none came in time. */
+    async waitAfter(failure: string, timeout: Duration): Promise<'retry' | 'dismiss' | undefined> {
+      answer = undefined;
+      status.phase = 'waiting-for-a-person';
+      upsertSearchAttributes([{ key: MlopsNeedsAttention, value: true }]);
+      setCurrentDetails(`${failure}\n\nAnswer with one of:\n${landedAnswerCommands(workflowInfo().workflowId).join('\n')}`);
+      const came = await condition(() => answer !== undefined, timeout);
+      upsertSearchAttributes([{ key: MlopsNeedsAttention, value: false }]);
+      if (!came) status.answer = { timedOut: true, at: new Date().toISOString() };
+      setCurrentDetails('');
+      return answer;
+    },
+  };
 }
