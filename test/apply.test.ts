@@ -135,6 +135,8 @@ describe('mlops apply', () => {
       '    contract: ./live-contract.json',
       '    landing: { path: ./drop/live, pattern: "*.csv", every: 5m, ready: { marker: .done } }',
       'scoring: { maxFlaggedShare: 0.2 }',
+      // The schedule's pass looks at spec-live; a chain monitors the version it ingested instead.
+      'monitoring: { every: 1d, dataset: spec-live, maxMetricDrop: 0.04 }',
     ]);
     const applied = await mlops('apply', '-f', file);
     expect(applied.code, applied.stderr).toBe(0);
@@ -148,8 +150,19 @@ describe('mlops apply', () => {
       landing: { path: path.join(env.inputDir, 'drop/live'), pattern: '*.csv', ready: { marker: '.done' } },
       ingest: { contract: { key: ['id'] } },
       scoring: { maxFlaggedShare: 0.2 },
+      monitoring: { maxMetricDrop: 0.04 },
     });
+    expect(landing?.args.monitoring).not.toHaveProperty('dataset');
+    expect(landing?.args.monitoring).not.toHaveProperty('datasetVersion');
+    expect((await scheduleArgs(env.client, MONITOR))?.args).toMatchObject({ dataset: 'spec-live', datasetVersion: 'latest', maxMetricDrop: 0.04 });
     expect((await mlops('delete', 'spec-model')).stdout).toContain('- schedule mlops-landing-spec-model-spec-live: the spec is deleted');
+  });
+
+  it('plans the example spec (examples/specs/churn.yaml): every section at once', async () => {
+    const plan = await mlops('apply', '-f', path.resolve(__dirname, '../examples/specs/churn.yaml'), '--dry-run');
+    expect(plan.code, plan.stderr).toBe(0);
+    for (const id of ['mlops-monitor-churn', 'mlops-landing-churn-churn-live', 'mlops-landing-churn-churn']) expect(plan.stdout).toContain(`+ schedule ${id}: `);
+    expect(plan.stdout).toContain('3 to create, 0 to update, 0 to delete (dry run: nothing changed)');
   });
 
   it('refuses an invalid spec naming the line and path, and changes nothing', async () => {

@@ -146,7 +146,7 @@ export function desiredSchedules(config: MlopsConfig, spec: ModelSpec, baseDir: 
         landing: { ...landing, path: path.resolve(baseDir, landing.path) },
         ingest: { ...ingest, ...(contract ? contractFromFile(path.resolve(baseDir, contract)) : {}) },
         ...(spec.scoring ? { scoring: spec.scoring } : {}),
-        ...(spec.monitoring ? { monitoring: withoutEvery(spec.monitoring) } : {}),
+        ...(spec.monitoring ? { monitoring: chainMonitoring(spec.monitoring) } : {}),
         ...(retrain ? { retrain } : {}),
       }),
     );
@@ -160,6 +160,12 @@ export function desiredSchedules(config: MlopsConfig, spec: ModelSpec, baseDir: 
 function withoutEvery<T extends { every?: string }>(section: T): Omit<T, 'every'> {
   const { every: _every, ...rest } = section;
   return rest;
+}
+
+/** A chain monitors the version it ingested: the schedule's dataset and version are not its to take. */
+function chainMonitoring(monitoring: NonNullable<ModelSpec['monitoring']>) {
+  const { every: _every, dataset: _dataset, datasetVersion: _version, ...thresholds } = monitoring;
+  return thresholds;
 }
 
 /** The retraining loop's request from the retraining and promotion sections. */
