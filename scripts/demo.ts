@@ -4,42 +4,53 @@
  *
  *   1. ingest three days (a clean one, one with quarantined rows, one the contract refuses)
  *   2. train v1 (logistic regression) and promote it behind the quality gates
- *   3. score two ordinary days with production and monitor them: nothing to report
- *   4. a pricing change: day 6 drifts, its labels arrive late, live metrics drop — monitoring
- *      starts the retrain-until-improved loop, which proves its baseline, trains on the new
- *      labeled data, shadow-evaluates against production and waits for a person's approval,
- *      which the demo sends like `mlops approve` would
- *   5. a second model whose scheduled retraining has no new data to learn from: it cannot
- *      improve, so the loop raises a flag and waits for a person (left waiting on purpose)
+ *   3. apply the model's spec (churn.yaml, as `mlops apply -f` would): a landing folder for the
+ *      live data, scoring and monitoring thresholds, the retraining loop's limits and policy
+ *   4. two ordinary days land in the folder: each file's chain ingests, scores with production
+ *      and monitors it, with nobody typing anything: nothing to report
+ *   5. a pricing change: day 6 lands and drifts; its scoring alert waits for a person, who waits
+ *      for the outcomes (labels arrive late) before acknowledging; monitoring then sees live
+ *      metrics drop and starts the retrain-until-improved loop, which proves its baseline, trains
+ *      on the new labeled data, shadow-evaluates against production and waits for a person's
+ *      approval, which the demo sends like `mlops approve` would
+ *   6. a second model whose spec retrains it on a schedule, with no new data to learn from: it
+ *      cannot improve, so the loop raises a flag and waits for a person (left waiting on purpose)
  *
  * Ends with a summary and Web UI links.
  *
- *   npm run demo                 run and exit
- *   npm run demo -- --keep-open  keep the server, worker and Web UI up afterwards
+ *   npm run demo                 run and exit (the specs' schedules are removed, as `mlops delete` would)
+ *   npm run demo -- --keep-open  keep the server, worker, schedules and Web UI up afterwards
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { clientOf } from '../src/temporal/connection';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { ingest } from '../src/client/ingest';
+import { applySpec, deleteAppliedSpec } from '../src/client/apply';
 import { listPending, reviewPromotion, startPromotion } from '../src/client/promote';
-import { requestRetrain, startLabels, startMonitor } from '../src/client/retrain';
-import { acknowledgeAlert, startScoring } from '../src/client/score';
+import { startLabels } from '../src/client/retrain';
+import { landingScheduleId, modelScheduleId } from '../src/client/schedules';
+import { acknowledgeAlert } from '../src/client/score';
 import { registryState, startTraining } from '../src/client/train';
 import { listRuns } from '../src/scoring/runs';
-import type { retrainUntilImproved, scoreBatch } from '../src/workflows';
+import type { landedFile, monitorModel, retrainUntilImproved, scoreBatch } from '../src/workflows';
+import { landedFileWorkflowId, landedStatusQuery } from '../src/api/landing';
 import { promotionStatusQuery } from '../src/api/promote';
-import { retrainStatusQuery } from '../src/api/retrain';
+import { retrainStatusQuery, retrainWorkflowId } from '../src/api/retrain';
 import { scoreStatusQuery } from '../src/api/score';
+import { printChanges } from '../src/cli/commands/apply';
 import { formatTable } from '../src/cli/output';
+import { readSpecFile } from '../src/spec/load';
 import { describeError } from '../src/cli/errors';
 import { loadConfig, type MlopsConfig } from '../src/config';
 import type { ContractInput } from '../src/contract/schema';
 import { type DevServer, freePort, startDevServer } from '../src/temporal/dev-server';
 import { temporalReachable } from '../src/temporal/readiness';
 import { createWorker } from '../src/worker';
-import { ArtifactStore } from '../src/store/artifact-store';
+import type { ArtifactStore } from '../src/store/artifact-store';
+import { openStore } from '../src/store/open';
 import { generateChurnDay } from '../src/synthetic/churn';
 
 const DATASET = 'churn';
@@ -118,7 +129,9 @@ async function main(): Promise<void> {
   // Every run tells the story from the start: its own artifact store (and, when the demo starts
   // the server itself, its own server history) under <MLOPS_DATA_DIR>/demo/<time>.
   const loaded = loadConfig();
-  const base: MlopsConfig = { ...loaded, dataDir: path.join(loaded.dataDir, 'demo', new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')) };
+  // (Loaded again rather than spread: the store's root and DuckDB's spill folder derive from it.)
+  const runDir = path.join(loaded.dataDir, 'demo', new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, ''));
+  const base: MlopsConfig = loadConfig({ ...process.env, MLOPS_DATA_DIR: runDir });
   const { address, uiUrl, server } = await ensureServer(base);
   embedded = server;
   const config: MlopsConfig = { ...base, temporalAddress: address, taskQueue: process.env.MLOPS_TASK_QUEUE ?? 'mlops-demo' };
@@ -136,10 +149,13 @@ async function main(): Promise<void> {
 
   await story.ingestHistory();
   await story.firstModel();
+  await story.applySpec();
   await story.ordinaryDays();
   await story.pricingChange();
   await story.cannotImprove();
   await story.summary(uiUrl ?? 'http://127.0.0.1:8233', Date.now() - began);
+  // A shared server would go on running the specs' schedules against this run's folders.
+  if (!keepOpen) await story.deleteSpecs();
 
   if (keepOpen) {
     console.log('\n--keep-open: server, worker and Web UI stay up; Ctrl-C to stop.');
@@ -165,13 +181,15 @@ class Story {
   private readonly inputDir: string;
   private readonly store: ArtifactStore;
   private readonly flags: Array<Record<string, string>> = [];
+  /** Models whose spec this run applied. */
+  private readonly applied: string[] = [];
 
   constructor(
     private readonly client: Client,
     private readonly config: MlopsConfig,
   ) {
     this.inputDir = path.join(config.dataDir, 'demo-inputs');
-    this.store = new ArtifactStore(config.dataDir);
+    this.store = openStore(config);
     fs.mkdirSync(this.inputDir, { recursive: true });
   }
 
@@ -210,44 +228,86 @@ class Story {
     say(`${status.decision?.outcome} by ${status.decision?.by}: ${status.decision?.reason}`);
   }
 
-  /** Scores a day's snapshot (ingested first) with production, then monitors it. */
-  private async scoreAndMonitor(day: string, pricingChange: boolean, firstId: number) {
-    const file = this.write(`live-${day}.csv`, generateChurnDay({ day, rows: 4000, badShare: 0, pricingChange, unlabeled: true, firstId }));
-    step(`score ${path.basename(file)} with production "${MODEL}"`);
-    const handle = await startScoring(this.client, this.config, {
-      model: MODEL,
-      dataset: LIVE,
-      ingest: { dataset: LIVE, source: file, contract: liveContract },
-      runId: `day-${day}`,
-      maxFlaggedShare: 0.005,
-    });
-    const status = await this.acknowledgeIfAlerted(handle);
-    const run = status.run!;
-    say(`${run.rows} rows scored with ${run.modelVersion}: ${run.outOfRange} outside [${run.range.min.toFixed(3)}, ${run.range.max.toFixed(3)}]; log ${shown(run.logUri)}`);
-    return run;
+  /**
+   * The spec the rest of the story runs from (as `mlops apply -f churn.yaml` would apply it): new
+   * live files in landing/churn-live are ingested, scored with production and monitored; a
+   * crossing starts the retraining loop with these limits, and its candidate waits for a person.
+   */
+  async applySpec(): Promise<void> {
+    fs.writeFileSync(path.join(this.inputDir, 'churn-live.contract.json'), JSON.stringify(liveContract, null, 2));
+    const file = this.writeSpec(
+      'churn.yaml',
+      `apiVersion: mlops/v1
+kind: Model
+name: ${MODEL}
+datasets:
+  ${LIVE}: # each file in the folder, once its .done marker is there: ingest, score with production, monitor
+    role: live
+    contract: ./churn-live.contract.json
+    landing: { path: ./landing/${LIVE}, pattern: 'live-*.csv', ready: { marker: .done } }
+scoring:
+  maxFlaggedShare: 0.005 # more flagged predictions than this: an alert waits for a person
+promotion:
+  policy: manual # the retraining loop's candidate waits for \`mlops approve\`
+  approvalTimeout: 1h
+monitoring:
+  every: 1d # also a daily pass over ${LIVE}@latest
+  dataset: ${LIVE}
+retraining:
+  maxAttempts: 2
+`,
+    );
+    step(`apply the spec of "${MODEL}" (mlops apply -f ${shown(file)}): from here on, nobody types a command for the daily data`);
+    await this.apply(file);
   }
 
-  /** A run with too many flagged predictions waits for a person; the demo acknowledges like `mlops acknowledge`. */
-  private async acknowledgeIfAlerted(handle: WorkflowHandle<typeof scoreBatch>) {
+  private writeSpec(name: string, text: string): string {
+    const file = path.join(this.inputDir, name);
+    fs.writeFileSync(file, text);
+    return file;
+  }
+
+  private async apply(file: string): Promise<void> {
+    const { spec, text } = readSpecFile(file);
+    const result = await applySpec(this.client, this.config, this.store, { spec, source: file, text, baseDir: path.dirname(file) });
+    this.applied.push(spec.name);
+    printChanges(result);
+  }
+
+  async deleteSpecs(): Promise<void> {
+    for (const model of this.applied) await deleteAppliedSpec(this.client, this.store, model);
+  }
+
+  /**
+   * Drops a day's snapshot into the landing folder (the file, then its .done marker) and runs
+   * the landing scan now rather than at its next minute; then follows the file's chain to its
+   * end, answering a scoring alert like a person would (`beforeAcknowledging` first).
+   */
+  private async landDay(day: string, pricingChange: boolean, firstId: number, beforeAcknowledging?: () => Promise<void>) {
+    const folder = path.join(this.inputDir, 'landing', LIVE);
+    fs.mkdirSync(folder, { recursive: true });
+    const name = `live-${day}.csv`;
+    const text = generateChurnDay({ day, rows: 4000, badShare: 0, pricingChange, unlabeled: true, firstId });
+    fs.writeFileSync(path.join(folder, name), text);
+    fs.writeFileSync(path.join(folder, `${name}.done`), '');
+    step(`${name} lands in ${shown(folder)}`);
+    await this.client.schedule.getHandle(landingScheduleId(MODEL, LIVE)).trigger();
+    const chain = this.client.workflow.getHandle<typeof landedFile>(landedFileWorkflowId(MODEL, LIVE, createHash('sha256').update(text).digest('hex')));
+    let alerted = false;
     for (;;) {
-      const desc = await handle.describe();
-      if (desc.status.name !== 'RUNNING') return handle.result();
-      const status = await handle.query(scoreStatusQuery).catch(() => undefined);
-      if (status?.phase === 'waiting-for-acknowledgement') {
-        say(`ALERT: ${status.run!.alert}`);
-        this.flags.push({ workflow: handle.workflowId, flag: 'scoring alert', answered: 'acknowledged by the demo' });
-        say(`a person looks at the flagged rows and sends: mlops acknowledge ${MODEL} ${status.runId} --reason "pricing change, expected"`);
-        await acknowledgeAlert(this.client, { model: MODEL, runId: status.runId, by: 'demo-analyst', reason: 'pricing change, expected' });
-        return handle.result();
+      const status = await chain.query(landedStatusQuery).catch(() => undefined);
+      if (status?.phase === 'waiting-for-a-person') throw new Error(`the chain of ${name} failed: ${status.failure?.message}`);
+      if (!alerted && status?.phase === 'scoring' && status.scoringWorkflowId) {
+        alerted = await this.acknowledgeIfAlerted(this.client.workflow.getHandle<typeof scoreBatch>(status.scoringWorkflowId), beforeAcknowledging);
       }
+      if (status?.phase === 'done') break;
       await sleep(200);
     }
-  }
-
-  private async monitor(runId: string) {
-    const result = await (
-      await startMonitor(this.client, this.config, { model: MODEL, dataset: LIVE, runId, retrain: { maxAttempts: 2, policy: 'manual', approvalTimeout: '1h' } })
-    ).result();
+    const status = await chain.result();
+    say(`${chain.workflowId}: ingested ${LIVE}@${status.version!.slice(0, 8)}, scored (${status.scoringWorkflowId}), monitored (${status.monitoringWorkflowId})`);
+    const { run } = await this.client.workflow.getHandle<typeof scoreBatch>(status.scoringWorkflowId!).result();
+    say(`${run!.rows} rows scored with ${run!.modelVersion}: ${run!.outOfRange} outside [${run!.range.min.toFixed(3)}, ${run!.range.max.toFixed(3)}]; log ${shown(run!.logUri)}`);
+    const result = await this.client.workflow.getHandle<typeof monitorModel>(status.monitoringWorkflowId!).result();
     say(
       `monitoring: ${result.triggered ? `THRESHOLD CROSSED — ${result.reasons.join('; ')}` : 'no threshold crossed'} ` +
         `(drifted features: ${result.driftedFeatures.join(', ') || 'none'}, prediction PSI ${fmt(result.predictionPsi)}${result.live ? `, live AUC ${fmt(result.live.value)} vs ${fmt(result.live.baseline)} at training` : ''})`,
@@ -255,28 +315,42 @@ class Story {
     return result;
   }
 
+  /** A run with too many flagged predictions waits for a person; the demo acknowledges like `mlops acknowledge`. */
+  private async acknowledgeIfAlerted(handle: WorkflowHandle<typeof scoreBatch>, beforeAcknowledging?: () => Promise<void>): Promise<boolean> {
+    const status = await handle.query(scoreStatusQuery).catch(() => undefined);
+    if (status?.phase !== 'waiting-for-acknowledgement') return false;
+    say(`ALERT: ${status.run!.alert}`);
+    await beforeAcknowledging?.();
+    const reason = beforeAcknowledging ? 'pricing change, confirmed by the outcomes' : 'looked at the flagged rows';
+    say(`a person looks at the flagged rows and sends: mlops acknowledge ${MODEL} ${status.runId} --reason "${reason}"`);
+    await acknowledgeAlert(this.client, { model: MODEL, runId: status.runId, by: 'demo-analyst', reason });
+    this.flags.push({ workflow: handle.workflowId, flag: 'scoring alert', answered: 'acknowledged by the demo' });
+    return true;
+  }
+
   async ordinaryDays(): Promise<void> {
     let firstId = 200000;
     for (const day of ['2026-11-04', '2026-11-05']) {
-      await this.scoreAndMonitor(day, false, firstId);
+      await this.landDay(day, false, firstId);
       firstId += 10000;
-      await this.monitor(`day-${day}`);
     }
   }
 
   async pricingChange(): Promise<void> {
     const day = '2026-11-06';
-    console.log('\n— a pricing change ships on 2026-11-06 —');
-    await this.scoreAndMonitor(day, true, 300000);
-    step('the outcomes of 2026-11-06 arrive: labels for the scored rows, and the labeled snapshot for training');
-    const labels = this.write(`labels-${day}.csv`, generateChurnDay({ day, rows: 4000, badShare: 0, pricingChange: true, firstId: 300000 }));
-    const batch = await (await startLabels(this.client, this.config, { dataset: LIVE, source: labels, label: 'churned' })).result();
-    say(`mlops labels ${LIVE} ${path.basename(labels)}: ${batch.rows} labels recorded`);
-    const training = this.write(`churn-${day}.csv`, generateChurnDay({ day: `${day}-training`, rows: 6000, badShare: 0, pricingChange: true, firstId: 400000 }));
-    const ref = await ingest(this.client, this.config, { dataset: DATASET, source: training, contract, retentionDays: 14 });
-    say(`ingested ${DATASET}@${ref.version}: ${ref.rows.accepted} labeled rows after the change`);
-    step(`monitor "${MODEL}" on ${LIVE}@latest`);
-    const result = await this.monitor(`day-${day}`);
+    console.log(`\n— a pricing change ships on ${day} —`);
+    let outcomes = false;
+    const result = await this.landDay(day, true, 300000, async () => {
+      outcomes = true;
+      say('before acknowledging, the analyst waits for the outcomes of the day; they arrive (late, as labels do):');
+      const labels = this.write(`labels-${day}.csv`, generateChurnDay({ day, rows: 4000, badShare: 0, pricingChange: true, firstId: 300000 }));
+      const batch = await (await startLabels(this.client, this.config, { dataset: LIVE, source: labels, label: 'churned' })).result();
+      say(`mlops labels ${LIVE} ${path.basename(labels)}: ${batch.rows} labels recorded`);
+      const training = this.write(`churn-${day}.csv`, generateChurnDay({ day: `${day}-training`, rows: 6000, badShare: 0, pricingChange: true, firstId: 400000 }));
+      const ref = await ingest(this.client, this.config, { dataset: DATASET, source: training, contract, retentionDays: 14 });
+      say(`the data team publishes ${DATASET}@${ref.version}: ${ref.rows.accepted} labeled rows after the change`);
+    });
+    if (!outcomes) throw new Error(`expected the scoring of ${day} to raise an alert`);
     if (!result.retrain) throw new Error('expected monitoring to start the retraining loop');
     step(
       `${result.retrain.workflowId}: baseline proof, then train on ${DATASET}@latest plus the labeled production rows → shadow against production on held-out labeled production rows → a person approves`,
@@ -334,8 +408,12 @@ class Story {
     step(`train "${LITE}" (plan and region only) on ${DATASET}@latest and promote it`);
     const lite = (await (await startTraining(this.client, this.config, { model: LITE, dataset: DATASET, features: ['plan', 'region'] })).result()).summary.version;
     await (await startPromotion(this.client, this.config, { model: LITE, candidateVersion: lite, gates: { thresholds: { rocAuc: { min: 0.5 } } }, by: 'demo' })).result();
-    step(`retrain "${LITE}" (as \`mlops schedule retrain ${LITE} --every 7d\` would): one attempt allowed`);
-    const handle = await requestRetrain(this.client, this.config.taskQueue, { model: LITE, maxAttempts: 1 }, { reason: 'weekly schedule', by: 'demo' });
+    const file = this.writeSpec('churn-lite.yaml', `apiVersion: mlops/v1\nkind: Model\nname: ${LITE}\nretraining:\n  every: 7d # a Temporal Schedule\n  maxAttempts: 1\n`);
+    step(`apply the spec of "${LITE}" (mlops apply -f ${shown(file)}): retrain every 7 days, one attempt allowed`);
+    await this.apply(file);
+    step('a week passes: the schedule is due (the demo triggers it now)');
+    await this.client.schedule.getHandle(modelScheduleId('retrain', LITE)).trigger();
+    const handle = this.client.workflow.getHandle<typeof retrainUntilImproved>(retrainWorkflowId(LITE));
     for (;;) {
       const status = await handle.query(retrainStatusQuery).catch(() => undefined);
       if (status?.phase === 'escalated') {

@@ -10,7 +10,7 @@ import { printJson, printRows } from '../output';
 const SYMBOL = { create: '+', update: '~', delete: '-', unchanged: '=' } as const;
 
 /** Like terraform's plan: one line per resource, then the counts. */
-function printChanges(result: ApplyResult): void {
+export function printChanges(result: ApplyResult): void {
   for (const c of result.changes) console.log(`${SYMBOL[c.action]} ${c.resource}: ${c.what}${c.action === 'unchanged' ? ' (unchanged)' : ''}`);
   const count = (a: string) => result.changes.filter((c) => c.action === a).length;
   const summary = `${count('create')} to create, ${count('update')} to update, ${count('delete')} to delete`;
