@@ -26,7 +26,7 @@ function population(seed: number, n: number, mean: number, sd: number) {
 
 function realizedAccuracy(score: ArrayLike<number>, label: ArrayLike<number>, threshold: number): number {
   let right = 0;
-  for (let i = 0; i < score.length; i++) right += (score[i] >= threshold ? 1 : 0) === label[i] ? 1 : 0;
+  for (let i = 0; i < score.length; i++) right += (score[i]! >= threshold ? 1 : 0) === label[i] ? 1 : 0;
   return right / score.length;
 }
 

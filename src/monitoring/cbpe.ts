@@ -7,6 +7,7 @@
  * scores are often mis-calibrated in non-sigmoid ways, and the test split has enough rows for a
  * non-parametric fit. Monotone means the ranking (and so the model's own ROC AUC) is unchanged.
  */
+import { brier } from '../metrics/classification.js';
 
 /** Step map from raw score to calibrated probability: `upTo[i]` is the largest raw score of block i. */
 export interface IsotonicMap {
@@ -27,53 +28,53 @@ export interface Calibration {
 export function fitIsotonic(score: ArrayLike<number>, label: ArrayLike<number>): IsotonicMap {
   if (score.length !== label.length) throw new RangeError(`fitIsotonic: ${score.length} scores but ${label.length} labels`);
   if (score.length === 0) throw new RangeError('fitIsotonic: no rows to calibrate on');
-  const order = Array.from({ length: score.length }, (_, i) => i).sort((a, b) => score[a] - score[b]);
+  const order = Array.from({ length: score.length }, (_, i) => i).sort((a, b) => score[a]! - score[b]!);
   // Equal scores must share one calibrated value, so they start as one block.
   const upTo: number[] = [];
   const sum: number[] = [];
   const count: number[] = [];
   for (const i of order) {
-    const s = score[i];
+    const s = score[i]!;
     const last = upTo.length - 1;
-    if (last >= 0 && upTo[last] === s) {
-      sum[last] += label[i];
-      count[last] += 1;
+    if (last >= 0 && upTo[last]! === s) {
+      sum[last] = sum[last]! + label[i]!;
+      count[last] = count[last]! + 1;
     } else {
       upTo.push(s);
-      sum.push(label[i]);
+      sum.push(label[i]!);
       count.push(1);
     }
     // Pool while the newest block's mean is not above the previous one's: below violates monotonicity, equal only makes the map longer.
     while (upTo.length > 1) {
       const n = upTo.length - 1;
-      if (sum[n - 1] / count[n - 1] < sum[n] / count[n]) break;
-      sum[n - 1] += sum[n];
-      count[n - 1] += count[n];
-      upTo[n - 1] = upTo[n];
+      if (sum[n - 1]! / count[n - 1]! < sum[n]! / count[n]!) break;
+      sum[n - 1] = sum[n - 1]! + sum[n]!;
+      count[n - 1] = count[n - 1]! + count[n]!;
+      upTo[n - 1] = upTo[n]!;
       upTo.pop();
       sum.pop();
       count.pop();
     }
   }
-  return { upTo, value: sum.map((s, i) => s / count[i]) };
+  return { upTo, value: sum.map((s, i) => s / count[i]!) };
 }
 
 /** Calibrated probability of one raw score: the value of the first block whose range reaches it. */
 export function applyIsotonic(map: IsotonicMap, s: number): number {
   let lo = 0;
   let hi = map.upTo.length - 1;
-  if (s >= map.upTo[hi]) return map.value[hi];
+  if (s >= map.upTo[hi]!) return map.value[hi]!;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (map.upTo[mid] >= s) hi = mid;
+    if (map.upTo[mid]! >= s) hi = mid;
     else lo = mid + 1;
   }
-  return map.value[lo];
+  return map.value[lo]!;
 }
 
 export function calibrate(map: IsotonicMap, score: ArrayLike<number>): Float64Array {
   const out = new Float64Array(score.length);
-  for (let i = 0; i < score.length; i++) out[i] = applyIsotonic(map, score[i]);
+  for (let i = 0; i < score.length; i++) out[i] = applyIsotonic(map, score[i]!);
   return out;
 }
 
@@ -83,20 +84,14 @@ export function expectedCalibrationError(label: ArrayLike<number>, probability: 
   const sumY = new Float64Array(bins);
   const n = new Float64Array(bins);
   for (let i = 0; i < label.length; i++) {
-    const b = Math.min(bins - 1, Math.max(0, Math.floor(probability[i] * bins)));
-    sumP[b] += probability[i];
-    sumY[b] += label[i];
-    n[b] += 1;
+    const b = Math.min(bins - 1, Math.max(0, Math.floor(probability[i]! * bins)));
+    sumP[b] = sumP[b]! + probability[i]!;
+    sumY[b] = sumY[b]! + label[i]!;
+    n[b] = n[b]! + 1;
   }
   let ece = 0;
-  for (let b = 0; b < bins; b++) if (n[b] > 0) ece += Math.abs(sumP[b] - sumY[b]);
+  for (let b = 0; b < bins; b++) if (n[b]! > 0) ece += Math.abs(sumP[b]! - sumY[b]!);
   return label.length === 0 ? 0 : ece / label.length;
-}
-
-function brierOf(label: ArrayLike<number>, probability: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < label.length; i++) s += (probability[i] - label[i]) ** 2;
-  return label.length === 0 ? 0 : s / label.length;
 }
 
 /** Fit the calibration recorded in the model card, with its quality before and after on the same rows. */
@@ -111,8 +106,8 @@ export function fitCalibration(score: ArrayLike<number>, label: ArrayLike<number
     quality: {
       eceBefore: expectedCalibrationError(label, score),
       eceAfter: expectedCalibrationError(label, after),
-      brierBefore: brierOf(label, score),
-      brierAfter: brierOf(label, after),
+      brierBefore: brier(label, score),
+      brierAfter: brier(label, after),
     },
   };
 }
@@ -124,7 +119,7 @@ export function fitCalibration(score: ArrayLike<number>, label: ArrayLike<number
 export function expectedAccuracy(score: ArrayLike<number>, calibrated: ArrayLike<number>, threshold: number): number {
   if (score.length === 0) return Number.NaN;
   let s = 0;
-  for (let i = 0; i < score.length; i++) s += score[i] >= threshold ? calibrated[i] : 1 - calibrated[i];
+  for (let i = 0; i < score.length; i++) s += score[i]! >= threshold ? calibrated[i]! : 1 - calibrated[i]!;
   return s / score.length;
 }
 
@@ -134,9 +129,9 @@ export function expectedAccuracy(score: ArrayLike<number>, calibrated: ArrayLike
  * Rows with equal scores move together, as in an ordinary ROC curve.
  */
 export function expectedRocAuc(score: ArrayLike<number>, calibrated: ArrayLike<number>): number {
-  const order = Array.from({ length: score.length }, (_, i) => i).sort((a, b) => score[b] - score[a]);
+  const order = Array.from({ length: score.length }, (_, i) => i).sort((a, b) => score[b]! - score[a]!);
   let totalP = 0;
-  for (let i = 0; i < calibrated.length; i++) totalP += calibrated[i];
+  for (let i = 0; i < calibrated.length; i++) totalP += calibrated[i]!;
   const totalN = calibrated.length - totalP;
   if (totalP <= 0 || totalN <= 0) return Number.NaN;
   let tp = 0;
@@ -144,12 +139,12 @@ export function expectedRocAuc(score: ArrayLike<number>, calibrated: ArrayLike<n
   let area = 0;
   let k = 0;
   while (k < order.length) {
-    const s = score[order[k]];
+    const s = score[order[k]!]!;
     let dtp = 0;
     let dfp = 0;
-    while (k < order.length && score[order[k]] === s) {
-      dtp += calibrated[order[k]];
-      dfp += 1 - calibrated[order[k]];
+    while (k < order.length && score[order[k]!]! === s) {
+      dtp += calibrated[order[k]!]!;
+      dfp += 1 - calibrated[order[k]!]!;
       k++;
     }
     area += (dfp / totalN) * ((tp + dtp / 2) / totalP);
