@@ -7,7 +7,7 @@
  * scores are often mis-calibrated in non-sigmoid ways, and the test split has enough rows for a
  * non-parametric fit. Monotone means the ranking (and so the model's own ROC AUC) is unchanged.
  */
-import { brier } from '../metrics/classification.js';
+import { brier } from '../metrics/classification';
 
 /** Step map from raw score to calibrated probability: `upTo[i]` is the largest raw score of block i. */
 export interface IsotonicMap {
