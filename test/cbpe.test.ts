@@ -1,4 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPromotion } from '../src/client/promote';
+import { startLabels, startMonitor } from '../src/client/retrain';
+import { startScoring } from '../src/client/score';
+import { startTraining } from '../src/client/train';
+import type { MonitoringReport } from '../src/monitoring/monitor';
+import { ingestChurnData, writeChurnCsv } from './helpers/churn';
+import { type TestEnv, startTestEnv } from './helpers/env';
 import { rocAuc } from '../src/metrics/classification.js';
 import { applyIsotonic, calibrate, estimatePerformance, expectedAccuracy, expectedRocAuc, fitCalibration, fitIsotonic } from '../src/monitoring/cbpe.js';
 import { rng } from '../src/synthetic/rng.js';
@@ -103,5 +111,55 @@ describe('CBPE under covariate shift (calibrated on a reference split)', () => {
   it('calibrate maps every score into [0, 1]', () => {
     const p = calibrate(calibration.map, [-1, 0, 0.5, 1, 2]);
     for (const v of p) expect(v >= 0 && v <= 1).toBe(true);
+  });
+});
+
+// Through the real workflows (Temporal, DuckDB, ONNX Runtime): train, promote, score unlabeled rows, monitor, then labels.
+describe('CBPE in the monitoring pass', () => {
+  let env: TestEnv;
+  beforeAll(async () => {
+    env = await startTestEnv('cbpe');
+    await ingestChurnData(env, { dataset: 'cb', rows: 10_000 });
+    await (await startTraining(env.client, env.config, { model: 'est', dataset: 'cb' })).result();
+    expect((await (await startPromotion(env.client, env.config, { model: 'est', gates: { thresholds: { rocAuc: { min: 0.5 } } } })).result()).phase).toBe('promoted');
+  });
+  afterAll(async () => {
+    await env?.shutdown();
+  });
+
+  async function pass(dataset: string, runId: string, extra: { drift?: { psi: number } } = {}) {
+    const outcome = await (await startMonitor(env.client, env.config, { model: 'est', dataset, runId, retrainOnTrigger: false, ...extra })).result();
+    return { outcome, report: JSON.parse(fs.readFileSync(outcome.reportUri, 'utf8')) as MonitoringReport };
+  }
+
+  it('triggers on the estimate alone when rows move to the decision boundary, and the labels confirm it', async () => {
+    const o = { dataset: 'cb-near', rows: 4000, idOffset: 100_000, seed: 3, shrink: 0.2 };
+    await ingestChurnData(env, { ...o, unlabeled: true });
+    await (await startScoring(env.client, env.config, { model: 'est', dataset: 'cb-near', runId: 'score-near', maxFlaggedShare: 1 })).result();
+    // Drift thresholds out of reach: whatever triggers is the estimate.
+    const { outcome, report } = await pass('cb-near', 'near', { drift: { psi: 1000 } });
+    expect(report.live).toBeUndefined();
+    expect(report.estimated!.rows).toBe(4000);
+    expect(report.estimated!.drop.accuracy!).toBeGreaterThan(0.05);
+    expect(outcome.triggered).toBe(true);
+    expect(report.reasons).toHaveLength(1);
+    expect(report.reasons[0]).toMatch(/^estimated performance \(CBPE, before labels\)/);
+
+    await (await startLabels(env.client, env.config, { dataset: 'cb-near', source: await writeChurnCsv(env, o), label: 'churned' })).result();
+    const after = await pass('cb-near', 'near-labeled', { drift: { psi: 1000 } });
+    expect(after.report.live!.rows).toBe(4000);
+    expect(Math.abs(after.report.live!.metrics.accuracy! - report.estimated!.accuracy!)).toBeLessThan(ACCURACY_TOLERANCE);
+    expect(Math.abs(after.report.live!.metrics.rocAuc! - report.estimated!.rocAuc!)).toBeLessThan(AUC_TOLERANCE);
+    expect(fs.readFileSync(after.outcome.markdownUri, 'utf8')).toMatch(/\| accuracy \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|/);
+  });
+
+  it('does not cross its threshold on a shift that moves rows away from the boundary, while PSI alarms', async () => {
+    await ingestChurnData(env, { dataset: 'cb-far', rows: 4000, idOffset: 200_000, seed: 4, x2Shift: 1.5, unlabeled: true });
+    await (await startScoring(env.client, env.config, { model: 'est', dataset: 'cb-far', runId: 'score-far', maxFlaggedShare: 1 })).result();
+    const { outcome, report } = await pass('cb-far', 'far');
+    expect(outcome.triggered).toBe(true);
+    expect(report.reasons.join('; ')).toMatch(/feature drift in x2/);
+    expect(report.reasons.join('; ')).not.toMatch(/estimated performance/);
+    expect(report.estimated!.drop.accuracy!).toBeLessThanOrEqual(report.thresholds.maxEstimatedDrop);
   });
 });
