@@ -37,6 +37,11 @@ describe('trainModel workflow', () => {
     expect(card.trainingProfile.map((p) => p.name)).toEqual(['x1', 'x2', 'color']);
     expect(card.expectedPredictionRange.min).toBeLessThanOrEqual(card.expectedPredictionRange.p50);
     expect(fs.statSync(summary.onnxUri).size).toBe(card.onnx.bytes);
+    // Isotonic calibration on the test split: a least-squares monotone fit, so never a worse Brier score there.
+    expect(card.calibration).toMatchObject({ method: 'isotonic', fittedOn: 'test', rows: card.split.test });
+    expect(card.calibration!.quality.brierAfter).toBeLessThanOrEqual(card.calibration!.quality.brierBefore);
+    const values = card.calibration!.map.value;
+    expect(values.every((v, i) => i === 0 || v >= values[i - 1]!)).toBe(true);
 
     const state = await registryState(env.client, 'churn');
     expect(state.versions.map((v) => v.version)).toEqual([summary.version]);

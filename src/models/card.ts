@@ -1,4 +1,5 @@
 import type { ColumnProfile } from '../datasets/profile';
+import type { Calibration } from '../monitoring/cbpe';
 import { userError } from '../errors';
 import { didYouMean } from '../suggest';
 import type { FeatureSpec, Task, TrainingRows } from '../training/data';
@@ -32,6 +33,11 @@ export interface ModelCard {
   expectedPredictionRange: { min: number; p01: number; p50: number; p99: number; max: number };
   /** Deciles of that output on the test split with the test rows per bin: the baseline of prediction drift. */
   predictionProfile: { innerEdges: number[]; counts: number[] };
+  /**
+   * Binary models: isotonic calibration of the positive-class probability fitted on the test split, the
+   * basis of performance estimation before labels arrive (CBPE). Absent on older cards and other tasks.
+   */
+  calibration?: Calibration;
   /** Present when the model file has a per-row `contributions` output (built-in binary/regression models). */
   explanation?: { output: 'contributions'; columns: string[]; scale: 'log-odds' | 'value'; method: 'linear-exact' | 'tree-path' };
   onnx: { uri: string; sha256: string; bytes: number; inputs: Array<{ name: string; type: string }>; outputs: string[] };

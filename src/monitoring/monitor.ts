@@ -12,6 +12,20 @@ import { type FeatureDrift, featureDrift } from './drift';
 import type { MonitorRequest } from './request';
 import { labelsGlob } from './labels';
 import { type PredictionDrift, predictionDrift } from './prediction-drift';
+import { estimatePerformance } from './cbpe';
+
+/** CBPE: what accuracy and ROC AUC the calibrated probabilities promise on unlabeled rows, vs the card's test split. */
+export interface EstimatedPerformance {
+  rows: number;
+  accuracy: number | null;
+  rocAuc: number | null;
+  baseline: { accuracy: number | null; rocAuc: number | null };
+  /** How much below the baseline (positive = worse). */
+  drop: { accuracy: number | null; rocAuc: number | null };
+}
+
+/** The decision threshold the card's test accuracy uses (binaryMetrics' default). */
+const DECISION_THRESHOLD = 0.5;
 
 export interface LiveMetrics {
   rows: number;
@@ -30,10 +44,12 @@ export interface MonitoringReport {
   dataset: string;
   datasetVersion: string;
   createdAt: string;
-  thresholds: Pick<MonitorRequest, 'drift' | 'maxMetricDrop' | 'minLabeledRows'>;
+  thresholds: Pick<MonitorRequest, 'drift' | 'maxMetricDrop' | 'maxEstimatedDrop' | 'minLabeledRows'>;
   features: FeatureDrift[];
   predictions?: PredictionDrift;
   live?: LiveMetrics;
+  /** Binary models whose card has a calibration and whose version was scored: CBPE estimates. */
+  estimated?: EstimatedPerformance;
   /** Why a part could not be computed (no scoring run yet, no labels yet…). */
   notes: string[];
   triggered: boolean;
@@ -69,6 +85,7 @@ export async function monitor(args: {
   const hasLogs = files.length > 0;
   const log = logRelation(files);
   let predictions: PredictionDrift | undefined;
+  let estimated: EstimatedPerformance | undefined;
   if (!hasLogs) notes.push('no prediction logs yet: score data with `mlops score` to monitor predictions and live metrics');
   else {
     // The latest scoring run of this version with this model: scoring it twice must not double the sample.
@@ -80,6 +97,15 @@ export async function monitor(args: {
       notes.push(`no scoring run of ${manifest.dataset}@${manifest.version} with ${card.version} yet: prediction drift not computed`);
       predictions = undefined;
     } else if (predictions.drifted) reasons.push(`prediction drift (PSI ${predictions.psi.toFixed(2)})`);
+    if (card.task === 'binary') {
+      estimated = await estimatedPerformanceOf(conn, scored, card, notes);
+      const worst = estimated ? Math.max(estimated.drop.accuracy ?? -Infinity, estimated.drop.rocAuc ?? -Infinity) : -Infinity;
+      if (estimated && worst > request.maxEstimatedDrop) {
+        reasons.push(
+          `estimated performance (CBPE, before labels): accuracy ${estimated.accuracy?.toFixed(4)} vs ${estimated.baseline.accuracy?.toFixed(4)}, ROC AUC ${estimated.rocAuc?.toFixed(4)} vs ${estimated.baseline.rocAuc?.toFixed(4)} at training (worse by ${worst.toFixed(4)} on ${estimated.rows} rows)`,
+        );
+      }
+    }
   }
 
   let live: LiveMetrics | undefined;
@@ -100,14 +126,37 @@ export async function monitor(args: {
     dataset: manifest.dataset,
     datasetVersion: manifest.version,
     createdAt: args.now,
-    thresholds: { drift: request.drift, maxMetricDrop: request.maxMetricDrop, minLabeledRows: request.minLabeledRows },
+    thresholds: { drift: request.drift, maxMetricDrop: request.maxMetricDrop, maxEstimatedDrop: request.maxEstimatedDrop, minLabeledRows: request.minLabeledRows },
     features,
     ...(predictions ? { predictions } : {}),
     ...(live ? { live } : {}),
+    ...(estimated ? { estimated } : {}),
     notes,
     triggered: reasons.length > 0,
     reasons,
   };
+}
+
+async function estimatedPerformanceOf(conn: DuckDBConnection, scored: string, card: ModelCard, notes: string[]): Promise<EstimatedPerformance | undefined> {
+  if (!card.calibration) {
+    notes.push(`the card of ${card.version} has no calibration (trained by an older version): estimated performance (CBPE) not available`);
+    return undefined;
+  }
+  const rows = await queryRows<{ output: number | null }>(conn, `SELECT output FROM ${scored} WHERE isfinite(output)`);
+  if (rows.length === 0) {
+    notes.push(`no scored rows of this dataset version with ${card.version}: estimated performance (CBPE) not computed`);
+    return undefined;
+  }
+  const e = estimatePerformance(
+    card.calibration,
+    Float64Array.from(rows, (r) => r.output!),
+    DECISION_THRESHOLD,
+  );
+  const accuracy = finiteOrNull(e.expectedAccuracy);
+  const rocAuc = finiteOrNull(e.expectedRocAuc);
+  const baseline = { accuracy: finiteOrNull(card.metrics.test.accuracy), rocAuc: finiteOrNull(card.metrics.test.rocAuc) };
+  const dropOf = (value: number | null, base: number | null) => (value === null || base === null ? null : base - value);
+  return { rows: e.rows, accuracy, rocAuc, baseline, drop: { accuracy: dropOf(accuracy, baseline.accuracy), rocAuc: dropOf(rocAuc, baseline.rocAuc) } };
 }
 
 async function globHasFiles(conn: DuckDBConnection, pattern: string): Promise<boolean> {
@@ -212,6 +261,21 @@ export function renderMonitoringMarkdown(r: MonitoringReport): string {
       '## Live metrics (labeled predictions)',
       '',
       `${r.live.primaryMetric}: ${r.live.value ?? 'n/a'} live vs ${r.live.baseline ?? 'n/a'} at training, on ${r.live.rows} labeled rows`,
+      '',
+    );
+  }
+  if (r.estimated) {
+    const e = r.estimated;
+    const fmt = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : v.toFixed(4));
+    lines.push(
+      '## Estimated performance (CBPE, before labels)',
+      '',
+      `From calibrated probabilities on ${e.rows} scored rows; realized once labels arrive (${r.live?.rows ?? 0} labeled rows).`,
+      '',
+      '| metric | at training (test) | estimated | realized |',
+      '|---|---|---|---|',
+      `| accuracy | ${fmt(e.baseline.accuracy)} | ${fmt(e.accuracy)} | ${fmt(r.live?.metrics.accuracy)} |`,
+      `| rocAuc | ${fmt(e.baseline.rocAuc)} | ${fmt(e.rocAuc)} | ${fmt(r.live?.metrics.rocAuc)} |`,
       '',
     );
   }

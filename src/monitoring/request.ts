@@ -32,6 +32,11 @@ export const monitorRequestSchema = z
       .default(DEFAULT_DRIFT_THRESHOLDS),
     /** Live primary metric this much worse than the card's test value (absolute) counts as degraded. */
     maxMetricDrop: z.number().min(0).default(0.05),
+    /**
+     * Estimated accuracy or ROC AUC (CBPE, from calibrated probabilities on unlabeled rows) this much below
+     * the card's test value (absolute) counts as degraded, before any label arrives. Binary models only.
+     */
+    maxEstimatedDrop: z.number().min(0).default(0.05),
     /** Live metrics are judged only with at least this many labeled predictions. */
     minLabeledRows: z.number().int().min(1).default(200),
     primaryMetric: z.string().optional(),

@@ -135,11 +135,16 @@ export function renderMonitoringPage(r: MonitoringReport, history: readonly Moni
     ? `Live ${r.live.primaryMetric}: ${fmt(r.live.value)} on ${r.live.rows} labeled predictions, ${fmt(r.live.baseline)} at training${r.live.drop !== null ? ` (${r.live.drop > 0 ? 'worse' : 'better'} by ${fmt(Math.abs(r.live.drop))}; allowed drop ${fmt(r.thresholds.maxMetricDrop)})` : ''}.`
     : 'No live metrics yet.';
   if (r.live) data.live = r.live;
+  // CBPE next to the realized values: the estimate comes first, labels confirm or correct it later.
+  const estimatedWords = r.estimated
+    ? `Estimated before labels (CBPE, ${r.estimated.rows} scored rows): accuracy ${fmt(r.estimated.accuracy)} (realized ${fmt(r.live?.metrics.accuracy ?? null)}, ${fmt(r.estimated.baseline.accuracy)} at training), ROC AUC ${fmt(r.estimated.rocAuc)} (realized ${fmt(r.live?.metrics.rocAuc ?? null)}, ${fmt(r.estimated.baseline.rocAuc)} at training); allowed drop ${fmt(r.thresholds.maxEstimatedDrop)}.`
+    : 'No estimated performance (binary models with a calibrated card, once their version is scored).';
+  if (r.estimated) data.estimated = r.estimated;
   const verdict = r.triggered
     ? `<strong>Threshold crossed:</strong> ${esc(r.reasons.join('; '))}.`
     : `<strong>No threshold crossed.</strong> ${r.features.length} feature(s) checked${r.predictions ? ', predictions stable' : ''}.`;
   const body = [
-    section('Live metrics', `<p>${esc(liveWords)}</p>`, r.notes.length ? `<ul>${r.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''),
+    section('Live metrics', `<p>${esc(liveWords)}</p>`, `<p>${esc(estimatedWords)}</p>`, r.notes.length ? `<ul>${r.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''),
     featureSection(r, data),
     predictionSection(r, data),
     trendSection(r, history, data),

@@ -5,6 +5,7 @@ import { featureColumns } from '../contract/schema';
 import type { DatasetManifest } from '../datasets/manifest';
 import { userError } from '../errors';
 import { metricsOf, outputValues } from '../metrics';
+import { fitCalibration } from '../monitoring/cbpe';
 import type { ModelCard, ModelVersionSummary, TrainerConfig } from '../models/card';
 import { summaryOf } from '../models/card';
 import { feedsFromSplit, loadSession } from '../onnx/runtime';
@@ -133,6 +134,8 @@ export async function trainModelVersion(args: TrainArgs): Promise<TrainedVersion
       trainingProfile: manifest.profile.filter((p) => data.features.some((f) => f.name === p.name)),
       expectedPredictionRange: rangeOf(testValues),
       predictionProfile: decileProfile(testValues),
+      // Fitted on the test split, whose predictions are at hand here: the rows the card's test metrics describe.
+      ...(data.task === 'binary' && data.test.rows > 0 ? { calibration: fitCalibration(testValues, data.test.label) } : {}),
       ...(outputNames.includes(CONTRIBUTIONS_OUTPUT) && trainer.kind !== 'command'
         ? {
             explanation: {

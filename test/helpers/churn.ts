@@ -19,6 +19,8 @@ export interface ChurnOptions {
   idOffset?: number;
   concept?: 'a' | 'b' | 'c';
   x2Shift?: number;
+  /** Multiplies x1 and x2 (default 1): below 1 moves rows towards the decision boundary, where the model is unsure. */
+  shrink?: number;
   outliers?: number;
   /** Leave the label column out (data scored before its labels are known). */
   unlabeled?: boolean;
@@ -28,7 +30,7 @@ export interface ChurnOptions {
 export async function writeChurnCsv(env: TestEnv, o: ChurnOptions): Promise<string> {
   const file = path.join(
     env.inputDir,
-    `${o.dataset}-${o.idOffset ?? 0}-${o.rows}-${o.concept ?? 'a'}-${o.x2Shift ?? 0}-${o.outliers ?? 0}-${o.unlabeled ? 'u' : 'l'}-${o.seed ?? 0}.csv`,
+    `${o.dataset}-${o.idOffset ?? 0}-${o.rows}-${o.concept ?? 'a'}-${o.x2Shift ?? 0}-${o.shrink ?? 1}-${o.outliers ?? 0}-${o.unlabeled ? 'u' : 'l'}-${o.seed ?? 0}.csv`,
   );
   const s = o.seed ?? 0;
   const x1Effect = o.concept === 'c' ? -2 : 2;
@@ -39,8 +41,8 @@ export async function writeChurnCsv(env: TestEnv, o: ChurnOptions): Promise<stri
     `COPY (SELECT id, x1, x2, color${o.unlabeled ? '' : ', churned'} FROM (
        SELECT id, x1, x2, color, (hash(id, 5, ${s}) % 1000000) / 1000000.0 < 1 / (1 + exp(-(${logit}))) AS churned FROM (
          SELECT i AS id,
-                CASE WHEN i - ${o.idOffset ?? 0} < ${o.outliers ?? 0} THEN 500 + i % 7 ELSE ((hash(i, 1, ${s}) % 10000) / 10000.0) * 4 - 2 END AS x1,
-                CASE WHEN hash(i, 2, ${s}) % 10 = 0 THEN NULL ELSE ((hash(i, 3, ${s}) % 10000) / 10000.0) * 4 - 2 + ${o.x2Shift ?? 0} END AS x2,
+                CASE WHEN i - ${o.idOffset ?? 0} < ${o.outliers ?? 0} THEN 500 + i % 7 ELSE (((hash(i, 1, ${s}) % 10000) / 10000.0) * 4 - 2) * ${o.shrink ?? 1} END AS x1,
+                CASE WHEN hash(i, 2, ${s}) % 10 = 0 THEN NULL ELSE (((hash(i, 3, ${s}) % 10000) / 10000.0) * 4 - 2) * ${o.shrink ?? 1} + ${o.x2Shift ?? 0} END AS x2,
                 ['red', 'green', 'blue'][(1 + hash(i, 4, ${s}) % 3)::INTEGER] AS color
          FROM range(${o.idOffset ?? 0}, ${(o.idOffset ?? 0) + o.rows}) t(i))))
      TO ${quoteString(file)} (HEADER)`,

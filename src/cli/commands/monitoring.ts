@@ -34,6 +34,9 @@ export function registerMonitoringCommands(program: Command, ctx: () => CliConte
     .option('--run-id <id>', 'name of the report (default: <dataset>-<UTC time>)')
     .addOption(schemaOption('--psi <value>', 'PSI at which a feature or the predictions count as drifted', monitorRequestSchema, 'drift.psi'))
     .addOption(schemaOption('--max-metric-drop <value>', 'live primary metric drop (absolute) that counts as degraded', monitorRequestSchema, 'maxMetricDrop'))
+    .addOption(
+      schemaOption('--max-estimated-drop <value>', 'estimated (CBPE, before labels) accuracy or ROC AUC drop that counts as degraded', monitorRequestSchema, 'maxEstimatedDrop'),
+    )
     .option('--no-retrain', 'only report; do not start the retraining loop')
     .option('--json', 'print the result as JSON')
     .action(async (model: string, opts) => {
@@ -45,6 +48,7 @@ export function registerMonitoringCommands(program: Command, ctx: () => CliConte
         ...(opts.runId ? { runId: opts.runId } : {}),
         drift: { psi: numberOption('--psi', opts.psi)! },
         maxMetricDrop: numberOption('--max-metric-drop', opts.maxMetricDrop),
+        maxEstimatedDrop: numberOption('--max-estimated-drop', opts.maxEstimatedDrop),
         retrainOnTrigger: opts.retrain,
       });
       const r = await c.answer(handle.result());
