@@ -310,7 +310,7 @@ retraining:
     const result = await this.client.workflow.getHandle<typeof monitorModel>(status.monitoringWorkflowId!).result();
     say(
       `monitoring: ${result.triggered ? `THRESHOLD CROSSED — ${result.reasons.join('; ')}` : 'no threshold crossed'} ` +
-        `(drifted features: ${result.driftedFeatures.join(', ') || 'none'}, prediction PSI ${fmt(result.predictionPsi)}${result.live ? `, live AUC ${fmt(result.live.value)} vs ${fmt(result.live.baseline)} at training` : ''})`,
+        `(drifted features: ${result.driftedFeatures.join(', ') || 'none'}, prediction PSI ${fmt(result.predictionPsi)}${result.estimated ? `, estimated AUC before labels ${fmt(result.estimated.rocAuc)}` : ''}${result.live ? `, live AUC ${fmt(result.live.value)} vs ${fmt(result.live.baseline)} at training` : ''})`,
     );
     return result;
   }

@@ -1,4 +1,4 @@
-import type { MonitoringReport } from './monitor';
+import type { EstimatedPerformance, MonitoringReport } from './monitor';
 
 /** What the monitor workflow keeps in its history: verdicts and references, not the bins. */
 export interface MonitorOutcome {
@@ -14,6 +14,8 @@ export interface MonitorOutcome {
   driftedFeatures: string[];
   predictionPsi?: number;
   live?: { rows: number; primaryMetric: string; value: number | null; baseline: number | null };
+  /** CBPE: the performance expected from calibrated outputs, before labels (a handful of numbers). */
+  estimated?: EstimatedPerformance;
   notes: string[];
 }
 
@@ -30,6 +32,7 @@ export function outcomeOfMonitoringReport(report: MonitoringReport, reportUri: s
     driftedFeatures: report.features.filter((f) => f.drifted).map((f) => f.feature),
     ...(report.predictions ? { predictionPsi: report.predictions.psi } : {}),
     ...(report.live ? { live: { rows: report.live.rows, primaryMetric: report.live.primaryMetric, value: report.live.value, baseline: report.live.baseline } } : {}),
+    ...(report.estimated ? { estimated: report.estimated } : {}),
     notes: report.notes,
   };
 }
