@@ -9,6 +9,9 @@ import { DELIVERY_ID_HEADER, FlagDeliveryError, SIGNATURE_HEADER, deliverFlagTo,
 import { FLAG_SCHEMA, answerCommands, flagPayload, type FlagPayload } from '../src/notifications/flags';
 import { parseSpec } from '../src/spec/load';
 import { ArtifactStore } from '../src/store/artifact-store';
+import { applySpec } from '../src/client/apply';
+import { acknowledgeAlert } from '../src/client/score';
+import { startTestEnv, type TestEnv } from './helpers/env';
 
 /**
  * Flags that reach people: real HTTP receivers on 127.0.0.1 (a webhook that checks the HMAC
@@ -236,5 +239,93 @@ describe('the spec notify section', () => {
     expect(notifySpecSchema.safeParse([{ kind: 'webhook', url: 'https://h.example', secret: 'inline' }]).success).toBe(false);
     expect(notifySpecSchema.safeParse([{ kind: 'webhook', url: 'https://h.example', secretEnv: 'not a name' }]).success).toBe(false);
     expect(notifySpecSchema.safeParse([{ kind: 'slack', url: 'ftp://h.example' }]).success).toBe(false);
+  });
+});
+
+/** Through real workflows on the run's Temporal server: the serving alert raises its flag with raiseFlag. */
+describe('flags raised by workflows', () => {
+  let env: TestEnv;
+  const hooks = new Receiver();
+  const SECRET_VAR = 'MLOPS_TEST_NOTIFY_SECRET';
+
+  beforeAll(async () => {
+    await hooks.start();
+    // The in-process worker reads the secret from its environment at delivery time.
+    process.env[SECRET_VAR] = SECRET;
+    env = await startTestEnv('notify', { MLOPS_WEB_UI_URL: 'http://ui.test:8233' });
+  });
+
+  afterAll(async () => {
+    await env?.shutdown();
+    await hooks.stop();
+    delete process.env[SECRET_VAR];
+  });
+
+  async function applyNotify(model: string, notify: unknown[]): Promise<void> {
+    const text = JSON.stringify({ apiVersion: 'mlops/v1', kind: 'Model', name: model, notify });
+    await applySpec(env.client, env.config, env.store, { spec: parseSpec(text, `${model}.json`), source: `${model}.json`, text, baseDir: env.inputDir });
+  }
+
+  async function raiseServingAlert(model: string, runId: string) {
+    return env.client.workflow.start('servingAlert', {
+      taskQueue: env.config.taskQueue,
+      workflowId: `score:${model}:${runId}`,
+      args: [{ model, runId, modelVersion: 'v1', alert: 'flagged share 0.4 above 0.1 in the last 200 predictions' }],
+    });
+  }
+
+  async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 40_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const got = await probe();
+      if (got !== undefined) return got;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  it('a serving alert reaches a signed webhook and Slack once, with the acknowledge command and the Web UI link', async () => {
+    await applyNotify('notify-a', [
+      { kind: 'webhook', url: `${hooks.url}/signed/wf`, secretEnv: SECRET_VAR },
+      { kind: 'slack', url: `${hooks.url}/slack/wf` },
+    ]);
+    const handle = await raiseServingAlert('notify-a', 'online-1');
+    const hook = await until('the webhook', () => hooks.at('/signed/wf')[0]);
+    const payload = JSON.parse(hook.body) as FlagPayload;
+    expect(payload).toMatchObject({ schema: FLAG_SCHEMA, kind: 'serving-alert', model: 'notify-a', workflowId: 'score:notify-a:online-1', episode: 1 });
+    expect(payload.commands).toEqual(['mlops acknowledge notify-a online-1 --reason "…"']);
+    expect(payload.webUiUrl).toBe('http://ui.test:8233/namespaces/default/workflows/score%3Anotify-a%3Aonline-1');
+    expect(hook.headers[DELIVERY_ID_HEADER.toLowerCase()]).toBe('score:notify-a:online-1/serving-alert/1');
+    await until('the Slack message', () => hooks.at('/slack/wf')[0]);
+    await acknowledgeAlert(env.client, { model: 'notify-a', runId: 'online-1', by: 'ana', reason: 'seen' });
+    expect(await handle.result()).toMatchObject({ phase: 'done' });
+    expect(hooks.at('/signed/wf')).toHaveLength(1);
+    expect(hooks.at('/slack/wf')).toHaveLength(1);
+    // No secret in the history: only the env var's name travels.
+    expect(JSON.stringify(await handle.fetchHistory())).not.toContain(SECRET);
+  });
+
+  it('a receiver that always fails leaves the workflow to complete normally, the failure on record', async () => {
+    await applyNotify('notify-b', [{ kind: 'webhook', url: `${hooks.url}/down` }]);
+    hooks.failures.set('/down', 1_000);
+    const handle = await raiseServingAlert('notify-b', 'online-2');
+    const failed = await until('the failed-delivery record', async () => (await listFailedDeliveries(env.store)).find((f) => f.workflowId === 'score:notify-b:online-2'));
+    expect(failed).toMatchObject({ kind: 'serving-alert', deliveryId: 'score:notify-b:online-2/serving-alert/1' });
+    expect(failed.error).toContain('HTTP 503');
+    await acknowledgeAlert(env.client, { model: 'notify-b', runId: 'online-2', by: 'ana', reason: 'seen' });
+    expect(await handle.result()).toMatchObject({ phase: 'done' });
+  }, 60_000);
+
+  it('no spec: the delivery runs and sends nothing, recorded as not configured', async () => {
+    const handle = await raiseServingAlert('notify-none', 'online-3');
+    const history = await until('the delivery', async () => {
+      const h = await handle.fetchHistory();
+      return h.events?.some((e) => e.activityTaskCompletedEventAttributes) ? h : undefined;
+    });
+    const completed = history.events!.find((e) => e.activityTaskCompletedEventAttributes)!;
+    const result = JSON.parse(Buffer.from(completed.activityTaskCompletedEventAttributes!.result!.payloads![0]!.data!).toString('utf8')) as { configured: boolean };
+    expect(result).toMatchObject({ configured: false, channels: [] });
+    await acknowledgeAlert(env.client, { model: 'notify-none', runId: 'online-3', by: 'ana', reason: 'seen' });
+    await handle.result();
   });
 });

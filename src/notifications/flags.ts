@@ -77,5 +77,4 @@ export const answerCommands = {
   promotionReview: (model: string, version: string) => [`mlops approve ${model} ${version} --reason "…"`, `mlops reject ${model} ${version} --reason "…"`],
   scoringAlert: (model: string, runId: string) => [`mlops acknowledge ${model} ${runId} --reason "…"`],
   retrainEscalated: (model: string) => [`mlops decide ${model} retry|accept-current|force-promote|abort --reason "…"`],
-  landingChainFailed: (workflowId: string) => [`mlops landed retry ${workflowId} --reason "…"`, `mlops landed dismiss ${workflowId} --reason "…"`],
 };
