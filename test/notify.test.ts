@@ -11,6 +11,7 @@ import { parseSpec } from '../src/spec/load';
 import { ArtifactStore } from '../src/store/artifact-store';
 import { applySpec } from '../src/client/apply';
 import { acknowledgeAlert } from '../src/client/score';
+import { cliFor } from './helpers/cli';
 import { startTestEnv, type TestEnv } from './helpers/env';
 
 /**
@@ -312,6 +313,12 @@ describe('flags raised by workflows', () => {
     const failed = await until('the failed-delivery record', async () => (await listFailedDeliveries(env.store)).find((f) => f.workflowId === 'score:notify-b:online-2'));
     expect(failed).toMatchObject({ kind: 'serving-alert', deliveryId: 'score:notify-b:online-2/serving-alert/1' });
     expect(failed.error).toContain('HTTP 503');
+    const cli = cliFor(env.config);
+    const listed = await cli('notifications', '--failed', '--json');
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ deliveryId: 'score:notify-b:online-2/serving-alert/1' })]));
+    const sent = await cli('notifications', '--json');
+    expect(JSON.parse(sent.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ deliveryId: 'score:notify-a:online-1/serving-alert/1', channel: '1-slack' })]));
     await acknowledgeAlert(env.client, { model: 'notify-b', runId: 'online-2', by: 'ana', reason: 'seen' });
     expect(await handle.result()).toMatchObject({ phase: 'done' });
   }, 60_000);

@@ -133,3 +133,21 @@ export async function listFailedDeliveries(store: ArtifactStore): Promise<Failed
   }
   return out.sort((a, b) => a.failedAt.localeCompare(b.failedAt));
 }
+
+/** A channel that took a flag (the dedupe marker). */
+export interface DeliveredFlag {
+  deliveryId: string;
+  channel: string;
+  kind: string;
+  sentAt: string;
+}
+
+export async function listDeliveredFlags(store: ArtifactStore): Promise<DeliveredFlag[]> {
+  const out: DeliveredFlag[] = [];
+  for (const object of await store.backend.list(store.key(...layout.notificationsDelivered()))) {
+    if (!object.key.endsWith('.json')) continue;
+    const bytes = await store.backend.get(object.key);
+    if (bytes) out.push(JSON.parse(bytes.toString('utf8')) as DeliveredFlag);
+  }
+  return out.sort((a, b) => a.sentAt.localeCompare(b.sentAt));
+}
