@@ -70,6 +70,8 @@ export const envSchema = z.object({
   /** Path-style requests (http://host/bucket/key), as MinIO, Ceph and versitygw want; default: on with an endpoint. */
   MLOPS_S3_PATH_STYLE: boolFromEnv.optional(),
   /** Widest table a worker validates and profiles; wider input is refused up front. */
+  /** The Temporal Web UI that flag messages link to. */
+  MLOPS_WEB_UI_URL: z.string().url().default('http://localhost:8233'),
   MLOPS_MAX_COLUMNS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_MAX_COLUMNS),
 });
 
@@ -98,6 +100,8 @@ export interface MlopsConfig {
   /** How this process opens DuckDB. */
   duckdb: { memoryLimit: string; spillDir: string };
   maxColumns: number;
+  /** MLOPS_WEB_UI_URL: the Web UI that flag messages link to. */
+  webUiUrl: string;
   /** Where the artifacts live: the folder dataDir, or an S3 bucket and prefix. */
   store: StoreSettings;
 }
@@ -163,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MlopsConfig {
       spillDir: e.MLOPS_DUCKDB_TEMP_DIR ? path.resolve(expandHome(e.MLOPS_DUCKDB_TEMP_DIR)) : path.join(dataDir, '.tmp', 'duckdb-spill'),
     },
     maxColumns: e.MLOPS_MAX_COLUMNS,
+    webUiUrl: e.MLOPS_WEB_UI_URL,
     store: storeSettingsOf(e, dataDir),
   };
 }

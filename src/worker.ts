@@ -72,6 +72,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       taskQueue: options.taskQueue ?? config.taskQueue,
       trainerCommands: config.trainerCommands,
       maxColumns: config.maxColumns,
+      webUiUrl: config.webUiUrl,
     }),
   });
 }

@@ -32,6 +32,8 @@ const WORKFLOW_TYPES = [
   'monitorModel',
   'recordLabelsWorkflow',
   'scheduledRetrain',
+  // Recorded with patched('notify-flags') in: raiseFlag's delivery activity.
+  'servingAlert',
 ];
 
 describe('recorded histories replay on the current workflow code', () => {

@@ -7,6 +7,7 @@ import { createLandingActivities } from './landing';
 import { createRetentionActivities } from './retention';
 import { createScoringActivities } from './scoring';
 import { createMonitoringActivities } from './monitoring';
+import { createNotifyActivities } from './notify';
 import { createOnlineActivities } from './online';
 import { createRegistryActivities } from './registry';
 import { createRetrainingActivities } from './retraining';
@@ -22,6 +23,8 @@ export interface ActivityDeps {
   trainerCommands: readonly string[];
   /** MLOPS_MAX_COLUMNS. */
   maxColumns: number;
+  /** MLOPS_WEB_UI_URL (default http://localhost:8233): the Web UI links in flag messages. */
+  webUiUrl?: string;
 }
 
 /** Every activity, built from injected dependencies so tests and workers choose their own store. */
@@ -37,6 +40,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOnlineActivities(deps),
     ...createRetrainingActivities(deps),
     ...createLandingActivities(deps),
+    ...createNotifyActivities(deps),
   };
 }
 

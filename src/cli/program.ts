@@ -5,6 +5,7 @@ import { registerCodecCommand } from './commands/codec';
 import { registerContractCommands } from './commands/contract';
 import { registerDatasetCommands } from './commands/datasets';
 import { registerLandedCommands } from './commands/landed';
+import { registerNotificationCommands } from './commands/notifications';
 import { registerModelCommands } from './commands/models';
 import { registerMonitoringCommands } from './commands/monitoring';
 import { registerPromotionCommands } from './commands/promotion';
@@ -43,6 +44,7 @@ export function buildProgram(ctx: () => CliContext): Command {
   registerScheduleCommands(program, ctx);
   registerApplyCommands(program, ctx);
   registerLandedCommands(program, ctx);
+  registerNotificationCommands(program, ctx);
   registerServeCommand(program, ctx);
   registerSqlCommand(program, ctx);
   registerCodecCommand(program, ctx);

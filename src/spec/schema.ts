@@ -6,6 +6,7 @@ import { monitorRequestSchema } from '../monitoring/request';
 import { retrainRequestSchema } from '../retraining/request';
 import { DATASET_ROLES, landingIngestSchema, landingSchema, landingScoringSchema } from '../landing/request';
 import { datasetName, modelName } from '../store/names';
+import { notifySpecSchema } from '../notifications/channels';
 
 /**
  * A model's declarative spec (`mlops apply -f churn.yaml`): how its loop runs, in one file instead
@@ -65,6 +66,7 @@ export const modelSpecSchema = z
     promotion: promotionSpecSchema.optional().describe("How the retraining loop's candidates are promoted"),
     monitoring: monitoringSpecSchema.optional().describe('A monitoring pass on a schedule; a crossing starts the retraining loop'),
     retraining: retrainingSpecSchema.optional().describe('Limits and strategies of the retraining loop; with `every`, retraining on a schedule too'),
+    notify: notifySpecSchema.optional().describe('Where flags (a workflow waiting for a person) are sent: webhooks and Slack incoming webhooks'),
   })
   .strict();
 

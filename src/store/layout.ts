@@ -18,6 +18,11 @@ export const RUN_PAGE = 'report.html';
 export const MODEL_PAGE = 'index.html';
 export const MODEL_PAGE_DATA = 'model.json';
 
+/** A name as one segment: other characters (`/`, `:`…) as %XX, so distinct names stay distinct. */
+function safeSegment(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 export const layout = {
   datasets: () => ['datasets'],
   dataset: (dataset: string) => ['datasets', dataset],
@@ -58,6 +63,15 @@ export const layout = {
   /** Files taken from a dataset's landing folder, one marker per sha256 (see landing/scan.ts). */
   landed: (model: string, dataset: string) => ['landing', model, dataset],
   landedFile: (model: string, dataset: string, sha256: string) => ['landing', model, dataset, `${sha256}.json`],
+  /**
+   * Flag deliveries (notifications/deliver.ts): one marker per (delivery id, channel) written with
+   * putIfAbsent once a channel took the message, so a retried delivery resends only to the others;
+   * and one record per delivery that failed for good, listed by `mlops notifications --failed`.
+   */
+  notificationsDelivered: () => ['notifications', 'delivered'],
+  notificationDelivered: (deliveryId: string, channel: string) => ['notifications', 'delivered', safeSegment(deliveryId), `${channel}.json`],
+  notificationsFailed: () => ['notifications', 'failed'],
+  notificationFailed: (deliveryId: string) => ['notifications', 'failed', `${safeSegment(deliveryId)}.json`],
   /** Process groups of running external trainers (see training/process-groups.ts). */
   trainerGroups: () => ['.trainers'],
   tmp: () => ['.tmp'],

@@ -34,6 +34,8 @@ export const activityOptions = {
   scoringFinish: { startToCloseTimeout: '1 hour', heartbeatTimeout: '30 seconds', retry: { maximumAttempts: 10 } },
   /** Drift and live metrics over a dataset version and the prediction logs. */
   monitoring: heartbeating('2 hours'),
+  /** Sending a flag to webhooks/Slack: a receiver that blinks (a restart) still gets it; past ~15 s the failure is recorded instead. */
+  flagDelivery: { startToCloseTimeout: '1 minute', retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5 } },
   /** Deletions the retention sweep makes; no heartbeat: it runs unattended on a schedule, and a rerun finds what is left. */
   unattendedSweep: { startToCloseTimeout: '30 minutes', retry: { maximumAttempts: 5 } },
 } satisfies Record<string, ActivityOptions>;

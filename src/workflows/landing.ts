@@ -29,6 +29,7 @@ import { requireText } from './handler-input';
 import { ingestDataset } from './ingest';
 import { monitorModel } from './monitor';
 import { scoreBatch } from './score';
+import { raiseFlag } from './flags';
 
 const { findLandedFiles, recordLandedFile, requestRetrain } = proxyActivities<Activities>(activityOptions.quick);
 
@@ -210,6 +211,13 @@ function acceptAnswers(status: LandedStatus) {
       status.phase = 'waiting-for-a-person';
       upsertSearchAttributes([{ key: MlopsNeedsAttention, value: true }]);
       setCurrentDetails(`${failure}\n\nAnswer with one of:\n${landedAnswerCommands(workflowInfo().workflowId).join('\n')}`);
+      raiseFlag({
+        kind: 'landing-chain-failed',
+        model: status.model,
+        summary: failure,
+        commands: landedAnswerCommands(workflowInfo().workflowId),
+        details: { dataset: status.dataset, file: status.file },
+      });
       const came = await condition(() => answer !== undefined, timeout);
       upsertSearchAttributes([{ key: MlopsNeedsAttention, value: false }]);
       if (!came) status.answer = { timedOut: true, at: new Date().toISOString() };

@@ -13,6 +13,8 @@ import { childWorkflowId } from '../api/search';
 import { ingestDataset } from './ingest';
 import { acceptAcknowledgement } from './acknowledgement';
 import { type ScoreStatus, scoreSearchAttributes, scoreStatusQuery } from '../api/score';
+import { answerCommands } from '../notifications/flags';
+import { raiseFlag } from './flags';
 
 const { readRegistry, resolveDatasetVersion } = proxyActivities<Activities>(activityOptions.quick);
 
@@ -78,6 +80,7 @@ export async function scoreBatch(raw: ScoreRequest): Promise<ScoreStatus> {
       `**ALERT**: ${run.alert}\n\n${page}Log: \`${run.logUri}\`\n\nAcknowledge with \`mlops acknowledge ${model} ${runId} --reason …\` (timeout ${request.acknowledgeTimeout}).`,
     );
     log.warn('scoring alert', { model, runId, alert: run.alert });
+    raiseFlag({ kind: 'scoring-alert', model, summary: run.alert, commands: answerCommands.scoringAlert(model, runId), details: { runId } });
     await acknowledgement.wait(request.acknowledgeTimeout as Duration);
   }
   status.phase = 'done';

@@ -6,6 +6,8 @@ import { MlopsModel, MlopsNeedsAttention, MlopsStage } from '../temporal/search-
 import { parseInput } from '../validation';
 import { acceptAcknowledgement } from './acknowledgement';
 import { type ScoreStatus, scoreStatusQuery } from '../api/score';
+import { answerCommands } from '../notifications/flags';
+import { raiseFlag } from './flags';
 
 export const servingAlertInputSchema = z
   .object({
@@ -40,6 +42,13 @@ export async function servingAlert(raw: ServingAlertInput): Promise<ScoreStatus>
     `**ALERT** (model server): ${input.alert}\n\nAcknowledge with \`mlops acknowledge ${input.model} ${input.runId} --reason …\` (timeout ${input.acknowledgeTimeout}).`,
   );
   log.warn('serving alert', { model: input.model, runId: input.runId, alert: input.alert });
+  raiseFlag({
+    kind: 'serving-alert',
+    model: input.model,
+    summary: `model server: ${input.alert}`,
+    commands: answerCommands.scoringAlert(input.model, input.runId),
+    details: { runId: input.runId, modelVersion: input.modelVersion },
+  });
   await acknowledgement.wait(input.acknowledgeTimeout as Duration);
   status.phase = 'done';
   setCurrentDetails(`Alert ${acknowledgement.answer ? `acknowledged by ${acknowledgement.answer.by}` : 'closed unacknowledged (timeout)'}: ${input.alert}`);

@@ -4,6 +4,7 @@ import { approveUpdate, promotionStatusQuery, type ReviewInput, rejectUpdate } f
 import { MlopsNeedsAttention } from '../../temporal/search-attributes';
 import { requireText } from '../handler-input';
 import type { Promotion } from './state';
+import { raiseFlag } from '../flags';
 
 /**
  * The promotion's messages, in one place: its status, and the two reviews a person may send
@@ -59,6 +60,12 @@ function registerCanaryHandlers(promotion: Promotion): void {
       // A paused canary waits for a person: list it with everything else that does.
       upsertSearchAttributes([{ key: MlopsNeedsAttention, value: true }]);
       setCurrentDetails(`**Canary paused** at ${canary.share} % by ${by}: ${reason}. Answer with \`mlops canary advance|abort ${status.model} --reason …\`.`);
+      raiseFlag({
+        kind: 'canary-paused',
+        model: status.model,
+        summary: `canary paused at ${canary.share} % by ${by}: ${reason}`,
+        commands: [`mlops canary advance ${status.model} --reason "…"`, `mlops canary abort ${status.model} --reason "…"`],
+      });
       return canary;
     },
     { validator: validate('pause') },

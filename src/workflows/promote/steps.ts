@@ -9,6 +9,8 @@ import type { PromotionStatus } from '../../api/promote';
 import { ALIAS_CHANGED } from '../registry/handlers';
 import { checkModelLoads, evaluateCandidate, recordOnlineShadow, rejectRegistryVersion, setRegistryAlias } from './activities';
 import type { Promotion, Review } from './state';
+import { answerCommands } from '../../notifications/flags';
+import { raiseFlag } from '../flags';
 
 /** What the promotion decided about one evaluation: production moves, with what evidence, or not. */
 export type Verdict = { outcome: 'promote'; by: string; reason: string; evidence: PromotionEvidence } | { outcome: 'reject'; by: string; reason: string };
@@ -165,6 +167,13 @@ async function waitForReview(promotion: Promotion, outcome: EvaluationOutcome, b
       `${reportToOpen(model, outcome)}\n\nAnswer with \`mlops approve ${model} ${candidateVersion} --reason …\` or \`mlops reject ${model} ${candidateVersion} --reason …\` (timeout ${request.approvalTimeout}: ${request.onTimeout}).`,
   );
   log.info('waiting for a review', { model, candidate: candidateVersion, verdict });
+  raiseFlag({
+    kind: 'promotion-review',
+    model,
+    summary: `candidate ${model}@${candidateVersion} waits for a review against ${baseline?.version ?? 'no production model'}: ${verdict}`,
+    commands: answerCommands.promotionReview(model, candidateVersion),
+    details: { candidate: candidateVersion, ...(baseline ? { production: baseline.version } : {}) },
+  });
   const reviewed = await reviewWithinTimeout(promotion, outcome);
   // A review accepted in the same activation as the timer still counts.
   if (!reviewed && promotion.review === undefined) {

@@ -7,6 +7,8 @@ import { productionOf, type RegistryVersion, versionOf } from '../../api/registr
 import type { DecisionInput, RetrainStatus } from '../../api/retrain';
 import { checkModelLoads, readRegistry, reproduceTraining, setRegistryAlias, trainingSpecOf } from './activities';
 import { now, type RetrainLoop, retryWith } from './state';
+import { answerCommands } from '../../notifications/flags';
+import { raiseFlag } from '../flags';
 
 /** The loop is over: the outcome recorded, shown, and the flag down. */
 export function finish({ status }: RetrainLoop, outcome: RetrainStatus['outcome']): RetrainStatus {
@@ -84,6 +86,7 @@ export async function escalate(loop: RetrainLoop, reason: string): Promise<boole
   setCurrentDetails(
     `**Waiting for a person**: ${reason}\n\nAnswer with \`mlops decide ${model} retry|accept-current|force-promote|abort --reason …\` (timeout ${escalationTimeout}).`,
   );
+  raiseFlag({ kind: 'retrain-escalated', model, summary: `the retraining loop waits for a person: ${reason}`, commands: answerCommands.retrainEscalated(model) });
   log.warn('retraining needs a person', { model, reason });
   const answered = await condition(() => loop.decision !== undefined, escalationTimeout as Duration);
   upsertSearchAttributes([
