@@ -25,11 +25,11 @@ import { scoreRequestSchema } from '../scoring/request';
 import { MlopsNeedsAttention } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
 import { activityOptions } from './activity-options';
+import { raiseFlag } from './flags';
 import { requireText } from './handler-input';
 import { ingestDataset } from './ingest';
 import { monitorModel } from './monitor';
 import { scoreBatch } from './score';
-import { raiseFlag } from './flags';
 
 const { findLandedFiles, recordLandedFile, requestRetrain } = proxyActivities<Activities>(activityOptions.quick);
 
