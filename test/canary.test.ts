@@ -1,15 +1,19 @@
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readOnlineTrafficFiles } from '../src/activities/online';
 import { emptyStats, judgeCanaryStep, LATENCY_BOUNDS_MS, type OnlineShadowSummary, type TrafficStats } from '../src/api/online';
 import { type PromotionStatus, promoteWorkflowId, promotionStatusQuery } from '../src/api/promote';
 import { listPending, reviewOutcome, startPromotion, steerCanary } from '../src/client/promote';
+import { applySpec, deleteAppliedSpec } from '../src/client/apply';
 import { startLabels } from '../src/client/retrain';
 import { registryState, startTraining } from '../src/client/train';
 import { type CanaryOptions, canarySchema, type PromoteRequestInput } from '../src/evaluation/request';
 import { startModelServer, type ModelServer } from '../src/serving/http';
 import { createPredictor } from '../src/serving/predictor';
 import { routingBucket } from '../src/serving/promotion-traffic';
+import { parseSpec } from '../src/spec/load';
 import { ingestChurnData } from './helpers/churn';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { until } from './helpers/wait';
@@ -209,6 +213,24 @@ describe('shadow and canary on live traffic', () => {
   it('rolls back at once when a canary step fails a gate: the old production keeps serving, no request fails', async () => {
     const production = (await registryState(env.client, MODEL)).aliases.production!;
     const v4 = await train(3);
+    // Whoever owns the model hears of the rollback: a webhook from the model's spec.
+    const messages: Array<{ kind: string; summary: string; commands: string[] }> = [];
+    const receiver = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        messages.push(JSON.parse(body) as (typeof messages)[number]);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const text = JSON.stringify({
+      apiVersion: 'mlops/v1',
+      kind: 'Model',
+      name: MODEL,
+      notify: [{ kind: 'webhook', url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` }],
+    });
+    await applySpec(env.client, env.config, env.store, { spec: parseSpec(text, 'canary.json'), source: 'canary.json', text, baseDir: env.inputDir });
     // Far outside anything seen in training: every row of the candidate is flagged.
     const traffic = trafficLoop(500);
     let result: PromotionStatus;
@@ -233,6 +255,12 @@ describe('shadow and canary on live traffic', () => {
     const registry = await registryState(env.client, MODEL);
     expect(registry.aliases.production).toBe(production);
     expect(registry.decisions.at(-1)).toMatchObject({ action: 'reject', version: v4, by: 'canary gates' });
+    // Sent before the promotion ended, once. (The spec goes too: later tests' flags are not for this receiver.)
+    receiver.close();
+    await deleteAppliedSpec(env.client, env.store, MODEL);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatchObject({ kind: 'canary-rollback', commands: [`mlops status ${MODEL}`, `mlops retrain ${MODEL} --reason "…"`] });
+    expect(messages[0]!.summary).toMatch(new RegExp(`^${MODEL}@${v4}: canary step 1 \\(50 %\\) failed: .*rolled back`));
   });
 
   it('rolls back when labels arrive and the live metric of the canary is worse than production on the same days', async () => {

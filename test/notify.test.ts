@@ -10,7 +10,11 @@ import { FLAG_SCHEMA, answerCommands, flagPayload, type FlagPayload } from '../s
 import { parseSpec } from '../src/spec/load';
 import { ArtifactStore } from '../src/store/artifact-store';
 import { applySpec } from '../src/client/apply';
-import { acknowledgeAlert } from '../src/client/score';
+import { startPromotion } from '../src/client/promote';
+import { startMonitor } from '../src/client/retrain';
+import { acknowledgeAlert, startScoring } from '../src/client/score';
+import { startTraining } from '../src/client/train';
+import { ingestChurnData } from './helpers/churn';
 import { cliFor } from './helpers/cli';
 import { startTestEnv, type TestEnv } from './helpers/env';
 
@@ -322,6 +326,29 @@ describe('flags raised by workflows', () => {
     await acknowledgeAlert(env.client, { model: 'notify-b', runId: 'online-2', by: 'ana', reason: 'seen' });
     expect(await handle.result()).toMatchObject({ phase: 'done' });
   }, 60_000);
+
+  it('a monitoring crossing, which waits for nobody, is delivered before its workflow ends', async () => {
+    await ingestChurnData(env, { dataset: 'notify-train', rows: 3000 });
+    await (await startTraining(env.client, env.config, { model: 'notify-m', dataset: 'notify-train' })).result();
+    await (await startPromotion(env.client, env.config, { model: 'notify-m', gates: { thresholds: { rocAuc: { min: 0.5 } } } })).result();
+    await applyNotify('notify-m', [{ kind: 'webhook', url: `${hooks.url}/signed/monitor`, secretEnv: SECRET_VAR }]);
+    await ingestChurnData(env, { dataset: 'notify-live', rows: 3000, idOffset: 100_000, seed: 8, x2Shift: 1.5, unlabeled: true });
+    await (await startScoring(env.client, env.config, { model: 'notify-m', dataset: 'notify-live', runId: 'shifted', maxFlaggedShare: 1 })).result();
+    const result = await (await startMonitor(env.client, env.config, { model: 'notify-m', dataset: 'notify-live', runId: 'shifted', retrainOnTrigger: false })).result();
+    expect(result.triggered).toBe(true);
+    // The workflow has completed: its message is already there, not on its way.
+    const received = hooks.at('/signed/monitor');
+    expect(received).toHaveLength(1);
+    const payload = JSON.parse(received[0]!.body) as FlagPayload;
+    expect(payload).toMatchObject({
+      kind: 'monitoring-crossing',
+      model: 'notify-m',
+      workflowId: 'monitor:notify-m:shifted',
+      details: { runId: 'shifted', dataset: 'notify-live' },
+    });
+    expect(payload.summary).toMatch(/crossed a threshold: .*feature drift in x2.*retrainOnTrigger: false/);
+    expect(payload.commands).toEqual(['mlops report notify-m --monitoring shifted --open', 'mlops retrain notify-m --reason "…"']);
+  }, 120_000);
 
   it('no spec: the delivery runs and sends nothing, recorded as not configured', async () => {
     const handle = await raiseServingAlert('notify-none', 'online-3');

@@ -77,4 +77,10 @@ export const answerCommands = {
   promotionReview: (model: string, version: string) => [`mlops approve ${model} ${version} --reason "…"`, `mlops reject ${model} ${version} --reason "…"`],
   scoringAlert: (model: string, runId: string) => [`mlops acknowledge ${model} ${runId} --reason "…"`],
   retrainEscalated: (model: string) => [`mlops decide ${model} retry|accept-current|force-promote|abort --reason "…"`],
+  /** Nothing waits: what to read, and the loop it started (if any) to follow. */
+  monitoringCrossing: (model: string, runId: string, retraining: boolean) => [
+    `mlops report ${model} --monitoring ${runId} --open`,
+    ...(retraining ? [`mlops retrain-status ${model}`] : [`mlops retrain ${model} --reason "…"`]),
+  ],
+  canaryRollback: (model: string) => [`mlops status ${model}`, `mlops retrain ${model} --reason "…"`],
 };

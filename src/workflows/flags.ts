@@ -20,13 +20,17 @@ export const failedFlagDeliveries: Array<{ kind: string; episode: number; error:
  * child workflow: no new workflow type to keep replayable, and the activity's retries are the
  * delivery's. A delivery that still fails is recorded and logged, never failing the workflow.
  * Behind patched('notify-flags'): histories recorded before it replay without these commands.
+ *
+ * Returns when the delivery is settled (sent, or recorded as failed; it never rejects): a flag that
+ * does not keep its workflow waiting (a monitoring crossing, a canary rolled back) is awaited, or
+ * the workflow could complete before its message went out.
  */
-export function raiseFlag(flag: Omit<FlagInput, 'workflowId' | 'episode' | 'raisedAt'>): void {
-  if (!patched('notify-flags')) return;
+export function raiseFlag(flag: Omit<FlagInput, 'workflowId' | 'episode' | 'raisedAt'>): Promise<void> {
+  if (!patched('notify-flags')) return Promise.resolve();
   const episode = (episodes.get(flag.kind) ?? 0) + 1;
   episodes.set(flag.kind, episode);
   const input: FlagInput = { ...flag, workflowId: workflowInfo().workflowId, episode, raisedAt: new Date().toISOString() };
-  void CancellationScope.nonCancellable(async () => {
+  return CancellationScope.nonCancellable(async () => {
     try {
       await deliverFlag(input);
     } catch (err) {

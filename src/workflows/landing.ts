@@ -211,7 +211,7 @@ function acceptAnswers(status: LandedStatus) {
       status.phase = 'waiting-for-a-person';
       upsertSearchAttributes([{ key: MlopsNeedsAttention, value: true }]);
       setCurrentDetails(`${failure}\n\nAnswer with one of:\n${landedAnswerCommands(workflowInfo().workflowId).join('\n')}`);
-      raiseFlag({
+      void raiseFlag({
         kind: 'landing-chain-failed',
         model: status.model,
         summary: failure,

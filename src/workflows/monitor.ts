@@ -3,6 +3,8 @@ import { log, proxyActivities, setCurrentDetails, upsertSearchAttributes, workfl
 import { userError } from '../errors';
 import type { Activities } from '../activities';
 import { activityOptions } from './activity-options';
+import { raiseFlag } from './flags';
+import { answerCommands } from '../notifications/flags';
 import type { MonitorOutcome } from '../monitoring/outcome';
 import type { LabelBatch } from '../monitoring/labels';
 import { labelsRequestSchema, type MonitorRequest, monitorRequestSchema } from '../monitoring/request';
@@ -54,14 +56,32 @@ export async function monitorModel(input: Omit<MonitorRequest, 'runId'> & { runI
     `${outcome.triggered ? `**Threshold crossed**: ${outcome.reasons.join('; ')}` : 'No threshold crossed'}\n\n` +
       `Report: \`${outcome.htmlUri ?? outcome.markdownUri}\` — open it with \`mlops report ${model} --monitoring ${request.runId} --open\``,
   );
-  if (!outcome.triggered || !request.retrainOnTrigger) return outcome;
+  if (!outcome.triggered) return outcome;
   log.warn('monitoring threshold crossed', { model, reasons: outcome.reasons });
-  const started = await requestRetrain({
-    request: { ...(retrain ?? {}), model },
-    trigger: { reason: `monitoring ${request.runId}: ${outcome.reasons.join('; ')}`, by: monitorWorkflowId(model, request.runId) },
-    quietPeriod: request.retrainQuietPeriod,
+  const started = request.retrainOnTrigger
+    ? await requestRetrain({
+        request: { ...(retrain ?? {}), model },
+        trigger: { reason: `monitoring ${request.runId}: ${outcome.reasons.join('; ')}`, by: monitorWorkflowId(model, request.runId) },
+        quietPeriod: request.retrainQuietPeriod,
+      })
+    : undefined;
+  if (started?.suppressed) log.info('retraining not requested', { model, why: started.suppressed });
+  const retraining = started && !started.suppressed;
+  // Nothing waits for a person here, so the message is the only way a crossing reaches one: the run ends once it is out.
+  await raiseFlag({
+    kind: 'monitoring-crossing',
+    model,
+    summary:
+      `monitoring of ${model}@${production.version} on ${dataset}@${resolved.version.slice(0, 8)} crossed a threshold: ${outcome.reasons.join('; ')}; ` +
+      (retraining
+        ? `the retraining loop ${started.workflowId ?? retrainWorkflowId(model)} runs`
+        : started
+          ? `retraining not started: ${started.suppressed}`
+          : 'retraining is not started on a crossing (retrainOnTrigger: false)'),
+    commands: answerCommands.monitoringCrossing(model, request.runId, Boolean(retraining)),
+    details: { runId: request.runId, dataset, datasetVersion: resolved.version, production: production.version },
   });
-  if (started.suppressed) log.info('retraining not requested', { model, why: started.suppressed });
+  if (!started) return outcome;
   return { ...outcome, retrain: { workflowId: started.workflowId ?? retrainWorkflowId(model), ...(started.suppressed ? { suppressed: started.suppressed } : {}) } };
 }
 

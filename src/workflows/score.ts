@@ -80,7 +80,7 @@ export async function scoreBatch(raw: ScoreRequest): Promise<ScoreStatus> {
       `**ALERT**: ${run.alert}\n\n${page}Log: \`${run.logUri}\`\n\nAcknowledge with \`mlops acknowledge ${model} ${runId} --reason …\` (timeout ${request.acknowledgeTimeout}).`,
     );
     log.warn('scoring alert', { model, runId, alert: run.alert });
-    raiseFlag({ kind: 'scoring-alert', model, summary: run.alert, commands: answerCommands.scoringAlert(model, runId), details: { runId } });
+    void raiseFlag({ kind: 'scoring-alert', model, summary: run.alert, commands: answerCommands.scoringAlert(model, runId), details: { runId } });
     await acknowledgement.wait(request.acknowledgeTimeout as Duration);
   }
   status.phase = 'done';

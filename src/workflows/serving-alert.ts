@@ -42,7 +42,7 @@ export async function servingAlert(raw: ServingAlertInput): Promise<ScoreStatus>
     `**ALERT** (model server): ${input.alert}\n\nAcknowledge with \`mlops acknowledge ${input.model} ${input.runId} --reason …\` (timeout ${input.acknowledgeTimeout}).`,
   );
   log.warn('serving alert', { model: input.model, runId: input.runId, alert: input.alert });
-  raiseFlag({
+  void raiseFlag({
     kind: 'serving-alert',
     model: input.model,
     summary: `model server: ${input.alert}`,

@@ -3,6 +3,8 @@ import { durationMs } from '../../duration';
 import { canarySchema, type CanaryOptions } from '../../evaluation/request';
 import { type CanaryJudgement, type CanaryStatus, type CanaryStepRecord, judgeCanaryStep, LATENCY_MIN_REQUESTS, type TrafficSummary } from '../../api/online';
 import { MlopsNeedsAttention, MlopsStage } from '../../temporal/search-attributes';
+import { answerCommands } from '../../notifications/flags';
+import { raiseFlag } from '../flags';
 import { readOnlineTraffic } from './activities';
 import type { ModelVersionSummary } from '../../models/card';
 import type { Promotion } from './state';
@@ -120,11 +122,16 @@ export async function runCanary(promotion: Promotion, candidate: CardRef, produc
         const detail = judgement.failed.join('; ');
         record(canary, 'failed', 'canary gates', detail, judgement);
         end('rolled-back');
-        return {
-          passed: false,
-          by: 'canary gates',
-          reason: `canary step ${i + 1} (${canary.history.at(-1)!.share} %) failed: ${detail}; rolled back, production stays ${status.baseline ?? 'unset'}`,
-        };
+        const reason = `canary step ${i + 1} (${canary.history.at(-1)!.share} %) failed: ${detail}; rolled back, production stays ${status.baseline ?? 'unset'}`;
+        // The promotion ends with the rejection: the message goes out first.
+        await raiseFlag({
+          kind: 'canary-rollback',
+          model: request.model,
+          summary: `${request.model}@${status.candidate}: ${reason}`,
+          commands: answerCommands.canaryRollback(request.model),
+          details: { candidate: status.candidate, ...(status.baseline ? { production: status.baseline } : {}), step: i + 1 },
+        });
+        return { passed: false, by: 'canary gates', reason };
       }
       if (!canary.paused && judgement.enough && Date.now() >= Date.parse(canary.holdUntil)) {
         record(canary, 'passed', 'canary gates', `held ${options.hold}: ${side(judgement.candidate)}`, judgement);

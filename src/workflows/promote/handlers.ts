@@ -60,7 +60,7 @@ function registerCanaryHandlers(promotion: Promotion): void {
       // A paused canary waits for a person: list it with everything else that does.
       upsertSearchAttributes([{ key: MlopsNeedsAttention, value: true }]);
       setCurrentDetails(`**Canary paused** at ${canary.share} % by ${by}: ${reason}. Answer with \`mlops canary advance|abort ${status.model} --reason …\`.`);
-      raiseFlag({
+      void raiseFlag({
         kind: 'canary-paused',
         model: status.model,
         summary: `canary paused at ${canary.share} % by ${by}: ${reason}`,

@@ -167,7 +167,7 @@ async function waitForReview(promotion: Promotion, outcome: EvaluationOutcome, b
       `${reportToOpen(model, outcome)}\n\nAnswer with \`mlops approve ${model} ${candidateVersion} --reason …\` or \`mlops reject ${model} ${candidateVersion} --reason …\` (timeout ${request.approvalTimeout}: ${request.onTimeout}).`,
   );
   log.info('waiting for a review', { model, candidate: candidateVersion, verdict });
-  raiseFlag({
+  void raiseFlag({
     kind: 'promotion-review',
     model,
     summary: `candidate ${model}@${candidateVersion} waits for a review against ${baseline?.version ?? 'no production model'}: ${verdict}`,

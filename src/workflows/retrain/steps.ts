@@ -86,7 +86,7 @@ export async function escalate(loop: RetrainLoop, reason: string): Promise<boole
   setCurrentDetails(
     `**Waiting for a person**: ${reason}\n\nAnswer with \`mlops decide ${model} retry|accept-current|force-promote|abort --reason …\` (timeout ${escalationTimeout}).`,
   );
-  raiseFlag({ kind: 'retrain-escalated', model, summary: `the retraining loop waits for a person: ${reason}`, commands: answerCommands.retrainEscalated(model) });
+  void raiseFlag({ kind: 'retrain-escalated', model, summary: `the retraining loop waits for a person: ${reason}`, commands: answerCommands.retrainEscalated(model) });
   log.warn('retraining needs a person', { model, reason });
   const answered = await condition(() => loop.decision !== undefined, escalationTimeout as Duration);
   upsertSearchAttributes([
