@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -411,8 +413,17 @@ describe('mlops CLI', () => {
     expect((await mlops('delete', 'people-model')).stdout).toContain('- schedule mlops-monitor-people-model: the spec is deleted');
   });
 
-  it('lists landing chains and answers one waiting for a person (test/landing.test.ts has the chains in full)', async () => {
+  it('lists landing chains and answers one waiting for a person, and the flags sent about it (test/landing.test.ts, test/notify.test.ts have them in full)', async () => {
     const workflowId = `landed:people-model:people-landed:${randomBytes(8).toString('hex')}`;
+    const hook = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(204).end());
+    });
+    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+    const specFile = path.join(env.inputDir, 'people-notify.yaml');
+    const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+    fs.writeFileSync(specFile, `apiVersion: mlops/v1\nkind: Model\nname: people-model\nnotify:\n  - { kind: webhook, url: '${hookUrl}' }\n`);
+    expect((await mlops('apply', '-f', specFile)).code).toBe(0);
     // A file outside the folders the worker may read: the ingest step fails and the chain waits.
     const landed = { file: '/etc/hostname', name: 'hostname', sha256: randomBytes(32).toString('hex'), size: 1, mtimeMs: 0 };
     await env.client.workflow.start('landedFile', {
@@ -436,6 +447,15 @@ describe('mlops CLI', () => {
     const refused = await mlops('landed', 'retry', 'score:people-model:x', '--reason', 'x');
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('is not a landing chain');
+    // Both failures of the chain were flags: one message each, listed by delivery id.
+    const sent = await until('both flags delivered', async () => {
+      const r = await mlops('notifications');
+      return r.stdout.includes(`${workflowId}/landing-chain-failed/2`) ? r : undefined;
+    });
+    expect(sent.stdout).toContain(`${workflowId}/landing-chain-failed/1`);
+    expect((await mlops('notifications', '--failed')).stdout).not.toContain(workflowId);
+    expect((await mlops('delete', 'people-model')).code).toBe(0);
+    hook.close();
   });
 
   it('fails with exit code 1 and an actionable message (2 for a usage error)', async () => {
