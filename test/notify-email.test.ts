@@ -111,6 +111,16 @@ describe('the email channel', () => {
     expect(open.received()).toHaveLength(before);
   });
 
+  it('a server that refuses one recipient but takes the others: sent to those, with a warning naming the refused one', async () => {
+    const before = open.received().length;
+    const flag = promotionFlag();
+    const result = await deliverFlagTo(store, [emailTo(open, { to: ['ana@example.test', 'nobody@example.test'] })], flag);
+    expect(result.channels).toEqual([{ channel: '0-email', outcome: 'sent', warning: `email ${open.url} refused nobody@example.test` }]);
+    const got = open.received().slice(before);
+    expect(got).toHaveLength(1);
+    expect(got[0]!.rcptTos).toEqual(['ana@example.test']);
+  });
+
   it('a retried delivery does not send a second email once the email channel took it; the failed channel is retried alone', async () => {
     const before = open.received().length;
     const flag = promotionFlag();

@@ -17,6 +17,8 @@ export interface ChannelOutcome {
   channel: string;
   outcome: 'sent' | 'already-sent' | 'skipped' | 'failed';
   error?: string;
+  /** Sent, with a caveat (an email server refused some of the recipients). */
+  warning?: string;
 }
 
 export interface DeliveryResult {
@@ -69,13 +71,14 @@ function requestFor(channel: HttpChannel, flag: FlagPayload, env: NodeJS.Process
   return { body, headers };
 }
 
-async function send(channel: NotifyChannel, flag: FlagPayload, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<void> {
+async function send(channel: NotifyChannel, flag: FlagPayload, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ warning?: string }> {
   if (channel.kind === 'email') return sendEmail(channel, flag, env, timeoutMs);
   const { body, headers } = requestFor(channel, flag, env);
   const response = await fetch(channel.url, { method: 'POST', body, headers, signal: AbortSignal.timeout(timeoutMs) });
   // Drain the body so the connection is released; its text explains a refusal.
   const answer = await response.text();
   if (!response.ok) throw new Error(`HTTP ${response.status} from ${new URL(channel.url).host}${answer ? `: ${answer.slice(0, 200)}` : ''}`);
+  return {};
 }
 
 export async function deliverFlagTo(
@@ -97,14 +100,15 @@ export async function deliverFlagTo(
       result.channels.push({ channel: name, outcome: 'already-sent' });
       continue;
     }
+    let sent: { warning?: string };
     try {
-      await send(channel, flag, env, options.timeoutMs ?? 10_000);
+      sent = await send(channel, flag, env, options.timeoutMs ?? 10_000);
     } catch (err) {
       result.channels.push({ channel: name, outcome: 'failed', error: err instanceof Error ? err.message : String(err) });
       continue;
     }
     await store.backend.putIfAbsent(marker, JSON.stringify({ deliveryId: flag.deliveryId, channel: name, kind: channel.kind, sentAt: new Date().toISOString() }));
-    result.channels.push({ channel: name, outcome: 'sent' });
+    result.channels.push(sent.warning === undefined ? { channel: name, outcome: 'sent' } : { channel: name, outcome: 'sent', warning: sent.warning });
   }
   if (result.channels.some((c) => c.outcome === 'failed')) throw new FlagDeliveryError(result);
   return result;

@@ -39,7 +39,11 @@ function serverOf(channel: EmailChannel): string {
   return channel.smtp.replace(/\/+$/, '');
 }
 
-export async function sendEmail(channel: EmailChannel, flag: FlagPayload, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<void> {
+/**
+ * Sends the flag's message; resolves with a warning when the server refused some recipients but
+ * took it for others (the message is out: resending would duplicate it for those who got it).
+ */
+export async function sendEmail(channel: EmailChannel, flag: FlagPayload, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ warning?: string }> {
   const where = `email ${serverOf(channel)}`;
   const url = new URL(channel.smtp);
   const secure = url.protocol === 'smtps:';
@@ -61,7 +65,9 @@ export async function sendEmail(channel: EmailChannel, flag: FlagPayload, env: N
   });
   const message = emailMessage(flag);
   try {
-    await transport.sendMail({ from: channel.from, to: channel.to, subject: message.subject, text: message.text, headers: message.headers });
+    const info = await transport.sendMail({ from: channel.from, to: channel.to, subject: message.subject, text: message.text, headers: message.headers });
+    const refused = info.rejected ?? [];
+    return refused.length > 0 ? { warning: `${where} refused ${refused.join(', ')}` } : {};
   } catch (err) {
     throw new Error(`${where}: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
