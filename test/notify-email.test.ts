@@ -4,8 +4,9 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notifySpecSchema, type NotifyChannel } from '../src/notifications/channels';
 import { FlagDeliveryError, deliverFlagTo } from '../src/notifications/deliver';
-import { answerCommands, flagPayload, type FlagPayload } from '../src/notifications/flags';
+import type { FlagPayload } from '../src/notifications/flags';
 import { ArtifactStore } from '../src/store/artifact-store';
+import { promotionReviewFlag } from './helpers/flags';
 import { LocalSmtpServer } from './helpers/smtp/local-smtp';
 
 /**
@@ -24,19 +25,10 @@ let episode = 0;
 
 function promotionFlag(): FlagPayload {
   episode += 1;
-  return flagPayload(
-    {
-      kind: 'promotion-review',
-      model: 'churn',
-      workflowId: 'promote:churn:v7',
-      episode,
-      summary: 'candidate churn@v7 waits for a review against v6 — the gates failed (rocAuc 0.68 < 0.7)',
-      commands: answerCommands.promotionReview('churn', 'v7'),
-      details: { candidate: 'v7', production: 'v6' },
-      raisedAt: '2026-12-03T05:00:00.000Z',
-    },
-    { webUi: 'http://localhost:8233', namespace: 'default' },
-  );
+  return promotionReviewFlag(episode, {
+    summary: 'candidate churn@v7 waits for a review against v6 — the gates failed (rocAuc 0.68 < 0.7)',
+    details: { candidate: 'v7', production: 'v6' },
+  });
 }
 
 function emailTo(server: LocalSmtpServer, extra: Partial<Extract<NotifyChannel, { kind: 'email' }>> = {}): NotifyChannel {
@@ -143,6 +135,14 @@ describe('the email channel', () => {
         .slice(before)
         .filter((m) => m.headers['x-mlops-delivery-id'] === flag.deliveryId),
     ).toHaveLength(1);
+  });
+
+  it('starttls: true against a server that offers no STARTTLS: refused before anything is sent in the clear', async () => {
+    const before = open.received().length;
+    const err = await deliverFlagTo(store, [emailTo(open, { starttls: true })], promotionFlag()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FlagDeliveryError);
+    expect((err as Error).message).toMatch(/0-email \(email smtp:\/\/127\.0\.0\.1:\d+: .*STARTTLS/i);
+    expect(open.received()).toHaveLength(before);
   });
 
   it('a missing password env var gives an error naming it, and no connection is made', async () => {

@@ -12,6 +12,7 @@ import { ArtifactStore } from '../src/store/artifact-store';
 import { applySpec } from '../src/client/apply';
 import { acknowledgeAlert } from '../src/client/score';
 import { cliFor } from './helpers/cli';
+import { promotionReviewFlag } from './helpers/flags';
 import { startTestEnv, type TestEnv } from './helpers/env';
 
 /**
@@ -82,19 +83,7 @@ let episode = 0;
 
 function promotionFlag(): FlagPayload {
   episode += 1;
-  return flagPayload(
-    {
-      kind: 'promotion-review',
-      model: 'churn',
-      workflowId: 'promote:churn:v7',
-      episode,
-      summary: 'candidate v7 waits for a review (policy manual)',
-      commands: answerCommands.promotionReview('churn', 'v7'),
-      details: { version: 'v7' },
-      raisedAt: new Date().toISOString(),
-    },
-    { webUi: 'http://localhost:8233', namespace: 'default' },
-  );
+  return promotionReviewFlag(episode);
 }
 
 beforeAll(async () => {
