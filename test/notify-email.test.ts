@@ -2,12 +2,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applySpec } from '../src/client/apply';
+import { acknowledgeAlert } from '../src/client/score';
 import { notifySpecSchema, type NotifyChannel } from '../src/notifications/channels';
 import { FlagDeliveryError, deliverFlagTo } from '../src/notifications/deliver';
 import type { FlagPayload } from '../src/notifications/flags';
+import { parseSpec } from '../src/spec/load';
 import { ArtifactStore } from '../src/store/artifact-store';
+import { startTestEnv, type TestEnv } from './helpers/env';
 import { promotionReviewFlag } from './helpers/flags';
 import { LocalSmtpServer } from './helpers/smtp/local-smtp';
+import { until } from './helpers/wait';
 
 /**
  * The email channel against real SMTP servers (Python aiosmtpd on 127.0.0.1, one process each):
@@ -175,4 +180,46 @@ describe('the email channel in the spec', () => {
     expect(refused({ to: ['not an address'] }).success).toBe(false);
     expect(refused({ to: [] }).success).toBe(false);
   });
+});
+
+/** Through a real workflow on the run's Temporal server: the serving alert's flag reaches the SMTP server with AUTH. */
+describe('an email flag raised by a workflow', () => {
+  let env: TestEnv;
+  const USER_VAR = 'MLOPS_TEST_WF_SMTP_USER';
+  const PASSWORD_VAR = 'MLOPS_TEST_WF_SMTP_PASSWORD';
+
+  beforeAll(async () => {
+    // The in-process worker reads the credentials from its environment at delivery time.
+    process.env[USER_VAR] = USER;
+    process.env[PASSWORD_VAR] = PASSWORD;
+    env = await startTestEnv('notify-email', { MLOPS_WEB_UI_URL: 'http://ui.test:8233' });
+  });
+
+  afterAll(async () => {
+    await env?.shutdown();
+    delete process.env[USER_VAR];
+    delete process.env[PASSWORD_VAR];
+  });
+
+  it('a serving alert is one email with the acknowledge command and the link; the password is in no history', async () => {
+    const model = 'notify-mail';
+    const notify = [{ kind: 'email', smtp: authed.url, from: 'mlops@example.test', to: ['ana@example.test'], usernameEnv: USER_VAR, passwordEnv: PASSWORD_VAR }];
+    const text = JSON.stringify({ apiVersion: 'mlops/v1', kind: 'Model', name: model, notify });
+    await applySpec(env.client, env.config, env.store, { spec: parseSpec(text, `${model}.json`), source: `${model}.json`, text, baseDir: env.inputDir });
+    const handle = await env.client.workflow.start('servingAlert', {
+      taskQueue: env.config.taskQueue,
+      workflowId: `score:${model}:online-1`,
+      args: [{ model, runId: 'online-1', modelVersion: 'v1', alert: 'flagged share 0.4 above 0.1 in the last 200 predictions' }],
+    });
+    const deliveryId = `score:${model}:online-1/serving-alert/1`;
+    const mine = () => authed.received().filter((m) => m.headers['x-mlops-delivery-id'] === deliveryId);
+    const mail = await until('the email', async () => mine()[0], { timeoutMs: 40_000 });
+    expect(mail.subject).toContain(`[serving-alert] ${model}:`);
+    expect(mail.text).toContain(`mlops acknowledge ${model} online-1 --reason "…"`);
+    expect(mail.text).toContain(`http://ui.test:8233/namespaces/default/workflows/score%3A${model}%3Aonline-1`);
+    await acknowledgeAlert(env.client, { model, runId: 'online-1', by: 'ana', reason: 'seen' });
+    expect(await handle.result()).toMatchObject({ phase: 'done' });
+    expect(mine()).toHaveLength(1);
+    expect(JSON.stringify(await handle.fetchHistory())).not.toContain(PASSWORD);
+  }, 60_000);
 });
