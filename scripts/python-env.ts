@@ -6,6 +6,7 @@ import { temporalCacheDir } from '../src/temporal/cli-binary';
 
 const REQUIREMENTS = path.resolve(__dirname, '..', 'examples', 'sklearn-trainer', 'requirements.txt');
 const PEER_REQUIREMENTS = path.resolve(__dirname, '..', 'bench', 'peers', 'requirements.txt');
+const SMTP_REQUIREMENTS = path.resolve(__dirname, '..', 'test', 'helpers', 'smtp', 'requirements.txt');
 
 /**
  * A Python virtualenv with the example trainer's requirements, built once per requirements file
@@ -18,6 +19,11 @@ export function ensureSklearnPython(log: (line: string) => void = (l) => process
 /** The benchmarks' Python peers (bench/peers/requirements.txt), built and reused the same way. */
 export function ensurePeersPython(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): string {
   return ensurePythonEnv('peers', PEER_REQUIREMENTS, "the benchmarks' Python peers", log);
+}
+
+/** aiosmtpd for the email-channel tests' local SMTP server (test/helpers/smtp), built and reused the same way. */
+export function ensureSmtpPython(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): string {
+  return ensurePythonEnv('smtp', SMTP_REQUIREMENTS, "the email tests' SMTP server", log);
 }
 
 function ensurePythonEnv(name: string, requirementsFile: string, purpose: string, log: (line: string) => void): string {

@@ -16,6 +16,7 @@ import { acknowledgeAlert, startScoring } from '../src/client/score';
 import { startTraining } from '../src/client/train';
 import { ingestChurnData } from './helpers/churn';
 import { cliFor } from './helpers/cli';
+import { promotionReviewFlag } from './helpers/flags';
 import { startTestEnv, type TestEnv } from './helpers/env';
 
 /**
@@ -86,19 +87,7 @@ let episode = 0;
 
 function promotionFlag(): FlagPayload {
   episode += 1;
-  return flagPayload(
-    {
-      kind: 'promotion-review',
-      model: 'churn',
-      workflowId: 'promote:churn:v7',
-      episode,
-      summary: 'candidate v7 waits for a review (policy manual)',
-      commands: answerCommands.promotionReview('churn', 'v7'),
-      details: { version: 'v7' },
-      raisedAt: new Date().toISOString(),
-    },
-    { webUi: 'http://localhost:8233', namespace: 'default' },
-  );
+  return promotionReviewFlag(episode);
 }
 
 beforeAll(async () => {

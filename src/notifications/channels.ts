@@ -36,13 +36,56 @@ export const slackChannelSchema = z
   })
   .strict();
 
-export const notifyChannelSchema = z.discriminatedUnion('kind', [webhookChannelSchema, slackChannelSchema]);
+/** `smtp://host[:port]` (plain, STARTTLS when offered) or `smtps://host[:port]` (TLS from the start); no credentials in it. */
+const smtpUrl = z
+  .string()
+  .url()
+  .refine(
+    (u) => /^smtps?:\/\/[^/@]+(:\d+)?\/?$/i.test(u),
+    'an smtp://host:port or smtps://host:port URL, without user, password or path (credentials come from usernameEnv/passwordEnv)',
+  );
+
+const emailAddress = z.string().regex(/^[^@\s<>]+@[^@\s<>]+$/, 'an email address (name@host)');
+
+export const emailChannelSchema = z
+  .object({
+    kind: z.literal('email'),
+    smtp: smtpUrl.describe('The SMTP server: smtp://host:port (587/25) or smtps://host:port (465)'),
+    from: emailAddress,
+    to: z.array(emailAddress).min(1),
+    /** SMTP AUTH: both names, or neither (an open relay on a private network). */
+    usernameEnv: envVarName.optional(),
+    passwordEnv: envVarName.optional(),
+    /** true: refuse to send unless STARTTLS succeeds; false: never upgrade; unset: upgrade when the server offers it. */
+    starttls: z.boolean().optional().describe('smtp:// only. true: require STARTTLS; false: never use it; unset: use it when offered'),
+    flags: flagsFilter,
+  })
+  .strict()
+  .refine((c) => (c.usernameEnv === undefined) === (c.passwordEnv === undefined), {
+    message: 'usernameEnv and passwordEnv go together (both for SMTP AUTH, neither without it)',
+    path: ['passwordEnv'],
+  })
+  .refine((c) => !(c.starttls !== undefined && /^smtps:/i.test(c.smtp)), {
+    message: 'starttls applies to smtp:// only; smtps:// is TLS from the first byte',
+    path: ['starttls'],
+  });
+
+export type EmailChannel = z.infer<typeof emailChannelSchema>;
+
+export const notifyChannelSchema = z.discriminatedUnion('kind', [webhookChannelSchema, slackChannelSchema, emailChannelSchema]);
 export type NotifyChannel = z.infer<typeof notifyChannelSchema>;
 
 export const notifySpecSchema = z.array(notifyChannelSchema).min(1);
 export type NotifySpec = z.infer<typeof notifySpecSchema>;
 
-/** A channel's name in markers and records: its position and kind (URLs may hold tokens, so they stay out). */
+/** A channel's name in markers and records: its position and kind (URLs may hold tokens, addresses are personal, so they stay out). */
 export function channelName(channel: NotifyChannel, index: number): string {
   return `${index}-${channel.kind}`;
+}
+
+/** A secret from the worker's environment, or an error naming the setting and the variable. */
+export function workerSecret(env: NodeJS.ProcessEnv, where: string, setting: string, name: string, hint: string): string {
+  const value = env[name];
+  if (value === undefined || value === '') throw new Error(`${where}: ${setting} ${name} is not set on the worker (${hint})`);
+  return value;
 }

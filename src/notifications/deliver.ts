@@ -1,21 +1,24 @@
 import { createHmac } from 'node:crypto';
 import type { ArtifactStore } from '../store/artifact-store';
 import { layout } from '../store/layout';
-import { channelName, type NotifyChannel } from './channels';
-import type { FlagPayload } from './flags';
+import { channelName, workerSecret, type NotifyChannel } from './channels';
+import { sendEmail } from './email';
+import { DELIVERY_ID_HEADER, type FlagPayload } from './flags';
 
 /**
- * Sends one flag to a model's channels, at most once per (delivery id, channel): a channel that
- * took the message gets a marker (putIfAbsent), so a retried delivery resends only to channels
- * that failed. Throws when any channel failed, naming each, so the caller (an activity) retries.
+ * Sends one flag to a model's channels (webhook, Slack, email), at most once per (delivery id,
+ * channel): a channel that took the message gets a marker (putIfAbsent), so a retried delivery
+ * resends only to channels that failed. Throws when any channel failed, naming each, so the caller (an activity) retries.
  */
 export const SIGNATURE_HEADER = 'X-Mlops-Signature';
-export const DELIVERY_ID_HEADER = 'X-Mlops-Delivery-Id';
+export { DELIVERY_ID_HEADER };
 
 export interface ChannelOutcome {
   channel: string;
   outcome: 'sent' | 'already-sent' | 'skipped' | 'failed';
   error?: string;
+  /** Sent, with a caveat (an email server refused some of the recipients). */
+  warning?: string;
 }
 
 export interface DeliveryResult {
@@ -55,26 +58,27 @@ export function slackMessage(flag: FlagPayload): { text: string; blocks: unknown
   };
 }
 
-function requestFor(channel: NotifyChannel, flag: FlagPayload, env: NodeJS.ProcessEnv): { body: string; headers: Record<string, string> } {
+type HttpChannel = Exclude<NotifyChannel, { kind: 'email' }>;
+
+function requestFor(channel: HttpChannel, flag: FlagPayload, env: NodeJS.ProcessEnv): { body: string; headers: Record<string, string> } {
   const headers: Record<string, string> = { 'content-type': 'application/json', [DELIVERY_ID_HEADER]: flag.deliveryId };
   if (channel.kind === 'slack') return { body: JSON.stringify(slackMessage(flag)), headers };
   const body = JSON.stringify(flag);
   if (channel.secretEnv !== undefined) {
-    const secret = env[channel.secretEnv];
-    if (secret === undefined || secret === '') {
-      throw new Error(`webhook ${channel.url}: secretEnv ${channel.secretEnv} is not set on the worker (set it, or drop secretEnv to send unsigned)`);
-    }
+    const secret = workerSecret(env, `webhook ${channel.url}`, 'secretEnv', channel.secretEnv, 'set it, or drop secretEnv to send unsigned');
     headers[SIGNATURE_HEADER] = signBody(secret, body);
   }
   return { body, headers };
 }
 
-async function send(channel: NotifyChannel, flag: FlagPayload, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<void> {
+async function send(channel: NotifyChannel, flag: FlagPayload, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ warning?: string }> {
+  if (channel.kind === 'email') return sendEmail(channel, flag, env, timeoutMs);
   const { body, headers } = requestFor(channel, flag, env);
   const response = await fetch(channel.url, { method: 'POST', body, headers, signal: AbortSignal.timeout(timeoutMs) });
   // Drain the body so the connection is released; its text explains a refusal.
   const answer = await response.text();
   if (!response.ok) throw new Error(`HTTP ${response.status} from ${new URL(channel.url).host}${answer ? `: ${answer.slice(0, 200)}` : ''}`);
+  return {};
 }
 
 export async function deliverFlagTo(
@@ -96,14 +100,15 @@ export async function deliverFlagTo(
       result.channels.push({ channel: name, outcome: 'already-sent' });
       continue;
     }
+    let sent: { warning?: string };
     try {
-      await send(channel, flag, env, options.timeoutMs ?? 10_000);
+      sent = await send(channel, flag, env, options.timeoutMs ?? 10_000);
     } catch (err) {
       result.channels.push({ channel: name, outcome: 'failed', error: err instanceof Error ? err.message : String(err) });
       continue;
     }
     await store.backend.putIfAbsent(marker, JSON.stringify({ deliveryId: flag.deliveryId, channel: name, kind: channel.kind, sentAt: new Date().toISOString() }));
-    result.channels.push({ channel: name, outcome: 'sent' });
+    result.channels.push(sent.warning === undefined ? { channel: name, outcome: 'sent' } : { channel: name, outcome: 'sent', warning: sent.warning });
   }
   if (result.channels.some((c) => c.outcome === 'failed')) throw new FlagDeliveryError(result);
   return result;

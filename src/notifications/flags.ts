@@ -51,6 +51,9 @@ export interface FlagPayload extends FlagInput {
   webUiUrl: string;
 }
 
+/** The header every channel sends the delivery id in (HTTP requests and emails alike). */
+export const DELIVERY_ID_HEADER = 'X-Mlops-Delivery-Id';
+
 export const DEFAULT_WEB_UI_URL = 'http://localhost:8233';
 
 /** The key a flag is deduplicated by: workflow id + kind + episode. */

@@ -66,7 +66,7 @@ export const modelSpecSchema = z
     promotion: promotionSpecSchema.optional().describe("How the retraining loop's candidates are promoted"),
     monitoring: monitoringSpecSchema.optional().describe('A monitoring pass on a schedule; a crossing starts the retraining loop'),
     retraining: retrainingSpecSchema.optional().describe('Limits and strategies of the retraining loop; with `every`, retraining on a schedule too'),
-    notify: notifySpecSchema.optional().describe('Where flags (a workflow waiting for a person) are sent: webhooks and Slack incoming webhooks'),
+    notify: notifySpecSchema.optional().describe('Where flags (a workflow waiting for a person) are sent: webhooks, Slack incoming webhooks and email over SMTP'),
   })
   .strict();
 
