@@ -234,8 +234,8 @@ class Story {
    * crossing starts the retraining loop with these limits, and its candidate waits for a person.
    */
   async applySpec(): Promise<void> {
-    fs.writeFileSync(path.join(this.inputDir, 'churn-live.contract.json'), JSON.stringify(liveContract, null, 2));
-    const file = this.writeSpec(
+    this.write('churn-live.contract.json', JSON.stringify(liveContract, null, 2));
+    const file = this.write(
       'churn.yaml',
       `apiVersion: mlops/v1
 kind: Model
@@ -259,12 +259,6 @@ retraining:
     );
     step(`apply the spec of "${MODEL}" (mlops apply -f ${shown(file)}): from here on, nobody types a command for the daily data`);
     await this.apply(file);
-  }
-
-  private writeSpec(name: string, text: string): string {
-    const file = path.join(this.inputDir, name);
-    fs.writeFileSync(file, text);
-    return file;
   }
 
   private async apply(file: string): Promise<void> {
@@ -408,7 +402,7 @@ retraining:
     step(`train "${LITE}" (plan and region only) on ${DATASET}@latest and promote it`);
     const lite = (await (await startTraining(this.client, this.config, { model: LITE, dataset: DATASET, features: ['plan', 'region'] })).result()).summary.version;
     await (await startPromotion(this.client, this.config, { model: LITE, candidateVersion: lite, gates: { thresholds: { rocAuc: { min: 0.5 } } }, by: 'demo' })).result();
-    const file = this.writeSpec('churn-lite.yaml', `apiVersion: mlops/v1\nkind: Model\nname: ${LITE}\nretraining:\n  every: 7d # a Temporal Schedule\n  maxAttempts: 1\n`);
+    const file = this.write('churn-lite.yaml', `apiVersion: mlops/v1\nkind: Model\nname: ${LITE}\nretraining:\n  every: 7d # a Temporal Schedule\n  maxAttempts: 1\n`);
     step(`apply the spec of "${LITE}" (mlops apply -f ${shown(file)}): retrain every 7 days, one attempt allowed`);
     await this.apply(file);
     step('a week passes: the schedule is due (the demo triggers it now)');

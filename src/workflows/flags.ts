@@ -9,9 +9,6 @@ const { recordFailedFlagDelivery } = proxyActivities<Activities>(activityOptions
 /** Per workflow (module state is per execution): how often each kind was raised, the episode of the dedupe key. */
 const episodes = new Map<string, number>();
 
-/** Deliveries of this execution that failed after their retries (also in the store, `mlops notifications --failed`). */
-export const failedFlagDeliveries: Array<{ kind: string; episode: number; error: string }> = [];
-
 /**
  * Tells people a workflow waits for them: called wherever MlopsNeedsAttention is raised. The
  * delivery is an activity the workflow does not wait for — the flag's own wait (a review, an
@@ -35,7 +32,6 @@ export function raiseFlag(flag: Omit<FlagInput, 'workflowId' | 'episode' | 'rais
       await deliverFlag(input);
     } catch (err) {
       const error = errorMessage(err);
-      failedFlagDeliveries.push({ kind: flag.kind, episode, error });
       log.warn('flag not delivered', { kind: flag.kind, episode, error });
       await recordFailedFlagDelivery({ flag: input, error }).catch((e: unknown) => log.warn('failed delivery not recorded', { error: errorMessage(e) }));
     }
