@@ -35,6 +35,10 @@ class Receiver {
   readonly received: Received[] = [];
   /** Per path: how many more requests to refuse with 503. */
   readonly failures = new Map<string, number>();
+  /** Per path: how long to take before answering (a slow receiver). */
+  readonly delays = new Map<string, number>();
+  /** The paths of the requests that came in, answered or not yet. */
+  readonly arrived: string[] = [];
   private server!: http.Server;
   url = '';
 
@@ -42,7 +46,9 @@ class Receiver {
     this.server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
+      this.arrived.push(req.url ?? '/');
+      req.on('end', () => setTimeout(answer, this.delays.get(req.url ?? '/') ?? 0));
+      const answer = () => {
         const body = Buffer.concat(chunks).toString('utf8');
         const p = req.url ?? '/';
         const left = this.failures.get(p) ?? 0;
@@ -65,7 +71,7 @@ class Receiver {
         }
         this.received.push({ path: p, headers: req.headers, body });
         res.writeHead(200).end('ok');
-      });
+      };
     });
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
@@ -338,6 +344,24 @@ describe('flags raised by workflows', () => {
     expect(payload.summary).toMatch(/crossed a threshold: .*feature drift in x2.*retrainOnTrigger: false/);
     expect(payload.commands).toEqual(['mlops report notify-m --monitoring shifted --open', 'mlops retrain notify-m --reason "…"']);
   }, 120_000);
+
+  it('a flag answered while its message is still on its way: the workflow ends only after the delivery', async () => {
+    await applyNotify('notify-slow', [{ kind: 'webhook', url: `${hooks.url}/slow` }]);
+    hooks.delays.set('/slow', 2_000);
+    const handle = await raiseServingAlert('notify-slow', 'online-4');
+    await until('the delivery under way', () => (hooks.arrived.includes('/slow') ? true : undefined));
+    expect(hooks.at('/slow')).toHaveLength(0);
+    // The answer comes first; ending the workflow now would drop the message (and, with the
+    // delivery completing meanwhile, fail the task that carries the update).
+    await acknowledgeAlert(env.client, { model: 'notify-slow', runId: 'online-4', by: 'ana', reason: 'seen before the message' });
+    expect(await handle.result()).toMatchObject({ phase: 'done' });
+    expect(hooks.at('/slow')).toHaveLength(1);
+    const events = (await handle.fetchHistory()).events!;
+    const delivered = events.findIndex((e) => e.activityTaskCompletedEventAttributes);
+    expect(delivered).toBeGreaterThan(0);
+    expect(delivered).toBeLessThan(events.findIndex((e) => e.workflowExecutionCompletedEventAttributes));
+    expect(events.some((e) => e.workflowTaskFailedEventAttributes)).toBe(false);
+  });
 
   it('no spec: the delivery runs and sends nothing, recorded as not configured', async () => {
     const handle = await raiseServingAlert('notify-none', 'online-3');

@@ -9,6 +9,9 @@ const { recordFailedFlagDelivery } = proxyActivities<Activities>(activityOptions
 /** Per workflow (module state is per execution): how often each kind was raised, the episode of the dedupe key. */
 const episodes = new Map<string, number>();
 
+/** The deliveries not settled yet: a workflow ends only after them (see endAfterFlags). */
+const inFlight = new Set<Promise<void>>();
+
 /**
  * Tells people a workflow waits for them: called wherever MlopsNeedsAttention is raised. The
  * delivery is an activity the workflow does not wait for — the flag's own wait (a review, an
@@ -18,16 +21,15 @@ const episodes = new Map<string, number>();
  * delivery's. A delivery that still fails is recorded and logged, never failing the workflow.
  * Behind patched('notify-flags'): histories recorded before it replay without these commands.
  *
- * Returns when the delivery is settled (sent, or recorded as failed; it never rejects): a flag that
- * does not keep its workflow waiting (a monitoring crossing, a canary rolled back) is awaited, or
- * the workflow could complete before its message went out.
+ * Returns when the delivery is settled (sent, or recorded as failed; it never rejects). A workflow
+ * that raises flags runs inside endAfterFlags, so it never ends with a delivery in flight.
  */
 export function raiseFlag(flag: Omit<FlagInput, 'workflowId' | 'episode' | 'raisedAt'>): Promise<void> {
   if (!patched('notify-flags')) return Promise.resolve();
   const episode = (episodes.get(flag.kind) ?? 0) + 1;
   episodes.set(flag.kind, episode);
   const input: FlagInput = { ...flag, workflowId: workflowInfo().workflowId, episode, raisedAt: new Date().toISOString() };
-  return CancellationScope.nonCancellable(async () => {
+  const delivery = CancellationScope.nonCancellable(async () => {
     try {
       await deliverFlag(input);
     } catch (err) {
@@ -36,6 +38,25 @@ export function raiseFlag(flag: Omit<FlagInput, 'workflowId' | 'episode' | 'rais
       await recordFailedFlagDelivery({ flag: input, error }).catch((e: unknown) => log.warn('failed delivery not recorded', { error: errorMessage(e) }));
     }
   });
+  inFlight.add(delivery);
+  void delivery.finally(() => inFlight.delete(delivery));
+  return delivery;
+}
+
+/**
+ * Runs a workflow's body, then waits for the flags it raised and did not wait for, however the
+ * body ends (a result, an error, continue-as-new). Without it the workflow could end while a
+ * delivery activity is in flight: the message would be dropped, and when the activity's completion
+ * arrives while the task that completes the workflow is being answered (e.g. the `abort` update
+ * that ends a retraining loop), the server fails that task and aborts the update with "unexpected
+ * workflow task failure". Behind its own patch: histories that ended without waiting still replay.
+ */
+export async function endAfterFlags<T>(body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } finally {
+    if (inFlight.size > 0 && patched('flags-before-end')) await Promise.all(inFlight);
+  }
 }
 
 /** The root cause's message: an ActivityFailure wraps the activity's own error. */

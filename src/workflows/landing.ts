@@ -25,7 +25,7 @@ import { scoreRequestSchema } from '../scoring/request';
 import { MlopsNeedsAttention } from '../temporal/search-attributes';
 import { parseInput } from '../validation';
 import { activityOptions } from './activity-options';
-import { raiseFlag } from './flags';
+import { endAfterFlags, raiseFlag } from './flags';
 import { requireText } from './handler-input';
 import { ingestDataset } from './ingest';
 import { monitorModel } from './monitor';
@@ -85,6 +85,10 @@ export async function scanLanding(raw: ScanLandingRequestInput): Promise<ScanLan
  * A file is never skipped silently.
  */
 export async function landedFile(raw: LandedFileRequestInput): Promise<LandedStatus> {
+  return endAfterFlags(() => runLandedFile(raw));
+}
+
+async function runLandedFile(raw: LandedFileRequestInput): Promise<LandedStatus> {
   const request = parseInput(landedFileRequestSchema, raw, 'landed file');
   const { model, dataset, landed } = request;
   const id = workflowInfo().workflowId;

@@ -9,6 +9,7 @@ import { runCanary } from './promote/canary';
 import { registerPromotionHandlers } from './promote/handlers';
 import { candidateIn, newPromotion } from './promote/state';
 import { decide, finish, loadFailure, setProduction, shadowEvaluate } from './promote/steps';
+import { endAfterFlags } from './flags';
 
 /** Production may change under a running promotion (another one finished first); re-evaluate this often at most. */
 const MAX_EVALUATIONS = 3;
@@ -25,6 +26,10 @@ const MAX_EVALUATIONS = 3;
  * while it is evaluated or reviewed; what they saw becomes the report's "online shadow" section.
  */
 export async function promoteModel(raw: PromoteRequest): Promise<PromotionStatus> {
+  return endAfterFlags(() => runPromoteModel(raw));
+}
+
+async function runPromoteModel(raw: PromoteRequest): Promise<PromotionStatus> {
   const request = parseInput(promoteRequestSchema, raw, 'promotion request');
   const { model } = request;
   // Handlers first: a query or a review may arrive before the first activity returns.

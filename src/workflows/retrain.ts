@@ -8,6 +8,7 @@ import { attempt } from './retrain/attempt';
 import { registerRetrainHandlers } from './retrain/handlers';
 import { addAttempt, newLoop } from './retrain/state';
 import { budgetSpent, escalate, finish, startFromProduction } from './retrain/steps';
+import { endAfterFlags } from './flags';
 
 export { TRAINING_WINDOW_PATCH } from './retrain/attempt';
 
@@ -19,6 +20,10 @@ export { TRAINING_WINDOW_PATCH } from './retrain/attempt';
  * attempt ends with continue-as-new, carrying the loop's state, so its history stays small.
  */
 export async function retrainUntilImproved(raw: RetrainRequest, carried?: RetrainStatus): Promise<RetrainStatus> {
+  return endAfterFlags(() => runRetrainUntilImproved(raw, carried));
+}
+
+async function runRetrainUntilImproved(raw: RetrainRequest, carried?: RetrainStatus): Promise<RetrainStatus> {
   const request = parseInput(retrainRequestSchema, raw, 'retrain request');
   // The status decides what forcePromote may promote: only the loop's own previous run may hand it over.
   if (carried !== undefined && !workflowInfo().continuedFromExecutionRunId) {

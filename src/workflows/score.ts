@@ -14,7 +14,7 @@ import { ingestDataset } from './ingest';
 import { acceptAcknowledgement } from './acknowledgement';
 import { type ScoreStatus, scoreSearchAttributes, scoreStatusQuery } from '../api/score';
 import { answerCommands } from '../notifications/flags';
-import { raiseFlag } from './flags';
+import { endAfterFlags, raiseFlag } from './flags';
 
 const { readRegistry, resolveDatasetVersion } = proxyActivities<Activities>(activityOptions.quick);
 
@@ -29,6 +29,10 @@ const { finishScoreRun } = proxyActivities<Activities>(activityOptions.scoringFi
  * MlopsNeedsAttention until a person acknowledges it (or the timeout passes).
  */
 export async function scoreBatch(raw: ScoreRequest): Promise<ScoreStatus> {
+  return endAfterFlags(() => runScoreBatch(raw));
+}
+
+async function runScoreBatch(raw: ScoreRequest): Promise<ScoreStatus> {
   const request = parseInput(scoreRequestSchema, raw, 'score request');
   const { model, runId } = request;
   const status: ScoreStatus = { model, runId, phase: 'resolving' };

@@ -7,7 +7,7 @@ import { parseInput } from '../validation';
 import { acceptAcknowledgement } from './acknowledgement';
 import { type ScoreStatus, scoreStatusQuery } from '../api/score';
 import { answerCommands } from '../notifications/flags';
-import { raiseFlag } from './flags';
+import { endAfterFlags, raiseFlag } from './flags';
 
 export const servingAlertInputSchema = z
   .object({
@@ -29,6 +29,10 @@ export type ServingAlertInput = z.input<typeof servingAlertInputSchema>;
  * same update, status query and timeout semantics as a batch scoring run's alert.
  */
 export async function servingAlert(raw: ServingAlertInput): Promise<ScoreStatus> {
+  return endAfterFlags(() => runServingAlert(raw));
+}
+
+async function runServingAlert(raw: ServingAlertInput): Promise<ScoreStatus> {
   const input = parseInput(servingAlertInputSchema, raw, 'serving alert');
   const status: ScoreStatus = { model: input.model, runId: input.runId, modelVersion: input.modelVersion, phase: 'waiting-for-acknowledgement' };
   setHandler(scoreStatusQuery, () => status);
