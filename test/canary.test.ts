@@ -214,23 +214,7 @@ describe('shadow and canary on live traffic', () => {
     const production = (await registryState(env.client, MODEL)).aliases.production!;
     const v4 = await train(3);
     // Whoever owns the model hears of the rollback: a webhook from the model's spec.
-    const messages: Array<{ kind: string; summary: string; commands: string[] }> = [];
-    const receiver = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        messages.push(JSON.parse(body) as (typeof messages)[number]);
-        res.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const text = JSON.stringify({
-      apiVersion: 'mlops/v1',
-      kind: 'Model',
-      name: MODEL,
-      notify: [{ kind: 'webhook', url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` }],
-    });
-    await applySpec(env.client, env.config, env.store, { spec: parseSpec(text, 'canary.json'), source: 'canary.json', text, baseDir: env.inputDir });
+    const flags = await flagsToWebhook();
     // Far outside anything seen in training: every row of the candidate is flagged.
     const traffic = trafficLoop(500);
     let result: PromotionStatus;
@@ -256,8 +240,7 @@ describe('shadow and canary on live traffic', () => {
     expect(registry.aliases.production).toBe(production);
     expect(registry.decisions.at(-1)).toMatchObject({ action: 'reject', version: v4, by: 'canary gates' });
     // Sent before the promotion ended, once. (The spec goes too: later tests' flags are not for this receiver.)
-    receiver.close();
-    await deleteAppliedSpec(env.client, env.store, MODEL);
+    const messages = await flags.stop();
     expect(messages).toHaveLength(1);
     expect(messages[0]).toMatchObject({ kind: 'canary-rollback', commands: [`mlops status ${MODEL}`, `mlops retrain ${MODEL} --reason "…"`] });
     expect(messages[0]!.summary).toMatch(new RegExp(`^${MODEL}@${v4}: canary step 1 \\(50 %\\) failed: .*rolled back`));
@@ -302,6 +285,7 @@ describe('shadow and canary on live traffic', () => {
 
   it('lets a person pause, advance and abort a canary, and refuses each where it does not fit', async () => {
     const v5 = await train(6);
+    const flags = await flagsToWebhook();
     const handle = await promote(v5, { policy: 'canary', canary: { hold: '1h', checkEvery: '1s' } });
     await until('the canary', async () => ((await status(v5)).phase === 'canary' ? true : undefined));
     const who = { model: MODEL, by: 'ana', reason: 'watching the dashboards' };
@@ -311,6 +295,10 @@ describe('shadow and canary on live traffic', () => {
     await expect(steerCanary(env.client, 'pause', who)).rejects.toThrow(/already paused at 5 %/);
     // A paused canary waits for a person: it is listed with everything else that does.
     await until('the paused canary listed', async () => ((await listPending(env.client)).some((p) => p.workflowId === handle.workflowId) ? true : undefined));
+    // …and its owner is told, with the commands that answer it.
+    const pausedFlag = await until('the canary-paused message', async () => flags.messages.find((m) => m.kind === 'canary-paused'));
+    expect(pausedFlag.summary).toBe('canary paused at 5 % by ana: watching the dashboards');
+    expect(pausedFlag.commands).toEqual([`mlops canary advance ${MODEL} --reason "…"`, `mlops canary abort ${MODEL} --reason "…"`]);
     await steerCanary(env.client, 'advance', { ...who, reason: 'dashboards fine' });
     const second = await until('the second step', async () => {
       const s = await status(v5);
@@ -327,5 +315,38 @@ describe('shadow and canary on live traffic', () => {
     expect(result.decision).toMatchObject({ by: 'ana', reason: expect.stringContaining('canary aborted at 25 %: support tickets up') });
     expect(result.canary!.history.map((h) => h.outcome)).toEqual(['advanced', 'aborted']);
     await expect(steerCanary(env.client, 'advance', { ...who, version: v5 })).rejects.toThrow(/not in a canary|No promotion/);
+    expect((await flags.stop()).map((m) => m.kind)).toEqual(['canary-paused']);
   });
 });
+
+/**
+ * The flags sent about MODEL while it runs: a webhook receiver on 127.0.0.1 in the model's spec.
+ * `stop` closes it and removes the spec, so a later test's flags are not sent here.
+ */
+async function flagsToWebhook() {
+  const messages: Array<{ kind: string; summary: string; commands: string[] }> = [];
+  const receiver = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      messages.push(JSON.parse(body) as (typeof messages)[number]);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const text = JSON.stringify({
+    apiVersion: 'mlops/v1',
+    kind: 'Model',
+    name: MODEL,
+    notify: [{ kind: 'webhook', url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` }],
+  });
+  await applySpec(env.client, env.config, env.store, { spec: parseSpec(text, 'canary.json'), source: 'canary.json', text, baseDir: env.inputDir });
+  return {
+    messages,
+    async stop() {
+      receiver.close();
+      await deleteAppliedSpec(env.client, env.store, MODEL);
+      return messages;
+    },
+  };
+}

@@ -10,8 +10,8 @@ import { FLAG_SCHEMA, answerCommands, flagPayload, type FlagPayload } from '../s
 import { parseSpec } from '../src/spec/load';
 import { ArtifactStore } from '../src/store/artifact-store';
 import { applySpec } from '../src/client/apply';
-import { startPromotion } from '../src/client/promote';
-import { startMonitor } from '../src/client/retrain';
+import { reviewPromotion, startPromotion } from '../src/client/promote';
+import { decideRetrain, requestRetrain, startMonitor } from '../src/client/retrain';
 import { acknowledgeAlert, startScoring } from '../src/client/score';
 import { startTraining } from '../src/client/train';
 import { ingestChurnData } from './helpers/churn';
@@ -344,6 +344,56 @@ describe('flags raised by workflows', () => {
     expect(payload.summary).toMatch(/crossed a threshold: .*feature drift in x2.*retrainOnTrigger: false/);
     expect(payload.commands).toEqual(['mlops report notify-m --monitoring shifted --open', 'mlops retrain notify-m --reason "…"']);
   }, 120_000);
+
+  it('a promotion review, a scoring alert and an escalated retraining loop each send one message with the commands that answer them', async () => {
+    const model = 'notify-w';
+    const url = '/signed/waits';
+    await ingestChurnData(env, { dataset: 'notify-w-train', rows: 2000, seed: 3 });
+    await applyNotify(model, [{ kind: 'webhook', url: `${hooks.url}${url}`, secretEnv: SECRET_VAR }]);
+    await (await startTraining(env.client, env.config, { model, dataset: 'notify-w-train' })).result();
+    const message = (kind: string) =>
+      until(`the ${kind} message`, () =>
+        hooks
+          .at(url)
+          .map((r) => JSON.parse(r.body) as FlagPayload)
+          .find((p) => p.kind === kind),
+      );
+
+    // A promotion waiting for review.
+    const promotion = await startPromotion(env.client, env.config, { model, policy: 'manual', gates: { thresholds: { rocAuc: { min: 0.5 } } } });
+    const review = await message('promotion-review');
+    const version = review.details!.candidate as string;
+    expect(review).toMatchObject({ workflowId: promotion.workflowId, deliveryId: `${promotion.workflowId}/promotion-review/1` });
+    expect(review.commands).toEqual(answerCommands.promotionReview(model, version));
+    await reviewPromotion(env.client, 'approve', { model, version, by: 'ana', reason: 'looks right' });
+    expect(await promotion.result()).toMatchObject({ phase: 'promoted' });
+
+    // A scoring run with too many rows out of range.
+    await ingestChurnData(env, { dataset: 'notify-w-odd', rows: 1000, idOffset: 300_000, outliers: 100, unlabeled: true });
+    const scoring = await startScoring(env.client, env.config, { model, dataset: 'notify-w-odd', runId: 'odd' });
+    const alert = await message('scoring-alert');
+    expect(alert).toMatchObject({ workflowId: scoring.workflowId, details: { runId: 'odd' } });
+    expect(alert.summary).toMatch(/outside the acceptable range/);
+    expect(alert.commands).toEqual(answerCommands.scoringAlert(model, 'odd'));
+    await acknowledgeAlert(env.client, { model, runId: 'odd', by: 'ana', reason: 'known outliers' });
+    await scoring.result();
+
+    // A retraining loop that cannot beat production with a color-only model asks a person.
+    const loop = await requestRetrain(
+      env.client,
+      env.config.taskQueue,
+      { model, strategies: [{ features: ['color'] }], maxAttempts: 1, gates: { minImprovement: 0.005 }, baselineProof: { enabled: false } },
+      { reason: 'test', by: 'tester' },
+    );
+    const escalated = await message('retrain-escalated');
+    expect(escalated).toMatchObject({ workflowId: loop.workflowId, model });
+    expect(escalated.summary).toMatch(/no improvement after 1 attempt/);
+    expect(escalated.commands).toEqual(answerCommands.retrainEscalated(model));
+    await decideRetrain(env.client, { model, decision: 'abort', by: 'ana', reason: 'keep production' });
+    expect(await loop.result()).toMatchObject({ outcome: 'aborted' });
+    // One message per flag, all signed.
+    expect(hooks.at(url).map((r) => (JSON.parse(r.body) as FlagPayload).kind)).toEqual(['promotion-review', 'scoring-alert', 'retrain-escalated']);
+  }, 180_000);
 
   it('a flag answered while its message is still on its way: the workflow ends only after the delivery', async () => {
     await applyNotify('notify-slow', [{ kind: 'webhook', url: `${hooks.url}/slow` }]);

@@ -14,7 +14,7 @@ export const FLAG_KINDS = [
   'serving-alert',
   /** The retraining loop ran out of attempts or time; it waits for `mlops decide`. */
   'retrain-escalated',
-  /** A canary crossed its limits and was paused: `mlops canary resume|abort`. */
+  /** A person paused a canary; it holds its share until `mlops canary advance|abort`. */
   'canary-paused',
   /** A canary rolled back. */
   'canary-rollback',
