@@ -4,7 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../src/client/ingest';
 import { retentionScheduleId, scheduleRetentionSweep } from '../src/client/schedules';
 import type { DatasetManifest } from '../src/datasets/manifest';
+import type { RetentionSweepRequest } from '../src/datasets/request';
 import type { SweepReport } from '../src/datasets/retention';
+import { predictionLogFiles } from '../src/scoring/runs';
+import { openDuckDb } from '../src/sql/duckdb';
+import { quoteString } from '../src/sql/quote';
 import { people, peopleContract, writePeopleCsv } from './helpers/data';
 import { type TestEnv, startTestEnv } from './helpers/env';
 
@@ -18,11 +22,11 @@ afterAll(async () => {
 
 const DAY = 86_400_000;
 
-async function sweep(asOf: Date, id: string): Promise<SweepReport> {
+async function sweep(asOf: Date, id: string, request: Omit<RetentionSweepRequest, 'asOf'> = {}): Promise<SweepReport> {
   return env.client.workflow.execute('retentionSweep', {
     taskQueue: env.config.taskQueue,
     workflowId: id,
-    args: [{ asOf: asOf.toISOString() }],
+    args: [{ asOf: asOf.toISOString(), ...request }],
   });
 }
 
@@ -64,6 +68,41 @@ describe('retentionSweep', () => {
     const record = JSON.parse(fs.readFileSync(path.join(path.dirname(first.manifestUri), 'manifest.json'), 'utf8')) as DatasetManifest;
     const retention = JSON.parse(fs.readFileSync(path.join(record.raw.uri, 'retention.json'), 'utf8')) as { expiresAt: string };
     expect((Date.parse(retention.expiresAt) - Date.parse(record.createdAt)) / DAY).toBeCloseTo(20, 1);
+  });
+
+  it("deletes a model server's online log part by part as each passes its days, then the run; a batch run is not touched", async () => {
+    // A server's log as `mlops serve` leaves it (predictions/<model>/online-<time>-<server>/part-*.parquet, no run.json), written by DuckDB.
+    const runId = 'online-20261201T000000Z-5e7e';
+    const run = env.store.path('predictions', 'served', runId);
+    const part = (n: number) => path.join(run, `part-0000${n}.parquet`);
+    fs.mkdirSync(run, { recursive: true });
+    const db = await openDuckDb();
+    const conn = await db.connect();
+    for (const n of [0, 1]) await conn.run(`COPY (SELECT ${n} AS row_number, 'k${n}' AS key) TO ${quoteString(part(n))} (FORMAT parquet)`);
+    conn.closeSync();
+    // A batch run that happens to be called online-…: it has a run.json, and its own expiry.
+    const batch = env.store.path('predictions', 'served', 'online-batch');
+    fs.mkdirSync(batch, { recursive: true });
+    fs.copyFileSync(part(0), path.join(batch, 'part-00000.parquet'));
+    fs.writeFileSync(path.join(batch, 'run.json'), JSON.stringify({ model: 'served', runId: 'online-batch', expiresAt: '2999-01-01T00:00:00Z', parts: [] }));
+    const now = Date.now();
+    const fortyDaysAgo = new Date(now - 40 * DAY);
+    for (const file of [part(0), path.join(batch, 'part-00000.parquet')]) fs.utimesSync(file, fortyDaysAgo, fortyDaysAgo);
+
+    const first = await sweep(new Date(now), 'sweep-online-1', { onlineLogRetentionDays: 30 });
+    expect(first.onlineLogParts).toEqual([
+      { model: 'served', runId, key: `predictions/served/${runId}/part-00000.parquet`, bytes: expect.any(Number), writtenAt: fortyDaysAgo.toISOString() },
+    ]);
+    expect(first.onlineLogParts[0]!.bytes).toBeGreaterThan(0);
+    expect(fs.existsSync(part(0))).toBe(false);
+    expect(fs.existsSync(part(1))).toBe(true);
+    expect(await predictionLogFiles(env.store, 'served', (id) => id === runId)).toEqual([part(1)]);
+
+    const second = await sweep(new Date(now + 31 * DAY), 'sweep-online-2', { onlineLogRetentionDays: 30 });
+    expect(second.onlineLogParts.map((p) => p.key)).toEqual([`predictions/served/${runId}/part-00001.parquet`]);
+    expect(fs.existsSync(run)).toBe(false);
+    expect(fs.existsSync(path.join(batch, 'part-00000.parquet'))).toBe(true);
+    await expect(sweep(new Date(now), 'sweep-online-bad', { onlineLogRetentionDays: 0 })).rejects.toThrow();
   });
 
   it('creates a Temporal Schedule for the sweep, and updates it when asked again', async () => {

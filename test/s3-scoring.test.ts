@@ -238,7 +238,7 @@ describe('scoring runs on S3', () => {
   it('deletes expired prediction logs from the bucket', async () => {
     const run = (await (await startScoring(env.client, env.config, { model: MODEL, dataset: 'churn-live', runId: 'brief', maxFlaggedShare: 1, retentionDays: 1 })).result()).run!;
     expect((await keys(`predictions/${MODEL}/brief/`)).length).toBeGreaterThan(1);
-    const report = await sweepExpiredRawAndPredictionLogs(env.store, 'sweep-s3-logs', new Date(Date.now() + 2 * DAY));
+    const report = await sweepExpiredRawAndPredictionLogs(env.store, 'sweep-s3-logs', new Date(Date.now() + 2 * DAY), 90);
     expect(report.predictionLogs).toEqual([{ model: MODEL, runId: 'brief', expiresAt: run.expiresAt, uri: `${base}/predictions/${MODEL}/brief` }]);
     expect(await keys(`predictions/${MODEL}/brief/`)).toEqual([]);
     // Runs with time left stay.

@@ -5,6 +5,7 @@ import { promoteWorkflowId, promotionStatusQuery } from '../src/api/promote';
 import { reviewOutcome, startPromotion } from '../src/client/promote';
 import { startLabels, startMonitor } from '../src/client/retrain';
 import { startTraining } from '../src/client/train';
+import type { SweepReport } from '../src/datasets/retention';
 import { predictionLogFiles } from '../src/scoring/runs';
 import { startModelServer, type ModelServer } from '../src/serving/http';
 import { createPredictor } from '../src/serving/predictor';
@@ -128,5 +129,18 @@ describe('mlops serve on S3', () => {
     expect(done.evaluation!.reportUri.startsWith(bucket.base)).toBe(true);
     expect((await bucket.read(done.evaluation!.markdownUri)).toString('utf8')).toContain('## Online shadow');
     expect(localArtifacts()).toEqual([]);
+  });
+
+  it('the retention sweep deletes online log parts in the bucket once their days have passed', async () => {
+    const parts = (await bucket.keys(`predictions/${MODEL}/`)).filter((k) => /\/online-[^/]+\/part-\d{5}\.parquet$/.test(k));
+    expect(parts.length).toBeGreaterThan(0);
+    const sweep = (asOf: number, id: string): Promise<SweepReport> =>
+      env.client.workflow.execute('retentionSweep', { taskQueue: env.config.taskQueue, workflowId: id, args: [{ asOf: new Date(asOf).toISOString(), onlineLogRetentionDays: 7 }] });
+    expect((await sweep(Date.now(), 'sweep-online-now')).onlineLogParts).toEqual([]);
+    const later = await sweep(Date.now() + 8 * 86_400_000, 'sweep-online-later');
+    // Every part written so far (the server may have added one since the listing above).
+    expect(later.onlineLogParts.map((p) => p.key)).toEqual(expect.arrayContaining(parts));
+    const left = (await bucket.keys(`predictions/${MODEL}/`)).filter((k) => k.includes('/online-'));
+    expect(left.filter((k) => parts.includes(k))).toEqual([]);
   });
 });

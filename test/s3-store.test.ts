@@ -212,7 +212,7 @@ describe('datasets on S3', () => {
     const manifest = await resolveVersion(env.store, `shortlived@${ref.version}`);
     expect(await keys(`raw/shortlived/`)).toHaveLength(2);
 
-    const report = await sweepExpiredRawAndPredictionLogs(env.store, 'sweep-s3', new Date(Date.now() + 2 * DAY));
+    const report = await sweepExpiredRawAndPredictionLogs(env.store, 'sweep-s3', new Date(Date.now() + 2 * DAY), 90);
     expect(report.deleted).toEqual([expect.objectContaining({ dataset: 'shortlived', uri: manifest.raw.uri, bytes: expect.any(Number) })]);
     expect(report.deleted[0]!.bytes).toBeGreaterThan(fs.statSync(csv).size);
     expect(report.reportUri).toBe(`s3://${bucket}/${PREFIX}/reports/retention/sweep-s3.json`);

@@ -76,6 +76,11 @@ export const retentionSweepRequestSchema = z
   .object({
     /** Treat this instant as now (ISO 8601); default: the workflow's current time. */
     asOf: z.iso.datetime({ offset: true }).optional(),
+    /**
+     * Online prediction logs (`mlops serve`) have no run with an expiry: their parts go this many
+     * days after each was written. The batch default, 90 days.
+     */
+    onlineLogRetentionDays: z.number().int().min(1).max(36_500).default(90),
   })
   .strict();
-export type RetentionSweepRequest = z.infer<typeof retentionSweepRequestSchema>;
+export type RetentionSweepRequest = z.input<typeof retentionSweepRequestSchema>;

@@ -1,11 +1,11 @@
 import type { ArtifactStore } from '../store/artifact-store';
 import { urlJoin } from '../store/backend';
 import { layout } from '../store/layout';
-import { expiredPredictionRuns } from '../scoring/retention';
+import { type ExpiredOnlinePart, expiredOnlineLogParts, expiredPredictionRuns } from '../scoring/retention';
 import { RETENTION_FILE, type RawRetentionRecord } from './raw';
 
 /**
- * Deletes raw copies and prediction logs whose retention has expired, and only those. The report of what was deleted
+ * Deletes raw copies, prediction logs and online log parts whose retention has expired, and only those. The report of what was deleted
  * is written before deleting and merged on retry, so a crash mid-sweep still leaves a full record.
  */
 /** Longer than an ingestion's longest activity timeout, so a sweep never pulls data from under it. */
@@ -34,6 +34,8 @@ export interface SweepReport {
   kept: number;
   /** Prediction logs deleted (their scoring run's retentionDays had passed). */
   predictionLogs: SweptPredictionLog[];
+  /** Parts of model servers' online logs deleted (written more than onlineLogRetentionDays ago). */
+  onlineLogParts: ExpiredOnlinePart[];
   reportUri: string;
 }
 
@@ -57,7 +59,7 @@ async function listRetentionRecords(store: ArtifactStore): Promise<Array<{ dir: 
   return out;
 }
 
-export async function sweepExpiredRawAndPredictionLogs(store: ArtifactStore, sweepId: string, asOf: Date): Promise<SweepReport> {
+export async function sweepExpiredRawAndPredictionLogs(store: ArtifactStore, sweepId: string, asOf: Date, onlineLogRetentionDays: number): Promise<SweepReport> {
   const reportUri = store.url(...layout.retentionReport(sweepId));
   const previous = await store.readJson<SweepReport>(reportUri);
   const records = await listRetentionRecords(store);
@@ -70,16 +72,29 @@ export async function sweepExpiredRawAndPredictionLogs(store: ArtifactStore, swe
   const logs = new Map((previous?.predictionLogs ?? []).map((l) => [l.uri, l]));
   const expiredLogs = await expiredPredictionRuns(store, asOf);
   for (const { run, dir } of expiredLogs) logs.set(dir, { model: run.model, runId: run.runId, expiresAt: run.expiresAt, uri: dir });
+  const onlineParts = new Map((previous?.onlineLogParts ?? []).map((p) => [p.key, p]));
+  const expiredParts = await expiredOnlineLogParts(store, asOf, onlineLogRetentionDays);
+  for (const part of expiredParts) onlineParts.set(part.key, part);
   const report: SweepReport = {
     sweepId,
     asOf: asOf.toISOString(),
     deleted: [...deleted.values()],
     kept: records.length - expired.length,
     predictionLogs: [...logs.values()],
+    onlineLogParts: [...onlineParts.values()],
     reportUri,
   };
   await store.writeJsonAtomic(reportUri, report);
   for (const { dir } of expired) await store.discardDir(dir);
   for (const { dir } of expiredLogs) await store.discardDir(dir);
+  for (const { key } of expiredParts) await store.backend.delete(key);
+  await deleteEmptyOnlineRuns(store, expiredParts);
   return report;
+}
+
+/** An online run whose every part expired is gone as a whole (locally its folder; on S3 nothing is left anyway). */
+async function deleteEmptyOnlineRuns(store: ArtifactStore, parts: readonly ExpiredOnlinePart[]): Promise<void> {
+  for (const run of new Set(parts.map((p) => store.key(...layout.predictionRun(p.model, p.runId))))) {
+    if ((await store.backend.list(run)).length === 0) await store.backend.delete(run);
+  }
 }
