@@ -134,14 +134,15 @@ describe('a live dataset landing folder', () => {
     const [id] = (await scan(request)).started;
     // No model land-later yet: the file is ingested, then scoring fails and the chain waits.
     const waiting = await waitingForAPerson(id!);
-    expect(waiting.failure).toMatchObject({ step: 'score' });
+    expect(waiting.failure).toMatchObject({ step: 'score', phase: 'scoring' });
     expect(waiting.failure!.message).toContain('land-later');
     expect(waiting.version).toBeDefined();
     await expect(answerLandedChain(env.client, id!, 'retry', { by: '', reason: 'x' })).rejects.toThrow(/retry refused: by must be a non-empty text/);
 
     await (await startTraining(env.client, env.config, { model: 'land-later', dataset: 'churn', trainer: { kind: 'logistic', params: {} } })).result();
     expect((await (await startPromotion(env.client, env.config, { model: 'land-later', gates: { thresholds: { rocAuc: { min: 0.5 } } } })).result()).phase).toBe('promoted');
-    expect((await cli.run(['landed', 'retry', id!, '--reason', 'model promoted', '--by', 'ana'])).code).toBe(0);
+    // The answer says what runs again: the failed step, not the chain from its start.
+    expect(await answerLandedChain(env.client, id!, 'retry', { by: 'ana', reason: 'model promoted' })).toMatchObject({ phase: 'scoring', retries: 1 });
     const done = await env.client.workflow.getHandle<() => Promise<LandedStatus>>(id!).result();
     // The same version goes on from the failed step: ingested once, then scored and monitored.
     expect(done).toMatchObject({ phase: 'done', version: waiting.version, retries: 1, failure: { step: 'score' } });

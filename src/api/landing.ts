@@ -40,7 +40,7 @@ export interface LandedStatus {
   monitoringWorkflowId?: string;
   retrainWorkflowId?: string;
   /** Why the chain stopped, naming the file and the step (kept after a retry succeeded, as history). */
-  failure?: { step: string; message: string; at: string };
+  failure?: { step: string; phase: LandedPhase; message: string; at: string };
   /** How many times a person asked to run the failed step again. */
   retries: number;
   /** Who dismissed the failed file, and why; or that nobody answered in time. */

@@ -111,7 +111,7 @@ async function runLandedFile(raw: LandedFileRequestInput): Promise<LandedStatus>
         break;
       } catch (err) {
         const message = rootApplicationFailure(err)?.message ?? (err as Error).message;
-        status.failure = { step: step.name, message, at: new Date().toISOString() };
+        status.failure = { step: step.name, phase: step.phase, message, at: new Date().toISOString() };
         const failure = `New file ${landed.file} of dataset ${dataset}: the ${step.name} step failed: ${message}`;
         const answer = await person.waitAfter(failure, request.landing.waitOnFailure as Duration);
         if (answer === 'retry') continue;
@@ -203,7 +203,8 @@ function acceptAnswers(status: LandedStatus) {
     answer = kind;
     status.answer = { by: input.by, reason: input.reason, at: new Date().toISOString() };
     if (kind === 'retry') status.retries++;
-    status.phase = kind === 'dismiss' ? 'dismissed' : 'ingesting';
+    // A retry runs the failed step again: the status says which, from the moment it is accepted.
+    status.phase = kind === 'dismiss' ? 'dismissed' : (status.failure?.phase ?? 'ingesting');
     return status;
   };
   setHandler(retryLandedUpdate, answered('retry'), { validator });
