@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { S3Objects } from './s3-objects';
 
 /**
  * Where the artifact store's objects live: a local folder or an S3 bucket. Keys are the layout's
@@ -28,6 +29,8 @@ export interface PublishAttempt {
 
 export interface StoreBackend {
   readonly kind: 'local' | 's3';
+  /** S3 only: a reader of objects outside the store (s3:// inputs) on the same endpoint and credentials. */
+  objects?(): S3Objects;
   /** What people are shown: the folder, or s3://bucket/prefix. */
   readonly location: string;
   /** The URL (path or s3://) of a key. */
