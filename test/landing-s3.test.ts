@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -8,11 +9,12 @@ import { ingest } from '../src/client/ingest';
 import { listPending } from '../src/client/promote';
 import { startTraining } from '../src/client/train';
 import { listVersions, resolveVersion } from '../src/datasets/catalog';
-import type { S3StoreSettings } from '../src/config';
+import { loadConfig, type S3StoreSettings } from '../src/config';
 import { rootApplicationFailure } from '../src/errors';
 import type { ScanLandingRequestInput } from '../src/landing/request';
 import { findLandedFiles } from '../src/landing/scan';
 import { S3Objects } from '../src/store/s3-objects';
+import { assertS3Allowed, parseS3Url, s3PrefixUrl } from '../src/store/s3-url';
 import type { ScanLandingResult } from '../src/workflows/landing';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { rootFailure } from './helpers/failures';
@@ -103,6 +105,33 @@ async function chainResult(id: string): Promise<LandedStatus> {
   return handle.result();
 }
 
+describe('s3:// inputs, before any request', () => {
+  it('refuses keys that climb, hide or mislead, and matches allowed roots segment by segment', () => {
+    expect(parseS3Url('s3://bucket-a/in/x.csv')).toEqual({ bucket: 'bucket-a', key: 'in/x.csv' });
+    expect(parseS3Url('s3://bucket-a')).toEqual({ bucket: 'bucket-a', key: '' });
+    for (const bad of [
+      's3://bucket-a/in/../x.csv',
+      's3://bucket-a/in//x.csv',
+      's3://bucket-a/./x',
+      's3://bucket-a/in/a\\b.csv',
+      's3://bucket-a/in/a\nb.csv',
+      's3://Bad_Bucket/x',
+      's3:///x',
+    ]) {
+      expect(() => parseS3Url(bad), bad).toThrow(/segment|not s3:\/\/bucket\/key/);
+    }
+    expect(s3PrefixUrl('s3://bucket-a/in')).toBe('s3://bucket-a/in/');
+    expect(s3PrefixUrl('s3://bucket-a')).toBe('s3://bucket-a/');
+    expect(() => assertS3Allowed('s3://bucket-a/in/x.csv', ['/data', 's3://bucket-a/in'])).not.toThrow();
+    expect(() => assertS3Allowed('s3://bucket-a/x.csv', [])).not.toThrow();
+    expect(() => assertS3Allowed('s3://bucket-a/inside.csv', ['s3://bucket-a/in'])).toThrow(/outside what this worker may read/);
+    expect(() => assertS3Allowed('s3://bucket-b/in/x.csv', ['s3://bucket-a/in/'])).toThrow(/outside/);
+    expect(() => assertS3Allowed('s3://bucket-a/in/x.csv', ['/data'])).toThrow(/add its bucket and prefix/);
+    // The list keeps an s3:// entry whole: its own colon does not split it.
+    expect(loadConfig({ MLOPS_INGEST_ALLOWED_ROOTS: '/data:s3://bucket-a/in/:./rel' }).ingestAllowedRoots).toEqual(['/data', 's3://bucket-a/in/', path.resolve('rel')]);
+  });
+});
+
 describe('a landing location on an S3 prefix', () => {
   it('takes a CSV once its marker is there, once for two scans at once, ingests the downloaded bytes and asks for retraining; the same bytes under another key are not new', async () => {
     const landing = request('marked', { ready: { marker: '.done' } });
@@ -112,6 +141,11 @@ describe('a landing location on an S3 prefix', () => {
     await put('marked/older/z.csv', body);
     await put('marked/.a.csv', body);
     await put('marked/older/z.csv.done', '');
+    // A name with a backslash or a control character is never taken, marker or not.
+    await put('marked/back\\slash.csv', churnRows(2000, 2010));
+    await put('marked/back\\slash.csv.done', '');
+    await put('marked/tab\t.csv', churnRows(2010, 2020));
+    await put('marked/tab\t.csv.done', '');
     expect((await scan(landing)).started).toEqual([]);
 
     await put('marked/a.csv.done', '');
@@ -215,6 +249,14 @@ describe('a landing location on an S3 prefix', () => {
     };
     const objects = (secretAccessKey: string) =>
       new S3Objects(new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey } }), settings);
+    // The listing is read page by page: five objects two to a page, the deeper key and the sub-prefix left out.
+    for (const n of [1, 2, 3, 4, 5]) await put(`paged/p${n}.csv`, `id\n${n}\n`);
+    await put('paged/sub/deeper.csv', 'id\n9\n');
+    const paged = await objects(s3.secretAccessKey).children(`${PREFIX}paged/`, { pageSize: 2 });
+    expect(paged.map((o) => o.name).sort()).toEqual(['p1.csv', 'p2.csv', 'p3.csv', 'p4.csv', 'p5.csv']);
+    expect(paged[0]).toMatchObject({ url: `${PREFIX}paged/p1.csv`, size: 5 });
+    expect(paged[0]!.etag).not.toBe('');
+
     const noBucket = await objects(s3.secretAccessKey)
       .children('s3://no-such-bucket-here/in/')
       .then(

@@ -30,14 +30,16 @@ export class S3Objects {
     private readonly settings: S3StoreSettings,
   ) {}
 
-  /** The objects directly under a prefix (no deeper keys), every page of the listing. */
-  async children(prefixUrl: string): Promise<S3Child[]> {
+  /** The objects directly under a prefix (no deeper keys), every page of the listing (`pageSize` keys a page; S3's default 1000). */
+  async children(prefixUrl: string, options: { pageSize?: number } = {}): Promise<S3Child[]> {
     const { bucket, key: prefix } = parseS3Url(s3PrefixUrl(prefixUrl), 'S3 prefix');
     const out: S3Child[] = [];
     let token: string | undefined;
     do {
       const page: ListObjectsV2CommandOutput = await this.call(`listing ${prefixUrl}`, bucket, () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token })),
+        this.client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token, ...(options.pageSize ? { MaxKeys: options.pageSize } : {}) }),
+        ),
       );
       for (const o of page.Contents ?? []) {
         const name = o.Key!.slice(prefix.length);
