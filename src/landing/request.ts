@@ -28,7 +28,8 @@ export const landingSchema = z
         } catch (err) {
           ctx.addIssue({ code: 'custom', message: (err as Error).message });
         }
-      }),
+      })
+      .describe("A folder (relative to the spec file's) or an S3 prefix, s3://bucket/prefix/ (read with the S3 store's endpoint and credentials)"),
     /** File names to take (a glob over names, not paths: * and ?). */
     pattern: z.string().min(1).default('*'),
     /** How often the folder is looked at (a Temporal Schedule). */

@@ -6,6 +6,7 @@ import { GetObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput
 import type { S3StoreSettings } from '../config';
 import { storeUnavailable, userError } from '../errors';
 import type { ArtifactStore } from './artifact-store';
+import type { S3Child, S3Inputs } from './backend';
 import { parseS3Url, s3PrefixUrl } from './s3-url';
 
 /**
@@ -14,17 +15,7 @@ import { parseS3Url, s3PrefixUrl } from './s3-url';
  * (MLOPS_STORE's AWS_* / endpoint / path-style settings). Only reads: the store's layout stays
  * the store backend's alone.
  */
-export interface S3Child {
-  /** s3://bucket/key */
-  url: string;
-  /** The key's last segment. */
-  name: string;
-  size: number;
-  etag: string;
-  lastModified: Date;
-}
-
-export class S3Objects {
+export class S3Objects implements S3Inputs {
   constructor(
     private readonly client: S3Client,
     private readonly settings: S3StoreSettings,
@@ -132,7 +123,7 @@ export class S3Objects {
  * The reader of s3:// inputs for this worker: the S3 store's client. A folder store has no S3
  * settings to read them with, so it says which to set instead of guessing at AWS defaults.
  */
-export function s3InputsOf(store: ArtifactStore, url: string): S3Objects {
+export function s3InputsOf(store: ArtifactStore, url: string): S3Inputs {
   const objects = store.backend.objects?.();
   if (!objects) {
     throw userError(
