@@ -94,29 +94,42 @@ export class S3Objects implements S3Inputs {
   /** A missing bucket, refused keys or an unreachable endpoint, as the setting or permission to change. */
   private explain(err: unknown, doing: string, bucket: string): Error {
     const s = this.settings;
-    const where = s.endpoint ? `${s.endpointSetting}=${s.endpoint}` : `AWS S3 (region ${s.region})`;
-    const status = s3StatusOf(err);
-    const name = err instanceof S3ServiceException ? err.name : '';
-    if (name === 'NoSuchBucket') {
-      return userError('SourceNotFound', `Bucket "${bucket}" does not exist at ${where} (${doing}): create it, or fix the s3:// path.`, { bucket });
+    if (err instanceof S3ServiceException && err.name === 'NoSuchBucket') {
+      return userError('SourceNotFound', `Bucket "${bucket}" does not exist at ${s3Where(s)} (${doing}): create it, or fix the s3:// path.`, { bucket });
     }
-    if (status === 403 || ['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'ExpiredToken'].includes(name)) {
+    const refusal = s3Refusal(err);
+    if (refusal) {
       return storeUnavailable(
-        `${where} refused ${s.credentials ? `AWS_ACCESS_KEY_ID=${s.credentials.accessKeyId}` : 'the credentials the AWS SDK found'} (${name || `HTTP ${status}`}) ${doing}: grant it s3:ListBucket and s3:GetObject on bucket "${bucket}", or use keys that have them.`,
+        `${s3Where(s)} refused ${s.credentials ? `AWS_ACCESS_KEY_ID=${s.credentials.accessKeyId}` : 'the credentials the AWS SDK found'} (${refusal}) ${doing}: grant it s3:ListBucket and s3:GetObject on bucket "${bucket}", or use keys that have them.`,
         { retryable: false, details: { setting: 'AWS_ACCESS_KEY_ID', bucket } },
       );
     }
-    if (isS3NetworkError(err)) {
-      return storeUnavailable(
-        `Cannot reach ${where} (${(err as Error).message || (err as NodeJS.ErrnoException).code}) ${doing}; check the endpoint setting, or that the S3 service is up.`,
-        {
-          retryable: true,
-          details: { setting: s.endpointSetting ?? 'AWS_REGION' },
-        },
-      );
-    }
-    return err as Error;
+    return s3Unreachable(s, err, doing) ?? (err as Error);
   }
+}
+
+/** Where the settings point, as the setting that says so. */
+export function s3Where(s: S3StoreSettings): string {
+  return s.endpoint ? `${s.endpointSetting}=${s.endpoint}` : `AWS S3 (region ${s.region})`;
+}
+
+/** The S3 error name (or HTTP status) of refused credentials or permissions; undefined for anything else. */
+export function s3Refusal(err: unknown): string | undefined {
+  const status = s3StatusOf(err);
+  const name = err instanceof S3ServiceException ? err.name : '';
+  return status === 403 || ['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'ExpiredToken'].includes(name) ? name || `HTTP ${status}` : undefined;
+}
+
+/** An endpoint that does not answer: retryable, since it may be restarting. */
+export function s3Unreachable(s: S3StoreSettings, err: unknown, doing: string): Error | undefined {
+  if (!isS3NetworkError(err)) return undefined;
+  return storeUnavailable(
+    `Cannot reach ${s3Where(s)} (${(err as Error).message || (err as NodeJS.ErrnoException).code}) ${doing}; check the endpoint setting, or that the S3 service is up.`,
+    {
+      retryable: true,
+      details: { setting: s.endpointSetting ?? 'AWS_REGION' },
+    },
+  );
 }
 
 /**
