@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -16,6 +17,7 @@ import { findLandedFiles } from '../src/landing/scan';
 import { S3Objects } from '../src/store/s3-objects';
 import { assertS3Allowed, parseS3Url, s3PrefixUrl } from '../src/store/s3-url';
 import type { ScanLandingResult } from '../src/workflows/landing';
+import { cliFor } from './helpers/cli';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { rootFailure } from './helpers/failures';
 import { testBucket } from './helpers/s3-bucket';
@@ -218,6 +220,13 @@ describe('a landing location on an S3 prefix', () => {
     await put('direct/d.csv', churnRows(0, 50));
     const ref = await ingest(env.client, env.config, { dataset: 'land-s3-direct', source: `${PREFIX}direct/d.csv`, contract: CHURN_CONTRACT });
     expect((await resolveVersion(env.store, `land-s3-direct@${ref.version}`)).rows).toMatchObject({ accepted: 50 });
+
+    // The same through the real CLI: the s3:// source passes as given (not resolved as a local path).
+    const contractFile = path.join(env.inputDir, 'churn.contract.json');
+    fs.writeFileSync(contractFile, JSON.stringify(CHURN_CONTRACT));
+    const cli = await cliFor(env.config, { env: store.storeEnv }).run(['ingest', 'land-s3-cli', `${PREFIX}direct/d.csv`, '--contract', contractFile, '--json']);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ dataset: 'land-s3-cli', version: ref.version });
 
     await put('direct/empty.csv', '');
     const empty = await rootFailure(ingest(env.client, env.config, { dataset: 'land-s3-direct', source: `${PREFIX}direct/empty.csv`, contract: CHURN_CONTRACT }));
