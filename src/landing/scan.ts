@@ -117,15 +117,31 @@ async function prefixSource(store: ArtifactStore, args: { landing: Landing; allo
   };
 }
 
-/** The hashes taken, and the name/size/time of the files they were taken as. */
+/**
+ * Markers are written once (put-if-absent) and never change, so what one says is kept per worker
+ * process: a scan lists the markers and reads only those it has not read before — on S3 one GET
+ * per newly taken file, not one per taken file per scan. Bounded; the oldest entries go first.
+ */
+const seenByMarker = new Map<string, string>();
+const SEEN_BY_MARKER_MAX = 100_000;
+
+/** The hashes taken, and the name/size/time (or ETag) of the files they were taken as. */
 async function takenFiles(store: ArtifactStore, model: string, dataset: string): Promise<Set<string>> {
   const prefix = store.key(...layout.landed(model, dataset));
   const taken = new Set<string>();
   for (const child of await store.backend.children(prefix)) {
     if (!child.endsWith('.json')) continue;
     taken.add(child.slice(0, -'.json'.length));
-    const marker = await store.readJson<LandedMarker>(store.backend.url(`${prefix}/${child}`)).catch(() => undefined);
-    if (marker) taken.add(seenKey(marker));
+    const url = store.backend.url(`${prefix}/${child}`);
+    let seen = seenByMarker.get(url);
+    if (seen === undefined) {
+      const marker = await store.readJson<LandedMarker>(url).catch(() => undefined);
+      if (!marker) continue;
+      seen = seenKey(marker);
+      if (seenByMarker.size >= SEEN_BY_MARKER_MAX) seenByMarker.delete(seenByMarker.keys().next().value!);
+      seenByMarker.set(url, seen);
+    }
+    taken.add(seen);
   }
   return taken;
 }
