@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -12,8 +13,9 @@ import { startTraining } from '../src/client/train';
 import { listVersions, resolveVersion } from '../src/datasets/catalog';
 import { loadConfig, type S3StoreSettings } from '../src/config';
 import { rootApplicationFailure } from '../src/errors';
-import type { ScanLandingRequestInput } from '../src/landing/request';
+import { landingSchema, type ScanLandingRequestInput } from '../src/landing/request';
 import { findLandedFiles } from '../src/landing/scan';
+import { ArtifactStore } from '../src/store/artifact-store';
 import { S3Objects } from '../src/store/s3-objects';
 import { assertS3Allowed, parseS3Url, s3PrefixUrl } from '../src/store/s3-url';
 import type { ScanLandingResult } from '../src/workflows/landing';
@@ -108,7 +110,7 @@ async function chainResult(id: string): Promise<LandedStatus> {
 }
 
 describe('s3:// inputs, before any request', () => {
-  it('refuses keys that climb, hide or mislead, and matches allowed roots segment by segment', () => {
+  it('refuses keys that climb, hide or mislead, and matches allowed roots segment by segment', async () => {
     expect(parseS3Url('s3://bucket-a/in/x.csv')).toEqual({ bucket: 'bucket-a', key: 'in/x.csv' });
     expect(parseS3Url('s3://bucket-a')).toEqual({ bucket: 'bucket-a', key: '' });
     for (const bad of [
@@ -129,6 +131,12 @@ describe('s3:// inputs, before any request', () => {
     expect(() => assertS3Allowed('s3://bucket-a/inside.csv', ['s3://bucket-a/in'])).toThrow(/outside what this worker may read/);
     expect(() => assertS3Allowed('s3://bucket-b/in/x.csv', ['s3://bucket-a/in/'])).toThrow(/outside/);
     expect(() => assertS3Allowed('s3://bucket-a/in/x.csv', ['/data'])).toThrow(/add its bucket and prefix/);
+    // A worker on a folder store has no S3 settings to read a prefix with: it says which to set.
+    const folderStore = new ArtifactStore(fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-folder-store-')));
+    await expect(findLandedFiles(folderStore, { model: MODEL, dataset: DATASET, landing: landingSchema.parse({ path: 's3://bucket-a/in/' }), allowedRoots: [] })).rejects.toThrow(
+      /s3:\/\/bucket-a\/in\/ is in S3, and this worker's store is the folder .*run the worker with MLOPS_STORE=s3:\/\//,
+    );
+    fs.rmSync(folderStore.root, { recursive: true, force: true });
     // The list keeps an s3:// entry whole: its own colon does not split it.
     expect(loadConfig({ MLOPS_INGEST_ALLOWED_ROOTS: '/data:s3://bucket-a/in/:./rel' }).ingestAllowedRoots).toEqual(['/data', 's3://bucket-a/in/', path.resolve('rel')]);
   });

@@ -143,7 +143,7 @@ function assertSourceUnchanged(copies: readonly CopiedFile[], expected: string):
   if (only.sha256 !== expected) {
     throw userError(
       'SourceChanged',
-      `${only.original} changed after it was found: its bytes now hash to ${only.sha256.slice(0, 12)}…, the scan recorded ${expected.slice(0, 12)}…; land the new bytes as a new file (they get a chain of their own)`,
+      `${only.original} changed after it was found: its bytes now hash to ${only.sha256.slice(0, 12)}…, the scan recorded ${expected.slice(0, 12)}…; the new bytes are a new file to the next scan (a chain of their own), so this one can be dismissed`,
       { file: only.original, expected, actual: only.sha256 },
     );
   }
