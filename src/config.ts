@@ -146,9 +146,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MlopsConfig {
     namespace: e.TEMPORAL_NAMESPACE,
     taskQueue: e.MLOPS_TASK_QUEUE,
     dataDir,
-    ingestAllowedRoots: e.MLOPS_INGEST_ALLOWED_ROOTS.split(':')
+    // Folders, and s3://bucket/prefix/ entries (whose own colon does not split the list).
+    ingestAllowedRoots: e.MLOPS_INGEST_ALLOWED_ROOTS.split(/:(?!\/\/)/)
       .filter(Boolean)
-      .map((p) => path.resolve(expandHome(p))),
+      .map((p) => (/^s3:\/\//i.test(p) ? p : path.resolve(expandHome(p)))),
     trainerCommands: e.MLOPS_TRAINER_COMMANDS.split(':').filter(Boolean),
     tls: wantsTls
       ? {

@@ -13,6 +13,8 @@ export const USER_ERROR_TYPES = [
   'EmptySource',
   'SourceNotFound',
   'SourceReadError',
+  /** A source pinned by its sha256 (a landed file) whose bytes are different now: replaced or rewritten after it was found. */
+  'SourceChanged',
   'DatasetNotFound',
   'DatasetIntegrityError',
   'ModelLoadError',

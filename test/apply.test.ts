@@ -158,6 +158,23 @@ describe('mlops apply', () => {
     expect((await mlops('delete', 'spec-model')).stdout).toContain('- schedule mlops-landing-spec-model-spec-live: the spec is deleted');
   });
 
+  it('declares an S3 landing prefix as given, and shows in the plan where each scan looks', async () => {
+    const spec = (prefix: string) =>
+      writeSpec('landing-s3.yaml', ['datasets:', '  spec-drop:', '    role: training', `    landing: { path: "${prefix}", pattern: "*.csv", ready: { marker: .done } }`]);
+    const id = 'mlops-landing-spec-model-spec-drop';
+    const dry = await mlops('apply', '-f', spec('s3://drop-bucket/team/in'), '--dry-run');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(`+ schedule ${id}: scanLanding every 1m of s3://drop-bucket/team/in/`);
+    expect((await mlops('apply', '-f', spec('s3://drop-bucket/team/in'))).code).toBe(0);
+    expect((await scheduleArgs(env.client, id))?.args).toMatchObject({ role: 'training', landing: { path: 's3://drop-bucket/team/in/', ready: { marker: '.done' } } });
+    const moved = await mlops('apply', '-f', spec('s3://drop-bucket/team/in2/'), '--dry-run');
+    expect(moved.stdout).toContain(`~ schedule ${id}: scanLanding every 1m of s3://drop-bucket/team/in2/`);
+    const bad = await mlops('apply', '-f', spec('s3://drop-bucket/team/../in/'));
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/datasets\.spec-drop\.landing\.path: .*has an empty, "\." or "\.\." segment/);
+    expect((await mlops('delete', 'spec-model')).code).toBe(0);
+  });
+
   it('plans the example spec (examples/specs/churn.yaml): every section at once', async () => {
     const plan = await mlops('apply', '-f', path.resolve(__dirname, '../examples/specs/churn.yaml'), '--dry-run');
     expect(plan.code, plan.stderr).toBe(0);

@@ -31,6 +31,7 @@ export function createDatasetActivities(deps: DatasetActivityDeps) {
           format: req.format,
           csv: req.csv,
           contractRef: req.contractRef,
+          sourceSha256: req.sourceSha256,
           retentionDays: req.retentionDays,
           allowedRoots: deps.ingestAllowedRoots,
           now: new Date(),

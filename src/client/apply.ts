@@ -7,6 +7,7 @@ import type { RetrainRequestInput } from '../retraining/request';
 import type { ModelSpec } from '../spec/schema';
 import type { ArtifactStore } from '../store/artifact-store';
 import { layout } from '../store/layout';
+import { isS3Url, s3PrefixUrl } from '../store/s3-url';
 import { contractFromFile } from './ingest';
 import { createOrUpdateSchedule, landingScheduleDefinition, type ModelScheduleDefinition, modelScheduleDefinition } from './schedules';
 
@@ -143,7 +144,8 @@ export function desiredSchedules(config: MlopsConfig, spec: ModelSpec, baseDir: 
         model: spec.name,
         dataset,
         role,
-        landing: { ...landing, path: path.resolve(baseDir, landing.path) },
+        // A folder is relative to the spec's; an S3 prefix is taken as given, folder-shaped.
+        landing: { ...landing, path: isS3Url(landing.path) ? s3PrefixUrl(landing.path) : path.resolve(baseDir, landing.path) },
         ingest: { ...ingest, ...(contract ? contractFromFile(path.resolve(baseDir, contract)) : {}) },
         ...(spec.scoring ? { scoring: spec.scoring } : {}),
         ...(spec.monitoring ? { monitoring: chainMonitoring(spec.monitoring) } : {}),
@@ -183,7 +185,9 @@ function retrainOptions(spec: ModelSpec): Omit<RetrainRequestInput, 'model'> | u
 
 function scheduleWhat(d: ModelScheduleDefinition): string {
   const type = 'workflowType' in d.action ? String(d.action.workflowType) : 'workflow';
-  return `${type} every ${d.interval}`;
+  // A landing scan says where it looks, so a plan shows a folder or bucket prefix changing.
+  const watched = 'args' in d.action ? (d.action.args?.[0] as { landing?: { path?: string } } | undefined)?.landing?.path : undefined;
+  return `${type} every ${d.interval}${watched ? ` of ${watched}` : ''}`;
 }
 
 async function describeSchedule(client: Client, scheduleId: string): Promise<ScheduleDescription | undefined> {

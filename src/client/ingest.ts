@@ -8,6 +8,7 @@ import { INLINE_CONTRACT_MAX_CHARS, type IngestRequest, type IngestRequestInput,
 import { userError } from '../errors';
 import { ingestSearchAttributes, ingestSummary, ingestWorkflowId as ingestIdOf, repairSearchAttributes, repairSummary, repairWorkflowId } from '../api/datasets';
 import { requestDigest, sha256 } from '../store/hash';
+import { isS3Url } from '../store/s3-url';
 import { parseInput } from '../validation';
 import type { ingestDataset, repairDataset } from '../workflows';
 
@@ -40,7 +41,7 @@ export function normalizeIngestRequest(input: IngestRequestInput): IngestRequest
   // The worker resolves paths on its own machine; make relative paths mean what the user meant.
   return {
     ...request,
-    source: path.resolve(request.source),
+    source: isS3Url(request.source) ? request.source : path.resolve(request.source),
     ...(request.contractRef ? { contractRef: { ...request.contractRef, uri: path.resolve(request.contractRef.uri) } } : {}),
   };
 }

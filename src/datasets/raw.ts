@@ -6,6 +6,8 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { userError } from '../errors';
 import type { ArtifactStore } from '../store/artifact-store';
 import { urlJoin } from '../store/backend';
+import { s3InputsOf } from '../store/s3-objects';
+import { assertS3Allowed, isS3Url } from '../store/s3-url';
 import { layout } from '../store/layout';
 import { sha256, sha256File } from '../store/hash';
 import { queryRows } from '../sql/duckdb';
@@ -117,6 +119,36 @@ export async function copyAllowedFiles(conn: DuckDBConnection, source: string, a
   return copies;
 }
 
+/**
+ * An s3:// source names one object (no globs: `[`, `{`, `*` are plain characters in a key). It is
+ * streamed into `dir` and hashed on the way, on any worker host: what is validated and kept as the
+ * raw copy is exactly the bytes downloaded. MLOPS_INGEST_ALLOWED_ROOTS, when set, must hold an
+ * s3://bucket/prefix/ that contains it.
+ */
+async function downloadAllowedObject(store: ArtifactStore, url: string, allowedRoots: readonly string[], dir: string): Promise<CopiedFile[]> {
+  assertS3Allowed(url, allowedRoots);
+  const copy = path.join(dir, rawCopyName(0, url));
+  const { size, sha256 } = await s3InputsOf(store, url).download(url, copy);
+  return [{ original: url, copy, size, sha256 }];
+}
+
+/**
+ * A source pinned by the sha256 its finder recorded (a landing scan): different bytes now mean
+ * the file was replaced or rewritten between the scan and this ingest — refused, naming it, rather
+ * than ingesting data nobody looked at under the identity of other data.
+ */
+function assertSourceUnchanged(copies: readonly CopiedFile[], expected: string): void {
+  const [only] = copies;
+  if (copies.length !== 1 || !only) throw userError('InvalidInput', `sourceSha256 pins one source file, and the source names ${copies.length}`);
+  if (only.sha256 !== expected) {
+    throw userError(
+      'SourceChanged',
+      `${only.original} changed after it was found: its bytes now hash to ${only.sha256.slice(0, 12)}…, the scan recorded ${expected.slice(0, 12)}…; the new bytes are a new file to the next scan (a chain of their own), so this one can be dismissed`,
+      { file: only.original, expected, actual: only.sha256 },
+    );
+  }
+}
+
 /** A source of 0-byte files has no columns to read; DuckDB would invent one (column0). */
 export async function assertNotEmpty(files: readonly string[], consequence: string, names: readonly string[] = files): Promise<void> {
   // Objects in a bucket (raw copies on S3) were measured when they were copied: their callers check those sizes.
@@ -163,6 +195,8 @@ export async function stageRawSource(args: {
   format?: SourceFormat;
   csv?: CsvOptions;
   contractRef?: ContractRef;
+  /** The bytes the source must have (see assertSourceUnchanged). */
+  sourceSha256?: string;
   retentionDays: number;
   allowedRoots: readonly string[];
   now: Date;
@@ -172,7 +206,10 @@ export async function stageRawSource(args: {
   // validated, even if the original is still being written to.
   const tmp = await args.store.makeTempDir(`raw-${args.dataset}`);
   try {
-    const copies = await copyAllowedFiles(args.conn, args.source, args.allowedRoots, tmp);
+    const copies = isS3Url(args.source)
+      ? await downloadAllowedObject(args.store, args.source, args.allowedRoots, tmp)
+      : await copyAllowedFiles(args.conn, args.source, args.allowedRoots, tmp);
+    if (args.sourceSha256) assertSourceUnchanged(copies, args.sourceSha256);
     const format = formatOf(
       copies.map((c) => c.original),
       args.format,

@@ -25,8 +25,13 @@ export type ContractRef = z.infer<typeof contractRefSchema>;
 export const ingestRequestSchema = z
   .object({
     dataset: datasetName,
-    /** A local path or glob, as the worker sees it. */
+    /** A local path or glob, as the worker sees it, or one object: s3://bucket/key (read with the S3 store's settings). */
     source: z.string().min(1, 'source path must not be empty'),
+    /** The sha256 the source's bytes must have (a landed file's, from its scan); other bytes fail with SourceChanged. */
+    sourceSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'a sha256 in hex')
+      .optional(),
     contract: contractSchema.optional(),
     /**
      * No contract given: use the one of the dataset's latest version, so a new file of a known

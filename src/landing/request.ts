@@ -5,6 +5,7 @@ import { monitorRequestSchema } from '../monitoring/request';
 import { retrainRequestSchema } from '../retraining/request';
 import { scoreRequestSchema } from '../scoring/request';
 import { datasetName, modelName } from '../store/names';
+import { isS3Url, parseS3Url } from '../store/s3-url';
 
 /**
  * Where new files of a dataset land, and when a file counts as complete: its modification time
@@ -13,8 +14,22 @@ import { datasetName, modelName } from '../store/names';
  */
 export const landingSchema = z
   .object({
-    /** A folder the worker can read (within MLOPS_INGEST_ALLOWED_ROOTS); relative to the spec file's folder. */
-    path: z.string().min(1, 'landing.path must not be empty'),
+    /**
+     * A folder the worker can read (within MLOPS_INGEST_ALLOWED_ROOTS), relative to the spec file's
+     * folder; or an S3 prefix, s3://bucket/prefix/, read with the S3 store's endpoint and credentials.
+     */
+    path: z
+      .string()
+      .min(1, 'landing.path must not be empty')
+      .superRefine((p, ctx) => {
+        if (!isS3Url(p)) return;
+        try {
+          parseS3Url(p, 'landing.path');
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      })
+      .describe("A folder (relative to the spec file's) or an S3 prefix, s3://bucket/prefix/ (read with the S3 store's endpoint and credentials)"),
     /** File names to take (a glob over names, not paths: * and ?). */
     pattern: z.string().min(1).default('*'),
     /** How often the folder is looked at (a Temporal Schedule). */
@@ -73,7 +88,10 @@ export const landedFileSchema = z
     name: z.string().min(1),
     sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in hex'),
     size: z.number().int().nonnegative(),
+    /** Modification time; on S3 the object's Last-Modified. */
     mtimeMs: z.number(),
+    /** S3 only: the object's ETag when it was listed. */
+    etag: z.string().optional(),
   })
   .strict();
 export type LandedFile = z.infer<typeof landedFileSchema>;

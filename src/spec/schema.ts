@@ -61,7 +61,7 @@ export const modelSpecSchema = z
     datasets: z
       .record(datasetName, datasetSpecSchema)
       .optional()
-      .describe('Datasets by name, with their role and landing folder: a new file there starts the chain (ingest, then score + monitor, or retrain)'),
+      .describe('Datasets by name, with their role and landing folder or S3 prefix: a new file there starts the chain (ingest, then score + monitor, or retrain)'),
     scoring: scoringSpecSchema.optional().describe("How a live dataset's new versions are scored (range, flagged share)"),
     promotion: promotionSpecSchema.optional().describe("How the retraining loop's candidates are promoted"),
     monitoring: monitoringSpecSchema.optional().describe('A monitoring pass on a schedule; a crossing starts the retraining loop'),

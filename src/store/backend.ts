@@ -14,6 +14,24 @@ export interface StoreObject {
   modifiedAt: Date;
 }
 
+/** An object directly under an S3 prefix, as listed. */
+export interface S3Child {
+  /** s3://bucket/key */
+  url: string;
+  /** The key's last segment. */
+  name: string;
+  size: number;
+  etag: string;
+  lastModified: Date;
+}
+
+/** Reads of s3:// inputs (landing prefixes, ingest sources) outside the store: see s3-objects.ts. */
+export interface S3Inputs {
+  children(prefixUrl: string, options?: { pageSize?: number }): Promise<S3Child[]>;
+  sha256(url: string): Promise<string>;
+  download(url: string, file: string): Promise<{ size: number; sha256: string }>;
+}
+
 /**
  * Files written for one attempt at publishing a folder-shaped artifact (a dataset version),
  * invisible to readers until `publish` writes its marker. Locally a private temp folder renamed
@@ -28,6 +46,8 @@ export interface PublishAttempt {
 
 export interface StoreBackend {
   readonly kind: 'local' | 's3';
+  /** S3 only: a reader of objects outside the store (s3:// inputs) on the same endpoint and credentials. */
+  objects?(): S3Inputs;
   /** What people are shown: the folder, or s3://bucket/prefix. */
   readonly location: string;
   /** The URL (path or s3://) of a key. */

@@ -20,6 +20,7 @@ import type { S3StoreSettings } from '../config';
 import { storeUnavailable } from '../errors';
 import { loadHttpfs } from '../sql/httpfs';
 import { quoteString } from '../sql/quote';
+import { S3Objects, s3Refusal, s3StatusOf, s3Unreachable, s3Where } from './s3-objects';
 import { ATTEMPT_PREFIX, type PublishAttempt, type StoreBackend, type StoreObject, joinKey } from './backend';
 
 /**
@@ -101,7 +102,7 @@ export class S3Backend implements StoreBackend {
         await this.client.send(new PutObjectCommand({ Bucket: this.settings.bucket, Key: this.objectKey(key), Body: body, IfNoneMatch: '*' }));
         return true;
       } catch (err) {
-        const status = statusOf(err);
+        const status = s3StatusOf(err);
         if (status === 412) return false;
         if (status === 409 && attempt < 5) {
           await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
@@ -256,6 +257,11 @@ export class S3Backend implements StoreBackend {
     await conn.run(`CREATE OR REPLACE SECRET mlops_store (${options.join(', ')})`);
   }
 
+  /** Input objects in any bucket (landing prefixes, s3:// sources), read with this store's endpoint and credentials. */
+  objects(): S3Objects {
+    return new S3Objects(this.client, this.settings);
+  }
+
   async check(): Promise<void> {
     await this.call(`opening the bucket of MLOPS_STORE=${this.settings.url}`, (c) => c.send(new HeadBucketCommand({ Bucket: this.settings.bucket })), true);
   }
@@ -275,48 +281,28 @@ export class S3Backend implements StoreBackend {
   /** S3's and the network's failures as the setting a person must change (or retryable, when the endpoint may come back). */
   private explain(err: unknown, doing: string, bucketProbe = false): Error {
     const s = this.settings;
-    const where = s.endpoint ? `${s.endpointSetting}=${s.endpoint}` : `AWS S3 (region ${s.region})`;
-    const status = statusOf(err);
     const name = err instanceof S3ServiceException ? err.name : '';
-    if (name === 'NoSuchBucket' || (bucketProbe && status === 404)) {
-      return storeUnavailable(`Bucket "${s.bucket}" does not exist at ${where} (${doing}): create it, or point MLOPS_STORE at an existing bucket.`, {
+    if (name === 'NoSuchBucket' || (bucketProbe && s3StatusOf(err) === 404)) {
+      return storeUnavailable(`Bucket "${s.bucket}" does not exist at ${s3Where(s)} (${doing}): create it, or point MLOPS_STORE at an existing bucket.`, {
         retryable: false,
         details: { setting: 'MLOPS_STORE', bucket: s.bucket },
       });
     }
-    if (status === 403 || ['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'ExpiredToken'].includes(name)) {
+    const refusal = s3Refusal(err);
+    if (refusal) {
       const keys = s.credentials
         ? `AWS_ACCESS_KEY_ID=${s.credentials.accessKeyId} and AWS_SECRET_ACCESS_KEY`
         : 'the credentials the AWS SDK found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)';
-      return storeUnavailable(`${where} refused ${keys} (${name || `HTTP ${status}`}) ${doing}: check the key pair and that it may read and write bucket "${s.bucket}".`, {
+      return storeUnavailable(`${s3Where(s)} refused ${keys} (${refusal}) ${doing}: check the key pair and that it may read and write bucket "${s.bucket}".`, {
         retryable: false,
         details: { setting: 'AWS_ACCESS_KEY_ID', bucket: s.bucket },
       });
     }
-    if (isNetworkError(err)) {
-      return storeUnavailable(
-        `Cannot reach ${where} (${(err as Error).message || (err as NodeJS.ErrnoException).code}) ${doing}; check the endpoint setting, or that the S3 service is up.`,
-        {
-          retryable: true,
-          details: { setting: s.endpointSetting ?? 'AWS_REGION' },
-        },
-      );
-    }
-    return err as Error;
+    return s3Unreachable(s, err, doing) ?? (err as Error);
   }
-}
-
-function statusOf(err: unknown): number | undefined {
-  return (err as S3ServiceException)?.$metadata?.httpStatusCode;
 }
 
 function isMissingKey(err: unknown): boolean {
   const name = err instanceof S3ServiceException ? err.name : '';
-  return name === 'NoSuchKey' || (name === 'NotFound' && statusOf(err) === 404);
-}
-
-function isNetworkError(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException)?.code ?? '';
-  const name = (err as Error)?.name ?? '';
-  return ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE'].includes(code) || name === 'TimeoutError';
+  return name === 'NoSuchKey' || (name === 'NotFound' && s3StatusOf(err) === 404);
 }

@@ -141,11 +141,16 @@ function chainSteps(request: LandedFileRequest, status: LandedStatus, id: string
     phase: 'ingesting',
     async run() {
       const { contract, contractRef, ...ingestOptions } = request.ingest;
+      // Pinned to the bytes the scan hashed: a file replaced since then fails here, naming it (SourceChanged).
       const ingested = await executeChild(ingestDataset, {
         args: [
-          { ...ingestOptions, dataset, source: landed.file, ...(contract ? { contract } : contractRef ? { contractRef } : { reuseContract: true }) } as Parameters<
-            typeof ingestDataset
-          >[0],
+          {
+            ...ingestOptions,
+            dataset,
+            source: landed.file,
+            sourceSha256: landed.sha256,
+            ...(contract ? { contract } : contractRef ? { contractRef } : { reuseContract: true }),
+          } as Parameters<typeof ingestDataset>[0],
         ],
         workflowId: childWorkflowId(id, 'ingest'),
       });
