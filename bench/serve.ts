@@ -1,5 +1,5 @@
 /**
- * `npm run bench:serve [-- --seconds 10] [--concurrency 16] [--no-log]`
+ * `npm run bench:serve [-- --seconds 10] [--concurrency 16] [--no-log] [--profile]`
  *
  * Online predictions over HTTP on loopback: `mlops serve` (the command users run, in its own
  * process, with its prediction log and range checks on) answering single-row and 64-row requests
@@ -7,7 +7,7 @@
  * requests in flight). In the same run, on the same ONNX file and the same rows:
  *   (a) a bare ONNX Runtime loop: tensors built before the clock starts, only `session.run` timed,
  *       fetching the same outputs the server fetches (probabilities and contributions), one call
- *       after another;
+ *       after another, with the server's session options (SERVING_SESSION_OPTIONS);
  *   (b) the server a Python user would write: FastAPI + uvicorn + onnxruntime
  *       (bench/peers/serve_peer.py: pydantic rows, the same response fields), driven by the same
  *       load generator.
@@ -20,6 +20,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -27,6 +28,8 @@ import * as ort from 'onnxruntime-node';
 import { ensurePeersPython } from '../scripts/python-env';
 import { startPipeline } from '../src/client/promote';
 import { formatTable } from '../src/cli/output';
+import { SERVING_SESSION_OPTIONS } from '../src/serving/model';
+import type { PredictorStatus } from '../src/serving/predictor';
 import { loadConfig } from '../src/config';
 import type { ContractInput } from '../src/contract/schema';
 import type { ModelCard } from '../src/models/card';
@@ -51,6 +54,8 @@ const SECONDS = option('--seconds', 10);
 const WARMUP_SECONDS = 2;
 const CONCURRENCY = option('--concurrency', 16);
 const LOG = !process.argv.includes('--no-log');
+/** `--profile`: the server runs under `node --cpu-prof`; its .cpuprofile lands in bench/out/serve/profile. */
+const PROFILE = process.argv.includes('--profile');
 
 // ---------------------------------------------------------------------------------------------
 // The load generator (a child process, so that it does not share the server's event loop)
@@ -207,8 +212,13 @@ async function startProcess(name: string, cmd: string, args: string[], env: Node
 function stopProcess(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.once('exit', () => {
+    // mlops serve writes what its prediction log holds before it exits.
+    const timer = setTimeout(() => {
+      console.log(`  pid ${child.pid} did not stop within 60 s of SIGTERM: killed`);
+      child.kill('SIGKILL');
+    }, 60_000);
+    child.once('exit', (code, signal) => {
+      if (code !== 0) console.log(`  pid ${child.pid} exited with ${code ?? signal}`);
       clearTimeout(timer);
       resolve();
     });
@@ -229,7 +239,8 @@ async function freePort(): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 
 async function bareLoop(card: ModelCard, rows: Record<string, number>[], size: number, seconds: number): Promise<{ rowsPerSecond: number; p50: number; p99: number }> {
-  const session = await ort.InferenceSession.create(card.onnx.uri);
+  // The server's own session options (one thread, no spinning), so both run the same ORT.
+  const session = await ort.InferenceSession.create(card.onnx.uri, SERVING_SESSION_OPTIONS);
   const fetches = card.explanation ? ['probabilities', card.explanation.output] : ['probabilities'];
   const batches: Record<string, ort.Tensor>[] = [];
   for (let start = 0; start + size <= rows.length && batches.length < 256; start += size) {
@@ -299,7 +310,8 @@ async function main(): Promise<void> {
     // The worker stays: the server follows the registry through a workflow query, which a worker answers.
 
     const oursPort = await freePort();
-    const oursArgs = [path.join(__dirname, '..', 'bin', 'mlops.cjs'), 'serve', MODEL, '--port', String(oursPort), ...(LOG ? [] : ['--no-log'])];
+    const profileArgs = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(OUT, 'profile')}`] : [];
+    const oursArgs = [...profileArgs, path.join(__dirname, '..', 'bin', 'mlops.cjs'), 'serve', MODEL, '--port', String(oursPort), ...(LOG ? [] : ['--no-log'])];
     ours = await startProcess(
       'mlops-serve',
       process.execPath,
@@ -338,7 +350,7 @@ async function main(): Promise<void> {
 
     const table: Record<string, string | number>[] = [];
     for (const size of SIZES) {
-      const bare = await bareLoop(card, pool, size, SECONDS / 2);
+      const bare = await bareLoop(card, pool, size, SECONDS);
       table.push({
         'rows/request': size,
         what: 'bare ONNX Runtime loop',
@@ -359,6 +371,11 @@ async function main(): Promise<void> {
           durationMs: SECONDS * 1000,
         });
         if (report.errors) console.log(`  ${server.name}, ${size} rows: ${report.errors} failed requests, first: ${report.firstError}`);
+        if (server.name === 'mlops serve' && LOG) {
+          // Whether the log keeps up: rows still waiting (or dropped) when the load stops.
+          const status = (await fetch(`http://127.0.0.1:${oursPort}/readyz`).then((r) => r.json())) as PredictorStatus;
+          console.log(`  mlops serve after ${size}-row requests, prediction log rows: ${JSON.stringify(status.log)}`);
+        }
         const rowsPerSecond = (report.requests * size) / report.seconds;
         table.push({
           'rows/request': size,
@@ -373,7 +390,13 @@ async function main(): Promise<void> {
       }
     }
     console.log(
-      `\n${CONCURRENCY} requests in flight, ${SECONDS} s per server and size after ${WARMUP_SECONDS} s of warm-up; mlops serve with its prediction log ${LOG ? 'on' : 'off'}:\n`,
+      `\n${new Date().toISOString()}, load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' / ')} (1 / 5 / 15 min) on ${os.cpus().length} cores`,
+    );
+    console.log(
+      `${CONCURRENCY} requests in flight, ${SECONDS} s per server and size after ${WARMUP_SECONDS} s of warm-up; mlops serve with its prediction log ${LOG ? 'on' : 'off'}:\n`,
     );
     console.log(formatTable(table));
     for (const size of SIZES) {
