@@ -215,6 +215,8 @@ describe('mlops serve', () => {
       expect(Object.keys(logged[0]!.features as object)).toEqual(['x1', 'x2', 'color']);
       expect(Object.keys(logged[0]!.contributions as object)).toEqual(['x1', 'x2', 'color', '(bias)']);
       expect(logged.at(-1)).toMatchObject({ key: 'req-no-key', request_id: 'req-no-key' });
+      // A missing number is NULL in the log (not NaN), a value is the float32 the model was fed.
+      expect(logged.at(-1)!.features).toEqual({ x1: Math.fround(0.1), x2: null, color: 'green' });
       // The batch log's columns, in its order and with its types, then request_id.
       const schema = (glob: string) =>
         sql<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(${quoteString(glob)}))`);

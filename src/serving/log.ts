@@ -5,6 +5,7 @@ import { quoteString } from '../sql/quote';
 import type { ArtifactStore } from '../store/artifact-store';
 import { joinKey } from '../store/backend';
 import { layout } from '../store/layout';
+import type { InputFeeds } from './input';
 import type { RowPrediction } from './model';
 
 /**
@@ -117,7 +118,8 @@ export class OnlinePredictionLog {
     return shape;
   }
 
-  append(card: ModelCard, requestId: string, scoredAt: Date, features: ReadonlyArray<Record<string, unknown>>, predictions: readonly RowPrediction[]): void {
+  /** `features`: the request's input columns as InputFeeds carries them (card.onnx.inputs order). */
+  append(card: ModelCard, requestId: string, scoredAt: Date, features: InputFeeds['features'], predictions: readonly RowPrediction[]): void {
     if (this.closed) return;
     const shape = this.shapeOf(card);
     let entry = this.pending.get(card.version);
@@ -140,8 +142,10 @@ export class OnlinePredictionLog {
       c[5]!.push(p.flag);
       c[6]!.push(requestId);
       c[7]!.push(p.contributions !== undefined);
-      const row = features[i] ?? {};
-      for (let j = 0; j < inputs.length; j++) c[shape.featureAt + j]!.push((row[inputs[j]!.name] as number | string | null | undefined) ?? null);
+      for (let j = 0; j < inputs.length; j++) {
+        const v = features[j]![i];
+        c[shape.featureAt + j]!.push(v === undefined || (typeof v === 'number' && Number.isNaN(v)) ? null : v);
+      }
       for (let j = 0; j < explained.length; j++) c[shape.contributionsAt + j]!.push(p.contributions?.[explained[j]!] ?? null);
       entry.rows++;
       this.pendingRows++;
