@@ -118,8 +118,18 @@ export class LoadedModel {
           predictedLabel: classes > 0 && finite ? card.classes[rowArgmax(raw, i, classes)]! : null,
           flag: FLAG_NAMES[code],
         };
-        if (classes > 0) p.probabilities = Object.fromEntries(card.classes.map((c, k) => [c, raw[i * classes + k]!]));
-        if (contributions) p.contributions = Object.fromEntries(explain!.columns.map((c, j) => [c, contributions[i * width + j]!]));
+        // Plain loops, not Object.fromEntries(map(...)): no [name, value] pair array per field and row.
+        if (classes > 0) {
+          const probabilities: Record<string, number> = {};
+          for (let k = 0; k < classes; k++) probabilities[card.classes[k]!] = raw[i * classes + k]!;
+          p.probabilities = probabilities;
+        }
+        if (contributions) {
+          const byColumn: Record<string, number> = {};
+          const columns = explain!.columns;
+          for (let j = 0; j < width; j++) byColumn[columns[j]!] = contributions[i * width + j]!;
+          p.contributions = byColumn;
+        }
         predictions.push(p);
       }
       return predictions;
