@@ -97,6 +97,15 @@ describe('mlops serve', () => {
       expect(one.status).toBe(200);
       expect(one.json.prediction.output).toBe(batch[3]!.output);
       expect(typeof one.json.requestId).toBe('string');
+      // Single rows sent together (the server may answer them from one shared session.run) get
+      // exactly their own numbers, each request its own row.
+      const together = await Promise.all(rows.slice(0, 40).map((r) => post(server, { ...r, id: Number(r.id) })));
+      together.forEach((res, i) => {
+        expect(res.status).toBe(200);
+        expect(res.json.prediction.key).toBe(batch[i]!.key);
+        expect(res.json.prediction.output).toBe(batch[i]!.output);
+        expect(res.json.prediction.contributions).toEqual(batch[i]!.contributions);
+      });
     } finally {
       await server.close();
     }
