@@ -1,5 +1,5 @@
 /**
- * `npm run bench:serve [-- --seconds 10] [--concurrency 16] [--no-log] [--profile]`
+ * `npm run bench:serve [-- --seconds 10] [--concurrency 16] [--no-log] [--profile] [--baseline <checkout>]`
  *
  * Online predictions over HTTP on loopback: `mlops serve` (the command users run, in its own
  * process, with its prediction log and range checks on) answering single-row and 64-row requests
@@ -56,6 +56,11 @@ const CONCURRENCY = option('--concurrency', 16);
 const LOG = !process.argv.includes('--no-log');
 /** `--profile`: the server runs under `node --cpu-prof`; its .cpuprofile lands in bench/out/serve/profile. */
 const PROFILE = process.argv.includes('--profile');
+/**
+ * `--baseline <dir>`: also serve with another checkout's `mlops serve` (e.g. a worktree of main with
+ * its node_modules), same store, same rows, same run: before and after a change side by side.
+ */
+const BASELINE = process.argv.includes('--baseline') ? path.resolve(process.argv[process.argv.indexOf('--baseline') + 1]!) : undefined;
 
 // ---------------------------------------------------------------------------------------------
 // The load generator (a child process, so that it does not share the server's event loop)
@@ -286,6 +291,7 @@ async function main(): Promise<void> {
   let temporal: DevServer | undefined;
   let ours: ChildProcess | undefined;
   let peer: ChildProcess | undefined;
+  let baseline: ChildProcess | undefined;
   try {
     temporal = await startDevServer({ headless: true, logFile: path.join(OUT, 'temporal.log') });
     const config = loadConfig({ TEMPORAL_ADDRESS: temporal.address, MLOPS_DATA_DIR: store, MLOPS_TASK_QUEUE: 'bench-serve' });
@@ -319,6 +325,12 @@ async function main(): Promise<void> {
       { ...process.env, TEMPORAL_ADDRESS: config.temporalAddress, MLOPS_DATA_DIR: store, MLOPS_TASK_QUEUE: config.taskQueue },
       `http://127.0.0.1:${oursPort}/readyz`,
     );
+    const serveEnv = { ...process.env, TEMPORAL_ADDRESS: config.temporalAddress, MLOPS_DATA_DIR: store, MLOPS_TASK_QUEUE: config.taskQueue };
+    const baselinePort = await freePort();
+    if (BASELINE) {
+      const args = [path.join(BASELINE, 'bin', 'mlops.cjs'), 'serve', MODEL, '--port', String(baselinePort), ...(LOG ? [] : ['--no-log'])];
+      baseline = await startProcess('mlops-serve-baseline', process.execPath, args, serveEnv, `http://127.0.0.1:${baselinePort}/readyz`);
+    }
     const peerPort = await freePort();
     const peerScript = path.join(__dirname, 'peers', 'serve_peer.py');
     const cardFile = path.join(store, 'models', MODEL, 'versions', version, 'card.json');
@@ -335,6 +347,7 @@ async function main(): Promise<void> {
     const servers = [
       { name: 'mlops serve', url: `http://127.0.0.1:${oursPort}/v1/models/${MODEL}/predict` },
       { name: 'FastAPI + uvicorn', url: `http://127.0.0.1:${peerPort}/predict` },
+      ...(BASELINE ? [{ name: 'mlops serve (baseline)', url: `http://127.0.0.1:${baselinePort}/v1/models/${MODEL}/predict` }] : []),
     ];
     // Both answer the same rows the same way before anything is timed.
     const sample = pool.slice(0, 8);
@@ -345,8 +358,8 @@ async function main(): Promise<void> {
         ),
       ),
     );
-    const gap = Math.max(...sample.map((_, i) => Math.abs(answers[0]!.predictions[i]!.output - answers[1]!.predictions[i]!.output)));
-    if (!(gap < 1e-5)) throw new Error(`the two servers disagree on the same rows (largest output difference ${gap})`);
+    const gap = Math.max(...answers.slice(1).flatMap((other) => sample.map((_, i) => Math.abs(answers[0]!.predictions[i]!.output - other.predictions[i]!.output))));
+    if (!(gap < 1e-5)) throw new Error(`the servers disagree on the same rows (largest output difference ${gap})`);
 
     const table: Record<string, string | number>[] = [];
     for (const size of SIZES) {
@@ -371,10 +384,11 @@ async function main(): Promise<void> {
           durationMs: SECONDS * 1000,
         });
         if (report.errors) console.log(`  ${server.name}, ${size} rows: ${report.errors} failed requests, first: ${report.firstError}`);
-        if (server.name === 'mlops serve' && LOG) {
+        if (server.name.startsWith('mlops serve') && LOG) {
           // Whether the log keeps up: rows still waiting (or dropped) when the load stops.
-          const status = (await fetch(`http://127.0.0.1:${oursPort}/readyz`).then((r) => r.json())) as PredictorStatus;
-          console.log(`  mlops serve after ${size}-row requests, prediction log rows: ${JSON.stringify(status.log)}`);
+          const status = (await fetch(new URL('/readyz', server.url)).then((r) => r.json())) as PredictorStatus;
+          const { written, dropped, buffered } = status.log ?? {};
+          console.log(`  ${server.name} after ${size}-row requests, prediction log rows: ${JSON.stringify({ written, dropped, buffered })}`);
         }
         const rowsPerSecond = (report.requests * size) / report.seconds;
         table.push({
@@ -401,8 +415,11 @@ async function main(): Promise<void> {
     console.log(formatTable(table));
     for (const size of SIZES) {
       const rows = table.filter((r) => r['rows/request'] === size);
-      const [, mine, theirs] = rows.map((r) => Number(r['rows/s']));
-      console.log(`${size} rows/request: mlops serve / bare loop = ${rows[1]!['vs bare']}, mlops serve / FastAPI = ${(mine! / theirs!).toFixed(2)}`);
+      const [, mine, theirs, before] = rows.map((r) => Number(r['rows/s']));
+      console.log(
+        `${size} rows/request: mlops serve / bare loop = ${rows[1]!['vs bare']}, mlops serve / FastAPI = ${(mine! / theirs!).toFixed(2)}` +
+          (before ? `, mlops serve / baseline = ${(mine! / before).toFixed(2)} (baseline / FastAPI = ${(before / theirs!).toFixed(2)})` : ''),
+      );
     }
     worker.shutdown();
     await workerRun;
@@ -411,6 +428,7 @@ async function main(): Promise<void> {
   } finally {
     await stopProcess(ours);
     await stopProcess(peer);
+    await stopProcess(baseline);
     await temporal?.stop();
   }
 }
