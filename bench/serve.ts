@@ -1,5 +1,5 @@
 /**
- * `npm run bench:serve [-- --seconds 10] [--concurrency 16] [--no-log]`
+ * `npm run bench:serve [-- --seconds 10] [--concurrency 16] [--no-log] [--profile] [--baseline <checkout>]`
  *
  * Online predictions over HTTP on loopback: `mlops serve` (the command users run, in its own
  * process, with its prediction log and range checks on) answering single-row and 64-row requests
@@ -7,7 +7,7 @@
  * requests in flight). In the same run, on the same ONNX file and the same rows:
  *   (a) a bare ONNX Runtime loop: tensors built before the clock starts, only `session.run` timed,
  *       fetching the same outputs the server fetches (probabilities and contributions), one call
- *       after another;
+ *       after another, with the server's session options (SERVING_SESSION_OPTIONS);
  *   (b) the server a Python user would write: FastAPI + uvicorn + onnxruntime
  *       (bench/peers/serve_peer.py: pydantic rows, the same response fields), driven by the same
  *       load generator.
@@ -20,6 +20,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -27,6 +28,8 @@ import * as ort from 'onnxruntime-node';
 import { ensurePeersPython } from '../scripts/python-env';
 import { startPipeline } from '../src/client/promote';
 import { formatTable } from '../src/cli/output';
+import { SERVING_SESSION_OPTIONS } from '../src/serving/model';
+import type { PredictorStatus } from '../src/serving/predictor';
 import { loadConfig } from '../src/config';
 import type { ContractInput } from '../src/contract/schema';
 import type { ModelCard } from '../src/models/card';
@@ -51,6 +54,13 @@ const SECONDS = option('--seconds', 10);
 const WARMUP_SECONDS = 2;
 const CONCURRENCY = option('--concurrency', 16);
 const LOG = !process.argv.includes('--no-log');
+/** `--profile`: the server runs under `node --cpu-prof`; its .cpuprofile lands in bench/out/serve/profile. */
+const PROFILE = process.argv.includes('--profile');
+/**
+ * `--baseline <dir>`: also serve with another checkout's `mlops serve` (e.g. a worktree of main with
+ * its node_modules), same store, same rows, same run: before and after a change side by side.
+ */
+const BASELINE = process.argv.includes('--baseline') ? path.resolve(process.argv[process.argv.indexOf('--baseline') + 1]!) : undefined;
 
 // ---------------------------------------------------------------------------------------------
 // The load generator (a child process, so that it does not share the server's event loop)
@@ -207,8 +217,13 @@ async function startProcess(name: string, cmd: string, args: string[], env: Node
 function stopProcess(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.once('exit', () => {
+    // mlops serve writes what its prediction log holds before it exits.
+    const timer = setTimeout(() => {
+      console.log(`  pid ${child.pid} did not stop within 60 s of SIGTERM: killed`);
+      child.kill('SIGKILL');
+    }, 60_000);
+    child.once('exit', (code, signal) => {
+      if (code !== 0) console.log(`  pid ${child.pid} exited with ${code ?? signal}`);
       clearTimeout(timer);
       resolve();
     });
@@ -229,7 +244,8 @@ async function freePort(): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 
 async function bareLoop(card: ModelCard, rows: Record<string, number>[], size: number, seconds: number): Promise<{ rowsPerSecond: number; p50: number; p99: number }> {
-  const session = await ort.InferenceSession.create(card.onnx.uri);
+  // The server's own session options (one thread, no spinning), so both run the same ORT.
+  const session = await ort.InferenceSession.create(card.onnx.uri, SERVING_SESSION_OPTIONS);
   const fetches = card.explanation ? ['probabilities', card.explanation.output] : ['probabilities'];
   const batches: Record<string, ort.Tensor>[] = [];
   for (let start = 0; start + size <= rows.length && batches.length < 256; start += size) {
@@ -275,6 +291,7 @@ async function main(): Promise<void> {
   let temporal: DevServer | undefined;
   let ours: ChildProcess | undefined;
   let peer: ChildProcess | undefined;
+  let baseline: ChildProcess | undefined;
   try {
     temporal = await startDevServer({ headless: true, logFile: path.join(OUT, 'temporal.log') });
     const config = loadConfig({ TEMPORAL_ADDRESS: temporal.address, MLOPS_DATA_DIR: store, MLOPS_TASK_QUEUE: 'bench-serve' });
@@ -299,7 +316,8 @@ async function main(): Promise<void> {
     // The worker stays: the server follows the registry through a workflow query, which a worker answers.
 
     const oursPort = await freePort();
-    const oursArgs = [path.join(__dirname, '..', 'bin', 'mlops.cjs'), 'serve', MODEL, '--port', String(oursPort), ...(LOG ? [] : ['--no-log'])];
+    const profileArgs = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(OUT, 'profile')}`] : [];
+    const oursArgs = [...profileArgs, path.join(__dirname, '..', 'bin', 'mlops.cjs'), 'serve', MODEL, '--port', String(oursPort), ...(LOG ? [] : ['--no-log'])];
     ours = await startProcess(
       'mlops-serve',
       process.execPath,
@@ -307,6 +325,12 @@ async function main(): Promise<void> {
       { ...process.env, TEMPORAL_ADDRESS: config.temporalAddress, MLOPS_DATA_DIR: store, MLOPS_TASK_QUEUE: config.taskQueue },
       `http://127.0.0.1:${oursPort}/readyz`,
     );
+    const serveEnv = { ...process.env, TEMPORAL_ADDRESS: config.temporalAddress, MLOPS_DATA_DIR: store, MLOPS_TASK_QUEUE: config.taskQueue };
+    const baselinePort = await freePort();
+    if (BASELINE) {
+      const args = [path.join(BASELINE, 'bin', 'mlops.cjs'), 'serve', MODEL, '--port', String(baselinePort), ...(LOG ? [] : ['--no-log'])];
+      baseline = await startProcess('mlops-serve-baseline', process.execPath, args, serveEnv, `http://127.0.0.1:${baselinePort}/readyz`);
+    }
     const peerPort = await freePort();
     const peerScript = path.join(__dirname, 'peers', 'serve_peer.py');
     const cardFile = path.join(store, 'models', MODEL, 'versions', version, 'card.json');
@@ -323,6 +347,7 @@ async function main(): Promise<void> {
     const servers = [
       { name: 'mlops serve', url: `http://127.0.0.1:${oursPort}/v1/models/${MODEL}/predict` },
       { name: 'FastAPI + uvicorn', url: `http://127.0.0.1:${peerPort}/predict` },
+      ...(BASELINE ? [{ name: 'mlops serve (baseline)', url: `http://127.0.0.1:${baselinePort}/v1/models/${MODEL}/predict` }] : []),
     ];
     // Both answer the same rows the same way before anything is timed.
     const sample = pool.slice(0, 8);
@@ -333,12 +358,12 @@ async function main(): Promise<void> {
         ),
       ),
     );
-    const gap = Math.max(...sample.map((_, i) => Math.abs(answers[0]!.predictions[i]!.output - answers[1]!.predictions[i]!.output)));
-    if (!(gap < 1e-5)) throw new Error(`the two servers disagree on the same rows (largest output difference ${gap})`);
+    const gap = Math.max(...answers.slice(1).flatMap((other) => sample.map((_, i) => Math.abs(answers[0]!.predictions[i]!.output - other.predictions[i]!.output))));
+    if (!(gap < 1e-5)) throw new Error(`the servers disagree on the same rows (largest output difference ${gap})`);
 
     const table: Record<string, string | number>[] = [];
     for (const size of SIZES) {
-      const bare = await bareLoop(card, pool, size, SECONDS / 2);
+      const bare = await bareLoop(card, pool, size, SECONDS);
       table.push({
         'rows/request': size,
         what: 'bare ONNX Runtime loop',
@@ -359,6 +384,12 @@ async function main(): Promise<void> {
           durationMs: SECONDS * 1000,
         });
         if (report.errors) console.log(`  ${server.name}, ${size} rows: ${report.errors} failed requests, first: ${report.firstError}`);
+        if (server.name.startsWith('mlops serve') && LOG) {
+          // Whether the log keeps up: rows still waiting (or dropped) when the load stops.
+          const status = (await fetch(new URL('/readyz', server.url)).then((r) => r.json())) as PredictorStatus;
+          const { written, dropped, buffered } = status.log ?? {};
+          console.log(`  ${server.name} after ${size}-row requests, prediction log rows: ${JSON.stringify({ written, dropped, buffered })}`);
+        }
         const rowsPerSecond = (report.requests * size) / report.seconds;
         table.push({
           'rows/request': size,
@@ -373,13 +404,22 @@ async function main(): Promise<void> {
       }
     }
     console.log(
-      `\n${CONCURRENCY} requests in flight, ${SECONDS} s per server and size after ${WARMUP_SECONDS} s of warm-up; mlops serve with its prediction log ${LOG ? 'on' : 'off'}:\n`,
+      `\n${new Date().toISOString()}, load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' / ')} (1 / 5 / 15 min) on ${os.cpus().length} cores`,
+    );
+    console.log(
+      `${CONCURRENCY} requests in flight, ${SECONDS} s per server and size after ${WARMUP_SECONDS} s of warm-up; mlops serve with its prediction log ${LOG ? 'on' : 'off'}:\n`,
     );
     console.log(formatTable(table));
     for (const size of SIZES) {
       const rows = table.filter((r) => r['rows/request'] === size);
-      const [, mine, theirs] = rows.map((r) => Number(r['rows/s']));
-      console.log(`${size} rows/request: mlops serve / bare loop = ${rows[1]!['vs bare']}, mlops serve / FastAPI = ${(mine! / theirs!).toFixed(2)}`);
+      const [, mine, theirs, before] = rows.map((r) => Number(r['rows/s']));
+      console.log(
+        `${size} rows/request: mlops serve / bare loop = ${rows[1]!['vs bare']}, mlops serve / FastAPI = ${(mine! / theirs!).toFixed(2)}` +
+          (before ? `, mlops serve / baseline = ${(mine! / before).toFixed(2)} (baseline / FastAPI = ${(before / theirs!).toFixed(2)})` : ''),
+      );
     }
     worker.shutdown();
     await workerRun;
@@ -388,6 +428,7 @@ async function main(): Promise<void> {
   } finally {
     await stopProcess(ours);
     await stopProcess(peer);
+    await stopProcess(baseline);
     await temporal?.stop();
   }
 }

@@ -97,6 +97,15 @@ describe('mlops serve', () => {
       expect(one.status).toBe(200);
       expect(one.json.prediction.output).toBe(batch[3]!.output);
       expect(typeof one.json.requestId).toBe('string');
+      // Single rows sent together (the server may answer them from one shared session.run) get
+      // exactly their own numbers, each request its own row.
+      const together = await Promise.all(rows.slice(0, 40).map((r) => post(server, { ...r, id: Number(r.id) })));
+      together.forEach((res, i) => {
+        expect(res.status).toBe(200);
+        expect(res.json.prediction.key).toBe(batch[i]!.key);
+        expect(res.json.prediction.output).toBe(batch[i]!.output);
+        expect(res.json.prediction.contributions).toEqual(batch[i]!.contributions);
+      });
     } finally {
       await server.close();
     }
@@ -215,6 +224,8 @@ describe('mlops serve', () => {
       expect(Object.keys(logged[0]!.features as object)).toEqual(['x1', 'x2', 'color']);
       expect(Object.keys(logged[0]!.contributions as object)).toEqual(['x1', 'x2', 'color', '(bias)']);
       expect(logged.at(-1)).toMatchObject({ key: 'req-no-key', request_id: 'req-no-key' });
+      // A missing number is NULL in the log (not NaN), a value is the float32 the model was fed.
+      expect(logged.at(-1)!.features).toEqual({ x1: Math.fround(0.1), x2: null, color: 'green' });
       // The batch log's columns, in its order and with its types, then request_id.
       const schema = (glob: string) =>
         sql<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(${quoteString(glob)}))`);

@@ -13,7 +13,11 @@ import type { ModelVersionSummary } from './card';
  * disk. Returns the loaded session, so a caller that serves the model (mlops serve) does not read
  * and parse the file a second time after checking it.
  */
-export async function openVerifiedModel(store: ArtifactStore, summary: Pick<ModelVersionSummary, 'model' | 'version' | 'onnxUri' | 'onnxSha256'>): Promise<InferenceSession> {
+export async function openVerifiedModel(
+  store: ArtifactStore,
+  summary: Pick<ModelVersionSummary, 'model' | 'version' | 'onnxUri' | 'onnxSha256'>,
+  sessionOptions: InferenceSession.SessionOptions = {},
+): Promise<InferenceSession> {
   const where = `${summary.model}@${summary.version}`;
   const bytes = await store.readBytes(summary.onnxUri).catch((err: NodeJS.ErrnoException) => {
     // The store being unreachable or misconfigured (StoreUnavailable) is not the model's fault.
@@ -28,7 +32,7 @@ export async function openVerifiedModel(store: ArtifactStore, summary: Pick<Mode
       `Model ${where}: ${summary.onnxUri} changed after registration (sha256 ${actual.slice(0, 12)}…, registered ${summary.onnxSha256.slice(0, 12)}…)`,
     );
   }
-  return loadSession(bytes).catch((err: Error) => {
+  return loadSession(bytes, sessionOptions).catch((err: Error) => {
     throw userError('ModelLoadError', `Model ${where}: ONNX Runtime cannot load it: ${err.message}`);
   });
 }

@@ -5,9 +5,9 @@ import type { FeatureSpec, SplitData } from '../training/data';
  * ONNX Runtime sessions, and feeds built from split data: the raw-column inputs that every model
  * we export takes ([N, 1] float for numerics, [N, 1] string for categoricals).
  */
-export async function loadSession(model: Uint8Array | string): Promise<ort.InferenceSession> {
+export async function loadSession(model: Uint8Array | string, options: ort.InferenceSession.SessionOptions = {}): Promise<ort.InferenceSession> {
   // Two calls because the overloads (path vs bytes) do not accept the union.
-  return typeof model === 'string' ? ort.InferenceSession.create(model) : ort.InferenceSession.create(model);
+  return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
 }
 
 export function feedsFromSplit(split: SplitData, features: readonly FeatureSpec[]): Record<string, ort.Tensor> {

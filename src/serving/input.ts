@@ -29,8 +29,12 @@ export class PredictionInputError extends Error {
 export interface InputFeeds {
   rows: number;
   feeds: Record<string, ort.Tensor>;
-  /** The row as the log keeps it: numbers (null = missing) and strings (null = missing), by feature. */
-  features: Array<Record<string, number | string | null>>;
+  /**
+   * The values as the log keeps them, one column per model input (card.onnx.inputs order), not an
+   * object per row: a numeric input's own feed (NaN only for a missing value, since non-finite
+   * numbers are refused), a string input's values with null for missing.
+   */
+  features: Array<Float32Array | Array<string | null>>;
   /** The row's key as batch scoring writes it (key columns joined by U+241F), when the row carries every key column. */
   keys: Array<string | undefined>;
 }
@@ -65,7 +69,7 @@ export function compileInputValidator(card: ModelCard, contract: Contract | unde
       const n = rows.length;
       const floats = new Map(inputs.filter((i) => i.float).map((i) => [i.name, new Float32Array(n)]));
       const strings = new Map(inputs.filter((i) => !i.float).map((i) => [i.name, new Array<string>(n)]));
-      const features: InputFeeds['features'] = [];
+      const loggedStrings = new Map(inputs.filter((i) => !i.float).map((i) => [i.name, new Array<string | null>(n).fill(null)]));
       const keys: InputFeeds['keys'] = [];
       rows.forEach((raw, r) => {
         if (issues.length >= MAX_ISSUES) return;
@@ -81,7 +85,6 @@ export function compileInputValidator(card: ModelCard, contract: Contract | unde
         for (const field of Object.keys(row)) {
           if (!known.has(field)) issues.push({ row: r, field, problem: `unknown field${didYouMean(field, knownList, 'fields')}` });
         }
-        const logged: Record<string, number | string | null> = {};
         for (const [name, check] of checks) {
           if (!(name in row)) {
             issues.push({ row: r, field: name, problem: `missing: the model needs it${columns.get(name)?.nullable === false ? '' : ' (send null when the value is unknown)'}` });
@@ -92,12 +95,13 @@ export function compileInputValidator(card: ModelCard, contract: Contract | unde
             issues.push({ row: r, field: name, problem: checked.problem });
             continue;
           }
-          logged[name] = checked.value;
           const f = floats.get(name);
           if (f) f[r] = checked.value === null ? Number.NaN : (checked.value as number);
-          else strings.get(name)![r] = checked.value === null ? '' : (checked.value as string);
+          else {
+            strings.get(name)![r] = checked.value === null ? '' : (checked.value as string);
+            loggedStrings.get(name)![r] = checked.value as string | null;
+          }
         }
-        features.push(logged);
         keys.push(keyOf(row, keyColumns));
       });
       if (issues.length) throw new PredictionInputError(issues);
@@ -105,6 +109,7 @@ export function compileInputValidator(card: ModelCard, contract: Contract | unde
       for (const i of inputs) {
         feeds[i.name] = i.float ? new ort.Tensor('float32', floats.get(i.name)!, [n, 1]) : new ort.Tensor('string', strings.get(i.name)!, [n, 1]);
       }
+      const features = inputs.map((i) => (i.float ? floats.get(i.name)! : loggedStrings.get(i.name)!));
       return { rows: n, feeds, features, keys };
     },
   };
