@@ -101,7 +101,7 @@ async function main(): Promise<void> {
         return {
           feature: f,
           'ours: PSI': o ? o.psi.toFixed(3) : '',
-          [`ours: ${o?.test ?? 'test'} p`]: o ? o.pValue.toExponential(1) : '',
+          'ours: test, p': o ? `${o.test} ${o.pValue.toExponential(1)}` : '',
           'ours drifted': o?.drifted ? 'yes' : 'no',
           'evidently test': peer?.methods[f] ?? '',
           'evidently drifted': peer?.drifted.includes(f) ? 'yes' : 'no',

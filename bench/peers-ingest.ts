@@ -60,6 +60,7 @@ async function main(): Promise<void> {
   const fresh = (run: string): StagedSource => ({ ...staged, fingerprint: { ...staged.fingerprint, hash: `${staged.fingerprint.hash}-${run}` } });
 
   const oursMs: number[] = [];
+  const copyMs: number[] = [];
   const peerS: Record<Peer, number[]> = { pandas: [], polars: [] };
   const peerReport: Partial<Record<Peer, PeerReport>> = {};
   let ours: Awaited<ReturnType<typeof buildDatasetVersion>> | undefined;
@@ -68,6 +69,10 @@ async function main(): Promise<void> {
     ours = await buildDatasetVersion({ conn, store, dataset: 'bench', staged: fresh(String(r)), contract: parsed, maxRejectedFraction: 0.05, now: new Date() });
     oursMs.push(performance.now() - start);
     process.stderr.write(`ours ${(oursMs.at(-1)! / 1000).toFixed(2)} s\n`);
+    // The raw engine underneath, as bench:ingest reports it: CSV to Parquet, no checks.
+    const copyStart = performance.now();
+    await conn.run(`COPY (SELECT * FROM read_csv(${quoteString(csv)})) TO ${quoteString(path.join(PEERS_OUT, 'copy.parquet'))} (FORMAT parquet)`);
+    copyMs.push(performance.now() - copyStart);
     for (const peer of PEERS) {
       const report = runPeer<PeerReport>('ingest_peer.py', [peer, csv, contractFile, path.join(PEERS_OUT, `${peer}.parquet`)]);
       peerS[peer].push(report.seconds);
@@ -106,6 +111,7 @@ async function main(): Promise<void> {
   console.log(
     `\n${formatTable([
       { side: 'ours: buildDatasetVersion (validate, quarantine, snapshot, profile, manifest)', s: oursS.toFixed(2), 'peer ÷ ours (>1: ahead)': '' },
+      { side: 'reference: duckdb COPY csv → parquet (no checks)', s: (median(copyMs) / 1000).toFixed(2), 'peer ÷ ours (>1: ahead)': (median(copyMs) / 1000 / oursS).toFixed(2) },
       ...PEERS.map((peer) => ({
         side: peer === 'pandas' ? 'pandas + pandera (read_csv, validate lazy, drop failing, to_parquet)' : 'polars (read_csv, one check expression, filter, write_parquet)',
         s: median(peerS[peer]).toFixed(2),

@@ -9,18 +9,28 @@ Python user would write with pandas, scikit-learn and MLflow (local file trackin
             the registry by its alias) on the same rows, when there is one;
   promote:  an MLflow run with params and metrics, log_model, register the version, and set the
             alias `production` when the gates pass (AUC >= 0.6, not worse than production).
-Prints one JSON line: seconds per step and in all (after the imports), the import time, the
+The fifth argument says how log_model gets the model's pip requirements: "infer" (MLflow's
+default) or "given". Prints one JSON line: seconds per step and in all (after the imports), the import time, the
 outcome."""
 import time
 
 started_imports = time.perf_counter()
+import os  # noqa: E402
+
+# MLflow 3.17 refuses the file store unless asked (it is in maintenance mode; sqlite:// is its
+# recommended local backend, which the bench passes with --mlflow-sqlite).
+os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+# No usage telemetry: the bench sends nothing off this machine.
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ["DO_NOT_TRACK"] = "true"
 import json  # noqa: E402
 import sys  # noqa: E402
 import warnings  # noqa: E402
 
 import mlflow  # noqa: E402
 import mlflow.sklearn  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np  # noqa: E402,F401
+import sklearn  # noqa: E402
 import pandas as pd  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.models import infer_signature  # noqa: E402
@@ -39,7 +49,7 @@ CATEGORICAL = ["color"]
 LABEL = "churned"
 
 
-def main(csv, snapshot, tracking_dir, model_name):
+def main(csv, snapshot, tracking_uri, model_name, requirements):
     steps = {}
     t = time.perf_counter()
     # ingest
@@ -65,7 +75,7 @@ def main(csv, snapshot, tracking_dir, model_name):
 
     # evaluate: candidate and production on the same test rows
     t = time.perf_counter()
-    mlflow.set_tracking_uri(f"file:{tracking_dir}")
+    mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient()
     auc = roc_auc_score(test[LABEL].astype(int), model.predict_proba(test[NUMERIC + CATEGORICAL])[:, 1])
     production_auc = None
@@ -84,7 +94,12 @@ def main(csv, snapshot, tracking_dir, model_name):
         mlflow.log_params({"C": 1.0, "tol": 1e-6, "rows": len(df)})
         mlflow.log_metrics({"test_roc_auc": auc, **({"production_roc_auc": production_auc} if production_auc is not None else {})})
         sample = train[NUMERIC + CATEGORICAL].head(5)
-        mlflow.sklearn.log_model(model, name="model", signature=infer_signature(sample, model.predict_proba(sample)[:, 1]))
+        mlflow.sklearn.log_model(model, name="model", signature=infer_signature(sample, model.predict_proba(sample)[:, 1]),
+                                 # MLflow 3 saves with skops, which trusts no numpy dtype unless told.
+                                 skops_trusted_types=["numpy.dtype"],
+                                 # "infer" is MLflow's default: a subprocess that loads the model to see
+                                 # what it imports (~11 s here); "given" names scikit-learn's pin instead.
+                                 pip_requirements=None if requirements == "infer" else [f"scikit-learn=={sklearn.__version__}"])
     version = mlflow.register_model(f"runs:/{run.info.run_id}/model", model_name)
     promoted = auc >= 0.6 and (production_auc is None or auc >= production_auc)
     if promoted:
@@ -104,4 +119,4 @@ def main(csv, snapshot, tracking_dir, model_name):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main(*sys.argv[1:6])
