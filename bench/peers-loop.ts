@@ -18,17 +18,17 @@ import * as path from 'node:path';
 import { Connection, type Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { tsToMs } from '@temporalio/common/lib/time';
-import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
 import { registryWorkflowId } from '../src/api/registry';
 import { formatTable } from '../src/cli/output';
 import { startPipeline } from '../src/client/promote';
 import { loadConfig } from '../src/config';
-import type { ContractInput } from '../src/contract/schema';
 import { openDuckDb } from '../src/sql/duckdb';
 import { quoteString } from '../src/sql/quote';
 import { clientOf } from '../src/temporal/connection';
-import { type DevServer, startDevServer } from '../src/temporal/dev-server';
+import { startDevServer } from '../src/temporal/dev-server';
 import { createWorker } from '../src/worker';
+import { CHURN_CONTRACT, churnSql } from './churn-data';
 import { ensureDir, median, runHeader, runPeer } from './peers-common';
 
 const OUT = path.join(__dirname, 'out', 'peers-loop');
@@ -41,31 +41,6 @@ const ROWS = option('--rows', 10_000);
 const RUNS = option('--runs', 3);
 /** MLflow's local tracking: its file store by default, the sqlite backend MLflow 3 recommends with --mlflow-sqlite. */
 const TRACKING_URI = process.argv.includes('--mlflow-sqlite') ? `sqlite:///${path.join(OUT, 'mlflow.db')}` : `file:${path.join(OUT, 'mlruns')}`;
-
-const CONTRACT: ContractInput = {
-  columns: [
-    { name: 'id', type: 'integer', nullable: false },
-    { name: 'x1', type: 'double' },
-    { name: 'x2', type: 'double' },
-    { name: 'x3', type: 'double' },
-    { name: 'color', type: 'string' },
-    { name: 'churned', type: 'boolean', nullable: false },
-  ],
-  key: ['id'],
-  label: 'churned',
-};
-
-/** A churn-like CSV (the shape bench:load uses): churned depends on x1, x2 (10% missing), x3 and color. */
-function csvSql(seed: number): string {
-  return `SELECT id, x1, x2, x3, color, (hash(id, 5, ${seed}) % 1000000) / 1000000.0
-              < 1 / (1 + exp(-(1.2 * x1 - 1.5 * coalesce(x2, 0) + 0.5 * x3 + CASE color WHEN 'red' THEN 1 WHEN 'blue' THEN -1 ELSE 0 END))) AS churned
-          FROM (SELECT i AS id,
-                       ((hash(i, 1, ${seed}) % 10000) / 10000.0) * 4 - 2 AS x1,
-                       CASE WHEN hash(i, 2, ${seed}) % 10 = 0 THEN NULL ELSE ((hash(i, 3, ${seed}) % 10000) / 10000.0) * 4 - 2 END AS x2,
-                       ((hash(i, 6, ${seed}) % 10000) / 10000.0) * 2 AS x3,
-                       ['red', 'green', 'blue'][(1 + hash(i, 4, ${seed}) % 3)::INTEGER] AS color
-                FROM range(${ROWS}) t(i))`;
-}
 
 interface Interval {
   from: number;
@@ -157,14 +132,11 @@ interface PeerReport {
   had_production: boolean;
 }
 
-interface Running {
-  server?: DevServer;
-  worker?: Worker;
-  workerRun?: Promise<void>;
-  connection?: Connection;
-  workerConnection?: NativeConnection;
+/** What this run started, to stop in reverse order whatever happens. */
+const cleanups: Array<() => Promise<unknown>> = [];
+async function stopAll(): Promise<void> {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
 }
-const running: Running = {};
 
 async function main(): Promise<void> {
   fs.rmSync(OUT, { recursive: true, force: true });
@@ -173,24 +145,31 @@ async function main(): Promise<void> {
   const conn = await db.connect();
   const csv = (i: number | 'warm') => path.join(OUT, `loop-${i}.csv`);
   for (const i of ['warm' as const, ...Array.from({ length: RUNS }, (_, r) => r)]) {
-    await conn.run(`COPY (${csvSql(i === 'warm' ? 999 : i)}) TO ${quoteString(csv(i))} (HEADER)`);
+    await conn.run(`COPY (${churnSql({ seed: i === 'warm' ? 999 : i, firstId: 0, rows: ROWS, labeled: true, w: 1.2 })}) TO ${quoteString(csv(i))} (HEADER)`);
   }
   db.closeSync();
 
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  running.server = await startDevServer({ headless: true, logFile: path.join(OUT, 'temporal.log') });
-  const config = loadConfig({ TEMPORAL_ADDRESS: running.server.address, MLOPS_DATA_DIR: path.join(OUT, 'store'), MLOPS_TASK_QUEUE: 'bench-peers-loop' });
-  running.workerConnection = await NativeConnection.connect({ address: config.temporalAddress });
-  running.connection = await Connection.connect({ address: config.temporalAddress });
-  const client = clientOf(running.connection, config);
-  running.worker = await createWorker({ config, connection: running.workerConnection, client });
-  running.workerRun = running.worker.run();
+  const server = await startDevServer({ headless: true, logFile: path.join(OUT, 'temporal.log') });
+  cleanups.push(() => server.stop());
+  const config = loadConfig({ TEMPORAL_ADDRESS: server.address, MLOPS_DATA_DIR: path.join(OUT, 'store'), MLOPS_TASK_QUEUE: 'bench-peers-loop' });
+  const workerConnection = await NativeConnection.connect({ address: config.temporalAddress });
+  cleanups.push(() => workerConnection.close());
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  cleanups.push(() => connection.close());
+  const client = clientOf(connection, config);
+  const worker = await createWorker({ config, connection: workerConnection, client });
+  const workerRun = worker.run();
+  cleanups.push(async () => {
+    worker.shutdown();
+    await Promise.race([workerRun.catch(() => undefined), new Promise((r) => setTimeout(r, 30_000))]);
+  });
 
   const gates = { thresholds: { rocAuc: { min: 0.6 } } };
   const ours = async (model: string, i: number | 'warm') => {
     const start = performance.now();
     const handle = await startPipeline(client, config, {
-      ingest: { dataset: `${model}-${i}`, source: csv(i), contract: CONTRACT },
+      ingest: { dataset: `${model}-${i}`, source: csv(i), contract: CHURN_CONTRACT },
       train: { model, dataset: `${model}-${i}`, trainer: { kind: 'logistic', params: {} } },
       promote: { gates, by: 'bench-peers-loop' },
     });
@@ -251,16 +230,6 @@ async function main(): Promise<void> {
       `activities ran ${(sum((s) => s.activityMs) / 1000).toFixed(2)} s (union), waited ${(sum((s) => s.activityWaitMs) / 1000).toFixed(2)} s scheduled → started (sum); ` +
       `workflow tasks ${(sum((s) => s.workflowTaskMs) / 1000).toFixed(2)} s scheduled → completed (sum); the pipeline's history spans ${(sum((s) => s.serverWallMs) / 1000).toFixed(2)} s.`,
   );
-}
-
-async function stopAll(): Promise<void> {
-  if (running.worker && running.workerRun) {
-    running.worker.shutdown();
-    await Promise.race([running.workerRun.catch(() => undefined), new Promise((r) => setTimeout(r, 30_000))]);
-  }
-  await running.connection?.close().catch(() => undefined);
-  await running.workerConnection?.close().catch(() => undefined);
-  await running.server?.stop();
 }
 
 main()
