@@ -208,6 +208,7 @@ async function main(): Promise<void> {
       'Temporal share': `${((temporalMs / o.ms) * 100).toFixed(0)}%`,
       'ours AUC': o.result.trained.summary.metrics?.test?.rocAuc?.toFixed(4) ?? '',
       'ours outcome': o.result.promotion.phase,
+      'ours: why': o.result.promotion.decision?.reason ?? '',
       'peer s': p.seconds.toFixed(2),
       'peer steps s (ingest/train/evaluate/promote)': ['ingest', 'train', 'evaluate', 'promote'].map((s) => p.steps[s]!.toFixed(2)).join(' / '),
       'peer AUC': p.rocAuc.toFixed(4),
