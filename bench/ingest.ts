@@ -16,12 +16,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { formatTable } from '../src/cli/output';
-import { type ContractInput, parseContract } from '../src/contract/schema';
+import { parseContract } from '../src/contract/schema';
 import { buildDatasetVersion } from '../src/datasets/ingest';
 import { stageRawSource, type StagedSource } from '../src/datasets/raw';
 import { openDuckDb } from '../src/sql/duckdb';
 import { quoteString } from '../src/sql/quote';
 import { ArtifactStore } from '../src/store/artifact-store';
+import { contract, generateCsv } from './ingest-data';
 import { type BenchS3Store, openBenchS3Store, storeOption } from './s3-store';
 
 const OUT = path.join(__dirname, 'out', 'ingest');
@@ -32,28 +33,6 @@ function argRows(): number[] {
   const spec = i >= 0 ? process.argv[i + 1]! : '1000000,10000000';
   return spec.split(',').map(Number);
 }
-
-/** 20 columns: a key, 12 doubles, 4 integers, 3 categoricals; ~1% nulls and ~0.5% contract breaks. */
-async function generateCsv(conn: DuckDBConnection, rows: number, file: string): Promise<void> {
-  const doubles = Array.from({ length: 12 }, (_, j) => `CASE WHEN hash(i, ${j}) % 100 = 0 THEN NULL ELSE round(((hash(i, ${j}) % 100000) / 1000.0) - 20, 3) END AS d${j}`);
-  const ints = Array.from({ length: 4 }, (_, j) => `(hash(i, ${j + 100}) % 1000)::BIGINT AS n${j}`);
-  const cats = Array.from({ length: 3 }, (_, j) => `'c' || (hash(i, ${j + 200}) % ${5 + j * 10}) AS s${j}`);
-  await conn.run(`COPY (SELECT i AS id, ${[...doubles, ...ints, ...cats].join(', ')} FROM range(${rows}) t(i)) ` + `TO ${quoteString(file)} (HEADER)`);
-}
-
-const contract: ContractInput = {
-  columns: [
-    { name: 'id', type: 'integer', nullable: false },
-    ...Array.from({ length: 12 }, (_, j) => ({ name: `d${j}`, type: 'double' as const, min: -20, max: 79.95 })),
-    ...Array.from({ length: 4 }, (_, j) => ({ name: `n${j}`, type: 'integer' as const, nullable: false, min: 0 })),
-    ...Array.from({ length: 3 }, (_, j) => ({
-      name: `s${j}`,
-      type: 'string' as const,
-      allowed: Array.from({ length: 5 + j * 10 }, (_, k) => `c${k}`),
-    })),
-  ],
-  key: ['id'],
-};
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const start = process.hrtime.bigint();

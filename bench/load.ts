@@ -44,6 +44,7 @@ import { clientOf } from '../src/temporal/connection';
 import { type DevServer, startDevServer } from '../src/temporal/dev-server';
 import type { TrainRequestInput } from '../src/training/request';
 import { createWorker } from '../src/worker';
+import { CHURN_CONTRACT, churnSql } from './churn-data';
 import { registryWorkflowId } from '../src/api/registry';
 import { scoreWorkflowId } from '../src/api/score';
 
@@ -69,18 +70,7 @@ const MAX_ACTIVITIES = option('--max-activities');
 const REF_PIPELINES = Math.min(10, MODELS);
 const REF_SCORING = Math.min(20, SCORING_RUNS);
 
-const CONTRACT: ContractInput = {
-  columns: [
-    { name: 'id', type: 'integer', nullable: false },
-    { name: 'x1', type: 'double' },
-    { name: 'x2', type: 'double' },
-    { name: 'x3', type: 'double' },
-    { name: 'color', type: 'string' },
-    { name: 'churned', type: 'boolean', nullable: false },
-  ],
-  key: ['id'],
-  label: 'churned',
-};
+const CONTRACT = CHURN_CONTRACT;
 const LIVE_CONTRACT: ContractInput = { columns: CONTRACT.columns.filter((c) => c.name !== 'churned'), key: ['id'] };
 
 /** Every tenth model a small GBDT: the same mix in the concurrent phase and in the reference. */
@@ -353,17 +343,8 @@ async function writeCsvs(files: Array<{ file: string; seed: number; firstId: num
   const conn = await db.connect();
   try {
     for (const { file, seed, firstId, labeled } of files) {
-      const w = 1 + (seed % 5) * 0.25;
       await conn.run(
-        `COPY (SELECT id, x1, x2, x3, color${labeled ? ', churned' : ''} FROM (
-           SELECT *, (hash(id, 5, ${seed}) % 1000000) / 1000000.0
-                     < 1 / (1 + exp(-(${w} * x1 - 1.5 * coalesce(x2, 0) + 0.5 * x3 + CASE color WHEN 'red' THEN 1 WHEN 'blue' THEN -1 ELSE 0 END))) AS churned
-           FROM (SELECT i AS id,
-                        ((hash(i, 1, ${seed}) % 10000) / 10000.0) * 4 - 2 AS x1,
-                        CASE WHEN hash(i, 2, ${seed}) % 10 = 0 THEN NULL ELSE ((hash(i, 3, ${seed}) % 10000) / 10000.0) * 4 - 2 END AS x2,
-                        ((hash(i, 6, ${seed}) % 10000) / 10000.0) * 2 AS x3,
-                        ['red', 'green', 'blue'][(1 + hash(i, 4, ${seed}) % 3)::INTEGER] AS color
-                 FROM range(${firstId}, ${firstId + ROWS}) t(i))))
+        `COPY (${churnSql({ seed, firstId, rows: ROWS, labeled, w: 1 + (seed % 5) * 0.25 })})
          TO ${quoteString(file)} (HEADER)`,
       );
     }
