@@ -81,10 +81,7 @@ export const envSchema = z.object({
    * Worker versioning (docs/RELIABILITY.md, "Shipping new worker code"): set, the worker polls as
    * one version of this Worker Deployment; unset, it is unversioned as before.
    */
-  MLOPS_DEPLOYMENT_NAME: z
-    .string()
-    .regex(DEPLOYMENT_NAME, 'expected letters, digits, "-" or "_" (Temporal writes a version as <deployment>.<build>, so no dots)')
-    .optional(),
+  MLOPS_DEPLOYMENT_NAME: z.string().regex(DEPLOYMENT_NAME, 'expected letters, digits, "-" or "_" (Temporal writes a version as <deployment>.<build>, so no dots)').optional(),
   /** This worker's build within the deployment; default: the package version and a hash of its code. */
   MLOPS_BUILD_ID: z.string().regex(BUILD_ID, 'expected 1-64 letters, digits, ".", "-" or "_"').optional(),
 });

@@ -19,6 +19,9 @@ export class DeploymentRefused extends Error {
 /** The metadata key on a version under which `mlops deploy check` leaves its verdict. */
 export const REPLAY_CHECK_KEY = 'mlops.replay-check';
 
+/** On each build made current by `set-current`: the build that was current before it, for `rollback`. */
+const PREVIOUS_CURRENT_KEY = 'mlops.previous-current';
+
 export interface ReplayCheckRecord {
   passed: boolean;
   /** ISO time of the check. */
@@ -97,24 +100,32 @@ async function pollersByBuild(client: Client, config: MlopsConfig, deploymentNam
   return counts;
 }
 
-async function replayCheckOf(client: Client, config: MlopsConfig, deploymentName: string, buildId: string): Promise<ReplayCheckRecord | undefined> {
+async function metadataOf<T>(client: Client, config: MlopsConfig, deploymentName: string, buildId: string, key: string): Promise<T | undefined> {
   const described = await client.workflowService.describeWorkerDeploymentVersion({ namespace: config.namespace, deploymentVersion: { deploymentName, buildId } });
-  const payload = described.workerDeploymentVersionInfo?.metadata?.entries?.[REPLAY_CHECK_KEY];
-  return payload ? defaultPayloadConverter.fromPayload<ReplayCheckRecord>(payload) : undefined;
+  const payload = described.workerDeploymentVersionInfo?.metadata?.entries?.[key];
+  return payload ? defaultPayloadConverter.fromPayload<T>(payload) : undefined;
 }
 
-/** Leaves `mlops deploy check`'s verdict on the version, where `set-current` and `ramp` read it. */
-export async function recordReplayCheck(client: Client, config: MlopsConfig, deploymentName: string, buildId: string, record: ReplayCheckRecord): Promise<void> {
+async function setMetadata(client: Client, config: MlopsConfig, deploymentName: string, buildId: string, key: string, value: unknown): Promise<void> {
   await client.workflowService.updateWorkerDeploymentVersionMetadata({
     namespace: config.namespace,
     deploymentVersion: { deploymentName, buildId },
-    upsertEntries: { [REPLAY_CHECK_KEY]: defaultPayloadConverter.toPayload(record) },
+    upsertEntries: { [key]: defaultPayloadConverter.toPayload(value) },
     identity: client.options.identity,
   });
 }
 
+/** Leaves `mlops deploy check`'s verdict on the version, where `set-current` and `ramp` read it. */
+export async function recordReplayCheck(client: Client, config: MlopsConfig, deploymentName: string, buildId: string, record: ReplayCheckRecord): Promise<void> {
+  await setMetadata(client, config, deploymentName, buildId, REPLAY_CHECK_KEY, record);
+}
+
 /** Running workflows by the build their last task ran on (visibility's TemporalWorkerDeploymentVersion). */
-async function runningByBuild(client: Client, config: MlopsConfig, deploymentName: string): Promise<{ byBuild: Map<string, Record<string, number>>; unversioned: Record<string, number> }> {
+async function runningByBuild(
+  client: Client,
+  config: MlopsConfig,
+  deploymentName: string,
+): Promise<{ byBuild: Map<string, Record<string, number>>; unversioned: Record<string, number> }> {
   const byBuild = new Map<string, Record<string, number>>();
   const unversioned: Record<string, number> = {};
   const prefix = `${deploymentName}:`;
@@ -147,7 +158,7 @@ export async function deploymentStatus(client: Client, config: MlopsConfig): Pro
       createdAt: isoOf(summary.createTime),
       pollers: pollers.get(buildId) ?? 0,
       running: running.byBuild.get(buildId) ?? {},
-      replayCheck: await replayCheckOf(client, config, deployment, buildId),
+      replayCheck: await metadataOf<ReplayCheckRecord>(client, config, deployment, buildId, REPLAY_CHECK_KEY),
     });
   }
   versions.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
@@ -209,11 +220,18 @@ export async function setCurrentBuild(client: Client, config: MlopsConfig, build
     identity: client.options.identity,
   });
   const previous = response.previousDeploymentVersion?.buildId || undefined;
+  if (previous) await setMetadata(client, config, status.deployment, buildId, PREVIOUS_CURRENT_KEY, { buildId: previous, at: new Date().toISOString() });
   return { previous, current: buildId };
 }
 
 /** Sends `percent` % of new workflows to `buildId`, the rest to the current build. 0 stops sending it any. */
-export async function rampBuild(client: Client, config: MlopsConfig, buildId: string, percent: number, options: RoutingChangeOptions = {}): Promise<{ buildId: string; percentage: number }> {
+export async function rampBuild(
+  client: Client,
+  config: MlopsConfig,
+  buildId: string,
+  percent: number,
+  options: RoutingChangeOptions = {},
+): Promise<{ buildId: string; percentage: number }> {
   if (!Number.isFinite(percent) || percent < 0 || percent > 100) {
     throw new DeploymentRefused(`The ramp share must be a number from 0 to 100 (percent), not ${percent}`);
   }
@@ -236,16 +254,24 @@ export async function rampBuild(client: Client, config: MlopsConfig, buildId: st
  * workflows stay where they are; new work and the registries go back. No replay gate: it is the
  * way out, and the build was current before (its worker must still run: the pollers check holds).
  */
+/**
+ * For a build made current by other tools (the Temporal CLI, the Web UI), nothing is recorded: the
+ * build most recently taken off current or ramping, of those that ever took work (server 1.29.1
+ * fills lastDeactivationTime, not lastCurrentTime).
+ */
+function lastCurrentBefore(summaries: temporal.api.deployment.v1.WorkerDeploymentInfo.IWorkerDeploymentVersionSummary[], current: string): string | undefined {
+  return summaries
+    .filter((s) => s.deploymentVersion?.buildId && s.deploymentVersion.buildId !== current && optionalTsToMs(s.firstActivationTime))
+    .map((s) => ({ buildId: s.deploymentVersion!.buildId!, at: optionalTsToMs(s.lastCurrentTime) ?? optionalTsToMs(s.lastDeactivationTime) ?? 0 }))
+    .sort((a, b) => b.at - a.at)[0]?.buildId;
+}
+
 export async function rollbackBuild(client: Client, config: MlopsConfig): Promise<{ previous: string; current: string }> {
   const status = await deploymentStatus(client, config);
   const described = await describeDeployment(client, config, status.deployment);
   if (!status.current) throw new DeploymentRefused(`Deployment "${status.deployment}" has no current build: nothing to roll back from`);
-  const earlier = (described.workerDeploymentInfo?.versionSummaries ?? [])
-    .filter((s) => s.deploymentVersion?.buildId && s.deploymentVersion.buildId !== status.current)
-    .map((s) => ({ buildId: s.deploymentVersion!.buildId!, lastCurrent: optionalTsToMs(s.lastCurrentTime) ?? optionalTsToMs(s.currentSinceTime) }))
-    .filter((s): s is { buildId: string; lastCurrent: number } => s.lastCurrent !== undefined && s.lastCurrent > 0)
-    .sort((a, b) => b.lastCurrent - a.lastCurrent);
-  const target = earlier[0]?.buildId;
+  const recorded = await metadataOf<{ buildId: string }>(client, config, status.deployment, status.current, PREVIOUS_CURRENT_KEY);
+  const target = recorded?.buildId ?? lastCurrentBefore(described.workerDeploymentInfo?.versionSummaries ?? [], status.current);
   if (!target) throw new DeploymentRefused(`No build of deployment "${status.deployment}" was current before "${status.current}": nothing to roll back to`);
   if (status.ramping) {
     await client.workflowService.setWorkerDeploymentRampingVersion({

@@ -45,7 +45,11 @@ export function registerDeployCommands(program: Command, ctx: () => CliContext):
     .action(async (build: string, opts: { force?: boolean }) => {
       const c = ctx();
       const { previous, current } = await setCurrentBuild(await c.temporal(), c.config, build, { force: opts.force });
-      console.log(previous === current ? `build ${current} is already current` : `build ${current} is current (was ${previous ?? 'none'}); workflows pinned to ${previous ?? 'earlier builds'} finish there`);
+      console.log(
+        previous === current
+          ? `build ${current} is already current`
+          : `build ${current} is current (was ${previous ?? 'none'}); workflows pinned to ${previous ?? 'earlier builds'} finish there`,
+      );
     });
 
   deploy
