@@ -84,6 +84,12 @@ async function describeDeployment(client: Client, config: MlopsConfig, deploymen
   }
 }
 
+/**
+ * The server lists a poller for 5 minutes after its last poll (matching.PollerHistoryTTL); a live
+ * worker polls again at least every long-poll (about a minute), so older entries are workers gone.
+ */
+const LIVE_POLLER_MS = 90_000;
+
 /** The builds whose workers poll the task queue for workflow tasks now. */
 async function pollersByBuild(client: Client, config: MlopsConfig, deploymentName: string): Promise<Map<string, number>> {
   const described = await client.workflowService.describeTaskQueue({
@@ -92,9 +98,11 @@ async function pollersByBuild(client: Client, config: MlopsConfig, deploymentNam
     taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
   });
   const counts = new Map<string, number>();
+  const since = Date.now() - LIVE_POLLER_MS;
   for (const poller of described.pollers ?? []) {
     const options = poller.deploymentOptions;
     if (options?.deploymentName !== deploymentName || !options.buildId) continue;
+    if ((optionalTsToMs(poller.lastAccessTime) ?? 0) < since) continue;
     counts.set(options.buildId, (counts.get(options.buildId) ?? 0) + 1);
   }
   return counts;
