@@ -17,7 +17,7 @@ import { type ReplayCheckRecord, recordReplayCheck } from './deploy';
  * look for it.
  */
 export interface ReplayCheckOptions {
-  /** Folders of recorded histories: test/fixtures/histories' form ({ workflowId, history }) or `temporal workflow show -o json`. */
+  /** Files or folders (every .json in it) of recorded histories: test/fixtures/histories' form ({ workflowId, history }) or `temporal workflow show -o json`. */
   historyDirs: string[];
   /**
    * Also the open workflows of the task queue: 'moving' (default) those that are not pinned to a
@@ -83,7 +83,8 @@ function readHistoryFile(file: string): NamedHistory {
 
 function recordedHistories(dirs: string[]): NamedHistory[] {
   return dirs.flatMap((dir) => {
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ReplayCheckInputError(`--histories ${dir} is not a folder`);
+    if (!fs.existsSync(dir)) throw new ReplayCheckInputError(`--histories ${dir} does not exist`);
+    if (fs.statSync(dir).isFile()) return [readHistoryFile(dir)];
     return fs
       .readdirSync(dir)
       .filter((f) => f.endsWith('.json'))

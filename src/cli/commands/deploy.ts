@@ -76,7 +76,7 @@ export function registerDeployCommands(program: Command, ctx: () => CliContext):
   deploy
     .command('check')
     .description("The CI gate: replay recorded histories and open workflows' histories against this build's workflow code; exit 1 naming each failing workflow")
-    .option('--histories <dir...>', 'folders of recorded histories (JSON) to replay too')
+    .option('--histories <path...>', 'recorded histories (JSON files, or folders of them) to replay too')
     .option('--open <which>', 'open workflows to replay: moving (not pinned: they follow the current build), all, none', 'moving')
     .option('--workflows <path>', "the workflow module to check (default: this installation's src/workflows)")
     .option('--build <id>', 'record the verdict on this build (default: MLOPS_BUILD_ID or the code hash the worker uses)')
