@@ -193,5 +193,20 @@ describe('worker deployments: a new build never breaks what runs', () => {
     }
     expect(failures).toEqual([]);
     expect((await listPending(env.client)).filter((p) => [loop.workflowId, review.workflowId].includes(p.workflowId))).toEqual([]);
+
+    // Build 2's worker goes away: it can no longer be made current (the server lists a stopped poller for minutes).
+    await workers.pop()!.stop();
+    await until(
+      'build 2 to count as gone',
+      async () => ((await deploymentStatus(env.client, env.config)).versions.find((v) => v.buildId === TWO)?.pollers === 0 ? true : undefined),
+      {
+        timeoutMs: 180_000,
+        intervalMs: 5_000,
+      },
+    );
+    await expect(setCurrentBuild(env.client, env.config, TWO)).rejects.toThrow(
+      /No worker of build "0\.2\.0-two" polls task queue .* start one \(MLOPS_DEPLOYMENT_NAME=.* MLOPS_BUILD_ID=0\.2\.0-two mlops worker\)/,
+    );
+    expect((await deploymentStatus(env.client, env.config)).current).toBe(ONE);
   }, 600_000);
 });
