@@ -42,7 +42,7 @@ export function workerVersionOf(config: MlopsConfig): WorkerDeploymentVersion | 
 /**
  * Every workflow type is PINNED by default: a run finishes on the build it started on, so a loop
  * waiting days for a person, a canary or a promotion under review never meets other code and
- * needs no patch. The registry opts out (AUTO_UPGRADE, in src/workflows/registry.ts): it never
+ * needs no patch. The registry opts out (AUTO_UPGRADE, in src/workflows/versioned.ts): it never
  * finishes, so pinned it would hold its first build forever; the replay gate (`mlops deploy
  * check`) proves each new build replays it before that build becomes current.
  */
@@ -84,7 +84,8 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     connection: options.connection,
     namespace: config.namespace,
     taskQueue: options.taskQueue ?? config.taskQueue,
-    workflowsPath: options.workflowsPath ?? modulePath(path.join(__dirname, 'workflows'), 'index'),
+    // A versioned worker bundles the entry that also sets the registry's behaviour (see versioned.ts).
+    workflowsPath: options.workflowsPath ?? modulePath(path.join(__dirname, 'workflows'), config.deployment ? 'versioned' : 'index'),
     workerDeploymentOptions: deploymentOptionsOf(config),
     dataConverter: dataConverterOf(config.payloadEncryption),
     // CPU-heavy activities (training, scoring) beyond a few per core only slow each other down and

@@ -1,4 +1,4 @@
-import { allHandlersFinished, condition, continueAsNew, setWorkflowOptions, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import { userError } from '../errors';
 import { modelName } from '../store/names';
@@ -19,15 +19,6 @@ const registryInputSchema = z
 
 /** Continue as new well before Temporal's history limits, carrying the state. */
 const MAX_HISTORY_EVENTS = 2000;
-
-/**
- * With worker versioning on (MLOPS_DEPLOYMENT_NAME), every other workflow is pinned to the build
- * it started on; the registry never finishes, so pinned it would keep its first build running
- * forever. It moves to the current build at its next task instead: `mlops deploy check` replays
- * open registries against a build before `mlops deploy set-current` makes it current. Ignored by
- * unversioned workers; it adds no command, so histories replay as before.
- */
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, modelRegistry);
 
 /**
  * The model registry: one long-running entity workflow per model name. It owns the list of
