@@ -601,7 +601,9 @@ describe('mlops deploy', () => {
       expect(text.stdout).toMatch(/1\.0\.0-two\s+ramping\s+1\s+passed/);
 
       expect((await mlops.run(['deploy', 'set-current', '1.0.0-two'], as())).stdout).toContain('build 1.0.0-two is current (was 1.0.0-one)');
-      expect((await mlops.run(['deploy', 'set-current', '9.9.9'], as())).stderr).toMatch(/Build "9\.9\.9" is not a version of deployment .*known builds: 1\.0\.0-one, 1\.0\.0-two/);
+      expect((await mlops.run(['deploy', 'set-current', '9.9.9'], as())).stderr).toMatch(
+        /Build "9\.9\.9" is not a version of deployment .*known builds: (1\.0\.0-one, 1\.0\.0-two|1\.0\.0-two, 1\.0\.0-one)\)/,
+      );
       const back = await mlops.run(['deploy', 'rollback'], as());
       expect(back.stdout, back.stderr).toContain('build 1.0.0-one is current again (was 1.0.0-two)');
       expect((await status()).current).toBe('1.0.0-one');
