@@ -16,6 +16,7 @@ const SERVER_BEHAVIOUR = [
   'test/score.test.ts', // alerts found by search attribute, acknowledge updates
   'test/web-ui.test.ts', // the Web UI's queries on SQL visibility
   'test/apply.test.ts', // Schedules described, compared, updated and deleted by a spec
+  'test/deploy.test.ts', // Worker Deployments: routing, ramps, pinning, visibility by deployment version
 ];
 const POSTGRES_ONLY = 'test/postgres-*.test.ts';
 const onPostgres = process.env.MLOPS_TEST_SERVER === 'postgres';

@@ -14,6 +14,10 @@ const boolFromEnv = z.enum(['true', 'false', '1', '0', 'yes', 'no', '']).transfo
 
 const hostPort = z.string().regex(/^[^\s:/]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/, 'expected host:port, e.g. 127.0.0.1:7233');
 
+/** Names Temporal accepts in a deployment version, kept to what reads well in a command line and a query. */
+export const DEPLOYMENT_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+export const BUILD_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 const MEMORY_SIZE = /^(\d+(?:\.\d+)?)\s*(%|B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
 /**
  * Without a limit DuckDB takes 80 % of RAM per process, and one 10,001-column CSV drove a worker
@@ -73,6 +77,13 @@ export const envSchema = z.object({
   /** The Temporal Web UI that flag messages link to. */
   MLOPS_WEB_UI_URL: z.string().url().default('http://localhost:8233'),
   MLOPS_MAX_COLUMNS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_MAX_COLUMNS),
+  /**
+   * Worker versioning (docs/RELIABILITY.md, "Shipping new worker code"): set, the worker polls as
+   * one version of this Worker Deployment; unset, it is unversioned as before.
+   */
+  MLOPS_DEPLOYMENT_NAME: z.string().regex(DEPLOYMENT_NAME, 'expected letters, digits, "-" or "_" (Temporal writes a version as <deployment>.<build>, so no dots)').optional(),
+  /** This worker's build within the deployment; default: the package version and a hash of its code. */
+  MLOPS_BUILD_ID: z.string().regex(BUILD_ID, 'expected 1-64 letters, digits, ".", "-" or "_"').optional(),
 });
 
 export interface TlsSettings {
@@ -102,6 +113,8 @@ export interface MlopsConfig {
   maxColumns: number;
   /** MLOPS_WEB_UI_URL: the Web UI that flag messages link to. */
   webUiUrl: string;
+  /** MLOPS_DEPLOYMENT_NAME / MLOPS_BUILD_ID; undefined: versioning off. buildId undefined: derived from the code (src/temporal/build-id.ts). */
+  deployment?: { name: string; buildId?: string };
   /** Where the artifacts live: the folder dataDir, or an S3 bucket and prefix. */
   store: StoreSettings;
 }
@@ -139,6 +152,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MlopsConfig {
   if (Boolean(e.TEMPORAL_TLS_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_KEY_PATH)) {
     throw new ConfigError('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together (mTLS needs both the client certificate and its key)');
   }
+  if (e.MLOPS_BUILD_ID && !e.MLOPS_DEPLOYMENT_NAME) {
+    throw new ConfigError('MLOPS_BUILD_ID is set but MLOPS_DEPLOYMENT_NAME is not: a build belongs to a Worker Deployment, so name it too (or unset MLOPS_BUILD_ID)');
+  }
   const dataDir = path.resolve(expandHome(e.MLOPS_DATA_DIR));
   const wantsTls = e.TEMPORAL_TLS ?? Boolean(e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_CA_PATH || e.TEMPORAL_API_KEY || e.TEMPORAL_TLS_SERVER_NAME);
   return {
@@ -169,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MlopsConfig {
     },
     maxColumns: e.MLOPS_MAX_COLUMNS,
     webUiUrl: e.MLOPS_WEB_UI_URL,
+    deployment: e.MLOPS_DEPLOYMENT_NAME ? { name: e.MLOPS_DEPLOYMENT_NAME, ...(e.MLOPS_BUILD_ID ? { buildId: e.MLOPS_BUILD_ID } : {}) } : undefined,
     store: storeSettingsOf(e, dataDir),
   };
 }

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
-import { type NativeConnection, Worker } from '@temporalio/worker';
+import type { WorkerDeploymentVersion } from '@temporalio/common';
+import { type NativeConnection, Worker, type WorkerDeploymentOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { activityFailureInterceptors } from './activities/failures';
 import { loadConfig, type MlopsConfig } from './config';
@@ -12,6 +13,7 @@ import { openStore } from './store/open';
 import { TrainerGroups } from './training/process-groups';
 import { dataConverterOf } from './temporal/codec';
 import { connectClient, connectWorker } from './temporal/connection';
+import { defaultBuildId } from './temporal/build-id';
 import { modulePath } from './temporal/module-path';
 import type { Client } from '@temporalio/client';
 
@@ -23,6 +25,30 @@ export interface WorkerOptions {
   duckdb?: DuckDBInstance;
   /** Client for activities that message other workflows; default: a new connection from config. */
   client?: Client;
+  /** Default: src/workflows. Tests give a second build other workflow code (test/fixtures/workflows-v2). */
+  workflowsPath?: string;
+}
+
+/**
+ * The deployment version this worker polls as (MLOPS_DEPLOYMENT_NAME, MLOPS_BUILD_ID or the code's
+ * hash), or undefined: versioning is off unless a deployment is named, so unversioned setups keep
+ * working exactly as before.
+ */
+export function workerVersionOf(config: MlopsConfig): WorkerDeploymentVersion | undefined {
+  if (!config.deployment) return undefined;
+  return { deploymentName: config.deployment.name, buildId: config.deployment.buildId ?? defaultBuildId() };
+}
+
+/**
+ * Every workflow type is PINNED by default: a run finishes on the build it started on, so a loop
+ * waiting days for a person, a canary or a promotion under review never meets other code and
+ * needs no patch. The registry opts out (AUTO_UPGRADE, in src/workflows/versioned.ts): it never
+ * finishes, so pinned it would hold its first build forever; the replay gate (`mlops deploy
+ * check`) proves each new build replays it before that build becomes current.
+ */
+function deploymentOptionsOf(config: MlopsConfig): WorkerDeploymentOptions | undefined {
+  const version = workerVersionOf(config);
+  return version && { version, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' };
 }
 
 /** Longer than any activity's start-to-close timeout, so no live attempt loses its temp folder. */
@@ -58,7 +84,9 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     connection: options.connection,
     namespace: config.namespace,
     taskQueue: options.taskQueue ?? config.taskQueue,
-    workflowsPath: modulePath(path.join(__dirname, 'workflows'), 'index'),
+    // A versioned worker bundles the entry that also sets the registry's behaviour (see versioned.ts).
+    workflowsPath: options.workflowsPath ?? modulePath(path.join(__dirname, 'workflows'), config.deployment ? 'versioned' : 'index'),
+    workerDeploymentOptions: deploymentOptionsOf(config),
     dataConverter: dataConverterOf(config.payloadEncryption),
     // CPU-heavy activities (training, scoring) beyond a few per core only slow each other down and
     // delay the workflow tasks that share this worker's event loop (seen as task timeouts in bench:load).
@@ -82,8 +110,9 @@ export async function runWorker(config = loadConfig()): Promise<void> {
   const client = await connectClient(config);
   try {
     const worker = await createWorker({ config, connection, client });
+    const version = workerVersionOf(config);
     console.log(
-      `mlops worker polling task queue "${config.taskQueue}" on ${config.temporalAddress} (namespace ${config.namespace}); store ${config.store.kind === 's3' ? config.store.url : config.dataDir}`,
+      `mlops worker polling task queue "${config.taskQueue}" on ${config.temporalAddress} (namespace ${config.namespace}); store ${config.store.kind === 's3' ? config.store.url : config.dataDir}${version ? `; deployment ${version.deploymentName}, build ${version.buildId}` : ''}`,
     );
     // The SDK shuts the worker down gracefully on SIGINT/SIGTERM; run() returns after that.
     await worker.run();

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeploymentStatus } from '../src/client/deploy';
 import { retentionScheduleId } from '../src/client/schedules';
 import type { Contract } from '../src/contract/schema';
 import type { DatasetManifest, DatasetVersionRef } from '../src/datasets/manifest';
@@ -548,6 +549,70 @@ describe('mlops CLI', () => {
       expect(await server.stop()).toBe(0);
     }
   });
+});
+
+describe('mlops deploy', () => {
+  it('gates, switches, ramps and rolls back worker builds (test/deploy.test.ts has two incompatible builds in full)', async () => {
+    // Two builds of the same code on a queue of their own, so the file's worker is untouched.
+    const deployment = `cli-${randomBytes(3).toString('hex')}`;
+    const queue = `${env.config.taskQueue}-deploy`;
+    const as = (build?: string) => ({ env: { MLOPS_TASK_QUEUE: queue, MLOPS_DEPLOYMENT_NAME: deployment, ...(build ? { MLOPS_BUILD_ID: build } : {}) } });
+    const fixtures = path.join(__dirname, 'fixtures', 'histories');
+    const one = mlops.spawn(['worker'], as('1.0.0-one'));
+    const two = mlops.spawn(['worker'], as('1.0.0-two'));
+    try {
+      await one.waitFor(new RegExp(`deployment ${deployment}, build 1\\.0\\.0-one`));
+      await two.waitFor(/build 1\.0\.0-two/);
+      const status = async () => JSON.parse((await mlops.run(['deploy', 'status', '--json'], as())).stdout) as DeploymentStatus;
+      await until('both builds to poll', async () => ((await status()).versions.filter((v) => v.pollers > 0).length === 2 ? true : undefined), {
+        timeoutMs: 60_000,
+        retryErrors: true,
+      });
+
+      const refused = await mlops.run(['deploy', 'set-current', '1.0.0-one'], as());
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/Build "1\.0\.0-one" has no replay check: run `mlops deploy check`/);
+      const failing = await mlops.run(
+        ['deploy', 'check', '--histories', fixtures, '--open', 'none', '--workflows', path.join(__dirname, 'fixtures', 'workflows-v2', 'index.ts'), '--build', '1.0.0-one'],
+        as(),
+      );
+      expect(failing.code, failing.stderr).toBe(1);
+      expect(failing.stdout).toMatch(/^FAIL promoteModel .*promoteModel\.json\): .*[Nn]ondetermin/m);
+      expect(failing.stdout).toMatch(/^FAIL retrainUntilImproved /m);
+      expect(failing.stdout).toMatch(/replay check FAILED: \d+ histories, 4 failing; recorded on cli-\w+ build 1\.0\.0-one/);
+      expect((await mlops.run(['deploy', 'set-current', '1.0.0-one'], as())).stderr).toMatch(/failed its replay check .*promoteModel/);
+      for (const build of ['1.0.0-one', '1.0.0-two']) {
+        const check = await mlops.run(['deploy', 'check', '--histories', fixtures], as(build));
+        expect(check.code, check.stdout + check.stderr).toBe(0);
+        expect(check.stdout).toMatch(new RegExp(`replay check passed: \\d+ histories, 0 failing; recorded on ${deployment} build ${build.replace(/\./g, '\\.')}`));
+      }
+      const first = await mlops.run(['deploy', 'set-current', '1.0.0-one'], as());
+      expect(first.stdout, first.stderr).toContain('build 1.0.0-one is current (was none)');
+      expect((await mlops.run(['deploy', 'rollback'], as())).stderr).toMatch(/was current before "1\.0\.0-one": nothing to roll back to/);
+
+      const tooMuch = await mlops.run(['deploy', 'ramp', '1.0.0-two', '150'], as());
+      expect(tooMuch.code).toBe(1);
+      expect(tooMuch.stderr).toMatch(/from 0 to 100 \(percent\), not 150/);
+      expect((await mlops.run(['deploy', 'ramp', '1.0.0-two', 'half'], as())).stderr).toMatch(/not "half"/);
+      expect((await mlops.run(['deploy', 'ramp', '1.0.0-two', '25'], as())).stdout).toContain('build 1.0.0-two takes 25% of new workflows');
+      expect(await status()).toMatchObject({ current: '1.0.0-one', ramping: { buildId: '1.0.0-two', percentage: 25 } });
+      const text = await mlops.run(['deploy', 'status'], as());
+      expect(text.stdout).toMatch(new RegExp(`deployment ${deployment} on task queue ${queue}: current 1\\.0\\.0-one; ramping 1\\.0\\.0-two at 25%`));
+      expect(text.stdout).toMatch(/1\.0\.0-two\s+ramping\s+1\s+passed/);
+
+      expect((await mlops.run(['deploy', 'set-current', '1.0.0-two'], as())).stdout).toContain('build 1.0.0-two is current (was 1.0.0-one)');
+      expect((await mlops.run(['deploy', 'set-current', '9.9.9'], as())).stderr).toMatch(
+        /Build "9\.9\.9" is not a version of deployment .*known builds: (1\.0\.0-one, 1\.0\.0-two|1\.0\.0-two, 1\.0\.0-one)\)/,
+      );
+      const back = await mlops.run(['deploy', 'rollback'], as());
+      expect(back.stdout, back.stderr).toContain('build 1.0.0-one is current again (was 1.0.0-two)');
+      expect((await status()).current).toBe('1.0.0-one');
+      expect((await mlops.run(['deploy', 'status'], { env: { MLOPS_TASK_QUEUE: queue } })).stderr).toMatch(/MLOPS_DEPLOYMENT_NAME is not set/);
+    } finally {
+      expect(await two.stop(), two.output()).toBe(0);
+      expect(await one.stop(), one.output()).toBe(0);
+    }
+  }, 300_000);
 });
 
 describe('the CLI reference', () => {

@@ -4,6 +4,7 @@ import { registerCanaryCommands } from './commands/canary';
 import { registerCodecCommand } from './commands/codec';
 import { registerContractCommands } from './commands/contract';
 import { registerDatasetCommands } from './commands/datasets';
+import { registerDeployCommands } from './commands/deploy';
 import { registerLandedCommands } from './commands/landed';
 import { registerNotificationCommands } from './commands/notifications';
 import { registerModelCommands } from './commands/models';
@@ -48,6 +49,7 @@ export function buildProgram(ctx: () => CliContext): Command {
   registerServeCommand(program, ctx);
   registerSqlCommand(program, ctx);
   registerCodecCommand(program, ctx);
+  registerDeployCommands(program, ctx);
   program
     .command('worker')
     .description('Run a worker: polls MLOPS_TASK_QUEUE and executes workflows and activities')

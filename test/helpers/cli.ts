@@ -122,7 +122,7 @@ export function commandPathOf(args: readonly string[]): string {
     words.push(a);
   }
   // Every command has at most two words (`datasets show`, `schedule monitor`); the rest are arguments.
-  const groups = new Set(['contract', 'datasets', 'models', 'schedule', 'retention', 'canary', 'landed']);
+  const groups = new Set(['contract', 'datasets', 'models', 'schedule', 'retention', 'canary', 'landed', 'deploy']);
   return words.slice(0, words[0] !== undefined && groups.has(words[0]) ? 2 : 1).join(' ');
 }
 
