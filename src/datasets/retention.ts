@@ -1,7 +1,7 @@
 import type { ArtifactStore } from '../store/artifact-store';
 import { urlJoin } from '../store/backend';
 import { layout } from '../store/layout';
-import { type ExpiredOnlinePart, expiredOnlineLogParts, expiredPredictionRuns } from '../scoring/retention';
+import { type ExpiredOnlinePart, expiredPredictionLogs } from '../scoring/retention';
 import { RETENTION_FILE, type RawRetentionRecord } from './raw';
 
 /**
@@ -69,11 +69,10 @@ export async function sweepExpiredRawAndPredictionLogs(store: ArtifactStore, swe
   for (const { dir, record, bytes } of expired) {
     deleted.set(dir, { dataset: record.dataset, sourceHash: record.sourceHash, expiresAt: record.expiresAt, bytes, uri: dir });
   }
+  const { runs: expiredLogs, onlineParts: expiredParts } = await expiredPredictionLogs(store, asOf, onlineLogRetentionDays);
   const logs = new Map((previous?.predictionLogs ?? []).map((l) => [l.uri, l]));
-  const expiredLogs = await expiredPredictionRuns(store, asOf);
   for (const { run, dir } of expiredLogs) logs.set(dir, { model: run.model, runId: run.runId, expiresAt: run.expiresAt, uri: dir });
   const onlineParts = new Map((previous?.onlineLogParts ?? []).map((p) => [p.key, p]));
-  const expiredParts = await expiredOnlineLogParts(store, asOf, onlineLogRetentionDays);
   for (const part of expiredParts) onlineParts.set(part.key, part);
   const report: SweepReport = {
     sweepId,
