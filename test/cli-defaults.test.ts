@@ -5,6 +5,7 @@ import { defaultSourceOf } from '../src/cli/schema-defaults';
 
 /** Defaults that belong to the CLI alone (no request field to come from), with the reason. */
 const CLI_ONLY = new Set([
+  'check --open', // which open workflows `mlops deploy check` replays: a choice of the gate, no request schema behind it
   'get --output', // a print format
   'retrain --reason', // the trigger's text, not the request's
   'report --port',
