@@ -108,19 +108,45 @@ async function pollersByBuild(client: Client, config: MlopsConfig, deploymentNam
   return counts;
 }
 
+/**
+ * A version the deployment lists can briefly answer NOT_FOUND when described or updated on its own:
+ * the server asks the version's internal workflow, which may be between runs (seen on PostgreSQL
+ * persistence). A few short retries ride that out; after them, NOT_FOUND is the answer.
+ */
+const VERSION_NOT_FOUND_RETRIES_MS = [200, 500, 1000, 2000];
+
+async function onVersion<T>(call: () => Promise<T>): Promise<T> {
+  for (const waitMs of VERSION_NOT_FOUND_RETRIES_MS) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+  }
+  return call();
+}
+
 async function metadataOf<T>(client: Client, config: MlopsConfig, deploymentName: string, buildId: string, key: string): Promise<T | undefined> {
-  const described = await client.workflowService.describeWorkerDeploymentVersion({ namespace: config.namespace, deploymentVersion: { deploymentName, buildId } });
-  const payload = described.workerDeploymentVersionInfo?.metadata?.entries?.[key];
+  const described = await onVersion(() =>
+    client.workflowService.describeWorkerDeploymentVersion({ namespace: config.namespace, deploymentVersion: { deploymentName, buildId } }),
+  ).catch((err) => {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  });
+  const payload = described?.workerDeploymentVersionInfo?.metadata?.entries?.[key];
   return payload ? defaultPayloadConverter.fromPayload<T>(payload) : undefined;
 }
 
 async function setMetadata(client: Client, config: MlopsConfig, deploymentName: string, buildId: string, key: string, value: unknown): Promise<void> {
-  await client.workflowService.updateWorkerDeploymentVersionMetadata({
-    namespace: config.namespace,
-    deploymentVersion: { deploymentName, buildId },
-    upsertEntries: { [key]: defaultPayloadConverter.toPayload(value) },
-    identity: client.options.identity,
-  });
+  await onVersion(() =>
+    client.workflowService.updateWorkerDeploymentVersionMetadata({
+      namespace: config.namespace,
+      deploymentVersion: { deploymentName, buildId },
+      upsertEntries: { [key]: defaultPayloadConverter.toPayload(value) },
+      identity: client.options.identity,
+    }),
+  );
 }
 
 /** Leaves `mlops deploy check`'s verdict on the version, where `set-current` and `ramp` read it. */
