@@ -3,6 +3,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { PredictionInputError } from './input';
 import { ServingMetrics } from './metrics';
 import { NotReadyError, type Predictor } from './predictor';
+import { registerInferenceProtocol, V2_OPEN_PATHS } from './v2';
 
 /**
  * `mlops serve`'s HTTP layer over a Predictor: routing, auth, body limits and error shapes only.
@@ -11,6 +12,7 @@ import { NotReadyError, type Predictor } from './predictor';
  *   GET  /healthz                     the process answers
  *   GET  /readyz                      200 only with a loaded, sha256-verified production version
  *   GET  /metrics                     Prometheus text format
+ *   /v2/...                           the Open Inference Protocol (v2.ts): columns in and out, JSON or binary
  *
  * `X-Request-Id` names the request in the log; `X-Routing-Key` (a customer id) picks the side of
  * a running canary when the rows carry no key columns.
@@ -56,7 +58,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   const predictPath = `/v1/models/${encodeURIComponent(model)}/predict`;
 
   app.addHook('onRequest', async (request, reply) => {
-    const open = request.url === '/healthz' || request.url === '/readyz';
+    const open = request.url === '/healthz' || request.url === '/readyz' || V2_OPEN_PATHS.has(request.url);
     if (!open && !authorized(request.headers.authorization)) {
       return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'Unauthorized', message: 'Send the server\'s token as "Authorization: Bearer <token>"' });
     }
@@ -104,11 +106,13 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     // Which side of a canary answers: the caller's customer id, when the rows carry no key columns.
     const routing = request.headers['x-routing-key'];
     const routingKey = typeof routing === 'string' && routing.length > 0 && routing.length <= 200 ? routing : undefined;
-    const response = await predictor.predict(rows, { ...(requestId ? { requestId } : {}), ...(routingKey ? { routingKey } : {}) });
-    metrics.observePredictions(response);
-    const { predictions, ...meta } = response;
+    const { batch, ...meta } = await predictor.predictBatch(rows, { ...(requestId ? { requestId } : {}), ...(routingKey ? { routingKey } : {}) });
+    metrics.observePredictions(meta.modelVersion, batch);
+    const predictions = batch.toRows();
     return single ? { ...meta, prediction: predictions[0] } : { ...meta, predictions };
   });
+
+  registerInferenceProtocol(app, { predictor, model, maxRows, metrics });
 
   const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8080 });
   return {

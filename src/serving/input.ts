@@ -41,9 +41,23 @@ export interface InputFeeds {
 
 type FieldCheck = (value: unknown) => { value: number | string | null } | { problem: string };
 
+/**
+ * Columnar input, as the Open Inference Protocol sends it (v2.ts): one column per field, each
+ * `rows` long. A typed array comes from a binary tensor (NaN in a float one is a missing value,
+ * as ONNX models read it); a plain array holds JSON values, checked like the rows API's.
+ */
+export interface ColumnarInput {
+  rows: number;
+  columns: ReadonlyMap<string, ColumnValues>;
+}
+export type ColumnValues = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Int32Array | readonly unknown[];
+
+/** Rows (JSON objects, the rows API) or columns (the Open Inference Protocol). */
+export type PredictionInput = readonly unknown[] | ColumnarInput;
+
 /** The checks for one model version, compiled once when it is loaded. */
 export interface InputValidator {
-  parse(rows: readonly unknown[]): InputFeeds;
+  parse(input: PredictionInput): InputFeeds;
 }
 
 export interface InputOptions {
@@ -63,56 +77,112 @@ export function compileInputValidator(card: ModelCard, contract: Contract | unde
   const known = new Set([...checks.keys(), ...columns.keys()]);
   const knownList = [...known];
 
-  return {
-    parse(rows) {
-      const issues: InputIssue[] = [];
-      const n = rows.length;
-      const floats = new Map(inputs.filter((i) => i.float).map((i) => [i.name, new Float32Array(n)]));
-      const strings = new Map(inputs.filter((i) => !i.float).map((i) => [i.name, new Array<string>(n)]));
-      const loggedStrings = new Map(inputs.filter((i) => !i.float).map((i) => [i.name, new Array<string | null>(n).fill(null)]));
-      const keys: InputFeeds['keys'] = [];
-      rows.forEach((raw, r) => {
-        if (issues.length >= MAX_ISSUES) return;
-        if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-          issues.push({
-            row: r,
-            field: '(row)',
-            problem: `a row is a JSON object of feature columns, not ${Array.isArray(raw) ? 'an array' : raw === null ? 'null' : typeof raw}`,
-          });
-          return;
-        }
-        const row = raw as Record<string, unknown>;
-        for (const field of Object.keys(row)) {
-          if (!known.has(field)) issues.push({ row: r, field, problem: `unknown field${didYouMean(field, knownList, 'fields')}` });
-        }
-        for (const [name, check] of checks) {
-          if (!(name in row)) {
-            issues.push({ row: r, field: name, problem: `missing: the model needs it${columns.get(name)?.nullable === false ? '' : ' (send null when the value is unknown)'}` });
-            continue;
-          }
-          const checked = check(row[name]);
-          if ('problem' in checked) {
-            issues.push({ row: r, field: name, problem: checked.problem });
-            continue;
-          }
-          const f = floats.get(name);
-          if (f) f[r] = checked.value === null ? Number.NaN : (checked.value as number);
-          else {
-            strings.get(name)![r] = checked.value === null ? '' : (checked.value as string);
-            loggedStrings.get(name)![r] = checked.value as string | null;
-          }
-        }
-        keys.push(keyOf(row, keyColumns));
-      });
-      if (issues.length) throw new PredictionInputError(issues);
-      const feeds: Record<string, ort.Tensor> = {};
-      for (const i of inputs) {
-        feeds[i.name] = i.float ? new ort.Tensor('float32', floats.get(i.name)!, [n, 1]) : new ort.Tensor('string', strings.get(i.name)!, [n, 1]);
+  const parseRows = (rows: readonly unknown[]): InputFeeds => {
+    const issues: InputIssue[] = [];
+    const n = rows.length;
+    const floats = new Map(inputs.filter((i) => i.float).map((i) => [i.name, new Float32Array(n)]));
+    const strings = new Map(inputs.filter((i) => !i.float).map((i) => [i.name, new Array<string>(n)]));
+    const loggedStrings = new Map(inputs.filter((i) => !i.float).map((i) => [i.name, new Array<string | null>(n).fill(null)]));
+    const keys: InputFeeds['keys'] = [];
+    rows.forEach((raw, r) => {
+      if (issues.length >= MAX_ISSUES) return;
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+        issues.push({
+          row: r,
+          field: '(row)',
+          problem: `a row is a JSON object of feature columns, not ${Array.isArray(raw) ? 'an array' : raw === null ? 'null' : typeof raw}`,
+        });
+        return;
       }
-      const features = inputs.map((i) => (i.float ? floats.get(i.name)! : loggedStrings.get(i.name)!));
-      return { rows: n, feeds, features, keys };
-    },
+      const row = raw as Record<string, unknown>;
+      for (const field of Object.keys(row)) {
+        if (!known.has(field)) issues.push({ row: r, field, problem: `unknown field${didYouMean(field, knownList, 'fields')}` });
+      }
+      for (const [name, check] of checks) {
+        if (!(name in row)) {
+          issues.push({ row: r, field: name, problem: `missing: the model needs it${columns.get(name)?.nullable === false ? '' : ' (send null when the value is unknown)'}` });
+          continue;
+        }
+        const checked = check(row[name]);
+        if ('problem' in checked) {
+          issues.push({ row: r, field: name, problem: checked.problem });
+          continue;
+        }
+        const f = floats.get(name);
+        if (f) f[r] = checked.value === null ? Number.NaN : (checked.value as number);
+        else {
+          strings.get(name)![r] = checked.value === null ? '' : (checked.value as string);
+          loggedStrings.get(name)![r] = checked.value as string | null;
+        }
+      }
+      keys.push(keyOf(row, keyColumns));
+    });
+    if (issues.length) throw new PredictionInputError(issues);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const i of inputs) {
+      feeds[i.name] = i.float ? new ort.Tensor('float32', floats.get(i.name)!, [n, 1]) : new ort.Tensor('string', strings.get(i.name)!, [n, 1]);
+    }
+    const features = inputs.map((i) => (i.float ? floats.get(i.name)! : loggedStrings.get(i.name)!));
+    return { rows: n, feeds, features, keys };
   };
+
+  const parseColumns = ({ rows: n, columns: given }: ColumnarInput): InputFeeds => {
+    const issues: InputIssue[] = [];
+    for (const [field, values] of given) {
+      if (!known.has(field)) issues.push({ row: 0, field, problem: `unknown input${didYouMean(field, knownList, 'fields')}` });
+      else if (values.length !== n) issues.push({ row: 0, field, problem: `has ${values.length} values; every input must have one per row (${n})` });
+    }
+    const feeds: Record<string, ort.Tensor> = {};
+    const features: InputFeeds['features'] = [];
+    for (const input of inputs) {
+      const values = given.get(input.name);
+      if (!values) {
+        const nullable = columns.get(input.name)?.nullable !== false;
+        issues.push({ row: 0, field: input.name, problem: `missing: the model needs it${nullable ? ' (send null, or NaN in a binary tensor, where a value is unknown)' : ''}` });
+        continue;
+      }
+      if (values.length !== n) continue;
+      const check = checks.get(input.name)!;
+      const fail = (row: number, problem: string) => issues.length < MAX_ISSUES && issues.push({ row, field: input.name, problem });
+      if (input.float) {
+        const data = new Float32Array(n);
+        if (ArrayBuffer.isView(values)) {
+          // A binary tensor: NaN is the missing value; the rest goes through the same check as JSON.
+          for (let r = 0; r < n; r++) {
+            const v = values[r]!;
+            const checked = check(Number.isNaN(v) ? null : v);
+            if ('problem' in checked) fail(r, checked.problem);
+            else data[r] = checked.value === null ? Number.NaN : (checked.value as number);
+          }
+        } else {
+          for (let r = 0; r < n; r++) {
+            const checked = check(values[r]);
+            if ('problem' in checked) fail(r, checked.problem);
+            else data[r] = checked.value === null ? Number.NaN : (checked.value as number);
+          }
+        }
+        feeds[input.name] = new ort.Tensor('float32', data, [n, 1]);
+        features.push(data);
+      } else {
+        const fed = new Array<string>(n);
+        const logged = new Array<string | null>(n);
+        for (let r = 0; r < n; r++) {
+          const checked = check(ArrayBuffer.isView(values) ? values[r] : (values as readonly unknown[])[r]);
+          if ('problem' in checked) fail(r, checked.problem);
+          else ((fed[r] = checked.value === null ? '' : (checked.value as string)), (logged[r] = checked.value as string | null));
+        }
+        feeds[input.name] = new ort.Tensor('string', fed, [n, 1]);
+        features.push(logged);
+      }
+    }
+    if (issues.length) throw new PredictionInputError(issues);
+    const keyValues = keyColumns.map((k) => given.get(k));
+    const keys: InputFeeds['keys'] = [];
+    for (let r = 0; r < n; r++) keys.push(keyValues.every((v) => v !== undefined) ? keyOfValues(keyValues.map((v) => v![r])) : undefined);
+    return { rows: n, feeds, features, keys };
+  };
+
+  return { parse: (input) => (Array.isArray(input) ? parseRows(input) : parseColumns(input as ColumnarInput)) };
 }
 
 /**
@@ -155,10 +225,13 @@ function describe(v: unknown): string {
 
 /** As `keyExpression` in batch scoring writes it: CAST(... AS VARCHAR), joined by U+241F. */
 function keyOf(row: Record<string, unknown>, keyColumns: readonly string[]): string | undefined {
-  if (keyColumns.length === 0) return undefined;
+  return keyOfValues(keyColumns.map((k) => row[k]));
+}
+
+function keyOfValues(values: readonly unknown[]): string | undefined {
+  if (values.length === 0) return undefined;
   const parts: string[] = [];
-  for (const k of keyColumns) {
-    const v = row[k];
+  for (const v of values) {
     if (typeof v === 'string') parts.push(v);
     else if (typeof v === 'number' && Number.isFinite(v)) parts.push(String(v));
     else if (typeof v === 'boolean') parts.push(String(v));

@@ -6,7 +6,7 @@ import type { ArtifactStore } from '../store/artifact-store';
 import { joinKey } from '../store/backend';
 import { layout } from '../store/layout';
 import type { InputFeeds } from './input';
-import type { RowPrediction } from './model';
+import type { ScoredBatch } from './scored';
 
 /**
  * The online prediction log: the batch log's columns (see scoring/score.ts) plus `request_id`,
@@ -119,7 +119,7 @@ export class OnlinePredictionLog {
   }
 
   /** `features`: the request's input columns as InputFeeds carries them (card.onnx.inputs order). */
-  append(card: ModelCard, requestId: string, scoredAt: Date, features: InputFeeds['features'], predictions: readonly RowPrediction[]): void {
+  append(card: ModelCard, requestId: string, scoredAt: Date, features: InputFeeds['features'], batch: ScoredBatch): void {
     if (this.closed) return;
     const shape = this.shapeOf(card);
     let entry = this.pending.get(card.version);
@@ -128,25 +128,25 @@ export class OnlinePredictionLog {
     const c = entry.columns;
     const inputs = card.onnx.inputs;
     const explained = card.explanation?.columns ?? [];
-    for (let i = 0; i < predictions.length; i++) {
+    const explainedHere = batch.hasContributions;
+    for (let i = 0; i < batch.rows; i++) {
       if (this.buffered >= this.maxBufferedRows) {
         this.stats.dropped++;
         continue;
       }
-      const p = predictions[i]!;
       c[0]!.push(this.rowNumber++);
-      c[1]!.push(p.key);
+      c[1]!.push(batch.keys[i]!);
       c[2]!.push(at);
-      c[3]!.push(p.output);
-      c[4]!.push(p.predictedLabel);
-      c[5]!.push(p.flag);
+      c[3]!.push(batch.output(i));
+      c[4]!.push(batch.predictedLabel(i));
+      c[5]!.push(batch.flag(i));
       c[6]!.push(requestId);
-      c[7]!.push(p.contributions !== undefined);
+      c[7]!.push(explainedHere);
       for (let j = 0; j < inputs.length; j++) {
         const v = features[j]![i];
         c[shape.featureAt + j]!.push(v === undefined || (typeof v === 'number' && Number.isNaN(v)) ? null : v);
       }
-      for (let j = 0; j < explained.length; j++) c[shape.contributionsAt + j]!.push(p.contributions?.[explained[j]!] ?? null);
+      for (let j = 0; j < explained.length; j++) c[shape.contributionsAt + j]!.push(batch.contribution(i, j) ?? null);
       entry.rows++;
       this.pendingRows++;
       this.buffered++;

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Predictor, PredictResponse } from './predictor';
+import type { Predictor } from './predictor';
+import type { ScoredBatch } from './scored';
 
 /**
  * The model server's Prometheus metrics (GET /metrics). Counters move as requests are answered;
@@ -119,8 +120,8 @@ export class ServingMetrics {
     this.latency.observe({ route }, seconds);
   }
 
-  observePredictions(response: PredictResponse): void {
-    this.predictions.inc({ model_version: response.modelVersion }, response.predictions.length);
-    for (const p of response.predictions) if (p.flag) this.flagged.inc({ model_version: response.modelVersion, flag: p.flag });
+  observePredictions(modelVersion: string, batch: ScoredBatch): void {
+    this.predictions.inc({ model_version: modelVersion }, batch.rows);
+    for (let r = 0; r < batch.rows; r++) if (batch.flagCodes[r] !== 0) this.flagged.inc({ model_version: modelVersion, flag: batch.flag(r)! });
   }
 }

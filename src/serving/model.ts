@@ -3,37 +3,19 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { acceptableRange } from '../scoring/range';
 import type { DatasetManifest } from '../datasets/manifest';
 import { userError } from '../errors';
-import { outputValues, rowArgmax } from '../metrics';
+import { outputValues } from '../metrics';
 import type { ModelCard, ModelVersionSummary } from '../models/card';
 import { readModelCard } from '../models/cards';
 import { openVerifiedModel } from '../models/files';
 import type { ScoreRun } from '../scoring/runs';
-import { FLAG_NAMES, rangeFlag } from '../scoring/score';
 import type { ArtifactStore } from '../store/artifact-store';
-import { compileInputValidator, type InputFeeds, type InputOptions, type InputValidator } from './input';
+import { compileInputValidator, type InputFeeds, type InputOptions, type InputValidator, type PredictionInput } from './input';
+import { type Inferred, ScoredBatch } from './scored';
 
-/** What one row gets back: the fields of the prediction log's row, named for applications. */
-export interface RowPrediction {
-  /** The key the prediction log keeps for the row (labels join on it): the row's key columns, else request id (and row index). */
-  key: string;
-  output: number | null;
-  predictedLabel: string | null;
-  /** Per class (classification). */
-  probabilities?: Record<string, number>;
-  flag: (typeof FLAG_NAMES)[number];
-  contributions?: Record<string, number>;
-}
+export type { RowPrediction } from './scored';
 
 /** Requests this small wait for the turn's other small ones; a batch holds at most this many rows. */
 const MICRO_BATCH_ROWS = 64;
-
-/** One session.run's outputs, and where a request's rows start in them. */
-interface Inferred {
-  raw: Float32Array;
-  values: ArrayLike<number>;
-  contributions: Float32Array | undefined;
-  offset: number;
-}
 
 interface QueuedRun {
   input: InputFeeds;
@@ -134,46 +116,17 @@ export class LoadedModel {
   }
 
   /** Validates (throws PredictionInputError) without touching the session. */
-  parse(rows: readonly unknown[]): InputFeeds {
-    return this.validator.parse(rows);
+  parse(input: PredictionInput): InputFeeds {
+    return this.validator.parse(input);
   }
 
   /** Runs parsed rows through the model; `keyOf(i)` names rows that have no key columns. */
-  async run(input: InputFeeds, keyOf: (row: number) => string): Promise<RowPrediction[]> {
+  async run(input: InputFeeds, keyOf: (row: number) => string): Promise<ScoredBatch> {
     this.inflight++;
     try {
-      const { raw, values, contributions, offset } = await this.infer(input);
-      const { card } = this;
-      const classes = card.classes.length;
-      const explain = card.explanation;
-      const width = explain?.columns.length ?? 0;
-      const predictions: RowPrediction[] = [];
-      for (let r = 0; r < input.rows; r++) {
-        const i = offset + r; // the row's place in the (possibly shared) session.run
-        const v = values[i]!;
-        const code = rangeFlag(v, this.range);
-        const finite = Number.isFinite(v);
-        const p: RowPrediction = {
-          key: input.keys[r] ?? keyOf(r),
-          output: finite ? v : null,
-          predictedLabel: classes > 0 && finite ? card.classes[rowArgmax(raw, i, classes)]! : null,
-          flag: FLAG_NAMES[code],
-        };
-        // Plain loops, not Object.fromEntries(map(...)): no [name, value] pair array per field and row.
-        if (classes > 0) {
-          const probabilities: Record<string, number> = {};
-          for (let k = 0; k < classes; k++) probabilities[card.classes[k]!] = raw[i * classes + k]!;
-          p.probabilities = probabilities;
-        }
-        if (contributions) {
-          const byColumn: Record<string, number> = {};
-          const columns = explain!.columns;
-          for (let j = 0; j < width; j++) byColumn[columns[j]!] = contributions[i * width + j]!;
-          p.contributions = byColumn;
-        }
-        predictions.push(p);
-      }
-      return predictions;
+      const inferred = await this.infer(input);
+      const keys = Array.from({ length: input.rows }, (_, r) => input.keys[r] ?? keyOf(r));
+      return new ScoredBatch(this.card, input.rows, keys, inferred, this.range);
     } finally {
       this.inflight--;
       if (this.retired && this.inflight === 0) void this.session.release().catch(() => undefined);

@@ -4,12 +4,14 @@ import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Client } from '@temporalio/client';
 import { registryState } from '../client/train';
 import { openDuckDb } from '../sql/duckdb';
+import type { ModelCard } from '../models/card';
 import type { ArtifactStore } from '../store/artifact-store';
 import { registryStateQuery, registryWorkflowId, type RegistryState } from '../api/registry';
 import { FlagWindow, raiseServingAlert } from './alerts';
-import type { InputOptions } from './input';
+import type { InputOptions, PredictionInput } from './input';
 import { OnlinePredictionLog, type OnlineLogOptions } from './log';
-import { LoadedModel, type RangeOptions, type RowPrediction } from './model';
+import { LoadedModel, type RangeOptions } from './model';
+import type { RowPrediction, ScoredBatch } from './scored';
 import { PromotionTraffic, type PromotionTrafficEvent, type PromotionTrafficStatus } from './promotion-traffic';
 import { ONLINE_RUN_PREFIX } from '../scoring/runs';
 
@@ -62,6 +64,20 @@ export interface PredictResponse {
   predictions: RowPrediction[];
 }
 
+/** The same answer as columns over the model's outputs, with no object per row. */
+export interface BatchPredictResponse {
+  requestId: string;
+  model: string;
+  modelVersion: string;
+  batch: ScoredBatch;
+}
+
+export interface PredictOptions {
+  requestId?: string;
+  /** Picks the canary side (default: the first row's key columns, else the request id). */
+  routingKey?: string;
+}
+
 export interface PredictorStatus {
   model: string;
   /** Serving a production version whose file matched the registry's sha256 and loaded. */
@@ -90,9 +106,13 @@ export class NotReadyError extends Error {
 }
 
 export interface Predictor {
-  /** `routingKey` picks the canary side (default: the first row's key columns, else the request id). */
-  predict(rows: readonly unknown[], options?: { requestId?: string; routingKey?: string }): Promise<PredictResponse>;
+  /** Rows as JSON objects of feature columns, answered row by row. */
+  predict(rows: readonly unknown[], options?: PredictOptions): Promise<PredictResponse>;
+  /** Rows or columns (the Open Inference Protocol's tensors), answered as columns: the same checks, model, flags and log. */
+  predictBatch(input: PredictionInput, options?: PredictOptions): Promise<BatchPredictResponse>;
   status(): PredictorStatus;
+  /** The card of the version serving now (undefined before one loaded). */
+  servingCard(): ModelCard | undefined;
   /** Checks the registry now and swaps if production moved; resolves when done (or failed). */
   refresh(): Promise<void>;
   close(): Promise<void>;
@@ -201,55 +221,62 @@ export async function createPredictor(options: PredictorOptions): Promise<Predic
   const timer = setInterval(() => void refresh(), options.pollIntervalMs ?? 2000);
   timer.unref();
 
-  return {
-    async predict(rows, predictOptions = {}) {
-      const serving = current;
-      if (!serving) {
-        throw new NotReadyError(
-          failed
-            ? `Model ${model} has no loadable production version yet: ${failed.message}`
-            : `Model ${model} has no production version yet; promote one (mlops promote ${model})`,
+  const predictBatch = async (rows: PredictionInput, predictOptions: PredictOptions = {}): Promise<BatchPredictResponse> => {
+    const serving = current;
+    if (!serving) {
+      throw new NotReadyError(
+        failed ? `Model ${model} has no loadable production version yet: ${failed.message}` : `Model ${model} has no production version yet; promote one (mlops promote ${model})`,
+      );
+    }
+    const requestId = predictOptions.requestId ?? randomUUID();
+    const input = serving.parse(rows);
+    const scoredAt = new Date();
+    const keyOf = (i: number) => (input.rows === 1 ? requestId : `${requestId}/${i}`);
+    const canary = promotions?.canaryModelFor(predictOptions.routingKey ?? input.keys[0] ?? requestId);
+    let answered: { by: LoadedModel; input: typeof input; batch: ScoredBatch } | undefined;
+    if (canary) {
+      const started = performance.now();
+      try {
+        const canaryInput = canary.parse(rows);
+        answered = { by: canary, input: canaryInput, batch: await canary.run(canaryInput, keyOf) };
+        promotions!.observeCanary('candidate', answered.batch, performance.now() - started);
+      } catch {
+        // The candidate's failure is the canary's to count, not the caller's: production answers.
+        promotions!.observeCanary('candidate', 'error', 0);
+      }
+    }
+    if (!answered) {
+      const started = performance.now();
+      answered = { by: serving, input, batch: await serving.run(input, keyOf) };
+      const ms = performance.now() - started;
+      promotions?.observeCanary('production', answered.batch, ms);
+      promotions?.shadow({ input: rows, production: answered.batch, productionMs: ms, keyOf });
+    }
+    const { batch } = answered;
+    for (let r = 0; r < batch.rows; r++) {
+      if (window.add(batch.flagCodes[r] !== 0)) {
+        raise(
+          'flagged-share',
+          serving.version,
+          `${(window.share * 100).toFixed(2)} % of the last ${window.count} online predictions of ${model}@${serving.version} are outside the acceptable range ` +
+            `[${serving.range.min.toPrecision(4)}, ${serving.range.max.toPrecision(4)}] or not numbers; the limit is ${(window.maxFlaggedShare * 100).toFixed(2)} %. ` +
+            `The flagged rows are in the online prediction log (${log?.dir ?? 'not kept: the log is off'}, flag IS NOT NULL).`,
         );
       }
-      const requestId = predictOptions.requestId ?? randomUUID();
-      const input = serving.parse(rows);
-      const scoredAt = new Date();
-      const keyOf = (i: number) => (rows.length === 1 ? requestId : `${requestId}/${i}`);
-      const canary = promotions?.canaryModelFor(predictOptions.routingKey ?? input.keys[0] ?? requestId);
-      let answered: { by: LoadedModel; input: typeof input; predictions: RowPrediction[] } | undefined;
-      if (canary) {
-        const started = performance.now();
-        try {
-          const canaryInput = canary.parse(rows);
-          answered = { by: canary, input: canaryInput, predictions: await canary.run(canaryInput, keyOf) };
-          promotions!.observeCanary('candidate', answered.predictions, performance.now() - started);
-        } catch {
-          // The candidate's failure is the canary's to count, not the caller's: production answers.
-          promotions!.observeCanary('candidate', 'error', 0);
-        }
-      }
-      if (!answered) {
-        const started = performance.now();
-        answered = { by: serving, input, predictions: await serving.run(input, keyOf) };
-        const ms = performance.now() - started;
-        promotions?.observeCanary('production', answered.predictions, ms);
-        promotions?.shadow({ rows, production: answered.predictions, productionMs: ms, keyOf });
-      }
-      const { predictions } = answered;
-      for (const p of predictions) {
-        if (window.add(p.flag !== null)) {
-          raise(
-            'flagged-share',
-            serving.version,
-            `${(window.share * 100).toFixed(2)} % of the last ${window.count} online predictions of ${model}@${serving.version} are outside the acceptable range ` +
-              `[${serving.range.min.toPrecision(4)}, ${serving.range.max.toPrecision(4)}] or not numbers; the limit is ${(window.maxFlaggedShare * 100).toFixed(2)} %. ` +
-              `The flagged rows are in the online prediction log (${log?.dir ?? 'not kept: the log is off'}, flag IS NOT NULL).`,
-          );
-        }
-      }
-      log?.append(answered.by.card, requestId, scoredAt, answered.input.features, predictions);
-      return { requestId, model, modelVersion: answered.by.version, predictions };
+    }
+    log?.append(answered.by.card, requestId, scoredAt, answered.input.features, batch);
+    return { requestId, model, modelVersion: answered.by.version, batch };
+  };
+
+  return {
+    async predict(rows, predictOptions = {}) {
+      const { batch, ...meta } = await predictBatch(rows, predictOptions);
+      return { ...meta, predictions: batch.toRows() };
     },
+
+    predictBatch,
+
+    servingCard: () => current?.card,
 
     status() {
       return {

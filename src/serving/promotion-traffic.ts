@@ -6,8 +6,9 @@ import { type PromotionPhase, type PromotionStatus, promotionStatusQuery } from 
 import type { RegistryState } from '../api/registry';
 import type { ArtifactStore } from '../store/artifact-store';
 import { layout } from '../store/layout';
-import type { InputFeeds, InputOptions } from './input';
-import { LoadedModel, type RangeOptions, type RowPrediction } from './model';
+import type { InputFeeds, InputOptions, PredictionInput } from './input';
+import { LoadedModel, type RangeOptions } from './model';
+import type { ScoredBatch } from './scored';
 
 /**
  * The model server's side of a promotion: shadow and canary on live traffic.
@@ -64,15 +65,16 @@ export function routingBucket(key: string): number {
   return createHash('sha256').update(key).digest().readUInt32BE(0) % 10_000;
 }
 
-function observe(stats: TrafficStats, predictions: readonly RowPrediction[], ms: number, range: { min: number; max: number }): void {
+function observe(stats: TrafficStats, batch: ScoredBatch, ms: number, range: { min: number; max: number }): void {
   stats.requests++;
-  stats.rows += predictions.length;
+  stats.rows += batch.rows;
   const width = (range.max - range.min) / OUTPUT_BINS;
-  for (const p of predictions) {
-    if (p.flag !== null) stats.flagged++;
-    if (p.output === null) continue;
-    stats.outputSum += p.output;
-    const bin = p.output < range.min ? 0 : p.output > range.max ? OUTPUT_BINS + 1 : 1 + Math.min(OUTPUT_BINS - 1, Math.floor((p.output - range.min) / (width || 1)));
+  for (let r = 0; r < batch.rows; r++) {
+    if (batch.flagCodes[r] !== 0) stats.flagged++;
+    const output = batch.output(r);
+    if (output === null) continue;
+    stats.outputSum += output;
+    const bin = output < range.min ? 0 : output > range.max ? OUTPUT_BINS + 1 : 1 + Math.min(OUTPUT_BINS - 1, Math.floor((output - range.min) / (width || 1)));
     stats.outputBins[bin]!++;
   }
   const bucket = LATENCY_BOUNDS_MS.findIndex((b) => ms <= b);
@@ -80,8 +82,8 @@ function observe(stats: TrafficStats, predictions: readonly RowPrediction[], ms:
 }
 
 interface ShadowJob {
-  rows: readonly unknown[];
-  production: RowPrediction[];
+  input: PredictionInput;
+  production: ScoredBatch;
   productionMs: number;
   keyOf: (row: number) => string;
 }
@@ -190,7 +192,7 @@ export class PromotionTraffic {
   }
 
   /** A canary request answered (by either side) or failed on the candidate (then production answered it). */
-  observeCanary(side: 'production' | 'candidate', predictions: readonly RowPrediction[] | 'error', ms: number): void {
+  observeCanary(side: 'production' | 'candidate', predictions: ScoredBatch | 'error', ms: number): void {
     const step = this.stepStats();
     if (!step) return;
     if (predictions === 'error') (step.candidate.errors++, step.candidate.requests++);
@@ -221,10 +223,10 @@ export class PromotionTraffic {
         if (!candidate || !file) break;
         const shadow = (file.shadow ??= emptyShadow());
         let input: InputFeeds | undefined;
-        let predictions: RowPrediction[] | undefined;
+        let predictions: ScoredBatch | undefined;
         const started = performance.now();
         try {
-          input = candidate.parse(job.rows);
+          input = candidate.parse(job.input);
           predictions = await candidate.run(input, job.keyOf);
         } catch {
           // Rows production takes but this candidate does not (other features): its error, counted.
@@ -291,14 +293,15 @@ export class PromotionTraffic {
   }
 }
 
-function compare(shadow: ShadowStats, production: readonly RowPrediction[], candidate: readonly RowPrediction[]): void {
-  for (let i = 0; i < production.length && i < candidate.length; i++) {
-    const a = production[i]!;
-    const b = candidate[i]!;
+function compare(shadow: ShadowStats, production: ScoredBatch, candidate: ScoredBatch): void {
+  for (let i = 0; i < production.rows && i < candidate.rows; i++) {
     shadow.rows++;
-    if (a.predictedLabel !== null && a.predictedLabel === b.predictedLabel) shadow.sameLabel++;
-    if (a.output !== null && b.output !== null) {
-      const d = Math.abs(a.output - b.output);
+    const label = production.predictedLabel(i);
+    if (label !== null && label === candidate.predictedLabel(i)) shadow.sameLabel++;
+    const a = production.output(i);
+    const b = candidate.output(i);
+    if (a !== null && b !== null) {
+      const d = Math.abs(a - b);
       shadow.absDiffSum += d;
       if (d > shadow.maxAbsDiff) shadow.maxAbsDiff = d;
     }
