@@ -1,5 +1,5 @@
 /**
- * `npm run bench:serve [-- --seconds 10] [--concurrency 16] [--no-log] [--profile] [--baseline <checkout>]`
+ * `npm run bench:serve [-- --seconds 10] [--concurrency 16] [--sizes 1,64] [--no-log] [--profile] [--only <server>] [--baseline <checkout>]`
  *
  * Online predictions over HTTP on loopback: `mlops serve` (the command users run, in its own
  * process, with its prediction log and range checks on) answering single-row and 64-row requests
@@ -44,7 +44,8 @@ const MODEL = 'serve-bench';
 const FEATURES = Array.from({ length: 20 }, (_, j) => `f${j}`);
 const TRAIN_ROWS = 20_000;
 const POOL_ROWS = 4096;
-const SIZES = [1, 64] as const;
+/** `--sizes 64` (comma-separated): rows per request to time; default 1 and 64. */
+const SIZES = process.argv.includes('--sizes') ? process.argv[process.argv.indexOf('--sizes') + 1]!.split(',').map(Number) : [1, 64];
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -60,15 +61,23 @@ const PROFILE = process.argv.includes('--profile');
  * `--baseline <dir>`: also serve with another checkout's `mlops serve` (e.g. a worktree of main with
  * its node_modules), same store, same rows, same run: before and after a change side by side.
  */
+/** `--only <name>`: time only that server (e.g. "mlops serve, v2 binary") beside the bare loop, for profiles. */
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const BASELINE = process.argv.includes('--baseline') ? path.resolve(process.argv[process.argv.indexOf('--baseline') + 1]!) : undefined;
 
 // ---------------------------------------------------------------------------------------------
 // The load generator (a child process, so that it does not share the server's event loop)
 // ---------------------------------------------------------------------------------------------
 
+/** A request body (base64, so binary ones travel in the spec file too) and its own headers. */
+interface LoadBody {
+  base64: string;
+  headers: Record<string, string>;
+}
+
 interface LoadSpec {
   url: string;
-  bodies: string[];
+  bodies: LoadBody[];
   rowsPerRequest: number;
   concurrency: number;
   warmupMs: number;
@@ -81,6 +90,19 @@ interface LoadReport {
   firstError?: string;
   seconds: number;
   latenciesMs: { p50: number; p90: number; p99: number; max: number };
+  /** The load generator's own CPU over the whole run (warm-up included), in cores: what it took from the server. */
+  loadCores: number;
+}
+
+/** CPU seconds (user + system) a process has used, from /proc (Linux). */
+function cpuSecondsOf(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -90,7 +112,8 @@ function percentile(sorted: Float64Array, p: number): number {
 async function loadChild(spec: LoadSpec): Promise<LoadReport> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency });
   const url = new URL(spec.url);
-  const post = (body: string) =>
+  const bodies = spec.bodies.map((b) => ({ data: Buffer.from(b.base64, 'base64'), headers: b.headers }));
+  const post = (body: { data: Buffer; headers: Record<string, string> }) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = http.request(
         {
@@ -99,7 +122,7 @@ async function loadChild(spec: LoadSpec): Promise<LoadReport> {
           port: url.port,
           path: url.pathname,
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          headers: { ...body.headers, 'content-length': body.data.length },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -109,7 +132,7 @@ async function loadChild(spec: LoadSpec): Promise<LoadReport> {
         },
       );
       req.on('error', reject);
-      req.end(body);
+      req.end(body.data);
     });
 
   const started = performance.now();
@@ -121,7 +144,7 @@ async function loadChild(spec: LoadSpec): Promise<LoadReport> {
   let next = 0;
   const loop = async () => {
     while (performance.now() < end) {
-      const body = spec.bodies[next++ % spec.bodies.length]!;
+      const body = bodies[next++ % bodies.length]!;
       const t0 = performance.now();
       let failure: string | undefined;
       try {
@@ -140,12 +163,14 @@ async function loadChild(spec: LoadSpec): Promise<LoadReport> {
   };
   await Promise.all(Array.from({ length: spec.concurrency }, loop));
   agent.destroy();
+  const cpu = process.cpuUsage();
   const sorted = Float64Array.from(latencies).sort();
   return {
     requests: latencies.length,
     errors,
     ...(firstError ? { firstError } : {}),
     seconds: spec.durationMs / 1000,
+    loadCores: (cpu.user + cpu.system) / 1e6 / ((performance.now() - started) / 1000),
     latenciesMs: { p50: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), p99: percentile(sorted, 0.99), max: sorted.at(-1) ?? NaN },
   };
 }
@@ -279,6 +304,45 @@ async function bareLoop(card: ModelCard, rows: Record<string, number>[], size: n
 }
 
 // ---------------------------------------------------------------------------------------------
+// Open Inference Protocol (v2) request bodies: what a Triton/KServe client sends
+// ---------------------------------------------------------------------------------------------
+
+/** The rows as one FP32 tensor per feature, in JSON. */
+function v2Json(rows: Record<string, number>[]) {
+  return { inputs: FEATURES.map((name) => ({ name, datatype: 'FP32', shape: [rows.length, 1], data: rows.map((r) => r[name]!) })) };
+}
+
+/** The binary tensor extension, inputs and outputs: raw float32 after a short JSON header. */
+function v2Binary(rows: Record<string, number>[]): LoadBody {
+  const tensors = FEATURES.map((name) => Buffer.from(Float32Array.from(rows, (r) => r[name]!).buffer));
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: FEATURES.map((name, j) => ({ name, datatype: 'FP32', shape: [rows.length, 1], parameters: { binary_data_size: tensors[j]!.length } })),
+      outputs: ['output', 'probabilities', 'flag', 'contributions'].map((name) => ({ name, parameters: { binary_data: true } })),
+    }),
+  );
+  return {
+    base64: Buffer.concat([header, ...tensors]).toString('base64'),
+    headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
+  };
+}
+
+/** The `output` tensor of a v2 answer, JSON or binary. */
+async function v2Outputs(url: string, body: LoadBody): Promise<number[]> {
+  const res = await fetch(url, { method: 'POST', headers: body.headers, body: Buffer.from(body.base64, 'base64') });
+  const raw = Buffer.from(await res.arrayBuffer());
+  const headerLength = Number(res.headers.get('inference-header-content-length') ?? raw.length);
+  const head = JSON.parse(raw.subarray(0, headerLength).toString('utf8')) as { outputs: Array<{ name: string; data?: number[]; parameters?: { binary_data_size: number } }> };
+  let at = headerLength;
+  for (const o of head.outputs) {
+    const size = o.parameters?.binary_data_size ?? 0;
+    if (o.name === 'output') return o.data ?? Array.from(new Float32Array(new Uint8Array(raw.subarray(at, at + size)).buffer));
+    at += size;
+  }
+  throw new Error(`no output tensor in ${url}'s answer`);
+}
+
+// ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   fs.rmSync(OUT, { recursive: true, force: true });
@@ -336,29 +400,41 @@ async function main(): Promise<void> {
     const cardFile = path.join(store, 'models', MODEL, 'versions', version, 'card.json');
     peer = await startProcess('fastapi', python, [peerScript, '--card', cardFile, '--port', String(peerPort)], process.env, `http://127.0.0.1:${peerPort}/healthz`);
 
-    const bodiesOf = (size: number) => {
-      const bodies: string[] = [];
-      for (let start = 0; start + size <= pool.length && bodies.length < 512; start += size) {
-        const slice = pool.slice(start, start + size);
-        bodies.push(JSON.stringify(size === 1 ? slice[0] : slice));
-      }
-      return bodies;
+    const json = (text: string): LoadBody => ({ base64: Buffer.from(text).toString('base64'), headers: { 'content-type': 'application/json' } });
+    const slices = (size: number) => {
+      const out: Array<Record<string, number>[]> = [];
+      for (let start = 0; start + size <= pool.length && out.length < 512; start += size) out.push(pool.slice(start, start + size));
+      return out;
     };
-    const servers = [
-      { name: 'mlops serve', url: `http://127.0.0.1:${oursPort}/v1/models/${MODEL}/predict` },
-      { name: 'FastAPI + uvicorn', url: `http://127.0.0.1:${peerPort}/predict` },
-      ...(BASELINE ? [{ name: 'mlops serve (baseline)', url: `http://127.0.0.1:${baselinePort}/v1/models/${MODEL}/predict` }] : []),
+    const rowBodies = (size: number) => slices(size).map((slice) => json(JSON.stringify(size === 1 ? slice[0] : slice)));
+    const v2Servers = [
+      {
+        name: 'mlops serve, v2 JSON',
+        url: `http://127.0.0.1:${oursPort}/v2/models/${MODEL}/infer`,
+        bodies: (size: number) => slices(size).map((s) => json(JSON.stringify(v2Json(s)))),
+        pid: () => ours?.pid,
+      },
+      { name: 'mlops serve, v2 binary', url: `http://127.0.0.1:${oursPort}/v2/models/${MODEL}/infer`, bodies: (size: number) => slices(size).map(v2Binary), pid: () => ours?.pid },
     ];
-    // Both answer the same rows the same way before anything is timed.
+    const servers = [
+      { name: 'mlops serve', url: `http://127.0.0.1:${oursPort}/v1/models/${MODEL}/predict`, bodies: rowBodies, pid: () => ours?.pid },
+      ...v2Servers,
+      { name: 'FastAPI + uvicorn', url: `http://127.0.0.1:${peerPort}/predict`, bodies: rowBodies, pid: () => peer?.pid },
+      ...(BASELINE ? [{ name: 'mlops serve (baseline)', url: `http://127.0.0.1:${baselinePort}/v1/models/${MODEL}/predict`, bodies: rowBodies, pid: () => baseline?.pid }] : []),
+    ];
+    // All answer the same rows the same way before anything is timed.
     const sample = pool.slice(0, 8);
+    const rowApis = servers.filter((s) => s.bodies === rowBodies);
     const answers = await Promise.all(
-      servers.map((s) =>
+      rowApis.map((s) =>
         fetch(s.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(sample) }).then(
           (r) => r.json() as Promise<{ predictions: Array<{ output: number }> }>,
         ),
       ),
     );
-    const gap = Math.max(...answers.slice(1).flatMap((other) => sample.map((_, i) => Math.abs(answers[0]!.predictions[i]!.output - other.predictions[i]!.output))));
+    const outputsOf = answers.map((a) => a.predictions.map((p) => p.output));
+    for (const v2 of v2Servers) outputsOf.push(await v2Outputs(v2.url, v2.bodies(sample.length)[0]!));
+    const gap = Math.max(...outputsOf.slice(1).flatMap((other) => sample.map((_, i) => Math.abs(outputsOf[0]![i]! - other[i]!))));
     if (!(gap < 1e-5)) throw new Error(`the servers disagree on the same rows (largest output difference ${gap})`);
 
     const table: Record<string, string | number>[] = [];
@@ -374,15 +450,18 @@ async function main(): Promise<void> {
         errors: '',
         'vs bare': 1,
       });
-      for (const server of servers) {
+      for (const server of servers.filter((s) => !ONLY || s.name === ONLY)) {
+        const cpuBefore = cpuSecondsOf(server.pid());
+        const runStarted = performance.now();
         const report = await runLoad({
           url: server.url,
-          bodies: bodiesOf(size),
+          bodies: server.bodies(size),
           rowsPerRequest: size,
           concurrency: CONCURRENCY,
           warmupMs: WARMUP_SECONDS * 1000,
           durationMs: SECONDS * 1000,
         });
+        const serverCores = (cpuSecondsOf(server.pid()) - cpuBefore) / ((performance.now() - runStarted) / 1000);
         if (report.errors) console.log(`  ${server.name}, ${size} rows: ${report.errors} failed requests, first: ${report.firstError}`);
         if (server.name.startsWith('mlops serve') && LOG) {
           // Whether the log keeps up: rows still waiting (or dropped) when the load stops.
@@ -400,6 +479,8 @@ async function main(): Promise<void> {
           'p99 ms': report.latenciesMs.p99.toFixed(2),
           errors: report.errors,
           'vs bare': Math.round((rowsPerSecond / bare.rowsPerSecond) * 100) / 100,
+          'server cores': serverCores.toFixed(2),
+          'load gen cores': report.loadCores.toFixed(2),
         });
       }
     }
@@ -415,10 +496,15 @@ async function main(): Promise<void> {
     console.log(formatTable(table));
     for (const size of SIZES) {
       const rows = table.filter((r) => r['rows/request'] === size);
-      const [, mine, theirs, before] = rows.map((r) => Number(r['rows/s']));
+      const rate = (name: string) => Number(rows.find((r) => r.what === name)?.['rows/s']);
+      const theirs = rate('FastAPI + uvicorn');
+      const before = rate('mlops serve (baseline)');
+      const ours = ['mlops serve', ...v2Servers.map((v) => v.name)]
+        .filter((name) => rows.some((r) => r.what === name))
+        .map((name) => `${name}: / bare loop = ${rows.find((r) => r.what === name)!['vs bare']}, / FastAPI = ${(rate(name) / theirs).toFixed(2)}`);
       console.log(
-        `${size} rows/request: mlops serve / bare loop = ${rows[1]!['vs bare']}, mlops serve / FastAPI = ${(mine! / theirs!).toFixed(2)}` +
-          (before ? `, mlops serve / baseline = ${(mine! / before).toFixed(2)} (baseline / FastAPI = ${(before / theirs!).toFixed(2)})` : ''),
+        `${size} rows/request: ${ours.join('; ')}` +
+          (before ? `; mlops serve / baseline = ${(rate('mlops serve') / before).toFixed(2)} (baseline / FastAPI = ${(before / theirs).toFixed(2)})` : ''),
       );
     }
     worker.shutdown();

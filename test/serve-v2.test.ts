@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPromotion } from '../src/client/promote';
 import { startTraining } from '../src/client/train';
 import { startModelServer, type ModelServer } from '../src/serving/http';
-import { createPredictor } from '../src/serving/predictor';
+import { createPredictor, type PredictorEvent } from '../src/serving/predictor';
 import { float32Number } from '../src/serving/v2';
 import { openDuckDb, queryRows } from '../src/sql/duckdb';
 import { quoteString } from '../src/sql/quote';
@@ -17,6 +17,7 @@ let version: string;
 const MODEL = 'online-v2';
 const TOKEN = 'v2-token';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
+const events: PredictorEvent[] = [];
 
 interface Row {
   id: number;
@@ -109,7 +110,15 @@ beforeAll(async () => {
   version = trained.summary.version;
   const promoted = await (await startPromotion(env.client, env.config, { model: MODEL, gates: { thresholds: { rocAuc: { min: 0.5 } } } })).result();
   expect(promoted.phase).toBe('promoted');
-  const predictor = await createPredictor({ model: MODEL, store: env.store, client: env.client, taskQueue: env.config.taskQueue, alerts: false, log: { flushIntervalMs: 100 } });
+  const predictor = await createPredictor({
+    model: MODEL,
+    store: env.store,
+    client: env.client,
+    taskQueue: env.config.taskQueue,
+    alerts: false,
+    log: { flushIntervalMs: 100 },
+    onEvent: (e) => events.push(e),
+  });
   server = await startModelServer({ predictor, model: MODEL, port: 0, token: TOKEN, bodyLimit: 64 * 1024 });
 }, 180_000);
 afterAll(async () => {
@@ -172,10 +181,15 @@ describe('mlops serve: the Open Inference Protocol (v2)', () => {
     ]);
     expect(binaryOutputs({ outputs: some.json.outputs.filter((o: any) => !o.data) }, some.raw).key).toEqual(expected.slice(0, 3).map((p) => p.key));
 
+    // Rows without their key columns are keyed by request id and index, in the answer and the log.
+    const keyless = await infer({ id: 'req-nokey', inputs: jsonInputs(rows.slice(0, 2)).filter((i) => i.name !== 'id') });
+    expect(keyless.json.outputs.find((o: any) => o.name === 'key').data).toEqual(['req-nokey/0', 'req-nokey/1']);
+
     // Every v2 prediction is in the online log, under its request id, with its key column.
-    await until('the v2 requests in the online log', async () => ((server.predictor.status().log?.written ?? 0) >= rows.length * 2 + 6 ? true : undefined), {
+    await until('the v2 requests in the online log', async () => ((server.predictor.status().log?.written ?? 0) >= rows.length * 3 + 5 ? true : undefined), {
       timeoutMs: 20_000,
     });
+    expect(events.filter((e) => e.kind === 'log-failed')).toEqual([]);
     const dir = server.predictor.status().log!.dir;
     const logged = await sql<{ request_id: string; n: bigint; keys: bigint }>(
       `SELECT request_id, count(*) AS n, count(DISTINCT key) AS keys FROM read_parquet(${quoteString(`${dir}/*.parquet`)}) WHERE request_id LIKE 'req-%' GROUP BY request_id ORDER BY request_id`,
@@ -183,7 +197,17 @@ describe('mlops serve: the Open Inference Protocol (v2)', () => {
     expect(logged.map((l) => [l.request_id, Number(l.n), Number(l.keys)])).toEqual([
       ['req-bin-1', rows.length, rows.length],
       ['req-json-1', rows.length, rows.length],
+      ['req-nokey', 2, 2],
     ]);
+    // The log holds what was answered: key, output, label, flag and the features as fed (NULL where missing).
+    const binaryLog = await sql<{ key: string; output: number; predicted_label: string; flag: string | null; features: Record<string, unknown> }>(
+      `SELECT key, output, predicted_label, flag, features FROM read_parquet(${quoteString(`${dir}/*.parquet`)}) WHERE request_id IN ('req-bin-1', 'req-nokey') ORDER BY row_number`,
+    );
+    expect(binaryLog.map((l) => [l.key, l.output, l.predicted_label, l.flag])).toEqual([
+      ...expected.map((p) => [p.key, p.output, p.predictedLabel, p.flag]),
+      ...expected.slice(0, 2).map((p, i) => [`req-nokey/${i}`, p.output, p.predictedLabel, p.flag]),
+    ]);
+    expect(binaryLog[5]!.features).toEqual({ x1: null, x2: Math.fround(rows[5]!.x2!), color: rows[5]!.color });
   });
 
   it('names every bad tensor and value with a 400 in the protocol’s error shape; misaddressed, unauthorized and oversized requests clearly', async () => {

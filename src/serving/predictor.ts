@@ -264,7 +264,7 @@ export async function createPredictor(options: PredictorOptions): Promise<Predic
         );
       }
     }
-    log?.append(answered.by.card, requestId, scoredAt, answered.input.features, batch);
+    log?.append(answered.by.card, requestId, scoredAt, answered.input, batch);
     return { requestId, model, modelVersion: answered.by.version, batch };
   };
 

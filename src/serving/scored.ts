@@ -51,14 +51,25 @@ export class ScoredBatch {
     return this.inferred.values[this.inferred.offset + r]!;
   }
 
+  /** Row `r`'s output as computed, NaN and ±Infinity included (output() says null for those). */
+  rawOutput(r: number): number {
+    return this.value(r);
+  }
+
+  /** Index of row `r`'s predicted class in card.classes; -1 for a regressor or a non-finite output. */
+  labelIndex(r: number): number {
+    if (this.classes === 0 || !Number.isFinite(this.value(r))) return -1;
+    return rowArgmax(this.inferred.raw, this.inferred.offset + r, this.classes);
+  }
+
   output(r: number): number | null {
     const v = this.value(r);
     return Number.isFinite(v) ? v : null;
   }
 
   predictedLabel(r: number): string | null {
-    if (this.classes === 0 || !Number.isFinite(this.value(r))) return null;
-    return this.card.classes[rowArgmax(this.inferred.raw, this.inferred.offset + r, this.classes)]!;
+    const k = this.labelIndex(r);
+    return k < 0 ? null : this.card.classes[k]!;
   }
 
   flag(r: number): (typeof FLAG_NAMES)[number] {
