@@ -19,6 +19,15 @@ export async function openVerifiedModel(
   sessionOptions: InferenceSession.SessionOptions = {},
 ): Promise<InferenceSession> {
   const where = `${summary.model}@${summary.version}`;
+  const bytes = await readVerifiedModel(store, summary);
+  return loadSession(bytes, sessionOptions).catch((err: Error) => {
+    throw userError('ModelLoadError', `Model ${where}: ONNX Runtime cannot load it: ${err.message}`);
+  });
+}
+
+/** The ONNX file's bytes, read once and checked against the registry's sha256 (ModelLoadError if not). */
+export async function readVerifiedModel(store: ArtifactStore, summary: Pick<ModelVersionSummary, 'model' | 'version' | 'onnxUri' | 'onnxSha256'>): Promise<Uint8Array> {
+  const where = `${summary.model}@${summary.version}`;
   const bytes = await store.readBytes(summary.onnxUri).catch((err: NodeJS.ErrnoException) => {
     // The store being unreachable or misconfigured (StoreUnavailable) is not the model's fault.
     if (err instanceof ApplicationFailure) throw err;
@@ -32,7 +41,5 @@ export async function openVerifiedModel(
       `Model ${where}: ${summary.onnxUri} changed after registration (sha256 ${actual.slice(0, 12)}…, registered ${summary.onnxSha256.slice(0, 12)}…)`,
     );
   }
-  return loadSession(bytes, sessionOptions).catch((err: Error) => {
-    throw userError('ModelLoadError', `Model ${where}: ONNX Runtime cannot load it: ${err.message}`);
-  });
+  return bytes;
 }

@@ -1,12 +1,13 @@
 import * as ort from 'onnxruntime-node';
 import type { InferenceSession } from 'onnxruntime-node';
+import { type ModelSession, ThreadSession } from './thread-session';
 import { acceptableRange } from '../scoring/range';
 import type { DatasetManifest } from '../datasets/manifest';
 import { userError } from '../errors';
 import { outputValues } from '../metrics';
 import type { ModelCard, ModelVersionSummary } from '../models/card';
 import { readModelCard } from '../models/cards';
-import { openVerifiedModel } from '../models/files';
+import { openVerifiedModel, readVerifiedModel } from '../models/files';
 import type { ScoreRun } from '../scoring/runs';
 import type { ArtifactStore } from '../store/artifact-store';
 import { compileInputValidator, type InputFeeds, type InputOptions, type InputValidator, type PredictionInput } from './input';
@@ -52,6 +53,11 @@ export interface RangeOptions {
   rangeMargin?: number;
 }
 
+export interface SessionPlacement {
+  /** ONNX Runtime on a thread of its own (default), or on the event loop (false). */
+  inferenceThread?: boolean;
+}
+
 /**
  * ONNX Runtime settings for a model server: inference on the calling thread only. By default ORT
  * starts an intra-op pool of one thread per core whose threads spin after each run waiting for
@@ -86,7 +92,7 @@ export class LoadedModel {
     readonly summary: ModelVersionSummary,
     readonly card: ModelCard,
     readonly range: ScoreRun['range'],
-    private readonly session: InferenceSession,
+    private readonly session: ModelSession,
     private readonly validator: InputValidator,
     readonly datasetName: string,
   ) {
@@ -94,8 +100,11 @@ export class LoadedModel {
     this.fetches = card.explanation ? [this.outputName, card.explanation.output] : [this.outputName];
   }
 
-  static async load(store: ArtifactStore, summary: ModelVersionSummary, options: RangeOptions & InputOptions = {}): Promise<LoadedModel> {
-    const session = await openVerifiedModel(store, summary, SERVING_SESSION_OPTIONS);
+  static async load(store: ArtifactStore, summary: ModelVersionSummary, options: RangeOptions & InputOptions & SessionPlacement = {}): Promise<LoadedModel> {
+    const session: ModelSession =
+      options.inferenceThread === false
+        ? await openVerifiedModel(store, summary, SERVING_SESSION_OPTIONS)
+        : await ThreadSession.start(await readVerifiedModel(store, summary), SERVING_SESSION_OPTIONS, `${summary.model}@${summary.version}`);
     try {
       const card = await readModelCard(store, summary);
       if (card.onnx.sha256 !== summary.onnxSha256)

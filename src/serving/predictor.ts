@@ -10,7 +10,7 @@ import { registryStateQuery, registryWorkflowId, type RegistryState } from '../a
 import { FlagWindow, raiseServingAlert } from './alerts';
 import type { InputOptions, PredictionInput } from './input';
 import { OnlinePredictionLog, type OnlineLogOptions } from './log';
-import { LoadedModel, type RangeOptions } from './model';
+import { LoadedModel, type RangeOptions, type SessionPlacement } from './model';
 import type { RowPrediction, ScoredBatch } from './scored';
 import { PromotionTraffic, type PromotionTrafficEvent, type PromotionTrafficStatus } from './promotion-traffic';
 import { ONLINE_RUN_PREFIX } from '../scoring/runs';
@@ -26,7 +26,7 @@ import { ONLINE_RUN_PREFIX } from '../scoring/runs';
  * time, converge on it without registering anywhere; a missed push would leave a server stale
  * forever, a missed poll only until the next one. A query costs the registry no history events.
  */
-export interface PredictorOptions extends RangeOptions, InputOptions {
+export interface PredictorOptions extends RangeOptions, InputOptions, SessionPlacement {
   model: string;
   store: ArtifactStore;
   /** Where the registry is read and alerts are raised. */

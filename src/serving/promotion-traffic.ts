@@ -7,7 +7,7 @@ import type { RegistryState } from '../api/registry';
 import type { ArtifactStore } from '../store/artifact-store';
 import { layout } from '../store/layout';
 import type { InputFeeds, InputOptions, PredictionInput } from './input';
-import { LoadedModel, type RangeOptions } from './model';
+import { LoadedModel, type RangeOptions, type SessionPlacement } from './model';
 import type { ScoredBatch } from './scored';
 
 /**
@@ -25,7 +25,7 @@ import type { ScoredBatch } from './scored';
  * reads them with an activity to judge a canary step, and to write the report's online shadow
  * section. The workflow's history grows by one activity per check, not by one event per request.
  */
-export interface PromotionTrafficOptions extends RangeOptions, InputOptions {
+export interface PromotionTrafficOptions extends RangeOptions, InputOptions, SessionPlacement {
   model: string;
   store: ArtifactStore;
   client: Client;
