@@ -32,3 +32,27 @@ export function ensureDir(dir: string): string {
   fs.mkdirSync(dir, { recursive: true });
   return dir;
 }
+
+/** One line of the README's headline table: our figure beside the peer's (or the raw engine's). */
+export interface HeadlineLine {
+  bench: string;
+  what: string;
+  ours: string;
+  /** The peer or reference, with its figure. */
+  peer: string;
+  /** The comparison as the target states it (e.g. "peer ÷ ours 1.8", "0.54 of bare"). */
+  vs: string;
+  target: string;
+  met: boolean;
+}
+
+/**
+ * `BENCH_HEADLINE=<file>` (set by `npm run bench:headline`): each bench appends its headline lines
+ * there as JSON lines, so one run of every bench makes one table.
+ */
+export function recordHeadline(lines: HeadlineLine[]): void {
+  const file = process.env.BENCH_HEADLINE;
+  if (file) fs.appendFileSync(file, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+}
+
+export const seconds = (s: number) => `${s.toFixed(2)} s`;

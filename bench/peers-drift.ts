@@ -19,7 +19,7 @@ import { profileTable } from '../src/datasets/profile';
 import { featureDrift } from '../src/monitoring/drift';
 import { openDuckDb } from '../src/sql/duckdb';
 import { quoteString } from '../src/sql/quote';
-import { ensureDir, median, runHeader, runPeer } from './peers-common';
+import { ensureDir, median, recordHeadline, runHeader, runPeer, seconds } from './peers-common';
 
 const OUT = path.join(__dirname, 'out', 'peers-drift');
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
@@ -84,6 +84,17 @@ async function main(): Promise<void> {
   const drift = median(driftMs) / 1000;
   const both = median(bothMs) / 1000;
   const evidently = median(peerS);
+  recordHeadline([
+    {
+      bench: `drift monitoring, ${rows.toLocaleString('en')} + ${rows.toLocaleString('en')} rows`,
+      what: 'reference profiled + drift, same inputs',
+      ours: seconds(both),
+      peer: `Evidently DataDriftPreset ${seconds(evidently)}`,
+      vs: `peer ÷ ours ${(evidently / both).toFixed(1)}`,
+      target: 'ahead (> 1)',
+      met: evidently / both > 1,
+    },
+  ]);
   console.log(
     `\n${runHeader('bench:peers:drift')}; ${rows.toLocaleString('en')} reference + ${rows.toLocaleString('en')} current rows, ${features.length} features, median of ${REPEATS}`,
   );

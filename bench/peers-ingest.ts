@@ -20,7 +20,7 @@ import { openDuckDb, queryRows } from '../src/sql/duckdb';
 import { quoteString } from '../src/sql/quote';
 import { ArtifactStore } from '../src/store/artifact-store';
 import { contract, generateCsv } from './ingest-data';
-import { ensureDir, median, runHeader, runPeer } from './peers-common';
+import { ensureDir, median, recordHeadline, runHeader, runPeer, seconds } from './peers-common';
 
 const OUT = path.join(__dirname, 'out', 'ingest');
 const PEERS_OUT = path.join(__dirname, 'out', 'peers-ingest');
@@ -119,6 +119,28 @@ async function main(): Promise<void> {
       })),
     ])}`,
   );
+  const copyS = median(copyMs) / 1000;
+  const bench = `ingest + validation, ${rows.toLocaleString('en')} rows`;
+  recordHeadline([
+    {
+      bench,
+      what: 'against the raw engine',
+      ours: seconds(oursS),
+      peer: `DuckDB COPY (no checks) ${seconds(copyS)}`,
+      vs: `${(copyS / oursS).toFixed(2)} of COPY`,
+      target: '≥ 0.5 of COPY',
+      met: copyS / oursS >= 0.5,
+    },
+    ...PEERS.map((peer) => ({
+      bench,
+      what: 'same contract, same rejected rows',
+      ours: seconds(oursS),
+      peer: `${peer === 'pandas' ? 'pandas + pandera' : 'polars'} ${seconds(median(peerS[peer]))}`,
+      vs: `peer ÷ ours ${(median(peerS[peer]) / oursS).toFixed(2)}`,
+      target: 'ahead (> 1)',
+      met: median(peerS[peer]) / oursS > 1,
+    })),
+  ]);
   const mismatch = sameRows.some((r) => r['rejected by us only'] !== 0 || r['rejected by the peer only'] !== 0);
   if (mismatch) {
     console.log('\nThe peers do NOT reject the same rows as our ingest: the comparison is not the same job.');

@@ -31,6 +31,7 @@ import * as ort from 'onnxruntime-node';
 import { ensurePeersPython } from '../scripts/python-env';
 import { acceptableRange } from '../src/scoring/range';
 import { formatTable } from '../src/cli/output';
+import { recordHeadline, seconds } from './peers-common';
 import { type Contract, parseContract } from '../src/contract/schema';
 import { outputValues } from '../src/metrics';
 import type { ModelCard } from '../src/models/card';
@@ -447,6 +448,42 @@ async function benchmark(sizes: number[], models: string[], profile: boolean, s3
           : {}),
       });
       console.log(formatTable(results.slice(-1)));
+      const bench = `batch scoring, ${rows.toLocaleString('en')} rows, ${name}, contributions + log`;
+      const logRatio = floorS / logCostS;
+      recordHeadline([
+        name === 'gbdt'
+          ? {
+              bench,
+              what: 'against the raw engine',
+              ours: seconds(oursS),
+              peer: `bare ONNX Runtime ${seconds(bareS)}`,
+              vs: `${(bareS / oursS).toFixed(2)} of bare`,
+              target: '≥ 0.7 of bare',
+              met: bareS / oursS >= 0.7,
+            }
+          : {
+              bench,
+              what: 'the log against its floor',
+              ours: `${((logCostS / rows) * 1e6).toFixed(2)} s per 1M rows`,
+              peer: `DuckDB writing the same columns ${((floorS / rows) * 1e6).toFixed(2)} s`,
+              vs: `${logRatio.toFixed(2)} of the floor`,
+              target: '≥ 0.6 of the floor',
+              met: logRatio >= 0.6,
+            },
+        ...(peer
+          ? [
+              {
+                bench,
+                what: 'same ONNX file and rows',
+                ours: seconds(oursS),
+                peer: `pyarrow → onnxruntime → Parquet ${seconds(peer)}`,
+                vs: `peer ÷ ours ${(peer / oursS).toFixed(2)}`,
+                target: 'ahead (> 1)',
+                met: peer / oursS > 1,
+              },
+            ]
+          : []),
+      ]);
       if (profile) {
         const p = await runChild(cardFile, evalFile, dir, true);
         const t = p.profile!;

@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatTable } from '../src/cli/output';
+import { recordHeadline } from './peers-common';
 import { parseContract } from '../src/contract/schema';
 import { rocAuc } from '../src/metrics';
 import { openDuckDb } from '../src/sql/duckdb';
@@ -82,6 +83,18 @@ async function main(): Promise<void> {
     `\nTraining benchmark: ${rows} rows × ${FEATURES} features; ${data.train.rows} train / ${valid.rows} validation rows; data preparation in DuckDB ${prepSeconds.toFixed(1)} s`,
   );
   console.log(formatTable([row('logistic regression', logistic, logisticAuc, sklearn.logistic), row('gradient-boosted trees', gbdt, gbdtAuc, sklearn.gbdt)]));
+  const aucGap = Math.abs(gbdtAuc - sklearn.gbdt.auc);
+  recordHeadline([
+    {
+      bench: `GBDT training, ${rows.toLocaleString('en')} rows × ${FEATURES} features`,
+      what: `AUC ${gbdtAuc.toFixed(4)} vs ${sklearn.gbdt.auc.toFixed(4)}`,
+      ours: `${gbdt.s.toFixed(2)} s`,
+      peer: `scikit-learn HistGradientBoosting ${sklearn.gbdt.seconds.toFixed(2)} s`,
+      vs: `ours ÷ peer ${(gbdt.s / sklearn.gbdt.seconds).toFixed(2)}`,
+      target: '≤ 2× at AUC ± 0.001',
+      met: gbdt.s / sklearn.gbdt.seconds <= 2 && aucGap <= 0.001,
+    },
+  ]);
 }
 
 main().catch((err: Error) => {
