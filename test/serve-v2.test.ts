@@ -256,6 +256,7 @@ describe('mlops serve: the Open Inference Protocol (v2)', () => {
       [{ inputs: [{ name: 'x1', datatype: 'FP32', shape: [2], parameters: { binary_data_size: 8 } }] }, {}, /does not fit the 0 binary bytes/],
       [{ inputs, outputs: [{ name: 'shap' }] }, {}, /Output "shap" does not exist for this model; it has key, output/],
       [{ id: '../../etc', inputs }, {}, /request id/],
+      [{ inputs: [{ name: 'x1', datatype: '__proto__', shape: [2], parameters: { binary_data_size: 0 } }] }, {}, /datatype __proto__ is not one of/],
       [{ inputs }, { 'inference-header-content-length': '99999' }, /Inference-Header-Content-Length is 99999/],
     ];
     for (const [body, headers, message] of problems) {
@@ -274,15 +275,30 @@ describe('mlops serve: the Open Inference Protocol (v2)', () => {
     expect((await infer({ inputs }, {}, `/v2/models/other/infer`)).status).toBe(404);
     const otherVersion = await infer({ inputs }, {}, `/v2/models/${MODEL}/versions/nope/infer`);
     expect(otherVersion.status).toBe(404);
-    expect(otherVersion.json.error).toContain(`not the one serving (${version})`);
+    expect(otherVersion.json).toMatchObject({ type: 'VersionNotServed', error: expect.stringContaining(`production ${version} does`) });
     expect((await infer({ inputs }, {}, `/v2/models/${MODEL}/versions/${version}/infer`)).status).toBe(200);
     expect((await infer({ inputs }, { authorization: 'Bearer wrong' })).status).toBe(401);
     const big = await infer({ inputs: [{ name: 'x1', datatype: 'FP64', shape: [20_000], data: new Array(20_000).fill(0.123456) }] });
     expect(big.status).toBe(413);
     expect(big.json.error).toMatch(/larger than this server's limit/);
 
-    // Probes are open; metadata names the tensors a client must send and gets back.
+    // An INT64 id beyond 2^53 would be rounded into another row's key: refused.
+    const huge = binaryBody(rows);
+    const at = huge.body.indexOf(Buffer.from(BigInt64Array.of(1n).buffer), huge.headerLength);
+    huge.body.writeBigInt64LE(2n ** 53n + 1n, at);
+    expect((await infer(huge.body, { 'inference-header-content-length': String(huge.headerLength) })).json.error).toMatch(/row 0: 9007199254740993 is beyond ±2\^53/);
+
+    // Probes are open (with a query string too); metadata names the tensors a client must send and gets back.
     expect(await (await fetch(`${server.url}/v2/health/live`)).json()).toEqual({ live: true });
+    expect((await fetch(`${server.url}/v2/health/ready?verbose=1`)).status).toBe(200);
+    expect(await (await fetch(`${server.url}/v2`, { headers: AUTH })).json()).toMatchObject({
+      name: 'mlops serve',
+      version: expect.any(String),
+      extensions: ['binary_tensor_data'],
+    });
+    expect((await fetch(`${server.url}/v2/models/${MODEL}/versions/${version}/ready`, { headers: AUTH })).status).toBe(200);
+    expect((await fetch(`${server.url}/v2/models/${MODEL}/versions/other/ready`, { headers: AUTH })).status).toBe(503);
+    expect((await fetch(`${server.url}/v2/models/${MODEL}/versions/other`, { headers: AUTH })).status).toBe(404);
     expect(await (await fetch(`${server.url}/v2/health/ready`)).json()).toEqual({ ready: true });
     const metadata = (await (await fetch(`${server.url}/v2/models/${MODEL}`, { headers: AUTH })).json()) as any;
     expect(metadata).toMatchObject({ name: MODEL, versions: [version], platform: 'onnxruntime_onnx' });
@@ -293,6 +309,36 @@ describe('mlops serve: the Open Inference Protocol (v2)', () => {
       ]),
     );
     expect(metadata.outputs.map((o: any) => o.name)).toContain('contributions');
+    // The key columns are optional inputs, typed as the contract types them.
+    expect(JSON.parse(metadata.parameters.optional_inputs)).toEqual([{ name: 'id', datatype: 'INT64', shape: [-1, 1] }]);
+    expect(await (await fetch(`${server.url}/v2/models/${MODEL}/versions/${version}`, { headers: AUTH })).json()).toEqual(metadata);
+  });
+
+  it('logs a request that only partly fits the full log under the keys its answer gave', async () => {
+    const predictor = await createPredictor({ model: MODEL, store: env.store, client: env.client, taskQueue: env.config.taskQueue, alerts: false, log: { maxBufferedRows: 1 } });
+    const small = await startModelServer({ predictor, model: MODEL, port: 0 });
+    try {
+      const res = await fetch(`${small.url}/v2/models/${MODEL}/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          id: 'req-partial',
+          inputs: jsonInputs([
+            { id: 1, x1: 0.1, x2: 0.2, color: 'red' },
+            { id: 2, x1: 0.3, x2: 0.4, color: 'red' },
+            { id: 3, x1: 0.5, x2: 0.6, color: 'red' },
+          ]).filter((i) => i.name !== 'id'),
+        }),
+      });
+      expect(res.status).toBe(200);
+      await small.close(); // flushes what the log holds
+      const status = predictor.status().log!;
+      expect([status.written, status.dropped]).toEqual([1, 2]);
+      const logged = await sql<{ key: string }>(`SELECT key FROM read_parquet(${quoteString(`${status.dir}/*.parquet`)}) ORDER BY row_number`);
+      expect(logged.map((l) => l.key)).toEqual(['req-partial/0']); // not 'req-partial': its answer had 3 rows
+    } finally {
+      await small.close().catch(() => undefined);
+    }
   });
 
   it('prints each float32 with the fewest digits that read back as the same float32', () => {

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { encodeModel, floatTensor, node, valueInfo } from '../src/onnx/builder';
@@ -53,7 +55,7 @@ describe('ONNX Runtime on a thread of its own (mlops serve)', () => {
   it('starts its thread again after it died: the runs it held fail, the next ones are answered', async () => {
     const session = await ThreadSession.start(MODEL, SERVING_SESSION_OPTIONS, 'affine@1');
     try {
-      const thread = (session as unknown as { thread: { terminate(): Promise<number> } }).thread;
+      const thread = (session as unknown as { live: { thread: { terminate(): Promise<number> } } }).live.thread;
       const held = Array.from({ length: 500 }, (_, i) => session.run(feeds([i]), ['y']));
       await new Promise((resolve) => setImmediate(resolve)); // the runs are posted
       await thread.terminate();
@@ -62,9 +64,26 @@ describe('ONNX Runtime on a thread of its own (mlops serve)', () => {
       expect(failed.length).toBeGreaterThan(0);
       for (const f of failed) expect(String((f as PromiseRejectedResult).reason)).toMatch(/The inference thread of affine@1 stopped/);
       settled.forEach((s, i) => s.status === 'fulfilled' && expect((s.value.y!.data as Float32Array)[0]).toBe(2 * i + 1));
-      expect(((await session.run(feeds([3]), ['y'])).y!.data as Float32Array)[0]).toBe(7);
+      // Many runs at once after the death start one thread, not one each.
+      const again = await Promise.all(Array.from({ length: 20 }, (_, i) => session.run(feeds([i]), ['y'])));
+      expect(again.map((out) => (out.y!.data as Float32Array)[0])).toEqual(Array.from({ length: 20 }, (_, i) => 2 * i + 1));
+      expect(session.starts).toBe(2);
     } finally {
       await session.release();
     }
+  });
+
+  it('does not keep a process alive that forgot to release it', async () => {
+    // A child that loads a session, runs once and ends its script without release(): it exits.
+    const script = `
+      const ort = require('onnxruntime-node');
+      const { ThreadSession } = require(${JSON.stringify(path.join(__dirname, '..', 'src', 'serving', 'thread-session.ts'))});
+      const model = Buffer.from(${JSON.stringify(Buffer.from(MODEL).toString('base64'))}, 'base64');
+      ThreadSession.start(model, {}, 'affine@1').then((s) => s.run({ x: new ort.Tensor('float32', Float32Array.of(1), [1, 1]) }, ['y'])).then((out) => console.log(out.y.data[0]));
+    `;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(child.error, child.stderr).toBeUndefined();
+    expect(child.status, child.stderr).toBe(0);
+    expect(child.stdout.trim()).toBe('3');
   });
 });

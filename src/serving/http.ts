@@ -58,7 +58,8 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   const predictPath = `/v1/models/${encodeURIComponent(model)}/predict`;
 
   app.addHook('onRequest', async (request, reply) => {
-    const open = request.url === '/healthz' || request.url === '/readyz' || V2_OPEN_PATHS.has(request.url);
+    const path = request.url.split('?')[0]!;
+    const open = path === '/healthz' || path === '/readyz' || V2_OPEN_PATHS.has(path);
     if (!open && !authorized(request.headers.authorization)) {
       return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'Unauthorized', message: 'Send the server\'s token as "Authorization: Bearer <token>"' });
     }

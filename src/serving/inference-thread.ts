@@ -17,15 +17,22 @@ ort.InferenceSession.create(model, options).then(
       for (const [name, feed] of Object.entries(feeds)) tensors[name] = new ort.Tensor(feed.type, feed.data, feed.dims);
       session.run(tensors, fetches).then(
         (out) => {
-          const outputs: Record<string, Float32Array> = {};
-          const transfer: ArrayBuffer[] = [];
-          for (const name of fetches) {
-            // A copy: the output's memory belongs to ONNX Runtime and cannot be handed over.
-            const data = Float32Array.from(out[name]!.data as Float32Array);
-            outputs[name] = data;
-            transfer.push(data.buffer);
+          // Whatever goes wrong with one run's outputs fails that run only, not the thread.
+          try {
+            const outputs: Record<string, Float32Array> = {};
+            const transfer: ArrayBuffer[] = [];
+            for (const name of fetches) {
+              const data = out[name]?.data;
+              if (!(data instanceof Float32Array)) throw new Error(`output ${name} is ${data === undefined ? 'missing' : 'not float32'}`);
+              // A copy: the output's memory belongs to ONNX Runtime and cannot be handed over.
+              const copy = data.slice();
+              outputs[name] = copy;
+              transfer.push(copy.buffer);
+            }
+            post({ id, outputs }, transfer);
+          } catch (err) {
+            post({ id, error: (err as Error).message });
           }
-          post({ id, outputs }, transfer);
         },
         (err: Error) => post({ id, error: err.message }),
       );

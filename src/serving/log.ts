@@ -41,7 +41,10 @@ export const ONLINE_DATASET_VERSION = 'online';
 interface Segment {
   requestId: string;
   scoredAt: string;
+  /** Rows kept (fewer than the request's when the buffer was full). */
   rows: number;
+  /** Rows in the request: its keys are `<id>/<row>` when it has more than one. */
+  requestRows: number;
   /** row_number of its first row. */
   firstRow: number;
   features: InputFeeds['features'];
@@ -73,7 +76,7 @@ interface TableShape {
 
 const REQUEST_TABLE = 'online_log_requests';
 const ROW_TABLE = 'online_log_rows';
-const REQUEST_COLUMNS = 'seq INTEGER, request_id VARCHAR, scored_at VARCHAR, first_row DOUBLE, rows INTEGER';
+const REQUEST_COLUMNS = 'seq INTEGER, request_id VARCHAR, scored_at VARCHAR, first_row DOUBLE, request_rows INTEGER';
 
 function tableShape(card: ModelCard): TableShape {
   // label: index into the card's classes, -1 for none; flag: FLAG_NAMES' code.
@@ -184,7 +187,16 @@ export class OnlinePredictionLog {
     if (rows === 0) return;
     let entry = this.pending.get(card.version);
     if (!entry) this.pending.set(card.version, (entry = { card, rows: 0, segments: [] }));
-    entry.segments.push({ requestId, scoredAt: scoredAt.toISOString(), rows, firstRow: this.rowNumber, features: input.features, keys: input.keys, batch });
+    entry.segments.push({
+      requestId,
+      scoredAt: scoredAt.toISOString(),
+      rows,
+      requestRows: batch.rows,
+      firstRow: this.rowNumber,
+      features: input.features,
+      keys: input.keys,
+      batch,
+    });
     this.rowNumber += rows;
     entry.rows += rows;
     this.pendingRows += rows;
@@ -247,7 +259,7 @@ export class OnlinePredictionLog {
           requests.appendVarchar(s.requestId);
           requests.appendVarchar(s.scoredAt);
           requests.appendDouble(s.firstRow);
-          requests.appendInteger(s.rows);
+          requests.appendInteger(s.requestRows);
           requests.endRow();
         });
       } finally {
@@ -304,7 +316,7 @@ function logSelect(card: ModelCard, runId: string, shape: TableShape): string {
     dataset_version: quoteString(ONLINE_DATASET_VERSION),
     row_number: 'q.first_row + r.row_in_request',
     // The row's key columns; else the request id, and the row's index when the request has many.
-    key: "coalesce(r.key, CASE WHEN q.rows = 1 THEN q.request_id ELSE q.request_id || '/' || r.row_in_request END)",
+    key: "coalesce(r.key, CASE WHEN q.request_rows = 1 THEN q.request_id ELSE q.request_id || '/' || r.row_in_request END)",
     // An ISO time with its Z, as read_json took it before: UTC, kept as a plain TIMESTAMP.
     scored_at: 'q.scored_at',
     output: 'CASE WHEN isfinite(r.output) THEN r.output END',

@@ -2,6 +2,7 @@ import * as ort from 'onnxruntime-node';
 import type { InferenceSession } from 'onnxruntime-node';
 import { type ModelSession, ThreadSession } from './thread-session';
 import { acceptableRange } from '../scoring/range';
+import type { Contract } from '../contract/schema';
 import type { DatasetManifest } from '../datasets/manifest';
 import { userError } from '../errors';
 import { outputValues } from '../metrics';
@@ -95,6 +96,8 @@ export class LoadedModel {
     private readonly session: ModelSession,
     private readonly validator: InputValidator,
     readonly datasetName: string,
+    /** The training dataset's contract (types, keys), when retention has not deleted its manifest. */
+    readonly contract: Contract | undefined,
   ) {
     this.outputName = card.task === 'regression' ? 'prediction' : 'probabilities';
     this.fetches = card.explanation ? [this.outputName, card.explanation.output] : [this.outputName];
@@ -113,7 +116,7 @@ export class LoadedModel {
       // retention) the card's features alone are checked.
       const manifest = await store.readJson<DatasetManifest>(card.dataset.manifestUri).catch(() => undefined);
       const range = acceptableRange(card, { range: options.range, rangeMargin: options.rangeMargin ?? 0.1 });
-      return new LoadedModel(summary, card, range, session, compileInputValidator(card, manifest?.contract, options), card.dataset.name);
+      return new LoadedModel(summary, card, range, session, compileInputValidator(card, manifest?.contract, options), card.dataset.name, manifest?.contract);
     } catch (err) {
       await session.release().catch(() => undefined);
       throw err;

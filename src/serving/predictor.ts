@@ -4,6 +4,7 @@ import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Client } from '@temporalio/client';
 import { registryState } from '../client/train';
 import { openDuckDb } from '../sql/duckdb';
+import type { Contract } from '../contract/schema';
 import type { ModelCard } from '../models/card';
 import type { ArtifactStore } from '../store/artifact-store';
 import { registryStateQuery, registryWorkflowId, type RegistryState } from '../api/registry';
@@ -76,6 +77,17 @@ export interface PredictOptions {
   requestId?: string;
   /** Picks the canary side (default: the first row's key columns, else the request id). */
   routingKey?: string;
+  /** Only this version may answer (the production serving now; no canary): VersionNotServedError otherwise. */
+  version?: string;
+}
+
+/** The request named a version that does not serve here now (HTTP 404). */
+export class VersionNotServedError extends Error {
+  readonly type = 'VersionNotServed';
+  constructor(message: string) {
+    super(message);
+    this.name = 'VersionNotServedError';
+  }
 }
 
 export interface PredictorStatus {
@@ -111,8 +123,8 @@ export interface Predictor {
   /** Rows or columns (the Open Inference Protocol's tensors), answered as columns: the same checks, model, flags and log. */
   predictBatch(input: PredictionInput, options?: PredictOptions): Promise<BatchPredictResponse>;
   status(): PredictorStatus;
-  /** The card of the version serving now (undefined before one loaded). */
-  servingCard(): ModelCard | undefined;
+  /** The card and training contract of the version serving now (undefined before one loaded). */
+  serving(): { card: ModelCard; contract: Contract | undefined } | undefined;
   /** Checks the registry now and swaps if production moved; resolves when done (or failed). */
   refresh(): Promise<void>;
   close(): Promise<void>;
@@ -228,11 +240,15 @@ export async function createPredictor(options: PredictorOptions): Promise<Predic
         failed ? `Model ${model} has no loadable production version yet: ${failed.message}` : `Model ${model} has no production version yet; promote one (mlops promote ${model})`,
       );
     }
+    if (predictOptions.version !== undefined && predictOptions.version !== serving.version) {
+      throw new VersionNotServedError(`Version ${predictOptions.version} of ${model} does not serve here; production ${serving.version} does`);
+    }
     const requestId = predictOptions.requestId ?? randomUUID();
     const input = serving.parse(rows);
     const scoredAt = new Date();
     const keyOf = (i: number) => (input.rows === 1 ? requestId : `${requestId}/${i}`);
-    const canary = promotions?.canaryModelFor(predictOptions.routingKey ?? input.keys[0] ?? requestId);
+    // A request for a named version is answered by it, never by a canary's candidate.
+    const canary = predictOptions.version === undefined ? promotions?.canaryModelFor(predictOptions.routingKey ?? input.keys[0] ?? requestId) : undefined;
     let answered: { by: LoadedModel; input: typeof input; batch: ScoredBatch } | undefined;
     if (canary) {
       const started = performance.now();
@@ -276,7 +292,7 @@ export async function createPredictor(options: PredictorOptions): Promise<Predic
 
     predictBatch,
 
-    servingCard: () => current?.card,
+    serving: () => (current ? { card: current.card, contract: current.contract } : undefined),
 
     status() {
       return {

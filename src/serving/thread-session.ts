@@ -33,11 +33,27 @@ const THREAD_MODULE = path.join(__dirname, `inference-thread${path.extname(__fil
  * and the event loop goes on with the next requests. A thread that dies (it should not) is
  * started again from the same verified bytes at the next run; the runs it held fail.
  */
+interface Waiting {
+  resolve: (out: Record<string, { data: unknown }>) => void;
+  reject: (err: Error) => void;
+}
+
+/** One started thread and the runs it holds: runs of a thread that died fail with it, never another's. */
+interface Running {
+  thread: Worker;
+  pending: Map<number, Waiting>;
+  exited: boolean;
+}
+
 export class ThreadSession implements ModelSession {
-  private thread: Worker | undefined;
+  /** The thread that answers, or the one being started (shared by every caller meanwhile). */
+  private current: Promise<Running> | undefined;
+  /** The started thread `current` resolved to, known synchronously (its exit clears both). */
+  private live: Running | undefined;
   private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (out: Record<string, { data: unknown }>) => void; reject: (err: Error) => void }>();
   private released = false;
+  /** Threads started so far: 1, plus one per restart after a thread died. */
+  starts = 0;
 
   private constructor(
     private readonly init: InferenceThreadInit,
@@ -47,62 +63,90 @@ export class ThreadSession implements ModelSession {
   /** Loads the model in a new thread; ModelLoadError when ONNX Runtime cannot load it. */
   static async start(model: Uint8Array, options: InferenceSession.SessionOptions, where: string): Promise<ThreadSession> {
     const session = new ThreadSession({ model, options }, where);
-    await session.ensureThread();
+    await session.running();
     return session;
   }
 
-  private ensureThread(): Promise<Worker> {
-    if (this.thread) return Promise.resolve(this.thread);
+  private running(): Promise<Running> {
+    if (this.current) return this.current;
+    const starting = this.startThread();
+    this.current = starting;
+    // A failed start is not cached: the next run tries again.
+    starting.catch(() => {
+      if (this.current === starting) this.current = undefined;
+    });
+    return starting;
+  }
+
+  private startThread(): Promise<Running> {
     return new Promise((resolve, reject) => {
       const thread = startModuleThread(THREAD_MODULE, this.init);
-      // Holds the process open only while a run waits on it: a session nobody released never does.
-      thread.unref();
+      this.starts++;
+      const running: Running = { thread, pending: new Map(), exited: false };
       let ready = false;
       thread.on('message', (reply: InferenceThreadReply) => {
         if ('ready' in reply) {
           ready = true;
-          this.thread = thread;
-          return resolve(thread);
+          if (this.released) {
+            void thread.terminate();
+            return reject(new Error(`The session of ${this.where} was released`));
+          }
+          this.live = running;
+          // From now on it holds the process open only while a run waits on it (see run()): a
+          // session nobody released never does. (Not before: a start must be waited for.)
+          thread.unref();
+          return resolve(running);
         }
         if ('loadError' in reply) {
           void thread.terminate();
           return reject(userError('ModelLoadError', `Model ${this.where}: ONNX Runtime cannot load it: ${reply.loadError}`));
         }
-        const waiting = this.pending.get(reply.id);
-        this.pending.delete(reply.id);
-        if (this.pending.size === 0) thread.unref();
+        const waiting = running.pending.get(reply.id);
+        running.pending.delete(reply.id);
+        if (running.pending.size === 0) thread.unref();
         if ('outputs' in reply) waiting?.resolve(Object.fromEntries(Object.entries(reply.outputs).map(([name, data]) => [name, { data }])));
         else waiting?.reject(new Error(`ONNX Runtime failed on ${this.where}: ${reply.error}`));
       });
       thread.on('error', (err) => {
-        if (!ready) reject(userError('ModelLoadError', `Model ${this.where}: the inference thread failed to start: ${err.message}`));
+        if (!ready) reject(userError('ModelLoadError', `Model ${this.where}: the inference thread failed: ${err.message}`));
       });
       thread.on('exit', (code) => {
-        if (this.thread === thread) this.thread = undefined;
-        for (const waiting of this.pending.values()) waiting.reject(new Error(`The inference thread of ${this.where} stopped (exit code ${code})`));
-        this.pending.clear();
+        if (!ready) reject(userError('ModelLoadError', `Model ${this.where}: the inference thread stopped while loading it (exit code ${code})`));
+        running.exited = true;
+        // The next run starts a new thread (unless one is already starting).
+        if (this.live === running) {
+          this.live = undefined;
+          this.current = undefined;
+        }
+        for (const waiting of running.pending.values()) waiting.reject(new Error(`The inference thread of ${this.where} stopped (exit code ${code})`));
+        running.pending.clear();
       });
     });
   }
 
   async run(feeds: Record<string, Tensor>, fetches: string[]): Promise<Record<string, { data: unknown }>> {
     if (this.released) throw new Error(`The session of ${this.where} was released`);
-    const thread = await this.ensureThread();
+    let running = await this.running();
+    if (running.exited) running = await this.running(); // died between its start and this run
+    const { thread, pending } = running;
+    if (running.exited) throw new Error(`The inference thread of ${this.where} stopped`);
     const id = this.nextId++;
     const message: InferenceThreadRequest = { id, fetches, feeds: {} };
     for (const [name, tensor] of Object.entries(feeds)) {
       message.feeds[name] = { type: tensor.type as 'float32' | 'string', data: tensor.data as Float32Array | string[], dims: tensor.dims };
     }
     return new Promise((resolve, reject) => {
-      if (this.pending.size === 0) thread.ref();
-      this.pending.set(id, { resolve, reject });
+      if (pending.size === 0) thread.ref();
+      pending.set(id, { resolve, reject });
       thread.postMessage(message);
     });
   }
 
   async release(): Promise<void> {
     this.released = true;
-    await this.thread?.terminate();
-    this.thread = undefined;
+    const running = await this.current?.catch(() => undefined);
+    this.current = undefined;
+    this.live = undefined;
+    await running?.thread.terminate();
   }
 }

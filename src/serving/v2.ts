@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Contract } from '../contract/schema';
 import type { ModelCard } from '../models/card';
 import { type ColumnValues, PredictionInputError } from './input';
 import type { ServingMetrics } from './metrics';
-import { NotReadyError, type Predictor } from './predictor';
+import { NotReadyError, type Predictor, VersionNotServedError } from './predictor';
 import type { ScoredBatch } from './scored';
 
 /**
@@ -35,6 +36,8 @@ export interface InferenceProtocolOptions {
 }
 
 export const V2_OPEN_PATHS = new Set(['/v2/health/live', '/v2/health/ready']);
+/** The server's version in `GET /v2`: this package's. */
+const SERVER_VERSION: string = (require('../../package.json') as { version: string }).version;
 const HEADER_LENGTH = 'inference-header-content-length';
 
 interface TensorRequest {
@@ -83,11 +86,13 @@ export function registerInferenceProtocol(app: FastifyInstance, options: Inferen
       const status =
         err instanceof PredictionInputError || err instanceof InferenceRequestError
           ? 400
-          : err instanceof NotReadyError
-            ? 503
-            : err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-              ? 413
-              : (err.statusCode ?? 500);
+          : err instanceof VersionNotServedError
+            ? 404
+            : err instanceof NotReadyError
+              ? 503
+              : err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+                ? 413
+                : (err.statusCode ?? 500);
       const type = (err as { type?: string }).type ?? (status === 413 ? 'PayloadTooLarge' : status < 500 ? 'BadRequest' : 'InternalError');
       const message =
         status === 413 ? "The request body is larger than this server's limit; send fewer rows per request, or start the server with a larger --body-limit" : err.message;
@@ -99,33 +104,37 @@ export function registerInferenceProtocol(app: FastifyInstance, options: Inferen
       const ready = predictor.status().ready;
       return reply.code(ready ? 200 : 503).send({ ready });
     });
-    v2.get('/v2', async () => ({ name: 'mlops serve', extensions: ['binary_tensor_data'] }));
+    v2.get('/v2', async () => ({ name: 'mlops serve', version: SERVER_VERSION, extensions: ['binary_tensor_data'] }));
 
     const served = (asked: string) => {
       if (asked !== model) throw Object.assign(new Error(`This server serves model "${model}" (${modelPath}), not "${asked}"`), { statusCode: 404, type: 'ModelNotServed' });
     };
-    v2.get('/v2/models/:model/ready', async (request, reply) => {
-      served((request.params as { model: string }).model);
-      const ready = predictor.status().ready;
-      return reply.code(ready ? 200 : 503).send({ name: model, ready });
-    });
-    v2.get('/v2/models/:model', async (request) => {
-      served((request.params as { model: string }).model);
-      const card = predictor.servingCard();
-      if (!card) throw new NotReadyError(`Model ${model} has no production version loaded yet`);
-      return modelMetadata(card);
-    });
+    // With /versions/<v>: about that version, which is ready only while it is the one serving.
+    const ready = async (request: FastifyRequest, reply: FastifyReply) => {
+      const { model: asked, version } = request.params as { model: string; version?: string };
+      served(asked);
+      const serving = predictor.status().version;
+      const isReady = serving !== null && (version === undefined || version === serving);
+      return reply.code(isReady ? 200 : 503).send({ name: model, ...(version !== undefined ? { version } : {}), ready: isReady });
+    };
+    v2.get('/v2/models/:model/ready', ready);
+    v2.get('/v2/models/:model/versions/:version/ready', ready);
+    const metadata = async (request: FastifyRequest) => {
+      const { model: asked, version } = request.params as { model: string; version?: string };
+      served(asked);
+      const serving = predictor.serving();
+      if (!serving) throw new NotReadyError(`Model ${model} has no production version loaded yet`);
+      if (version !== undefined && version !== serving.card.version) {
+        throw new VersionNotServedError(`Version ${version} of ${model} does not serve here; production ${serving.card.version} does`);
+      }
+      return modelMetadata(serving.card, serving.contract);
+    };
+    v2.get('/v2/models/:model', metadata);
+    v2.get('/v2/models/:model/versions/:version', metadata);
 
     const infer = async (request: FastifyRequest, reply: FastifyReply) => {
       const params = request.params as { model: string; version?: string };
       served(params.model);
-      const serving = predictor.status().version;
-      if (params.version !== undefined && params.version !== serving) {
-        throw Object.assign(new Error(`Version ${params.version} of ${model} is not the one serving (${serving ?? 'none yet'}); use ${modelPath}/infer`), {
-          statusCode: 404,
-          type: 'VersionNotServed',
-        });
-      }
       const body = Buffer.isBuffer(request.body) ? request.body : fail('Send the request as JSON, or as the binary tensor extension (Inference-Header-Content-Length)');
       const { header, binary } = splitBody(body, request.headers[HEADER_LENGTH]);
       const parsed = parseHeader(header);
@@ -137,7 +146,10 @@ export function registerInferenceProtocol(app: FastifyInstance, options: Inferen
         batch,
         modelVersion,
         requestId: id,
-      } = await predictor.predictBatch({ rows, columns }, { ...(requestId ? { requestId } : {}), ...(routingKey ? { routingKey } : {}) });
+      } = await predictor.predictBatch(
+        { rows, columns },
+        { ...(requestId ? { requestId } : {}), ...(routingKey ? { routingKey } : {}), ...(params.version !== undefined ? { version: params.version } : {}) },
+      );
       metrics.observePredictions(modelVersion, batch);
       const outputs = selectOutputs(batch, parsed);
       const head = { model_name: model, model_version: modelVersion, id, outputs: outputs.map((o) => o.tensor) };
@@ -232,7 +244,9 @@ function decodeBinary(name: string, datatype: string, n: number, bytes: Buffer):
     if (at !== bytes.length || values.length !== n) fail(`Input "${name}": its BYTES data does not hold ${n} length-prefixed strings`);
     return values;
   }
-  const width = ELEMENT_BYTES[datatype] ?? fail(`Input "${name}": datatype ${String(datatype)} is not one of ${Object.keys(ELEMENT_BYTES).join(', ')}, BYTES`);
+  const width =
+    (Object.hasOwn(ELEMENT_BYTES, datatype) ? ELEMENT_BYTES[datatype] : undefined) ??
+    fail(`Input "${name}": datatype ${String(datatype)} is not one of ${Object.keys(ELEMENT_BYTES).join(', ')}, BYTES`);
   if (bytes.length !== n * width) fail(`Input "${name}": ${n} ${datatype} values are ${n * width} bytes, not ${bytes.length}`);
   // A copy: the slice of the body need not be aligned for a typed array view.
   const aligned = new Uint8Array(bytes).buffer;
@@ -254,7 +268,12 @@ function decodeBinary(name: string, datatype: string, n: number, bytes: Buffer):
     case 'UINT32':
       return Array.from(new Uint32Array(aligned));
     case 'INT64':
-      return Array.from(new BigInt64Array(aligned), (v) => Number(v));
+      return Array.from(new BigInt64Array(aligned), (v, r) => {
+        // Beyond 2^53 a number is rounded, and two ids would become one key: refused.
+        if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER))
+          fail(`Input "${name}" row ${r}: ${v} is beyond ±2^53, which is exact as a number; send it as BYTES`);
+        return Number(v);
+      });
     default: // BOOL: true/false, so a boolean column's check sees booleans as in JSON
       return Array.from(new Uint8Array(aligned), (v) => v !== 0);
   }
@@ -337,7 +356,15 @@ function selectOutputs(batch: ScoredBatch, request: InferRequest): Array<{ tenso
   });
 }
 
-function modelMetadata(card: ModelCard) {
+/** The tensor datatype a column is sent as: BYTES for strings, BOOL for a boolean contract column, else FP32. */
+function datatypeOf(card: ModelCard, contract: Contract | undefined, name: string): string {
+  const column = contract?.columns.find((c) => c.name === name);
+  if (card.features.find((f) => f.name === name)?.kind === 'categorical' || column?.type === 'string') return 'BYTES';
+  if (column?.type === 'boolean') return 'BOOL';
+  return column?.type === 'integer' ? 'INT64' : 'FP32';
+}
+
+function modelMetadata(card: ModelCard, contract: Contract | undefined) {
   const outputs = [
     { name: 'key', datatype: 'BYTES', shape: [-1] },
     { name: 'output', datatype: 'FP32', shape: [-1] },
@@ -356,7 +383,11 @@ function modelMetadata(card: ModelCard) {
     name: card.model,
     versions: [card.version],
     platform: 'onnxruntime_onnx',
-    inputs: card.onnx.inputs.map((i) => ({ name: i.name, datatype: i.type === 'string' ? 'BYTES' : 'FP32', shape: [-1, 1] })),
+    inputs: card.onnx.inputs.map((i) => ({ name: i.name, datatype: datatypeOf(card, contract, i.name), shape: [-1, 1] })),
+    // Optional: the contract's key columns name each row in the log (labels join on them).
+    ...(contract?.key.length
+      ? { parameters: { optional_inputs: JSON.stringify(contract.key.map((k) => ({ name: k, datatype: datatypeOf(card, contract, k), shape: [-1, 1] }))) } }
+      : {}),
     outputs,
   };
 }
