@@ -169,7 +169,10 @@ export function compileInputValidator(card: ModelCard, contract: Contract | unde
         for (let r = 0; r < n; r++) {
           const checked = check(ArrayBuffer.isView(values) ? values[r] : (values as readonly unknown[])[r]);
           if ('problem' in checked) fail(r, checked.problem);
-          else ((fed[r] = checked.value === null ? '' : (checked.value as string)), (logged[r] = checked.value as string | null));
+          else {
+            fed[r] = checked.value === null ? '' : (checked.value as string);
+            logged[r] = checked.value as string | null;
+          }
         }
         feeds[input.name] = new ort.Tensor('string', fed, [n, 1]);
         features.push(logged);

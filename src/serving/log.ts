@@ -21,13 +21,15 @@ import type { ScoredBatch } from './scored';
  * labels and flags, keys only where the rows carried key columns; one row per request for its
  * id and time), then COPY'd to Parquet, where SQL spells the codes out. Per-value work in
  * JavaScript (boxed numbers in arrays, a string per row for key, time, label and flag) was the
- * log's cost at 64-row requests: it halved the server's throughput (bench/README.md). Every `flushIntervalMs`, or as soon as
- * `flushRows` are waiting; one part is written at a time, and rows that arrive meanwhile go into
- * the next part (not one tiny part per request while a write is slow). A crash loses what waits (at most one interval of traffic, and never
- * more than `maxBufferedRows`); a part appears whole (renamed into place on a local store, one upload
-on S3: see StoreBackend.writeWhole), so none is ever half-written.
+ * log's cost at 64-row requests: it halved the server's throughput (bench/README.md).
+ *
+ * A part is written every `flushIntervalMs`, or as soon as `flushRows` are waiting; one part is
+ * written at a time, and rows that arrive meanwhile go into the next part (not one tiny part per
+ * request while a write is slow). A crash loses what waits (at most one interval of traffic, and
+ * never more than `maxBufferedRows`); a part appears whole (renamed into place on a local store,
+ * one upload on S3: see StoreBackend.writeWhole), so none is ever half-written.
  * When writes fall behind and `maxBufferedRows` wait, further rows are dropped and counted
- * (mlops_serve_log_dropped_rows_total) rather than growing memory without bound.
+ * (mlops_serve_log_rows{state="dropped"}) rather than growing memory without bound.
  */
 export interface OnlineLogOptions {
   flushRows?: number;
@@ -278,7 +280,10 @@ export class OnlinePredictionLog {
             fillRows(chunk, shape, seq, segment, from, count, at);
             at += count;
             from += count;
-            if (from === segment.rows) (seq++, (from = 0));
+            if (from === segment.rows) {
+              seq++;
+              from = 0;
+            }
           }
           for (let c = 0; c < shape.names.length; c++) chunk.getColumnVector(c).flush();
           appender.appendDataChunk(chunk);
