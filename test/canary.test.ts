@@ -309,6 +309,22 @@ describe('shadow and canary on live traffic', () => {
     // The gates look at the (empty) counters meanwhile: no traffic, nothing to judge yet.
     const checked = await until('a check of the second step', async () => (await status(v5)).canary?.current);
     expect(checked).toMatchObject({ enough: false, failed: [], candidate: { rows: 0 } });
+    // A request for the production version by name is answered by it, never by the canary's candidate.
+    const production = (await registryState(env.client, MODEL)).aliases.production!;
+    await until('the server in the 25 % step', async () => {
+      const p = server.predictor.status().promotion;
+      return p?.share === 25 && p.candidateLoaded ? true : undefined;
+    });
+    const keys = Array.from({ length: 40 }, (_, i) => `pinned-${i}`); // fixed keys: the same buckets every run
+    const answeredBy = async (version?: string) =>
+      new Set(
+        await Promise.all(
+          keys.map(async (routingKey, i) => (await server.predictor.predictBatch([row(9_000_000 + i)], { routingKey, ...(version ? { version } : {}) })).modelVersion),
+        ),
+      );
+    expect(await answeredBy()).toContain(v5);
+    expect([...(await answeredBy(production))]).toEqual([production]);
+    await expect(server.predictor.predictBatch([row(9_000_100)], { version: v5 })).rejects.toThrow(/does not serve here; production .* does/);
     await steerCanary(env.client, 'abort', { ...who, reason: 'support tickets up' });
     const result = await handle.result();
     expect(result.phase).toBe('rejected');
