@@ -42,6 +42,7 @@ const UNIT = [
   'test/score-parts.test.ts',
   'test/spec.test.ts',
   'test/suggest.test.ts',
+  'test/thread-session.test.ts',
   'test/training-gbdt.test.ts',
   'test/training-linear.test.ts',
 ];
