@@ -73,7 +73,9 @@ function isNotFound(err: unknown): boolean {
 
 async function describeDeployment(client: Client, config: MlopsConfig, deploymentName: string) {
   try {
-    return await client.workflowService.describeWorkerDeployment({ namespace: config.namespace, deploymentName });
+    // Retried like a version's describe: a deployment that answered a moment ago can answer
+    // NOT_FOUND once (seen under load on the dev server, test/deploy.test.ts).
+    return await retryingNotFound(() => client.workflowService.describeWorkerDeployment({ namespace: config.namespace, deploymentName }));
   } catch (err) {
     if (isNotFound(err)) {
       throw new DeploymentRefused(
@@ -109,14 +111,15 @@ async function pollersByBuild(client: Client, config: MlopsConfig, deploymentNam
 }
 
 /**
- * A version the deployment lists can briefly answer NOT_FOUND when described or updated on its own:
- * the server asks the version's internal workflow, which may be between runs (seen on PostgreSQL
- * persistence). A few short retries ride that out; after them, NOT_FOUND is the answer.
+ * A deployment, or a version it lists, can briefly answer NOT_FOUND when described or updated: the
+ * server asks its internal workflow, which may be between runs (seen on PostgreSQL persistence, and
+ * on the dev server under load). A few short retries ride that out; after them, NOT_FOUND is the
+ * answer (a deployment that does not exist is refused about 4 s later than before).
  */
-const VERSION_NOT_FOUND_RETRIES_MS = [200, 500, 1000, 2000];
+const NOT_FOUND_RETRIES_MS = [200, 500, 1000, 2000];
 
-async function onVersion<T>(call: () => Promise<T>): Promise<T> {
-  for (const waitMs of VERSION_NOT_FOUND_RETRIES_MS) {
+async function retryingNotFound<T>(call: () => Promise<T>): Promise<T> {
+  for (const waitMs of NOT_FOUND_RETRIES_MS) {
     try {
       return await call();
     } catch (err) {
@@ -128,7 +131,7 @@ async function onVersion<T>(call: () => Promise<T>): Promise<T> {
 }
 
 async function metadataOf<T>(client: Client, config: MlopsConfig, deploymentName: string, buildId: string, key: string): Promise<T | undefined> {
-  const described = await onVersion(() =>
+  const described = await retryingNotFound(() =>
     client.workflowService.describeWorkerDeploymentVersion({ namespace: config.namespace, deploymentVersion: { deploymentName, buildId } }),
   ).catch((err) => {
     if (isNotFound(err)) return undefined;
@@ -139,7 +142,7 @@ async function metadataOf<T>(client: Client, config: MlopsConfig, deploymentName
 }
 
 async function setMetadata(client: Client, config: MlopsConfig, deploymentName: string, buildId: string, key: string, value: unknown): Promise<void> {
-  await onVersion(() =>
+  await retryingNotFound(() =>
     client.workflowService.updateWorkerDeploymentVersionMetadata({
       namespace: config.namespace,
       deploymentVersion: { deploymentName, buildId },
