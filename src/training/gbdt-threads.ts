@@ -21,6 +21,8 @@ import { histogramKernel, MemoryLayout, sharedKernelMemory } from './histogram-k
  * thread count: the model does not depend on the machine.
  */
 const SLOTS_PER_FEATURE = 256 * 3;
+/** Bin 0 holds missing values. */
+const MISSING = 0;
 
 /** Below this many row × feature cells the work is too quick to be worth thread hand-offs. */
 const THREADED_MIN_CELLS = 2_000_000;
@@ -142,13 +144,20 @@ function gradients(b: GbdtBuffers, task: number, from: number, to: number): void
 function partitionPiece(b: GbdtBuffers, from: number, to: number, feature: number, bin: number, missingLeft: boolean): number {
   const { order, scratch } = b;
   const column = b.columnMajor.subarray(feature * b.rows, (feature + 1) * b.rows);
+  // Which side each bin goes to, as a table: the loop then has no branch to mispredict (which
+  // side a row goes is a coin flip to the CPU), only stores to both sides and two counters.
+  const goesLeft = new Uint8Array(256);
+  for (let v = 1; v <= bin; v++) goesLeft[v] = 1;
+  goesLeft[MISSING] = missingLeft ? 1 : 0;
   let l = from;
   let r = from;
   for (let k = from; k < to; k++) {
     const i = order[k]!;
-    const v = column[i]!;
-    if (v === 0 ? missingLeft : v <= bin) order[l++] = i;
-    else scratch[r++] = i;
+    const left = goesLeft[column[i]!]!;
+    order[l] = i;
+    scratch[r] = i;
+    l += left;
+    r += 1 - left;
   }
   return l - from;
 }
