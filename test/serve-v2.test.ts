@@ -4,11 +4,11 @@ import { startTraining } from '../src/client/train';
 import { startModelServer, type ModelServer } from '../src/serving/http';
 import { createPredictor, type PredictorEvent } from '../src/serving/predictor';
 import { float32Number } from '../src/serving/v2';
-import { openDuckDb, queryRows } from '../src/sql/duckdb';
 import { quoteString } from '../src/sql/quote';
 import { ingestChurnData } from './helpers/churn';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { until } from './helpers/wait';
+import { sql } from './helpers/sql';
 
 /** The Open Inference Protocol (v2) endpoint of `mlops serve`: columns in and out, JSON or binary. */
 let env: TestEnv;
@@ -24,15 +24,6 @@ interface Row {
   x1: number | null;
   x2: number | null;
   color: string;
-}
-
-async function sql<T>(query: string): Promise<T[]> {
-  const db = await openDuckDb();
-  try {
-    return await queryRows<T>(await db.connect(), query);
-  } finally {
-    db.closeSync();
-  }
 }
 
 const jsonInputs = (rows: readonly Row[]) => [

@@ -6,12 +6,12 @@ import { acknowledgeAlert, startScoring } from '../src/client/score';
 import { startTraining } from '../src/client/train';
 import { startModelServer, type ModelServer } from '../src/serving/http';
 import { createPredictor, type PredictorOptions } from '../src/serving/predictor';
-import { openDuckDb, queryRows } from '../src/sql/duckdb';
 import { quoteString } from '../src/sql/quote';
 import { scoreStatusQuery } from '../src/workflows/score-messages';
 import { ingestChurnData } from './helpers/churn';
 import { type TestEnv, startTestEnv } from './helpers/env';
 import { until } from './helpers/wait';
+import { sql } from './helpers/sql';
 
 let env: TestEnv;
 const MODEL = 'online';
@@ -27,15 +27,6 @@ async function trainAndPromote(trainer: 'logistic' | 'gbdt', nEstimators = 20): 
   const promoted = await (await startPromotion(env.client, env.config, { model: MODEL, candidateVersion: trained.summary.version, gates: LENIENT })).result();
   expect(promoted.phase, JSON.stringify(promoted.decision)).toBe('promoted');
   return trained.summary.version;
-}
-
-async function sql<T>(query: string): Promise<T[]> {
-  const db = await openDuckDb();
-  try {
-    return await queryRows<T>(await db.connect(), query);
-  } finally {
-    db.closeSync();
-  }
 }
 
 async function serve(options: Partial<PredictorOptions> = {}, server: { token?: string; bodyLimit?: number } = {}): Promise<ModelServer> {

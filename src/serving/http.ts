@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { PredictionInputError } from './input';
 import { ServingMetrics } from './metrics';
-import { NotReadyError, type Predictor } from './predictor';
+import { type Predictor, ServingError } from './predictor';
 import { registerInferenceProtocol, V2_OPEN_PATHS } from './v2';
 
 /**
@@ -70,7 +70,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
 
   app.setErrorHandler((err: FastifyError, _request, reply) => {
     if (err instanceof PredictionInputError) return reply.code(400).send({ error: err.type, message: err.message, issues: err.issues });
-    if (err instanceof NotReadyError) return reply.code(503).send({ error: err.type, message: err.message });
+    if (err instanceof ServingError) return reply.code(err.status).send({ error: err.type, message: err.message });
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return reply.code(413).send({
         error: 'PayloadTooLarge',

@@ -77,18 +77,28 @@ export interface PredictOptions {
   requestId?: string;
   /** Picks the canary side (default: the first row's key columns, else the request id). */
   routingKey?: string;
-  /** Only this version may answer (the production serving now; no canary): VersionNotServedError otherwise. */
+  /** Only this version may answer (the production serving now; no canary): a VersionNotServed error otherwise. */
   version?: string;
 }
 
-/** The request named a version that does not serve here now (HTTP 404). */
-export class VersionNotServedError extends Error {
-  readonly type = 'VersionNotServed';
-  constructor(message: string) {
+/**
+ * A request the server cannot answer as it stands, said with the HTTP status that fits: no
+ * verified production version to serve yet (NotReady, 503), or a version named that does not
+ * serve here now (VersionNotServed, 404).
+ */
+export class ServingError extends Error {
+  constructor(
+    readonly type: 'NotReady' | 'VersionNotServed',
+    readonly status: 503 | 404,
+    message: string,
+  ) {
     super(message);
-    this.name = 'VersionNotServedError';
+    this.name = `${type}Error`;
   }
 }
+
+export const notReady = (message: string) => new ServingError('NotReady', 503, message);
+export const versionNotServed = (message: string) => new ServingError('VersionNotServed', 404, message);
 
 export interface PredictorStatus {
   model: string;
@@ -106,15 +116,6 @@ export interface PredictorStatus {
   log?: { dir: string; written: number; dropped: number; buffered: number; parts: number };
   /** The promotion this server shadows or canaries for, if one runs. */
   promotion?: PromotionTrafficStatus;
-}
-
-/** No verified production version to serve yet (HTTP 503). */
-export class NotReadyError extends Error {
-  readonly type = 'NotReady';
-  constructor(message: string) {
-    super(message);
-    this.name = 'NotReadyError';
-  }
 }
 
 export interface Predictor {
@@ -236,12 +237,12 @@ export async function createPredictor(options: PredictorOptions): Promise<Predic
   const predictBatch = async (rows: PredictionInput, predictOptions: PredictOptions = {}): Promise<BatchPredictResponse> => {
     const serving = current;
     if (!serving) {
-      throw new NotReadyError(
+      throw notReady(
         failed ? `Model ${model} has no loadable production version yet: ${failed.message}` : `Model ${model} has no production version yet; promote one (mlops promote ${model})`,
       );
     }
     if (predictOptions.version !== undefined && predictOptions.version !== serving.version) {
-      throw new VersionNotServedError(`Version ${predictOptions.version} of ${model} does not serve here; production ${serving.version} does`);
+      throw versionNotServed(`Version ${predictOptions.version} of ${model} does not serve here; production ${serving.version} does`);
     }
     const requestId = predictOptions.requestId ?? randomUUID();
     const input = serving.parse(rows);

@@ -3,7 +3,7 @@ import type { Contract } from '../contract/schema';
 import type { ModelCard } from '../models/card';
 import { type ColumnValues, PredictionInputError } from './input';
 import type { ServingMetrics } from './metrics';
-import { NotReadyError, type Predictor, VersionNotServedError } from './predictor';
+import { notReady, type Predictor, ServingError, versionNotServed } from './predictor';
 import type { ScoredBatch } from './scored';
 
 /**
@@ -86,13 +86,11 @@ export function registerInferenceProtocol(app: FastifyInstance, options: Inferen
       const status =
         err instanceof PredictionInputError || err instanceof InferenceRequestError
           ? 400
-          : err instanceof VersionNotServedError
-            ? 404
-            : err instanceof NotReadyError
-              ? 503
-              : err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-                ? 413
-                : (err.statusCode ?? 500);
+          : err instanceof ServingError
+            ? err.status
+            : err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+              ? 413
+              : (err.statusCode ?? 500);
       const type = (err as { type?: string }).type ?? (status === 413 ? 'PayloadTooLarge' : status < 500 ? 'BadRequest' : 'InternalError');
       const message =
         status === 413 ? "The request body is larger than this server's limit; send fewer rows per request, or start the server with a larger --body-limit" : err.message;
@@ -123,9 +121,9 @@ export function registerInferenceProtocol(app: FastifyInstance, options: Inferen
       const { model: asked, version } = request.params as { model: string; version?: string };
       served(asked);
       const serving = predictor.serving();
-      if (!serving) throw new NotReadyError(`Model ${model} has no production version loaded yet`);
+      if (!serving) throw notReady(`Model ${model} has no production version loaded yet`);
       if (version !== undefined && version !== serving.card.version) {
-        throw new VersionNotServedError(`Version ${version} of ${model} does not serve here; production ${serving.card.version} does`);
+        throw versionNotServed(`Version ${version} of ${model} does not serve here; production ${serving.card.version} does`);
       }
       return modelMetadata(serving.card, serving.contract);
     };
