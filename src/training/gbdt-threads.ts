@@ -2,10 +2,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { startModuleThread } from '../threads';
+import { binFeature, EDGE_SLOTS, MISSING_BIN } from './gbdt-bins';
 import { histogramKernel, MemoryLayout, sharedKernelMemory } from './histogram-kernel';
 
 /**
- * The two row loops that dominate GBDT training, shared between threads on large problems
+ * The row loops that dominate GBDT training, shared between threads on large problems
  * (as scikit-learn's OpenMP loops are):
  * - node histograms: for every feature and bin, [gradient sum, hessian sum, count], flat and
  *   interleaved at ((feature << 8) + bin) * 3, built in one pass over the node's rows in
@@ -15,14 +16,13 @@ import { histogramKernel, MemoryLayout, sharedKernelMemory } from './histogram-k
  * - gradients and hessians of the loss at the current scores. Threads split the rows.
  * - partitioning a node's rows at a split (stable). Threads split the rows, then the main
  *   thread joins the pieces in order.
+ * - binning the features before the first tree: each thread bins a feature of its own.
  *
  * Each feature's histogram is summed by one thread in row order, each gradient depends on its
  * row only, and the partition is stable, so results are bit for bit the same whatever the
  * thread count: the model does not depend on the machine.
  */
 const SLOTS_PER_FEATURE = 256 * 3;
-/** Bin 0 holds missing values. */
-const MISSING = 0;
 
 /** Below this many row × feature cells the work is too quick to be worth thread hand-offs. */
 const THREADED_MIN_CELLS = 2_000_000;
@@ -44,6 +44,7 @@ const MAX_HELPERS = 7;
 const HISTOGRAMS = 0;
 const GRADIENTS = 1;
 const PARTITION = 2;
+const BINNING = 3;
 const BINARY = 0;
 const SQUARED_ERROR = 1;
 
@@ -69,6 +70,10 @@ export interface GbdtBuffers {
   score: Float64Array;
   /** Gradient and hessian of each row, side by side (the kernel adds the pair as one value). */
   gh: Float64Array;
+  /** Binning: thread t's feature values (float32, NaN = missing) at [t·rows, (t+1)·rows), its edges at [t·EDGE_SLOTS, …), their count. */
+  binningValues: Float64Array;
+  binningEdges: Float64Array;
+  edgeCounts: Int32Array;
   /** Output of the current histogram build, all features. */
   hist: Float64Array;
   control: Int32Array;
@@ -148,7 +153,7 @@ function partitionPiece(b: GbdtBuffers, from: number, to: number, feature: numbe
   // side a row goes is a coin flip to the CPU), only stores to both sides and two counters.
   const goesLeft = new Uint8Array(256);
   for (let v = 1; v <= bin; v++) goesLeft[v] = 1;
-  goesLeft[MISSING] = missingLeft ? 1 : 0;
+  goesLeft[MISSING_BIN] = missingLeft ? 1 : 0;
   let l = from;
   let r = from;
   for (let k = from; k < to; k++) {
@@ -173,6 +178,13 @@ export function runShare(b: GbdtBuffers, shares: number, t: number): void {
   if (c[KIND] === HISTOGRAMS) {
     const [from, to] = share(b.features, shares, t);
     accumulate(b, c[START]!, c[END]!, c[IDENTITY] === 1, from, to);
+  } else if (c[KIND] === BINNING) {
+    const f = c[FEATURE]! + t; // the job's first feature, plus one per thread
+    if (f < b.features) {
+      const values = b.binningValues.subarray(t * b.rows, (t + 1) * b.rows);
+      const column = b.columnMajor.subarray(f * b.rows, (f + 1) * b.rows);
+      b.edgeCounts[t] = binFeature(values, c[BIN]!, b.binningEdges.subarray(t * EDGE_SLOTS, (t + 1) * EDGE_SLOTS), column, b.rowMajor, b.features, f);
+    }
   } else if (c[KIND] === PARTITION) {
     const [from, to] = share(c[END]! - c[START]!, shares, t);
     b.leftCounts[t] = partitionPiece(b, c[START]! + from, c[START]! + to, c[FEATURE]!, c[BIN]!, c[MISSING_LEFT] === 1);
@@ -193,6 +205,8 @@ export class GbdtThreads {
 
   /** `threads`: total threads including this one; default: the machine's cores, at most 4, if the problem is large. */
   constructor(rows: number, features: number, threads?: number, kernel: HistogramKernel = 'wasm') {
+    const wanted = threads ?? (rows * features >= THREADED_MIN_CELLS ? Math.min(os.availableParallelism(), 4) : 1);
+    const total = Math.max(1, Math.min(wanted, MAX_HELPERS + 1));
     // What the histogram loop reads and writes, in the kernel's memory when it can have one (+ alignment).
     const kernelBytes = rows * features + rows * Uint32Array.BYTES_PER_ELEMENT + 2 * rows * 8 + features * SLOTS_PER_FEATURE * 8 + 64;
     const memory = kernel === 'wasm' ? sharedKernelMemory(kernelBytes) : undefined;
@@ -208,12 +222,13 @@ export class GbdtThreads {
       label: sharedArray(Float64Array, rows),
       score: sharedArray(Float64Array, rows),
       gh: layout.take(Float64Array, 2 * rows),
+      binningValues: sharedArray(Float64Array, total * rows),
+      binningEdges: sharedArray(Float64Array, total * EDGE_SLOTS),
+      edgeCounts: sharedArray(Int32Array, total),
       hist: layout.take(Float64Array, features * SLOTS_PER_FEATURE),
       control: sharedArray(Int32Array, DONE_BASE + MAX_HELPERS),
       ...(memory ? { memory } : {}),
     };
-    const wanted = threads ?? (rows * features >= THREADED_MIN_CELLS ? Math.min(os.availableParallelism(), 4) : 1);
-    const total = Math.max(1, Math.min(wanted, MAX_HELPERS + 1));
     try {
       for (let t = 1; t < total; t++) {
         const slot = DONE_BASE + t - 1;
@@ -250,7 +265,26 @@ export class GbdtThreads {
     return this.buffers.hist.slice();
   }
 
-  /** Fills grad and hess from score and label. */
+  /** Where thread t's feature values go before bin(): the feature first + t. */
+  binningValues(t: number): Float64Array {
+    return this.buffers.binningValues.subarray(t * this.buffers.rows, (t + 1) * this.buffers.rows);
+  }
+
+  /** Bins the features first … first + threads - 1 (those that exist) from their binningValues. */
+  bin(first: number, maxBins: number): void {
+    const c = this.buffers.control;
+    c[KIND] = BINNING;
+    c[FEATURE] = first;
+    c[BIN] = maxBins;
+    this.run();
+  }
+
+  /** The edges thread t found for its feature in the last bin(): [NaN, upper edge of bin 1, …]. */
+  binEdges(t: number): Float64Array {
+    return this.buffers.binningEdges.slice(t * EDGE_SLOTS, t * EDGE_SLOTS + this.buffers.edgeCounts[t]!);
+  }
+
+  /** Fills gh from score and label. */
   gradients(task: 'binary' | 'regression'): void {
     const c = this.buffers.control;
     c[KIND] = GRADIENTS;
