@@ -11,8 +11,9 @@ export const EDGE_SLOTS = 256;
 const BINNING_SAMPLE = 200_000;
 
 /**
- * Bins feature `f` from its float32 values (NaN = missing) into its column of `columnMajor` and its
- * place in each row of `rowMajor`; its edges go to `edgesOut`; returns how many.
+ * Bins feature `f` from its float32 values (NaN = missing) into `column` (the feature's column of
+ * the column-major table) and its place in each row of `rowMajor`; its edges go to `edgesOut`;
+ * returns how many.
  */
 export function binFeature(values32: Float64Array, maxBins: number, edgesOut: Float64Array, column: Uint8Array, rowMajor: Uint8Array, features: number, f: number): number {
   const t = binEdges(values32, maxBins);
