@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { startModuleThread } from '../threads';
 import { binFeature, EDGE_SLOTS, MISSING_BIN } from './gbdt-bins';
-import { histogramKernel, MemoryLayout, sharedKernelMemory } from './histogram-kernel';
+import { histogramKernel, type KernelMemory, MemoryLayout, sharedKernelMemory } from './histogram-kernel';
 
 /**
  * The row loops that dominate GBDT training, shared between threads on large problems
@@ -78,7 +78,7 @@ export interface GbdtBuffers {
   hist: Float64Array;
   control: Int32Array;
   /** The shared WebAssembly memory rowMajor, order, gh and hist live in, when the WebAssembly kernel runs. */
-  memory?: WebAssembly.Memory;
+  memory?: KernelMemory;
 }
 
 /** Which histogram loop runs: the model is the same with either. */

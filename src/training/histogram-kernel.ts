@@ -18,19 +18,33 @@ export type WasmAccumulate = (
   to: number,
 ) => void;
 
+/**
+ * The part of the WebAssembly JS API used here. Node has it all; the TypeScript libs the build
+ * uses (ES2022 + node) do not describe it (it is declared in the DOM lib), so it is typed here.
+ */
+export interface KernelMemory {
+  readonly buffer: ArrayBufferLike;
+}
+interface WasmApi {
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => KernelMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: { env: { memory: KernelMemory } }) => { exports: Record<string, unknown> };
+}
+const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
 const PAGE_BYTES = 65_536;
 /** wasm32 addresses reach 4 GiB. */
 const MAX_PAGES = 65_536;
 
-let compiled: WebAssembly.Module | undefined;
+let compiled: object | undefined;
 /** One instance per memory and thread (a thread's copy of the memory object is the same one each call). */
-const instances = new WeakMap<WebAssembly.Memory, WasmAccumulate>();
+const instances = new WeakMap<KernelMemory, WasmAccumulate>();
 
-export function histogramKernel(memory: WebAssembly.Memory): WasmAccumulate {
+export function histogramKernel(memory: KernelMemory): WasmAccumulate {
   let kernel = instances.get(memory);
   if (!kernel) {
-    compiled ??= new WebAssembly.Module(HISTOGRAM_WASM);
-    kernel = new WebAssembly.Instance(compiled, { env: { memory } }).exports.accumulate as WasmAccumulate;
+    compiled ??= new wasm.Module(HISTOGRAM_WASM);
+    kernel = new wasm.Instance(compiled, { env: { memory } }).exports.accumulate as WasmAccumulate;
     instances.set(memory, kernel);
   }
   return kernel;
@@ -41,11 +55,11 @@ export function histogramKernel(memory: WebAssembly.Memory): WasmAccumulate {
  * (over 4 GiB of bins), or a runtime without WebAssembly threads. The caller then uses the
  * TypeScript loop, which gives the same trees.
  */
-export function sharedKernelMemory(bytes: number): WebAssembly.Memory | undefined {
+export function sharedKernelMemory(bytes: number): KernelMemory | undefined {
   const pages = Math.ceil(bytes / PAGE_BYTES);
   if (pages > MAX_PAGES) return undefined;
   try {
-    return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    return new wasm.Memory({ initial: pages, maximum: pages, shared: true });
   } catch {
     return undefined;
   }
