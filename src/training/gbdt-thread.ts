@@ -9,8 +9,12 @@ Atomics.store(c, slot, 0); // started
 Atomics.notify(c, slot);
 try {
   for (;;) {
-    Atomics.wait(c, CONTROL_JOB, seen);
-    seen = Atomics.load(c, CONTROL_JOB);
+    // Wait for a job number other than the last one run: a wake-up alone is no new job. (The
+    // main thread stores the number, then notifies; preempted in between, its notify can reach
+    // us after we finished that very job, and running it again would race with its reads.)
+    let job: number;
+    while ((job = Atomics.load(c, CONTROL_JOB)) === seen) Atomics.wait(c, CONTROL_JOB, seen);
+    seen = job;
     if (seen < 0) break;
     runShare(buffers, shares, share);
     Atomics.store(c, slot, seen);
