@@ -5,7 +5,7 @@
  * StandardScaler; HistGradientBoostingClassifier with matching settings) on the same generated
  * data (20 numeric features, binary label from a known non-linear model), the same train and
  * validation rows, in the same run. Wall time of the fit and holdout ROC AUC side by side.
- * Targets: at most 3× scikit-learn's time, AUC within 0.005.
+ * Targets: at most 2× scikit-learn's time for the GBDT (3× for the logistic regression), AUC within 0.001.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -74,10 +74,10 @@ async function main(): Promise<void> {
     model: name,
     'ours s': ours.s.toFixed(2),
     'sklearn s': theirs.seconds.toFixed(2),
-    'time ratio (≤3)': (ours.s / theirs.seconds).toFixed(2),
+    'time ratio (≤2)': (ours.s / theirs.seconds).toFixed(2),
     'ours AUC': auc.toFixed(4),
     'sklearn AUC': theirs.auc.toFixed(4),
-    'AUC diff (≤0.005)': Math.abs(auc - theirs.auc).toFixed(4),
+    'AUC diff (≤0.001)': Math.abs(auc - theirs.auc).toFixed(4),
   });
   console.log(
     `\nTraining benchmark: ${rows} rows × ${FEATURES} features; ${data.train.rows} train / ${valid.rows} validation rows; data preparation in DuckDB ${prepSeconds.toFixed(1)} s`,

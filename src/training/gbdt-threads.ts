@@ -2,16 +2,21 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { startModuleThread } from '../threads';
+import { binFeature, EDGE_SLOTS, MISSING_BIN } from './gbdt-bins';
+import { histogramKernel, type KernelMemory, MemoryLayout, sharedKernelMemory } from './histogram-kernel';
 
 /**
- * The two row loops that dominate GBDT training, shared between threads on large problems
+ * The row loops that dominate GBDT training, shared between threads on large problems
  * (as scikit-learn's OpenMP loops are):
  * - node histograms: for every feature and bin, [gradient sum, hessian sum, count], flat and
  *   interleaved at ((feature << 8) + bin) * 3, built in one pass over the node's rows in
  *   row-major bin order (each row's bins sit in one cache line). Threads split the features.
+ *   The loop runs in WebAssembly (histogram.wat, 2.3× this TypeScript loop) over buffers in one
+ *   shared WebAssembly memory; the TypeScript loop beside it is the fallback and gives the same sums.
  * - gradients and hessians of the loss at the current scores. Threads split the rows.
  * - partitioning a node's rows at a split (stable). Threads split the rows, then the main
  *   thread joins the pieces in order.
+ * - binning the features before the first tree: each thread bins a feature of its own.
  *
  * Each feature's histogram is summed by one thread in row order, each gradient depends on its
  * row only, and the partition is stable, so results are bit for bit the same whatever the
@@ -39,6 +44,7 @@ const MAX_HELPERS = 7;
 const HISTOGRAMS = 0;
 const GRADIENTS = 1;
 const PARTITION = 2;
+const BINNING = 3;
 const BINARY = 0;
 const SQUARED_ERROR = 1;
 
@@ -62,23 +68,37 @@ export interface GbdtBuffers {
   leftCounts: Int32Array;
   label: Float64Array;
   score: Float64Array;
-  grad: Float64Array;
-  hess: Float64Array;
+  /** Gradient and hessian of each row, side by side (the kernel adds the pair as one value). */
+  gh: Float64Array;
+  /** Binning: thread t's feature values (float32, NaN = missing) at [t·rows, (t+1)·rows), its edges at [t·EDGE_SLOTS, …), their count. */
+  binningValues: Float64Array;
+  binningEdges: Float64Array;
+  edgeCounts: Int32Array;
   /** Output of the current histogram build, all features. */
   hist: Float64Array;
   control: Int32Array;
+  /** The shared WebAssembly memory rowMajor, order, gh and hist live in, when the WebAssembly kernel runs. */
+  memory?: KernelMemory;
 }
+
+/** Which histogram loop runs: the model is the same with either. */
+export type HistogramKernel = 'wasm' | 'js';
 
 /** Histograms of rows order[start, end) (or start..end-1 when `identity`) for features [fFrom, fTo). */
 function accumulate(b: GbdtBuffers, start: number, end: number, identity: boolean, fFrom: number, fTo: number): void {
-  const { rowMajor, features, order, grad, hess, hist } = b;
+  const { rowMajor, features, order, gh, hist } = b;
   hist.fill(0, fFrom * SLOTS_PER_FEATURE, fTo * SLOTS_PER_FEATURE);
+  if (b.memory) {
+    const kernel = histogramKernel(b.memory);
+    kernel(rowMajor.byteOffset, features, order.byteOffset, gh.byteOffset, hist.byteOffset, start, end, identity ? 1 : 0, fFrom, fTo);
+    return;
+  }
   // Unrolled by four features: V8 does not unroll, and the loop is bound by the dependent updates.
   const unrolledTo = fFrom + ((fTo - fFrom) & ~3);
   for (let k = start; k < end; k++) {
     const i = identity ? k : order[k]!;
-    const g = grad[i]!;
-    const h = hess[i]!;
+    const g = gh[2 * i]!;
+    const h = gh[2 * i + 1]!;
     const base = i * features;
     let f = fFrom;
     for (; f < unrolledTo; f += 4) {
@@ -110,17 +130,17 @@ function accumulate(b: GbdtBuffers, start: number, end: number, identity: boolea
 
 /** Gradient and hessian of the loss for rows [from, to): binary log loss or squared error. */
 function gradients(b: GbdtBuffers, task: number, from: number, to: number): void {
-  const { score, label, grad, hess } = b;
+  const { score, label, gh } = b;
   if (task === BINARY) {
     for (let i = from; i < to; i++) {
       const p = 1 / (1 + Math.exp(-score[i]!));
-      grad[i] = p - label[i]!;
-      hess[i] = Math.max(p * (1 - p), 1e-16);
+      gh[2 * i] = p - label[i]!;
+      gh[2 * i + 1] = Math.max(p * (1 - p), 1e-16);
     }
   } else {
     for (let i = from; i < to; i++) {
-      grad[i] = score[i]! - label[i]!;
-      hess[i] = 1;
+      gh[2 * i] = score[i]! - label[i]!;
+      gh[2 * i + 1] = 1;
     }
   }
 }
@@ -129,13 +149,20 @@ function gradients(b: GbdtBuffers, task: number, from: number, to: number): void
 function partitionPiece(b: GbdtBuffers, from: number, to: number, feature: number, bin: number, missingLeft: boolean): number {
   const { order, scratch } = b;
   const column = b.columnMajor.subarray(feature * b.rows, (feature + 1) * b.rows);
+  // Which side each bin goes to, as a table: the loop then has no branch to mispredict (which
+  // side a row goes is a coin flip to the CPU), only stores to both sides and two counters.
+  const goesLeft = new Uint8Array(256);
+  for (let v = 1; v <= bin; v++) goesLeft[v] = 1;
+  goesLeft[MISSING_BIN] = missingLeft ? 1 : 0;
   let l = from;
   let r = from;
   for (let k = from; k < to; k++) {
     const i = order[k]!;
-    const v = column[i]!;
-    if (v === 0 ? missingLeft : v <= bin) order[l++] = i;
-    else scratch[r++] = i;
+    const left = goesLeft[column[i]!]!;
+    order[l] = i;
+    scratch[r] = i;
+    l += left;
+    r += 1 - left;
   }
   return l - from;
 }
@@ -151,6 +178,13 @@ export function runShare(b: GbdtBuffers, shares: number, t: number): void {
   if (c[KIND] === HISTOGRAMS) {
     const [from, to] = share(b.features, shares, t);
     accumulate(b, c[START]!, c[END]!, c[IDENTITY] === 1, from, to);
+  } else if (c[KIND] === BINNING) {
+    const f = c[FEATURE]! + t; // the job's first feature, plus one per thread
+    if (f < b.features) {
+      const values = b.binningValues.subarray(t * b.rows, (t + 1) * b.rows);
+      const column = b.columnMajor.subarray(f * b.rows, (f + 1) * b.rows);
+      b.edgeCounts[t] = binFeature(values, c[BIN]!, b.binningEdges.subarray(t * EDGE_SLOTS, (t + 1) * EDGE_SLOTS), column, b.rowMajor, b.features, f);
+    }
   } else if (c[KIND] === PARTITION) {
     const [from, to] = share(c[END]! - c[START]!, shares, t);
     b.leftCounts[t] = partitionPiece(b, c[START]! + from, c[START]! + to, c[FEATURE]!, c[BIN]!, c[MISSING_LEFT] === 1);
@@ -170,24 +204,31 @@ export class GbdtThreads {
   private job = 0;
 
   /** `threads`: total threads including this one; default: the machine's cores, at most 4, if the problem is large. */
-  constructor(rows: number, features: number, threads?: number) {
+  constructor(rows: number, features: number, threads?: number, kernel: HistogramKernel = 'wasm') {
+    const wanted = threads ?? (rows * features >= THREADED_MIN_CELLS ? Math.min(os.availableParallelism(), 4) : 1);
+    const total = Math.max(1, Math.min(wanted, MAX_HELPERS + 1));
+    // What the histogram loop reads and writes, in the kernel's memory when it can have one (+ alignment).
+    const kernelBytes = rows * features + rows * Uint32Array.BYTES_PER_ELEMENT + 2 * rows * 8 + features * SLOTS_PER_FEATURE * 8 + 64;
+    const memory = kernel === 'wasm' ? sharedKernelMemory(kernelBytes) : undefined;
+    const layout = new MemoryLayout(memory?.buffer ?? new SharedArrayBuffer(kernelBytes));
     this.buffers = {
-      rowMajor: sharedArray(Uint8Array, rows * features),
+      rowMajor: layout.take(Uint8Array, rows * features),
       columnMajor: sharedArray(Uint8Array, rows * features),
       features,
       rows,
-      order: sharedArray(Uint32Array, rows),
+      order: layout.take(Uint32Array, rows),
       scratch: sharedArray(Uint32Array, rows),
       leftCounts: sharedArray(Int32Array, MAX_HELPERS + 1),
       label: sharedArray(Float64Array, rows),
       score: sharedArray(Float64Array, rows),
-      grad: sharedArray(Float64Array, rows),
-      hess: sharedArray(Float64Array, rows),
-      hist: sharedArray(Float64Array, features * SLOTS_PER_FEATURE),
+      gh: layout.take(Float64Array, 2 * rows),
+      binningValues: sharedArray(Float64Array, total * rows),
+      binningEdges: sharedArray(Float64Array, total * EDGE_SLOTS),
+      edgeCounts: sharedArray(Int32Array, total),
+      hist: layout.take(Float64Array, features * SLOTS_PER_FEATURE),
       control: sharedArray(Int32Array, DONE_BASE + MAX_HELPERS),
+      ...(memory ? { memory } : {}),
     };
-    const wanted = threads ?? (rows * features >= THREADED_MIN_CELLS ? Math.min(os.availableParallelism(), 4) : 1);
-    const total = Math.max(1, Math.min(wanted, MAX_HELPERS + 1));
     try {
       for (let t = 1; t < total; t++) {
         const slot = DONE_BASE + t - 1;
@@ -224,7 +265,26 @@ export class GbdtThreads {
     return this.buffers.hist.slice();
   }
 
-  /** Fills grad and hess from score and label. */
+  /** Where thread t's feature values go before bin(): the feature first + t. */
+  binningValues(t: number): Float64Array {
+    return this.buffers.binningValues.subarray(t * this.buffers.rows, (t + 1) * this.buffers.rows);
+  }
+
+  /** Bins the features first … first + threads - 1 (those that exist) from their binningValues. */
+  bin(first: number, maxBins: number): void {
+    const c = this.buffers.control;
+    c[KIND] = BINNING;
+    c[FEATURE] = first;
+    c[BIN] = maxBins;
+    this.run();
+  }
+
+  /** The edges thread t found for its feature in the last bin(): [NaN, upper edge of bin 1, …]. */
+  binEdges(t: number): Float64Array {
+    return this.buffers.binningEdges.slice(t * EDGE_SLOTS, t * EDGE_SLOTS + this.buffers.edgeCounts[t]!);
+  }
+
+  /** Fills gh from score and label. */
   gradients(task: 'binary' | 'regression'): void {
     const c = this.buffers.control;
     c[KIND] = GRADIENTS;

@@ -1,6 +1,7 @@
 import type { FeatureSpec, SplitData } from './data';
 import { type GbdtParams } from './gbdt-params';
-import { type GbdtBuffers, GbdtThreads } from './gbdt-threads';
+import { MISSING_BIN } from './gbdt-bins';
+import { GbdtThreads, type HistogramKernel } from './gbdt-threads';
 
 /**
  * Histogram-based gradient-boosted trees (the LightGBM / scikit-learn HistGradientBoosting
@@ -29,8 +30,6 @@ export interface GbdtModel {
   trees: TreeNode[][];
 }
 
-const MISSING_BIN = 0;
-
 interface Binned {
   /** thresholds[f][b] = largest value in bin b (b ≥ 1), as float32. */
   thresholds: Float64Array[];
@@ -44,72 +43,25 @@ function featureValue(split: SplitData, f: number, i: number): number {
   return column instanceof Int32Array && v < 0 ? Number.NaN : v;
 }
 
-/** Bin edges come from at most this many values per feature (evenly spaced rows), as scikit-learn does. */
-const BINNING_SAMPLE = 200_000;
-
-/** Bins every feature into the threads' row-major and column-major bin tables. */
-function binFeatures(split: SplitData, features: readonly FeatureSpec[], maxBins: number, buffers: GbdtBuffers): Binned {
-  const { rowMajor, columnMajor } = buffers;
+/** Bins every feature (on the threads, a feature each) into their row-major and column-major bin tables. */
+function binFeatures(split: SplitData, features: readonly FeatureSpec[], maxBins: number, threads: GbdtThreads): Binned {
   const thresholds: Float64Array[] = [];
   const binCount: number[] = [];
-  const n = split.rows;
-  const values32 = new Float64Array(n);
-  for (let f = 0; f < features.length; f++) {
-    // Float32 values (NaN = missing), as the ONNX tree ensemble will compare them.
-    for (let i = 0; i < n; i++) values32[i] = Math.fround(featureValue(split, f, i));
-    const t = binEdges(values32, maxBins);
-    const column = columnMajor.subarray(f * n, (f + 1) * n);
-    for (let i = 0; i < n; i++) {
-      const v = values32[i]!;
-      const b = Number.isNaN(v) ? MISSING_BIN : binOf(t, v);
-      column[i] = b;
-      rowMajor[i * features.length + f] = b;
+  for (let first = 0; first < features.length; first += threads.threads) {
+    const count = Math.min(threads.threads, features.length - first);
+    for (let t = 0; t < count; t++) {
+      // Float32 values (NaN = missing), as the ONNX tree ensemble will compare them.
+      const values = threads.binningValues(t);
+      for (let i = 0; i < split.rows; i++) values[i] = Math.fround(featureValue(split, first + t, i));
     }
-    thresholds.push(t);
-    binCount.push(t.length);
+    threads.bin(first, maxBins);
+    for (let t = 0; t < count; t++) {
+      const edges = threads.binEdges(t);
+      thresholds.push(edges);
+      binCount.push(edges.length);
+    }
   }
   return { thresholds, binCount };
-}
-
-/** [NaN, upper edge of bin 1, …]: every distinct value when few, else values at evenly spaced ranks. */
-function binEdges(values32: Float64Array, maxBins: number): Float64Array {
-  let count = 0;
-  for (let i = 0; i < values32.length; i++) if (!Number.isNaN(values32[i]!)) count++;
-  const stride = Math.max(1, count / BINNING_SAMPLE);
-  const values = new Float64Array(Math.min(count, BINNING_SAMPLE));
-  for (let i = 0, seen = 0, taken = 0; i < values32.length && taken < values.length; i++) {
-    const v = values32[i]!;
-    if (Number.isNaN(v)) continue;
-    if (seen++ >= taken * stride) values[taken++] = v;
-  }
-  values.sort();
-  const distinct: number[] = [];
-  for (let i = 0; i < values.length && distinct.length < maxBins; i++) {
-    if (distinct.length === 0 || distinct[distinct.length - 1] !== values[i]) distinct.push(values[i]!);
-  }
-  let edges: number[];
-  if (distinct.length <= maxBins - 1) edges = distinct;
-  else {
-    edges = [];
-    for (let b = 1; b < maxBins; b++) {
-      const v = values[Math.min(values.length - 1, Math.floor((b * values.length) / (maxBins - 1)) - 1)]!;
-      if (edges.length === 0 || edges[edges.length - 1]! < v) edges.push(v);
-    }
-    if (edges[edges.length - 1]! < values[values.length - 1]!) edges.push(values[values.length - 1]!);
-  }
-  return Float64Array.from([Number.NaN, ...edges]);
-}
-
-/** Smallest bin b ≥ 1 with value ≤ thresholds[b] (values above every edge go to the last bin). */
-function binOf(t: Float64Array, v: number): number {
-  let lo = 1;
-  let hi = t.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (v <= t[mid]!) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
 }
 
 interface Split {
@@ -127,6 +79,8 @@ interface Split {
 export interface GbdtRunOptions {
   /** Threads for histograms and gradients (default: by problem size and cores). The model is the same for any count. */
   threads?: number;
+  /** The histogram loop (default WebAssembly, TypeScript where there can be no shared WebAssembly memory). The model is the same with either. */
+  kernel?: HistogramKernel;
 }
 
 export function trainGbdt(
@@ -138,10 +92,10 @@ export function trainGbdt(
   options: GbdtRunOptions = {},
 ): GbdtModel {
   const n = split.rows;
-  const threads = new GbdtThreads(n, features.length, options.threads);
+  const threads = new GbdtThreads(n, features.length, options.threads, options.kernel);
   try {
     const { score, label } = threads.buffers;
-    const binned = binFeatures(split, features, params.maxBins, threads.buffers);
+    const binned = binFeatures(split, features, params.maxBins, threads);
     label.set(split.label);
     let mean = 0;
     for (let i = 0; i < n; i++) mean += label[i]!;
