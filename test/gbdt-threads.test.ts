@@ -16,8 +16,8 @@ describe('GBDT helper threads', () => {
       for (let i = 0; i < rows; i++) {
         b.rowMajor[i * 2] = 1 + (i % 3);
         b.rowMajor[i * 2 + 1] = 1 + (i % 5);
-        b.grad[i] = i;
-        b.hess[i] = 1;
+        b.gh[2 * i] = i;
+        b.gh[2 * i + 1] = 1;
       }
       threads.histograms(0, rows, true);
       // The helper's share is feature 1. Mark its slots: running the job again would overwrite them.
