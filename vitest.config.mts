@@ -35,6 +35,7 @@ const UNIT = [
   'test/drift-stats.test.ts',
   'test/drift.test.ts',
   'test/gates.test.ts',
+  'test/gbdt-bins.test.ts',
   'test/gbdt-threads.test.ts',
   'test/histogram-kernel.test.ts',
   'test/import-graph.test.ts',

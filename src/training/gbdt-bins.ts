@@ -7,8 +7,13 @@ export const MISSING_BIN = 0;
 /** Room for one feature's edges (maxBins ≤ 255, plus the missing bin). */
 export const EDGE_SLOTS = 256;
 
-/** Bin edges come from at most this many values per feature (evenly spaced rows), as scikit-learn does. */
-const BINNING_SAMPLE = 200_000;
+/**
+ * Bin edges come from at most this many values per feature (evenly spaced rows beyond it).
+ * scikit-learn and LightGBM take 200k; here the edges are exact up to 2M rows, because a 200k
+ * sample moved validation AUC by ±0.0007 between draws (scikit-learn's seeds, bench/README.md)
+ * for 0.6 s of sorting on 700k rows, and above 2M the sample's noise is small.
+ */
+const BINNING_SAMPLE = 2_000_000;
 
 /**
  * Bins feature `f` from its float32 values (NaN = missing) into `column` (the feature's column of
@@ -32,13 +37,13 @@ function binEdges(values32: Float64Array, maxBins: number): Float64Array {
   let count = 0;
   for (let i = 0; i < values32.length; i++) if (!Number.isNaN(values32[i]!)) count++;
   const stride = Math.max(1, count / BINNING_SAMPLE);
-  const values = new Float64Array(Math.min(count, BINNING_SAMPLE));
-  for (let i = 0, seen = 0, taken = 0; i < values32.length && taken < values.length; i++) {
+  const sample = new Float32Array(Math.min(count, BINNING_SAMPLE));
+  for (let i = 0, seen = 0, taken = 0; i < values32.length && taken < sample.length; i++) {
     const v = values32[i]!;
     if (Number.isNaN(v)) continue;
-    if (seen++ >= taken * stride) values[taken++] = v;
+    if (seen++ >= taken * stride) sample[taken++] = v;
   }
-  values.sort();
+  const values = sortFloat32(sample);
   const distinct: number[] = [];
   for (let i = 0; i < values.length && distinct.length < maxBins; i++) {
     if (distinct.length === 0 || distinct[distinct.length - 1] !== values[i]) distinct.push(values[i]!);
@@ -54,6 +59,49 @@ function binEdges(values32: Float64Array, maxBins: number): Float64Array {
     if (edges[edges.length - 1]! < values[values.length - 1]!) edges.push(values[values.length - 1]!);
   }
   return Float64Array.from([Number.NaN, ...edges]);
+}
+
+const RADIX_BITS = 11;
+const RADIX = 1 << RADIX_BITS;
+
+/**
+ * Float32 values (no NaN) in ascending order, −0 before +0, as TypedArray#sort orders them. An
+ * LSD radix sort over the bits (three passes of 11): a sort of the values is most of a feature's
+ * binning, and this one is about 5× TypedArray#sort on 700k values.
+ */
+export function sortFloat32(values: Float32Array): Float32Array {
+  const n = values.length;
+  const bits = new Uint32Array(values.buffer, values.byteOffset, n);
+  // Keys that order as unsigned integers as the floats order: negatives have all bits flipped
+  // (larger magnitude = smaller), non-negatives only the sign bit.
+  let keys = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const b = bits[i]!;
+    keys[i] = b & 0x80000000 ? ~b : b | 0x80000000;
+  }
+  let spare = new Uint32Array(n);
+  const starts = new Uint32Array(RADIX);
+  for (let shift = 0; shift < 32; shift += RADIX_BITS) {
+    starts.fill(0);
+    for (let i = 0; i < n; i++) starts[(keys[i]! >>> shift) & (RADIX - 1)]!++;
+    for (let d = 0, sum = 0; d < RADIX; d++) {
+      const c = starts[d]!;
+      starts[d] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const k = keys[i]!;
+      spare[starts[(k >>> shift) & (RADIX - 1)]!++] = k;
+    }
+    [keys, spare] = [spare, keys];
+  }
+  const sorted = new Float32Array(n);
+  const sortedBits = new Uint32Array(sorted.buffer);
+  for (let i = 0; i < n; i++) {
+    const k = keys[i]!;
+    sortedBits[i] = k & 0x80000000 ? k & 0x7fffffff : ~k;
+  }
+  return sorted;
 }
 
 /** Smallest bin b ≥ 1 with value ≤ thresholds[b] (values above every edge go to the last bin). */
