@@ -81,6 +81,9 @@ export interface PredictOptions {
   version?: string;
 }
 
+/** The HTTP status each serving error answers with, on both protocols. */
+const SERVING_ERROR_STATUS = { NotReady: 503, VersionNotServed: 404 } as const;
+
 /**
  * A request the server cannot answer as it stands, said with the HTTP status that fits: no
  * verified production version to serve yet (NotReady, 503), or a version named that does not
@@ -88,17 +91,20 @@ export interface PredictOptions {
  */
 export class ServingError extends Error {
   constructor(
-    readonly type: 'NotReady' | 'VersionNotServed',
-    readonly status: 503 | 404,
+    readonly type: keyof typeof SERVING_ERROR_STATUS,
     message: string,
   ) {
     super(message);
     this.name = `${type}Error`;
   }
+
+  get status(): (typeof SERVING_ERROR_STATUS)[keyof typeof SERVING_ERROR_STATUS] {
+    return SERVING_ERROR_STATUS[this.type];
+  }
 }
 
-export const notReady = (message: string) => new ServingError('NotReady', 503, message);
-export const versionNotServed = (message: string) => new ServingError('VersionNotServed', 404, message);
+export const notReady = (message: string) => new ServingError('NotReady', message);
+export const versionNotServed = (message: string) => new ServingError('VersionNotServed', message);
 
 export interface PredictorStatus {
   model: string;
