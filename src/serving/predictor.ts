@@ -83,6 +83,7 @@ export interface PredictOptions {
 
 /** The HTTP status each serving error answers with, on both protocols. */
 const SERVING_ERROR_STATUS = { NotReady: 503, VersionNotServed: 404 } as const;
+type ServingErrorType = keyof typeof SERVING_ERROR_STATUS;
 
 /**
  * A request the server cannot answer as it stands, said with the HTTP status that fits: no
@@ -91,14 +92,14 @@ const SERVING_ERROR_STATUS = { NotReady: 503, VersionNotServed: 404 } as const;
  */
 export class ServingError extends Error {
   constructor(
-    readonly type: keyof typeof SERVING_ERROR_STATUS,
+    readonly type: ServingErrorType,
     message: string,
   ) {
     super(message);
     this.name = `${type}Error`;
   }
 
-  get status(): (typeof SERVING_ERROR_STATUS)[keyof typeof SERVING_ERROR_STATUS] {
+  get status(): (typeof SERVING_ERROR_STATUS)[ServingErrorType] {
     return SERVING_ERROR_STATUS[this.type];
   }
 }
