@@ -39,6 +39,7 @@ const UNIT = [
   'test/gbdt-threads.test.ts',
   'test/histogram-kernel.test.ts',
   'test/import-graph.test.ts',
+  'test/log-writer.test.ts',
   'test/metrics.test.ts',
   'test/onnx-names.test.ts',
   'test/profile.test.ts',

@@ -26,7 +26,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBResult } from '@duckdb/node-api';
+import { DuckDBConnection, DuckDBResult } from '@duckdb/node-api';
+import { PredictionLogPart } from '../src/scoring/log-writer';
 import * as ort from 'onnxruntime-node';
 import { ensurePeersPython } from '../scripts/python-env';
 import { acceptableRange } from '../src/scoring/range';
@@ -91,39 +92,30 @@ interface ChildReport {
 }
 
 /**
- * Profile hooks, only with --profile: time in the appender path (chunk creation, filling the
- * vectors, appending: everything `appendRows` does, from `DuckDBDataChunk.create` to the end of
- * `appendDataChunk`), the native append alone, the COPY statements, and fetchChunk calls.
+ * Profile hooks, only with --profile: time in the log part's `write` (splitting contributions,
+ * encoding pages, writing each full row group to the file) and `close` (the last row group and
+ * the footer), other statements, and fetchChunk calls.
  */
 function instrument(times: Record<string, number>): void {
   const now = () => Number(process.hrtime.bigint()) / 1e9;
-  let chunkStarted = 0;
-  const create = DuckDBDataChunk.create.bind(DuckDBDataChunk);
-  DuckDBDataChunk.create = (...args: Parameters<typeof DuckDBDataChunk.create>) => {
-    chunkStarted = now();
-    return create(...args);
-  };
-  const append = DuckDBAppender.prototype.appendDataChunk;
-  DuckDBAppender.prototype.appendDataChunk = function (this: DuckDBAppender, chunk: DuckDBDataChunk) {
-    const started = now();
-    append.call(this, chunk);
-    times['native append s'] = (times['native append s'] ?? 0) + now() - started;
-    times['appendRows s'] = (times['appendRows s'] ?? 0) + now() - chunkStarted;
-  };
-  const closeSync = DuckDBAppender.prototype.closeSync;
-  DuckDBAppender.prototype.closeSync = function (this: DuckDBAppender) {
-    const started = now();
-    closeSync.call(this);
-    times['appender close s'] = (times['appender close s'] ?? 0) + now() - started;
-  };
+  const timed = <A extends unknown[], R>(key: string, f: (this: PredictionLogPart, ...a: A) => R) =>
+    function (this: PredictionLogPart, ...a: A): R {
+      const started = now();
+      try {
+        return f.apply(this, a);
+      } finally {
+        times[key] = (times[key] ?? 0) + now() - started;
+      }
+    };
+  PredictionLogPart.prototype.write = timed('log write s', PredictionLogPart.prototype.write);
+  PredictionLogPart.prototype.close = timed('log close s', PredictionLogPart.prototype.close);
   const run = DuckDBConnection.prototype.run;
   DuckDBConnection.prototype.run = async function (this: DuckDBConnection, sql: string, ...rest: unknown[]) {
     const started = now();
     try {
       return await (run as (...a: unknown[]) => ReturnType<typeof run>).call(this, sql, ...rest);
     } finally {
-      const key = sql.startsWith('COPY') ? 'COPY to parquet s' : 'other statements s';
-      times[key] = (times[key] ?? 0) + now() - started;
+      times['other statements s'] = (times['other statements s'] ?? 0) + now() - started;
     }
   };
   const fetchChunk = DuckDBResult.prototype.fetchChunk;
@@ -159,10 +151,10 @@ async function child(): Promise<void> {
   const card = JSON.parse(fs.readFileSync(cardFile!, 'utf8')) as ModelCard;
   const db = await openDuckDb();
   const conn = await db.connect();
-  const writer = await db.connect();
   // A log folder in a bucket: the store the parent opened, httpfs and its secret on this instance.
   const store = dir!.startsWith('s3://') ? openStoreFromEnv(path.join(OUT, 's3', 'child')) : undefined;
   if (store) await store.backend.setupDuckDb(conn);
+  const scratch = fs.mkdtempSync(path.join(OUT, 'parts-'));
   const score = async (uri: string, out: string) => {
     if (store) await clearPrefix(store, store.keyOf(out));
     else {
@@ -174,12 +166,22 @@ async function child(): Promise<void> {
     try {
       return await scoreDataset({
         conn,
-        writer,
         dataset: { name: 'bench-eval', version: 'eval', snapshotUri: uri, contract: contract() },
         card,
         runId: 'bench',
         scoredAt: '2026-11-27T00:00:00Z',
-        partUrl: (name) => urlJoin(out, name),
+        // On S3 a part is written locally and uploaded once complete, as the scoring activity does.
+        partFile: (name) => (store ? path.join(scratch, name) : path.join(out, name)),
+        ...(store
+          ? {
+              publishPart: async (file: string, name: string) => {
+                const url = urlJoin(out, name);
+                await store.backend.putFile(store.keyOf(url)!, file);
+                fs.rmSync(file);
+                return url;
+              },
+            }
+          : {}),
         batchSize: BATCH,
         partRows: PART_ROWS,
         range: acceptableRange(card, { rangeMargin: 0.1 }),
@@ -200,10 +202,10 @@ async function child(): Promise<void> {
   const started = process.hrtime.bigint();
   const result = await score(snapshotUri!, dir!);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  writer.closeSync();
   conn.closeSync();
   db.closeSync();
   store?.backend.close();
+  fs.rmSync(scratch, { recursive: true, force: true });
   const report: ChildReport = {
     seconds,
     rows: result.rows,
@@ -487,7 +489,7 @@ async function benchmark(sizes: number[], models: string[], profile: boolean, s3
       if (profile) {
         const p = await runChild(cardFile, evalFile, dir, true);
         const t = p.profile!;
-        const accounted = p.inferenceSeconds + (t['appendRows s'] ?? 0) + (t['appender close s'] ?? 0) + (t['COPY to parquet s'] ?? 0) + (t['other statements s'] ?? 0);
+        const accounted = p.inferenceSeconds + (t['log write s'] ?? 0) + (t['log close s'] ?? 0) + (t['other statements s'] ?? 0);
         profiles.push({
           rows,
           model: name,

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { readModelCard } from '../models/cards';
 import type { DuckDBInstance } from '@duckdb/node-api';
@@ -176,16 +177,26 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
   ) {
     const { request, card, manifest, part } = args;
     return withDuckDbActivity(deps.duckdb, async (conn, progress) => {
-      const writer = await deps.duckdb.connect();
+      // Parts are written as local files; on S3 each is uploaded into the attempt once complete.
+      const scratch = backend.kind !== 'local' ? await store.makeTempDir('score-log') : undefined;
       try {
         return await scoreDataset({
           conn,
-          writer,
           dataset: { name: manifest.dataset, version: manifest.version, snapshotUri: manifest.snapshot.uri, contract: manifest.contract },
           card,
           runId: request.runId,
           scoredAt: args.scoredAt,
-          partUrl: (name) => attempt.writeUrl(name),
+          partFile: (name) => (scratch ? path.join(scratch, name) : attempt.writeUrl(name)),
+          ...(scratch
+            ? {
+                publishPart: async (file: string, name: string) => {
+                  const url = attempt.writeUrl(name);
+                  await backend.putFile(store.keyOf(url)!, file);
+                  await fs.rm(file);
+                  return url;
+                },
+              }
+            : {}),
           batchSize: request.batchSize,
           partRows: request.partRows,
           range: args.range,
@@ -194,7 +205,7 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
           onBatch: (rows) => progress('score', { ...(part ? { part: part.index } : {}), rows, total: part ? part.rows : manifest.rows.accepted }),
         });
       } finally {
-        writer.closeSync();
+        if (scratch) await fs.rm(scratch, { recursive: true, force: true });
       }
     });
   }

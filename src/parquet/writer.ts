@@ -1,0 +1,429 @@
+import * as fs from 'node:fs';
+import { bitWidth, encodeHybrid, MAX_HYBRID_BIT_WIDTH } from './hybrid';
+import { encodeThrift, T, type ThriftValue } from './thrift';
+
+/**
+ * A Parquet writer for columns that are already typed arrays: the prediction log's shape (flat
+ * columns and one level of structs, every field optional as DuckDB writes them). Values are
+ * PLAIN (a float column's page is its typed array's bytes, not copied), low-cardinality text is
+ * dictionary-encoded, pages are uncompressed. It exists because routing a scored batch through
+ * DuckDB's appender and then a COPY cost the prediction log three times its Parquet write
+ * (bench/README.md, bench:score); readers are unchanged: DuckDB reads these files like its own.
+ *
+ * Rows arrive in batches (one data page per column and batch) and are buffered until a row group
+ * is full, because a column's pages must be contiguous within its row group.
+ */
+export type ParquetLeafType = 'FLOAT' | 'DOUBLE' | 'INT64' | 'STRING' | 'TIMESTAMP';
+
+export interface ParquetLeaf {
+  name: string;
+  type: ParquetLeafType;
+  /** FLOAT/DOUBLE: a NaN is written as NULL. */
+  nanIsNull?: boolean;
+  /** Dictionary-encoded: the column's distinct values (text, or microseconds for TIMESTAMP); a batch then gives indices. */
+  dictionary?: ReadonlyArray<string | number>;
+}
+
+export interface ParquetGroup {
+  name: string;
+  children: ParquetLeaf[];
+}
+
+export type ParquetField = ParquetLeaf | ParquetGroup;
+
+/**
+ * One leaf's values for a batch, in the leaves' depth-first order: a typed array (FLOAT, DOUBLE,
+ * INT64; never NULL unless `nanIsNull`), text (`null` for NULL), or for a dictionary column the
+ * index of each row's value (−1: NULL), or one index for every row.
+ */
+export type ParquetColumnValues = Float32Array | Float64Array | BigInt64Array | ReadonlyArray<string | null> | { indices: Int32Array } | { repeat: number };
+
+const PHYSICAL = { INT64: 2, FLOAT: 4, DOUBLE: 5, BYTE_ARRAY: 6 } as const;
+const OPTIONAL = 1;
+const ENCODING = { PLAIN: 0, PLAIN_DICTIONARY: 2, RLE: 3 } as const;
+const PAGE = { DATA: 0, DICTIONARY: 2 } as const;
+const CONVERTED = { UTF8: 0, TIMESTAMP_MICROS: 10 } as const;
+const UNCOMPRESSED = 0;
+const MAGIC = Buffer.from('PAR1');
+/** DuckDB's own row group size: readers parallelize over row groups. */
+export const DEFAULT_ROW_GROUP_ROWS = 122_880;
+
+interface Column {
+  leaf: ParquetLeaf;
+  path: string[];
+  maxDefinition: number;
+  physical: number;
+  dictionaryPage?: Buffer;
+  dictionaryWidth: number;
+}
+
+interface Page {
+  header: Uint8Array;
+  body: Uint8Array[];
+  size: number;
+}
+
+const isGroup = (f: ParquetField): f is ParquetGroup => 'children' in f;
+
+export class ParquetFileWriter {
+  private readonly columns: Column[];
+  private readonly fd: number;
+  private offset = 0;
+  private pending: Page[][];
+  private pendingRows = 0;
+  private readonly rowGroups: ThriftValue[] = [];
+  private rows = 0;
+  private closed = false;
+
+  constructor(
+    readonly file: string,
+    private readonly fields: ParquetField[],
+    private readonly rowGroupRows = DEFAULT_ROW_GROUP_ROWS,
+  ) {
+    this.columns = fields.flatMap((f) => (isGroup(f) ? f.children.map((c) => column(c, [f.name, c.name])) : [column(f, [f.name])]));
+    this.pending = this.columns.map(() => []);
+    this.fd = fs.openSync(file, 'w');
+    this.append([MAGIC]);
+  }
+
+  /** One batch: `columns[j]` holds leaf j's values for `rows` rows. */
+  write(columns: ParquetColumnValues[], rows: number): void {
+    if (this.closed) throw new Error(`${this.file} is already closed`);
+    if (columns.length !== this.columns.length) throw new Error(`a batch has ${columns.length} columns, the file ${this.columns.length}`);
+    if (rows === 0) return;
+    this.columns.forEach((c, j) => this.pending[j]!.push(dataPage(c, columns[j]!, rows)));
+    this.pendingRows += rows;
+    if (this.pendingRows >= this.rowGroupRows) this.flushRowGroup();
+  }
+
+  /** Writes what is buffered and the footer; the file is complete when this returns. */
+  close(): void {
+    if (this.closed) return;
+    this.flushRowGroup();
+    const footer = encodeThrift(
+      T.struct([
+        [1, T.i32(1)],
+        [2, T.list(schemaElements(this.fields))],
+        [3, T.i64(this.rows)],
+        [4, T.list(this.rowGroups)],
+        [6, T.string('temporal-mlops')],
+      ]),
+    );
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(footer.length);
+    this.append([footer, length, MAGIC]);
+    this.closed = true;
+    fs.closeSync(this.fd);
+  }
+
+  /** Closes without a footer and removes the file: nothing half-written is left for a reader. */
+  discard(): void {
+    if (!this.closed) fs.closeSync(this.fd);
+    this.closed = true;
+    fs.rmSync(this.file, { force: true });
+  }
+
+  private flushRowGroup(): void {
+    if (this.pendingRows === 0) return;
+    const chunks: ThriftValue[] = [];
+    const start = this.offset;
+    this.columns.forEach((c, j) => {
+      const chunkStart = this.offset;
+      const pages = c.dictionaryPage ? [dictionaryPage(c), ...this.pending[j]!] : this.pending[j]!;
+      const bytes = pages.reduce((sum, p) => sum + p.size, 0);
+      const dataOffset = chunkStart + (c.dictionaryPage ? pages[0]!.size : 0);
+      this.append(pages.flatMap((p) => [p.header, ...p.body]));
+      const encodings = c.dictionaryPage ? [ENCODING.PLAIN_DICTIONARY, ENCODING.RLE] : [ENCODING.PLAIN, ENCODING.RLE];
+      chunks.push(
+        T.struct([
+          [2, T.i64(chunkStart)],
+          [
+            3,
+            T.struct([
+              [1, T.i32(c.physical)],
+              [2, T.list(encodings.map(T.i32))],
+              [3, T.list(c.path.map(T.string))],
+              [4, T.i32(UNCOMPRESSED)],
+              [5, T.i64(this.pendingRows)],
+              [6, T.i64(bytes)],
+              [7, T.i64(bytes)],
+              [9, T.i64(dataOffset)],
+              [11, c.dictionaryPage ? T.i64(chunkStart) : undefined],
+            ]),
+          ],
+        ]),
+      );
+    });
+    const size = this.offset - start;
+    this.rowGroups.push(
+      T.struct([
+        [1, T.list(chunks)],
+        [2, T.i64(size)],
+        [3, T.i64(this.pendingRows)],
+        [5, T.i64(start)],
+        [6, T.i64(size)],
+      ]),
+    );
+    this.rows += this.pendingRows;
+    this.pendingRows = 0;
+    this.pending = this.columns.map(() => []);
+  }
+
+  private append(buffers: Uint8Array[]): void {
+    // writev takes at most IOV_MAX (1024) buffers a call, and may write less than asked.
+    for (let i = 0; i < buffers.length; i += 512) {
+      const group = buffers.slice(i, i + 512);
+      let written = fs.writevSync(this.fd, group, this.offset);
+      this.offset += written;
+      for (const b of group) {
+        if (written >= b.byteLength) {
+          written -= b.byteLength;
+          continue;
+        }
+        for (let done = written; done < b.byteLength;) {
+          const n = fs.writeSync(this.fd, b, done, b.byteLength - done, this.offset);
+          done += n;
+          this.offset += n;
+        }
+        written = 0;
+      }
+    }
+  }
+}
+
+function physicalType(type: ParquetLeafType): number {
+  return type === 'FLOAT' ? PHYSICAL.FLOAT : type === 'DOUBLE' ? PHYSICAL.DOUBLE : type === 'STRING' ? PHYSICAL.BYTE_ARRAY : PHYSICAL.INT64;
+}
+
+function column(leaf: ParquetLeaf, path: string[]): Column {
+  const physical = physicalType(leaf.type);
+  const c: Column = { leaf, path, maxDefinition: path.length, physical, dictionaryWidth: 0 };
+  if (leaf.dictionary) {
+    if (leaf.type !== 'STRING' && leaf.type !== 'TIMESTAMP' && leaf.type !== 'INT64')
+      throw new Error(`column ${path.join('.')}: a dictionary is for text, integers and timestamps`);
+    c.dictionaryWidth = bitWidth(leaf.dictionary.length - 1);
+    if (c.dictionaryWidth > MAX_HYBRID_BIT_WIDTH) throw new Error(`column ${path.join('.')}: dictionary of ${leaf.dictionary.length} values is too large`);
+    c.dictionaryPage = physical === PHYSICAL.BYTE_ARRAY ? plainStrings(leaf.dictionary.map(String)) : plainInt64(leaf.dictionary.map(Number));
+  }
+  return c;
+}
+
+function schemaElements(fields: ParquetField[]): ThriftValue[] {
+  const leafElement = (leaf: ParquetLeaf): ThriftValue => {
+    return T.struct([
+      [1, T.i32(physicalType(leaf.type))],
+      [3, T.i32(OPTIONAL)],
+      [4, T.string(leaf.name)],
+      [6, leaf.type === 'STRING' ? T.i32(CONVERTED.UTF8) : leaf.type === 'TIMESTAMP' ? T.i32(CONVERTED.TIMESTAMP_MICROS) : undefined],
+      [10, logicalType(leaf.type)],
+    ]);
+  };
+  return [
+    T.struct([
+      [4, T.string('schema')],
+      [5, T.i32(fields.length)],
+    ]),
+    ...fields.flatMap((f) =>
+      isGroup(f)
+        ? [
+            T.struct([
+              [3, T.i32(OPTIONAL)],
+              [4, T.string(f.name)],
+              [5, T.i32(f.children.length)],
+            ]),
+            ...f.children.map(leafElement),
+          ]
+        : [leafElement(f)],
+    ),
+  ];
+}
+
+function logicalType(type: ParquetLeafType): ThriftValue | undefined {
+  if (type === 'STRING') return T.struct([[1, T.struct([])]]);
+  // TIMESTAMP(isAdjustedToUTC = false, MICROS): DuckDB's TIMESTAMP, not TIMESTAMPTZ.
+  if (type === 'TIMESTAMP')
+    return T.struct([
+      [
+        8,
+        T.struct([
+          [1, T.bool(false)],
+          [2, T.struct([[2, T.struct([])]])],
+        ]),
+      ],
+    ]);
+  return undefined;
+}
+
+function pageHeader(type: number, size: number, values: number, encoding: number): Uint8Array {
+  const detail =
+    type === PAGE.DICTIONARY
+      ? ([
+          7,
+          T.struct([
+            [1, T.i32(values)],
+            [2, T.i32(encoding)],
+          ]),
+        ] as const)
+      : ([
+          5,
+          T.struct([
+            [1, T.i32(values)],
+            [2, T.i32(encoding)],
+            [3, T.i32(ENCODING.RLE)],
+            [4, T.i32(ENCODING.RLE)],
+          ]),
+        ] as const);
+  return encodeThrift(T.struct([[1, T.i32(type)], [2, T.i32(size)], [3, T.i32(size)], detail]));
+}
+
+function page(type: number, body: Uint8Array[], values: number, encoding: number): Page {
+  const size = body.reduce((sum, b) => sum + b.byteLength, 0);
+  if (size > 0x7fffffff) throw new RangeError(`a page of ${size} bytes is larger than Parquet allows`);
+  const header = pageHeader(type, size, values, encoding);
+  return { header, body, size: header.length + size };
+}
+
+function dictionaryPage(c: Column): Page {
+  return page(PAGE.DICTIONARY, [c.dictionaryPage!], c.leaf.dictionary!.length, ENCODING.PLAIN_DICTIONARY);
+}
+
+function bytesOf(values: Float32Array | Float64Array | BigInt64Array): Uint8Array {
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+}
+
+/** Definition levels with their 4-byte length, as a v1 data page starts; a number: every row's level. */
+function definitionLevels(levels: Uint8Array | number, rows: number, maxDefinition: number): Uint8Array {
+  const body = typeof levels === 'number' ? constantRun(levels, rows, maxDefinition) : encodeHybrid(levels, rows, bitWidth(maxDefinition));
+  const out = new Uint8Array(4 + body.length);
+  new DataView(out.buffer).setUint32(0, body.length, true);
+  out.set(body, 4);
+  return out;
+}
+
+/** One RLE run: `value` (of 0..maxValue) `rows` times. */
+function constantRun(value: number, rows: number, maxValue: number): Uint8Array {
+  const bytes: number[] = [];
+  for (let n = rows * 2; ; n = Math.floor(n / 0x80)) {
+    if (n < 0x80) {
+      bytes.push(n);
+      break;
+    }
+    bytes.push((n % 0x80) | 0x80);
+  }
+  for (let b = 0; b < Math.ceil(bitWidth(maxValue) / 8); b++) bytes.push((value >>> (8 * b)) & 0xff);
+  return Uint8Array.from(bytes);
+}
+
+function dataPage(c: Column, values: ParquetColumnValues, rows: number): Page {
+  const present = c.maxDefinition;
+  const missing = c.maxDefinition - 1;
+  if (c.leaf.dictionary) {
+    let levels: Uint8Array | number = present;
+    let indices: ArrayLike<number>;
+    let count = rows;
+    if ('repeat' in values) {
+      checkIndex(c, values.repeat);
+      return page(
+        PAGE.DATA,
+        [definitionLevels(present, rows, c.maxDefinition), Uint8Array.of(c.dictionaryWidth), constantRun(values.repeat, rows, c.leaf.dictionary.length - 1)],
+        rows,
+        ENCODING.PLAIN_DICTIONARY,
+      );
+    }
+    if (!('indices' in values)) throw new Error(`column ${c.path.join('.')} is dictionary-encoded: give it indices`);
+    const all = values.indices;
+    if (all.length < rows) throw new Error(`column ${c.path.join('.')} has ${all.length} values for ${rows} rows`);
+    const nulls = countBelow(all, rows, 0);
+    if (nulls > 0) {
+      const defs = new Uint8Array(rows);
+      const kept = new Int32Array(rows - nulls);
+      for (let i = 0, k = 0; i < rows; i++) {
+        if (all[i]! < 0) defs[i] = missing;
+        else {
+          defs[i] = present;
+          kept[k++] = all[i]!;
+        }
+      }
+      levels = defs;
+      indices = kept;
+      count = kept.length;
+    } else indices = all;
+    for (let i = 0; i < count; i++) checkIndex(c, indices[i]!);
+    return page(
+      PAGE.DATA,
+      [definitionLevels(levels, rows, c.maxDefinition), Uint8Array.of(c.dictionaryWidth), encodeHybrid(indices, count, c.dictionaryWidth)],
+      rows,
+      ENCODING.PLAIN_DICTIONARY,
+    );
+  }
+  if (values instanceof Float32Array || values instanceof Float64Array || values instanceof BigInt64Array) {
+    const expected = c.leaf.type === 'FLOAT' ? Float32Array : c.leaf.type === 'DOUBLE' ? Float64Array : BigInt64Array;
+    if (!(values instanceof expected)) throw new Error(`column ${c.path.join('.')} is ${c.leaf.type}, not a ${values.constructor.name}`);
+    if (values.length < rows) throw new Error(`column ${c.path.join('.')} has ${values.length} values for ${rows} rows`);
+    const own = values.subarray(0, rows);
+    if (!c.leaf.nanIsNull || own instanceof BigInt64Array) return page(PAGE.DATA, [definitionLevels(present, rows, c.maxDefinition), bytesOf(own)], rows, ENCODING.PLAIN);
+    let nulls = 0;
+    for (let i = 0; i < rows; i++) if (own[i] !== own[i]) nulls++;
+    if (nulls === 0) return page(PAGE.DATA, [definitionLevels(present, rows, c.maxDefinition), bytesOf(own)], rows, ENCODING.PLAIN);
+    const defs = new Uint8Array(rows);
+    const kept = new (own.constructor as Float32ArrayConstructor)(rows - nulls);
+    for (let i = 0, k = 0; i < rows; i++) {
+      const v = own[i]!;
+      if (v !== v) defs[i] = missing;
+      else {
+        defs[i] = present;
+        kept[k++] = v;
+      }
+    }
+    return page(PAGE.DATA, [definitionLevels(defs, rows, c.maxDefinition), bytesOf(kept)], rows, ENCODING.PLAIN);
+  }
+  if (!Array.isArray(values) || c.leaf.type !== 'STRING') throw new Error(`column ${c.path.join('.')} is ${c.leaf.type}: these values do not fit it`);
+  const text = values as ReadonlyArray<string | null>;
+  if (text.length < rows) throw new Error(`column ${c.path.join('.')} has ${text.length} values for ${rows} rows`);
+  const own = text.length === rows ? text : text.slice(0, rows);
+  let nulls = 0;
+  for (let i = 0; i < rows; i++) if (own[i] === null || own[i] === undefined) nulls++;
+  if (nulls === 0) return page(PAGE.DATA, [definitionLevels(present, rows, c.maxDefinition), plainStrings(own as string[])], rows, ENCODING.PLAIN);
+  const defs = new Uint8Array(rows);
+  const kept: string[] = [];
+  for (let i = 0; i < rows; i++) {
+    const v = own[i];
+    if (v === null || v === undefined) defs[i] = missing;
+    else {
+      defs[i] = present;
+      kept.push(v);
+    }
+  }
+  return page(PAGE.DATA, [definitionLevels(defs, rows, c.maxDefinition), plainStrings(kept)], rows, ENCODING.PLAIN);
+}
+
+function countBelow(values: Int32Array, rows: number, limit: number): number {
+  let n = 0;
+  for (let i = 0; i < rows; i++) if (values[i]! < limit) n++;
+  return n;
+}
+
+function checkIndex(c: Column, index: number): void {
+  if (!Number.isInteger(index) || index < 0 || index >= c.leaf.dictionary!.length)
+    throw new RangeError(`column ${c.path.join('.')}: index ${index} is not in its dictionary of ${c.leaf.dictionary!.length}`);
+}
+
+/** PLAIN BYTE_ARRAY: each value's UTF-8 length (4 bytes) then its bytes. */
+function plainStrings(values: readonly string[]): Buffer {
+  let bound = 0;
+  for (const v of values) bound += 4 + v.length * 3; // UTF-8 needs at most 3 bytes per UTF-16 unit
+  const out = Buffer.allocUnsafe(bound);
+  let at = 0;
+  for (const v of values) {
+    const n = out.write(v, at + 4, 'utf8');
+    out.writeUInt32LE(n, at);
+    at += 4 + n;
+  }
+  return out.subarray(0, at);
+}
+
+function plainInt64(values: number[]): Buffer {
+  const out = Buffer.alloc(values.length * 8);
+  values.forEach((v, i) => out.writeBigInt64LE(BigInt(v), i * 8));
+  return out;
+}
