@@ -92,6 +92,38 @@ describe('Parquet writer', () => {
     }
   });
 
+  it('delta-encodes integers, writes integers as decimal text, and DuckDB reads both back exactly', async () => {
+    const file = path.join(dir, 'delta.parquet');
+    const writer = new ParquetFileWriter(file, [
+      { name: 'n', type: 'INT64', delta: true },
+      { name: 'text', type: 'STRING' },
+    ]);
+    const expected: Array<[bigint, string]> = [];
+    const shapes: Array<(i: number) => bigint> = [
+      (i) => BigInt(1000 + i), // consecutive: width 0
+      () => BigInt(Math.floor(random() * 2 ** 31)) - 2n ** 30n, // random, negative too
+      (i) => (i % 2 ? 2n ** 63n - 1n : -(2n ** 63n)) + BigInt(i % 2 ? -i : i), // beyond the safe integers: PLAIN, text by String()
+      (i) => BigInt(i * i * 977), // growing deltas across miniblocks
+      (i) => BigInt(2 ** 31 - 20 + i) * BigInt(i % 3 === 0 ? 1 : 4_194_304) * (i % 2 ? -1n : 1n), // both sides of 2^31, up to 2^53
+      () => 0n, // one value: a page with the header only
+    ];
+    const counts = [300, 129, 40, 1000, 64, 1];
+    shapes.forEach((shape, b) => {
+      const n = counts[b]!;
+      const ints = BigInt64Array.from({ length: n }, (_, i) => shape(i));
+      writer.write([ints, ints], n);
+      ints.forEach((v) => expected.push([v, String(v)]));
+    });
+    writer.close();
+    const encodings = await rows(`SELECT DISTINCT path_in_schema, encodings FROM parquet_metadata(${quoteString(file)}) ORDER BY 1`);
+    expect(encodings).toEqual([
+      ['n', 'DELTA_BINARY_PACKED, PLAIN, RLE'],
+      ['text', 'PLAIN, RLE'],
+    ]);
+    expect(await rows(`SELECT n, text FROM read_parquet(${quoteString(file)}) ORDER BY file_row_number`)).toEqual(expected);
+    expect(await rows(`SELECT count(*) FROM read_parquet(${quoteString(file)}) WHERE CAST(n AS VARCHAR) <> text`)).toEqual([[0n]]);
+  });
+
   it('writes a file with no rows that DuckDB reads as empty, with its schema', async () => {
     const file = path.join(dir, 'empty.parquet');
     const writer = new ParquetFileWriter(file, [

@@ -77,3 +77,67 @@ export function encodeHybrid(values: ArrayLike<number>, count: number, width: nu
   flushPacked(count);
   return out.view();
 }
+
+const DELTA_BLOCK = 128;
+const DELTA_MINIBLOCKS = 4;
+const DELTA_MINIBLOCK = DELTA_BLOCK / DELTA_MINIBLOCKS;
+/** Beyond this the zigzag of a value or of a delta (twice as large) leaves the safe integers. */
+const DELTA_LIMIT = 2 ** 50;
+
+/**
+ * DELTA_BINARY_PACKED (blocks of 128 deltas, 4 miniblocks of 32, each bit-packed at its own
+ * width above the block's smallest delta): a run of consecutive row numbers is a few bytes per
+ * block. Undefined when the values or the spread of a block's deltas need more than the safe
+ * integers or 32 bits: the caller writes those PLAIN.
+ */
+export function encodeDeltaBinaryPacked(values: ArrayLike<number>, count: number): Uint8Array | undefined {
+  const out = new Bytes();
+  out.varint(DELTA_BLOCK);
+  out.varint(DELTA_MINIBLOCKS);
+  out.varint(count);
+  if (count === 0) {
+    out.varint(0);
+    return out.view();
+  }
+  const zigzag = (n: number) => out.varint(n >= 0 ? n * 2 : -n * 2 - 1);
+  if (Math.abs(values[0]!) >= DELTA_LIMIT) return undefined;
+  zigzag(values[0]!);
+  const deltas = new Float64Array(DELTA_BLOCK);
+  for (let start = 1; start < count; start += DELTA_BLOCK) {
+    const n = Math.min(DELTA_BLOCK, count - start);
+    let min = Infinity;
+    for (let k = 0; k < n; k++) {
+      const d = values[start + k]! - values[start + k - 1]!;
+      if (Math.abs(values[start + k]!) >= DELTA_LIMIT) return undefined;
+      deltas[k] = d;
+      if (d < min) min = d;
+    }
+    zigzag(min);
+    const widths = new Array<number>(DELTA_MINIBLOCKS).fill(0);
+    for (let m = 0; m * DELTA_MINIBLOCK < n; m++) {
+      let spread = 0;
+      for (let k = m * DELTA_MINIBLOCK; k < Math.min(n, (m + 1) * DELTA_MINIBLOCK); k++) spread = Math.max(spread, deltas[k]! - min);
+      if (spread >= 2 ** 32) return undefined;
+      widths[m] = spread === 0 ? 0 : Math.floor(Math.log2(spread)) + 1;
+      // log2 rounds near powers of two: make sure the width holds the spread.
+      while (widths[m]! < 32 && 2 ** widths[m]! <= spread) widths[m]!++;
+    }
+    for (const w of widths) out.push(w);
+    for (let m = 0; m * DELTA_MINIBLOCK < n; m++) {
+      const w = widths[m]!;
+      if (w === 0) continue;
+      let acc = 0;
+      let bits = 0;
+      for (let k = m * DELTA_MINIBLOCK; k < (m + 1) * DELTA_MINIBLOCK; k++) {
+        acc += (k < n ? deltas[k]! - min : 0) * 2 ** bits;
+        bits += w;
+        while (bits >= 8) {
+          out.push(acc % 256);
+          acc = Math.floor(acc / 256);
+          bits -= 8;
+        }
+      }
+    }
+  }
+  return out.view();
+}

@@ -44,7 +44,7 @@ export class PredictionLogPart {
     this.regression = card.classes.length === 0;
     const text = (name: string, value: string): ParquetField => ({ name, type: 'STRING', dictionary: [value] });
     const fields: ParquetField[] = [
-      { name: 'row_number', type: 'INT64' },
+      { name: 'row_number', type: 'INT64', delta: true },
       { name: 'key', type: 'STRING' },
       { name: 'features', children: card.onnx.inputs.map((i) => (i.type === 'string' ? { name: i.name, type: 'STRING' } : { name: i.name, type: 'FLOAT', nanIsNull: true })) },
       text('model', run.model),
@@ -70,7 +70,7 @@ export class PredictionLogPart {
     for (let i = 0; i < rows; i++) flagIndex[i] = batch.flags[i]! - 1; // 0 (no flag) becomes −1, NULL
     const columns: ParquetColumnValues[] = [
       batch.rowNumbers,
-      batch.keys instanceof BigInt64Array ? Array.from(batch.keys.subarray(0, rows), String) : batch.keys,
+      batch.keys, // integers are written as their decimal text
       ...batch.features.map((f) => (f instanceof Float32Array ? f : f.map((v) => (v === '' ? null : v)))),
       { repeat: 0 },
       { repeat: 0 },
