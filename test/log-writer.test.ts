@@ -150,6 +150,14 @@ describe('Parquet writer', () => {
     expect(() => writer.write([new Float32Array(2)], 2)).toThrow(/1 columns, the file 2/);
     writer.discard();
     expect(fs.existsSync(file)).toBe(false);
+    // A full disk (/dev/full answers every write with ENOSPC): the error names the file, so the filesystem to free is known.
+    let full: NodeJS.ErrnoException | undefined;
+    try {
+      new ParquetFileWriter('/dev/full', [{ name: 'a', type: 'FLOAT' }]);
+    } catch (err) {
+      full = err as NodeJS.ErrnoException;
+    }
+    expect([full?.code, full?.path]).toEqual(['ENOSPC', '/dev/full']);
     expect(() => writer.write([new Float32Array(2), { indices: Int32Array.of(0, 1) }], 2)).toThrow(/already closed/);
   });
 });

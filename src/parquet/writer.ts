@@ -129,8 +129,18 @@ export class ParquetFileWriter {
   ) {
     this.columns = fields.flatMap((f) => (isGroup(f) ? f.children.map((c) => column(c, [f.name, c.name])) : [column(f, [f.name])]));
     this.pending = this.columns.map(() => new ColumnBytes());
-    this.fd = fs.openSync(file, 'w');
-    this.append([MAGIC]);
+    try {
+      this.fd = fs.openSync(file, 'w');
+    } catch (err) {
+      (err as NodeJS.ErrnoException).path ??= file;
+      throw err;
+    }
+    try {
+      this.append([MAGIC]);
+    } catch (err) {
+      fs.closeSync(this.fd);
+      throw err;
+    }
   }
 
   /** One batch: `columns[j]` holds leaf j's values for `rows` rows. */
@@ -218,6 +228,16 @@ export class ParquetFileWriter {
   }
 
   private append(buffers: Uint8Array[]): void {
+    try {
+      this.appendAll(buffers);
+    } catch (err) {
+      // A failed write (ENOSPC) names only the syscall; say which file, so the filesystem to free is known.
+      (err as NodeJS.ErrnoException).path ??= this.file;
+      throw err;
+    }
+  }
+
+  private appendAll(buffers: Uint8Array[]): void {
     // writev takes at most IOV_MAX (1024) buffers a call, and may write less than asked.
     for (let i = 0; i < buffers.length; i += 512) {
       const group = buffers.slice(i, i + 512);

@@ -117,7 +117,12 @@ export async function scoreDataset(args: ScoreArgs): Promise<ScoreResult> {
   const finishPart = async () => {
     const { log, name } = part ?? openPart();
     part = undefined;
-    log.close();
+    try {
+      log.close();
+    } catch (err) {
+      log.discard(); // no part without its footer is left for a reader
+      throw err;
+    }
     parts.push(args.publishPart ? await args.publishPart(log.file, name) : log.file);
   };
 
