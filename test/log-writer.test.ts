@@ -138,27 +138,38 @@ describe('Parquet writer', () => {
     ]);
   });
 
-  it('refuses values that do not fit, and leaves nothing behind when discarded', () => {
+  it('refuses values that do not fit without keeping any of the batch, and leaves nothing behind when discarded', async () => {
     const file = path.join(dir, 'bad.parquet');
-    const writer = new ParquetFileWriter(file, [
-      { name: 'a', type: 'FLOAT' },
-      { name: 'd', type: 'STRING', dictionary: ['x', 'y'] },
-    ]);
+    const fields = [
+      { name: 'a', type: 'FLOAT' as const },
+      { name: 'd', type: 'STRING' as const, dictionary: ['x', 'y'] },
+    ];
+    const writer = new ParquetFileWriter(file, fields);
     expect(() => writer.write([new Float64Array(2), { indices: Int32Array.of(0, 1) }], 2)).toThrow(/a is FLOAT, not a Float64Array/);
     expect(() => writer.write([new Float32Array(1), { indices: Int32Array.of(0, 1) }], 2)).toThrow(/1 values for 2 rows/);
+    // column a's page is fine, d's is not: a must not keep its page either
     expect(() => writer.write([new Float32Array(2), { indices: Int32Array.of(0, 2) }], 2)).toThrow(/index 2 is not in its dictionary of 2/);
     expect(() => writer.write([new Float32Array(2)], 2)).toThrow(/1 columns, the file 2/);
-    writer.discard();
-    expect(fs.existsSync(file)).toBe(false);
+    writer.write([Float32Array.of(1, 2), { indices: Int32Array.of(1, 0) }], 2);
+    writer.close();
+    expect(await rows(`SELECT a, d FROM read_parquet(${quoteString(file)})`)).toEqual([
+      [1, 'y'],
+      [2, 'x'],
+    ]);
+    expect(() => writer.write([new Float32Array(2), { indices: Int32Array.of(0, 1) }], 2)).toThrow(/already closed/);
+
+    const dropped = new ParquetFileWriter(path.join(dir, 'dropped.parquet'), fields);
+    dropped.write([Float32Array.of(1), { indices: Int32Array.of(0) }], 1);
+    dropped.discard();
+    expect(fs.existsSync(dropped.file)).toBe(false);
     // A full disk (/dev/full answers every write with ENOSPC): the error names the file, so the filesystem to free is known.
     let full: NodeJS.ErrnoException | undefined;
     try {
-      new ParquetFileWriter('/dev/full', [{ name: 'a', type: 'FLOAT' }]);
+      new ParquetFileWriter('/dev/full', fields);
     } catch (err) {
       full = err as NodeJS.ErrnoException;
     }
     expect([full?.code, full?.path]).toEqual(['ENOSPC', '/dev/full']);
-    expect(() => writer.write([new Float32Array(2), { indices: Int32Array.of(0, 1) }], 2)).toThrow(/already closed/);
   });
 });
 

@@ -5,10 +5,11 @@ import { encodeThrift, T, type ThriftValue } from './thrift';
 /**
  * A Parquet writer for columns that are already typed arrays: the prediction log's shape (flat
  * columns and one level of structs, every field optional as DuckDB writes them). Values are
- * PLAIN (a float column's page is its typed array's bytes, not copied), low-cardinality text is
- * dictionary-encoded, pages are uncompressed. It exists because routing a scored batch through
- * DuckDB's appender and then a COPY cost the prediction log three times its Parquet write
- * (bench/README.md, bench:score); readers are unchanged: DuckDB reads these files like its own.
+ * PLAIN (a float column's page is its typed array's bytes, copied once into the row group),
+ * low-cardinality text is dictionary-encoded, row numbers delta-encoded, pages uncompressed. It
+ * exists because routing a scored batch through DuckDB's appender and then a COPY cost the
+ * prediction log three to four times DuckDB's own Parquet write (bench/README.md, bench:score);
+ * readers are unchanged: DuckDB and pyarrow read these files like their own.
  *
  * Rows arrive in batches (one data page per column and batch) and are buffered until a row group
  * is full, because a column's pages must be contiguous within its row group.
@@ -121,6 +122,8 @@ export class ParquetFileWriter {
   private readonly rowGroups: ThriftValue[] = [];
   private rows = 0;
   private closed = false;
+  /** A write to the file failed: what is on disk is not a Parquet file, and only discard() is left. */
+  private broken = false;
 
   constructor(
     readonly file: string,
@@ -145,10 +148,12 @@ export class ParquetFileWriter {
 
   /** One batch: `columns[j]` holds leaf j's values for `rows` rows. */
   write(columns: ParquetColumnValues[], rows: number): void {
-    if (this.closed) throw new Error(`${this.file} is already closed`);
+    this.assertWritable();
     if (columns.length !== this.columns.length) throw new Error(`a batch has ${columns.length} columns, the file ${this.columns.length}`);
     if (rows === 0) return;
-    this.columns.forEach((c, j) => this.pending[j]!.add(dataPage(c, columns[j]!, rows)));
+    // Every page is built (and its values checked) before any is kept: a refused batch adds nothing.
+    const pages = this.columns.map((c, j) => dataPage(c, columns[j]!, rows));
+    pages.forEach((page, j) => this.pending[j]!.add(page));
     this.pendingRows += rows;
     if (this.pendingRows >= this.rowGroupRows) this.flushRowGroup();
   }
@@ -156,6 +161,7 @@ export class ParquetFileWriter {
   /** Writes what is buffered and the footer; the file is complete when this returns. */
   close(): void {
     if (this.closed) return;
+    this.assertWritable();
     this.flushRowGroup();
     const footer = encodeThrift(
       T.struct([
@@ -227,10 +233,16 @@ export class ParquetFileWriter {
     this.pendingRows = 0;
   }
 
+  private assertWritable(): void {
+    if (this.closed) throw new Error(`${this.file} is already closed`);
+    if (this.broken) throw new Error(`${this.file}: an earlier write failed; the file can only be discarded`);
+  }
+
   private append(buffers: Uint8Array[]): void {
     try {
       this.appendAll(buffers);
     } catch (err) {
+      this.broken = true;
       // A failed write (ENOSPC) names only the syscall; say which file, so the filesystem to free is known.
       (err as NodeJS.ErrnoException).path ??= this.file;
       throw err;
