@@ -124,6 +124,37 @@ describe('Parquet writer', () => {
     expect(await rows(`SELECT count(*) FROM read_parquet(${quoteString(file)}) WHERE CAST(n AS VARCHAR) <> text`)).toEqual([[0n]]);
   });
 
+  it('writes a NULL group (a row without contributions) apart from a group whose field is NULL', async () => {
+    const file = path.join(dir, 'groups.parquet');
+    const writer = new ParquetFileWriter(file, [
+      {
+        name: 'g',
+        children: [
+          { name: 'x', type: 'FLOAT', nanIsNull: true },
+          { name: 'y', type: 'DOUBLE' },
+        ],
+      },
+    ]);
+    const groupNull = Uint8Array.of(0, 1, 0, 1);
+    writer.write(
+      [
+        { values: Float32Array.of(1, 99, NaN, 99), groupNull },
+        { values: Float64Array.of(2, 99, 3, 99), groupNull },
+      ],
+      4,
+    );
+    writer.close();
+    expect(await rows(`SELECT g IS NULL, g.x, g.y FROM read_parquet(${quoteString(file)}) ORDER BY file_row_number`)).toEqual([
+      [false, 1, 2],
+      [true, null, null],
+      [false, null, 3],
+      [true, null, null],
+    ]);
+    const flat = new ParquetFileWriter(path.join(dir, 'flat.parquet'), [{ name: 'x', type: 'FLOAT' }]);
+    expect(() => flat.write([{ values: Float32Array.of(1), groupNull: Uint8Array.of(0) }], 1)).toThrow(/a group's NULL rows go with a FLOAT leaf of that group/);
+    flat.discard();
+  });
+
   it('writes a file with no rows that DuckDB reads as empty, with its schema', async () => {
     const file = path.join(dir, 'empty.parquet');
     const writer = new ParquetFileWriter(file, [

@@ -81,8 +81,11 @@ export function encodeHybrid(values: ArrayLike<number>, count: number, width: nu
 const DELTA_BLOCK = 128;
 const DELTA_MINIBLOCKS = 4;
 const DELTA_MINIBLOCK = DELTA_BLOCK / DELTA_MINIBLOCKS;
-/** Beyond this the zigzag of a value or of a delta (twice as large) leaves the safe integers. */
-const DELTA_LIMIT = 2 ** 50;
+/**
+ * Values stay below this (microsecond timestamps of this century do): a delta is then below
+ * 2^52 and its zigzag below 2^53, still a safe integer.
+ */
+const DELTA_LIMIT = 2 ** 51;
 
 /**
  * DELTA_BINARY_PACKED (blocks of 128 deltas, 4 miniblocks of 32, each bit-packed at its own

@@ -41,9 +41,17 @@ export type ParquetField = ParquetLeaf | ParquetGroup;
  * One leaf's values for a batch, in the leaves' depth-first order: a typed array (FLOAT, DOUBLE,
  * INT64; never NULL unless `nanIsNull`), text (`null` for NULL) or integers written as their
  * decimal text (STRING), or for a dictionary column the index of each row's value (−1: NULL), or
- * one index for every row.
+ * one index for every row. A float leaf of a group may also say in which rows the whole group is
+ * NULL (`groupNull[i]` 1), every leaf of that group alike; those rows' values are not read.
  */
-export type ParquetColumnValues = Float32Array | Float64Array | BigInt64Array | ReadonlyArray<string | null> | { indices: Int32Array } | { repeat: number };
+export type ParquetColumnValues =
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | ReadonlyArray<string | null>
+  | { indices: Int32Array }
+  | { repeat: number }
+  | { values: Float32Array | Float64Array; groupNull: Uint8Array };
 
 const PHYSICAL = { INT64: 2, FLOAT: 4, DOUBLE: 5, BYTE_ARRAY: 6 } as const;
 const OPTIONAL = 1;
@@ -436,6 +444,7 @@ function dataPage(c: Column, values: ParquetColumnValues, rows: number): Page {
       ENCODING.PLAIN_DICTIONARY,
     );
   }
+  if ('groupNull' in values) return floatsInNullableGroup(c, values.values, values.groupNull, rows);
   if (values instanceof BigInt64Array && c.leaf.type === 'STRING') {
     if (values.length < rows) throw new Error(`column ${c.path.join('.')} has ${values.length} values for ${rows} rows`);
     return page(PAGE.DATA, [definitionLevels(present, rows, c.maxDefinition), plainDecimals(values.subarray(0, rows))], rows, ENCODING.PLAIN);
@@ -482,6 +491,26 @@ function dataPage(c: Column, values: ParquetColumnValues, rows: number): Page {
     }
   }
   return page(PAGE.DATA, [definitionLevels(defs, rows, c.maxDefinition), plainStrings(kept)], rows, ENCODING.PLAIN);
+}
+
+/** Definition levels 0 (the group is NULL), 1 (the value is: NaN with nanIsNull), 2 (present). */
+function floatsInNullableGroup(c: Column, values: Float32Array | Float64Array, groupNull: Uint8Array, rows: number): Page {
+  const expected = c.leaf.type === 'FLOAT' ? Float32Array : Float64Array;
+  if (c.maxDefinition !== 2 || !(values instanceof expected)) throw new Error(`column ${c.path.join('.')}: a group's NULL rows go with a ${c.leaf.type} leaf of that group`);
+  if (values.length < rows || groupNull.length < rows) throw new Error(`column ${c.path.join('.')} has ${Math.min(values.length, groupNull.length)} values for ${rows} rows`);
+  const defs = new Uint8Array(rows);
+  const kept = new expected(rows);
+  let k = 0;
+  for (let i = 0; i < rows; i++) {
+    const v = values[i]!;
+    if (groupNull[i]) defs[i] = 0;
+    else if (c.leaf.nanIsNull && v !== v) defs[i] = 1;
+    else {
+      defs[i] = 2;
+      kept[k++] = v;
+    }
+  }
+  return page(PAGE.DATA, [definitionLevels(defs, rows, 2), bytesOf(kept.subarray(0, k))], rows, ENCODING.PLAIN);
 }
 
 function countBelow(values: Int32Array, rows: number, limit: number): number {

@@ -4,9 +4,9 @@ import { type ParquetColumnValues, type ParquetField, ParquetFileWriter } from '
 /**
  * One part file of a batch scoring run's prediction log, written straight from the arrays the
  * scoring loop already holds (no staging table, no COPY). Its schema is predictionLogColumns'
- * (log-columns.ts), which the online writer selects through: test/log-writer.test.ts reads a
- * part back and checks the two agree column by column, so `read_parquet` over batch and online
- * parts never meets two spellings of a column.
+ * (log-columns.ts), as the online writer's is: test/log-writer.test.ts reads a part back and
+ * checks the two agree column by column, so `read_parquet` over batch and online parts never
+ * meets two spellings of a column.
  */
 export interface LogRun {
   model: string;
@@ -34,6 +34,39 @@ export interface ScoredBatch {
   contributions?: Float32Array;
 }
 
+/** How a writer's rows differ: one timestamp per run (batch) or per row (online, one per request). */
+export interface LogFieldOptions {
+  scoredAt: { micros: number } | 'per row';
+  /** The flag column's dictionary: flag code c (rangeFlag's) is entry c − 1. */
+  flagNames: readonly string[];
+  /** NULL instead of NaN/±Infinity in `output` (the online log, as its JSON answers say null). */
+  nullForNonFiniteOutput?: boolean;
+}
+
+/**
+ * The log's columns (predictionLogColumns' names and types) as Parquet fields, for the batch
+ * writer here and the online one (serving/log.ts, which adds request_id); the run's constants
+ * are one-entry dictionaries.
+ */
+export function predictionLogFields(card: ModelCard, run: Omit<LogRun, 'scoredAtMicros'>, options: LogFieldOptions): ParquetField[] {
+  const constant = (name: string, value: string): ParquetField => ({ name, type: 'STRING', dictionary: [value] });
+  return [
+    { name: 'row_number', type: 'INT64', delta: true },
+    { name: 'key', type: 'STRING' },
+    { name: 'features', children: card.onnx.inputs.map((i) => (i.type === 'string' ? { name: i.name, type: 'STRING' } : { name: i.name, type: 'FLOAT', nanIsNull: true })) },
+    constant('model', run.model),
+    constant('model_version', run.modelVersion),
+    constant('run_id', run.runId),
+    constant('dataset', run.dataset),
+    constant('dataset_version', run.datasetVersion),
+    options.scoredAt === 'per row' ? { name: 'scored_at', type: 'TIMESTAMP', delta: true } : { name: 'scored_at', type: 'TIMESTAMP', dictionary: [options.scoredAt.micros] },
+    { name: 'output', type: 'DOUBLE', nanIsNull: options.nullForNonFiniteOutput ?? false },
+    card.classes.length === 0 ? { name: 'predicted_label', type: 'STRING' } : { name: 'predicted_label', type: 'STRING', dictionary: card.classes.map(String) },
+    { name: 'flag', type: 'STRING', dictionary: options.flagNames },
+    ...(card.explanation ? [{ name: 'contributions', children: card.explanation.columns.map((name) => ({ name, type: 'FLOAT' as const })) }] : []),
+  ];
+}
+
 export class PredictionLogPart {
   private readonly parquet: ParquetFileWriter;
   private readonly contributionWidth: number;
@@ -42,22 +75,7 @@ export class PredictionLogPart {
   constructor(file: string, card: ModelCard, run: LogRun, flagNames: readonly string[]) {
     this.contributionWidth = card.explanation?.columns.length ?? 0;
     this.regression = card.classes.length === 0;
-    const text = (name: string, value: string): ParquetField => ({ name, type: 'STRING', dictionary: [value] });
-    const fields: ParquetField[] = [
-      { name: 'row_number', type: 'INT64', delta: true },
-      { name: 'key', type: 'STRING' },
-      { name: 'features', children: card.onnx.inputs.map((i) => (i.type === 'string' ? { name: i.name, type: 'STRING' } : { name: i.name, type: 'FLOAT', nanIsNull: true })) },
-      text('model', run.model),
-      text('model_version', run.modelVersion),
-      text('run_id', run.runId),
-      text('dataset', run.dataset),
-      text('dataset_version', run.datasetVersion),
-      { name: 'scored_at', type: 'TIMESTAMP', dictionary: [run.scoredAtMicros] },
-      { name: 'output', type: 'DOUBLE' },
-      this.regression ? { name: 'predicted_label', type: 'STRING' } : { name: 'predicted_label', type: 'STRING', dictionary: card.classes.map(String) },
-      { name: 'flag', type: 'STRING', dictionary: flagNames },
-      ...(card.explanation ? [{ name: 'contributions', children: card.explanation.columns.map((name) => ({ name, type: 'FLOAT' as const })) }] : []),
-    ];
+    const fields = predictionLogFields(card, run, { scoredAt: { micros: run.scoredAtMicros }, flagNames });
     this.parquet = new ParquetFileWriter(file, fields);
   }
 

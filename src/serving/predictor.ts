@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Client } from '@temporalio/client';
 import { registryState } from '../client/train';
-import { openDuckDb } from '../sql/duckdb';
 import type { Contract } from '../contract/schema';
 import type { ModelCard } from '../models/card';
 import type { ArtifactStore } from '../store/artifact-store';
@@ -179,18 +177,10 @@ export async function createPredictor(options: PredictorOptions): Promise<Predic
       ? undefined
       : new PromotionTraffic({ ...options, serverId: `${compactTime(new Date())}-${serverId}`, onEvent: emit, ...(options.promotions ?? {}) });
 
-  let duckdb: DuckDBInstance | undefined;
   let log: OnlinePredictionLog | undefined;
   if (options.log !== false) {
-    duckdb = await openDuckDb({ threads: 1, memoryLimit: '256MB' });
-    const conn = await duckdb.connect();
-    try {
-      await store.backend.setupDuckDb(conn); // the log's parts go straight to s3:// on an S3 store
-    } finally {
-      conn.closeSync();
-    }
     const runId = `${ONLINE_RUN_PREFIX}${compactTime(new Date())}-${serverId}`;
-    log = new OnlinePredictionLog(store, duckdb, model, runId, options.log ?? {}, (err) => emit({ kind: 'log-failed', message: err.message }));
+    log = new OnlinePredictionLog(store, model, runId, options.log ?? {}, (err) => emit({ kind: 'log-failed', message: err.message }));
   }
 
   const swapTo = async (version: string) => {
@@ -326,7 +316,6 @@ export async function createPredictor(options: PredictorOptions): Promise<Predic
       await refreshing;
       await promotions?.close();
       await log?.close();
-      duckdb?.closeSync();
       current?.retire();
     },
   };
