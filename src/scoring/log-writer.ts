@@ -14,12 +14,12 @@ export interface LogRun {
   runId: string;
   dataset: string;
   datasetVersion: string;
-  /** scored_at as TIMESTAMP microseconds (DuckDB's own cast of the run's timestamp, so both writers agree). */
+  /** scored_at as TIMESTAMP microseconds: DuckDB's own cast of the run's timestamp text, as the log held it when DuckDB wrote it. */
   scoredAtMicros: number;
 }
 
-/** A scored batch, as the scoring loop has it. */
-export interface ScoredBatch {
+/** A scored batch, as the batch scoring loop has it (not serving's ScoredBatch, a request's predictions). */
+export interface ScoredRows {
   rowNumbers: BigInt64Array;
   /** The key as integers (a single integer key column) or as text. */
   keys: BigInt64Array | ReadonlyArray<string | null>;
@@ -83,7 +83,7 @@ export class PredictionLogPart {
     return this.parquet.file;
   }
 
-  write(batch: ScoredBatch, rows: number): void {
+  write(batch: ScoredRows, rows: number): void {
     const flagIndex = new Int32Array(rows);
     for (let i = 0; i < rows; i++) flagIndex[i] = batch.flags[i]! - 1; // 0 (no flag) becomes −1, NULL
     const columns: ParquetColumnValues[] = [
