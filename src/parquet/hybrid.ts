@@ -121,9 +121,9 @@ export function encodeDeltaBinaryPacked(values: ArrayLike<number>, count: number
       let spread = 0;
       for (let k = m * DELTA_MINIBLOCK; k < Math.min(n, (m + 1) * DELTA_MINIBLOCK); k++) spread = Math.max(spread, deltas[k]! - min);
       if (spread >= 2 ** 32) return undefined;
-      widths[m] = spread === 0 ? 0 : Math.floor(Math.log2(spread)) + 1;
-      // log2 rounds near powers of two: make sure the width holds the spread.
-      while (widths[m]! < 32 && 2 ** widths[m]! <= spread) widths[m]!++;
+      let w = 0;
+      while (2 ** w <= spread) w++;
+      widths[m] = w;
     }
     for (const w of widths) out.push(w);
     for (let m = 0; m * DELTA_MINIBLOCK < n; m++) {

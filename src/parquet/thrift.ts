@@ -32,7 +32,6 @@ export const T = {
   i64: (value: number): ThriftValue => ({ kind: 'i64', value }),
   bool: (value: boolean): ThriftValue => ({ kind: 'bool', value }),
   string: (value: string): ThriftValue => ({ kind: 'binary', value: utf8.encode(value) }),
-  binary: (value: Uint8Array): ThriftValue => ({ kind: 'binary', value }),
   list: (elements: ThriftValue[]): ThriftValue => ({ kind: 'list', elements }),
   struct: (fields: ThriftField[]): ThriftValue => ({ kind: 'struct', fields }),
 };

@@ -63,8 +63,8 @@ const MAGIC = Buffer.from('PAR1');
 /**
  * Rows per row group (readers parallelize over row groups; DuckDB writes 122,880). Measured on
  * bench:score (GBDT, 1M rows, three runs each): the log's cost beside ONNX Runtime was 1.0 s at
- * 65,536 or 16,384 rows and 1.4–1.5 s at 122,880, most of the difference in the garbage
- * collector (0.15 s against 0.45 s); why the larger groups cost it more was not found.
+ * 65,536 or 16,384 rows and 1.4–1.5 s at 122,880; one CPU profile each put most of the
+ * difference in the garbage collector (0.15 s at 16,384 against 0.45 s); why was not found.
  */
 export const DEFAULT_ROW_GROUP_ROWS = 65_536;
 
@@ -574,10 +574,11 @@ function plainDecimals(values: BigInt64Array): Buffer {
   return out.subarray(0, at);
 }
 
+/** Digits of a non-negative safe integer (the powers of ten it is compared with stay exact). */
 function decimalDigits(v: number): number {
   let n = 1;
-  for (let limit = 10; v >= limit && n < 16; limit *= 10) n++;
-  return v >= 1e16 ? 17 : n; // safe integers have at most 16 digits
+  for (let limit = 10; v >= limit; limit *= 10) n++;
+  return n;
 }
 
 // One loop per array type: a loop over either kind of float array is slower than both.

@@ -69,8 +69,8 @@ export function rangeFlag(value: number, range: { min: number; max: number }): 0
   return value < range.min || value > range.max ? OUT_OF_RANGE : 0;
 }
 export const FLAG_NAMES = [null, FLAG_OUT_OF_RANGE, FLAG_NOT_A_NUMBER] as const;
-/** The log's flag dictionary: code c is LOG_FLAG_NAMES[c - 1]. */
-const LOG_FLAG_NAMES = [FLAG_OUT_OF_RANGE, FLAG_NOT_A_NUMBER];
+/** The log's flag dictionary (both logs): code c is LOG_FLAG_NAMES[c - 1]. */
+export const LOG_FLAG_NAMES = [FLAG_OUT_OF_RANGE, FLAG_NOT_A_NUMBER];
 
 /** The row key as text: the key column, or the key columns joined by U+241F; the row number without a key. */
 export function keyExpression(contract: Contract): string {

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { ModelCard } from '../models/card';
 import { type ParquetColumnValues, ParquetFileWriter } from '../parquet/writer';
 import { predictionLogFields } from '../scoring/log-writer';
-import { FLAG_NAMES } from '../scoring/score';
+import { LOG_FLAG_NAMES } from '../scoring/score';
 import type { ArtifactStore } from '../store/artifact-store';
 import { joinKey } from '../store/backend';
 import { layout } from '../store/layout';
@@ -195,7 +195,7 @@ function writeOnlinePart(file: string, card: ModelCard, runId: string, segments:
     ...predictionLogFields(
       card,
       { model: card.model, modelVersion: card.version, runId, dataset: card.dataset.name, datasetVersion: ONLINE_DATASET_VERSION },
-      { scoredAt: 'per row', flagNames: FLAG_NAMES.slice(1) as string[], nullForNonFiniteOutput: true },
+      { scoredAt: 'per row', flagNames: LOG_FLAG_NAMES, nullForNonFiniteOutput: true },
     ),
     { name: 'request_id', type: 'STRING' as const, dictionary: segments.map((s) => s.requestId) },
   ];
